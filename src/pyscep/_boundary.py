@@ -1,0 +1,44 @@
+"""The parse boundary: every exception from a dependency becomes a ParseError.
+
+asn1crypto parses lazily, so a corrupt field surfaces as whatever exception
+the first access happens to raise (ValueError, KeyError, IndexError,
+TypeError, UnicodeDecodeError, RecursionError...). Code that touches parsed
+data does so inside `field(...)`, which turns all of them into `ParseError`
+and records where in the structure it happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .errors import ParseError, ScepError
+
+__all__ = ["field"]
+
+
+@contextmanager
+def field(name: str) -> Iterator[None]:
+    """Translate any non-pyscep exception raised inside into a ParseError at ``name``.
+
+    Nested uses build the breadcrumb: an inner ParseError gets ``name``
+    prepended to its path. Other ScepErrors pass through untouched.
+    """
+    try:
+        yield
+    except ParseError as exc:
+        exc.path = (name, *exc.path)
+        raise
+    except ScepError:
+        raise
+    except (Exception, RecursionError) as exc:
+        # Exception covers RecursionError already; listed for the reader.
+        raise ParseError(_describe(exc), path=(name,)) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, bounded description of a dependency's exception."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, RecursionError):
+        text = "structure nested too deeply"
+    return text[:200]

@@ -1,0 +1,161 @@
+"""`Certificate`: an immutable X.509 certificate value, parsed once.
+
+pyscep passes certificates around as this value. It accepts DER or PEM bytes,
+a pyca/cryptography certificate, or an asn1crypto one, keeps the DER, and
+parses lazily only the parts a caller asks for (each at most once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from asn1crypto import pem, x509
+
+from ._boundary import field as parse_field
+
+__all__ = ["Certificate", "CertificateLike"]
+
+#: Anything `Certificate.load` accepts.
+CertificateLike = Any
+
+
+@dataclass(frozen=True, eq=False)
+class Certificate:
+    """An X.509 certificate, compared and hashed by its DER encoding."""
+
+    der: bytes
+    _parsed: x509.Certificate = field(repr=False, compare=False)
+
+    @classmethod
+    def load(cls, value: CertificateLike) -> Certificate:
+        """Build from DER or PEM bytes, a pyscep, cryptography or asn1crypto certificate."""
+        if isinstance(value, Certificate):
+            return value
+        if isinstance(value, x509.Certificate):
+            return cls._from_der(value.dump())
+        if hasattr(value, "public_bytes") and hasattr(value, "tbs_certificate_bytes"):
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            return cls._from_der(value.public_bytes(Encoding.DER))
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value)
+            if pem.detect(data):
+                with parse_field("PEM"):
+                    _, _, data = pem.unarmor(data)
+            return cls._from_der(data)
+        raise TypeError(f"cannot make a Certificate from {type(value).__name__}")
+
+    @classmethod
+    def load_all(cls, data: bytes) -> list[Certificate]:
+        """Every certificate of a PEM bundle (or the single DER certificate)."""
+        if not pem.detect(data):
+            return [cls._from_der(data)]
+        with parse_field("PEM"):
+            return [cls._from_der(der) for _, _, der in pem.unarmor(data, multiple=True)]
+
+    @classmethod
+    def _from_der(cls, der: bytes) -> Certificate:
+        with parse_field("Certificate"):
+            parsed = x509.Certificate.load(der, strict=True)
+            # Materialise what every user of a certificate touches, so that
+            # a corrupt certificate fails here and not deep inside a check.
+            parsed["tbs_certificate"]["serial_number"].native  # noqa: B018
+            parsed["tbs_certificate"]["subject"].native  # noqa: B018
+            parsed["tbs_certificate"]["issuer"].native  # noqa: B018
+            parsed.public_key["algorithm"]["algorithm"].native  # noqa: B018
+        return cls(der, parsed)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Certificate) and other.der == self.der
+
+    def __hash__(self) -> int:
+        return hash(self.der)
+
+    @property
+    def asn1(self) -> x509.Certificate:
+        """The asn1crypto object (internal use; do not mutate)."""
+        return self._parsed
+
+    @cached_property
+    def subject(self) -> str:
+        """Subject in asn1crypto's human-friendly form (most specific RDN first)."""
+        return str(self._parsed.subject.human_friendly)
+
+    @cached_property
+    def issuer(self) -> str:
+        """Issuer in asn1crypto's human-friendly form."""
+        return str(self._parsed.issuer.human_friendly)
+
+    @cached_property
+    def serial_number(self) -> int:
+        """The serial number."""
+        return int(self._parsed.serial_number)
+
+    @cached_property
+    def subject_key_identifier(self) -> bytes | None:
+        """The subjectKeyIdentifier extension, if present."""
+        with parse_field("subjectKeyIdentifier"):
+            value = self._parsed.key_identifier
+        return None if value is None else bytes(value)
+
+    @cached_property
+    def key_usage(self) -> frozenset[str] | None:
+        """keyUsage bits by asn1crypto name, or None when the extension is absent."""
+        with parse_field("keyUsage"):
+            value = self._parsed.key_usage_value
+        return None if value is None else frozenset(value.native)
+
+    @cached_property
+    def public_key_der(self) -> bytes:
+        """DER SubjectPublicKeyInfo."""
+        return bytes(self._parsed.public_key.dump())
+
+    @cached_property
+    def public_key_algorithm(self) -> str:
+        """``rsa``, ``ec``, ``dsa``... as asn1crypto names it."""
+        return str(self._parsed.public_key.algorithm)
+
+    @cached_property
+    def public_key_bits(self) -> int:
+        """Key size in bits."""
+        with parse_field("subjectPublicKeyInfo"):
+            return int(self._parsed.public_key.bit_size)
+
+    @cached_property
+    def not_valid_before(self) -> datetime:
+        """Start of validity (timezone-aware)."""
+        value: datetime = self._parsed["tbs_certificate"]["validity"]["not_before"].native
+        return value
+
+    @cached_property
+    def not_valid_after(self) -> datetime:
+        """End of validity (timezone-aware)."""
+        value: datetime = self._parsed["tbs_certificate"]["validity"]["not_after"].native
+        return value
+
+    @cached_property
+    def self_signed(self) -> bool:
+        """True when issuer equals subject (asn1crypto's 'maybe' counts as self-issued)."""
+        return self._parsed.self_issued
+
+    @cached_property
+    def sha256_fingerprint(self) -> bytes:
+        """SHA-256 of the DER encoding."""
+        return hashlib.sha256(self.der).digest()
+
+    def matches_issuer_and_serial(self, issuer: x509.Name, serial: int) -> bool:
+        """True when this certificate has that issuer (RFC 5280 name comparison) and serial."""
+        return self.serial_number == serial and self._parsed.issuer == issuer
+
+    def to_cryptography(self) -> Any:
+        """This certificate as a pyca/cryptography ``x509.Certificate``."""
+        from cryptography import x509 as cx509
+
+        return cx509.load_der_x509_certificate(self.der)
+
+    def __repr__(self) -> str:
+        return f"Certificate(subject={self.subject!r}, serial={self.serial_number})"

@@ -1,0 +1,56 @@
+"""Degenerate certs-only SignedData (RFC 8894 section 3.4): certificates and CRLs, no signers.
+
+GetCACert with an RA, GetNextCACert's inner content, and the content of a
+CertRep SUCCESS all use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from asn1crypto import cms, crl
+
+from .._boundary import field
+from ..certificate import Certificate
+from ..errors import ParseError
+from .signed import parse_signed_data
+
+__all__ = ["CertsOnly", "build_certs_only", "parse_certs_only"]
+
+
+@dataclass(frozen=True)
+class CertsOnly:
+    """The payload of a degenerate SignedData."""
+
+    certificates: tuple[Certificate, ...]
+    #: DER CertificateLists.
+    crls: tuple[bytes, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def build_certs_only(certificates: Sequence[Certificate], crls: Sequence[bytes] = ()) -> bytes:
+    """DER ContentInfo(SignedData) with the given certificates and CRLs and no signer."""
+    with field("CRL"):
+        crl_values = [crl.CertificateList.load(der, strict=True) for der in crls]
+    signed_data = cms.SignedData(
+        {
+            "version": "v1",
+            "digest_algorithms": [],
+            "encap_content_info": {"content_type": "data"},
+            "certificates": [c.asn1 for c in certificates] if certificates else None,
+            "crls": crl_values or None,
+            "signer_infos": [],
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+
+
+def parse_certs_only(data: bytes) -> CertsOnly:
+    """Read a degenerate SignedData; ParseError if it has signers or content."""
+    parsed = parse_signed_data(data)
+    if parsed.signer_infos:
+        raise ParseError("a certs-only SignedData has no SignerInfo", path=("SignedData",))
+    if parsed.content:
+        raise ParseError("a certs-only SignedData has no content", path=("SignedData",))
+    return CertsOnly(parsed.certificates, parsed.crls, parsed.notes)

@@ -1,0 +1,327 @@
+"""EnvelopedData (pkcsPKIEnvelope): build to a recipient certificate, open with a Decrypter.
+
+Opening never tells an attacker why it failed. Only the KeyTransRecipientInfo
+addressed to the caller's certificate is tried (no trial decryption of every
+recipient, cf. CVE-2019-1563). A key-transport failure or a recovered key of
+the wrong length is replaced by a random key and decryption carries on
+(RFC 3218 section 2.3.2), so bad RSA padding and a good key end in the same
+CBC step, and every failure raises the same `DecryptionError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from asn1crypto import algos, cms, core, x509
+
+from .._asn1 import ContentInfo
+from .._boundary import field
+from .._der import octet_string_value, read_header
+from ..algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
+from ..certificate import Certificate
+from ..crypto import CryptoBackend, Decrypter
+from ..errors import DecryptionError, ParseError, UnsupportedAlgorithmError
+
+__all__ = [
+    "ParsedEnvelope",
+    "RecipientView",
+    "build_enveloped_data",
+    "decrypt_envelope",
+    "key_transport_of",
+    "parse_enveloped_data",
+]
+
+#: Most RecipientInfos an envelope may carry.
+MAX_RECIPIENTS = 16
+
+
+@dataclass(frozen=True)
+class RecipientView:
+    """One RecipientInfo as found (only key transport ones can be opened)."""
+
+    #: ``ktri``, ``kari``, ``kekri``, ``pwri`` or ``ori``.
+    kind: str
+    version: str | None = None
+    issuer: x509.Name | None = None
+    serial: int | None = None
+    key_identifier: bytes | None = None
+    #: asn1crypto name of keyEncryptionAlgorithm (``rsaes_pkcs1v15``, ``rsaes_oaep``).
+    key_encryption_algorithm: str | None = None
+    #: ``NULL``, ``absent`` or ``present``: parameters of keyEncryptionAlgorithm.
+    key_encryption_parameters: str | None = None
+    #: DER of the keyEncryptionAlgorithm parameters (RSAES-OAEP-params), when present.
+    key_encryption_parameters_der: bytes | None = None
+    encrypted_key: bytes = b""
+
+    def addressed_to(self, certificate: Certificate) -> bool:
+        """True when this RecipientInfo names ``certificate``."""
+        if self.kind != "ktri":
+            return False
+        if self.issuer is not None and self.serial is not None:
+            return certificate.matches_issuer_and_serial(self.issuer, self.serial)
+        return (
+            self.key_identifier is not None
+            and certificate.subject_key_identifier == self.key_identifier
+        )
+
+
+@dataclass(frozen=True)
+class ParsedEnvelope:
+    """An EnvelopedData read from bytes; nothing decrypted."""
+
+    version: str
+    recipients: tuple[RecipientView, ...]
+    content_type: str
+    #: asn1crypto name of the content cipher, or its dotted OID when unknown.
+    cipher_name: str
+    cipher_oid: str
+    iv: bytes | None
+    encrypted_content: bytes | None
+    #: True when encryptedContent arrived as a constructed (segmented) string.
+    encrypted_content_constructed: bool
+
+
+def _key_transport_algorithm(transport: KeyTransport) -> cms.KeyEncryptionAlgorithm:
+    if transport.oaep_hash is None:
+        return cms.KeyEncryptionAlgorithm({"algorithm": "rsaes_pkcs1v15", "parameters": core.Null()})
+    hash_algorithm = {"algorithm": transport.oaep_hash.value}
+    return cms.KeyEncryptionAlgorithm(
+        {
+            "algorithm": "rsaes_oaep",
+            "parameters": algos.RSAESOAEPParams(
+                {
+                    "hash_algorithm": hash_algorithm,
+                    "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": hash_algorithm},
+                }
+            ),
+        }
+    )
+
+
+def build_enveloped_data(
+    content: bytes,
+    recipient: Certificate,
+    *,
+    cipher: ContentCipher,
+    backend: CryptoBackend,
+    policy: AlgorithmPolicy,
+    key_transport: KeyTransport = KeyTransport.RSA_PKCS1V15,
+    rng: Callable[[int], bytes] | None = None,
+) -> bytes:
+    """DER ContentInfo(EnvelopedData v0) of ``content`` for ``recipient``.
+
+    ``rng`` supplies the content-encryption key and IV (the backend's random
+    source by default); pass a deterministic one to rebuild a message exactly.
+    """
+    policy.check_cipher(cipher)
+    if recipient.public_key_algorithm != "rsa":
+        raise UnsupportedAlgorithmError("key transport needs an RSA recipient certificate")
+    policy.check_rsa_bits(recipient.public_key_bits)
+    random = rng or backend.random_bytes
+    key = random(cipher.key_size)
+    iv = random(cipher.block_size)
+    ciphertext = backend.encrypt_content(cipher, key, iv, content)
+    encrypted_key = backend.encrypt_key(recipient.public_key_der, key_transport, key)
+    recipient_info = cms.RecipientInfo(
+        {
+            "ktri": cms.KeyTransRecipientInfo(
+                {
+                    "version": "v0",
+                    "rid": cms.RecipientIdentifier(
+                        {
+                            "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                                {
+                                    "issuer": recipient.asn1.issuer,
+                                    "serial_number": recipient.serial_number,
+                                }
+                            )
+                        }
+                    ),
+                    "key_encryption_algorithm": _key_transport_algorithm(key_transport),
+                    "encrypted_key": encrypted_key,
+                }
+            )
+        }
+    )
+    enveloped = cms.EnvelopedData(
+        {
+            "version": "v0",
+            "recipient_infos": [recipient_info],
+            "encrypted_content_info": {
+                "content_type": "data",
+                "content_encryption_algorithm": {
+                    "algorithm": cipher.value,
+                    "parameters": core.OctetString(iv),
+                },
+                "encrypted_content": ciphertext,
+            },
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
+
+
+def parse_enveloped_data(data: bytes) -> ParsedEnvelope:
+    """Read a ContentInfo(EnvelopedData), BER or DER; raise ParseError on any defect."""
+    with field("ContentInfo"):
+        info = ContentInfo.load(data, strict=True)
+        if info["content_type"].native != "enveloped_data":
+            raise ParseError(f"content type is {info['content_type'].native}, not envelopedData")
+        enveloped = info["content"]
+        if not isinstance(enveloped, cms.EnvelopedData):
+            raise ParseError("envelopedData content is missing")
+        with field("EnvelopedData"):
+            return _parse_enveloped(enveloped)
+
+
+def _parse_enveloped(enveloped: cms.EnvelopedData) -> ParsedEnvelope:
+    with field("version"):
+        version = str(enveloped["version"].native)
+    recipients = []
+    with field("recipientInfos"):
+        infos = enveloped["recipient_infos"]
+        if len(infos) > MAX_RECIPIENTS:
+            raise ParseError("too many RecipientInfos")
+        if len(infos) == 0:
+            raise ParseError("no RecipientInfo")
+        for index, recipient in enumerate(infos):
+            with field(f"[{index}]"):
+                recipients.append(_parse_recipient(recipient))
+    with field("encryptedContentInfo"):
+        eci = enveloped["encrypted_content_info"]
+        content_type = str(eci["content_type"].native)
+        algorithm = eci["content_encryption_algorithm"]
+        cipher_name = str(algorithm["algorithm"].native)
+        cipher_oid = str(algorithm["algorithm"].dotted)
+        iv = None
+        try:
+            params = algorithm["parameters"]
+            if isinstance(params, core.OctetString):
+                iv = bytes(params.native)
+        except (ValueError, TypeError, KeyError):
+            iv = None  # an unusable IV fails decryption uniformly later
+        encrypted_content, constructed = _encrypted_content(eci.contents)
+    return ParsedEnvelope(
+        version=version,
+        recipients=tuple(recipients),
+        content_type=content_type,
+        cipher_name=cipher_name,
+        cipher_oid=cipher_oid,
+        iv=iv,
+        encrypted_content=encrypted_content,
+        encrypted_content_constructed=constructed,
+    )
+
+
+def _encrypted_content(contents: bytes) -> tuple[bytes | None, bool]:
+    """encryptedContent ``[0] IMPLICIT OCTET STRING`` read from the raw sequence contents.
+
+    Read with pyscep's TLV reader: primitive and segmented forms alike.
+    """
+    position = 0
+    for _ in range(2):  # contentType, contentEncryptionAlgorithm
+        position = read_header(contents, position).end
+    if position == len(contents):
+        return None, False
+    element = read_header(contents, position)
+    if element.tag_class != 2 or element.tag_number != 0 or element.end != len(contents):
+        raise ParseError("unexpected element after contentEncryptionAlgorithm")
+    return octet_string_value(contents[element.start : element.end]), element.constructed
+
+
+def _parse_recipient(recipient: cms.RecipientInfo) -> RecipientView:
+    if recipient.name != "ktri":
+        return RecipientView(kind=str(recipient.name))
+    ktri = recipient.chosen
+    rid = ktri["rid"]
+    issuer = serial = key_identifier = None
+    if rid.name == "issuer_and_serial_number":
+        issuer = rid.chosen["issuer"]
+        issuer.native  # noqa: B018 - materialise inside the boundary
+        serial = int(rid.chosen["serial_number"].native)
+    else:
+        key_identifier = bytes(rid.chosen.native)
+    algorithm = ktri["key_encryption_algorithm"]
+    raw_params = algorithm["parameters"]
+    params_der = None
+    if isinstance(raw_params, core.Void):
+        params_state = "absent"
+    elif isinstance(raw_params, core.Null):
+        params_state = "NULL"
+    else:
+        params_state = "present"
+        params_der = bytes(raw_params.dump())
+    return RecipientView(
+        kind="ktri",
+        version=str(ktri["version"].native),
+        issuer=issuer,
+        serial=serial,
+        key_identifier=key_identifier,
+        key_encryption_algorithm=str(algorithm["algorithm"].native),
+        key_encryption_parameters=params_state,
+        key_encryption_parameters_der=params_der,
+        encrypted_key=bytes(ktri["encrypted_key"].native),
+    )
+
+
+def key_transport_of(recipient: RecipientView) -> KeyTransport:
+    """The KeyTransport a RecipientInfo uses; UnsupportedAlgorithmError if we have none."""
+    name = recipient.key_encryption_algorithm
+    if name == "rsaes_pkcs1v15":
+        return KeyTransport.RSA_PKCS1V15
+    if name == "rsaes_oaep":
+        params = recipient.key_encryption_parameters_der
+        # Absent parameters mean the RFC 4055 defaults: SHA-1 and MGF1-SHA-1.
+        return KeyTransport.RSA_OAEP_SHA1 if params is None else _oaep(params)
+    raise UnsupportedAlgorithmError(f"unsupported key transport {name}")
+
+
+def _oaep(params_der: bytes) -> KeyTransport:
+    with field("RSAES-OAEP-params"):
+        params = algos.RSAESOAEPParams.load(params_der, strict=True)
+        hash_name = params["hash_algorithm"]["algorithm"].native
+        mgf = params["mask_gen_algorithm"]
+        if mgf["algorithm"].native != "mgf1":
+            raise UnsupportedAlgorithmError("RSAES-OAEP with a mask generation other than MGF1")
+        mgf_hash = mgf["parameters"]["algorithm"].native
+        label = params["p_source_algorithm"]["parameters"].native
+    if hash_name != mgf_hash:
+        raise UnsupportedAlgorithmError("RSAES-OAEP with different hash and MGF1 hash")
+    if label:
+        raise UnsupportedAlgorithmError("RSAES-OAEP with a non-empty label")
+    return KeyTransport(oaep_hash=DigestAlgorithm.from_name(str(hash_name)))
+
+
+def decrypt_envelope(
+    envelope: ParsedEnvelope,
+    decrypter: Decrypter,
+    *,
+    backend: CryptoBackend,
+    policy: AlgorithmPolicy,
+) -> tuple[bytes, ContentCipher, KeyTransport]:
+    """Open the envelope with ``decrypter``: plaintext, cipher and key transport used.
+
+    Public facts (an unknown or forbidden cipher or key transport) raise
+    UnsupportedAlgorithmError; everything that depends on secrets raises the
+    one `DecryptionError`.
+    """
+    cipher = policy.check_cipher(ContentCipher.from_name(envelope.cipher_name))
+    if envelope.encrypted_content is None:
+        raise ParseError("encryptedContent is absent")
+    mine = [r for r in envelope.recipients if r.addressed_to(decrypter.certificate)]
+    if len(mine) != 1:
+        raise DecryptionError()
+    recipient = mine[0]
+    transport = key_transport_of(recipient)
+    fallback = backend.random_bytes(cipher.key_size)
+    try:
+        key = decrypter.decrypt_key(recipient.encrypted_key, transport)
+        usable = len(key) == cipher.key_size
+    except Exception:
+        key, usable = fallback, False
+    if not usable:
+        key = fallback
+    iv = envelope.iv
+    if iv is None or len(iv) != cipher.block_size:
+        raise DecryptionError()
+    return backend.decrypt_content(cipher, key, iv, envelope.encrypted_content), cipher, transport

@@ -1,0 +1,165 @@
+"""The crypto seam: what pyscep needs from cryptography, as small protocols.
+
+Operations that need a private key go through a `Signer` or a `Decrypter`,
+so the key may live in an HSM or a KMS: implement the two-member protocol and
+pass the object. Everything else (random bytes, digests, symmetric ciphers,
+public-key encryption and verification) comes from a `CryptoBackend`.
+
+Two backends ship: ``"cryptography"`` (pyca/cryptography, the default) and
+``"oscrypto"`` (the optional extra ``pyscep-sansio[oscrypto]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from ..algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
+from ..certificate import Certificate, CertificateLike
+from ..errors import ScepError
+
+__all__ = [
+    "CryptoBackend",
+    "Decrypter",
+    "PrivateKeyLike",
+    "Signer",
+    "get_backend",
+    "load_decrypter",
+    "load_signer",
+]
+
+#: PEM or DER private-key bytes, or a key object of the backend's library.
+PrivateKeyLike = Any
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Something that holds a private key and its certificate, and signs.
+
+    ``sign`` receives the exact bytes to sign (the DER SET OF signed
+    attributes) and must return the raw signature: PKCS#1 v1.5 or PSS (salt
+    length = digest length) for RSA, DER ECDSA-Sig-Value for EC.
+    """
+
+    @property
+    def certificate(self) -> Certificate:
+        """The certificate whose public key verifies the signatures."""
+        ...
+
+    def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
+        """Sign ``data`` (not pre-hashed) with ``digest`` under ``scheme``."""
+        ...
+
+
+@runtime_checkable
+class Decrypter(Protocol):
+    """Something that holds a private RSA key and its certificate, and opens key transport."""
+
+    @property
+    def certificate(self) -> Certificate:
+        """The certificate envelopes are addressed to."""
+        ...
+
+    def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
+        """Recover a content-encryption key; raise anything on failure.
+
+        The caller treats every failure, and every wrong-length result, the
+        same way (RFC 3218), so implementations need not be careful about
+        which exception they raise.
+        """
+        ...
+
+
+class CryptoBackend(Protocol):
+    """Public-key-free primitives plus loaders for private keys."""
+
+    name: str
+
+    def random_bytes(self, length: int) -> bytes:
+        """Cryptographically secure random bytes."""
+        ...
+
+    def digest(self, algorithm: DigestAlgorithm, data: bytes) -> bytes:
+        """Hash ``data``."""
+        ...
+
+    def encrypt_content(
+        self, cipher: ContentCipher, key: bytes, iv: bytes, plaintext: bytes
+    ) -> bytes:
+        """CBC-encrypt with PKCS#7 padding."""
+        ...
+
+    def decrypt_content(
+        self, cipher: ContentCipher, key: bytes, iv: bytes, ciphertext: bytes
+    ) -> bytes:
+        """CBC-decrypt and strip PKCS#7 padding; raise DecryptionError on any failure."""
+        ...
+
+    def encrypt_key(self, public_key_der: bytes, transport: KeyTransport, key: bytes) -> bytes:
+        """RSA-encrypt a content-encryption key to a SubjectPublicKeyInfo."""
+        ...
+
+    def verify_signature(
+        self,
+        public_key_der: bytes,
+        signature: bytes,
+        data: bytes,
+        digest: DigestAlgorithm,
+        scheme: SignatureScheme,
+        pss_salt_length: int | None = None,
+    ) -> None:
+        """Raise VerificationError unless ``signature`` is valid over ``data``."""
+        ...
+
+    def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> Signer:
+        """A Signer over a private key given as PEM/DER bytes or a library key object."""
+        ...
+
+    def load_decrypter(self, private_key: PrivateKeyLike, certificate: Certificate) -> Decrypter:
+        """A Decrypter over a private RSA key given as PEM/DER bytes or a library key object."""
+        ...
+
+
+def get_backend(name: str | CryptoBackend | None = None) -> CryptoBackend:
+    """The backend called ``name`` (``"cryptography"`` by default, or ``"oscrypto"``).
+
+    A backend object passes through unchanged, so functions can take either.
+    """
+    if name is None or name == "cryptography":
+        from ._pyca import PycaBackend
+
+        return PycaBackend()
+    if name == "oscrypto":
+        from ._oscrypto import OscryptoBackend
+
+        return OscryptoBackend()
+    if isinstance(name, str):
+        raise ScepError(f"unknown crypto backend {name!r}")
+    return name
+
+
+def load_signer(
+    private_key: PrivateKeyLike | Signer,
+    certificate: CertificateLike | None = None,
+    *,
+    backend: str | CryptoBackend | None = None,
+) -> Signer:
+    """A `Signer` from a key and its certificate; a Signer object passes through."""
+    if isinstance(private_key, Signer):
+        return private_key
+    if certificate is None:
+        raise TypeError("a certificate is needed with a raw private key")
+    return get_backend(backend).load_signer(private_key, Certificate.load(certificate))
+
+
+def load_decrypter(
+    private_key: PrivateKeyLike | Decrypter,
+    certificate: CertificateLike | None = None,
+    *,
+    backend: str | CryptoBackend | None = None,
+) -> Decrypter:
+    """A `Decrypter` from a key and its certificate; a Decrypter object passes through."""
+    if isinstance(private_key, Decrypter):
+        return private_key
+    if certificate is None:
+        raise TypeError("a certificate is needed with a raw private key")
+    return get_backend(backend).load_decrypter(private_key, Certificate.load(certificate))

@@ -1,0 +1,216 @@
+"""The optional backend, on oscrypto (install ``pyscep-sansio[oscrypto]``).
+
+The released oscrypto 1.3.0 cannot load against OpenSSL >= 3.0.10 ("Error
+detecting the version of libcrypto"). Its main line, published on PyPI as
+``elements-oscrypto`` and still imported as ``oscrypto``, loads fine; that is
+what the extra installs.
+
+oscrypto offers RSAES-OAEP with SHA-1 only, and signs RSA-PSS with the maximum
+salt length only (pyscep declares salt length = digest length), so OAEP with
+other hashes and PSS signing raise UnsupportedAlgorithmError here; PSS
+verification works.
+
+Two defects of oscrypto's main line are worked around: it returns an empty
+ciphertext for an empty plaintext (so pyscep pads itself and drops the block
+oscrypto's own padding adds), and it corrupts memory ("double free or
+corruption") with 24-byte AES keys, so AES-192 is refused on this backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ..algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
+from ..certificate import Certificate
+from ..errors import DecryptionError, ScepError, UnsupportedAlgorithmError, VerificationError
+from . import PrivateKeyLike
+
+try:
+    from oscrypto import asymmetric, errors, symmetric, util
+except Exception as exc:  # pragma: no cover - depends on the environment
+    raise ScepError(
+        "the oscrypto backend needs the 'oscrypto' extra (elements-oscrypto)"
+    ) from exc
+
+__all__ = ["OscryptoBackend"]
+
+
+def _check_oaep(transport: KeyTransport) -> None:
+    if transport.oaep_hash not in (None, DigestAlgorithm.SHA1):
+        raise UnsupportedAlgorithmError("oscrypto supports RSAES-OAEP with SHA-1 only")
+
+
+def _check_cipher(cipher: ContentCipher) -> None:
+    if cipher is ContentCipher.AES192_CBC:
+        raise UnsupportedAlgorithmError("the oscrypto backend does not support AES-192")
+
+
+def _load_private_key(private_key: PrivateKeyLike) -> Any:
+    if isinstance(private_key, asymmetric.PrivateKey):
+        return private_key
+    if isinstance(private_key, str):
+        private_key = private_key.encode()
+    if not isinstance(private_key, (bytes, bytearray, memoryview)):
+        raise TypeError(f"cannot load a private key from {type(private_key).__name__}")
+    try:
+        return asymmetric.load_private_key(bytes(private_key))
+    except Exception as exc:
+        raise ScepError("the private key could not be loaded") from exc
+
+
+def _check_pair(key: Any, certificate: Certificate) -> None:
+    if key.public_key.asn1.dump() != certificate.public_key_der:
+        raise ScepError("the private key does not belong to the certificate")
+
+
+class OscryptoSigner:
+    """A Signer over an oscrypto private key (loaded once)."""
+
+    def __init__(self, key: Any, certificate: Certificate) -> None:
+        _check_pair(key, certificate)
+        self._key = key
+        self._certificate = certificate
+
+    @property
+    def certificate(self) -> Certificate:
+        """The signer's certificate."""
+        return self._certificate
+
+    def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
+        """Sign ``data`` with the private key."""
+        algorithm = self._key.algorithm
+        if algorithm == "rsa" and scheme is SignatureScheme.RSA_PKCS1V15:
+            return bytes(asymmetric.rsa_pkcs1v15_sign(self._key, data, digest.value))
+        if algorithm == "rsa" and scheme is SignatureScheme.RSA_PSS:
+            # oscrypto signs with the maximum salt length, while pyscep's
+            # SignerInfo declares salt length = digest length.
+            raise UnsupportedAlgorithmError("the oscrypto backend cannot sign RSA-PSS")
+        if algorithm == "ec" and scheme is SignatureScheme.ECDSA:
+            return bytes(asymmetric.ecdsa_sign(self._key, data, digest.value))
+        raise UnsupportedAlgorithmError(f"{scheme.value} does not fit this key")
+
+
+class OscryptoDecrypter:
+    """A Decrypter over an oscrypto RSA private key (loaded once)."""
+
+    def __init__(self, key: Any, certificate: Certificate) -> None:
+        if key.algorithm != "rsa":
+            raise UnsupportedAlgorithmError("key transport needs an RSA key")
+        _check_pair(key, certificate)
+        self._key = key
+        self._certificate = certificate
+
+    @property
+    def certificate(self) -> Certificate:
+        """The recipient certificate."""
+        return self._certificate
+
+    def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
+        """RSA-decrypt a content-encryption key."""
+        _check_oaep(transport)
+        if transport.oaep_hash is None:
+            return bytes(asymmetric.rsa_pkcs1v15_decrypt(self._key, encrypted_key))
+        return bytes(asymmetric.rsa_oaep_decrypt(self._key, encrypted_key))
+
+
+_ENCRYPT = {
+    ContentCipher.DES_CBC: symmetric.des_cbc_pkcs5_encrypt,
+    ContentCipher.TRIPLEDES_CBC: symmetric.tripledes_cbc_pkcs5_encrypt,
+    ContentCipher.AES128_CBC: symmetric.aes_cbc_pkcs7_encrypt,
+    ContentCipher.AES192_CBC: symmetric.aes_cbc_pkcs7_encrypt,
+    ContentCipher.AES256_CBC: symmetric.aes_cbc_pkcs7_encrypt,
+}
+_DECRYPT = {
+    ContentCipher.DES_CBC: symmetric.des_cbc_pkcs5_decrypt,
+    ContentCipher.TRIPLEDES_CBC: symmetric.tripledes_cbc_pkcs5_decrypt,
+    ContentCipher.AES128_CBC: symmetric.aes_cbc_pkcs7_decrypt,
+    ContentCipher.AES192_CBC: symmetric.aes_cbc_pkcs7_decrypt,
+    ContentCipher.AES256_CBC: symmetric.aes_cbc_pkcs7_decrypt,
+}
+
+
+class OscryptoBackend:
+    """CryptoBackend on oscrypto (the OS's crypto libraries)."""
+
+    name = "oscrypto"
+
+    def random_bytes(self, length: int) -> bytes:
+        """oscrypto's CSPRNG."""
+        return bytes(util.rand_bytes(length))
+
+    def digest(self, algorithm: DigestAlgorithm, data: bytes) -> bytes:
+        """oscrypto has no hashing API of its own; hashlib is OpenSSL's too."""
+        return hashlib.new(algorithm.value, data).digest()
+
+    def encrypt_content(
+        self, cipher: ContentCipher, key: bytes, iv: bytes, plaintext: bytes
+    ) -> bytes:
+        """CBC with PKCS#7 padding (applied here, see the module docstring)."""
+        _check_cipher(cipher)
+        pad = cipher.block_size - len(plaintext) % cipher.block_size
+        padded = plaintext + bytes([pad]) * pad
+        _, ciphertext = _ENCRYPT[cipher](key, padded, iv)
+        # oscrypto padded once more: a whole block we drop.
+        return bytes(ciphertext[: len(padded)])
+
+    def decrypt_content(
+        self, cipher: ContentCipher, key: bytes, iv: bytes, ciphertext: bytes
+    ) -> bytes:
+        """CBC-decrypt and unpad; every failure is the same DecryptionError."""
+        _check_cipher(cipher)
+        try:
+            if not ciphertext or len(ciphertext) % cipher.block_size:
+                raise ValueError("bad length")
+            return bytes(_DECRYPT[cipher](key, ciphertext, iv))
+        except Exception:
+            raise DecryptionError() from None
+
+    def encrypt_key(self, public_key_der: bytes, transport: KeyTransport, key: bytes) -> bytes:
+        """RSA key transport to a SubjectPublicKeyInfo."""
+        _check_oaep(transport)
+        public = asymmetric.load_public_key(public_key_der)
+        if public.algorithm != "rsa":
+            raise UnsupportedAlgorithmError("key transport needs an RSA recipient key")
+        if transport.oaep_hash is None:
+            return bytes(asymmetric.rsa_pkcs1v15_encrypt(public, key))
+        return bytes(asymmetric.rsa_oaep_encrypt(public, key))
+
+    def verify_signature(
+        self,
+        public_key_der: bytes,
+        signature: bytes,
+        data: bytes,
+        digest: DigestAlgorithm,
+        scheme: SignatureScheme,
+        pss_salt_length: int | None = None,
+    ) -> None:
+        """Verify, raising VerificationError."""
+        try:
+            public = asymmetric.load_public_key(public_key_der)
+        except Exception as exc:
+            raise VerificationError("the signer's public key cannot be loaded") from exc
+        algorithm = public.algorithm
+        try:
+            if algorithm == "rsa" and scheme is SignatureScheme.RSA_PKCS1V15:
+                asymmetric.rsa_pkcs1v15_verify(public, signature, data, digest.value)
+            elif algorithm == "rsa" and scheme is SignatureScheme.RSA_PSS:
+                if pss_salt_length not in (None, digest.digest_size):
+                    raise UnsupportedAlgorithmError("oscrypto verifies PSS with salt = hash length")
+                asymmetric.rsa_pss_verify(public, signature, data, digest.value)
+            elif algorithm == "ec" and scheme is SignatureScheme.ECDSA:
+                asymmetric.ecdsa_verify(public, signature, data, digest.value)
+            else:
+                raise UnsupportedAlgorithmError(f"{scheme.value} does not fit the signer's key")
+        except errors.SignatureError:
+            raise VerificationError("the signature does not verify") from None
+
+    def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> OscryptoSigner:
+        """Load the key once; sign many times."""
+        return OscryptoSigner(_load_private_key(private_key), certificate)
+
+    def load_decrypter(
+        self, private_key: PrivateKeyLike, certificate: Certificate
+    ) -> OscryptoDecrypter:
+        """Load the key once; decrypt many times."""
+        return OscryptoDecrypter(_load_private_key(private_key), certificate)

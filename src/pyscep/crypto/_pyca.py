@@ -1,0 +1,204 @@
+"""The default backend, on pyca/cryptography."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import padding as sym_padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, algorithms, modes
+
+from ..algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
+from ..certificate import Certificate
+from ..errors import DecryptionError, ScepError, UnsupportedAlgorithmError, VerificationError
+from . import PrivateKeyLike
+
+__all__ = ["PycaBackend", "PycaDecrypter", "PycaSigner"]
+
+_HASHES: dict[DigestAlgorithm, type[hashes.HashAlgorithm]] = {
+    DigestAlgorithm.MD5: hashes.MD5,
+    DigestAlgorithm.SHA1: hashes.SHA1,
+    DigestAlgorithm.SHA224: hashes.SHA224,
+    DigestAlgorithm.SHA256: hashes.SHA256,
+    DigestAlgorithm.SHA384: hashes.SHA384,
+    DigestAlgorithm.SHA512: hashes.SHA512,
+}
+
+
+def _hash(algorithm: DigestAlgorithm) -> hashes.HashAlgorithm:
+    return _HASHES[algorithm]()
+
+
+def _cipher_algorithm(cipher: ContentCipher, key: bytes) -> CipherAlgorithm:
+    if cipher is ContentCipher.DES_CBC:
+        # Single DES is 3DES with one key repeated (EDE with K1=K2=K3).
+        return TripleDES(key * 3)
+    if cipher is ContentCipher.TRIPLEDES_CBC:
+        return TripleDES(key)
+    return algorithms.AES(key)
+
+
+def _oaep(transport: KeyTransport) -> padding.AsymmetricPadding:
+    if transport.oaep_hash is None:
+        return padding.PKCS1v15()
+    algorithm = _hash(transport.oaep_hash)
+    return padding.OAEP(mgf=padding.MGF1(algorithm), algorithm=algorithm, label=None)
+
+
+def _load_private_key(private_key: PrivateKeyLike) -> Any:
+    if isinstance(private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        return private_key
+    if isinstance(private_key, str):
+        private_key = private_key.encode()
+    if not isinstance(private_key, (bytes, bytearray, memoryview)):
+        raise TypeError(f"cannot load a private key from {type(private_key).__name__}")
+    data = bytes(private_key)
+    try:
+        if b"-----BEGIN" in data:
+            return serialization.load_pem_private_key(data, password=None)
+        return serialization.load_der_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ScepError("the private key could not be loaded") from exc
+
+
+def _check_pair(key: Any, certificate: Certificate) -> None:
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if public != certificate.public_key_der:
+        raise ScepError("the private key does not belong to the certificate")
+
+
+class PycaSigner:
+    """A Signer over a pyca/cryptography private key (loaded once)."""
+
+    def __init__(self, key: Any, certificate: Certificate) -> None:
+        _check_pair(key, certificate)
+        self._key = key
+        self._certificate = certificate
+
+    @property
+    def certificate(self) -> Certificate:
+        """The signer's certificate."""
+        return self._certificate
+
+    def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
+        """Sign ``data`` with the private key."""
+        algorithm = _hash(digest)
+        if isinstance(self._key, rsa.RSAPrivateKey):
+            if scheme is SignatureScheme.RSA_PKCS1V15:
+                return bytes(self._key.sign(data, padding.PKCS1v15(), algorithm))
+            if scheme is SignatureScheme.RSA_PSS:
+                pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=digest.digest_size)
+                return bytes(self._key.sign(data, pss, algorithm))
+        elif isinstance(self._key, ec.EllipticCurvePrivateKey) and scheme is SignatureScheme.ECDSA:
+            return bytes(self._key.sign(data, ec.ECDSA(algorithm)))
+        raise UnsupportedAlgorithmError(f"{scheme.value} does not fit this key")
+
+
+class PycaDecrypter:
+    """A Decrypter over a pyca/cryptography RSA private key (loaded once)."""
+
+    def __init__(self, key: Any, certificate: Certificate) -> None:
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise UnsupportedAlgorithmError("key transport needs an RSA key")
+        _check_pair(key, certificate)
+        self._key = key
+        self._certificate = certificate
+
+    @property
+    def certificate(self) -> Certificate:
+        """The recipient certificate."""
+        return self._certificate
+
+    def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
+        """RSA-decrypt a content-encryption key."""
+        return bytes(self._key.decrypt(encrypted_key, _oaep(transport)))
+
+
+class PycaBackend:
+    """CryptoBackend on pyca/cryptography."""
+
+    name = "cryptography"
+
+    def random_bytes(self, length: int) -> bytes:
+        """``os.urandom``."""
+        return os.urandom(length)
+
+    def digest(self, algorithm: DigestAlgorithm, data: bytes) -> bytes:
+        """hashlib is the fastest route to OpenSSL's digests for one-shot hashing."""
+        return hashlib.new(algorithm.value, data).digest()
+
+    def encrypt_content(
+        self, cipher: ContentCipher, key: bytes, iv: bytes, plaintext: bytes
+    ) -> bytes:
+        """CBC with PKCS#7 padding."""
+        padder = sym_padding.PKCS7(cipher.block_size * 8).padder()
+        padded = padder.update(plaintext) + padder.finalize()
+        encryptor = Cipher(_cipher_algorithm(cipher, key), modes.CBC(iv)).encryptor()
+        return encryptor.update(padded) + encryptor.finalize()
+
+    def decrypt_content(
+        self, cipher: ContentCipher, key: bytes, iv: bytes, ciphertext: bytes
+    ) -> bytes:
+        """CBC-decrypt and unpad; every failure is the same DecryptionError."""
+        try:
+            if not ciphertext or len(ciphertext) % cipher.block_size:
+                raise ValueError("bad length")
+            decryptor = Cipher(_cipher_algorithm(cipher, key), modes.CBC(iv)).decryptor()
+            padded = decryptor.update(ciphertext) + decryptor.finalize()
+            unpadder = sym_padding.PKCS7(cipher.block_size * 8).unpadder()
+            return unpadder.update(padded) + unpadder.finalize()
+        except Exception:
+            raise DecryptionError() from None
+
+    def encrypt_key(self, public_key_der: bytes, transport: KeyTransport, key: bytes) -> bytes:
+        """RSA key transport to a SubjectPublicKeyInfo."""
+        public = serialization.load_der_public_key(public_key_der)
+        if not isinstance(public, rsa.RSAPublicKey):
+            raise UnsupportedAlgorithmError("key transport needs an RSA recipient key")
+        return public.encrypt(key, _oaep(transport))
+
+    def verify_signature(
+        self,
+        public_key_der: bytes,
+        signature: bytes,
+        data: bytes,
+        digest: DigestAlgorithm,
+        scheme: SignatureScheme,
+        pss_salt_length: int | None = None,
+    ) -> None:
+        """Verify, raising VerificationError."""
+        try:
+            public = serialization.load_der_public_key(public_key_der)
+        except (ValueError, TypeError) as exc:
+            raise VerificationError("the signer's public key cannot be loaded") from exc
+        algorithm = _hash(digest)
+        try:
+            if isinstance(public, rsa.RSAPublicKey) and scheme is SignatureScheme.RSA_PKCS1V15:
+                public.verify(signature, data, padding.PKCS1v15(), algorithm)
+            elif isinstance(public, rsa.RSAPublicKey) and scheme is SignatureScheme.RSA_PSS:
+                salt = digest.digest_size if pss_salt_length is None else pss_salt_length
+                pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=salt)
+                public.verify(signature, data, pss, algorithm)
+            elif isinstance(public, ec.EllipticCurvePublicKey) and scheme is SignatureScheme.ECDSA:
+                public.verify(signature, data, ec.ECDSA(algorithm))
+            else:
+                raise UnsupportedAlgorithmError(f"{scheme.value} does not fit the signer's key")
+        except InvalidSignature:
+            raise VerificationError("the signature does not verify") from None
+
+    def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> PycaSigner:
+        """Load the key once; sign many times."""
+        return PycaSigner(_load_private_key(private_key), certificate)
+
+    def load_decrypter(
+        self, private_key: PrivateKeyLike, certificate: Certificate
+    ) -> PycaDecrypter:
+        """Load the key once; decrypt many times."""
+        return PycaDecrypter(_load_private_key(private_key), certificate)

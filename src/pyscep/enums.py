@@ -1,0 +1,115 @@
+"""Wire constants of SCEP (RFC 8894 section 3.2.1 and 3.5.2), as enums.
+
+The numeric values are what travels on the wire as PrintableString digits;
+`MessageType.PKCS_REQ.wire` is ``"19"``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["CACapability", "FailInfo", "MessageType", "PKIStatus"]
+
+
+class _WireInt(enum.IntEnum):
+    @property
+    def wire(self) -> str:
+        """The PrintableString form sent on the wire (decimal digits)."""
+        return str(int(self))
+
+    @classmethod
+    def from_wire(cls, text: str) -> _WireInt:
+        """Look up the member for exact wire digits; raise ValueError otherwise.
+
+        Only the canonical spelling is accepted: ``"019"`` or ``" 19"`` is not
+        ``19`` (a parser differential that has led to authorization bypasses).
+        """
+        if not text.isascii() or not text.isdigit() or (len(text) > 1 and text[0] == "0"):
+            raise ValueError(f"not a canonical {cls.__name__} value")
+        return cls(int(text))
+
+
+class MessageType(_WireInt):
+    """SCEP messageType (RFC 8894 section 3.2.1.2; 18 from earlier drafts)."""
+
+    CERT_REP = 3
+    RENEWAL_REQ = 17
+    #: UpdateReq: defined by intermediate drafts, unassigned in RFC 8894.
+    UPDATE_REQ = 18
+    PKCS_REQ = 19
+    #: CertPoll in RFC 8894, GetCertInitial in draft-nourse-scep.
+    CERT_POLL = 20
+    GET_CERT = 21
+    GET_CRL = 22
+
+    #: Alias: the draft-nourse-scep name of CertPoll.
+    GET_CERT_INITIAL = 20
+
+    @property
+    def rfc_name(self) -> str:
+        """The message name as RFC 8894 spells it (``PKCSReq``, ``CertPoll``...)."""
+        return _MESSAGE_NAMES[self]
+
+
+_MESSAGE_NAMES = {
+    MessageType.CERT_REP: "CertRep",
+    MessageType.RENEWAL_REQ: "RenewalReq",
+    MessageType.UPDATE_REQ: "UpdateReq",
+    MessageType.PKCS_REQ: "PKCSReq",
+    MessageType.CERT_POLL: "CertPoll",
+    MessageType.GET_CERT: "GetCert",
+    MessageType.GET_CRL: "GetCRL",
+}
+
+
+class PKIStatus(_WireInt):
+    """SCEP pkiStatus (RFC 8894 section 3.2.1.3)."""
+
+    SUCCESS = 0
+    FAILURE = 2
+    PENDING = 3
+
+
+class FailInfo(_WireInt):
+    """SCEP failInfo (RFC 8894 section 3.2.1.4)."""
+
+    #: Unrecognized or unsupported algorithm.
+    BAD_ALG = 0
+    #: Integrity check (signature verification of the message) failed.
+    BAD_MESSAGE_CHECK = 1
+    #: Transaction not permitted or supported.
+    BAD_REQUEST = 2
+    #: The signingTime attribute was not close enough to the system time.
+    BAD_TIME = 3
+    #: No certificate could be identified matching the provided criteria.
+    BAD_CERT_ID = 4
+
+    @property
+    def rfc_name(self) -> str:
+        """The camelCase name used by RFC 8894 (``badMessageCheck``)."""
+        head, *rest = self.name.lower().split("_")
+        return head + "".join(part.capitalize() for part in rest)
+
+
+class CACapability(str, enum.Enum):
+    """GetCACaps keywords (RFC 8894 section 3.5.2), in the case the RFC gives.
+
+    A CA must send them in this case; clients compare case-insensitively.
+    """
+
+    AES = "AES"
+    DES3 = "DES3"
+    GET_NEXT_CA_CERT = "GetNextCACert"
+    POST_PKI_OPERATION = "POSTPKIOperation"
+    RENEWAL = "Renewal"
+    SHA_1 = "SHA-1"
+    SHA_224 = "SHA-224"
+    SHA_256 = "SHA-256"
+    SHA_384 = "SHA-384"
+    SHA_512 = "SHA-512"
+    SCEP_STANDARD = "SCEPStandard"
+    #: Draft-era keyword (never standardised; some servers send it).
+    UPDATE = "Update"
+
+    def __str__(self) -> str:
+        return self.value

@@ -1,0 +1,133 @@
+"""The pyscep exception hierarchy: one root, `ScepError`.
+
+Every error the library raises for bad input, failed checks or misuse is a
+`ScepError`. Errors that a SCEP server would answer with a CertRep FAILURE
+carry the failInfo to use in `fail_info`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .enums import FailInfo
+
+__all__ = [
+    "DecryptionError",
+    "LocalProtocolError",
+    "ParseError",
+    "PolicyConfigError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "ScepError",
+    "UnsupportedAlgorithmError",
+    "VerificationError",
+]
+
+
+class ScepError(Exception):
+    """Root of every exception pyscep raises on purpose.
+
+    :ivar fail_info: the failInfo a SCEP server would answer with, or None
+        where the error is not the peer's fault (misuse, configuration).
+    """
+
+    default_fail_info: FailInfo | None = None
+
+    def __init__(self, message: str, *, fail_info: FailInfo | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fail_info = fail_info if fail_info is not None else self.default_fail_info
+
+
+class ParseError(ScepError, ValueError):
+    """Malformed BER/DER or a structure that is not what SCEP requires.
+
+    :ivar path: breadcrumb of where in the structure parsing failed, outermost
+        first, e.g. ``("ContentInfo", "SignedData", "signerInfos[0]")``.
+    """
+
+    default_fail_info = FailInfo.BAD_REQUEST
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Sequence[str] = (),
+        fail_info: FailInfo | None = None,
+    ) -> None:
+        super().__init__(message, fail_info=fail_info)
+        self.path = tuple(path)
+
+    def __str__(self) -> str:
+        if self.path:
+            return f"{'/'.join(self.path)}: {self.message}"
+        return self.message
+
+
+class VerificationError(ScepError):
+    """A signature, messageDigest or contentType check failed, or no signer was found."""
+
+    default_fail_info = FailInfo.BAD_MESSAGE_CHECK
+
+
+class DecryptionError(ScepError):
+    """An envelope could not be opened.
+
+    The message is the same whatever went wrong (wrong key, bad padding, bad
+    lengths, no recipient for us), so that failures cannot serve as an oracle.
+    """
+
+    default_fail_info = FailInfo.BAD_MESSAGE_CHECK
+    MESSAGE = "the envelope could not be decrypted"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+
+class UnsupportedAlgorithmError(ScepError):
+    """An algorithm is unknown, unavailable in the backend, or not allowed by policy."""
+
+    default_fail_info = FailInfo.BAD_ALG
+
+
+class ProtocolError(ScepError):
+    """Well-formed input or a call that violates the SCEP protocol.
+
+    Abstract: raise `LocalProtocolError` or `RemoteProtocolError`.
+    """
+
+    def __init__(self, message: str, *, fail_info: FailInfo | None = None) -> None:
+        if type(self) is ProtocolError:
+            raise TypeError("raise LocalProtocolError or RemoteProtocolError")
+        super().__init__(message, fail_info=fail_info)
+
+
+class LocalProtocolError(ProtocolError):
+    """The caller asked for something SCEP does not allow (e.g. an incomplete builder)."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something SCEP does not allow (missing attribute, nonce mismatch...).
+
+    :ivar transaction_id: the request's transactionID when it could be recovered,
+        so that a server can still answer with a CertRep FAILURE.
+    :ivar sender_nonce: likewise the request's senderNonce.
+    """
+
+    default_fail_info = FailInfo.BAD_REQUEST
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fail_info: FailInfo | None = None,
+        transaction_id: str | None = None,
+        sender_nonce: bytes | None = None,
+    ) -> None:
+        super().__init__(message, fail_info=fail_info)
+        self.transaction_id = transaction_id
+        self.sender_nonce = sender_nonce
+
+
+class PolicyConfigError(ScepError, ValueError):
+    """Invalid policy configuration (a bad scep.conf line, an unknown key...)."""

@@ -1,0 +1,144 @@
+"""The SCEP signed attributes (RFC 8894 section 3.2.1) as one typed value.
+
+`ScepAttributes` holds messageType, transactionID, senderNonce,
+recipientNonce, pkiStatus, failInfo and failInfoText. `encode` gives the
+asn1crypto attributes a builder signs (always PrintableString, as the RFC
+requires); `decode` reads them from a parsed SET, tolerating UTF8String and
+IA5String where PrintableString is due (and saying so in the findings).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from asn1crypto import core
+
+from .._asn1 import ScepAttribute, ScepAttributes as _Asn1Attributes
+from .._boundary import field
+from ..enums import FailInfo, MessageType, PKIStatus
+from ..errors import ParseError
+
+__all__ = ["MAX_TRANSACTION_ID_LENGTH", "ScepAttributes", "decode_attributes", "encode_attributes"]
+
+#: Longest transactionID accepted (RFC 8894 sets none; real ones are 20-64).
+MAX_TRANSACTION_ID_LENGTH = 256
+_PRINTABLE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]*\Z")
+_STRING_ATTRIBUTES = ("message_type", "pki_status", "fail_info", "transaction_id")
+_SCEP_ATTRIBUTES = (*_STRING_ATTRIBUTES, "sender_nonce", "recipient_nonce", "fail_info_text")
+
+
+@dataclass(frozen=True)
+class ScepAttributes:
+    """The SCEP-specific signed attributes of one pkiMessage; None means absent."""
+
+    message_type: MessageType | None = None
+    transaction_id: str | None = None
+    sender_nonce: bytes | None = None
+    recipient_nonce: bytes | None = None
+    pki_status: PKIStatus | None = None
+    fail_info: FailInfo | None = None
+    fail_info_text: str | None = None
+
+
+def _printable(value: str, name: str) -> core.PrintableString:
+    if not _PRINTABLE.match(value):
+        raise ValueError(f"{name} must be a PrintableString")
+    return core.PrintableString(value)
+
+
+def encode_attributes(attributes: ScepAttributes) -> list[ScepAttribute]:
+    """asn1crypto attributes for every field that is set."""
+
+    def make(type_name: str, value: core.Asn1Value) -> ScepAttribute:
+        return ScepAttribute({"type": type_name, "values": [value]})
+
+    result = []
+    if attributes.message_type is not None:
+        result.append(make("message_type", core.PrintableString(attributes.message_type.wire)))
+    if attributes.pki_status is not None:
+        result.append(make("pki_status", core.PrintableString(attributes.pki_status.wire)))
+    if attributes.fail_info is not None:
+        result.append(make("fail_info", core.PrintableString(attributes.fail_info.wire)))
+    if attributes.transaction_id is not None:
+        result.append(
+            make("transaction_id", _printable(attributes.transaction_id, "transactionID"))
+        )
+    if attributes.sender_nonce is not None:
+        result.append(make("sender_nonce", core.OctetString(attributes.sender_nonce)))
+    if attributes.recipient_nonce is not None:
+        result.append(make("recipient_nonce", core.OctetString(attributes.recipient_nonce)))
+    if attributes.fail_info_text is not None:
+        result.append(make("fail_info_text", core.UTF8String(attributes.fail_info_text)))
+    return result
+
+
+def decode_attributes(attrs: _Asn1Attributes) -> tuple[ScepAttributes, tuple[str, ...]]:
+    """Typed SCEP attributes from a parsed SET, plus findings about tolerated deviations.
+
+    Structure is checked strictly: each SCEP attribute at most once, with
+    exactly one value of the right type, canonical digits for the numeric
+    ones, PrintableString characters for transactionID.
+    """
+    findings: list[str] = []
+    values: dict[str, core.Asn1Value] = {}
+    for attribute in attrs:
+        name = attribute["type"].native
+        if name not in _SCEP_ATTRIBUTES:
+            if name not in ("content_type", "message_digest", "signing_time"):
+                findings.append(f"unknown signed attribute {attribute['type'].dotted}")
+            continue
+        with field(name):
+            if name in values:
+                raise ParseError("attribute appears more than once")
+            if len(attribute["values"]) != 1:
+                raise ParseError("attribute must have exactly one value")
+            values[name] = attribute["values"][0]
+
+    def text(name: str) -> str | None:
+        if name not in values:
+            return None
+        choice = values[name]
+        with field(name):
+            if choice.name != "printable_string":
+                findings.append(f"{name} is a {choice.name}, not a PrintableString")
+            value = str(choice.native)
+            if not _PRINTABLE.match(value):
+                raise ParseError("not PrintableString characters")
+        return value
+
+    def wire(name: str, enum: type[MessageType] | type[PKIStatus] | type[FailInfo]) -> object:
+        value = text(name)
+        if value is None:
+            return None
+        with field(name):
+            try:
+                return enum.from_wire(value)
+            except ValueError:
+                raise ParseError(f"unknown value {value[:16]!r}") from None
+
+    transaction_id = text("transaction_id")
+    if transaction_id is not None and not 0 < len(transaction_id) <= MAX_TRANSACTION_ID_LENGTH:
+        raise ParseError("transactionID is empty or too long", path=("transaction_id",))
+    nonces = {}
+    for name in ("sender_nonce", "recipient_nonce"):
+        if name in values:
+            with field(name):
+                nonce = bytes(values[name].native)
+            if len(nonce) != 16:
+                findings.append(f"{name} is {len(nonce)} bytes, not 16")
+            nonces[name] = nonce
+    fail_info_text = None
+    if "fail_info_text" in values:
+        with field("fail_info_text"):
+            fail_info_text = str(values["fail_info_text"].native)
+    decoded = ScepAttributes(
+        message_type=wire("message_type", MessageType),  # type: ignore[arg-type]
+        transaction_id=transaction_id,
+        sender_nonce=nonces.get("sender_nonce"),
+        recipient_nonce=nonces.get("recipient_nonce"),
+        pki_status=wire("pki_status", PKIStatus),  # type: ignore[arg-type]
+        fail_info=wire("fail_info", FailInfo),  # type: ignore[arg-type]
+        fail_info_text=fail_info_text,
+    )
+    return decoded, tuple(findings)

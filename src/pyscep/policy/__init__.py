@@ -1,0 +1,1 @@
+"""Enrollment and renewal policy (standalone: imports nothing from the message layer)."""

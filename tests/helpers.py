@@ -1,0 +1,97 @@
+"""Shared test helpers: key material and the openssl CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from pyscep._demo_pki import DemoIdentity, make_identity
+from pyscep.certificate import Certificate
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+BACKENDS = os.environ.get("PYSCEP_BACKENDS", "cryptography").split(",")
+
+# OpenSSL 3 keeps single DES in its legacy provider.
+_LEGACY_CONF = """openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+legacy = legacy_sect
+[default_sect]
+activate = 1
+[legacy_sect]
+activate = 1
+"""
+
+
+def openssl(args: list[str], data: bytes = b"", tmp: Path | None = None) -> bytes:
+    """Run the openssl CLI with the legacy provider enabled; raise on failure."""
+    env = dict(os.environ)
+    if tmp is not None:
+        conf = tmp / "openssl-legacy.cnf"
+        conf.write_text(_LEGACY_CONF)
+        env["OPENSSL_CONF"] = str(conf)
+    result = subprocess.run(
+        ["openssl", *args], input=data, capture_output=True, env=env, check=False
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"openssl {' '.join(args)} failed: {result.stderr.decode()}")
+    return result.stdout
+
+
+def pem_key(identity: DemoIdentity) -> bytes:
+    """The identity's private key as PKCS#8 PEM."""
+    key = serialization.load_der_private_key(identity.key_der, None)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def pem_cert(certificate: Certificate) -> bytes:
+    """The certificate as PEM."""
+    return certificate.to_cryptography().public_bytes(serialization.Encoding.PEM)
+
+
+def make_ec_identity(common_name: str, issuer: DemoIdentity) -> DemoIdentity:
+    """A P-256 key with a certificate from ``issuer``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    issuer_key = serialization.load_der_private_key(issuer.key_der, None)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(issuer.certificate.to_cryptography().subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=365))
+        .sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    key_der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return DemoIdentity(Certificate.load(cert), key_der)
+
+
+__all__ = [
+    "BACKENDS",
+    "NOW",
+    "SHARED",
+    "make_ec_identity",
+    "make_identity",
+    "openssl",
+    "pem_cert",
+    "pem_key",
+]
