@@ -51,16 +51,18 @@ def openssl(args: list[str], data: bytes = b"", tmp: Path | None = None) -> byte
 def pem_key(identity: DemoIdentity) -> bytes:
     """The identity's private key as PKCS#8 PEM."""
     key = serialization.load_der_private_key(identity.key_der, None)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+    return bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
     )
 
 
 def pem_cert(certificate: Certificate) -> bytes:
     """The certificate as PEM."""
-    return certificate.to_cryptography().public_bytes(serialization.Encoding.PEM)
+    return bytes(certificate.to_cryptography().public_bytes(serialization.Encoding.PEM))
 
 
 def make_ec_identity(common_name: str, issuer: DemoIdentity) -> DemoIdentity:

@@ -194,9 +194,7 @@ def test_ecdsa_signatures_with_openssl(
     signature = signer.sign(data, DigestAlgorithm.SHA256, SignatureScheme.ECDSA)
     sig_file = tmp_path / "sig"
     sig_file.write_bytes(signature)
-    out = openssl(
-        ["dgst", "-sha256", "-verify", str(pub_file), "-signature", str(sig_file)], data
-    )
+    out = openssl(["dgst", "-sha256", "-verify", str(pub_file), "-signature", str(sig_file)], data)
     assert b"Verified OK" in out
     theirs = openssl(["dgst", "-sha256", "-sign", str(key_file)], data)
     public = ec_client.certificate.public_key_der

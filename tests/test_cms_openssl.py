@@ -51,8 +51,8 @@ def _supported(backend: CryptoBackend, cipher: ContentCipher) -> bool:
 
 @pytest.mark.parametrize("cipher", list(ContentCipher))
 @pytest.mark.parametrize(
-    "digest", [DigestAlgorithm.MD5, DigestAlgorithm.SHA1, DigestAlgorithm.SHA256,
-               DigestAlgorithm.SHA512]
+    "digest",
+    [DigestAlgorithm.MD5, DigestAlgorithm.SHA1, DigestAlgorithm.SHA256, DigestAlgorithm.SHA512],
 )
 def test_openssl_verifies_and_decrypts_what_we_build(
     backend: CryptoBackend,
@@ -69,16 +69,21 @@ def test_openssl_verifies_and_decrypts_what_we_build(
         PAYLOAD, ca.certificate, cipher=cipher, backend=backend, policy=LEGACY
     )
     signer = load_signer(client.key_der, client.certificate, backend=backend)
-    message = build_signed_data(
-        envelope, signer, digest=digest, backend=backend, policy=LEGACY
-    )
-    inner = openssl(
-        ["cms", "-verify", "-noverify", "-inform", "DER", "-binary"], message, tmp_path
-    )
+    message = build_signed_data(envelope, signer, digest=digest, backend=backend, policy=LEGACY)
+    inner = openssl(["cms", "-verify", "-noverify", "-inform", "DER", "-binary"], message, tmp_path)
     assert inner == envelope
     plain = openssl(
-        ["cms", "-decrypt", "-inform", "DER", "-binary", "-inkey", files["ca.key"],
-         "-recip", files["ca.crt"]],
+        [
+            "cms",
+            "-decrypt",
+            "-inform",
+            "DER",
+            "-binary",
+            "-inkey",
+            files["ca.key"],
+            "-recip",
+            files["ca.crt"],
+        ],
         envelope,
         tmp_path,
     )
@@ -96,12 +101,25 @@ def test_openssl_decrypts_oaep_envelopes(
     if backend.name == "oscrypto" and transport is KeyTransport.RSA_OAEP_SHA256:
         return
     envelope = build_enveloped_data(
-        PAYLOAD, ca.certificate, cipher=ContentCipher.AES128_CBC, backend=backend,
-        policy=DEFAULT_POLICY, key_transport=transport,
+        PAYLOAD,
+        ca.certificate,
+        cipher=ContentCipher.AES128_CBC,
+        backend=backend,
+        policy=DEFAULT_POLICY,
+        key_transport=transport,
     )
     plain = openssl(
-        ["cms", "-decrypt", "-inform", "DER", "-binary", "-inkey", files["ca.key"],
-         "-recip", files["ca.crt"]],
+        [
+            "cms",
+            "-decrypt",
+            "-inform",
+            "DER",
+            "-binary",
+            "-inkey",
+            files["ca.key"],
+            "-recip",
+            files["ca.crt"],
+        ],
         envelope,
     )
     assert plain == PAYLOAD
@@ -115,8 +133,12 @@ def test_openssl_verifies_pss_signatures(
     backend = get_backend("cryptography")
     signer = load_signer(client.key_der, client.certificate)
     message = build_signed_data(
-        PAYLOAD, signer, digest=DigestAlgorithm.SHA256, backend=backend,
-        policy=DEFAULT_POLICY, scheme=SignatureScheme.RSA_PSS,
+        PAYLOAD,
+        signer,
+        digest=DigestAlgorithm.SHA256,
+        backend=backend,
+        policy=DEFAULT_POLICY,
+        scheme=SignatureScheme.RSA_PSS,
     )
     assert openssl(["cms", "-verify", "-noverify", "-inform", "DER", "-binary"], message) == PAYLOAD
 
@@ -129,8 +151,21 @@ def test_we_verify_what_openssl_signs(
     # -stream makes openssl write BER: indefinite lengths, segmented eContent.
     extra = ["-stream"] if stream else []
     message = openssl(
-        ["cms", "-sign", "-nodetach", "-binary", "-md", md, "-outform", "DER", *extra,
-         "-signer", files["client.crt"], "-inkey", files["client.key"]],
+        [
+            "cms",
+            "-sign",
+            "-nodetach",
+            "-binary",
+            "-md",
+            md,
+            "-outform",
+            "DER",
+            *extra,
+            "-signer",
+            files["client.crt"],
+            "-inkey",
+            files["client.key"],
+        ],
         PAYLOAD,
     )
     parsed = parse_signed_data(message)
@@ -147,9 +182,22 @@ def test_we_verify_openssl_rsa_pss_and_pkcs1(
     backend: CryptoBackend, client: DemoIdentity, files: dict[str, str], padding: str
 ) -> None:
     message = openssl(
-        ["cms", "-sign", "-nodetach", "-binary", "-md", "sha256", "-outform", "DER",
-         "-signer", files["client.crt"], "-inkey", files["client.key"],
-         "-keyopt", f"rsa_padding_mode:{padding}"],
+        [
+            "cms",
+            "-sign",
+            "-nodetach",
+            "-binary",
+            "-md",
+            "sha256",
+            "-outform",
+            "DER",
+            "-signer",
+            files["client.crt"],
+            "-inkey",
+            files["client.key"],
+            "-keyopt",
+            f"rsa_padding_mode:{padding}",
+        ],
         PAYLOAD,
     )
     parsed = parse_signed_data(message)
@@ -170,11 +218,25 @@ def test_we_verify_openssl_ecdsa(
     (tmp_path / "ec.key").write_bytes(pem_key(ec_client))
     (tmp_path / "ec.crt").write_bytes(pem_cert(ec_client.certificate))
     message = openssl(
-        ["cms", "-sign", "-nodetach", "-binary", "-md", "sha256", "-outform", "DER",
-         "-signer", str(tmp_path / "ec.crt"), "-inkey", str(tmp_path / "ec.key")],
+        [
+            "cms",
+            "-sign",
+            "-nodetach",
+            "-binary",
+            "-md",
+            "sha256",
+            "-outform",
+            "DER",
+            "-signer",
+            str(tmp_path / "ec.crt"),
+            "-inkey",
+            str(tmp_path / "ec.key"),
+        ],
         PAYLOAD,
     )
-    verified = verify_signed_data(parse_signed_data(message), backend=backend, policy=DEFAULT_POLICY)
+    verified = verify_signed_data(
+        parse_signed_data(message), backend=backend, policy=DEFAULT_POLICY
+    )
     assert verified.scheme is SignatureScheme.ECDSA
 
 
@@ -192,8 +254,16 @@ def test_we_decrypt_what_openssl_encrypts(
         return
     extra = ["-stream"] if stream else []
     envelope = openssl(
-        ["cms", "-encrypt", "-binary", OPENSSL_CIPHER_FLAGS[cipher], "-outform", "DER", *extra,
-         files["ca.crt"]],
+        [
+            "cms",
+            "-encrypt",
+            "-binary",
+            OPENSSL_CIPHER_FLAGS[cipher],
+            "-outform",
+            "DER",
+            *extra,
+            files["ca.crt"],
+        ],
         PAYLOAD,
         tmp_path,
     )
@@ -209,8 +279,10 @@ def test_we_decrypt_what_openssl_encrypts(
     ("keyopts", "transport"),
     [
         (["-keyopt", "rsa_padding_mode:oaep"], KeyTransport.RSA_OAEP_SHA1),
-        (["-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256"],
-         KeyTransport.RSA_OAEP_SHA256),
+        (
+            ["-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256"],
+            KeyTransport.RSA_OAEP_SHA256,
+        ),
     ],
 )
 def test_we_decrypt_openssl_oaep(
@@ -223,8 +295,17 @@ def test_we_decrypt_openssl_oaep(
     if backend.name == "oscrypto" and transport is KeyTransport.RSA_OAEP_SHA256:
         return
     envelope = openssl(
-        ["cms", "-encrypt", "-binary", "-aes256", "-outform", "DER", "-recip", files["ca.crt"],
-         *keyopts],
+        [
+            "cms",
+            "-encrypt",
+            "-binary",
+            "-aes256",
+            "-outform",
+            "DER",
+            "-recip",
+            files["ca.crt"],
+            *keyopts,
+        ],
         PAYLOAD,
     )
     decrypter = load_decrypter(ca.key_der, ca.certificate, backend=backend)
@@ -244,8 +325,16 @@ def test_degenerate_both_ways(
     assert b"test-client" in printed
 
     theirs = openssl(
-        ["crl2pkcs7", "-nocrl", "-certfile", files["ca.crt"], "-certfile", files["client.crt"],
-         "-outform", "DER"]
+        [
+            "crl2pkcs7",
+            "-nocrl",
+            "-certfile",
+            files["ca.crt"],
+            "-certfile",
+            files["client.crt"],
+            "-outform",
+            "DER",
+        ]
     )
     parsed = parse_certs_only(theirs)
     assert set(parsed.certificates) == {ca.certificate, client.certificate}

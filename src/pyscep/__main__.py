@@ -10,10 +10,16 @@ from datetime import datetime, timezone
 __all__ = ["main"]
 
 
-def _demo(_: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace) -> int:
     """Sign and envelope a payload as a SCEP client would, then open it as the CA."""
-    from . import DEFAULT_POLICY, ContentCipher, DigestAlgorithm, get_backend
-    from . import load_decrypter, load_signer
+    from . import (
+        DEFAULT_POLICY,
+        ContentCipher,
+        DigestAlgorithm,
+        get_backend,
+        load_decrypter,
+        load_signer,
+    )
     from ._demo_pki import make_identity
     from .cms.enveloped import build_enveloped_data, decrypt_envelope, parse_enveloped_data
     from .cms.signed import build_signed_data, parse_signed_data, verify_signed_data
@@ -27,8 +33,11 @@ def _demo(_: argparse.Namespace) -> int:
 
     payload = b"a PKCS#10 request would go here"
     envelope = build_enveloped_data(
-        payload, ca.certificate, cipher=ContentCipher.AES128_CBC,
-        backend=backend, policy=DEFAULT_POLICY,
+        payload,
+        ca.certificate,
+        cipher=ContentCipher.AES128_CBC,
+        backend=backend,
+        policy=DEFAULT_POLICY,
     )
     signer = load_signer(client.key_der, client.certificate)
     message = build_signed_data(
@@ -39,8 +48,10 @@ def _demo(_: argparse.Namespace) -> int:
     verified = verify_signed_data(
         parse_signed_data(message), backend=backend, policy=DEFAULT_POLICY
     )
-    print(f"CA verified the signature of {verified.signer_certificate.subject}"
-          f" ({verified.digest.value}, {verified.scheme.value})")
+    print(
+        f"CA verified the signature of {verified.signer_certificate.subject}"
+        f" ({verified.digest.value}, {verified.scheme.value})"
+    )
     decrypter = load_decrypter(ca.key_der, ca.certificate)
     plaintext, cipher, _ = decrypt_envelope(
         parse_enveloped_data(verified.content), decrypter, backend=backend, policy=DEFAULT_POLICY

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,6 +43,7 @@ def make_identity(
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
+    signing_key: Any
     if issuer is None:
         issuer_name, signing_key = name, key
     else:
@@ -57,11 +59,9 @@ def make_identity(
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
-    certificate = builder.sign(signing_key, hashes.SHA256())  # type: ignore[arg-type]
+    certificate = builder.sign(signing_key, hashes.SHA256())
     key_der = key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,

@@ -76,8 +76,16 @@ def read_header(data: bytes, offset: int = 0, end: int | None = None, *, _depth:
             if data[child_pos] == 0 and data[child_pos + 1] == 0:
                 break
             child_pos = read_header(data, child_pos, limit, _depth=_depth + 1).end
-        return Header(first >> 6, constructed, tag_number, offset, pos, child_pos,
-                      child_pos + 2, indefinite=True)
+        return Header(
+            first >> 6,
+            constructed,
+            tag_number,
+            offset,
+            pos,
+            child_pos,
+            child_pos + 2,
+            indefinite=True,
+        )
     if length_byte & 0x80:
         count = length_byte & 0x7F
         if count > 4 or pos + count > limit:
@@ -88,8 +96,16 @@ def read_header(data: bytes, offset: int = 0, end: int | None = None, *, _depth:
         length = length_byte
     if pos + length > limit:
         raise ParseError("length larger than the data")
-    return Header(first >> 6, constructed, tag_number, offset, pos, pos + length,
-                  pos + length, indefinite=False)
+    return Header(
+        first >> 6,
+        constructed,
+        tag_number,
+        offset,
+        pos,
+        pos + length,
+        pos + length,
+        indefinite=False,
+    )
 
 
 def octet_string_value(encoded: bytes) -> bytes:

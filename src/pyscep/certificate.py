@@ -140,7 +140,7 @@ class Certificate:
     @cached_property
     def self_signed(self) -> bool:
         """True when issuer equals subject (asn1crypto's 'maybe' counts as self-issued)."""
-        return self._parsed.self_issued
+        return bool(self._parsed.self_issued)
 
     @cached_property
     def sha256_fingerprint(self) -> bytes:
@@ -149,7 +149,7 @@ class Certificate:
 
     def matches_issuer_and_serial(self, issuer: x509.Name, serial: int) -> bool:
         """True when this certificate has that issuer (RFC 5280 name comparison) and serial."""
-        return self.serial_number == serial and self._parsed.issuer == issuer
+        return self.serial_number == serial and bool(self._parsed.issuer == issuer)
 
     def to_cryptography(self) -> Any:
         """This certificate as a pyca/cryptography ``x509.Certificate``."""

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from asn1crypto import cms, crl
 
-from .._boundary import field
-from ..certificate import Certificate
-from ..errors import ParseError
+from pyscep._boundary import field
+from pyscep.certificate import Certificate
+from pyscep.errors import ParseError
+
 from .signed import parse_signed_data
 
 __all__ = ["CertsOnly", "build_certs_only", "parse_certs_only"]

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from asn1crypto import algos, cms, core, x509
 
-from .._asn1 import ContentInfo
-from .._boundary import field
-from .._der import octet_string_value, read_header
-from ..algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
-from ..certificate import Certificate
-from ..crypto import CryptoBackend, Decrypter
-from ..errors import DecryptionError, ParseError, UnsupportedAlgorithmError
+from pyscep._asn1 import ContentInfo
+from pyscep._boundary import field
+from pyscep._der import octet_string_value, read_header
+from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
+from pyscep.certificate import Certificate
+from pyscep.crypto import CryptoBackend, Decrypter
+from pyscep.errors import DecryptionError, ParseError, UnsupportedAlgorithmError
 
 __all__ = [
     "ParsedEnvelope",
@@ -84,7 +84,9 @@ class ParsedEnvelope:
 
 def _key_transport_algorithm(transport: KeyTransport) -> cms.KeyEncryptionAlgorithm:
     if transport.oaep_hash is None:
-        return cms.KeyEncryptionAlgorithm({"algorithm": "rsaes_pkcs1v15", "parameters": core.Null()})
+        return cms.KeyEncryptionAlgorithm(
+            {"algorithm": "rsaes_pkcs1v15", "parameters": core.Null()}
+        )
     hash_algorithm = {"algorithm": transport.oaep_hash.value}
     return cms.KeyEncryptionAlgorithm(
         {

@@ -14,14 +14,14 @@ from datetime import datetime
 
 from asn1crypto import algos, cms, core, x509
 
-from .._asn1 import ContentInfo, ScepAttribute, ScepAttributes
-from .._boundary import field
-from .._der import der_length, octet_string_value, read_header
-from ..algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
-from ..certificate import Certificate
-from ..crypto import CryptoBackend, Signer
-from ..enums import FailInfo
-from ..errors import ParseError, UnsupportedAlgorithmError, VerificationError
+from pyscep._asn1 import ContentInfo, ScepAttribute, ScepAttributes
+from pyscep._boundary import field
+from pyscep._der import der_length, octet_string_value, read_header
+from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
+from pyscep.certificate import Certificate
+from pyscep.crypto import CryptoBackend, Signer
+from pyscep.enums import FailInfo
+from pyscep.errors import ParseError, UnsupportedAlgorithmError, VerificationError
 
 __all__ = [
     "MAX_CERTIFICATES",

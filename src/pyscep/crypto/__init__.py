@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from ..algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
-from ..certificate import Certificate, CertificateLike
-from ..errors import ScepError
+from pyscep.algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
+from pyscep.certificate import Certificate, CertificateLike
+from pyscep.errors import ScepError
 
 __all__ = [
     "CryptoBackend",

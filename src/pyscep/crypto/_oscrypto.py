@@ -21,17 +21,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ..algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
-from ..certificate import Certificate
-from ..errors import DecryptionError, ScepError, UnsupportedAlgorithmError, VerificationError
+from pyscep.algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
+from pyscep.certificate import Certificate
+from pyscep.errors import DecryptionError, ScepError, UnsupportedAlgorithmError, VerificationError
+
 from . import PrivateKeyLike
 
 try:
     from oscrypto import asymmetric, errors, symmetric, util
 except Exception as exc:  # pragma: no cover - depends on the environment
-    raise ScepError(
-        "the oscrypto backend needs the 'oscrypto' extra (elements-oscrypto)"
-    ) from exc
+    raise ScepError("the oscrypto backend needs the 'oscrypto' extra (elements-oscrypto)") from exc
 
 __all__ = ["OscryptoBackend"]
 

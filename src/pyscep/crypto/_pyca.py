@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, algorithms, modes
 
-from ..algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
-from ..certificate import Certificate
-from ..errors import DecryptionError, ScepError, UnsupportedAlgorithmError, VerificationError
+from pyscep.algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
+from pyscep.certificate import Certificate
+from pyscep.errors import DecryptionError, ScepError, UnsupportedAlgorithmError, VerificationError
+
 from . import PrivateKeyLike
 
 __all__ = ["PycaBackend", "PycaDecrypter", "PycaSigner"]

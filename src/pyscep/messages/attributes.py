@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from asn1crypto import core
 
-from .._asn1 import ScepAttribute, ScepAttributes as _Asn1Attributes
-from .._boundary import field
-from ..enums import FailInfo, MessageType, PKIStatus
-from ..errors import ParseError
+from pyscep._asn1 import ScepAttribute
+from pyscep._asn1 import ScepAttributes as _Asn1Attributes
+from pyscep._boundary import field
+from pyscep.enums import FailInfo, MessageType, PKIStatus
+from pyscep.errors import ParseError
 
 __all__ = ["MAX_TRANSACTION_ID_LENGTH", "ScepAttributes", "decode_attributes", "encode_attributes"]
 
