@@ -45,6 +45,12 @@ def files(tmp_path: Path, ca: DemoIdentity, client: DemoIdentity) -> dict[str, s
     return paths
 
 
+def _openssl_decrypt_for_ca(envelope: bytes, files: dict[str, str], tmp: Path) -> bytes:
+    """openssl cms -decrypt with the CA's key (legacy provider on, for DES)."""
+    decrypt = ["cms", "-decrypt", "-inform", "DER", "-binary"]
+    return openssl([*decrypt, "-inkey", files["ca.key"], "-recip", files["ca.crt"]], envelope, tmp)
+
+
 def _supported(backend: CryptoBackend, cipher: ContentCipher) -> bool:
     return not (backend.name == "oscrypto" and cipher is ContentCipher.AES192_CBC)
 
@@ -72,22 +78,7 @@ def test_openssl_verifies_and_decrypts_what_we_build(
     message = build_signed_data(envelope, signer, digest=digest, backend=backend, policy=LEGACY)
     inner = openssl(["cms", "-verify", "-noverify", "-inform", "DER", "-binary"], message, tmp_path)
     assert inner == envelope
-    plain = openssl(
-        [
-            "cms",
-            "-decrypt",
-            "-inform",
-            "DER",
-            "-binary",
-            "-inkey",
-            files["ca.key"],
-            "-recip",
-            files["ca.crt"],
-        ],
-        envelope,
-        tmp_path,
-    )
-    assert plain == PAYLOAD
+    assert _openssl_decrypt_for_ca(envelope, files, tmp_path) == PAYLOAD
 
 
 @pytest.mark.parametrize("transport", [KeyTransport.RSA_OAEP_SHA1, KeyTransport.RSA_OAEP_SHA256])
@@ -108,21 +99,7 @@ def test_openssl_decrypts_oaep_envelopes(
         policy=DEFAULT_POLICY,
         key_transport=transport,
     )
-    plain = openssl(
-        [
-            "cms",
-            "-decrypt",
-            "-inform",
-            "DER",
-            "-binary",
-            "-inkey",
-            files["ca.key"],
-            "-recip",
-            files["ca.crt"],
-        ],
-        envelope,
-    )
-    assert plain == PAYLOAD
+    assert _openssl_decrypt_for_ca(envelope, files, tmp_path) == PAYLOAD
 
 
 def test_openssl_verifies_pss_signatures(
