@@ -1,4 +1,4 @@
-"""The ``pyscep`` command line: ``pyscep demo``."""
+"""The ``pyscep`` command line: ``pyscep demo``, ``pyscep inspect``."""
 
 from __future__ import annotations
 
@@ -60,12 +60,78 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    """Decode, verify and (given a key) decrypt a SCEP payload; print what was found."""
+    import json
+    from pathlib import Path
+
+    from .certificate import Certificate
+    from .errors import ScepError
+    from .inspect import inspect_payload
+
+    try:
+        data = Path(args.file).read_bytes()
+        keys = [Path(k).read_bytes() for k in args.key]
+        certificates = [
+            c for path in args.cert for c in Certificate.load_all(Path(path).read_bytes())
+        ]
+        result = inspect_payload(data, keys=keys, certificates=certificates)
+    except OSError as exc:
+        print(f"pyscep inspect: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except ScepError as exc:
+        print(f"pyscep inspect: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "kind": result.kind,
+                    **result.description,
+                    "findings": list(result.findings),
+                    "errors": list(result.errors),
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(result.kind)
+        for name, value in result.description.items():
+            if isinstance(value, (dict, list)):
+                print(f"  {name}:")
+                for line in json.dumps(value, indent=2).splitlines():
+                    print(f"    {line}")
+            else:
+                print(f"  {name}: {value}")
+        for finding in result.findings:
+            print(f"  finding: {finding}")
+        for error in result.errors:
+            print(f"  error: {error}")
+    if result.errors:
+        return 3
+    if args.strict and result.findings:
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pyscep`` command."""
     parser = argparse.ArgumentParser(prog="pyscep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run a self-contained demonstration")
     demo.set_defaults(handler=_demo)
+    inspect = commands.add_parser(
+        "inspect",
+        help="decode, verify and decrypt any SCEP payload",
+        description="Exit status: 0 fine, 1 findings with --strict, 2 not a SCEP payload, "
+        "3 verification or decryption failed.",
+    )
+    inspect.add_argument("file", help="DER, PEM, base64 or a GET request line/query")
+    inspect.add_argument("--key", action="append", default=[], help="private key (PEM/DER)")
+    inspect.add_argument("--cert", action="append", default=[], help="certificate(s) (PEM/DER)")
+    inspect.add_argument("--json", action="store_true", help="one JSON object, manifest fields")
+    inspect.add_argument("--strict", action="store_true", help="exit 1 on any finding")
+    inspect.set_defaults(handler=_inspect)
     args = parser.parse_args(argv)
     handler = args.handler
     return int(handler(args))

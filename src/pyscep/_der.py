@@ -11,7 +11,17 @@ from dataclasses import dataclass
 
 from .errors import ParseError
 
-__all__ = ["MAX_SEGMENTS", "Header", "der_length", "octet_string_value", "read_header"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "MAX_SEGMENTS",
+    "Header",
+    "Limits",
+    "ScanReport",
+    "der_length",
+    "octet_string_value",
+    "prescan",
+    "read_header",
+]
 
 #: Most segments one constructed OCTET STRING may have.
 MAX_SEGMENTS = 4096
@@ -150,3 +160,88 @@ def der_length(length: int) -> bytes:
         return bytes([length])
     octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
     return bytes([0x80 | len(octets)]) + octets
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource bounds checked before asn1crypto sees any bytes.
+
+    The defaults fit real SCEP messages (a few KiB, depth about 12) with a
+    wide margin while keeping parse time and memory linear in the input.
+    """
+
+    #: Largest input accepted, in bytes.
+    max_size: int = 1 << 20
+    #: Deepest nesting of constructed elements.
+    max_depth: int = 32
+    #: Most TLV elements in one input.
+    max_elements: int = 20_000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """What the pre-scan saw: sizes, and the BER forms a strict DER reader would refuse."""
+
+    elements: int
+    depth: int
+    indefinite_lengths: bool
+    constructed_strings: bool
+    non_minimal_lengths: bool
+
+
+_STRING_TAGS = frozenset({3, 4, 12, 19, 20, 22, 26, 30})
+
+
+def prescan(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanReport:
+    """Walk every TLV of ``data`` iteratively and enforce ``limits``.
+
+    Raises ParseError for inputs over the limits, for lengths inconsistent with
+    the input, for long or non-minimal tag numbers, and for trailing bytes.
+    Only constructed elements are descended into: the DER inside an OCTET
+    STRING (eContent) is scanned when it is parsed in its turn.
+    """
+    if len(data) > limits.max_size:
+        raise ParseError(f"input of {len(data)} bytes exceeds the {limits.max_size}-byte limit")
+    top = read_header(data, 0)
+    if top.end != len(data):
+        raise ParseError("trailing bytes after the outermost element")
+    elements = 0
+    deepest = 0
+    indefinite = constructed_strings = non_minimal = False
+    stack = [(top.start, top.end, 1)]
+    while stack:
+        pos, end, depth = stack.pop()
+        if pos >= end:
+            continue
+        header = read_header(data, pos, end)
+        elements += 1
+        if elements > limits.max_elements:
+            raise ParseError(f"more than {limits.max_elements} elements")
+        deepest = max(deepest, depth)
+        if depth > limits.max_depth:
+            raise ParseError(f"nested deeper than {limits.max_depth} levels")
+        stack.append((header.end, end, depth))
+        length_octets = header.content_start - header.start - _tag_octets(data, header.start)
+        if header.indefinite:
+            indefinite = True
+        elif length_octets > 1:
+            length = header.content_end - header.content_start
+            if length < 0x80 or data[header.start + _tag_octets(data, header.start) + 1] == 0:
+                non_minimal = True
+        if header.constructed:
+            if header.tag_class == 0 and header.tag_number in _STRING_TAGS:
+                constructed_strings = True
+            stack.append((header.content_start, header.content_end, depth + 1))
+    return ScanReport(elements, deepest, indefinite, constructed_strings, non_minimal)
+
+
+def _tag_octets(data: bytes, start: int) -> int:
+    if data[start] & 0x1F != 0x1F:
+        return 1
+    count = 1
+    while data[start + count] & 0x80:
+        count += 1
+    return count + 1

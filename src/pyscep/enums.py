@@ -50,6 +50,13 @@ class MessageType(_WireInt):
         """The message name as RFC 8894 spells it (``PKCSReq``, ``CertPoll``...)."""
         return _MESSAGE_NAMES[self]
 
+    @property
+    def display_name(self) -> str:
+        """The name for people: the RFC's, plus the draft's where they differ."""
+        if self is MessageType.CERT_POLL:
+            return "CertPoll/GetCertInitial"
+        return self.rfc_name
+
 
 _MESSAGE_NAMES = {
     MessageType.CERT_REP: "CertRep",

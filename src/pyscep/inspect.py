@@ -1,0 +1,290 @@
+"""Decode any SCEP payload into a description whose field names are the vectors manifest's.
+
+Used by ``pyscep inspect``; importable for conformance tests. Accepts a
+pkiMessage (request or CertRep), a certs-only SignedData, a single
+certificate, a GetCACaps body, as DER, PEM, base64, or a GET request line or
+query with ``message=``. Inspection is diagnostic, so it reads legacy
+algorithms (and reports them as findings) and treats the certificates it is
+given, and those embedded in the message, as trusted signers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from asn1crypto import pem
+
+from pyscep._der import prescan
+from pyscep.algorithms import LEGACY
+from pyscep.certificate import Certificate
+from pyscep.cms.degenerate import CertsOnly, parse_certs_only
+from pyscep.cms.enveloped import RecipientView
+from pyscep.cms.signed import parse_signed_data
+from pyscep.crypto import load_decrypter
+from pyscep.enums import MessageType
+from pyscep.errors import ParseError, ScepError
+from pyscep.http import decode_get_message, query_parameter
+from pyscep.messages.ca import parse_ca_certificates
+from pyscep.messages.caps import CACaps
+from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
+from pyscep.messages.pkimessage import (
+    PKIMessage,
+    UnverifiedPKIMessage,
+    decrypt_pki_message,
+    parse_pki_message,
+    verify_cert_rep,
+    verify_request,
+)
+
+__all__ = ["Inspection", "describe_certificate", "inspect_payload"]
+
+_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/=\s%_-]+\Z")
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What `inspect_payload` found: a manifest-style description and the findings."""
+
+    kind: str
+    description: dict[str, Any]
+    findings: tuple[str, ...] = ()
+    errors: tuple[str, ...] = field(default=())
+
+
+def describe_certificate(certificate: Certificate) -> dict[str, Any]:
+    """subject, serial, serial_hex, issuer, self_signed (the manifest's certificate form)."""
+    return {
+        "subject": certificate.subject,
+        "serial": certificate.serial_number,
+        "serial_hex": format(certificate.serial_number, "X"),
+        "issuer": certificate.issuer,
+        "self_signed": certificate.self_signed,
+    }
+
+
+def _to_der(data: bytes) -> tuple[bytes | None, str]:
+    """(DER bytes or None for text, how it was encoded)."""
+    stripped = data.strip()
+    if stripped[:1] == b"\x30":
+        return data, "DER"
+    if pem.detect(stripped):
+        return stripped, "PEM"
+    text = stripped.decode("latin-1")
+    if "message=" in text:
+        value = query_parameter(text, "message") or ""
+        if "operation=PKIOperation" not in text:
+            return None, "GET query"
+        return decode_get_message(value), "GET message"
+    if _BASE64_TEXT.match(stripped) and len(stripped) >= 64:
+        try:
+            der = decode_get_message(text)
+        except ParseError:
+            der = b""
+        if der[:1] == b"\x30":
+            return der, "base64"
+    return None, "text"
+
+
+def inspect_payload(
+    data: bytes,
+    *,
+    keys: Sequence[bytes] = (),
+    certificates: Sequence[Certificate] = (),
+) -> Inspection:
+    """Describe ``data``; ParseError (or another ScepError) when it is no SCEP payload."""
+    der, encoding = _to_der(data)
+    if der is None:
+        if encoding == "GET query":
+            raise ParseError("a GET request without a PKIOperation message")
+        caps = CACaps.parse(data)
+        if caps.keywords and not caps.known:
+            raise ParseError("not a SCEP payload (no known GetCACaps keyword either)")
+        return Inspection(
+            "GetCACaps",
+            {
+                "caps": list(caps.keywords),
+                "trailing_newline": caps.trailing_newline,
+                "line_separator": caps.line_separator,
+            },
+        )
+    if encoding == "PEM":
+        found = parse_ca_certificates(der)
+        return _ca_inspection(found.certificates, "PEM certificates")
+    prescan(der)
+    try:
+        signed = parse_signed_data(der)
+    except ParseError:
+        certificate = Certificate.load(der)  # raises ParseError if not a certificate either
+        return _ca_inspection((certificate,), "single DER X.509 certificate")
+    if not signed.signer_infos:
+        return _ca_inspection(
+            parse_certs_only(der).certificates, "degenerate certs-only SignedData"
+        )
+    return _inspect_message(der, keys, certificates)
+
+
+def _ca_inspection(certificates: Sequence[Certificate], payload: str) -> Inspection:
+    return Inspection(
+        "GetCACert",
+        {"ca_certificates": [describe_certificate(c) for c in certificates], "payload": payload},
+    )
+
+
+def _nonce(value: bytes | None) -> str | None:
+    return None if value is None else value.hex().upper()
+
+
+def _inspect_message(
+    der: bytes, keys: Sequence[bytes], certificates: Sequence[Certificate]
+) -> Inspection:
+    message = parse_pki_message(der)
+    known = [*certificates, *message.certificates]
+    errors: list[str] = []
+    verified: PKIMessage | None = None
+    try:
+        if message.message_type is MessageType.CERT_REP:
+            verified = verify_cert_rep(message, ca_certificates=known, policy=LEGACY)
+        else:
+            verified = verify_request(message, certificates=known, policy=LEGACY)
+    except ScepError as exc:
+        errors.append(f"verification failed: {exc}")
+    description = _describe_message(message, verified, known)
+    if verified is not None and verified.envelope is not None:
+        inner = _decrypt(verified, keys, known, errors)
+        if inner is not None:
+            description["inner"] = inner
+    return Inspection(
+        message.message_type.rfc_name,
+        description,
+        tuple(str(f) for f in message.findings),
+        tuple(errors),
+    )
+
+
+def _describe_message(
+    message: UnverifiedPKIMessage, verified: PKIMessage | None, known: Sequence[Certificate]
+) -> dict[str, Any]:
+    signer = verified.signer_certificate if verified is not None else None
+    if signer is None:
+        from pyscep.cms.signed import find_signer_certificate
+
+        try:
+            signer = find_signer_certificate(message._signed.signer_infos[0], known)
+        except ScepError:
+            signer = None
+    envelope = message.envelope
+    ktri: RecipientView | None = None
+    if envelope is not None:
+        ktri = next((r for r in envelope.recipients if r.kind == "ktri"), None)
+    recipient = None
+    if ktri is not None and ktri.issuer is not None and ktri.serial is not None:
+        issuer, serial = ktri.issuer, ktri.serial
+        match = next((c for c in known if c.matches_issuer_and_serial(issuer, serial)), None)
+        recipient = {
+            "issuer": str(ktri.issuer.human_friendly),
+            "serial": ktri.serial,
+            "serial_hex": format(ktri.serial, "X"),
+            "recipient_cert_subject": match.subject if match else None,
+        }
+    status, fail = message.pki_status, message.fail_info
+    return {
+        "messageType": message.message_type.wire,
+        "messageType_name": message.message_type.display_name,
+        "transactionID": message.transaction_id,
+        "senderNonce": _nonce(message.sender_nonce),
+        "recipientNonce": _nonce(message.recipient_nonce),
+        "pkiStatus": status.wire if status is not None else None,
+        "pkiStatus_name": status.name if status is not None else None,
+        "failInfo": fail.wire if fail is not None else None,
+        "failInfo_name": fail.rfc_name if fail is not None else None,
+        "failInfoText": message.fail_info_text,
+        "digestAlgorithm": message.digest_algorithm,
+        "signatureAlgorithm": message.signature_algorithm,
+        "signatureAlgorithm_oid": message.signature_algorithm_oid,
+        "signatureAlgorithm_pss_params": _pss(message),
+        "contentEncryptionAlgorithm": envelope.cipher_name if envelope else None,
+        "contentEncryptionAlgorithm_oid": envelope.cipher_oid if envelope else None,
+        "keyEncryptionAlgorithm": ktri.key_encryption_algorithm if ktri else None,
+        "signer_certificate": describe_certificate(signer) if signer else None,
+        "envelope_recipient": recipient,
+        "sha256": hashlib.sha256(message.der).hexdigest(),
+        "verified": verified is not None,
+    }
+
+
+def _pss(message: UnverifiedPKIMessage) -> dict[str, Any] | None:
+    params = message._signed.signer_infos[0].pss_params
+    if params is None:
+        return None
+    return {"hash_algorithm": params[0], "mgf1_hash_algorithm": params[1], "salt_length": params[2]}
+
+
+def _decrypt(
+    message: PKIMessage, keys: Sequence[bytes], known: Sequence[Certificate], errors: list[str]
+) -> dict[str, Any] | None:
+    from cryptography.hazmat.primitives import serialization
+
+    for key in keys:
+        try:
+            private = (
+                serialization.load_pem_private_key(key, None)
+                if b"-----BEGIN" in key
+                else serialization.load_der_private_key(key, None)
+            )
+        except (ValueError, TypeError):
+            errors.append("a --key could not be loaded")
+            continue
+        public = private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        for certificate in known:
+            if certificate.public_key_der != public:
+                continue
+            try:
+                content = decrypt_pki_message(
+                    message, load_decrypter(key, certificate), policy=LEGACY
+                )
+            except ScepError as exc:
+                errors.append(f"decryption with {certificate.subject!r} failed: {exc}")
+                continue
+            return describe_content(content)
+    if keys:
+        errors.append("no --key matches a recipient certificate (give it with --cert)")
+    return None
+
+
+def describe_content(
+    content: CertificationRequest | IssuerAndSubject | IssuerAndSerial | CertsOnly,
+) -> dict[str, Any]:
+    """The manifest's ``inner`` form of decrypted content."""
+    if isinstance(content, CertificationRequest):
+        described: dict[str, Any] = {
+            "type": "PKCS#10 CertificationRequest",
+            "subject": content.subject,
+            "public_key": content.public_key_description,
+            "signature_algorithm": content.signature_algorithm,
+            "attributes": list(content.attribute_types),
+            "challengePassword": content.challenge_password,
+            "challengePassword_asn1_type": content.challenge_password_type,
+        }
+        if content.requested_extensions:
+            described["extension_request"] = [dict(e) for e in content.requested_extensions]
+        return described
+    if isinstance(content, IssuerAndSubject):
+        return {"type": "IssuerAndSubject", "issuer": content.issuer, "subject": content.subject}
+    if isinstance(content, IssuerAndSerial):
+        return {
+            "type": "IssuerAndSerialNumber",
+            "issuer": content.issuer,
+            "serial": content.serial_number,
+        }
+    return {
+        "type": "degenerate certs-only SignedData",
+        "certificates": [describe_certificate(c) for c in content.certificates],
+        "crls": len(content.crls),
+        "signer_infos": 0,
+    }

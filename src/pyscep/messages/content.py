@@ -1,0 +1,193 @@
+"""What a pkcsPKIEnvelope carries, as immutable values (RFC 8894 section 3.3).
+
+- PKCSReq, RenewalReq, UpdateReq: a PKCS#10 request (`CertificationRequest`);
+- CertPoll / GetCertInitial: `IssuerAndSubject`;
+- GetCert, GetCRL: `IssuerAndSerial`;
+- CertRep SUCCESS: a certs-only SignedData (`pyscep.cms.degenerate.CertsOnly`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from asn1crypto import cms, csr, x509
+
+from pyscep._asn1 import IssuerAndSubject as _Asn1IssuerAndSubject
+from pyscep._boundary import field
+from pyscep._der import prescan
+from pyscep.certificate import Certificate
+from pyscep.errors import ParseError
+
+__all__ = [
+    "CertificationRequest",
+    "IssuerAndSerial",
+    "IssuerAndSubject",
+    "name_der",
+]
+
+
+def name_der(name: str | bytes | x509.Name | Certificate) -> bytes:
+    """DER of a Name given as DER bytes, an asn1crypto Name, or a certificate (its subject)."""
+    if isinstance(name, Certificate):
+        return bytes(name.asn1.subject.dump())
+    if isinstance(name, x509.Name):
+        return bytes(name.dump())
+    if isinstance(name, bytes):
+        with field("Name"):
+            x509.Name.load(name, strict=True).native  # noqa: B018 - validate
+        return name
+    raise TypeError("a Name is given as DER bytes, an asn1crypto Name or a Certificate")
+
+
+def _human(name_bytes: bytes) -> str:
+    return str(x509.Name.load(name_bytes).human_friendly)
+
+
+def _jsonable(value: Any) -> Any:
+    """asn1crypto native values as JSON-friendly ones (bytes keep their repr)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return str(bytes(value))
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CertificationRequest:
+    """A PKCS#10 request, with what a SCEP server needs already extracted."""
+
+    der: bytes
+    #: Subject in asn1crypto's human-friendly form (most specific RDN first).
+    subject: str
+    subject_der: bytes
+    public_key_der: bytes
+    #: ``RSA-2048``, ``EC-256``...
+    public_key_description: str
+    signature_algorithm: str
+    #: Attribute types present, asn1crypto names or dotted OIDs, in order.
+    attribute_types: tuple[str, ...]
+    challenge_password: str | None
+    #: The challengePassword's string type (``printable_string``, ``utf8_string``...).
+    challenge_password_type: str | None
+    #: Requested extensions: ``{"id", "critical", "value"}`` with JSON-friendly values.
+    requested_extensions: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def load(cls, der: bytes) -> CertificationRequest:
+        """Parse a DER PKCS#10 request; ParseError on anything malformed or ambiguous."""
+        prescan(der)
+        with field("CertificationRequest"):
+            request = csr.CertificationRequest.load(der, strict=True)
+            info = request["certification_request_info"]
+            subject = info["subject"]
+            public_key = info["subject_pk_info"]
+            description = f"{public_key.algorithm.upper()}-{public_key.bit_size}"
+            signature_algorithm = str(request["signature_algorithm"]["algorithm"].native)
+            attribute_types: list[str] = []
+            password = password_type = None
+            extensions: list[dict[str, Any]] = []
+            for attribute in info["attributes"]:
+                name = str(attribute["type"].native)
+                attribute_types.append(name)
+                values = attribute["values"]
+                if name == "challenge_password":
+                    if password is not None or len(values) != 1:
+                        raise ParseError("challengePassword must appear once with one value")
+                    password_type = str(values[0].name)
+                    password = str(values[0].native)
+                elif name == "extension_request":
+                    for extension_set in values:
+                        for extension in extension_set:
+                            extensions.append(
+                                {
+                                    "id": str(extension["extn_id"].native),
+                                    "critical": bool(extension["critical"].native),
+                                    "value": _jsonable(extension["extn_value"].parsed.native),
+                                }
+                            )
+            return cls(
+                der=der,
+                subject=str(subject.human_friendly),
+                subject_der=bytes(subject.dump()),
+                public_key_der=bytes(public_key.dump()),
+                public_key_description=description,
+                signature_algorithm=signature_algorithm,
+                attribute_types=tuple(attribute_types),
+                challenge_password=password,
+                challenge_password_type=password_type,
+                requested_extensions=tuple(extensions),
+            )
+
+
+@dataclass(frozen=True)
+class IssuerAndSubject:
+    """CertPoll (GetCertInitial) content: the CA's name and the requested subject."""
+
+    issuer_der: bytes
+    subject_der: bytes
+
+    @property
+    def issuer(self) -> str:
+        """Issuer, human-friendly."""
+        return _human(self.issuer_der)
+
+    @property
+    def subject(self) -> str:
+        """Subject, human-friendly."""
+        return _human(self.subject_der)
+
+    def dump(self) -> bytes:
+        """DER encoding."""
+        value = _Asn1IssuerAndSubject(
+            {"issuer": x509.Name.load(self.issuer_der), "subject": x509.Name.load(self.subject_der)}
+        )
+        return bytes(value.dump())
+
+    @classmethod
+    def load(cls, der: bytes) -> IssuerAndSubject:
+        """Parse DER; ParseError if malformed."""
+        prescan(der)
+        with field("IssuerAndSubject"):
+            value = _Asn1IssuerAndSubject.load(der, strict=True)
+            value["issuer"].native  # noqa: B018 - materialise
+            value["subject"].native  # noqa: B018
+            return cls(bytes(value["issuer"].dump()), bytes(value["subject"].dump()))
+
+
+@dataclass(frozen=True)
+class IssuerAndSerial:
+    """GetCert / GetCRL content: a certificate named by its issuer and serial number."""
+
+    issuer_der: bytes
+    serial_number: int
+
+    @property
+    def issuer(self) -> str:
+        """Issuer, human-friendly."""
+        return _human(self.issuer_der)
+
+    def dump(self) -> bytes:
+        """DER encoding."""
+        value = cms.IssuerAndSerialNumber(
+            {"issuer": x509.Name.load(self.issuer_der), "serial_number": self.serial_number}
+        )
+        return bytes(value.dump())
+
+    @classmethod
+    def of(cls, certificate: Certificate) -> IssuerAndSerial:
+        """The IssuerAndSerialNumber naming ``certificate``."""
+        return cls(bytes(certificate.asn1.issuer.dump()), certificate.serial_number)
+
+    @classmethod
+    def load(cls, der: bytes) -> IssuerAndSerial:
+        """Parse DER; ParseError if malformed."""
+        prescan(der)
+        with field("IssuerAndSerialNumber"):
+            value = cms.IssuerAndSerialNumber.load(der, strict=True)
+            value["issuer"].native  # noqa: B018 - materialise
+            return cls(bytes(value["issuer"].dump()), int(value["serial_number"].native))

@@ -1,0 +1,45 @@
+"""Deviations a parse tolerated, as structured findings (for conformance testing).
+
+`pyscep inspect --strict` turns any finding into a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["Finding", "FindingCode"]
+
+
+class FindingCode(str, enum.Enum):
+    """What kind of deviation was seen."""
+
+    BER_INDEFINITE_LENGTH = "ber-indefinite-length"
+    BER_CONSTRUCTED_STRING = "ber-constructed-string"
+    BER_NON_MINIMAL_LENGTH = "ber-non-minimal-length"
+    UNSORTED_SIGNED_ATTRIBUTES = "unsorted-signed-attributes"
+    MISSING_CONTENT_TYPE = "missing-content-type"
+    MISSING_SENDER_NONCE = "missing-sender-nonce"
+    NONCE_LENGTH = "nonce-length"
+    SENDER_NONCE_REUSED = "sender-nonce-reused"
+    RECIPIENT_NONCE_MISMATCH = "recipient-nonce-mismatch"
+    SIGNER_CERTIFICATE_ABSENT = "signer-certificate-absent"
+    LEGACY_ALGORITHM = "legacy-algorithm"
+    NOT_PRINTABLE_STRING = "not-printable-string"
+    UNKNOWN_ATTRIBUTE = "unknown-attribute"
+    UNPARSABLE_CERTIFICATE = "unparsable-certificate"
+    CONSTRUCTED_ENCRYPTED_CONTENT = "constructed-encrypted-content"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One tolerated deviation: a stable code and a human-readable detail."""
+
+    code: FindingCode
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
