@@ -91,9 +91,26 @@ __all__ = [
     "BACKENDS",
     "NOW",
     "SHARED",
+    "make_csr",
     "make_ec_identity",
     "make_identity",
     "openssl",
     "pem_cert",
     "pem_key",
 ]
+
+
+def make_csr(
+    identity: DemoIdentity, common_name: str = "device", challenge: str | None = "s3cret"
+) -> bytes:
+    """A PKCS#10 request for the identity's key, optionally with a challengePassword."""
+    from cryptography.x509.oid import AttributeOID
+
+    key = serialization.load_der_private_key(identity.key_der, None)
+    builder = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    )
+    if challenge is not None:
+        builder = builder.add_attribute(AttributeOID.CHALLENGE_PASSWORD, challenge.encode())
+    request = builder.sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    return bytes(request.public_bytes(serialization.Encoding.DER))

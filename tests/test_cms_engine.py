@@ -330,33 +330,38 @@ def test_single_des_needs_the_legacy_switch(ca: DemoIdentity) -> None:
     assert decrypt_envelope(parsed, decrypter, backend=BACKEND, policy=LEGACY)[0] == b"x"
 
 
-def test_deterministic_rng_rebuilds_byte_for_byte(ca: DemoIdentity) -> None:
-    def rng(n: int) -> bytes:
-        return bytes(range(n))
+@pytest.mark.parametrize(
+    "transport",
+    [KeyTransport.RSA_PKCS1V15, KeyTransport.RSA_OAEP_SHA1, KeyTransport.RSA_OAEP_SHA256],
+)
+def test_deterministic_rng_rebuilds_byte_for_byte(
+    ca: DemoIdentity, transport: KeyTransport
+) -> None:
+    def build() -> bytes:
+        counter = iter(range(1_000_000))
 
-    # PKCS#1 v1.5 encryption is randomised inside RSA, so compare everything else.
-    first = parse_enveloped_data(
-        build_enveloped_data(
+        def rng(n: int) -> bytes:
+            return bytes(next(counter) % 256 for _ in range(n))
+
+        return build_enveloped_data(
             b"x",
             ca.certificate,
             cipher=ContentCipher.AES256_CBC,
             backend=BACKEND,
             policy=DEFAULT_POLICY,
+            key_transport=transport,
             rng=rng,
         )
+
+    first, second = build(), build()
+    assert first == second
+    # ...and the self-padded key transport opens with the backend's RSA decryption.
+    decrypter = load_decrypter(ca.key_der, ca.certificate)
+    plaintext, _, used = decrypt_envelope(
+        parse_enveloped_data(first), decrypter, backend=BACKEND, policy=DEFAULT_POLICY
     )
-    second = parse_enveloped_data(
-        build_enveloped_data(
-            b"x",
-            ca.certificate,
-            cipher=ContentCipher.AES256_CBC,
-            backend=BACKEND,
-            policy=DEFAULT_POLICY,
-            rng=rng,
-        )
-    )
-    assert first.iv == second.iv == bytes(range(16))
-    assert first.encrypted_content == second.encrypted_content
+    assert plaintext == b"x"
+    assert used == transport
 
 
 def test_absent_encrypted_content(ca: DemoIdentity) -> None:

@@ -40,6 +40,10 @@ def test_wire_values() -> None:
         "badCertId",
     ]
     assert str(CACapability.SCEP_STANDARD) == "SCEPStandard"
+    # Zero on the wire, but a present value is truthy.
+    assert PKIStatus.SUCCESS
+    assert FailInfo.BAD_ALG
+    assert int(PKIStatus.SUCCESS) == 0
     assert ScepAttributeOID.FAIL_INFO_TEXT == "1.3.6.1.5.5.7.24.1"
 
 

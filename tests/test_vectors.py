@@ -93,7 +93,8 @@ def test_message_matches_manifest(file: str) -> None:
     assert (message.pki_status.wire if message.pki_status is not None else None) == entry[
         "pkiStatus"
     ]
-    assert (message.fail_info.rfc_name if message.fail_info else None) == entry["failInfo_name"]
+    fail_name = message.fail_info.rfc_name if message.fail_info is not None else None
+    assert fail_name == entry["failInfo_name"]
     assert message.digest_algorithm == entry["digestAlgorithm"]
     assert message.signature_algorithm == entry["signatureAlgorithm"]
     assert message.signature_algorithm_oid == entry["signatureAlgorithm_oid"]

@@ -12,6 +12,11 @@ __all__ = ["CACapability", "FailInfo", "MessageType", "PKIStatus"]
 
 
 class _WireInt(enum.IntEnum):
+    def __bool__(self) -> bool:
+        # SUCCESS and badAlg are 0 on the wire, yet a present value is never
+        # "false": `if message.pki_status:` must not skip SUCCESS.
+        return True
+
     @property
     def wire(self) -> str:
         """The PrintableString form sent on the wire (decimal digits)."""

@@ -21,6 +21,7 @@ from pyscep._der import octet_string_value, read_header
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, Decrypter
+from pyscep.crypto._rsa_padding import encrypt_key_with_rng
 from pyscep.errors import DecryptionError, ParseError, UnsupportedAlgorithmError
 
 __all__ = [
@@ -113,8 +114,9 @@ def build_enveloped_data(
 ) -> bytes:
     """DER ContentInfo(EnvelopedData v0) of ``content`` for ``recipient``.
 
-    ``rng`` supplies the content-encryption key and IV (the backend's random
-    source by default); pass a deterministic one to rebuild a message exactly.
+    ``rng`` supplies the content-encryption key, the IV and the RSA padding
+    (the backend's random source by default); pass a deterministic one to
+    rebuild a message byte for byte.
     """
     policy.check_cipher(cipher)
     if recipient.public_key_algorithm != "rsa":
@@ -124,7 +126,11 @@ def build_enveloped_data(
     key = random(cipher.key_size)
     iv = random(cipher.block_size)
     ciphertext = backend.encrypt_content(cipher, key, iv, content)
-    encrypted_key = backend.encrypt_key(recipient.public_key_der, key_transport, key)
+    if rng is None:
+        encrypted_key = backend.encrypt_key(recipient.public_key_der, key_transport, key)
+    else:
+        # Reproducible on request: padding from the caller's rng (public data only).
+        encrypted_key = encrypt_key_with_rng(recipient.public_key_der, key_transport, key, rng)
     recipient_info = cms.RecipientInfo(
         {
             "ktri": cms.KeyTransRecipientInfo(

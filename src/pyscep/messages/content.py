@@ -51,7 +51,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, (bytes, bytearray)):
-        return str(bytes(value))
+        return repr(bytes(value))
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)

@@ -1,0 +1,84 @@
+"""Live exchanges with real SCEP peers, each in a private network namespace.
+
+micromdm's server listens on every interface, so every scenario runs under
+``unshare -n`` with only loopback up (tests/peers/netns_run.py). Needs root
+(as in CI) and the Debian packages scep and strongswan-pki; .ci/run installs
+them. The issued certificates are checked independently with openssl.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyscep import Certificate
+from tests.helpers import openssl
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.peer
+
+
+def _run(scenario: str, work: Path) -> dict[str, Any]:
+    subprocess.run(
+        ["unshare", "-n", sys.executable, "-m", "tests.peers.netns_run", scenario, str(work)],
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+    result: dict[str, Any] = json.loads((work / "result.json").read_text())
+    return result
+
+
+def _verify_chain(work: Path, *certs: str) -> None:
+    out = openssl(["verify", "-CAfile", str(work / "ca.pem"), *(str(work / c) for c in certs)])
+    assert out.count(b": OK") == len(certs)
+
+
+def _public_key_of(key_file: Path) -> bytes:
+    return openssl(["pkey", "-in", str(key_file), "-pubout", "-outform", "DER"])
+
+
+def test_micromdm_server_accepts_pkcsreq_and_renewalreq(tmp_path: Path) -> None:
+    result = _run("micromdm-server", tmp_path)
+    for name in ("pkcsreq", "renewalreq"):
+        assert result[name]["status"] == "SUCCESS", result
+        assert result[name]["cipher"] == "aes128_cbc"  # negotiated from micromdm's caps
+        assert result[name]["reply_cipher"] == "des"  # micromdm always answers with DES
+    _verify_chain(tmp_path, "pkcsreq.pem", "renewalreq.pem")
+    renewed = Certificate.load((tmp_path / "renewalreq.pem").read_bytes())
+    assert renewed.public_key_der == _public_key_of(tmp_path / "second.key")
+
+
+def test_micromdm_client_accepts_our_cert_rep(tmp_path: Path) -> None:
+    result = _run("micromdm-client", tmp_path)
+    assert result["exit"] == 0, result["stderr"]
+    assert result["log"] == ["PKCSReq sha1 ContentCipher.DES_CBC sha1_rsa"]
+    _verify_chain(tmp_path, "client.pem")
+    issued = Certificate.load((tmp_path / "client.pem").read_bytes())
+    assert issued.public_key_der == _public_key_of(tmp_path / "client.key")
+
+
+def test_strongswan_enrolls_and_renews(tmp_path: Path) -> None:
+    result = _run("strongswan", tmp_path)
+    for name in ("aes-sha256", "des3-sha512-pss", "renewal"):
+        assert result[name]["exit"] == 0, result[name]["stderr"]
+    assert result["log"] == [
+        "PKCSReq sha256 ContentCipher.AES128_CBC sha256_rsa",
+        "PKCSReq sha512 ContentCipher.TRIPLEDES_CBC rsassa_pss",
+        "RenewalReq sha256 ContentCipher.AES128_CBC sha256_rsa",
+    ]
+    _verify_chain(tmp_path, "aes-sha256.pem", "des3-sha512-pss.pem", "renewed.pem")
+    renewed = Certificate.load((tmp_path / "renewed.pem").read_bytes())
+    assert renewed.public_key_der == _public_key_of(tmp_path / "renewed.key")
+
+
+def test_strongswan_polls_after_pending(tmp_path: Path) -> None:
+    result = _run("strongswan-pending", tmp_path)
+    assert result["exit"] == 0, result["stderr"]
+    assert [entry.split()[0] for entry in result["log"]] == ["PKCSReq", "CertPoll"]
+    _verify_chain(tmp_path, "polled.pem")
