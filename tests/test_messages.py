@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -43,6 +43,8 @@ from pyscep.messages.findings import FindingCode
 from pyscep.messages.identifiers import new_nonce, transaction_id_for_key
 from pyscep.messages.pkimessage import (
     decrypt_pki_message,
+    open_cert_rep,
+    open_request,
     parse_pki_message,
     verify_cert_rep,
     verify_request,
@@ -412,3 +414,79 @@ def test_openssl_accepts_cert_rep(ca_files: dict[str, str]) -> None:
     )
     printed = openssl(["pkcs7", "-inform", "DER", "-print_certs"], degenerate)
     assert Certificate.load_all(printed) == [DEVICE.certificate, CA.certificate]
+
+
+def test_cert_rep_success_with_a_crl_for_get_crl() -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    built = build_get_crl(
+        IssuerAndSerial.of(DEVICE.certificate),
+        signer=DEVICE_SIGNER,
+        recipient=CA.certificate,
+        transaction_id="crl-1",
+    )
+    request, content = open_request(built.der, CA_DECRYPTER)
+    assert content == IssuerAndSerial.of(DEVICE.certificate)
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(CA.certificate.to_cryptography().subject)
+        .last_update(NOW)
+        .next_update(NOW + timedelta(days=7))
+        .sign(serialization.load_der_private_key(CA.key_der, None), hashes.SHA256())  # type: ignore[arg-type]
+        .public_bytes(serialization.Encoding.DER)
+    )
+    der = build_cert_rep_success(request, crls=[crl], signer=CA_SIGNER)
+    reply, certs_only = open_cert_rep(
+        der, DEVICE_DECRYPTER, ca_certificates=[CA.certificate], request=built
+    )
+    assert reply.pki_status is PKIStatus.SUCCESS
+    assert certs_only is not None
+    assert certs_only.crls == (crl,)
+    assert certs_only.certificates == ()
+
+
+def test_ber_and_unsorted_attributes_are_reported_and_still_verify() -> None:
+    from pyscep._der import read_header
+
+    der = build_pkcs_req(CSR, signer=DEVICE_SIGNER, recipient=CA.certificate).der
+    top = read_header(der)
+    # The same message with an indefinite-length outer SEQUENCE (BER).
+    ber = b"\x30\x80" + der[top.content_start :] + b"\x00\x00"
+    message = verify_request(parse_pki_message(ber))
+    assert FindingCode.BER_INDEFINITE_LENGTH in {f.code for f in message.findings}
+    # A peer's signed attributes in non-DER order, signed as they are.
+    from pyscep._asn1 import ScepAttributes as Asn1Attributes
+    from tests.test_cms_engine import _length, _resign
+
+    def reverse(attrs_der: bytes) -> bytes:
+        children = list(Asn1Attributes.load(attrs_der))
+        body = b"".join(child.dump() for child in reversed(children))
+        return b"\x31" + _length(len(body)) + body
+
+    unsorted = _resign(der, DEVICE, reverse)
+    message = verify_request(parse_pki_message(unsorted))
+    assert FindingCode.UNSORTED_SIGNED_ATTRIBUTES in {f.code for f in message.findings}
+
+
+def test_pending_reply_has_no_content_and_open_cert_rep_returns_none() -> None:
+    built = build_pkcs_req(CSR, signer=DEVICE_SIGNER, recipient=CA.certificate)
+    request, _ = open_request(built.der, CA_DECRYPTER)
+    reply, content = open_cert_rep(
+        build_cert_rep_pending(request, signer=CA_SIGNER),
+        DEVICE_DECRYPTER,
+        ca_certificates=[CA.certificate],
+        request=built,
+    )
+    assert reply.pki_status is PKIStatus.PENDING
+    assert content is None
+
+
+def test_demo_runs_a_whole_enrollment(capsys: pytest.CaptureFixture[str]) -> None:
+    from pyscep.__main__ import main
+
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "signature verified, challenge ok" in out
+    assert "CertRep PENDING" in out
+    assert "CertRep SUCCESS: issued Certificate(subject='Common Name: demo-device'" in out

@@ -43,6 +43,8 @@ __all__ = [
     "RequestReference",
     "UnverifiedPKIMessage",
     "decrypt_pki_message",
+    "open_cert_rep",
+    "open_request",
     "parse_pki_message",
     "verify_cert_rep",
     "verify_request",
@@ -430,3 +432,48 @@ def decrypt_pki_message(
     if kind in (MessageType.GET_CERT, MessageType.GET_CRL):
         return IssuerAndSerial.load(plaintext)
     return parse_certs_only(plaintext)
+
+
+# --- one call -------------------------------------------------------------------
+
+
+def open_request(
+    data: bytes,
+    decrypter: Decrypter,
+    *,
+    certificates: Sequence[Certificate] = (),
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    backend: CryptoBackend | str | None = None,
+) -> tuple[PKIMessage, DecryptedContent]:
+    """Server side in one call: parse, `verify_request`, then decrypt."""
+    message = verify_request(
+        parse_pki_message(data), certificates=certificates, policy=policy, backend=backend
+    )
+    return message, decrypt_pki_message(message, decrypter, policy=policy, backend=backend)
+
+
+def open_cert_rep(
+    data: bytes,
+    decrypter: Decrypter,
+    *,
+    ca_certificates: Sequence[Certificate],
+    request: RequestReference,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    backend: CryptoBackend | str | None = None,
+    strict_recipient_nonce: bool = True,
+) -> tuple[PKIMessage, CertsOnly | None]:
+    """Client side in one call: parse, `verify_cert_rep`, and decrypt a SUCCESS."""
+    message = verify_cert_rep(
+        parse_pki_message(data),
+        ca_certificates=ca_certificates,
+        request=request,
+        policy=policy,
+        backend=backend,
+        strict_recipient_nonce=strict_recipient_nonce,
+    )
+    if message.pki_status is not PKIStatus.SUCCESS:
+        return message, None
+    content = decrypt_pki_message(message, decrypter, policy=policy, backend=backend)
+    if not isinstance(content, CertsOnly):  # pragma: no cover - CertRep content is certs-only
+        raise ParseError("CertRep content is not a certs-only SignedData")
+    return message, content
