@@ -47,7 +47,7 @@ def _demo(args: argparse.Namespace) -> int:
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo-device")]))
         .add_attribute(AttributeOID.CHALLENGE_PASSWORD, challenge.encode())
-        .sign(device_key, hashes.SHA256())  # type: ignore[arg-type]
+        .sign(device_key, hashes.SHA256())
         .public_bytes(serialization.Encoding.DER)
     )
     device_signer = load_signer(device.key_der, device.certificate)
