@@ -16,7 +16,6 @@ from pyscep._demo_pki import DemoIdentity, make_identity
 from pyscep.certificate import Certificate
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 BACKENDS = os.environ.get("PYSCEP_BACKENDS", "cryptography").split(",")
 
 # OpenSSL 3 keeps single DES in its legacy provider.
@@ -90,7 +89,6 @@ def make_ec_identity(common_name: str, issuer: DemoIdentity) -> DemoIdentity:
 __all__ = [
     "BACKENDS",
     "NOW",
-    "SHARED",
     "make_csr",
     "make_ec_identity",
     "make_identity",

@@ -183,14 +183,11 @@ def test_transaction_id_and_nonce_generators() -> None:
 
 
 def test_bench_fixture_transaction_id_is_sha256_of_the_key() -> None:
-    from tests.helpers import SHARED
-
-    meta_dir = Path(__file__).parent / "vectors"
-    assert meta_dir.exists()
-    csr = CertificationRequest.load((SHARED / "bench-fixtures" / "client.csr.der").read_bytes())
     import json
 
-    meta = json.loads((SHARED / "bench-fixtures" / "meta.json").read_text())
+    fixtures = Path(__file__).resolve().parents[1] / "bench" / "fixtures"
+    csr = CertificationRequest.load((fixtures / "client.csr.der").read_bytes())
+    meta = json.loads((fixtures / "meta.json").read_text())
     assert transaction_id_for_key(csr.public_key_der) == meta["transaction_id"]
     assert csr.challenge_password == meta["challenge_password"]
 

@@ -1,1 +1,50 @@
-"""Enrollment and renewal policy (standalone: imports nothing from the message layer)."""
+"""Enrollment and renewal policy, standalone.
+
+This package decides, and explains, what a SCEP server does with an
+enrollment or renewal request (`evaluate`), and tells a client when to renew
+(`check_renewal`). It imports nothing from the message layer: its inputs are
+certificates, a `RequestView` the application fills in, and plain values; a
+test checks that independence.
+"""
+
+from __future__ import annotations
+
+from pyscep.policy.config import EnrollmentMode, OutsideWindow, PolicyConfig, parse_scep_conf
+from pyscep.policy.decision import Action, Classification, Decision, Outcome, TraceEntry
+from pyscep.policy.evaluate import evaluate
+from pyscep.policy.identity import DistinguishedName
+from pyscep.policy.inputs import (
+    CertificateStatus,
+    InMemoryInventory,
+    Inventory,
+    InventoryRecord,
+    PublicKeyView,
+    RequestView,
+    inventory_from_json,
+)
+from pyscep.policy.timing import RenewalCheck, RenewalState, RenewalThresholds, check_renewal
+
+__all__ = [
+    "Action",
+    "CertificateStatus",
+    "Classification",
+    "Decision",
+    "DistinguishedName",
+    "EnrollmentMode",
+    "InMemoryInventory",
+    "Inventory",
+    "InventoryRecord",
+    "Outcome",
+    "OutsideWindow",
+    "PolicyConfig",
+    "PublicKeyView",
+    "RenewalCheck",
+    "RenewalState",
+    "RenewalThresholds",
+    "RequestView",
+    "TraceEntry",
+    "check_renewal",
+    "evaluate",
+    "inventory_from_json",
+    "parse_scep_conf",
+]

@@ -1,0 +1,185 @@
+"""Policy configuration: an immutable value, and a loader for OpenCA-style scep.conf.
+
+scep.conf holds ``Key "VALUE"`` lines and ``#`` comments. OpenCA's keys keep
+their meaning; the keys after them extend it (defaults in brackets):
+
+=============================  ====================================================
+ScepAllowEnrollment            YES / NO (only DNs we already have) / VALIDSIGNATURE
+                               (only requests signed by a certificate of ours) [YES]
+ScepAllowRenewal               YES / NO [YES]
+ScepAutoApprove                YES: authenticated renewals are issued at once [NO]
+ScepKeepSubjectAltName         YES: keep the SANs of the request [NO]
+ScepDefaultRole                role of new enrollments [""]
+ScepDefaultRA                  RA of new enrollments [""]
+ScepRenewalRDNMatch            RDNs identifying "the same identity" ["CN"]
+ScepAutoApproveEnrollment      YES: initial enrollments with a valid challenge are
+                               issued at once, not left PENDING [NO]
+ScepRenewalWindowDays          renewal allowed only this close to expiry; empty =
+                               any time [""]
+ScepOutsideWindow              REJECT or PENDING for renewals outside the window [REJECT]
+ScepExpiredSignerGraceDays     how long after expiry a signer may still renew [0]
+ScepMaxValidCertificates       most valid certificates per identity [2]
+ScepRequireChallenge           initial enrollment needs the challenge [YES]
+ScepWaiveChallengeOnRenewal    an authenticated renewal needs no challenge [YES]
+ScepOnBehalfEnrollers          signer subject patterns (fnmatch on "CN=x, O=y, C=z",
+                               most specific RDN first; ";"-separated) that
+                               may enroll for others [""]
+ScepMinimumRSABits             smallest RSA key [2048]
+ScepMinimumECBits              smallest EC key [256]
+ScepAllowedKeyAlgorithms       key algorithms accepted ["RSA,EC"]
+ScepRequireNewKey              a renewal must bring a new key [YES]
+=============================  ====================================================
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from pyscep.errors import PolicyConfigError
+
+__all__ = ["EnrollmentMode", "OutsideWindow", "PolicyConfig", "parse_scep_conf"]
+
+
+class EnrollmentMode(str, enum.Enum):
+    """ScepAllowEnrollment."""
+
+    YES = "YES"
+    NO = "NO"
+    VALIDSIGNATURE = "VALIDSIGNATURE"
+
+
+class OutsideWindow(str, enum.Enum):
+    """What happens to a renewal requested too early."""
+
+    REJECT = "REJECT"
+    PENDING = "PENDING"
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Everything the evaluator needs to decide; immutable, with safe defaults."""
+
+    allow_enrollment: EnrollmentMode = EnrollmentMode.YES
+    allow_renewal: bool = True
+    auto_approve: bool = False
+    keep_subject_alt_name: bool = False
+    default_role: str = ""
+    default_ra: str = ""
+    renewal_rdn_match: tuple[str, ...] = ("CN",)
+    auto_approve_enrollment: bool = False
+    renewal_window: timedelta | None = None
+    outside_window: OutsideWindow = OutsideWindow.REJECT
+    expired_signer_grace: timedelta = timedelta(0)
+    max_valid_certificates: int = 2
+    require_challenge: bool = True
+    waive_challenge_on_renewal: bool = True
+    on_behalf_enrollers: tuple[str, ...] = ()
+    minimum_rsa_bits: int = 2048
+    minimum_ec_bits: int = 256
+    allowed_key_algorithms: frozenset[str] = frozenset({"RSA", "EC"})
+    require_new_key: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_valid_certificates < 1:
+            raise PolicyConfigError("max_valid_certificates must be at least 1")
+        if not self.renewal_rdn_match:
+            raise PolicyConfigError("renewal_rdn_match names at least one RDN")
+
+
+_LINE = re.compile(r'^\s*(?P<key>[A-Za-z][A-Za-z0-9]*)\s+"(?P<value>[^"]*)"\s*(?:#.*)?$')
+
+
+def _yes_no(value: str) -> bool:
+    upper = value.strip().upper()
+    if upper not in ("YES", "NO"):
+        raise ValueError('expected "YES" or "NO"')
+    return upper == "YES"
+
+
+def _days(value: str) -> timedelta:
+    number = float(value)
+    if number < 0:
+        raise ValueError("days cannot be negative")
+    return timedelta(days=number)
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be a positive whole number")
+    return number
+
+
+def _rdns(value: str) -> tuple[str, ...]:
+    names = tuple(part.strip().upper() for part in value.split(","))
+    if not all(re.fullmatch(r"[A-Z][A-Z0-9]*", n) for n in names):
+        raise ValueError('expected RDN names such as "CN,O,C"')
+    return names
+
+
+def _algorithms(value: str) -> frozenset[str]:
+    names = frozenset(part.strip().upper() for part in value.split(",") if part.strip())
+    if not names or not names <= {"RSA", "EC"}:
+        raise ValueError('expected a list of "RSA" and "EC"')
+    return names
+
+
+_KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
+    "ScepAllowEnrollment": ("allow_enrollment", lambda v: EnrollmentMode(v.strip().upper())),
+    "ScepAllowRenewal": ("allow_renewal", _yes_no),
+    "ScepAutoApprove": ("auto_approve", _yes_no),
+    "ScepKeepSubjectAltName": ("keep_subject_alt_name", _yes_no),
+    "ScepDefaultRole": ("default_role", str),
+    "ScepDefaultRA": ("default_ra", str),
+    "ScepRenewalRDNMatch": ("renewal_rdn_match", _rdns),
+    "ScepAutoApproveEnrollment": ("auto_approve_enrollment", _yes_no),
+    "ScepRenewalWindowDays": ("renewal_window", lambda v: _days(v) if v.strip() else None),
+    "ScepOutsideWindow": ("outside_window", lambda v: OutsideWindow(v.strip().upper())),
+    "ScepExpiredSignerGraceDays": ("expired_signer_grace", _days),
+    "ScepMaxValidCertificates": ("max_valid_certificates", _positive_int),
+    "ScepRequireChallenge": ("require_challenge", _yes_no),
+    "ScepWaiveChallengeOnRenewal": ("waive_challenge_on_renewal", _yes_no),
+    "ScepOnBehalfEnrollers": (
+        "on_behalf_enrollers",
+        lambda v: tuple(p.strip() for p in v.split(";") if p.strip()),
+    ),
+    "ScepMinimumRSABits": ("minimum_rsa_bits", _positive_int),
+    "ScepMinimumECBits": ("minimum_ec_bits", _positive_int),
+    "ScepAllowedKeyAlgorithms": ("allowed_key_algorithms", _algorithms),
+    "ScepRequireNewKey": ("require_new_key", _yes_no),
+}
+
+
+def parse_scep_conf(text: str, base: PolicyConfig | None = None) -> PolicyConfig:
+    """A PolicyConfig from scep.conf text; PolicyConfigError names the offending line.
+
+    Keys are matched exactly as OpenCA spells them; unknown keys, repeated
+    keys, malformed lines and bad values are errors (a typo must not silently
+    fall back to a default).
+    """
+    config = base or PolicyConfig()
+    seen: dict[str, int] = {}
+    changes: dict[str, object] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            raise PolicyConfigError(f'line {number}: expected  Key "VALUE", got {stripped[:60]!r}')
+        key, value = match["key"], match["value"]
+        if key not in _KEYS:
+            raise PolicyConfigError(f"line {number}: unknown key {key!r}")
+        if key in seen:
+            raise PolicyConfigError(f"line {number}: {key} already set on line {seen[key]}")
+        seen[key] = number
+        attribute, convert = _KEYS[key]
+        try:
+            changes[attribute] = convert(value)
+        except ValueError as exc:
+            raise PolicyConfigError(f"line {number}: {key} {value!r}: {exc}") from None
+    return replace(config, **changes)  # type: ignore[arg-type]
