@@ -226,7 +226,7 @@ TABLE: list[
     ),
     (
         "weak key",
-        request(key=rsa.generate_private_key(public_exponent=65537, key_size=1024)),  # noqa: S505
+        request(key=rsa.generate_private_key(public_exponent=65537, key_size=1024)),
         AUTO,
         None,
         None,
