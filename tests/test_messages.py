@@ -480,7 +480,7 @@ def test_pending_reply_has_no_content_and_open_cert_rep_returns_none() -> None:
 
 
 def test_demo_runs_a_whole_enrollment(capsys: pytest.CaptureFixture[str]) -> None:
-    from pyscep.__main__ import main
+    from pyscep.cli import main
 
     assert main(["demo"]) == 0
     out = capsys.readouterr().out

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pyscep import LEGACY, Certificate, MessageType, ParseError, get_backend, load_decrypter
-from pyscep.__main__ import main
+from pyscep.cli import main
 from pyscep.cms.enveloped import decrypt_envelope
 from pyscep.http import decode_get_message, query_parameter
 from pyscep.inspect import describe_certificate, describe_content

@@ -76,6 +76,10 @@ class CertificationRequest:
     challenge_password_type: str | None
     #: Requested extensions: ``{"id", "critical", "value"}`` with JSON-friendly values.
     requested_extensions: tuple[dict[str, Any], ...]
+    #: Requested subjectAltNames as ``type:value`` (``dns_name:host.example``).
+    subject_alt_names: tuple[str, ...] = ()
+    #: Requested extended key usages (asn1crypto names or dotted OIDs), None if not asked.
+    extended_key_usages: frozenset[str] | None = None
 
     @classmethod
     def load(cls, der: bytes) -> CertificationRequest:
@@ -91,6 +95,8 @@ class CertificationRequest:
             attribute_types: list[str] = []
             password = password_type = None
             extensions: list[dict[str, Any]] = []
+            sans: list[str] = []
+            ekus: frozenset[str] | None = None
             for attribute in info["attributes"]:
                 name = str(attribute["type"].native)
                 attribute_types.append(name)
@@ -103,6 +109,12 @@ class CertificationRequest:
                 elif name == "extension_request":
                     for extension_set in values:
                         for extension in extension_set:
+                            kind = extension["extn_id"].native
+                            parsed = extension["extn_value"].parsed
+                            if kind == "subject_alt_name":
+                                sans.extend(f"{g.name}:{g.native}" for g in parsed)
+                            elif kind == "extended_key_usage":
+                                ekus = frozenset(str(v) for v in parsed.native)
                             extensions.append(
                                 {
                                     "id": str(extension["extn_id"].native),
@@ -121,6 +133,8 @@ class CertificationRequest:
                 challenge_password=password,
                 challenge_password_type=password_type,
                 requested_extensions=tuple(extensions),
+                subject_alt_names=tuple(sans),
+                extended_key_usages=ekus,
             )
 
 

@@ -1,0 +1,23 @@
+"""The ``pyscep`` command line: ``demo``, ``inspect``, ``policy check``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from pyscep.cli import demo, inspect, policy
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pyscep`` command."""
+    parser = argparse.ArgumentParser(prog="pyscep", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="a whole SCEP enrollment on built-in defaults").set_defaults(
+        handler=demo.run
+    )
+    inspect.add_parser(commands)
+    policy.add_parser(commands)
+    args = parser.parse_args(argv)
+    return int(args.handler(args))

@@ -1,0 +1,161 @@
+"""``pyscep policy check``: what the policy decides for a request file, and why."""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pyscep.algorithms import LEGACY
+from pyscep.certificate import Certificate
+from pyscep.cms.signed import find_signer_certificate
+from pyscep.crypto import load_decrypter
+from pyscep.enums import MessageType
+from pyscep.errors import ScepError
+from pyscep.messages.content import CertificationRequest
+from pyscep.messages.pkimessage import decrypt_pki_message, parse_pki_message, verify_request
+from pyscep.policy import (
+    DistinguishedName,
+    PublicKeyView,
+    RequestView,
+    evaluate,
+    inventory_from_json,
+    parse_scep_conf,
+)
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``policy check``."""
+    policy = commands.add_parser("policy", help="enrollment and renewal policy tools")
+    actions = policy.add_subparsers(dest="action", required=True)
+    check = actions.add_parser(
+        "check",
+        help="decide a request under a scep.conf policy and print the trace",
+        description="Exit status: 0 when a decision was made (whatever it is), 2 on bad input.",
+    )
+    check.add_argument("--config", required=True, help="scep.conf (OpenCA format)")
+    check.add_argument("--request", required=True, help="pkiMessage (DER/PEM/base64) or a CSR")
+    check.add_argument("--inventory", required=True, help="inventory JSON (see docs/policy.md)")
+    check.add_argument("--ca-cert", action="append", required=True, help="our CA certificate(s)")
+    check.add_argument("--ca-key", help="the CA (recipient) key, to decrypt a pkiMessage")
+    check.add_argument("--signer-cert", help="with a bare CSR: the certificate that signed it")
+    check.add_argument(
+        "--message-type",
+        choices=["PKCSReq", "RenewalReq"],
+        default="PKCSReq",
+        help="with a bare CSR: what it arrived as",
+    )
+    group = check.add_mutually_exclusive_group()
+    group.add_argument("--challenge-ok", action="store_true", help="the challenge checked out")
+    group.add_argument("--challenge", help="the expected challenge password")
+    check.add_argument("--now", help="ISO 8601 time to decide at (default: now)")
+    check.add_argument("--json", action="store_true", help="print the decision as JSON")
+    check.set_defaults(handler=run)
+
+
+def _fail(message: str) -> int:
+    print(f"pyscep policy check: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print."""
+    try:
+        view = _request_view(args)
+        config = parse_scep_conf(Path(args.config).read_text())
+        inventory_path = Path(args.inventory)
+        inventory = inventory_from_json(
+            inventory_path.read_text(), lambda name: (inventory_path.parent / name).read_bytes()
+        )
+        cas = [c for path in args.ca_cert for c in Certificate.load_all(Path(path).read_bytes())]
+        now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=timezone.utc)
+    except OSError as exc:
+        return _fail(f"{exc.strerror}: {exc.filename}")
+    except (ScepError, ValueError) as exc:
+        return _fail(str(exc))
+    decision = evaluate(view, config, inventory, cas, now=now)
+    if args.json:
+        print(json.dumps(decision.as_dict(), indent=2))
+        return 0
+    print(f"decision:       {decision.action.value}")
+    print(f"classification: {decision.classification.value}")
+    if decision.fail_info is not None:
+        print(f"failInfo:       {decision.fail_info.rfc_name} ({decision.fail_info_text})")
+    else:
+        print(f"role, RA:       {decision.role!r}, {decision.ra!r}")
+    print("trace:")
+    for entry in decision.trace:
+        print(f"  [{entry.outcome.value:4}] {entry.rule}: {entry.detail}")
+    return 0
+
+
+def _challenge_ok(args: argparse.Namespace, csr: CertificationRequest) -> bool | None:
+    if args.challenge_ok:
+        return True
+    if args.challenge is None or csr.challenge_password is None:
+        return None
+    return hmac.compare_digest(csr.challenge_password.encode(), args.challenge.encode())
+
+
+def _request_view(args: argparse.Namespace) -> RequestView:
+    data = Path(args.request).read_bytes()
+    cas = [c for path in args.ca_cert for c in Certificate.load_all(Path(path).read_bytes())]
+    try:
+        message = parse_pki_message(data)
+    except ScepError:
+        message = None
+    if message is None:
+        if not args.signer_cert:
+            raise ScepError("a bare CSR needs --signer-cert")
+        csr = CertificationRequest.load(data)
+        signer = Certificate.load(Path(args.signer_cert).read_bytes())
+        kind = (
+            MessageType.RENEWAL_REQ if args.message_type == "RenewalReq" else MessageType.PKCS_REQ
+        )
+        verified, transaction_id = True, None  # no pkiMessage: the operator vouches
+    else:
+        kind, transaction_id = message.message_type, message.transaction_id
+        signer = find_signer_certificate(message._signed.signer_infos[0], message.certificates)
+        if not args.ca_key:
+            raise ScepError("reading the CSR inside a pkiMessage needs --ca-key")
+        try:
+            checked = verify_request(message, policy=LEGACY)
+            verified = True
+        except ScepError:
+            return RequestView(
+                kind,
+                DistinguishedName(()),
+                PublicKeyView(b"", "RSA", 0),
+                signer,
+                False,
+                transaction_id=transaction_id,
+            )
+        key = Path(args.ca_key).read_bytes()
+        content = None
+        for ca in cas:
+            try:
+                content = decrypt_pki_message(checked, load_decrypter(key, ca), policy=LEGACY)
+                break
+            except ScepError:
+                continue
+        if not isinstance(content, CertificationRequest):
+            raise ScepError("the request does not decrypt to a CSR with --ca-key")
+        csr = content
+    return RequestView(
+        message_type=kind,
+        subject=DistinguishedName.from_der(csr.subject_der),
+        public_key=PublicKeyView.from_der(csr.public_key_der),
+        signer=signer,
+        signature_verified=verified,
+        challenge_ok=_challenge_ok(args, csr),
+        subject_alt_names=csr.subject_alt_names,
+        extended_key_usages=csr.extended_key_usages,
+        transaction_id=transaction_id,
+    )
