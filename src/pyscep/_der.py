@@ -26,7 +26,8 @@ __all__ = [
 #: Most segments one constructed OCTET STRING may have.
 MAX_SEGMENTS = 4096
 _MAX_STRING_DEPTH = 8
-_MAX_INDEFINITE_DEPTH = 32
+# asn1crypto bounds indefinite nesting at 10; stay at or below it.
+_MAX_INDEFINITE_DEPTH = 10
 _TAG_OCTET_STRING = 4
 
 
@@ -69,6 +70,8 @@ def read_header(data: bytes, offset: int = 0, end: int | None = None, *, _depth:
                 break
         else:
             raise ParseError("tag number too long")
+        if tag_number < 0x1F:
+            raise ParseError("non-minimal tag number")
     if pos >= limit:
         raise ParseError("truncated: no length")
     length_byte = data[pos]
@@ -193,6 +196,12 @@ class ScanReport:
 
 
 _STRING_TAGS = frozenset({3, 4, 12, 19, 20, 22, 26, 30})
+#: Longest INTEGER accepted (serial numbers are at most 20 octets by RFC 5280;
+#: real ones reach 32, and sscep's are 32). Keys sit inside BIT STRINGs.
+MAX_INTEGER_OCTETS = 128
+#: Longest OBJECT IDENTIFIER, and longest single arc (a 64-bit arc takes 10 octets).
+MAX_OID_OCTETS = 128
+MAX_OID_ARC_OCTETS = 10
 
 
 def prescan(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanReport:
@@ -224,6 +233,8 @@ def prescan(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanReport:
         if depth > limits.max_depth:
             raise ParseError(f"nested deeper than {limits.max_depth} levels")
         stack.append((header.end, end, depth))
+        if header.tag_class == 0 and not header.constructed:
+            _check_primitive(data, header)
         length_octets = header.content_start - header.start - _tag_octets(data, header.start)
         if header.indefinite:
             indefinite = True
@@ -236,6 +247,26 @@ def prescan(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanReport:
                 constructed_strings = True
             stack.append((header.content_start, header.content_end, depth + 1))
     return ScanReport(elements, deepest, indefinite, constructed_strings, non_minimal)
+
+
+def _check_primitive(data: bytes, header: Header) -> None:
+    """Universal primitives whose malformed forms asn1crypto accepts or trips over."""
+    length = header.content_end - header.content_start
+    number = header.tag_number
+    if number == 0:
+        raise ParseError("end-of-contents octets outside an indefinite-length element")
+    if number == 2 and not 0 < length <= MAX_INTEGER_OCTETS:
+        raise ParseError("INTEGER empty or too long")
+    if number == 3 and (length == 0 or data[header.content_start] > 7):
+        raise ParseError("malformed BIT STRING")
+    if number == 6:
+        if not 0 < length <= MAX_OID_OCTETS or data[header.content_end - 1] & 0x80:
+            raise ParseError("OBJECT IDENTIFIER empty, too long or truncated")
+        run = 0
+        for byte in data[header.content_start : header.content_end]:
+            run = run + 1 if byte & 0x80 else 0
+            if run >= MAX_OID_ARC_OCTETS:
+                raise ParseError("OBJECT IDENTIFIER arc too long")
 
 
 def _tag_octets(data: bytes, start: int) -> int:

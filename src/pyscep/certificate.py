@@ -16,6 +16,7 @@ from typing import Any
 from asn1crypto import pem, x509
 
 from ._boundary import field as parse_field
+from ._der import prescan
 
 __all__ = ["Certificate", "CertificateLike"]
 
@@ -59,6 +60,12 @@ class Certificate:
 
     @classmethod
     def _from_der(cls, der: bytes) -> Certificate:
+        prescan(der)
+        return cls.from_scanned_der(der)
+
+    @classmethod
+    def from_scanned_der(cls, der: bytes) -> Certificate:
+        """From DER that the resource pre-scan already covered (part of a scanned message)."""
         with parse_field("Certificate"):
             parsed = x509.Certificate.load(der, strict=True)
             # Materialise what every user of a certificate touches, so that
@@ -67,6 +74,8 @@ class Certificate:
             parsed["tbs_certificate"]["subject"].native  # noqa: B018
             parsed["tbs_certificate"]["issuer"].native  # noqa: B018
             parsed.public_key["algorithm"]["algorithm"].native  # noqa: B018
+            parsed["tbs_certificate"]["validity"].native  # noqa: B018
+            parsed.self_issued  # noqa: B018
         return cls(der, parsed)
 
     def __eq__(self, other: object) -> bool:

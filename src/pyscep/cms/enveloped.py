@@ -17,7 +17,7 @@ from asn1crypto import algos, cms, core, x509
 
 from pyscep._asn1 import ContentInfo
 from pyscep._boundary import field
-from pyscep._der import octet_string_value, read_header
+from pyscep._der import DEFAULT_LIMITS, Limits, octet_string_value, prescan, read_header
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, Decrypter
@@ -169,10 +169,16 @@ def build_enveloped_data(
     return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
 
 
-def parse_enveloped_data(data: bytes) -> ParsedEnvelope:
-    """Read a ContentInfo(EnvelopedData), BER or DER; raise ParseError on any defect."""
+def parse_enveloped_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ParsedEnvelope:
+    """Read a ContentInfo(EnvelopedData), BER or DER; raise ParseError on any defect.
+
+    The resource pre-scan runs first: asn1crypto never sees input over the limits.
+    """
+    prescan(data, limits)
     with field("ContentInfo"):
         info = ContentInfo.load(data, strict=True)
+        if info["content_type"].native == "authenticated_enveloped_data":
+            raise UnsupportedAlgorithmError("AuthEnvelopedData (AEAD) is not supported")
         if info["content_type"].native != "enveloped_data":
             raise ParseError(f"content type is {info['content_type'].native}, not envelopedData")
         enveloped = info["content"]
@@ -317,6 +323,10 @@ def decrypt_envelope(
     if envelope.encrypted_content is None:
         raise ParseError("encryptedContent is absent")
     mine = [r for r in envelope.recipients if r.addressed_to(decrypter.certificate)]
+    if not mine and any(r.kind != "ktri" for r in envelope.recipients):
+        # Public fact, not a secret: we only do key transport.
+        kinds = sorted({r.kind for r in envelope.recipients if r.kind != "ktri"})
+        raise UnsupportedAlgorithmError(f"unsupported RecipientInfo kinds {kinds}")
     if len(mine) != 1:
         raise DecryptionError()
     recipient = mine[0]

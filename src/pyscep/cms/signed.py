@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from asn1crypto import algos, cms, core, x509
 
 from pyscep._asn1 import ContentInfo, ScepAttribute, ScepAttributes
 from pyscep._boundary import field
-from pyscep._der import der_length, octet_string_value, read_header
+from pyscep._der import (
+    DEFAULT_LIMITS,
+    Limits,
+    ScanReport,
+    der_length,
+    octet_string_value,
+    prescan,
+    read_header,
+)
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, Signer
@@ -35,6 +43,7 @@ __all__ = [
 
 #: Most certificates a SignedData may embed.
 MAX_CERTIFICATES = 64
+_CMS_ATTRIBUTES = frozenset({"content_type", "message_digest", "signing_time", "counter_signature"})
 #: Most signed attributes a SignerInfo may carry.
 MAX_SIGNED_ATTRIBUTES = 64
 
@@ -75,6 +84,8 @@ class ParsedSignedData:
     signer_infos: tuple[ParsedSignerInfo, ...]
     #: Deviations tolerated while parsing (indefinite lengths, unparsable extra certificates...).
     notes: tuple[str, ...]
+    #: What the resource pre-scan saw.
+    scan: ScanReport | None = None
 
 
 @dataclass(frozen=True)
@@ -205,8 +216,13 @@ def build_signed_data(
 # --- parsing ------------------------------------------------------------------
 
 
-def parse_signed_data(data: bytes) -> ParsedSignedData:
-    """Read a ContentInfo(SignedData), BER or DER; raise ParseError on any defect."""
+def parse_signed_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ParsedSignedData:
+    """Read a ContentInfo(SignedData), BER or DER; raise ParseError on any defect.
+
+    The resource pre-scan (`pyscep._der.prescan`) runs first: asn1crypto never
+    sees input over the limits.
+    """
+    scan = prescan(data, limits)
     with field("ContentInfo"):
         info = ContentInfo.load(data, strict=True)
         content_type = info["content_type"].native
@@ -216,10 +232,10 @@ def parse_signed_data(data: bytes) -> ParsedSignedData:
         if not isinstance(signed_data, cms.SignedData):
             raise ParseError("signedData content is missing")
         notes: list[str] = []
-        if data[1:2] == b"\x80":
+        if scan.indefinite_lengths:
             notes.append("BER indefinite length encoding")
         with field("SignedData"):
-            return _parse_signed_data(signed_data, notes)
+            return replace(_parse_signed_data(signed_data, notes), scan=scan)
 
 
 def _parse_signed_data(signed_data: cms.SignedData, notes: list[str]) -> ParsedSignedData:
@@ -245,7 +261,7 @@ def _parse_signed_data(signed_data: cms.SignedData, notes: list[str]) -> ParsedS
                     notes.append(f"certificates[{index}] is a {choice.name}, ignored")
                     continue
                 try:
-                    certificates.append(Certificate.load(choice.chosen.dump()))
+                    certificates.append(Certificate.from_scanned_der(choice.chosen.dump()))
                 except ParseError:
                     notes.append(f"certificates[{index}] cannot be parsed, ignored")
     crls: list[bytes] = []
@@ -323,9 +339,16 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
             if len(signed_attrs) > MAX_SIGNED_ATTRIBUTES:
                 raise ParseError("too many signed attributes")
             for attribute in signed_attrs:
-                attribute["type"].native  # noqa: B018 - materialise
-                for value in attribute["values"]:
-                    value.native  # noqa: B018 - materialise
+                kind = attribute["type"].native
+                try:
+                    with field(str(kind)):
+                        for value in attribute["values"]:
+                            value.native  # noqa: B018 - materialise
+                except ParseError as exc:
+                    # A malformed contentType or messageDigest fails the integrity check.
+                    if kind in _CMS_ATTRIBUTES:
+                        exc.fail_info = FailInfo.BAD_MESSAGE_CHECK
+                    raise
     with field("unsignedAttrs"):
         unsigned = signer_info["unsigned_attrs"]
         unsigned_count = 0 if isinstance(unsigned, core.Void) else len(unsigned)
@@ -463,6 +486,11 @@ def verify_signed_data(
         signer_filter(signer_certificate)
     if signer_certificate.public_key_algorithm == "rsa":
         policy.check_rsa_bits(signer_certificate.public_key_bits)
+    elif signer_certificate.public_key_algorithm == "ec":
+        with field("signer subjectPublicKeyInfo"):
+            curve = signer_certificate.asn1.public_key["algorithm"]["parameters"].name
+        if curve != "named":
+            raise UnsupportedAlgorithmError("EC keys with explicit parameters are refused")
     backend.verify_signature(
         signer_certificate.public_key_der,
         info.signature,

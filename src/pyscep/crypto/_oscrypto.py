@@ -162,8 +162,10 @@ class OscryptoBackend:
             if not ciphertext or len(ciphertext) % cipher.block_size:
                 raise ValueError("bad length")
             return bytes(_DECRYPT[cipher](key, ciphertext, iv))
-        except Exception:
-            raise DecryptionError() from None
+        except Exception:  # noqa: S110 - every failure ends in the one error below
+            pass
+        # Raised outside the except block: no exception context to leak either.
+        raise DecryptionError()
 
     def encrypt_key(self, public_key_der: bytes, transport: KeyTransport, key: bytes) -> bytes:
         """RSA key transport to a SubjectPublicKeyInfo."""

@@ -155,8 +155,10 @@ class PycaBackend:
             padded = decryptor.update(ciphertext) + decryptor.finalize()
             unpadder = sym_padding.PKCS7(cipher.block_size * 8).unpadder()
             return unpadder.update(padded) + unpadder.finalize()
-        except Exception:
-            raise DecryptionError() from None
+        except Exception:  # noqa: S110 - every failure ends in the one error below
+            pass
+        # Raised outside the except block: no exception context to leak either.
+        raise DecryptionError()
 
     def encrypt_key(self, public_key_der: bytes, transport: KeyTransport, key: bytes) -> bytes:
         """RSA key transport to a SubjectPublicKeyInfo."""

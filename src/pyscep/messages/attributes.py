@@ -25,6 +25,8 @@ __all__ = ["MAX_TRANSACTION_ID_LENGTH", "ScepAttributes", "decode_attributes", "
 #: Longest transactionID accepted (RFC 8894 sets none; real ones are 20-64).
 MAX_TRANSACTION_ID_LENGTH = 256
 _PRINTABLE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]*\Z")
+#: 16 bytes per RFC 8894; old iOS sends 8 (accepted, and reported).
+_NONCE_LENGTHS = (8, 16)
 _STRING_ATTRIBUTES = ("message_type", "pki_status", "fail_info", "transaction_id")
 _SCEP_ATTRIBUTES = (*_STRING_ATTRIBUTES, "sender_nonce", "recipient_nonce", "fail_info_text")
 
@@ -89,9 +91,14 @@ def decode_attributes(attrs: _Asn1Attributes) -> tuple[ScepAttributes, tuple[str
             if name not in ("content_type", "message_digest", "signing_time"):
                 findings.append(f"unknown signed attribute {attribute['type'].dotted}")
             continue
+        if name in values:
+            # Parsers that keep the first or the last would disagree: refuse.
+            raise ParseError(
+                f"{name} appears more than once",
+                path=("signedAttrs",),
+                fail_info=FailInfo.BAD_MESSAGE_CHECK,
+            )
         with field(name):
-            if name in values:
-                raise ParseError("attribute appears more than once")
             if len(attribute["values"]) != 1:
                 raise ParseError("attribute must have exactly one value")
             values[name] = attribute["values"][0]
@@ -126,6 +133,8 @@ def decode_attributes(attrs: _Asn1Attributes) -> tuple[ScepAttributes, tuple[str
         if name in values:
             with field(name):
                 nonce = bytes(values[name].native)
+            if len(nonce) not in _NONCE_LENGTHS:
+                raise ParseError(f"{len(nonce)}-byte nonce", path=(name,))
             if len(nonce) != 16:
                 findings.append(f"{name} is {len(nonce)} bytes, not 16")
             nonces[name] = nonce

@@ -16,8 +16,16 @@ from asn1crypto import cms, csr, x509
 from pyscep._asn1 import IssuerAndSubject as _Asn1IssuerAndSubject
 from pyscep._boundary import field
 from pyscep._der import prescan
+from pyscep.algorithms import DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
-from pyscep.errors import ParseError
+from pyscep.crypto import CryptoBackend
+from pyscep.errors import ParseError, UnsupportedAlgorithmError, VerificationError
+
+_SCHEMES = {
+    "rsassa_pkcs1v15": SignatureScheme.RSA_PKCS1V15,
+    "rsassa_pss": SignatureScheme.RSA_PSS,
+    "ecdsa": SignatureScheme.ECDSA,
+}
 
 __all__ = [
     "CertificationRequest",
@@ -80,6 +88,25 @@ class CertificationRequest:
     subject_alt_names: tuple[str, ...] = ()
     #: Requested extended key usages (asn1crypto names or dotted OIDs), None if not asked.
     extended_key_usages: frozenset[str] | None = None
+
+    def verify_signature(self, backend: CryptoBackend) -> None:
+        """Check the request's self-signature (proof of possession); VerificationError if bad."""
+        with field("CertificationRequest"):
+            request = csr.CertificationRequest.load(self.der)
+            algorithm = request["signature_algorithm"]
+            scheme = _SCHEMES.get(algorithm.signature_algo)
+            digest = DigestAlgorithm.from_name(algorithm.hash_algo)
+            salt = None
+            if scheme is SignatureScheme.RSA_PSS:
+                salt = int(algorithm["parameters"]["salt_length"].native)
+            signed = bytes(request["certification_request_info"].dump())
+            signature = bytes(request["signature"].native)
+        if scheme is None:
+            raise UnsupportedAlgorithmError("unsupported CSR signature algorithm")
+        try:
+            backend.verify_signature(self.public_key_der, signature, signed, digest, scheme, salt)
+        except VerificationError:
+            raise VerificationError("the CSR's self-signature does not verify") from None
 
     @classmethod
     def load(cls, der: bytes) -> CertificationRequest:

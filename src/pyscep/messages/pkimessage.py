@@ -18,7 +18,7 @@ from typing import Protocol
 
 from pyscep._asn1 import ScepAttributes as _Asn1Attributes
 from pyscep._boundary import field as parse_field
-from pyscep._der import DEFAULT_LIMITS, Limits, prescan, read_header
+from pyscep._der import DEFAULT_LIMITS, Limits, read_header
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import CertsOnly, parse_certs_only
@@ -43,6 +43,7 @@ __all__ = [
     "RequestReference",
     "UnverifiedPKIMessage",
     "decrypt_pki_message",
+    "issued_certificate",
     "open_cert_rep",
     "open_request",
     "parse_pki_message",
@@ -150,8 +151,9 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
     carrying the transactionID and senderNonce when they could be read, so a
     server can still answer with a CertRep FAILURE.
     """
-    report = prescan(data, limits)
-    signed = parse_signed_data(data)
+    signed = parse_signed_data(data, limits=limits)
+    report = signed.scan
+    assert report is not None
     findings: list[Finding] = []
     if report.indefinite_lengths:
         findings.append(Finding(FindingCode.BER_INDEFINITE_LENGTH, "indefinite-length encoding"))
@@ -162,14 +164,22 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
     for note in signed.notes:
         if "cannot be parsed" in note:
             findings.append(Finding(FindingCode.UNPARSABLE_CERTIFICATE, note))
-    if len(signed.signer_infos) != 1:
+    if not signed.signer_infos:
+        raise ParseError("a pkiMessage has a SignerInfo", path=("SignedData", "signerInfos"))
+    if len(signed.signer_infos) > 1:
+        # Which signer would count? Parsers that pick the first or the last disagree.
+        raise VerificationError(f"a pkiMessage has one SignerInfo, not {len(signed.signer_infos)}")
+    if signed.content_type != "data":
         raise ParseError(
-            f"a pkiMessage has exactly one SignerInfo, not {len(signed.signer_infos)}",
-            path=("SignedData", "signerInfos"),
+            f"eContentType is {signed.content_type}, not data", path=("encapContentInfo",)
         )
     info = signed.signer_infos[0]
     if info.signed_attrs is None or info.signed_attrs_der is None:
-        raise ParseError("a pkiMessage has signed attributes", path=("SignerInfo",))
+        raise ParseError(
+            "a pkiMessage has signed attributes",
+            path=("SignerInfo",),
+            fail_info=FailInfo.BAD_MESSAGE_CHECK,
+        )
     attributes = _decode(info.signed_attrs, findings)
     if attributes.message_type is None:
         raise RemoteProtocolError(
@@ -196,8 +206,7 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
     envelope = None
     if signed.content:
         with parse_field("pkcsPKIEnvelope"):
-            prescan(signed.content, limits)
-            envelope = parse_enveloped_data(signed.content)
+            envelope = parse_enveloped_data(signed.content, limits=limits)
         if envelope.cipher_name == ContentCipher.DES_CBC.value:
             findings.append(Finding(FindingCode.LEGACY_ALGORITHM, "single DES content encryption"))
         if envelope.encrypted_content_constructed:
@@ -236,7 +245,7 @@ def _decode(attrs: _Asn1Attributes, findings: list[Finding]) -> ScepAttributes:
     try:
         decoded, notes = decode_attributes(attrs)
     except ParseError as exc:
-        if exc.path and exc.path[0] == "message_type":
+        if exc.path[:1] == ("message_type",) and exc.message.startswith("unknown value"):
             # Recover what a FAILURE reply needs, then refuse (default-deny).
             ids = _recover_ids(attrs)
             raise RemoteProtocolError(
@@ -421,17 +430,33 @@ def decrypt_pki_message(
         raise LocalProtocolError("verify the message before decrypting it")
     if message.envelope is None:
         raise LocalProtocolError("the message has no pkcsPKIEnvelope")
-    plaintext, _, _ = decrypt_envelope(
-        message.envelope, decrypter, backend=get_backend(backend), policy=policy
-    )
+    crypto = get_backend(backend)
+    plaintext, _, _ = decrypt_envelope(message.envelope, decrypter, backend=crypto, policy=policy)
     kind = message.message_type
     if kind in _CSR_TYPES:
-        return CertificationRequest.load(plaintext)
+        request = CertificationRequest.load(plaintext)
+        request.verify_signature(crypto)  # proof of possession of the requested key
+        return request
     if kind is MessageType.CERT_POLL:
         return IssuerAndSubject.load(plaintext)
     if kind in (MessageType.GET_CERT, MessageType.GET_CRL):
         return IssuerAndSerial.load(plaintext)
     return parse_certs_only(plaintext)
+
+
+def issued_certificate(content: CertsOnly, public_key_der: bytes) -> Certificate:
+    """The certificate a CertRep SUCCESS issued for ``public_key_der`` (the CSR's key).
+
+    RFC 8894: the issued certificate comes first, any chain after it. A reply
+    without certificates, or whose first certificate is for another key, is
+    refused (RemoteProtocolError).
+    """
+    if not content.certificates:
+        raise RemoteProtocolError("the CertRep carries no certificate")
+    first = content.certificates[0]
+    if first.public_key_der != public_key_der:
+        raise RemoteProtocolError("the first certificate is not for the requested key")
+    return first
 
 
 # --- one call -------------------------------------------------------------------

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# A bounded fuzz campaign, as CI runs it: fails on any non-pyscep exception
+# (a crash) or on any single input taking over 1 second.
+#   fuzz/run_campaign.sh [SECONDS]   (default 60)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+python="${PYTHON:-.venv/bin/python}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$python" fuzz/make_corpus.py "$work/corpus"
+mkdir -p "$work/artifacts"
+"$python" fuzz/fuzz_pyscep.py "$work/corpus" \
+  -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 -max_len=65536 \
+  -artifact_prefix="$work/artifacts/" -print_final_stats=1
+echo "fuzz campaign: ${seconds}s, no crash, no input over 1s"

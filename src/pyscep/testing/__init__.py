@@ -1,0 +1,16 @@
+"""Tools for people fuzzing and testing SCEP code (theirs or pyscep's).
+
+- `fuzz_one_input(data)`: an atheris/libFuzzer-compatible entry point that
+  routes bytes through every pyscep parser, and through verify and decrypt
+  with fixed test keys; only pyscep errors pass silently.
+- `pyscep.testing.strategies` (needs hypothesis): strategies generating valid
+  messages of every type, and mutated variants.
+- `fixed_keys()`: the public test CA and client used by both.
+"""
+
+from __future__ import annotations
+
+from pyscep.testing.fuzz import fuzz_one_input
+from pyscep.testing.keys import FixedKeys, fixed_keys
+
+__all__ = ["FixedKeys", "fixed_keys", "fuzz_one_input"]
