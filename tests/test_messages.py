@@ -71,9 +71,7 @@ def _content_for(kind: MessageType) -> tuple[bytes, object]:
     if kind in (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ, MessageType.UPDATE_REQ):
         return CSR, CertificationRequest.load(CSR)
     if kind is MessageType.CERT_POLL:
-        value = IssuerAndSubject(
-            bytes(CA.certificate.asn1.subject.dump()), bytes(DEVICE.certificate.asn1.subject.dump())
-        )
+        value = IssuerAndSubject(CA.certificate.subject_der, DEVICE.certificate.subject_der)
         return value.dump(), value
     return issuer_and_serial.dump(), issuer_and_serial
 

@@ -76,6 +76,8 @@ class Certificate:
             parsed.public_key["algorithm"]["algorithm"].native  # noqa: B018
             parsed["tbs_certificate"]["validity"].native  # noqa: B018
             parsed.self_issued  # noqa: B018
+            # Parses every extension pyscep reads (asn1crypto does it in one go).
+            parsed.basic_constraints_value  # noqa: B018
         return cls(der, parsed)
 
     def __eq__(self, other: object) -> bool:
@@ -92,12 +94,49 @@ class Certificate:
     @cached_property
     def subject(self) -> str:
         """Subject in asn1crypto's human-friendly form (most specific RDN first)."""
-        return str(self._parsed.subject.human_friendly)
+        with parse_field("subject"):
+            return str(self._parsed.subject.human_friendly)
 
     @cached_property
     def issuer(self) -> str:
         """Issuer in asn1crypto's human-friendly form."""
-        return str(self._parsed.issuer.human_friendly)
+        with parse_field("issuer"):
+            return str(self._parsed.issuer.human_friendly)
+
+    @cached_property
+    def subject_der(self) -> bytes:
+        """DER of the subject Name."""
+        return bytes(self._parsed.subject.dump())
+
+    @cached_property
+    def issuer_der(self) -> bytes:
+        """DER of the issuer Name."""
+        return bytes(self._parsed.issuer.dump())
+
+    @cached_property
+    def is_ca(self) -> bool:
+        """basicConstraints cA, or self-issued when the extension is absent."""
+        with parse_field("basicConstraints"):
+            constraints = self._parsed.basic_constraints_value
+            if constraints is not None:
+                return bool(constraints["ca"].native)
+        return self.self_signed
+
+    @cached_property
+    def subject_alt_names(self) -> tuple[str, ...]:
+        """subjectAltName entries as ``type:value`` (``dns_name:host.example``)."""
+        with parse_field("subjectAltName"):
+            value = self._parsed.subject_alt_name_value
+            if value is None:
+                return ()
+            return tuple(f"{general.name}:{general.native}" for general in value)
+
+    @cached_property
+    def extended_key_usages(self) -> frozenset[str] | None:
+        """extKeyUsage purposes (asn1crypto names or dotted OIDs), None when absent."""
+        with parse_field("extKeyUsage"):
+            value = self._parsed.extended_key_usage_value
+            return None if value is None else frozenset(str(v) for v in value.native)
 
     @cached_property
     def serial_number(self) -> int:
@@ -121,12 +160,14 @@ class Certificate:
     @cached_property
     def public_key_der(self) -> bytes:
         """DER SubjectPublicKeyInfo."""
-        return bytes(self._parsed.public_key.dump())
+        with parse_field("subjectPublicKeyInfo"):
+            return bytes(self._parsed.public_key.dump())
 
     @cached_property
     def public_key_algorithm(self) -> str:
         """``rsa``, ``ec``, ``dsa``... as asn1crypto names it."""
-        return str(self._parsed.public_key.algorithm)
+        with parse_field("subjectPublicKeyInfo"):
+            return str(self._parsed.public_key.algorithm)
 
     @cached_property
     def public_key_bits(self) -> int:
@@ -137,19 +178,22 @@ class Certificate:
     @cached_property
     def not_valid_before(self) -> datetime:
         """Start of validity (timezone-aware)."""
-        value: datetime = self._parsed["tbs_certificate"]["validity"]["not_before"].native
+        with parse_field("notBefore"):
+            value: datetime = self._parsed["tbs_certificate"]["validity"]["not_before"].native
         return value
 
     @cached_property
     def not_valid_after(self) -> datetime:
         """End of validity (timezone-aware)."""
-        value: datetime = self._parsed["tbs_certificate"]["validity"]["not_after"].native
+        with parse_field("notAfter"):
+            value: datetime = self._parsed["tbs_certificate"]["validity"]["not_after"].native
         return value
 
     @cached_property
     def self_signed(self) -> bool:
         """True when issuer equals subject (asn1crypto's 'maybe' counts as self-issued)."""
-        return bool(self._parsed.self_issued)
+        with parse_field("issuer"):
+            return bool(self._parsed.self_issued)
 
     @cached_property
     def sha256_fingerprint(self) -> bytes:
@@ -158,7 +202,10 @@ class Certificate:
 
     def matches_issuer_and_serial(self, issuer: x509.Name, serial: int) -> bool:
         """True when this certificate has that issuer (RFC 5280 name comparison) and serial."""
-        return self.serial_number == serial and bool(self._parsed.issuer == issuer)
+        if self.serial_number != serial:
+            return False
+        with parse_field("issuer"):
+            return bool(self._parsed.issuer == issuer)
 
     def to_cryptography(self) -> Any:
         """This certificate as a pyca/cryptography ``x509.Certificate``."""

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
     # --- the client polls; the operator approved; the CA issues ----------------
     poll = scep.build_cert_poll(
-        scep.IssuerAndSubject(bytes(ca.certificate.asn1.subject.dump()), csr_view.subject_der),
+        scep.IssuerAndSubject(ca.certificate.subject_der, csr_view.subject_der),
         signer=device_signer,
         recipient=ca_certs.encryption,
         transaction_id=request.transaction_id,

@@ -53,13 +53,6 @@ class CACertificates:
     reasons: tuple[str, ...]
 
 
-def _is_ca(certificate: Certificate) -> bool:
-    constraints = certificate.asn1.basic_constraints_value
-    if constraints is not None:
-        return bool(constraints["ca"].native)
-    return certificate.self_signed
-
-
 def _select(certificates: Sequence[Certificate]) -> CACertificates:
     if not certificates:
         raise ParseError("GetCACert response holds no certificate")
@@ -68,8 +61,8 @@ def _select(certificates: Sequence[Certificate]) -> CACertificates:
         only = certificates[0]
         reasons.append(f"single certificate {only.subject!r}: CA, encryption and signature")
         return CACertificates((only,), only, only, (only,), tuple(reasons))
-    cas = [c for c in certificates if _is_ca(c)]
-    ras = [c for c in certificates if not _is_ca(c)]
+    cas = [c for c in certificates if c.is_ca]
+    ras = [c for c in certificates if not c.is_ca]
     # The issuing CA is the CA certificate that issued the RA certificates
     # (or the first CA certificate when there is no RA).
     ca = next(

@@ -38,7 +38,7 @@ __all__ = [
 def name_der(name: str | bytes | x509.Name | Certificate) -> bytes:
     """DER of a Name given as DER bytes, an asn1crypto Name, or a certificate (its subject)."""
     if isinstance(name, Certificate):
-        return bytes(name.asn1.subject.dump())
+        return name.subject_der
     if isinstance(name, x509.Name):
         return bytes(name.dump())
     if isinstance(name, bytes):
@@ -222,7 +222,7 @@ class IssuerAndSerial:
     @classmethod
     def of(cls, certificate: Certificate) -> IssuerAndSerial:
         """The IssuerAndSerialNumber naming ``certificate``."""
-        return cls(bytes(certificate.asn1.issuer.dump()), certificate.serial_number)
+        return cls(certificate.issuer_der, certificate.serial_number)
 
     @classmethod
     def load(cls, der: bytes) -> IssuerAndSerial:

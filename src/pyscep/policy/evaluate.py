@@ -331,31 +331,19 @@ def _renewal(
 def _no_identity_drift(run: _Run, request: RequestView, config: PolicyConfig) -> None:
     signer = request.signer
     if config.keep_subject_alt_name and request.subject_alt_names:
-        old = set(_certificate_sans(signer))
+        old = set(signer.subject_alt_names)
         added = [san for san in request.subject_alt_names if san not in old]
         if added:
             raise run.reject(
                 "identity-drift", FailInfo.BAD_REQUEST, f"the renewal adds subjectAltNames {added}"
             )
     if request.extended_key_usages is not None:
-        old_ekus = _certificate_ekus(signer)
+        old_ekus = signer.extended_key_usages
         if old_ekus is not None and not request.extended_key_usages <= old_ekus:
             raise run.reject(
                 "identity-drift", FailInfo.BAD_REQUEST, "the renewal widens the extended key usage"
             )
     run.passed("identity-drift", "no new names or usages")
-
-
-def _certificate_sans(certificate: Certificate) -> tuple[str, ...]:
-    value = certificate.asn1.subject_alt_name_value
-    if value is None:
-        return ()
-    return tuple(f"{general.name}:{general.native}" for general in value)
-
-
-def _certificate_ekus(certificate: Certificate) -> frozenset[str] | None:
-    value = certificate.asn1.extended_key_usage_value
-    return None if value is None else frozenset(str(v) for v in value.native)
 
 
 def _inherited(run: _Run, records: Sequence[InventoryRecord]) -> tuple[str, str]:

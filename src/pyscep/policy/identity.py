@@ -52,7 +52,7 @@ class DistinguishedName:
     @classmethod
     def from_certificate(cls, certificate: Certificate) -> DistinguishedName:
         """The subject of a certificate."""
-        return cls.from_der(bytes(certificate.asn1.subject.dump()))
+        return cls.from_der(certificate.subject_der)
 
     @classmethod
     def parse(cls, text: str) -> DistinguishedName:

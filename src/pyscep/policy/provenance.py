@@ -24,9 +24,9 @@ _SCHEMES = {
 
 def _signed_by(certificate: Certificate, issuer: Certificate, backend: CryptoBackend) -> bool:
     parsed = certificate.asn1
-    if parsed.issuer != issuer.asn1.subject:
-        return False
     try:
+        if parsed.issuer != issuer.asn1.subject:
+            return False
         algorithm = parsed["signature_algorithm"]
         scheme = _SCHEMES[algorithm.signature_algo]
         digest = DigestAlgorithm(algorithm.hash_algo)

@@ -24,7 +24,6 @@ from pyscep.messages.build import (
     build_cert_rep_success,
     build_request,
 )
-from pyscep.messages.caps import CACaps
 from pyscep.messages.content import IssuerAndSerial, IssuerAndSubject
 from pyscep.testing.keys import fixed_keys
 
@@ -70,8 +69,8 @@ def _content(kind: MessageType) -> bytes:
 
         return client_csr()
     if kind is MessageType.CERT_POLL:
-        subject = bytes(keys.client.asn1.subject.dump())
-        return IssuerAndSubject(bytes(keys.ca.asn1.subject.dump()), subject).dump()
+        subject = keys.client.subject_der
+        return IssuerAndSubject(keys.ca.subject_der, subject).dump()
     return IssuerAndSerial.of(keys.client).dump()
 
 
@@ -140,9 +139,10 @@ def ca_caps() -> st.SearchStrategy[bytes]:
         )
     )
     return st.builds(
-        lambda words, crlf, trailing: CACaps(
-            tuple(words), "CRLF" if crlf else "LF", trailing
-        ).dump(),
+        lambda words, crlf, trailing: (
+            ("\r\n" if crlf else "\n").join(words)
+            + (("\r\n" if crlf else "\n") if trailing else "")
+        ).encode("ascii"),
         st.lists(cased, max_size=10),
         st.booleans(),
         st.booleans(),

@@ -1,0 +1,80 @@
+"""The fuzz entry point and strategies: only pyscep errors, on mutated input of every kind."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pyscep import ParseError, PKIStatus
+from pyscep.messages.ca import parse_ca_certificates
+from pyscep.messages.pkimessage import (
+    decrypt_pki_message,
+    parse_pki_message,
+    verify_cert_rep,
+    verify_request,
+)
+from pyscep.testing import fixed_keys, fuzz_one_input
+from pyscep.testing import strategies as scep_st
+
+SLOW = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def _extension_as_set(certificate: bytes) -> bytes:
+    """The fuzzer's find: the first extension encoded as a SET instead of a SEQUENCE."""
+    marker = certificate.index(bytes.fromhex("0603551d"))  # OID 2.5.29.x
+    start = certificate.rindex(b"\x30", 0, marker)
+    return certificate[:start] + b"\x31" + certificate[start + 1 :]
+
+
+def test_regression_lazy_extension_error_is_a_parse_error() -> None:
+    bad = _extension_as_set(fixed_keys().ca.der)
+    with pytest.raises(ParseError):
+        parse_ca_certificates(bad)
+    fuzz_one_input(bad)
+
+
+@SLOW
+@given(scep_st.pki_requests())
+def test_generated_requests_are_valid(message: bytes) -> None:
+    keys = fixed_keys()
+    verified = verify_request(parse_pki_message(message))
+    decrypt_pki_message(verified, keys.ca_decrypter)
+
+
+@SLOW
+@given(scep_st.cert_reps())
+def test_generated_cert_reps_are_valid(message: bytes) -> None:
+    keys = fixed_keys()
+    reply = verify_cert_rep(parse_pki_message(message), ca_certificates=[keys.ca])
+    if reply.pki_status is PKIStatus.SUCCESS:
+        decrypt_pki_message(reply, keys.client_decrypter)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(scep_st.mutated())
+def test_mutated_input_only_raises_pyscep_errors_quickly(data: bytes) -> None:
+    start = time.perf_counter()
+    fuzz_one_input(data)  # any non-ScepError propagates and fails the test
+    assert time.perf_counter() - start < 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=512))
+def test_random_bytes(data: bytes) -> None:
+    fuzz_one_input(data)
+
+
+def test_caps_strategy_parses() -> None:
+    from pyscep.messages.caps import CACaps
+
+    @settings(max_examples=50, deadline=None)
+    @given(scep_st.ca_caps())
+    def check(body: bytes) -> None:
+        caps = CACaps.parse(body)
+        assert caps.keywords == tuple(w for w in body.decode().split() if w)
+        assert all(k.value.lower() in body.decode().lower() for k in caps.known)
+
+    check()
