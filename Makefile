@@ -6,12 +6,15 @@ BIN := $(VENV)/bin
 # The oscrypto backend is tested in an environment of its own (elements-oscrypto).
 OSC_VENV := .venv-oscrypto
 
-.PHONY: demo test lint unit oscrypto-test clean
+# Seconds of fuzzing in `make test` (CI); run fuzz/run_campaign.sh for longer.
+FUZZ_SECONDS ?= 60
+
+.PHONY: demo test lint unit oscrypto-test fuzz-smoke bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	$(BIN)/python -m pip install -q -e '.[test,dev,fuzz]'
 	touch $@
 
 $(OSC_VENV)/.installed: pyproject.toml
@@ -24,8 +27,8 @@ demo: $(VENV)/.installed
 	$(BIN)/pyscep demo
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests fuzz bench
+	$(BIN)/ruff format --check src tests fuzz bench
 	$(BIN)/mypy --strict
 
 unit: $(VENV)/.installed
@@ -35,7 +38,15 @@ unit: $(VENV)/.installed
 oscrypto-test: $(OSC_VENV)/.installed
 	PYSCEP_BACKENDS=oscrypto $(OSC_VENV)/bin/python -bb -m pytest tests/test_backends.py tests/test_cms_openssl.py
 
-test: lint unit oscrypto-test
+# A bounded fuzz campaign: fails on any non-pyscep exception or an input over 1 s.
+fuzz-smoke: $(VENV)/.installed
+	PYTHON=$(BIN)/python fuzz/run_campaign.sh $(FUZZ_SECONDS)
+
+# Parse time and memory on growing hostile inputs (prints numbers; not a test).
+bench: $(VENV)/.installed
+	$(BIN)/python bench/parse_bench.py
+
+test: lint unit oscrypto-test fuzz-smoke
 
 clean:
 	rm -rf $(VENV) $(OSC_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

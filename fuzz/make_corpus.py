@@ -28,8 +28,9 @@ def main() -> None:
         if vector.suffix in (".der", ".txt"):
             save(vector.read_bytes())
 
-    @settings(max_examples=40, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=40, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
     @given(strategies.any_message())
     def generate(message: bytes) -> None:
         save(message)

@@ -1,0 +1,93 @@
+"""No decryption oracle: every failure is one exception, one text, one path.
+
+Wycheproof's rule for PKCS#1 v1.5 padding failures ("collect the exceptions
+... and check that they are all exactly identical"), applied to every way a
+pkcsPKIEnvelope can fail to open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from asn1crypto import core
+
+from pyscep import ContentCipher, CryptoBackend, DecryptionError, get_backend
+from pyscep.messages.pkimessage import decrypt_pki_message, parse_pki_message, verify_request
+from pyscep.testing import fixed_keys
+from tests.test_catalog import (
+    _eci,
+    _encrypted_key,
+    _for_someone_else,
+    _ktri,
+    _set_ciphertext,
+    valid,
+    with_envelope,
+)
+
+KEYS = fixed_keys()
+
+
+class CountingBackend:
+    """The default backend, counting symmetric decryptions (the path taken)."""
+
+    def __init__(self, inner: CryptoBackend) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.decryptions = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def decrypt_content(self, cipher: ContentCipher, key: bytes, iv: bytes, data: bytes) -> bytes:
+        self.decryptions += 1
+        return self.inner.decrypt_content(cipher, key, iv, data)
+
+
+FAILURES: dict[str, Callable[[], bytes]] = {
+    "bad PKCS#1 padding": lambda: with_envelope(
+        lambda i: _ktri(i).__setitem__("encrypted_key", b"\x00" * 256)
+    ),
+    "wrong content-key length": lambda: with_envelope(
+        lambda i: _ktri(i).__setitem__("encrypted_key", _encrypted_key(b"k" * 13))
+    ),
+    "wrong recipient": _for_someone_else,
+    "bad CBC padding": lambda: with_envelope(lambda i: _set_ciphertext(i, b"\x01" * 32)),
+    "truncated ciphertext": lambda: with_envelope(lambda i: _set_ciphertext(i, b"\x01" * 15)),
+    "IV of the wrong length": lambda: with_envelope(
+        lambda i: _eci(i)["content_encryption_algorithm"].__setitem__(
+            "parameters", core.OctetString(b"\x00" * 5)
+        )
+    ),
+    "IV missing": lambda: with_envelope(
+        lambda i: _eci(i)["content_encryption_algorithm"].__setitem__("parameters", None)
+    ),
+}
+
+
+def _attempt(data: bytes) -> tuple[BaseException | None, int]:
+    backend = CountingBackend(get_backend())
+    message = verify_request(parse_pki_message(data))
+    try:
+        decrypt_pki_message(message, KEYS.ca_decrypter, backend=backend)  # type: ignore[arg-type]
+    except DecryptionError as exc:
+        return exc, backend.decryptions
+    return None, backend.decryptions
+
+
+def test_all_failures_are_identical() -> None:
+    seen = {}
+    for name, make in FAILURES.items():
+        error, _ = _attempt(make())
+        assert isinstance(error, DecryptionError), name
+        assert error.__cause__ is None, name
+        assert error.__context__ is None, name
+        seen[name] = (type(error), str(error), error.fail_info, error.args)
+    assert len(set(seen.values())) == 1, seen
+
+
+def test_key_transport_failures_take_the_path_of_success() -> None:
+    _, success_path = _attempt(valid())
+    assert success_path == 1
+    for name in ("bad PKCS#1 padding", "wrong content-key length", "bad CBC padding"):
+        _, path = _attempt(FAILURES[name]())
+        assert path == success_path, name  # a random key went through the CBC step
