@@ -71,11 +71,12 @@ class Certificate:
             # Materialise what every user of a certificate touches, so that
             # a corrupt certificate fails here and not deep inside a check.
             parsed["tbs_certificate"]["serial_number"].native  # noqa: B018
-            parsed["tbs_certificate"]["subject"].native  # noqa: B018
-            parsed["tbs_certificate"]["issuer"].native  # noqa: B018
+            # Names are only structurally parsed here; their values are decoded by
+            # the accessors, each inside the parse boundary.
+            parsed["tbs_certificate"]["subject"].chosen  # noqa: B018
+            parsed["tbs_certificate"]["issuer"].chosen  # noqa: B018
             parsed.public_key["algorithm"]["algorithm"].native  # noqa: B018
             parsed["tbs_certificate"]["validity"].native  # noqa: B018
-            parsed.self_issued  # noqa: B018
             # Parses every extension pyscep reads (asn1crypto does it in one go).
             parsed.basic_constraints_value  # noqa: B018
         return cls(der, parsed)
@@ -192,6 +193,8 @@ class Certificate:
     @cached_property
     def self_signed(self) -> bool:
         """True when issuer equals subject (asn1crypto's 'maybe' counts as self-issued)."""
+        if self.issuer_der == self.subject_der:
+            return True
         with parse_field("issuer"):
             return bool(self._parsed.self_issued)
 
@@ -204,6 +207,10 @@ class Certificate:
         """True when this certificate has that issuer (RFC 5280 name comparison) and serial."""
         if self.serial_number != serial:
             return False
+        # Identical encodings are equal names; only differing ones need
+        # asn1crypto's (costly) RFC 5280 comparison.
+        if bytes(issuer.dump()) == self.issuer_der:
+            return True
         with parse_field("issuer"):
             return bool(self._parsed.issuer == issuer)
 
