@@ -113,8 +113,10 @@ class UnverifiedPKIMessage(_MessageFields):
 class PKIMessage(_MessageFields):
     """A pkiMessage whose signature, messageDigest, contentType and SCEP rules checked out."""
 
-    signer_certificate: Certificate = field(default=None)  # type: ignore[assignment]
-    digest: DigestAlgorithm = DigestAlgorithm.SHA256
+    #: The certificate whose key verified the signature.
+    signer_certificate: Certificate
+    #: The digest algorithm the signature used.
+    digest: DigestAlgorithm
 
     @property
     def content_cipher(self) -> ContentCipher | None:
