@@ -30,9 +30,17 @@ def _extension_as_set(certificate: bytes) -> bytes:
 
 
 def test_regression_lazy_extension_error_is_a_parse_error() -> None:
+    from pyscep import Certificate
+    from pyscep.cms.degenerate import build_certs_only
+
     bad = _extension_as_set(fixed_keys().ca.der)
+    certificate = Certificate.load(bad)  # extensions are decoded on first use...
+    for accessor in ("is_ca", "key_usage", "subject_alt_names", "extended_key_usages"):
+        with pytest.raises(ParseError):  # ...inside the parse boundary
+            getattr(certificate, accessor)
+    # The fuzzer's path: CA selection over two certificates reads basicConstraints.
     with pytest.raises(ParseError):
-        parse_ca_certificates(bad)
+        parse_ca_certificates(build_certs_only([certificate, fixed_keys().client]))
     fuzz_one_input(bad)
 
 

@@ -50,28 +50,10 @@ class Header:
 def read_header(data: bytes, offset: int = 0, end: int | None = None, *, _depth: int = 0) -> Header:
     """Read the TLV starting at ``offset``; indefinite lengths are walked to their end."""
     limit = len(data) if end is None else end
-    pos = offset
-    if pos >= limit:
+    if offset >= limit:
         raise ParseError("truncated: no tag")
-    first = data[pos]
-    pos += 1
-    tag_number = first & 0x1F
-    if tag_number == 0x1F:
-        tag_number = 0
-        for count in range(4):
-            if pos >= limit:
-                raise ParseError("truncated tag")
-            byte = data[pos]
-            pos += 1
-            if count == 0 and byte == 0x80:
-                raise ParseError("non-minimal tag number")
-            tag_number = (tag_number << 7) | (byte & 0x7F)
-            if not byte & 0x80:
-                break
-        else:
-            raise ParseError("tag number too long")
-        if tag_number < 0x1F:
-            raise ParseError("non-minimal tag number")
+    first = data[offset]
+    tag_number, pos = _read_tag(data, offset, limit)
     if pos >= limit:
         raise ParseError("truncated: no length")
     length_byte = data[pos]
@@ -119,6 +101,34 @@ def read_header(data: bytes, offset: int = 0, end: int | None = None, *, _depth:
         pos + length,
         indefinite=False,
     )
+
+
+def _read_tag(data: bytes, offset: int, limit: int) -> tuple[int, int]:
+    """The tag number at ``offset`` and where its length octets start.
+
+    Long-form tag numbers are capped at 4 octets (asn1crypto parses them in
+    quadratic time) and must be minimal.
+    """
+    tag_number = data[offset] & 0x1F
+    pos = offset + 1
+    if tag_number != 0x1F:
+        return tag_number, pos
+    tag_number = 0
+    for count in range(4):
+        if pos >= limit:
+            raise ParseError("truncated tag")
+        byte = data[pos]
+        pos += 1
+        if count == 0 and byte == 0x80:
+            raise ParseError("non-minimal tag number")
+        tag_number = (tag_number << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            break
+    else:
+        raise ParseError("tag number too long")
+    if tag_number < 0x1F:
+        raise ParseError("non-minimal tag number")
+    return tag_number, pos
 
 
 def octet_string_value(encoded: bytes) -> bytes:
@@ -205,74 +215,115 @@ MAX_OID_ARC_OCTETS = 10
 
 
 def prescan(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanReport:
-    """Walk every TLV of ``data`` iteratively and enforce ``limits``.
+    """Walk every TLV of ``data`` once, forward and without recursion; enforce ``limits``.
 
     Raises ParseError for inputs over the limits, for lengths inconsistent with
-    the input, for long or non-minimal tag numbers, and for trailing bytes.
-    Only constructed elements are descended into: the DER inside an OCTET
-    STRING (eContent) is scanned when it is parsed in its turn.
+    the input, for long or non-minimal tag numbers, for malformed primitives
+    asn1crypto would accept or trip over, and for trailing bytes. Only
+    constructed elements are descended into: the DER inside an OCTET STRING
+    (eContent) is scanned when it is parsed in its turn.
     """
-    if len(data) > limits.max_size:
-        raise ParseError(f"input of {len(data)} bytes exceeds the {limits.max_size}-byte limit")
-    top = read_header(data, 0)
-    if top.end != len(data):
-        raise ParseError("trailing bytes after the outermost element")
-    elements = 0
-    deepest = 0
+    size = len(data)
+    if size > limits.max_size:
+        raise ParseError(f"input of {size} bytes exceeds the {limits.max_size}-byte limit")
+    if size == 0:
+        raise ParseError("truncated: no tag")
+    max_depth, max_elements = limits.max_depth, limits.max_elements
+    elements = deepest = indefinite_depth = 0
     indefinite = constructed_strings = non_minimal = False
-    stack = [(top.start, top.end, 1)]
-    while stack:
-        pos, end, depth = stack.pop()
+    # Open constructed elements: (end offset, or -1 for "until end-of-contents").
+    stack: list[int] = []
+    pos = 0
+    while True:
+        if stack:
+            end = stack[-1]
+            if end == -1:
+                if pos + 2 <= size and data[pos] == 0 and data[pos + 1] == 0:
+                    stack.pop()
+                    indefinite_depth -= 1
+                    pos += 2
+                    continue
+                end = size
+            elif pos == end:
+                stack.pop()
+                continue
+        elif pos:
+            if pos != size:
+                raise ParseError("trailing bytes after the outermost element")
+            break
+        else:
+            end = size
+        # --- one header, inline (this loop runs once per element) ---
         if pos >= end:
-            continue
-        header = read_header(data, pos, end)
+            raise ParseError("truncated: no tag")
+        first = data[pos]
+        if first & 0x1F == 0x1F:
+            tag_number, cursor = _read_tag(data, pos, end)
+        else:
+            tag_number, cursor = first & 0x1F, pos + 1
+        if cursor >= end:
+            raise ParseError("truncated: no length")
+        length_byte = data[cursor]
+        cursor += 1
+        constructed = first & 0x20
         elements += 1
-        if elements > limits.max_elements:
-            raise ParseError(f"more than {limits.max_elements} elements")
+        if elements > max_elements:
+            raise ParseError(f"more than {max_elements} elements")
+        depth = len(stack) + 1
+        if depth > max_depth:
+            raise ParseError(f"nested deeper than {max_depth} levels")
         deepest = max(deepest, depth)
-        if depth > limits.max_depth:
-            raise ParseError(f"nested deeper than {limits.max_depth} levels")
-        stack.append((header.end, end, depth))
-        if header.tag_class == 0 and not header.constructed:
-            _check_primitive(data, header)
-        length_octets = header.content_start - header.start - _tag_octets(data, header.start)
-        if header.indefinite:
+        if length_byte == 0x80:
+            if not constructed:
+                raise ParseError("indefinite length on a primitive")
             indefinite = True
-        elif length_octets > 1:
-            length = header.content_end - header.content_start
-            if length < 0x80 or data[header.start + _tag_octets(data, header.start) + 1] == 0:
-                non_minimal = True
-        if header.constructed:
-            if header.tag_class == 0 and header.tag_number in _STRING_TAGS:
+            indefinite_depth += 1
+            if indefinite_depth > _MAX_INDEFINITE_DEPTH:
+                raise ParseError("indefinite lengths nested too deeply")
+            if first < 0x40 and tag_number in _STRING_TAGS:
                 constructed_strings = True
-            stack.append((header.content_start, header.content_end, depth + 1))
+            stack.append(-1)
+            pos = cursor
+            continue
+        if length_byte & 0x80:
+            count = length_byte & 0x7F
+            if count > 4 or cursor + count > end:
+                raise ParseError("bad length")
+            length = int.from_bytes(data[cursor : cursor + count], "big")
+            if length < 0x80 or data[cursor] == 0:
+                non_minimal = True
+            cursor += count
+        else:
+            length = length_byte
+        content_end = cursor + length
+        if content_end > end:
+            raise ParseError("length larger than the data")
+        if constructed:
+            if first < 0x40 and tag_number in _STRING_TAGS:
+                constructed_strings = True
+            stack.append(content_end)
+            pos = cursor
+            continue
+        if first < 0x40:  # universal primitive
+            _check_primitive(data, tag_number, cursor, content_end)
+        pos = content_end
     return ScanReport(elements, deepest, indefinite, constructed_strings, non_minimal)
 
 
-def _check_primitive(data: bytes, header: Header) -> None:
+def _check_primitive(data: bytes, number: int, start: int, end: int) -> None:
     """Universal primitives whose malformed forms asn1crypto accepts or trips over."""
-    length = header.content_end - header.content_start
-    number = header.tag_number
+    length = end - start
     if number == 0:
         raise ParseError("end-of-contents octets outside an indefinite-length element")
     if number == 2 and not 0 < length <= MAX_INTEGER_OCTETS:
         raise ParseError("INTEGER empty or too long")
-    if number == 3 and (length == 0 or data[header.content_start] > 7):
+    if number == 3 and (length == 0 or data[start] > 7):
         raise ParseError("malformed BIT STRING")
     if number == 6:
-        if not 0 < length <= MAX_OID_OCTETS or data[header.content_end - 1] & 0x80:
+        if not 0 < length <= MAX_OID_OCTETS or data[end - 1] & 0x80:
             raise ParseError("OBJECT IDENTIFIER empty, too long or truncated")
         run = 0
-        for byte in data[header.content_start : header.content_end]:
+        for byte in data[start:end]:
             run = run + 1 if byte & 0x80 else 0
             if run >= MAX_OID_ARC_OCTETS:
                 raise ParseError("OBJECT IDENTIFIER arc too long")
-
-
-def _tag_octets(data: bytes, start: int) -> int:
-    if data[start] & 0x1F != 0x1F:
-        return 1
-    count = 1
-    while data[start + count] & 0x80:
-        count += 1
-    return count + 1

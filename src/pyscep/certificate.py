@@ -76,9 +76,8 @@ class Certificate:
             parsed["tbs_certificate"]["subject"].chosen  # noqa: B018
             parsed["tbs_certificate"]["issuer"].chosen  # noqa: B018
             parsed.public_key["algorithm"]["algorithm"].native  # noqa: B018
-            parsed["tbs_certificate"]["validity"].native  # noqa: B018
-            # Parses every extension pyscep reads (asn1crypto does it in one go).
-            parsed.basic_constraints_value  # noqa: B018
+        # Validity, names and extensions are decoded on first use, each inside
+        # the parse boundary (see the accessors), not on the parsing hot path.
         return cls(der, parsed)
 
     def __eq__(self, other: object) -> bool:
