@@ -7,7 +7,15 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 python="${PYTHON:-.venv/bin/python}"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+keep_crashes() {
+  # Keep what the fuzzer found (crash-*, timeout-*) where a person can replay it.
+  if compgen -G "$work/artifacts/*" > /dev/null; then
+    mkdir -p fuzz/crashes && cp "$work"/artifacts/* fuzz/crashes/
+    echo "fuzz campaign: findings kept in fuzz/crashes/" >&2
+  fi
+  rm -rf "$work"
+}
+trap keep_crashes EXIT
 "$python" fuzz/make_corpus.py "$work/corpus"
 mkdir -p "$work/artifacts"
 "$python" fuzz/fuzz_pyscep.py "$work/corpus" \

@@ -86,3 +86,29 @@ def test_caps_strategy_parses() -> None:
         assert all(k.value.lower() in body.decode().lower() for k in caps.known)
 
     check()
+
+
+def test_regression_malformed_recipient_issuer_is_a_parse_error() -> None:
+    """The fuzzer's second find: an RDN of the recipient's issuer with a wrong tag."""
+    from pyscep.enums import MessageType
+    from pyscep.inspect import inspect_payload
+    from pyscep.messages.build import build_request
+    from pyscep.testing._csr import client_csr
+
+    keys = fixed_keys()
+    message = build_request(
+        MessageType.PKCS_REQ,
+        client_csr(),
+        signer=keys.client_signer,
+        recipient=keys.ca,
+        transaction_id="T",
+    ).der
+    name = keys.ca.issuer_der  # appears only as the envelope's recipient issuer
+    assert message.count(name) == 1
+    broken_name = name[:2] + b"\x12" + name[3:]  # the first RDN SET (0x31) becomes 0x12
+    broken = message.replace(name, broken_name)
+    with pytest.raises(ParseError):
+        parse_pki_message(broken)
+    with pytest.raises(ParseError):
+        inspect_payload(broken)
+    fuzz_one_input(broken)

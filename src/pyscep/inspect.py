@@ -18,6 +18,7 @@ from typing import Any
 
 from asn1crypto import pem
 
+from pyscep._boundary import field as parse_field
 from pyscep._der import prescan
 from pyscep.algorithms import LEGACY
 from pyscep.certificate import Certificate
@@ -184,8 +185,10 @@ def _describe_message(
     if ktri is not None and ktri.issuer is not None and ktri.serial is not None:
         issuer, serial = ktri.issuer, ktri.serial
         match = next((c for c in known if c.matches_issuer_and_serial(issuer, serial)), None)
+        with parse_field("recipientInfos"):
+            recipient_issuer = str(ktri.issuer.human_friendly)
         recipient = {
-            "issuer": str(ktri.issuer.human_friendly),
+            "issuer": recipient_issuer,
             "serial": ktri.serial,
             "serial_hex": format(ktri.serial, "X"),
             "recipient_cert_subject": match.subject if match else None,

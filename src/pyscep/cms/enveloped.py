@@ -251,7 +251,7 @@ def _parse_recipient(recipient: cms.RecipientInfo) -> RecipientView:
     issuer = serial = key_identifier = None
     if rid.name == "issuer_and_serial_number":
         issuer = rid.chosen["issuer"]
-        issuer.chosen  # noqa: B018 - structure checked here; values on comparison
+        issuer.native  # noqa: B018 - materialise inside the boundary
         serial = int(rid.chosen["serial_number"].native)
     else:
         key_identifier = bytes(rid.chosen.native)

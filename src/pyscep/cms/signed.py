@@ -305,7 +305,7 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
         sid_issuer = sid_serial = sid_key_identifier = None
         if sid.name == "issuer_and_serial_number":
             sid_issuer = sid.chosen["issuer"]
-            sid_issuer.chosen  # noqa: B018 - structure checked here; values on comparison
+            sid_issuer.native  # noqa: B018 - materialise inside the boundary
             sid_serial = int(sid.chosen["serial_number"].native)
         else:
             sid_key_identifier = bytes(sid.chosen.native)

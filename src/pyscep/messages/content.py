@@ -49,7 +49,8 @@ def name_der(name: str | bytes | x509.Name | Certificate) -> bytes:
 
 
 def _human(name_bytes: bytes) -> str:
-    return str(x509.Name.load(name_bytes).human_friendly)
+    with field("Name"):
+        return str(x509.Name.load(name_bytes).human_friendly)
 
 
 def _jsonable(value: Any) -> Any:
