@@ -858,3 +858,22 @@ def test_policy_imports_nothing_from_the_message_layer() -> None:
         check=True,
     ).stdout.strip()
     assert loaded == "[]"
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_hostile_signer_certificates_end_in_a_decision(data: st.DataObject) -> None:
+    """A mutated signer certificate (attacker-controlled) never escapes, never ISSUEs."""
+    from pyscep import ScepError
+
+    der = bytearray(DEVICE.certificate.der)
+    for _ in range(data.draw(st.integers(1, 3))):
+        der[data.draw(st.integers(0, len(der) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        signer = Certificate.load(bytes(der))
+    except ScepError:
+        return
+    view = replace(request(), signer=signer)
+    decision = decide(view, AUTO, records=(InventoryRecord(signer, CertificateStatus.VALID),))
+    if bytes(der) != DEVICE.certificate.der:
+        assert decision.action is not Action.ISSUE

@@ -217,7 +217,8 @@ class Certificate:
         """This certificate as a pyca/cryptography ``x509.Certificate``."""
         from cryptography import x509 as cx509
 
-        return cx509.load_der_x509_certificate(self.der)
+        with parse_field("Certificate"):
+            return cx509.load_der_x509_certificate(self.der)
 
     def __repr__(self) -> str:
         return f"Certificate(subject={self.subject!r}, serial={self.serial_number})"

@@ -16,6 +16,7 @@ from datetime import datetime
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, get_backend
 from pyscep.enums import FailInfo, MessageType
+from pyscep.errors import ScepError
 from pyscep.policy.config import EnrollmentMode, OutsideWindow, PolicyConfig
 from pyscep.policy.decision import Action, Classification, Decision, Outcome, TraceEntry
 from pyscep.policy.identity import DistinguishedName
@@ -78,6 +79,11 @@ def evaluate(
         )
     except _Decided as decided:
         return decided.decision
+    except ScepError as exc:
+        # An unreadable certificate (the signer is attacker-supplied) is an
+        # outcome like any other: a rejection that says why.
+        fail_info = exc.fail_info if exc.fail_info is not None else FailInfo.BAD_REQUEST
+        return run.reject("readable-input", fail_info, f"unreadable input: {exc}").decision
 
 
 def _evaluate(

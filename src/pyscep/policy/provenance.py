@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pyscep._boundary import field
 from pyscep.algorithms import DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend
@@ -23,25 +24,28 @@ _SCHEMES = {
 
 
 def _signed_by(certificate: Certificate, issuer: Certificate, backend: CryptoBackend) -> bool:
-    parsed = certificate.asn1
+    # The signer certificate may come from an attacker: read it inside the parse
+    # boundary, and treat anything unreadable as "not signed by this CA".
     try:
-        if parsed.issuer != issuer.asn1.subject:
+        with field("certificate signature"):
+            parsed = certificate.asn1
+            if (
+                certificate.issuer_der != issuer.subject_der
+                and parsed.issuer != issuer.asn1.subject
+            ):
+                return False
+            algorithm = parsed["signature_algorithm"]
+            scheme = _SCHEMES.get(algorithm.signature_algo)
+            digest = DigestAlgorithm.from_name(algorithm.hash_algo)
+            salt = None
+            if scheme is SignatureScheme.RSA_PSS:
+                salt = int(algorithm["parameters"]["salt_length"].native)
+            signature = bytes(parsed["signature_value"].native)
+            signed = bytes(parsed["tbs_certificate"].dump())
+        if scheme is None:
             return False
-        algorithm = parsed["signature_algorithm"]
-        scheme = _SCHEMES[algorithm.signature_algo]
-        digest = DigestAlgorithm(algorithm.hash_algo)
-        salt = None
-        if scheme is SignatureScheme.RSA_PSS:
-            salt = int(algorithm["parameters"]["salt_length"].native)
-        backend.verify_signature(
-            issuer.public_key_der,
-            bytes(parsed["signature_value"].native),
-            bytes(parsed["tbs_certificate"].dump()),
-            digest,
-            scheme,
-            salt,
-        )
-    except (ScepError, KeyError, ValueError):
+        backend.verify_signature(issuer.public_key_der, signature, signed, digest, scheme, salt)
+    except ScepError:
         return False
     return True
 
