@@ -213,6 +213,18 @@ class Certificate:
         with parse_field("issuer"):
             return bool(self._parsed.issuer == issuer)
 
+    def is_named_by(
+        self, issuer: x509.Name | None, serial: int | None, key_identifier: bytes | None
+    ) -> bool:
+        """True when a CMS identifier names this certificate.
+
+        CMS names a signer or a recipient by IssuerAndSerialNumber, or else by
+        SubjectKeyIdentifier; pass whichever the identifier holds.
+        """
+        if issuer is not None and serial is not None:
+            return self.matches_issuer_and_serial(issuer, serial)
+        return key_identifier is not None and self.subject_key_identifier == key_identifier
+
     def to_cryptography(self) -> Any:
         """This certificate as a pyca/cryptography ``x509.Certificate``."""
         from cryptography import x509 as cx509

@@ -57,13 +57,8 @@ class RecipientView:
 
     def addressed_to(self, certificate: Certificate) -> bool:
         """True when this RecipientInfo names ``certificate``."""
-        if self.kind != "ktri":
-            return False
-        if self.issuer is not None and self.serial is not None:
-            return certificate.matches_issuer_and_serial(self.issuer, self.serial)
-        return (
-            self.key_identifier is not None
-            and certificate.subject_key_identifier == self.key_identifier
+        return self.kind == "ktri" and certificate.is_named_by(
+            self.issuer, self.serial, self.key_identifier
         )
 
 

@@ -69,6 +69,10 @@ class ParsedSignerInfo:
     signed_attrs: ScepAttributes | None
     unsigned_attr_count: int
 
+    def names(self, certificate: Certificate) -> bool:
+        """True when this SignerInfo's sid names ``certificate``."""
+        return certificate.is_named_by(self.sid_issuer, self.sid_serial, self.sid_key_identifier)
+
 
 @dataclass(frozen=True)
 class ParsedSignedData:
@@ -413,12 +417,7 @@ def find_signer_certificate(
     info: ParsedSignerInfo, candidates: Sequence[Certificate]
 ) -> Certificate:
     """The one certificate the SignerInfo's sid names; ambiguity is an error."""
-    if info.sid_issuer is not None and info.sid_serial is not None:
-        issuer, serial = info.sid_issuer, info.sid_serial
-        matches = {c for c in candidates if c.matches_issuer_and_serial(issuer, serial)}
-    else:
-        key_id = info.sid_key_identifier
-        matches = {c for c in candidates if c.subject_key_identifier == key_id}
+    matches = {c for c in candidates if info.names(c)}
     if not matches:
         raise VerificationError(
             "no certificate matches the signer identifier", fail_info=FailInfo.BAD_CERT_ID

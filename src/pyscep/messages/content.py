@@ -16,16 +16,10 @@ from asn1crypto import cms, csr, x509
 from pyscep._asn1 import IssuerAndSubject as _Asn1IssuerAndSubject
 from pyscep._boundary import field
 from pyscep._der import prescan
-from pyscep.algorithms import DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend
-from pyscep.errors import ParseError, UnsupportedAlgorithmError, VerificationError
-
-_SCHEMES = {
-    "rsassa_pkcs1v15": SignatureScheme.RSA_PKCS1V15,
-    "rsassa_pss": SignatureScheme.RSA_PSS,
-    "ecdsa": SignatureScheme.ECDSA,
-}
+from pyscep.crypto.signed_object import verify_signed_object
+from pyscep.errors import ParseError, VerificationError
 
 __all__ = [
     "CertificationRequest",
@@ -95,17 +89,10 @@ class CertificationRequest:
         with field("CertificationRequest"):
             request = csr.CertificationRequest.load(self.der)
             algorithm = request["signature_algorithm"]
-            scheme = _SCHEMES.get(algorithm.signature_algo)
-            digest = DigestAlgorithm.from_name(algorithm.hash_algo)
-            salt = None
-            if scheme is SignatureScheme.RSA_PSS:
-                salt = int(algorithm["parameters"]["salt_length"].native)
             signed = bytes(request["certification_request_info"].dump())
             signature = bytes(request["signature"].native)
-        if scheme is None:
-            raise UnsupportedAlgorithmError("unsupported CSR signature algorithm")
         try:
-            backend.verify_signature(self.public_key_der, signature, signed, digest, scheme, salt)
+            verify_signed_object(backend, self.public_key_der, algorithm, signature, signed)
         except VerificationError:
             raise VerificationError("the CSR's self-signature does not verify") from None
 

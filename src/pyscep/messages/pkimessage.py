@@ -198,7 +198,7 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
         findings.append(Finding(FindingCode.MISSING_CONTENT_TYPE, "no contentType attribute"))
     if attributes.sender_nonce is None:
         findings.append(Finding(FindingCode.MISSING_SENDER_NONCE, "no senderNonce attribute"))
-    if not any(_signer_matches(info, c) for c in signed.certificates):
+    if not any(info.names(c) for c in signed.certificates):
         findings.append(
             Finding(FindingCode.SIGNER_CERTIFICATE_ABSENT, "signer certificate not embedded")
         )
@@ -287,15 +287,6 @@ def _sorted_set(set_der: bytes) -> bool:
             return False
         previous, position = encoding, child.end
     return True
-
-
-def _signer_matches(info: object, certificate: Certificate) -> bool:
-    from pyscep.cms.signed import ParsedSignerInfo
-
-    assert isinstance(info, ParsedSignerInfo)
-    if info.sid_issuer is not None and info.sid_serial is not None:
-        return certificate.matches_issuer_and_serial(info.sid_issuer, info.sid_serial)
-    return certificate.subject_key_identifier == info.sid_key_identifier
 
 
 # --- verify -------------------------------------------------------------------

@@ -9,18 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pyscep._boundary import field
-from pyscep.algorithms import DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend
+from pyscep.crypto.signed_object import verify_signed_object
 from pyscep.errors import ScepError
 
 __all__ = ["issuing_ca"]
-
-_SCHEMES = {
-    "rsassa_pkcs1v15": SignatureScheme.RSA_PKCS1V15,
-    "rsassa_pss": SignatureScheme.RSA_PSS,
-    "ecdsa": SignatureScheme.ECDSA,
-}
 
 
 def _signed_by(certificate: Certificate, issuer: Certificate, backend: CryptoBackend) -> bool:
@@ -35,16 +29,9 @@ def _signed_by(certificate: Certificate, issuer: Certificate, backend: CryptoBac
             ):
                 return False
             algorithm = parsed["signature_algorithm"]
-            scheme = _SCHEMES.get(algorithm.signature_algo)
-            digest = DigestAlgorithm.from_name(algorithm.hash_algo)
-            salt = None
-            if scheme is SignatureScheme.RSA_PSS:
-                salt = int(algorithm["parameters"]["salt_length"].native)
             signature = bytes(parsed["signature_value"].native)
             signed = bytes(parsed["tbs_certificate"].dump())
-        if scheme is None:
-            return False
-        backend.verify_signature(issuer.public_key_der, signature, signed, digest, scheme, salt)
+        verify_signed_object(backend, issuer.public_key_der, algorithm, signature, signed)
     except ScepError:
         return False
     return True
