@@ -31,8 +31,7 @@ def field(name: str) -> Iterator[None]:
         raise
     except ScepError:
         raise
-    except (Exception, RecursionError) as exc:
-        # Exception covers RecursionError already; listed for the reader.
+    except Exception as exc:  # RecursionError and asn1crypto's ValueErrors included
         raise ParseError(_describe(exc), path=(name,)) from exc
 
 

@@ -249,7 +249,7 @@ def _decrypt(
                 continue
             try:
                 content = decrypt_pki_message(
-                    message, load_decrypter(key, certificate), policy=LEGACY
+                    message, load_decrypter(private, certificate), policy=LEGACY
                 )
             except ScepError as exc:
                 errors.append(f"decryption with {certificate.subject!r} failed: {exc}")

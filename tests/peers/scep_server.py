@@ -98,7 +98,7 @@ class ScepTestServer:
         kind = message.message_type
         self.log.append(
             f"{kind.rfc_name} {message.digest.value} {message.content_cipher}"
-            f" {message._signed.signer_infos[0].signature_algorithm}"
+            f" {message.signature_algorithm}"
         )
         txid = message.transaction_id or ""
         if kind is MessageType.CERT_POLL:

@@ -66,13 +66,13 @@ def _fail(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print."""
     try:
-        view = _request_view(args)
+        cas = [c for path in args.ca_cert for c in Certificate.load_all(Path(path).read_bytes())]
+        view = _request_view(args, cas)
         config = parse_scep_conf(Path(args.config).read_text())
         inventory_path = Path(args.inventory)
         inventory = inventory_from_json(
             inventory_path.read_text(), lambda name: (inventory_path.parent / name).read_bytes()
         )
-        cas = [c for path in args.ca_cert for c in Certificate.load_all(Path(path).read_bytes())]
         now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
         if now.tzinfo is None:
             now = now.replace(tzinfo=timezone.utc)
@@ -104,9 +104,8 @@ def _challenge_ok(args: argparse.Namespace, csr: CertificationRequest) -> bool |
     return hmac.compare_digest(csr.challenge_password.encode(), args.challenge.encode())
 
 
-def _request_view(args: argparse.Namespace) -> RequestView:
+def _request_view(args: argparse.Namespace, cas: list[Certificate]) -> RequestView:
     data = Path(args.request).read_bytes()
-    cas = [c for path in args.ca_cert for c in Certificate.load_all(Path(path).read_bytes())]
     try:
         message = parse_pki_message(data)
     except ScepError:

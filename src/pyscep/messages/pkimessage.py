@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -310,9 +310,10 @@ def _verified(
         certificates=certificates,
         signer_filter=only_allowed,
     )
-    fields = {name: getattr(message, name) for name in _MessageFields.__dataclass_fields__}
+    # The same fields, now vouched for: a PKIMessage is a different type on purpose.
+    copied = {f.name: getattr(message, f.name) for f in fields(_MessageFields)}
     return PKIMessage(
-        **fields, signer_certificate=verified.signer_certificate, digest=verified.digest
+        **copied, signer_certificate=verified.signer_certificate, digest=verified.digest
     )
 
 
@@ -396,11 +397,7 @@ def verify_cert_rep(
             findings.append(
                 Finding(FindingCode.SENDER_NONCE_REUSED, "senderNonce copies the request's")
             )
-    if len(findings) == len(verified.findings):
-        return verified
-    fields = {name: getattr(verified, name) for name in PKIMessage.__dataclass_fields__}
-    fields["findings"] = tuple(findings)
-    return PKIMessage(**fields)
+    return replace(verified, findings=tuple(findings))
 
 
 # --- decrypt ------------------------------------------------------------------
