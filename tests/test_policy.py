@@ -493,6 +493,20 @@ TABLE: list[
         (Action.PENDING, Classification.REKEY, None, "approval"),
     ),
     (
+        "renewal too early, PENDING by policy, challenge not waived",
+        request(),
+        replace(
+            AUTO,
+            renewal_window=timedelta(days=30),
+            outside_window=OutsideWindow.PENDING,
+            waive_challenge_on_renewal=False,
+        ),
+        None,
+        None,
+        None,
+        (Action.REJECT, Classification.REKEY, FailInfo.BAD_REQUEST, "challenge"),
+    ),
+    (
         "renewal inside the window",
         request(),
         replace(AUTO, renewal_window=timedelta(days=400)),

@@ -241,6 +241,21 @@ def _approve(
     )
 
 
+def _new_identity(
+    run: _Run, request: RequestView, config: PolicyConfig, *, auto: bool, why: str
+) -> Decision:
+    """Approval of an identity we have not issued to before: the default role and RA."""
+    run.note("role", Outcome.INFO, "defaults for a new enrollment")
+    return _approve(
+        run,
+        auto=auto,
+        why=why,
+        role=config.default_role,
+        ra=config.default_ra,
+        sans=_subject_alt_names(run, request, config),
+    )
+
+
 def _initial(
     run: _Run,
     request: RequestView,
@@ -278,14 +293,8 @@ def _initial(
     run.passed("allow-enrollment", f"ScepAllowEnrollment {mode.value}")
     _challenge(run, request, required=config.require_challenge, waiver=None)
     _common_checks(run, request, config, inventory)
-    run.note("role", Outcome.INFO, "defaults for a new enrollment")
-    return _approve(
-        run,
-        auto=config.auto_approve_enrollment,
-        why="ScepAutoApproveEnrollment",
-        role=config.default_role,
-        ra=config.default_ra,
-        sans=_subject_alt_names(run, request, config),
+    return _new_identity(
+        run, request, config, auto=config.auto_approve_enrollment, why="ScepAutoApproveEnrollment"
     )
 
 
@@ -308,25 +317,22 @@ def _renewal(
     run.passed("new-key", "same key allowed" if same_key else "new key")
     _no_identity_drift(run, request, config)
     window = config.renewal_window
+    auto = config.auto_approve
     if window is not None and signer.not_valid_after - now > window:
         detail = f"more than {window.days} days before the signer expires"
         if config.outside_window is OutsideWindow.REJECT:
             raise run.reject("renewal-window", FailInfo.BAD_REQUEST, detail)
         run.note("renewal-window", Outcome.INFO, detail + ": manual approval")
-        _challenge(run, request, required=False, waiver="renewal authenticated by its signer")
-        valid = _common_checks(run, request, config, inventory)
-        role, ra = _inherited(run, valid or [record])
-        return _approve(
-            run, auto=False, why="", role=role, ra=ra, sans=_subject_alt_names(run, request, config)
-        )
-    run.passed("renewal-window", "inside the renewal window" if window else "no window set")
+        auto = False
+    else:
+        run.passed("renewal-window", "inside the renewal window" if window else "no window set")
     waiver = "renewal authenticated by its signer" if config.waive_challenge_on_renewal else None
     _challenge(run, request, required=True, waiver=waiver)
     valid = _common_checks(run, request, config, inventory)
     role, ra = _inherited(run, valid or [record])
     return _approve(
         run,
-        auto=config.auto_approve,
+        auto=auto,
         why="ScepAutoApprove",
         role=role,
         ra=ra,
@@ -378,12 +384,6 @@ def _on_behalf(
     run.passed("allow-enrollment", f"ScepAllowEnrollment {config.allow_enrollment.value}")
     _challenge(run, request, required=False, waiver="signed by an authorized enroller")
     _common_checks(run, request, config, inventory)
-    run.note("role", Outcome.INFO, "defaults for a new enrollment")
-    return _approve(
-        run,
-        auto=config.auto_approve,
-        why="ScepAutoApprove (authorized enroller)",
-        role=config.default_role,
-        ra=config.default_ra,
-        sans=_subject_alt_names(run, request, config),
+    return _new_identity(
+        run, request, config, auto=config.auto_approve, why="ScepAutoApprove (authorized enroller)"
     )
