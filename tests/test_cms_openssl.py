@@ -51,6 +51,12 @@ def _openssl_decrypt_for_ca(envelope: bytes, files: dict[str, str], tmp: Path) -
     return openssl([*decrypt, "-inkey", files["ca.key"], "-recip", files["ca.crt"]], envelope, tmp)
 
 
+def _openssl_sign(cert: str, key: str, md: str, *options: str) -> bytes:
+    """``openssl cms -sign`` of PAYLOAD, eContent embedded, DER out."""
+    sign = ["cms", "-sign", "-nodetach", "-binary", "-md", md, "-outform", "DER"]
+    return openssl([*sign, "-signer", cert, "-inkey", key, *options], PAYLOAD)
+
+
 def _supported(backend: CryptoBackend, cipher: ContentCipher) -> bool:
     return not (backend.name == "oscrypto" and cipher is ContentCipher.AES192_CBC)
 
@@ -127,24 +133,7 @@ def test_we_verify_what_openssl_signs(
 ) -> None:
     # -stream makes openssl write BER: indefinite lengths, segmented eContent.
     extra = ["-stream"] if stream else []
-    message = openssl(
-        [
-            "cms",
-            "-sign",
-            "-nodetach",
-            "-binary",
-            "-md",
-            md,
-            "-outform",
-            "DER",
-            *extra,
-            "-signer",
-            files["client.crt"],
-            "-inkey",
-            files["client.key"],
-        ],
-        PAYLOAD,
-    )
+    message = _openssl_sign(files["client.crt"], files["client.key"], md, *extra)
     parsed = parse_signed_data(message)
     verified = verify_signed_data(parsed, backend=backend, policy=DEFAULT_POLICY)
     assert verified.content == PAYLOAD
@@ -158,24 +147,8 @@ def test_we_verify_what_openssl_signs(
 def test_we_verify_openssl_rsa_pss_and_pkcs1(
     backend: CryptoBackend, client: DemoIdentity, files: dict[str, str], padding: str
 ) -> None:
-    message = openssl(
-        [
-            "cms",
-            "-sign",
-            "-nodetach",
-            "-binary",
-            "-md",
-            "sha256",
-            "-outform",
-            "DER",
-            "-signer",
-            files["client.crt"],
-            "-inkey",
-            files["client.key"],
-            "-keyopt",
-            f"rsa_padding_mode:{padding}",
-        ],
-        PAYLOAD,
+    message = _openssl_sign(
+        files["client.crt"], files["client.key"], "sha256", "-keyopt", f"rsa_padding_mode:{padding}"
     )
     parsed = parse_signed_data(message)
     pss = parsed.signer_infos[0].pss_params
@@ -194,23 +167,7 @@ def test_we_verify_openssl_ecdsa(
 ) -> None:
     (tmp_path / "ec.key").write_bytes(pem_key(ec_client))
     (tmp_path / "ec.crt").write_bytes(pem_cert(ec_client.certificate))
-    message = openssl(
-        [
-            "cms",
-            "-sign",
-            "-nodetach",
-            "-binary",
-            "-md",
-            "sha256",
-            "-outform",
-            "DER",
-            "-signer",
-            str(tmp_path / "ec.crt"),
-            "-inkey",
-            str(tmp_path / "ec.key"),
-        ],
-        PAYLOAD,
-    )
+    message = _openssl_sign(str(tmp_path / "ec.crt"), str(tmp_path / "ec.key"), "sha256")
     verified = verify_signed_data(
         parse_signed_data(message), backend=backend, policy=DEFAULT_POLICY
     )
