@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from asn1crypto import core
 
-from pyscep import ContentCipher, CryptoBackend, DecryptionError, get_backend
+from pyscep import ContentCipher, CryptoBackend, DecryptionError, FailInfo, ParseError, ScepError
 from pyscep.messages.pkimessage import decrypt_pki_message, parse_pki_message, verify_request
-from pyscep.testing import fixed_keys
+from pyscep.testing import SeededBackend, fixed_keys
 from tests.test_catalog import (
     _eci,
     _encrypted_key,
@@ -65,7 +65,10 @@ FAILURES: dict[str, Callable[[], bytes]] = {
 
 
 def _attempt(data: bytes) -> tuple[BaseException | None, int]:
-    backend = CountingBackend(get_backend())
+    # Seeded: with a truly random fallback key, one run in ~256 gets valid CBC
+    # padding and fails later, in the CSR parser, exactly as an unknown wrong
+    # key would. The test compares paths, so it must not depend on that luck.
+    backend = CountingBackend(SeededBackend())
     message = verify_request(parse_pki_message(data))
     try:
         decrypt_pki_message(message, KEYS.ca_decrypter, backend=backend)  # type: ignore[arg-type]
@@ -91,3 +94,30 @@ def test_key_transport_failures_take_the_path_of_success() -> None:
     for name in ("bad PKCS#1 padding", "wrong content-key length", "bad CBC padding"):
         _, path = _attempt(FAILURES[name]())
         assert path == success_path, name  # a random key went through the CBC step
+
+
+def test_a_lucky_fallback_key_fails_later_and_the_same_way() -> None:
+    """One fallback key in ~256 passes the CBC padding check: then every
+    key-transport failure ends in the same content-parse error, so the
+    outcome still says nothing about why the key transport failed."""
+    transport_failures = ("bad PKCS#1 padding", "wrong content-key length")
+    inputs = {name: FAILURES[name]() for name in transport_failures}
+    for seed in range(4096):
+        backend = SeededBackend(seed=seed.to_bytes(2, "big"))
+        outcomes = set()
+        for name, data in inputs.items():
+            try:
+                decrypt_pki_message(
+                    verify_request(parse_pki_message(data)), KEYS.ca_decrypter, backend=backend
+                )
+            except ScepError as exc:
+                outcomes.add((type(exc), str(exc), exc.fail_info))
+            else:
+                raise AssertionError(f"{name} decrypted to a valid request")
+        assert len(outcomes) == 1, (seed, outcomes)
+        (kind, _, fail_info) = outcomes.pop()
+        if kind is ParseError:
+            assert fail_info is FailInfo.BAD_REQUEST
+            return
+        assert kind is DecryptionError
+    raise AssertionError("no seed in 4096 gave a fallback key with valid CBC padding")

@@ -72,7 +72,10 @@ class Decrypter(Protocol):
 class CryptoBackend(Protocol):
     """Public-key-free primitives plus loaders for private keys."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """A short name for messages and logs ("cryptography", "oscrypto")."""
+        ...
 
     def random_bytes(self, length: int) -> bytes:
         """Cryptographically secure random bytes."""

@@ -8,6 +8,7 @@ is reported by the fuzzer as a crash.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from pyscep.algorithms import LEGACY
 from pyscep.certificate import Certificate
@@ -26,11 +27,14 @@ from pyscep.messages.pkimessage import (
     verify_request,
 )
 from pyscep.testing.keys import fixed_keys
+from pyscep.testing.seeded import SeededBackend
 
 __all__ = ["fuzz_one_input"]
 
+_T = TypeVar("_T")
 
-def _quietly(step: Callable[[], object]) -> object | None:
+
+def _quietly(step: Callable[[], _T]) -> _T | None:
     try:
         return step()
     except ScepError:
@@ -43,6 +47,7 @@ def fuzz_one_input(data: bytes) -> None:
     Returns None; raises only what is not a ScepError (a bug in pyscep).
     """
     keys = fixed_keys()
+    backend = SeededBackend()  # so a finding replays the same way every time
     _quietly(lambda: parse_certs_only(data))
     _quietly(lambda: parse_enveloped_data(data))
     _quietly(lambda: parse_ca_certificates(data))
@@ -57,11 +62,15 @@ def fuzz_one_input(data: bytes) -> None:
     message = _quietly(lambda: parse_pki_message(data))
     if message is None:
         return
-    request = _quietly(lambda: verify_request(message, policy=LEGACY))  # type: ignore[arg-type]
+    request = _quietly(lambda: verify_request(message, policy=LEGACY))
     if request is not None:
-        _quietly(lambda: decrypt_pki_message(request, keys.ca_decrypter, policy=LEGACY))  # type: ignore[arg-type]
-    reply = _quietly(
-        lambda: verify_cert_rep(message, ca_certificates=[keys.ca], policy=LEGACY)  # type: ignore[arg-type]
-    )
+        _quietly(
+            lambda: decrypt_pki_message(request, keys.ca_decrypter, policy=LEGACY, backend=backend)
+        )
+    reply = _quietly(lambda: verify_cert_rep(message, ca_certificates=[keys.ca], policy=LEGACY))
     if reply is not None:
-        _quietly(lambda: decrypt_pki_message(reply, keys.client_decrypter, policy=LEGACY))  # type: ignore[arg-type]
+        _quietly(
+            lambda: decrypt_pki_message(
+                reply, keys.client_decrypter, policy=LEGACY, backend=backend
+            )
+        )

@@ -1,0 +1,72 @@
+"""`SeededBackend`: a crypto backend with reproducible randomness, for tests and fuzzing.
+
+RFC 3218 makes decryption randomised even on the receiving side: a
+key-transport failure is answered with a random content key, and about one
+time in 256 that key happens to give valid CBC padding, so the garbage
+plaintext reaches the content parser (``ParseError``, badRequest) instead of
+failing as ``DecryptionError``. That is not an oracle (an unknown wrong key
+behaves the same way), but it makes a single test run depend on luck, and a
+fuzzer finding impossible to replay. `SeededBackend` removes the luck.
+
+Never use it outside tests: its "random" bytes are public.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from pyscep.algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
+from pyscep.certificate import Certificate
+from pyscep.crypto import CryptoBackend, Decrypter, PrivateKeyLike, Signer, get_backend
+
+__all__ = ["SeededBackend"]
+
+
+@dataclass(frozen=True)
+class SeededBackend:
+    """``inner`` (the default backend unless given) with ``random_bytes`` a fixed
+    function of (``seed``, length): every call of the same length returns the
+    same bytes. Everything else is delegated unchanged."""
+
+    seed: bytes = b"pyscep.testing"
+    inner: CryptoBackend = field(default_factory=get_backend)
+    name: str = "seeded"
+
+    def random_bytes(self, length: int) -> bytes:
+        return hashlib.shake_256(self.seed + length.to_bytes(8, "big")).digest(length)
+
+    def digest(self, algorithm: DigestAlgorithm, data: bytes) -> bytes:
+        return self.inner.digest(algorithm, data)
+
+    def encrypt_content(
+        self, cipher: ContentCipher, key: bytes, iv: bytes, plaintext: bytes
+    ) -> bytes:
+        return self.inner.encrypt_content(cipher, key, iv, plaintext)
+
+    def decrypt_content(
+        self, cipher: ContentCipher, key: bytes, iv: bytes, ciphertext: bytes
+    ) -> bytes:
+        return self.inner.decrypt_content(cipher, key, iv, ciphertext)
+
+    def encrypt_key(self, public_key_der: bytes, transport: KeyTransport, key: bytes) -> bytes:
+        return self.inner.encrypt_key(public_key_der, transport, key)
+
+    def verify_signature(
+        self,
+        public_key_der: bytes,
+        signature: bytes,
+        data: bytes,
+        digest: DigestAlgorithm,
+        scheme: SignatureScheme,
+        pss_salt_length: int | None = None,
+    ) -> None:
+        self.inner.verify_signature(
+            public_key_der, signature, data, digest, scheme, pss_salt_length
+        )
+
+    def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> Signer:
+        return self.inner.load_signer(private_key, certificate)
+
+    def load_decrypter(self, private_key: PrivateKeyLike, certificate: Certificate) -> Decrypter:
+        return self.inner.load_decrypter(private_key, certificate)
