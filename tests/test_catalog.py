@@ -43,6 +43,8 @@ BACKEND = get_backend()
 SEEDED = SeededBackend()
 
 
+# Not SEEDED.random_bytes: the envelope's content key would then equal the
+# fallback key, and a key-transport failure would decrypt successfully.
 def _rng(n: int) -> bytes:
     return (hashlib.sha256(n.to_bytes(4, "big")).digest() * (n // 32 + 1))[:n]
 
