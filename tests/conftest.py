@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pyscep import CryptoBackend, get_backend
-from pyscep._demo_pki import DemoIdentity
+from pyscep.testing import DemoIdentity
 from tests.helpers import BACKENDS, NOW, make_ec_identity, make_identity
 
 

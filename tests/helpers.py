@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from pyscep._demo_pki import DemoIdentity, make_identity
 from pyscep.certificate import Certificate
+from pyscep.testing import DemoIdentity, make_identity
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 BACKENDS = os.environ.get("PYSCEP_BACKENDS", "cryptography").split(",")

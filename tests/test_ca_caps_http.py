@@ -22,7 +22,6 @@ from pyscep import (
     VerificationError,
     load_signer,
 )
-from pyscep._demo_pki import make_identity
 from pyscep.http import decode_get_message, encode_get_message, query_parameter
 from pyscep.messages.ca import (
     CA_CERT_CONTENT_TYPE,
@@ -33,6 +32,7 @@ from pyscep.messages.ca import (
     parse_next_ca_certificates,
 )
 from pyscep.messages.caps import CACaps, negotiate
+from pyscep.testing import make_identity
 from tests.helpers import NOW
 
 CA = make_identity("caps CA", now=NOW, ca=True)

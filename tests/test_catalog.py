@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from asn1crypto import algos, cms, core
+from asn1crypto import algos, cms, core, x509
 
 from pyscep import (
     DEFAULT_POLICY,
@@ -56,7 +56,7 @@ def envelope(content: bytes | None = None) -> bytes:
         KEYS.ca,
         cipher=ContentCipher.AES128_CBC,
         backend=BACKEND,
-        policy=DEFAULT_POLICY,
+        algorithms=DEFAULT_POLICY,
         rng=_rng,
     )
 
@@ -140,7 +140,7 @@ def assemble(
         or cms.SignerIdentifier(
             {
                 "issuer_and_serial_number": {
-                    "issuer": KEYS.client.asn1.issuer,
+                    "issuer": x509.Name.load(KEYS.client.issuer_der),
                     "serial_number": KEYS.client.serial_number,
                 }
             }
@@ -161,7 +161,9 @@ def assemble(
             "version": version,
             "digest_algorithms": [{"algorithm": d} for d in digest_algorithms],
             "encap_content_info": encap,
-            "certificates": [KEYS.client.asn1] if certificates is None else certificates,
+            "certificates": [x509.Certificate.load(KEYS.client.der)]
+            if certificates is None
+            else certificates,
             "signer_infos": [cms.SignerInfo(info)] * signer_infos,
         }
     )
@@ -237,7 +239,7 @@ V = valid  # shorthand in the table
 BAD_SERIAL_SID = cms.SignerIdentifier(
     {
         "issuer_and_serial_number": {
-            "issuer": KEYS.client.asn1.issuer,
+            "issuer": x509.Name.load(KEYS.client.issuer_der),
             "serial_number": KEYS.client.serial_number + 1,
         }
     }
@@ -944,7 +946,7 @@ def _ambiguous() -> bytes:
     from cryptography import x509 as cx509
     from cryptography.hazmat.primitives import hashes, serialization
 
-    from pyscep._demo_pki import make_identity
+    from pyscep.testing import make_identity
 
     other = make_identity("impostor", now=datetime.now(timezone.utc))
     key: Any = serialization.load_der_private_key(other.key_der, None)
@@ -961,7 +963,10 @@ def _ambiguous() -> bytes:
     twin_der = twin.public_bytes(serialization.Encoding.DER)
     from asn1crypto import x509 as ax509
 
-    return assemble(envelope(), certificates=[KEYS.client.asn1, ax509.Certificate.load(twin_der)])
+    return assemble(
+        envelope(),
+        certificates=[x509.Certificate.load(KEYS.client.der), ax509.Certificate.load(twin_der)],
+    )
 
 
 def _garbage_extra_certificate() -> bytes:
@@ -970,7 +975,11 @@ def _garbage_extra_certificate() -> bytes:
     broken = bytearray(KEYS.ca.der)
     broken[broken.index(bytes.fromhex("0603551d")) - 2] = 0x31  # an extension as a SET
     return assemble(
-        envelope(), certificates=[KEYS.client.asn1, ax509.Certificate.load(bytes(broken))]
+        envelope(),
+        certificates=[
+            x509.Certificate.load(KEYS.client.der),
+            ax509.Certificate.load(bytes(broken)),
+        ],
     )
 
 
@@ -1018,7 +1027,7 @@ def _for_someone_else() -> bytes:
         KEYS.client,
         cipher=ContentCipher.AES128_CBC,
         backend=BACKEND,
-        policy=DEFAULT_POLICY,
+        algorithms=DEFAULT_POLICY,
     )
     return assemble(env, scep_attrs(env))
 
@@ -1101,7 +1110,7 @@ def _csr_bad_signature() -> bytes:
 
 
 def _cert_rep() -> bytes:
-    from pyscep.messages.build import ReplyTo, build_cert_rep_pending
+    from pyscep.messages import ReplyTo, build_cert_rep_pending
 
     return build_cert_rep_pending(ReplyTo("TX-1", b"N" * 16), signer=KEYS.ca_signer)
 

@@ -22,11 +22,10 @@ from pyscep import (
     load_signer,
 )
 from pyscep._asn1 import ScepAttributes
-from pyscep._demo_pki import DemoIdentity
 from pyscep.cms.enveloped import build_enveloped_data, decrypt_envelope, parse_enveloped_data
 from pyscep.cms.signed import build_signed_data, parse_signed_data, verify_signed_data
 from pyscep.crypto import Decrypter
-from pyscep.testing import SeededBackend
+from pyscep.testing import DemoIdentity, SeededBackend
 
 BACKEND = get_backend()
 SEEDED = SeededBackend()
@@ -39,7 +38,7 @@ def _signed(client: DemoIdentity, content: bytes = b"content", **kwargs: object)
         signer,
         digest=DigestAlgorithm.SHA256,
         backend=BACKEND,
-        policy=DEFAULT_POLICY,
+        algorithms=DEFAULT_POLICY,
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -70,7 +69,7 @@ def test_output_is_der(client: DemoIdentity, ca: DemoIdentity) -> None:
         ca.certificate,
         cipher=ContentCipher.AES128_CBC,
         backend=BACKEND,
-        policy=DEFAULT_POLICY,
+        algorithms=DEFAULT_POLICY,
     )
     message = _signed(client, envelope)
     for data in (message, envelope):
@@ -79,9 +78,7 @@ def test_output_is_der(client: DemoIdentity, ca: DemoIdentity) -> None:
 
 def test_signed_attributes_are_sorted_and_complete(client: DemoIdentity) -> None:
     parsed = parse_signed_data(_signed(client))
-    attrs = parsed.signer_infos[0].signed_attrs
-    assert attrs is not None
-    assert {a["type"].native for a in attrs} == {"content_type", "message_digest"}
+    assert set(parsed.signer_infos[0].signed_attr_types) == {"content_type", "message_digest"}
     der = parsed.signer_infos[0].signed_attrs_der
     assert der is not None
     assert ScepAttributes.load(der).dump(force=True) == der
@@ -91,7 +88,7 @@ def test_tampered_content_fails_message_digest(client: DemoIdentity) -> None:
     message = _signed(client, b"original content")
     tampered = message.replace(b"original content", b"Original content")
     with pytest.raises(VerificationError, match="messageDigest") as caught:
-        verify_signed_data(parse_signed_data(tampered), backend=BACKEND, policy=DEFAULT_POLICY)
+        verify_signed_data(parse_signed_data(tampered), backend=BACKEND, algorithms=DEFAULT_POLICY)
     assert caught.value.fail_info is FailInfo.BAD_MESSAGE_CHECK
 
 
@@ -100,7 +97,7 @@ def test_tampered_signature_fails(client: DemoIdentity) -> None:
     message[-5] ^= 0x01  # inside the signature, the last element
     with pytest.raises(VerificationError, match="signature"):
         verify_signed_data(
-            parse_signed_data(bytes(message)), backend=BACKEND, policy=DEFAULT_POLICY
+            parse_signed_data(bytes(message)), backend=BACKEND, algorithms=DEFAULT_POLICY
         )
 
 
@@ -108,10 +105,10 @@ def test_signer_outside_message_and_missing(client: DemoIdentity) -> None:
     message = _signed(client, certificates=[])
     parsed = parse_signed_data(message)
     with pytest.raises(VerificationError) as caught:
-        verify_signed_data(parsed, backend=BACKEND, policy=DEFAULT_POLICY)
+        verify_signed_data(parsed, backend=BACKEND, algorithms=DEFAULT_POLICY)
     assert caught.value.fail_info is FailInfo.BAD_CERT_ID
     verified = verify_signed_data(
-        parsed, backend=BACKEND, policy=DEFAULT_POLICY, certificates=[client.certificate]
+        parsed, backend=BACKEND, algorithms=DEFAULT_POLICY, certificates=[client.certificate]
     )
     assert verified.signer_certificate == client.certificate
 
@@ -124,7 +121,7 @@ def test_signer_filter_can_refuse_before_signature_check(client: DemoIdentity) -
         verify_signed_data(
             parse_signed_data(_signed(client)),
             backend=BACKEND,
-            policy=DEFAULT_POLICY,
+            algorithms=DEFAULT_POLICY,
             signer_filter=refuse,
         )
 
@@ -133,16 +130,18 @@ def test_md5_needs_the_legacy_switch(client: DemoIdentity) -> None:
     signer = load_signer(client.key_der, client.certificate)
     with pytest.raises(UnsupportedAlgorithmError):
         build_signed_data(
-            b"x", signer, digest=DigestAlgorithm.MD5, backend=BACKEND, policy=DEFAULT_POLICY
+            b"x", signer, digest=DigestAlgorithm.MD5, backend=BACKEND, algorithms=DEFAULT_POLICY
         )
     message = build_signed_data(
-        b"x", signer, digest=DigestAlgorithm.MD5, backend=BACKEND, policy=LEGACY
+        b"x", signer, digest=DigestAlgorithm.MD5, backend=BACKEND, algorithms=LEGACY
     )
     parsed = parse_signed_data(message)
     with pytest.raises(UnsupportedAlgorithmError) as caught:
-        verify_signed_data(parsed, backend=BACKEND, policy=DEFAULT_POLICY)
+        verify_signed_data(parsed, backend=BACKEND, algorithms=DEFAULT_POLICY)
     assert caught.value.fail_info is FailInfo.BAD_ALG
-    assert verify_signed_data(parsed, backend=BACKEND, policy=LEGACY).digest is DigestAlgorithm.MD5
+    assert (
+        verify_signed_data(parsed, backend=BACKEND, algorithms=LEGACY).digest is DigestAlgorithm.MD5
+    )
 
 
 def test_unsorted_signed_attributes_verify_over_received_bytes(client: DemoIdentity) -> None:
@@ -156,7 +155,7 @@ def test_unsorted_signed_attributes_verify_over_received_bytes(client: DemoIdent
     der = parsed.signer_infos[0].signed_attrs_der
     assert der is not None
     assert ScepAttributes.load(der).dump(force=True) != der  # really not in DER order
-    verify_signed_data(parsed, backend=BACKEND, policy=DEFAULT_POLICY)
+    verify_signed_data(parsed, backend=BACKEND, algorithms=DEFAULT_POLICY)
 
 
 def test_signature_over_implicit_tag_bytes_fails(client: DemoIdentity) -> None:
@@ -171,7 +170,7 @@ def test_signature_over_implicit_tag_bytes_fails(client: DemoIdentity) -> None:
     )
     with pytest.raises(VerificationError):
         verify_signed_data(
-            parse_signed_data(info.dump(force=True)), backend=BACKEND, policy=DEFAULT_POLICY
+            parse_signed_data(info.dump(force=True)), backend=BACKEND, algorithms=DEFAULT_POLICY
         )
 
 
@@ -182,7 +181,7 @@ def test_content_type_attribute_rules(client: DemoIdentity) -> None:
 
     message = _resign(_signed(client), client, drop_content_type)
     with pytest.raises(VerificationError, match="contentType"):
-        verify_signed_data(parse_signed_data(message), backend=BACKEND, policy=DEFAULT_POLICY)
+        verify_signed_data(parse_signed_data(message), backend=BACKEND, algorithms=DEFAULT_POLICY)
 
     def duplicate_digest(attrs_der: bytes) -> bytes:
         attrs = list(ScepAttributes.load(attrs_der))
@@ -191,7 +190,7 @@ def test_content_type_attribute_rules(client: DemoIdentity) -> None:
 
     message = _resign(_signed(client), client, duplicate_digest)
     with pytest.raises(VerificationError, match="more than once"):
-        verify_signed_data(parse_signed_data(message), backend=BACKEND, policy=DEFAULT_POLICY)
+        verify_signed_data(parse_signed_data(message), backend=BACKEND, algorithms=DEFAULT_POLICY)
 
 
 def test_two_signer_infos_are_refused(client: DemoIdentity) -> None:
@@ -200,7 +199,7 @@ def test_two_signer_infos_are_refused(client: DemoIdentity) -> None:
     info["content"]["signer_infos"] = [infos[0].copy(), infos[0].copy()]
     with pytest.raises(VerificationError, match="exactly one"):
         verify_signed_data(
-            parse_signed_data(info.dump(force=True)), backend=BACKEND, policy=DEFAULT_POLICY
+            parse_signed_data(info.dump(force=True)), backend=BACKEND, algorithms=DEFAULT_POLICY
         )
 
 
@@ -226,7 +225,7 @@ def test_wrong_outer_content_type(ca: DemoIdentity) -> None:
         ca.certificate,
         cipher=ContentCipher.AES128_CBC,
         backend=BACKEND,
-        policy=DEFAULT_POLICY,
+        algorithms=DEFAULT_POLICY,
     )
     with pytest.raises(ParseError, match="not signedData"):
         parse_signed_data(envelope)
@@ -254,7 +253,7 @@ def _envelope(ca: DemoIdentity, content: bytes = b"secret payload") -> bytes:
         ca.certificate,
         cipher=ContentCipher.AES128_CBC,
         backend=BACKEND,
-        policy=DEFAULT_POLICY,
+        algorithms=DEFAULT_POLICY,
     )
 
 
@@ -292,12 +291,12 @@ def test_every_decryption_failure_is_the_same_error(ca: DemoIdentity, client: De
         with pytest.raises(DecryptionError) as caught:
             # Seeded: a truly random fallback key passes the CBC padding check
             # about one time in 256 (see pyscep.testing.seeded).
-            decrypt_envelope(envelope, decrypter, backend=SEEDED, policy=DEFAULT_POLICY)
+            decrypt_envelope(envelope, decrypter, backend=SEEDED, algorithms=DEFAULT_POLICY)
         seen.add((type(caught.value), str(caught.value), caught.value.fail_info))
         assert caught.value.__cause__ is None, name
     other = load_decrypter(client.key_der, client.certificate)
     with pytest.raises(DecryptionError) as caught:
-        decrypt_envelope(good, other, backend=BACKEND, policy=DEFAULT_POLICY)
+        decrypt_envelope(good, other, backend=BACKEND, algorithms=DEFAULT_POLICY)
     seen.add((type(caught.value), str(caught.value), caught.value.fail_info))
     assert len(seen) == 1
     # Bad padding and a wrong key length still reached the CBC step (RFC 3218):
@@ -310,7 +309,7 @@ def test_only_our_recipient_is_tried(ca: DemoIdentity, client: DemoIdentity) -> 
     decrypter = CountingDecrypter(load_decrypter(ca.key_der, ca.certificate))
     with pytest.raises(DecryptionError):
         decrypt_envelope(
-            parse_enveloped_data(envelope), decrypter, backend=BACKEND, policy=DEFAULT_POLICY
+            parse_enveloped_data(envelope), decrypter, backend=BACKEND, algorithms=DEFAULT_POLICY
         )
     assert decrypter.calls == 0
 
@@ -322,16 +321,16 @@ def test_single_des_needs_the_legacy_switch(ca: DemoIdentity) -> None:
             ca.certificate,
             cipher=ContentCipher.DES_CBC,
             backend=BACKEND,
-            policy=DEFAULT_POLICY,
+            algorithms=DEFAULT_POLICY,
         )
     envelope = build_enveloped_data(
-        b"x", ca.certificate, cipher=ContentCipher.DES_CBC, backend=BACKEND, policy=LEGACY
+        b"x", ca.certificate, cipher=ContentCipher.DES_CBC, backend=BACKEND, algorithms=LEGACY
     )
     decrypter = load_decrypter(ca.key_der, ca.certificate)
     parsed = parse_enveloped_data(envelope)
     with pytest.raises(UnsupportedAlgorithmError):
-        decrypt_envelope(parsed, decrypter, backend=BACKEND, policy=DEFAULT_POLICY)
-    assert decrypt_envelope(parsed, decrypter, backend=BACKEND, policy=LEGACY)[0] == b"x"
+        decrypt_envelope(parsed, decrypter, backend=BACKEND, algorithms=DEFAULT_POLICY)
+    assert decrypt_envelope(parsed, decrypter, backend=BACKEND, algorithms=LEGACY)[0] == b"x"
 
 
 @pytest.mark.parametrize(
@@ -352,7 +351,7 @@ def test_deterministic_rng_rebuilds_byte_for_byte(
             ca.certificate,
             cipher=ContentCipher.AES256_CBC,
             backend=BACKEND,
-            policy=DEFAULT_POLICY,
+            algorithms=DEFAULT_POLICY,
             key_transport=transport,
             rng=rng,
         )
@@ -362,7 +361,7 @@ def test_deterministic_rng_rebuilds_byte_for_byte(
     # ...and the self-padded key transport opens with the backend's RSA decryption.
     decrypter = load_decrypter(ca.key_der, ca.certificate)
     plaintext, _, used = decrypt_envelope(
-        parse_enveloped_data(first), decrypter, backend=BACKEND, policy=DEFAULT_POLICY
+        parse_enveloped_data(first), decrypter, backend=BACKEND, algorithms=DEFAULT_POLICY
     )
     assert plaintext == b"x"
     assert used == transport
@@ -378,7 +377,7 @@ def test_absent_encrypted_content(ca: DemoIdentity) -> None:
             parsed,
             load_decrypter(ca.key_der, ca.certificate),
             backend=BACKEND,
-            policy=DEFAULT_POLICY,
+            algorithms=DEFAULT_POLICY,
         )
 
 

@@ -49,7 +49,7 @@ def test_decrypt_enveloped_samples(name: str, tmp_path: Path) -> None:
     assert expected
     decrypter = load_decrypter(CA_KEY.read_bytes(), CA_CERT.read_bytes())
     parsed = parse_enveloped_data(_der(PKCS7 / name))
-    plaintext, _, _ = decrypt_envelope(parsed, decrypter, backend=get_backend(), policy=LEGACY)
+    plaintext, _, _ = decrypt_envelope(parsed, decrypter, backend=get_backend(), algorithms=LEGACY)
     assert plaintext == expected
 
 
@@ -62,7 +62,7 @@ def test_enveloped_for_someone_else() -> None:
     assert f"({parsed.cipher_oid})" in printed
     decrypter = load_decrypter(CA_KEY.read_bytes(), CA_CERT.read_bytes())
     with pytest.raises(DecryptionError):
-        decrypt_envelope(parsed, decrypter, backend=get_backend(), policy=LEGACY)
+        decrypt_envelope(parsed, decrypter, backend=get_backend(), algorithms=LEGACY)
 
 
 def test_enveloped_without_content() -> None:

@@ -91,8 +91,8 @@ def test_caps_strategy_parses() -> None:
 def test_regression_malformed_recipient_issuer_is_a_parse_error() -> None:
     """The fuzzer's second find: an RDN of the recipient's issuer with a wrong tag."""
     from pyscep.enums import MessageType
-    from pyscep.inspect import inspect_payload
     from pyscep.messages.build import build_request
+    from pyscep.messages.inspect import inspect_payload
     from pyscep.testing._csr import client_csr
 
     keys = fixed_keys()

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pyscep import (
+    DEFAULT_POLICY,
     LEGACY,
     Certificate,
     ContentCipher,
@@ -25,10 +26,10 @@ from pyscep import (
     load_decrypter,
     load_signer,
 )
-from pyscep._demo_pki import make_identity
 from pyscep.cms.degenerate import CertsOnly
+from pyscep.findings import FindingCode
+from pyscep.messages import MessageOptions, ReplyTo
 from pyscep.messages.build import (
-    ReplyTo,
     build_cert_poll,
     build_cert_rep_failure,
     build_cert_rep_pending,
@@ -39,7 +40,6 @@ from pyscep.messages.build import (
     build_request,
 )
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
-from pyscep.messages.findings import FindingCode
 from pyscep.messages.identifiers import new_nonce, transaction_id_for_key
 from pyscep.messages.pkimessage import (
     decrypt_pki_message,
@@ -49,6 +49,7 @@ from pyscep.messages.pkimessage import (
     verify_cert_rep,
     verify_request,
 )
+from pyscep.testing import make_identity
 from tests.helpers import NOW, make_csr, openssl, pem_cert, pem_key
 
 CA = make_identity("pyscep message CA", now=NOW, ca=True)
@@ -98,9 +99,8 @@ def test_every_request_round_trips(
         signer=DEVICE_SIGNER,
         recipient=CA.certificate,
         transaction_id=transaction_id,
-        digest=digest,
-        cipher=cipher,
         sender_nonce=nonce,
+        options=MessageOptions(digest=digest, cipher=cipher),
     )
     message = verify_request(parse_pki_message(built.der))
     assert (message.message_type, message.transaction_id, message.sender_nonce) == (
@@ -159,8 +159,9 @@ def test_builders_are_deterministic_with_injected_sources() -> None:
             CSR,
             signer=DEVICE_SIGNER,
             recipient=CA.certificate,
-            rng=rng,
-            signing_time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+            options=MessageOptions(
+                rng=rng, signing_time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+            ),
         ).der
 
     first = build()
@@ -228,7 +229,7 @@ def test_unknown_message_type_is_refused_with_ids() -> None:
     # Re-sign the same content with messageType "99" by hand.
     from asn1crypto import core
 
-    from pyscep import DEFAULT_POLICY, get_backend
+    from pyscep import get_backend
     from pyscep._asn1 import ScepAttribute
     from pyscep.cms.signed import build_signed_data, parse_signed_data
 
@@ -243,8 +244,8 @@ def test_unknown_message_type_is_refused_with_ids() -> None:
         DEVICE_SIGNER,
         digest=DigestAlgorithm.SHA256,
         backend=get_backend(),
-        policy=DEFAULT_POLICY,
-        attributes=attributes,
+        algorithms=DEFAULT_POLICY,
+        attributes=[a.dump() for a in attributes],
     )
     with pytest.raises(RemoteProtocolError) as caught:
         parse_pki_message(der)
@@ -274,26 +275,30 @@ def test_decrypt_needs_a_verified_message() -> None:
 def test_legacy_algorithms_need_the_switch() -> None:
     with pytest.raises(UnsupportedAlgorithmError):
         build_pkcs_req(
-            CSR, signer=DEVICE_SIGNER, recipient=CA.certificate, cipher=ContentCipher.DES_CBC
+            CSR,
+            signer=DEVICE_SIGNER,
+            recipient=CA.certificate,
+            options=MessageOptions(cipher=ContentCipher.DES_CBC),
         )
     built = build_pkcs_req(
         CSR,
         signer=DEVICE_SIGNER,
         recipient=CA.certificate,
-        cipher=ContentCipher.DES_CBC,
-        digest=DigestAlgorithm.MD5,
-        policy=LEGACY,
+        options=MessageOptions(
+            cipher=ContentCipher.DES_CBC, digest=DigestAlgorithm.MD5, algorithms=LEGACY
+        ),
     )
     parsed = parse_pki_message(built.der)
     assert [f.code for f in parsed.findings] == [FindingCode.LEGACY_ALGORITHM] * 2
     with pytest.raises(UnsupportedAlgorithmError):
         verify_request(parsed)
-    verified = verify_request(parsed, policy=LEGACY)
+    verified = verify_request(parsed, algorithms=LEGACY)
+    # The policy it was accepted under travels with the message...
+    assert verified.algorithms is LEGACY
+    assert isinstance(decrypt_pki_message(verified, CA_DECRYPTER), CertificationRequest)
+    # ...and a stricter one can still be asked for.
     with pytest.raises(UnsupportedAlgorithmError):
-        decrypt_pki_message(verified, CA_DECRYPTER)
-    assert isinstance(
-        decrypt_pki_message(verified, CA_DECRYPTER, policy=LEGACY), CertificationRequest
-    )
+        decrypt_pki_message(verified, CA_DECRYPTER, algorithms=DEFAULT_POLICY)
 
 
 def test_reply_mirrors_request_algorithms() -> None:
@@ -301,8 +306,7 @@ def test_reply_mirrors_request_algorithms() -> None:
         CSR,
         signer=DEVICE_SIGNER,
         recipient=CA.certificate,
-        cipher=ContentCipher.TRIPLEDES_CBC,
-        digest=DigestAlgorithm.SHA512,
+        options=MessageOptions(cipher=ContentCipher.TRIPLEDES_CBC, digest=DigestAlgorithm.SHA512),
     )
     request = verify_request(parse_pki_message(built.der))
     reply = parse_pki_message(
@@ -314,7 +318,12 @@ def test_reply_mirrors_request_algorithms() -> None:
 
 
 def test_signer_absent_is_a_finding_and_verifiable_with_given_certs() -> None:
-    built = build_pkcs_req(CSR, signer=DEVICE_SIGNER, recipient=CA.certificate, certificates=[])
+    built = build_pkcs_req(
+        CSR,
+        signer=DEVICE_SIGNER,
+        recipient=CA.certificate,
+        options=MessageOptions(embedded_certificates=()),
+    )
     parsed = parse_pki_message(built.der)
     assert FindingCode.SIGNER_CERTIFICATE_ABSENT in {f.code for f in parsed.findings}
     with pytest.raises(VerificationError):

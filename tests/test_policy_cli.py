@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from pyscep import MessageType, load_signer
-from pyscep._demo_pki import make_identity
 from pyscep.cli import main
 from pyscep.messages.build import build_pkcs_req
+from pyscep.testing import make_identity
 from tests.helpers import NOW, make_csr, pem_cert
 
 CA = make_identity("CLI CA", now=NOW, ca=True)

@@ -17,10 +17,23 @@ from .algorithms import (
     SignatureScheme,
 )
 from .certificate import Certificate
-from .crypto import CryptoBackend, Decrypter, Signer, get_backend, load_decrypter, load_signer
+from .crypto import (
+    CryptoBackend,
+    Decrypter,
+    KeyPair,
+    PrivateKey,
+    Signer,
+    get_backend,
+    load_decrypter,
+    load_private_key,
+    load_signer,
+)
 from .enums import CACapability, FailInfo, MessageType, PKIStatus
 from .errors import (
+    BackendError,
     DecryptionError,
+    KeyLoadError,
+    KeyMismatchError,
     LocalProtocolError,
     ParseError,
     PolicyConfigError,
@@ -30,11 +43,15 @@ from .errors import (
     UnsupportedAlgorithmError,
     VerificationError,
 )
+from .findings import Finding, FindingCode
+from .limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "DEFAULT_POLICY",
     "LEGACY",
     "AlgorithmPolicy",
+    "BackendError",
     "CACapability",
     "Certificate",
     "ContentCipher",
@@ -43,12 +60,19 @@ __all__ = [
     "DecryptionError",
     "DigestAlgorithm",
     "FailInfo",
+    "Finding",
+    "FindingCode",
+    "KeyLoadError",
+    "KeyMismatchError",
+    "KeyPair",
     "KeyTransport",
+    "Limits",
     "LocalProtocolError",
     "MessageType",
     "PKIStatus",
     "ParseError",
     "PolicyConfigError",
+    "PrivateKey",
     "ProtocolError",
     "RemoteProtocolError",
     "ScepError",
@@ -59,5 +83,6 @@ __all__ = [
     "__version__",
     "get_backend",
     "load_decrypter",
+    "load_private_key",
     "load_signer",
 ]

@@ -3,8 +3,10 @@
 asn1crypto parses lazily, so a corrupt field surfaces as whatever exception
 the first access happens to raise (ValueError, KeyError, IndexError,
 TypeError, UnicodeDecodeError, RecursionError...). Code that touches parsed
-data does so inside `field(...)`, which turns all of them into `ParseError`
-and records where in the structure it happened.
+data does so inside `field(...)`, which turns those into `ParseError` and
+records where in the structure it happened. Exceptions that only a bug
+raises (AttributeError, NameError, AssertionError...) pass through, so
+tests and fuzzers see pyscep's own defects instead of a ParseError.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from contextlib import contextmanager
 
 from .errors import ParseError, ScepError
 
-__all__ = ["field"]
+__all__ = ["DEPENDENCY_ERRORS", "field"]
+
+#: What asn1crypto and cryptography raise for malformed input.
+DEPENDENCY_ERRORS = (ValueError, TypeError, LookupError, OverflowError, RecursionError)
 
 
 @contextmanager
@@ -31,7 +36,7 @@ def field(name: str) -> Iterator[None]:
         raise
     except ScepError:
         raise
-    except Exception as exc:  # RecursionError and asn1crypto's ValueErrors included
+    except DEPENDENCY_ERRORS as exc:
         raise ParseError(_describe(exc), path=(name,)) from exc
 
 

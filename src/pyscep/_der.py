@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ParseError
+from .limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -173,25 +174,6 @@ def der_length(length: int) -> bytes:
         return bytes([length])
     octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
     return bytes([0x80 | len(octets)]) + octets
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource bounds checked before asn1crypto sees any bytes.
-
-    The defaults fit real SCEP messages (a few KiB, depth about 12) with a
-    wide margin while keeping parse time and memory linear in the input.
-    """
-
-    #: Largest input accepted, in bytes.
-    max_size: int = 1 << 20
-    #: Deepest nesting of constructed elements.
-    max_depth: int = 32
-    #: Most TLV elements in one input.
-    max_elements: int = 20_000
-
-
-DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)

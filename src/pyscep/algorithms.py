@@ -6,6 +6,8 @@ Names are asn1crypto's spellings (``sha256``, ``aes128_cbc``,
 Secure by default: MD5 and single DES, which RFC 8894 section 2.9 forbids but
 sscep, old NDES and micromdm still use, are refused unless the caller opts in
 with the one switch ``AlgorithmPolicy(allow_legacy=True)`` (or `LEGACY`).
+Blowfish (``sscep enroll -E blowfish``) is read behind the same switch and
+never emitted.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ _DIGEST_SIZES = {
 class ContentCipher(enum.Enum):
     """Content-encryption ciphers of a pkcsPKIEnvelope, all CBC with PKCS#7 padding."""
 
+    BLOWFISH_CBC = "blowfish_cbc"
     DES_CBC = "des"
     TRIPLEDES_CBC = "tripledes_3key"
     AES128_CBC = "aes128_cbc"
@@ -83,12 +86,17 @@ class ContentCipher(enum.Enum):
     @property
     def block_size(self) -> int:
         """Block (and IV) length in bytes."""
-        return 8 if self in (ContentCipher.DES_CBC, ContentCipher.TRIPLEDES_CBC) else 16
+        return 16 if self.name.startswith("AES") else 8
 
     @property
     def is_legacy(self) -> bool:
-        """True for single DES, which needs the legacy opt-in."""
-        return self is ContentCipher.DES_CBC
+        """True for single DES and Blowfish, which need the legacy opt-in."""
+        return self in (ContentCipher.DES_CBC, ContentCipher.BLOWFISH_CBC)
+
+    @property
+    def read_only(self) -> bool:
+        """True for ciphers pyscep decrypts for old peers but never encrypts with (Blowfish)."""
+        return self is ContentCipher.BLOWFISH_CBC
 
     @classmethod
     def from_name(cls, name: str) -> ContentCipher:
@@ -100,6 +108,8 @@ class ContentCipher(enum.Enum):
 
 
 _CIPHER_KEY_SIZES = {
+    # sscep (OpenSSL's EVP_bf_cbc) uses a 128-bit Blowfish key.
+    ContentCipher.BLOWFISH_CBC: 16,
     ContentCipher.DES_CBC: 8,
     ContentCipher.TRIPLEDES_CBC: 24,
     ContentCipher.AES128_CBC: 16,

@@ -17,8 +17,9 @@ from asn1crypto import pem, x509
 
 from ._boundary import field as parse_field
 from ._der import prescan
+from .errors import LocalProtocolError
 
-__all__ = ["Certificate", "CertificateLike"]
+__all__ = ["Certificate", "CertificateLike", "names_equal"]
 
 #: Anything `Certificate.load` accepts.
 CertificateLike = Any
@@ -48,7 +49,7 @@ class Certificate:
                 with parse_field("PEM"):
                     _, _, data = pem.unarmor(data)
             return cls._from_der(data)
-        raise TypeError(f"cannot make a Certificate from {type(value).__name__}")
+        raise LocalProtocolError(f"cannot make a Certificate from {type(value).__name__}")
 
     @classmethod
     def load_all(cls, data: bytes) -> list[Certificate]:
@@ -86,10 +87,35 @@ class Certificate:
     def __hash__(self) -> int:
         return hash(self.der)
 
-    @property
-    def asn1(self) -> x509.Certificate:
-        """The asn1crypto object (internal use; do not mutate)."""
-        return self._parsed
+    @cached_property
+    def tbs_certificate_der(self) -> bytes:
+        """DER of the signed part (TBSCertificate)."""
+        with parse_field("tbsCertificate"):
+            return bytes(self._parsed["tbs_certificate"].dump())
+
+    @cached_property
+    def signature_algorithm_der(self) -> bytes:
+        """DER AlgorithmIdentifier of the issuer's signature."""
+        with parse_field("signatureAlgorithm"):
+            return bytes(self._parsed["signature_algorithm"].dump())
+
+    @cached_property
+    def signature(self) -> bytes:
+        """The issuer's signature value."""
+        with parse_field("signatureValue"):
+            return bytes(self._parsed["signature_value"].native)
+
+    @cached_property
+    def ec_curve(self) -> str | None:
+        """For an EC key: the named curve (``secp256r1``...), or ``explicit`` for explicit
+        parameters; None for other key types."""
+        if self.public_key_algorithm != "ec":
+            return None
+        with parse_field("subjectPublicKeyInfo"):
+            parameters = self._parsed.public_key["algorithm"]["parameters"]
+            if parameters.name != "named":
+                return "explicit"
+            return str(parameters.chosen.native)
 
     @cached_property
     def subject(self) -> str:
@@ -202,27 +228,20 @@ class Certificate:
         """SHA-256 of the DER encoding."""
         return hashlib.sha256(self.der).digest()
 
-    def matches_issuer_and_serial(self, issuer: x509.Name, serial: int) -> bool:
-        """True when this certificate has that issuer (RFC 5280 name comparison) and serial."""
-        if self.serial_number != serial:
-            return False
-        # Identical encodings are equal names; only differing ones need
-        # asn1crypto's (costly) RFC 5280 comparison.
-        if bytes(issuer.dump()) == self.issuer_der:
-            return True
-        with parse_field("issuer"):
-            return bool(self._parsed.issuer == issuer)
+    def matches_issuer_and_serial(self, issuer_der: bytes, serial: int) -> bool:
+        """True when this certificate has that issuer (DER Name, RFC 5280 comparison) and serial."""
+        return self.serial_number == serial and names_equal(issuer_der, self.issuer_der)
 
     def is_named_by(
-        self, issuer: x509.Name | None, serial: int | None, key_identifier: bytes | None
+        self, issuer_der: bytes | None, serial: int | None, key_identifier: bytes | None
     ) -> bool:
         """True when a CMS identifier names this certificate.
 
         CMS names a signer or a recipient by IssuerAndSerialNumber, or else by
         SubjectKeyIdentifier; pass whichever the identifier holds.
         """
-        if issuer is not None and serial is not None:
-            return self.matches_issuer_and_serial(issuer, serial)
+        if issuer_der is not None and serial is not None:
+            return self.matches_issuer_and_serial(issuer_der, serial)
         return key_identifier is not None and self.subject_key_identifier == key_identifier
 
     def to_cryptography(self) -> Any:
@@ -234,3 +253,13 @@ class Certificate:
 
     def __repr__(self) -> str:
         return f"Certificate(subject={self.subject!r}, serial={self.serial_number})"
+
+
+def names_equal(left_der: bytes, right_der: bytes) -> bool:
+    """RFC 5280 comparison of two DER Names (case and space folding of strings)."""
+    # Identical encodings are equal names; only differing ones need
+    # asn1crypto's (costly) RFC 5280 comparison.
+    if left_der == right_der:
+        return True
+    with parse_field("Name"):
+        return bool(x509.Name.load(left_der) == x509.Name.load(right_der))

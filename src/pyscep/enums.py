@@ -62,6 +62,16 @@ class MessageType(_WireInt):
             return "CertPoll/GetCertInitial"
         return self.rfc_name
 
+    @property
+    def is_request(self) -> bool:
+        """True for what a client sends (everything but CertRep)."""
+        return self is not MessageType.CERT_REP
+
+    @property
+    def carries_csr(self) -> bool:
+        """True for PKCSReq, RenewalReq and UpdateReq (a PKCS#10 request inside)."""
+        return self in (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ, MessageType.UPDATE_REQ)
+
 
 _MESSAGE_NAMES = {
     MessageType.CERT_REP: "CertRep",

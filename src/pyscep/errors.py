@@ -8,11 +8,18 @@ carry the failInfo to use in `fail_info`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .enums import FailInfo
 
+if TYPE_CHECKING:  # errors.py imports nothing else from pyscep at run time
+    from .messages.reply import ReplyTo
+
 __all__ = [
+    "BackendError",
     "DecryptionError",
+    "KeyLoadError",
+    "KeyMismatchError",
     "LocalProtocolError",
     "ParseError",
     "PolicyConfigError",
@@ -29,9 +36,14 @@ class ScepError(Exception):
 
     :ivar fail_info: the failInfo a SCEP server would answer with, or None
         where the error is not the peer's fault (misuse, configuration).
+    :ivar reply_to: set when the request's signature had checked out before
+        this error: everything a server needs to answer the CertRep FAILURE
+        that RFC 8894 requires (transactionID, senderNonce, the signer
+        certificate, the request's algorithms). None otherwise.
     """
 
     default_fail_info: FailInfo | None = None
+    reply_to: ReplyTo | None = None
 
     def __init__(self, message: str, *, fail_info: FailInfo | None = None) -> None:
         super().__init__(message)
@@ -131,3 +143,15 @@ class RemoteProtocolError(ProtocolError):
 
 class PolicyConfigError(ScepError, ValueError):
     """Invalid policy configuration (a bad scep.conf line, an unknown key...)."""
+
+
+class KeyLoadError(ScepError):
+    """A private key could not be loaded (unreadable, encrypted, or of an unusable type)."""
+
+
+class KeyMismatchError(ScepError):
+    """A private key does not belong to the certificate it was paired with."""
+
+
+class BackendError(ScepError):
+    """An unknown crypto backend was named, or its optional dependency is missing."""

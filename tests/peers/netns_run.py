@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from pyscep import LEGACY, Certificate, MessageType, load_decrypter, load_signer
-from pyscep._demo_pki import make_identity
 from pyscep.cms.degenerate import CertsOnly
 from pyscep.messages.build import build_pkcs_req
 from pyscep.messages.ca import parse_ca_certificates
 from pyscep.messages.caps import CACaps, negotiate
 from pyscep.messages.pkimessage import decrypt_pki_message, parse_pki_message, verify_cert_rep
+from pyscep.testing import make_identity
 from tests.helpers import make_csr, pem_cert, pem_key
 from tests.peers.scep_server import ScepTestServer
 
@@ -108,18 +108,15 @@ def micromdm_server(work: Path) -> dict[str, Any]:
                 signer=load_signer(signer_key, signer_cert),
                 recipient=ca.encryption,
                 message_type=kind,
-                digest=chosen.digest,
-                cipher=chosen.cipher,
+                options=chosen.options,
             )
             reply = verify_cert_rep(
                 parse_pki_message(_http(f"{URL}?operation=PKIOperation", built.der)),
                 ca_certificates=ca.verification,
                 request=built,
-                policy=LEGACY,
+                algorithms=LEGACY,
             )
-            content = decrypt_pki_message(
-                reply, load_decrypter(signer_key, signer_cert), policy=LEGACY
-            )
+            content = decrypt_pki_message(reply, load_decrypter(signer_key, signer_cert))
             assert isinstance(content, CertsOnly)
             issued = content.certificates[0]
             results[name] = {

@@ -24,10 +24,8 @@ from pyscep import (
     load_decrypter,
     load_signer,
 )
-from pyscep._demo_pki import DemoIdentity
 from pyscep.http import decode_get_message, query_parameter
 from pyscep.messages.build import (
-    ReplyTo,
     build_cert_rep_failure,
     build_cert_rep_pending,
     build_cert_rep_success,
@@ -35,7 +33,8 @@ from pyscep.messages.build import (
 from pyscep.messages.ca import build_ca_certificates
 from pyscep.messages.caps import CACaps
 from pyscep.messages.content import CertificationRequest
-from pyscep.messages.pkimessage import decrypt_pki_message, parse_pki_message, verify_request
+from pyscep.messages.pkimessage import open_request
+from pyscep.testing import DemoIdentity
 
 CAPS = CACaps.of(
     [
@@ -81,20 +80,15 @@ class ScepTestServer:
         return Certificate.load(cert)
 
     def pki_operation(self, body: bytes) -> bytes:
+        # The legacy opt-in is stated once: decrypting and every reply follow it.
         try:
-            message = verify_request(parse_pki_message(body), policy=LEGACY)
-            content = decrypt_pki_message(message, self.decrypter, policy=LEGACY)
+            message, content = open_request(body, self.decrypter, algorithms=LEGACY)
         except ScepError as exc:
             self.log.append(f"refused: {exc}")
-            if getattr(exc, "transaction_id", None) and getattr(exc, "sender_nonce", None):
-                reply = ReplyTo(exc.transaction_id, exc.sender_nonce)  # type: ignore[attr-defined]
-                return build_cert_rep_failure(
-                    reply,
-                    exc.fail_info if exc.fail_info is not None else FailInfo.BAD_REQUEST,
-                    signer=self.signer,
-                    policy=LEGACY,
-                )
-            raise
+            if exc.reply_to is None:
+                raise
+            failure = exc.fail_info if exc.fail_info is not None else FailInfo.BAD_REQUEST
+            return build_cert_rep_failure(exc.reply_to, failure, signer=self.signer)
         kind = message.message_type
         self.log.append(
             f"{kind.rfc_name} {message.digest.value} {message.content_cipher}"
@@ -104,27 +98,19 @@ class ScepTestServer:
         if kind is MessageType.CERT_POLL:
             request = self.pending.pop(txid, None)
             if request is None:
-                return build_cert_rep_failure(
-                    message, FailInfo.BAD_CERT_ID, signer=self.signer, policy=LEGACY
-                )
-            return build_cert_rep_success(
-                message, [self.issue(request)], signer=self.signer, policy=LEGACY
-            )
+                return build_cert_rep_failure(message, FailInfo.BAD_CERT_ID, signer=self.signer)
+            return build_cert_rep_success(message, [self.issue(request)], signer=self.signer)
         if not isinstance(content, CertificationRequest):
-            return build_cert_rep_failure(
-                message, FailInfo.BAD_REQUEST, signer=self.signer, policy=LEGACY
-            )
+            return build_cert_rep_failure(message, FailInfo.BAD_REQUEST, signer=self.signer)
         renewal = message.signer_certificate.issuer == self.ca.certificate.subject
         if not renewal and content.challenge_password != self.challenge:
             return build_cert_rep_failure(
-                message, FailInfo.BAD_REQUEST, "challenge", signer=self.signer, policy=LEGACY
+                message, FailInfo.BAD_REQUEST, "challenge", signer=self.signer
             )
         if self.pending_first and kind is MessageType.PKCS_REQ and txid not in self.pending:
             self.pending[txid] = content
-            return build_cert_rep_pending(message, signer=self.signer, policy=LEGACY)
-        return build_cert_rep_success(
-            message, [self.issue(content)], signer=self.signer, policy=LEGACY
-        )
+            return build_cert_rep_pending(message, signer=self.signer)
+        return build_cert_rep_success(message, [self.issue(content)], signer=self.signer)
 
     def serve(self, port: int) -> ThreadingHTTPServer:
         server = self

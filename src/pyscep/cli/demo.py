@@ -4,32 +4,32 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timezone
-from typing import Any
 
 __all__ = ["run"]
 
 
 def run(args: argparse.Namespace) -> int:
     """A whole SCEP enrollment, client and CA in one process, on built-in defaults."""
-    from datetime import timedelta
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509.oid import AttributeOID, NameOID
-
-    from pyscep import Certificate, load_decrypter, load_signer
+    from pyscep import PrivateKey, load_decrypter, load_private_key, load_signer
     from pyscep import messages as scep
-    from pyscep._demo_pki import make_identity
 
     now = datetime.now(timezone.utc)
     challenge = "demo-challenge"
 
+    def new_key() -> PrivateKey:
+        return load_private_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
     # --- the CA's side: its certificate, capabilities, keys --------------------
-    ca = make_identity("pyscep demo CA", now=now, ca=True)
-    ca_signer = load_signer(ca.key_der, ca.certificate)
-    ca_decrypter = load_decrypter(ca.key_der, ca.certificate)
+    ca_key = new_key()
+    ca_certificate = scep.self_signed_certificate(
+        ca_key, "CN=pyscep demo CA,O=pyscep demo", now=now, days=365, ca=True
+    )
+    ca_signer = load_signer(ca_key, ca_certificate)
+    ca_decrypter = load_decrypter(ca_key, ca_certificate)
     caps_body = scep.CACaps.of(["POSTPKIOperation", "SHA-256", "AES", "SCEPStandard"]).dump()
-    ca_body, ca_content_type = scep.build_ca_certificates(ca.certificate)
+    ca_body, ca_content_type = scep.build_ca_certificates(ca_certificate)
 
     # --- the client: GetCACaps, GetCACert, then a key, a CSR and a PKCSReq -----
     chosen = scep.negotiate(scep.CACaps.parse(caps_body))
@@ -39,22 +39,12 @@ def run(args: argparse.Namespace) -> int:
     )
     ca_certs = scep.parse_ca_certificates(ca_body)
     print(f"client: GetCACert ({ca_content_type}): {ca_certs.reasons[0]}")
-    device = make_identity("demo-device", now=now)  # key + self-signed signer certificate
-    device_key: Any = serialization.load_der_private_key(device.key_der, None)
-    csr = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo-device")]))
-        .add_attribute(AttributeOID.CHALLENGE_PASSWORD, challenge.encode())
-        .sign(device_key, hashes.SHA256())
-        .public_bytes(serialization.Encoding.DER)
-    )
-    device_signer = load_signer(device.key_der, device.certificate)
+    device_key = new_key()
+    csr = scep.build_csr(device_key, "CN=demo-device", challenge_password=challenge)
+    # The throw-away self-signed certificate a first request is signed with.
+    device = scep.self_signed_signer(device_key, "CN=demo-device", now=now)
     request = scep.build_pkcs_req(
-        csr,
-        signer=device_signer,
-        recipient=ca_certs.encryption,
-        digest=chosen.digest,
-        cipher=chosen.cipher,
+        csr, signer=device, recipient=ca_certs.encryption, options=chosen.options
     )
     print(
         f"client: PKCSReq {len(request.der)} bytes, transactionID {request.transaction_id[:16]}..."
@@ -71,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     pending = scep.build_cert_rep_pending(message, signer=ca_signer)
     reply, _ = scep.open_cert_rep(
         pending,
-        load_decrypter(device.key_der, device.certificate),
+        device,
         ca_certificates=ca_certs.verification,
         request=request,
     )
@@ -82,26 +72,18 @@ def run(args: argparse.Namespace) -> int:
 
     # --- the client polls; the operator approved; the CA issues ----------------
     poll = scep.build_cert_poll(
-        scep.IssuerAndSubject(ca.certificate.subject_der, csr_view.subject_der),
-        signer=device_signer,
+        scep.IssuerAndSubject(ca_certificate.subject_der, csr_view.subject_der),
+        signer=device,
         recipient=ca_certs.encryption,
         transaction_id=request.transaction_id,
+        options=chosen.options,
     )
     poll_message, _ = scep.open_request(poll.der, ca_decrypter)
-    issued = Certificate.load(
-        x509.CertificateBuilder()
-        .subject_name(x509.load_der_x509_csr(csr).subject)
-        .issuer_name(ca.certificate.to_cryptography().subject)
-        .public_key(device_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=365))
-        .sign(serialization.load_der_private_key(ca.key_der, None), hashes.SHA256())  # type: ignore[arg-type]
-    )
+    issued = scep.issue_certificate(ca_signer, csr_view, now=now)
     success = scep.build_cert_rep_success(poll_message, [issued], signer=ca_signer)
     reply, content = scep.open_cert_rep(
         success,
-        load_decrypter(device.key_der, device.certificate),
+        device,
         ca_certificates=ca_certs.verification,
         request=poll,
     )

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from pyscep.certificate import Certificate
+from pyscep.crypto import load_private_key
 from pyscep.errors import ScepError
-from pyscep.inspect import inspect_payload
+from pyscep.messages.inspect import inspect_payload
 
 __all__ = ["add_parser", "run"]
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     """Decode, verify and (given a key) decrypt a SCEP payload; print what was found."""
     try:
         data = Path(args.file).read_bytes()
-        keys = [Path(k).read_bytes() for k in args.key]
+        keys = [load_private_key(Path(k).read_bytes()) for k in args.key]
         certificates = [
             c for path in args.cert for c in Certificate.load_all(Path(path).read_bytes())
         ]

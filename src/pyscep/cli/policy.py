@@ -11,12 +11,16 @@ from pathlib import Path
 
 from pyscep.algorithms import LEGACY
 from pyscep.certificate import Certificate
-from pyscep.cms.signed import find_signer_certificate
-from pyscep.crypto import load_decrypter
+from pyscep.crypto import load_decrypter, load_private_key
 from pyscep.enums import MessageType
-from pyscep.errors import ScepError
-from pyscep.messages.content import CertificationRequest
-from pyscep.messages.pkimessage import decrypt_pki_message, parse_pki_message, verify_request
+from pyscep.errors import LocalProtocolError, ScepError
+from pyscep.messages import (
+    CertificationRequest,
+    decrypt_pki_message,
+    parse_pki_message,
+    policy_request_view,
+    verify_request,
+)
 from pyscep.policy import (
     DistinguishedName,
     PublicKeyView,
@@ -112,49 +116,36 @@ def _request_view(args: argparse.Namespace, cas: list[Certificate]) -> RequestVi
         message = None
     if message is None:
         if not args.signer_cert:
-            raise ScepError("a bare CSR needs --signer-cert")
+            raise LocalProtocolError("a bare CSR needs --signer-cert")
         csr = CertificationRequest.load(data)
-        signer = Certificate.load(Path(args.signer_cert).read_bytes())
         kind = (
             MessageType.RENEWAL_REQ if args.message_type == "RenewalReq" else MessageType.PKCS_REQ
         )
-        verified, transaction_id = True, None  # no pkiMessage: the operator vouches
-    else:
-        kind, transaction_id = message.message_type, message.transaction_id
-        signer = find_signer_certificate(message._signed.signer_infos[0], message.certificates)
-        if not args.ca_key:
-            raise ScepError("reading the CSR inside a pkiMessage needs --ca-key")
+        # No pkiMessage: the operator vouches for the signer.
+        return RequestView(
+            message_type=kind,
+            subject=DistinguishedName.from_der(csr.subject_der),
+            public_key=PublicKeyView.from_der(csr.public_key_der),
+            signer=Certificate.load(Path(args.signer_cert).read_bytes()),
+            signature_verified=True,
+            challenge_ok=_challenge_ok(args, csr),
+            subject_alt_names=csr.subject_alt_names,
+            extended_key_usages=csr.extended_key_usages,
+        )
+    if not args.ca_key:
+        raise LocalProtocolError("reading the CSR inside a pkiMessage needs --ca-key")
+    try:
+        checked = verify_request(message, algorithms=LEGACY)
+    except ScepError:
+        return policy_request_view(message)
+    key = load_private_key(Path(args.ca_key).read_bytes())
+    content = None
+    for ca in cas:
         try:
-            checked = verify_request(message, policy=LEGACY)
-            verified = True
+            content = decrypt_pki_message(checked, load_decrypter(key, ca))
+            break
         except ScepError:
-            return RequestView(
-                kind,
-                DistinguishedName(()),
-                PublicKeyView(b"", "RSA", 0),
-                signer,
-                False,
-                transaction_id=transaction_id,
-            )
-        key = Path(args.ca_key).read_bytes()
-        content = None
-        for ca in cas:
-            try:
-                content = decrypt_pki_message(checked, load_decrypter(key, ca), policy=LEGACY)
-                break
-            except ScepError:
-                continue
-        if not isinstance(content, CertificationRequest):
-            raise ScepError("the request does not decrypt to a CSR with --ca-key")
-        csr = content
-    return RequestView(
-        message_type=kind,
-        subject=DistinguishedName.from_der(csr.subject_der),
-        public_key=PublicKeyView.from_der(csr.public_key_der),
-        signer=signer,
-        signature_verified=verified,
-        challenge_ok=_challenge_ok(args, csr),
-        subject_alt_names=csr.subject_alt_names,
-        extended_key_usages=csr.extended_key_usages,
-        transaction_id=transaction_id,
-    )
+            continue
+    if not isinstance(content, CertificationRequest):
+        raise LocalProtocolError("the request does not decrypt to a CSR with --ca-key")
+    return policy_request_view(checked, content, challenge_ok=_challenge_ok(args, content))

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from asn1crypto import cms, crl
+from asn1crypto import cms, crl, x509
 
 from pyscep._boundary import field
 from pyscep.certificate import Certificate
 from pyscep.errors import ParseError
+from pyscep.findings import Finding
 
 from .signed import parse_signed_data
 
@@ -27,7 +28,7 @@ class CertsOnly:
     certificates: tuple[Certificate, ...]
     #: DER CertificateLists.
     crls: tuple[bytes, ...] = ()
-    notes: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
 
 
 def build_certs_only(certificates: Sequence[Certificate], crls: Sequence[bytes] = ()) -> bytes:
@@ -39,7 +40,7 @@ def build_certs_only(certificates: Sequence[Certificate], crls: Sequence[bytes] 
             "version": "v1",
             "digest_algorithms": [],
             "encap_content_info": {"content_type": "data"},
-            "certificates": [c.asn1 for c in certificates] if certificates else None,
+            "certificates": [x509.Certificate.load(c.der) for c in certificates] or None,
             "crls": crl_values or None,
             "signer_infos": [],
         }
@@ -54,4 +55,4 @@ def parse_certs_only(data: bytes) -> CertsOnly:
         raise ParseError("a certs-only SignedData has no SignerInfo", path=("SignedData",))
     if parsed.content:
         raise ParseError("a certs-only SignedData has no content", path=("SignedData",))
-    return CertsOnly(parsed.certificates, parsed.crls, parsed.notes)
+    return CertsOnly(parsed.certificates, parsed.crls, parsed.findings)

@@ -10,7 +10,6 @@ CBC step, and every failure raises the same `DecryptionError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from asn1crypto import algos, cms, core, x509
@@ -20,9 +19,9 @@ from pyscep._boundary import field
 from pyscep._der import DEFAULT_LIMITS, Limits, octet_string_value, prescan, read_header
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
-from pyscep.crypto import CryptoBackend, Decrypter
-from pyscep.crypto._rsa_padding import encrypt_key_with_rng
+from pyscep.crypto import CryptoBackend, Decrypter, PrivateKey, Rng
 from pyscep.errors import DecryptionError, ParseError, UnsupportedAlgorithmError
+from pyscep.oids import CipherOID
 
 __all__ = [
     "ParsedEnvelope",
@@ -30,6 +29,7 @@ __all__ = [
     "build_enveloped_data",
     "decrypt_envelope",
     "key_transport_of",
+    "open_with_key",
     "parse_enveloped_data",
 ]
 
@@ -44,7 +44,8 @@ class RecipientView:
     #: ``ktri``, ``kari``, ``kekri``, ``pwri`` or ``ori``.
     kind: str
     version: str | None = None
-    issuer: x509.Name | None = None
+    #: DER of the rid's issuer Name (IssuerAndSerialNumber form).
+    issuer_der: bytes | None = None
     serial: int | None = None
     key_identifier: bytes | None = None
     #: asn1crypto name of keyEncryptionAlgorithm (``rsaes_pkcs1v15``, ``rsaes_oaep``).
@@ -58,7 +59,7 @@ class RecipientView:
     def addressed_to(self, certificate: Certificate) -> bool:
         """True when this RecipientInfo names ``certificate``."""
         return self.kind == "ktri" and certificate.is_named_by(
-            self.issuer, self.serial, self.key_identifier
+            self.issuer_der, self.serial, self.key_identifier
         )
 
 
@@ -103,9 +104,9 @@ def build_enveloped_data(
     *,
     cipher: ContentCipher,
     backend: CryptoBackend,
-    policy: AlgorithmPolicy,
+    algorithms: AlgorithmPolicy,
     key_transport: KeyTransport = KeyTransport.RSA_PKCS1V15,
-    rng: Callable[[int], bytes] | None = None,
+    rng: Rng | None = None,
 ) -> bytes:
     """DER ContentInfo(EnvelopedData v0) of ``content`` for ``recipient``.
 
@@ -113,19 +114,18 @@ def build_enveloped_data(
     (the backend's random source by default); pass a deterministic one to
     rebuild a message byte for byte.
     """
-    policy.check_cipher(cipher)
+    algorithms.check_cipher(cipher)
+    if cipher.read_only:
+        raise UnsupportedAlgorithmError(f"pyscep reads {cipher.value} but never encrypts with it")
     if recipient.public_key_algorithm != "rsa":
         raise UnsupportedAlgorithmError("key transport needs an RSA recipient certificate")
-    policy.check_rsa_bits(recipient.public_key_bits)
+    algorithms.check_rsa_bits(recipient.public_key_bits)
     random = rng or backend.random_bytes
     key = random(cipher.key_size)
     iv = random(cipher.block_size)
     ciphertext = backend.encrypt_content(cipher, key, iv, content)
-    if rng is None:
-        encrypted_key = backend.encrypt_key(recipient.public_key_der, key_transport, key)
-    else:
-        # Reproducible on request: padding from the caller's rng (public data only).
-        encrypted_key = encrypt_key_with_rng(recipient.public_key_der, key_transport, key, rng)
+    # Reproducible on request: the backend pads from the caller's rng.
+    encrypted_key = backend.encrypt_key(recipient.public_key_der, key_transport, key, rng)
     recipient_info = cms.RecipientInfo(
         {
             "ktri": cms.KeyTransRecipientInfo(
@@ -135,7 +135,7 @@ def build_enveloped_data(
                         {
                             "issuer_and_serial_number": cms.IssuerAndSerialNumber(
                                 {
-                                    "issuer": recipient.asn1.issuer,
+                                    "issuer": x509.Name.load(recipient.issuer_der),
                                     "serial_number": recipient.serial_number,
                                 }
                             )
@@ -205,6 +205,10 @@ def _parse_enveloped(enveloped: cms.EnvelopedData) -> ParsedEnvelope:
         iv = None
         try:
             params = algorithm["parameters"]
+            if cipher_oid == CipherOID.BLOWFISH_CBC:
+                # Unknown to asn1crypto: its IV parameter arrives untyped.
+                cipher_name = ContentCipher.BLOWFISH_CBC.value
+                params = core.OctetString.load(params.dump(), strict=True)
             if isinstance(params, core.OctetString):
                 iv = bytes(params.native)
         except (ValueError, TypeError, KeyError):
@@ -243,10 +247,11 @@ def _parse_recipient(recipient: cms.RecipientInfo) -> RecipientView:
         return RecipientView(kind=str(recipient.name))
     ktri = recipient.chosen
     rid = ktri["rid"]
-    issuer = serial = key_identifier = None
+    issuer_der = serial = key_identifier = None
     if rid.name == "issuer_and_serial_number":
         issuer = rid.chosen["issuer"]
         issuer.native  # noqa: B018 - materialise inside the boundary
+        issuer_der = bytes(issuer.dump())
         serial = int(rid.chosen["serial_number"].native)
     else:
         key_identifier = bytes(rid.chosen.native)
@@ -263,7 +268,7 @@ def _parse_recipient(recipient: cms.RecipientInfo) -> RecipientView:
     return RecipientView(
         kind="ktri",
         version=str(ktri["version"].native),
-        issuer=issuer,
+        issuer_der=issuer_der,
         serial=serial,
         key_identifier=key_identifier,
         key_encryption_algorithm=str(algorithm["algorithm"].native),
@@ -306,7 +311,7 @@ def decrypt_envelope(
     decrypter: Decrypter,
     *,
     backend: CryptoBackend,
-    policy: AlgorithmPolicy,
+    algorithms: AlgorithmPolicy,
 ) -> tuple[bytes, ContentCipher, KeyTransport]:
     """Open the envelope with ``decrypter``: plaintext, cipher and key transport used.
 
@@ -314,7 +319,7 @@ def decrypt_envelope(
     UnsupportedAlgorithmError; everything that depends on secrets raises the
     one `DecryptionError`.
     """
-    cipher = policy.check_cipher(ContentCipher.from_name(envelope.cipher_name))
+    cipher = algorithms.check_cipher(ContentCipher.from_name(envelope.cipher_name))
     if envelope.encrypted_content is None:
         raise ParseError("encryptedContent is absent")
     mine = [r for r in envelope.recipients if r.addressed_to(decrypter.certificate)]
@@ -338,3 +343,40 @@ def decrypt_envelope(
     if iv is None or len(iv) != cipher.block_size:
         raise DecryptionError()
     return backend.decrypt_content(cipher, key, iv, envelope.encrypted_content), cipher, transport
+
+
+def open_with_key(
+    envelope: ParsedEnvelope,
+    key: PrivateKey,
+    *,
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
+) -> tuple[bytes, RecipientView]:
+    """DIAGNOSTICS ONLY: try ``key`` on every key-transport RecipientInfo.
+
+    Returns the plaintext and the recipient it opened. Unlike
+    `decrypt_envelope` this tells which recipient fits and why others did
+    not, which is an oracle: use it in local tools such as ``pyscep inspect``,
+    never on a server's input.
+    """
+    cipher = algorithms.check_cipher(ContentCipher.from_name(envelope.cipher_name))
+    if envelope.encrypted_content is None:
+        raise ParseError("encryptedContent is absent")
+    iv = envelope.iv
+    if iv is None or len(iv) != cipher.block_size:
+        raise DecryptionError()
+    for recipient in envelope.recipients:
+        if recipient.kind != "ktri":
+            continue
+        try:
+            content_key = key.decrypt_key(recipient.encrypted_key, key_transport_of(recipient))
+        except Exception:  # noqa: S112 - the next recipient may be ours
+            continue
+        if len(content_key) != cipher.key_size:
+            continue
+        try:
+            plaintext = backend.decrypt_content(cipher, content_key, iv, envelope.encrypted_content)
+        except DecryptionError:
+            continue
+        return plaintext, recipient
+    raise DecryptionError()

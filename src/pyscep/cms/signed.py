@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from asn1crypto import algos, cms, core, x509
 
 from pyscep._asn1 import ContentInfo, ScepAttribute, ScepAttributes
-from pyscep._boundary import field
+from pyscep._boundary import field as parse_field
 from pyscep._der import (
     DEFAULT_LIMITS,
     Limits,
@@ -30,6 +30,7 @@ from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, Signer
 from pyscep.enums import FailInfo
 from pyscep.errors import ParseError, UnsupportedAlgorithmError, VerificationError
+from pyscep.findings import Finding, FindingCode
 
 __all__ = [
     "MAX_CERTIFICATES",
@@ -54,7 +55,8 @@ class ParsedSignerInfo:
 
     #: ``issuer_and_serial_number`` or ``subject_key_identifier``.
     sid_type: str
-    sid_issuer: x509.Name | None
+    #: DER of the sid's issuer Name (IssuerAndSerialNumber form).
+    sid_issuer_der: bytes | None
     sid_serial: int | None
     sid_key_identifier: bytes | None
     version: str
@@ -66,12 +68,17 @@ class ParsedSignerInfo:
     signature: bytes
     #: The signed attributes as received, re-tagged as a universal SET (0x31).
     signed_attrs_der: bytes | None
-    signed_attrs: ScepAttributes | None
+    #: Type of each signed attribute, in order (asn1crypto names or dotted OIDs).
+    signed_attr_types: tuple[str, ...]
     unsigned_attr_count: int
+    # The parsed SET, for this package's own checks (never handed out).
+    _signed_attrs: ScepAttributes | None = field(default=None, repr=False, compare=False)
 
     def names(self, certificate: Certificate) -> bool:
         """True when this SignerInfo's sid names ``certificate``."""
-        return certificate.is_named_by(self.sid_issuer, self.sid_serial, self.sid_key_identifier)
+        return certificate.is_named_by(
+            self.sid_issuer_der, self.sid_serial, self.sid_key_identifier
+        )
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ class ParsedSignedData:
     crls: tuple[bytes, ...]
     signer_infos: tuple[ParsedSignerInfo, ...]
     #: Deviations tolerated while parsing (indefinite lengths, unparsable extra certificates...).
-    notes: tuple[str, ...]
+    findings: tuple[Finding, ...]
     #: What the resource pre-scan saw.
     scan: ScanReport | None = None
 
@@ -154,20 +161,20 @@ def build_signed_data(
     *,
     digest: DigestAlgorithm,
     backend: CryptoBackend,
-    policy: AlgorithmPolicy,
+    algorithms: AlgorithmPolicy,
     scheme: SignatureScheme | None = None,
-    attributes: Sequence[ScepAttribute] = (),
+    attributes: Sequence[bytes] = (),
     certificates: Sequence[Certificate] | None = None,
     signing_time: datetime | None = None,
 ) -> bytes:
     """DER ContentInfo(SignedData v1) over ``content`` (eContentType id-data).
 
     The signed attributes are contentType, messageDigest, signingTime when
-    given, and ``attributes``; they are encoded as a DER SET (sorted) and
+    given, and ``attributes`` (each a DER Attribute); they are encoded as a DER SET (sorted) and
     exactly those bytes are signed. ``certificates`` defaults to the
     signer's certificate. ``content=None`` omits eContent (digest of no octets).
     """
-    policy.check_digest(digest)
+    algorithms.check_digest(digest)
     signer_certificate = signer.certificate
     scheme = scheme or default_scheme(signer_certificate)
     message_digest = backend.digest(digest, content or b"")
@@ -177,7 +184,8 @@ def build_signed_data(
     ]
     if signing_time is not None:
         all_attributes.append(_attribute("signing_time", cms.Time({"utc_time": signing_time})))
-    all_attributes.extend(attributes)
+    with parse_field("attributes"):
+        all_attributes.extend(ScepAttribute.load(der, strict=True) for der in attributes)
     signed_attrs = ScepAttributes(all_attributes)
     signed_attrs_der = signed_attrs.dump()
     signature = signer.sign(signed_attrs_der, digest, scheme)
@@ -189,7 +197,7 @@ def build_signed_data(
                 {
                     "issuer_and_serial_number": cms.IssuerAndSerialNumber(
                         {
-                            "issuer": signer_certificate.asn1.issuer,
+                            "issuer": x509.Name.load(signer_certificate.issuer_der),
                             "serial_number": signer_certificate.serial_number,
                         }
                     )
@@ -210,7 +218,7 @@ def build_signed_data(
             "version": "v1",
             "digest_algorithms": [{"algorithm": digest.value}],
             "encap_content_info": cms.ContentInfo(encap),
-            "certificates": [cert.asn1 for cert in embedded] if embedded else None,
+            "certificates": [x509.Certificate.load(cert.der) for cert in embedded] or None,
             "signer_infos": [signer_info],
         }
     )
@@ -227,7 +235,7 @@ def parse_signed_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Parsed
     sees input over the limits.
     """
     scan = prescan(data, limits)
-    with field("ContentInfo"):
+    with parse_field("ContentInfo"):
         info = ContentInfo.load(data, strict=True)
         content_type = info["content_type"].native
         if content_type != "signed_data":
@@ -235,41 +243,59 @@ def parse_signed_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Parsed
         signed_data = info["content"]
         if not isinstance(signed_data, cms.SignedData):
             raise ParseError("signedData content is missing")
-        notes: list[str] = []
-        if scan.indefinite_lengths:
-            notes.append("BER indefinite length encoding")
-        with field("SignedData"):
-            return replace(_parse_signed_data(signed_data, notes), scan=scan)
+        with parse_field("SignedData"):
+            return replace(_parse_signed_data(signed_data, _scan_findings(scan)), scan=scan)
 
 
-def _parse_signed_data(signed_data: cms.SignedData, notes: list[str]) -> ParsedSignedData:
-    with field("version"):
+def _scan_findings(scan: ScanReport) -> list[Finding]:
+    found = []
+    if scan.indefinite_lengths:
+        found.append(Finding(FindingCode.BER_INDEFINITE_LENGTH, "indefinite-length encoding"))
+    if scan.constructed_strings:
+        found.append(Finding(FindingCode.BER_CONSTRUCTED_STRING, "constructed string encoding"))
+    if scan.non_minimal_lengths:
+        found.append(Finding(FindingCode.BER_NON_MINIMAL_LENGTH, "non-minimal length encoding"))
+    return found
+
+
+def _parse_signed_data(signed_data: cms.SignedData, notes: list[Finding]) -> ParsedSignedData:
+    with parse_field("version"):
         version = signed_data["version"].native
-    with field("digestAlgorithms"):
+    with parse_field("digestAlgorithms"):
         digest_algorithms = tuple(
             str(alg["algorithm"].native) for alg in signed_data["digest_algorithms"]
         )
-    with field("encapContentInfo"):
+    with parse_field("encapContentInfo"):
         encap = signed_data["encap_content_info"]
         encap_type = str(encap["content_type"].native)
         raw = encap["content"]
         content = None if isinstance(raw, core.Void) else _econtent_octets(raw.dump())
     certificates: list[Certificate] = []
-    with field("certificates"):
+    with parse_field("certificates"):
         choices = signed_data["certificates"]
         if not isinstance(choices, core.Void):
             if len(choices) > MAX_CERTIFICATES:
                 raise ParseError("too many certificates")
             for index, choice in enumerate(choices):
                 if choice.name != "certificate":
-                    notes.append(f"certificates[{index}] is a {choice.name}, ignored")
+                    notes.append(
+                        Finding(
+                            FindingCode.UNUSED_CERTIFICATE_CHOICE,
+                            f"certificates[{index}] is a {choice.name}, ignored",
+                        )
+                    )
                     continue
                 try:
                     certificates.append(Certificate.from_scanned_der(choice.chosen.dump()))
                 except ParseError:
-                    notes.append(f"certificates[{index}] cannot be parsed, ignored")
+                    notes.append(
+                        Finding(
+                            FindingCode.UNPARSABLE_CERTIFICATE,
+                            f"certificates[{index}] cannot be parsed, ignored",
+                        )
+                    )
     crls: list[bytes] = []
-    with field("crls"):
+    with parse_field("crls"):
         revocation = signed_data["crls"]
         if not isinstance(revocation, core.Void):
             if len(revocation) > MAX_CERTIFICATES:
@@ -278,11 +304,11 @@ def _parse_signed_data(signed_data: cms.SignedData, notes: list[str]) -> ParsedS
                 if choice.name == "crl":
                     crls.append(bytes(choice.chosen.dump()))
     signer_infos = []
-    with field("signerInfos"):
+    with parse_field("signerInfos"):
         for index, signer_info in enumerate(signed_data["signer_infos"]):
             if index >= 8:
                 raise ParseError("too many SignerInfos")
-            with field(f"[{index}]"):
+            with parse_field(f"[{index}]"):
                 signer_infos.append(_parse_signer_info(signer_info))
     return ParsedSignedData(
         version=str(version),
@@ -292,7 +318,7 @@ def _parse_signed_data(signed_data: cms.SignedData, notes: list[str]) -> ParsedS
         certificates=tuple(certificates),
         crls=tuple(crls),
         signer_infos=tuple(signer_infos),
-        notes=tuple(notes),
+        findings=tuple(notes),
     )
 
 
@@ -304,18 +330,19 @@ def _econtent_octets(encoded: bytes) -> bytes:
 
 
 def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
-    with field("sid"):
+    with parse_field("sid"):
         sid = signer_info["sid"]
-        sid_issuer = sid_serial = sid_key_identifier = None
+        sid_issuer_der = sid_serial = sid_key_identifier = None
         if sid.name == "issuer_and_serial_number":
             sid_issuer = sid.chosen["issuer"]
             sid_issuer.native  # noqa: B018 - materialise inside the boundary
+            sid_issuer_der = bytes(sid_issuer.dump())
             sid_serial = int(sid.chosen["serial_number"].native)
         else:
             sid_key_identifier = bytes(sid.chosen.native)
-    with field("digestAlgorithm"):
+    with parse_field("digestAlgorithm"):
         digest_algorithm = str(signer_info["digest_algorithm"]["algorithm"].native)
-    with field("signatureAlgorithm"):
+    with parse_field("signatureAlgorithm"):
         algorithm = signer_info["signature_algorithm"]
         signature_algorithm = str(algorithm["algorithm"].native)
         signature_algorithm_oid = str(algorithm["algorithm"].dotted)
@@ -330,11 +357,12 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
                 str(mgf["parameters"]["algorithm"].native),
                 int(params["salt_length"].native),
             )
-    with field("signature"):
+    with parse_field("signature"):
         signature = bytes(signer_info["signature"].native)
     signed_attrs_der = None
     signed_attrs = None
-    with field("signedAttrs"):
+    signed_attr_types: list[str] = []
+    with parse_field("signedAttrs"):
         raw_attrs = signer_info["signed_attrs"]
         if not isinstance(raw_attrs, core.Void):
             contents = raw_attrs.contents
@@ -344,8 +372,9 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
                 raise ParseError("too many signed attributes")
             for attribute in signed_attrs:
                 kind = attribute["type"].native
+                signed_attr_types.append(str(kind))
                 try:
-                    with field(str(kind)):
+                    with parse_field(str(kind)):
                         for value in attribute["values"]:
                             value.native  # noqa: B018 - materialise
                 except ParseError as exc:
@@ -353,12 +382,12 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
                     if kind in _CMS_ATTRIBUTES:
                         exc.fail_info = FailInfo.BAD_MESSAGE_CHECK
                     raise
-    with field("unsignedAttrs"):
+    with parse_field("unsignedAttrs"):
         unsigned = signer_info["unsigned_attrs"]
         unsigned_count = 0 if isinstance(unsigned, core.Void) else len(unsigned)
     return ParsedSignerInfo(
         sid_type=str(sid.name),
-        sid_issuer=sid_issuer,
+        sid_issuer_der=sid_issuer_der,
         sid_serial=sid_serial,
         sid_key_identifier=sid_key_identifier,
         version=str(signer_info["version"].native),
@@ -368,8 +397,9 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
         pss_params=pss_params,
         signature=signature,
         signed_attrs_der=signed_attrs_der,
-        signed_attrs=signed_attrs,
+        signed_attr_types=tuple(signed_attr_types),
         unsigned_attr_count=unsigned_count,
+        _signed_attrs=signed_attrs,
     )
 
 
@@ -441,7 +471,7 @@ def verify_signed_data(
     parsed: ParsedSignedData,
     *,
     backend: CryptoBackend,
-    policy: AlgorithmPolicy,
+    algorithms: AlgorithmPolicy,
     certificates: Sequence[Certificate] = (),
     signer_filter: Callable[[Certificate], None] | None = None,
 ) -> VerifiedSignedData:
@@ -456,13 +486,13 @@ def verify_signed_data(
             f"expected exactly one SignerInfo, found {len(parsed.signer_infos)}"
         )
     info = parsed.signer_infos[0]
-    digest = policy.check_digest(DigestAlgorithm.from_name(info.digest_algorithm))
+    digest = algorithms.check_digest(DigestAlgorithm.from_name(info.digest_algorithm))
     if info.digest_algorithm not in parsed.digest_algorithms:
         raise UnsupportedAlgorithmError("digestAlgorithms does not list the signer's digest")
     scheme = _scheme_of(info, digest)
-    if info.signed_attrs is None or info.signed_attrs_der is None:
+    attrs = info._signed_attrs
+    if attrs is None or info.signed_attrs_der is None:
         raise VerificationError("the SignerInfo has no signed attributes")
-    attrs = info.signed_attrs
     types = [a["type"].native for a in attrs]
     if len(types) != len(set(types)):
         raise VerificationError("a signed attribute type appears more than once")
@@ -484,12 +514,9 @@ def verify_signed_data(
     if signer_filter is not None:
         signer_filter(signer_certificate)
     if signer_certificate.public_key_algorithm == "rsa":
-        policy.check_rsa_bits(signer_certificate.public_key_bits)
-    elif signer_certificate.public_key_algorithm == "ec":
-        with field("signer subjectPublicKeyInfo"):
-            curve = signer_certificate.asn1.public_key["algorithm"]["parameters"].name
-        if curve != "named":
-            raise UnsupportedAlgorithmError("EC keys with explicit parameters are refused")
+        algorithms.check_rsa_bits(signer_certificate.public_key_bits)
+    elif signer_certificate.ec_curve == "explicit":
+        raise UnsupportedAlgorithmError("EC keys with explicit parameters are refused")
     backend.verify_signature(
         signer_certificate.public_key_der,
         info.signature,

@@ -2,7 +2,9 @@
 
 Operations that need a private key go through a `Signer` or a `Decrypter`,
 so the key may live in an HSM or a KMS: implement the two-member protocol and
-pass the object. Everything else (random bytes, digests, symmetric ciphers,
+pass the object. A `PrivateKey` is a key without a certificate (what signs a
+CSR or a self-signed certificate, what `pyscep inspect` tries on an
+envelope). Everything else (random bytes, digests, symmetric ciphers,
 public-key encryption and verification) comes from a `CryptoBackend`.
 
 Two backends ship: ``"cryptography"`` (pyca/cryptography, the default) and
@@ -11,24 +13,50 @@ Two backends ship: ``"cryptography"`` (pyca/cryptography, the default) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from pyscep.algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
 from pyscep.certificate import Certificate, CertificateLike
-from pyscep.errors import ScepError
+from pyscep.errors import BackendError, KeyMismatchError, LocalProtocolError
 
 __all__ = [
     "CryptoBackend",
     "Decrypter",
+    "KeyPair",
+    "PrivateKey",
     "PrivateKeyLike",
+    "Rng",
     "Signer",
     "get_backend",
     "load_decrypter",
+    "load_private_key",
     "load_signer",
 ]
 
 #: PEM or DER private-key bytes, or a key object of the backend's library.
 PrivateKeyLike = Any
+#: A source of random bytes: ``rng(n)`` returns ``n`` bytes.
+Rng = Callable[[int], bytes]
+
+
+@runtime_checkable
+class PrivateKey(Protocol):
+    """A private key on its own: signs, and (RSA) opens key transport."""
+
+    @property
+    def public_key_der(self) -> bytes:
+        """DER SubjectPublicKeyInfo of the matching public key."""
+        ...
+
+    def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
+        """Sign ``data`` (not pre-hashed) with ``digest`` under ``scheme``."""
+        ...
+
+    def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
+        """Recover a content-encryption key (RSA keys only); raise anything on failure."""
+        ...
 
 
 @runtime_checkable
@@ -97,8 +125,19 @@ class CryptoBackend(Protocol):
         """CBC-decrypt and strip PKCS#7 padding; raise DecryptionError on any failure."""
         ...
 
-    def encrypt_key(self, public_key_der: bytes, transport: KeyTransport, key: bytes) -> bytes:
-        """RSA-encrypt a content-encryption key to a SubjectPublicKeyInfo."""
+    def encrypt_key(
+        self,
+        public_key_der: bytes,
+        transport: KeyTransport,
+        key: bytes,
+        rng: Rng | None = None,
+    ) -> bytes:
+        """RSA-encrypt a content-encryption key to a SubjectPublicKeyInfo.
+
+        With ``rng`` the padding comes from it, so a message can be rebuilt
+        byte for byte (tests, golden vectors); a backend that cannot do that
+        raises UnsupportedAlgorithmError rather than ignore ``rng``.
+        """
         ...
 
     def verify_signature(
@@ -113,6 +152,10 @@ class CryptoBackend(Protocol):
         """Raise VerificationError unless ``signature`` is valid over ``data``."""
         ...
 
+    def load_private_key(self, private_key: PrivateKeyLike) -> PrivateKey:
+        """A PrivateKey from PEM/DER bytes or a library key object; KeyLoadError if unusable."""
+        ...
+
     def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> Signer:
         """A Signer over a private key given as PEM/DER bytes or a library key object."""
         ...
@@ -120,6 +163,26 @@ class CryptoBackend(Protocol):
     def load_decrypter(self, private_key: PrivateKeyLike, certificate: Certificate) -> Decrypter:
         """A Decrypter over a private RSA key given as PEM/DER bytes or a library key object."""
         ...
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A `PrivateKey` (an HSM's, say) with its certificate: both a Signer and a Decrypter."""
+
+    key: PrivateKey
+    certificate: Certificate
+
+    def __post_init__(self) -> None:
+        if self.key.public_key_der != self.certificate.public_key_der:
+            raise KeyMismatchError("the private key does not belong to the certificate")
+
+    def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
+        """Sign with the key."""
+        return self.key.sign(data, digest, scheme)
+
+    def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
+        """Open key transport with the key."""
+        return self.key.decrypt_key(encrypted_key, transport)
 
 
 def get_backend(name: str | CryptoBackend | None = None) -> CryptoBackend:
@@ -136,8 +199,17 @@ def get_backend(name: str | CryptoBackend | None = None) -> CryptoBackend:
 
         return OscryptoBackend()
     if isinstance(name, str):
-        raise ScepError(f"unknown crypto backend {name!r}")
+        raise BackendError(f"unknown crypto backend {name!r}")
     return name
+
+
+def load_private_key(
+    private_key: PrivateKeyLike | PrivateKey, *, backend: str | CryptoBackend | None = None
+) -> PrivateKey:
+    """A `PrivateKey` from PEM/DER bytes or a library key object; a PrivateKey passes through."""
+    if isinstance(private_key, PrivateKey):
+        return private_key
+    return get_backend(backend).load_private_key(private_key)
 
 
 def load_signer(
@@ -150,7 +222,9 @@ def load_signer(
     if isinstance(private_key, Signer):
         return private_key
     if certificate is None:
-        raise TypeError("a certificate is needed with a raw private key")
+        raise LocalProtocolError("a certificate is needed with a raw private key")
+    if isinstance(private_key, PrivateKey):
+        return KeyPair(private_key, Certificate.load(certificate))
     return get_backend(backend).load_signer(private_key, Certificate.load(certificate))
 
 
@@ -164,5 +238,7 @@ def load_decrypter(
     if isinstance(private_key, Decrypter):
         return private_key
     if certificate is None:
-        raise TypeError("a certificate is needed with a raw private key")
+        raise LocalProtocolError("a certificate is needed with a raw private key")
+    if isinstance(private_key, PrivateKey):
+        return KeyPair(private_key, Certificate.load(certificate))
     return get_backend(backend).load_decrypter(private_key, Certificate.load(certificate))

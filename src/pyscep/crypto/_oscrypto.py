@@ -23,16 +23,26 @@ from typing import Any
 
 from pyscep.algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
 from pyscep.certificate import Certificate
-from pyscep.errors import DecryptionError, ScepError, UnsupportedAlgorithmError, VerificationError
+from pyscep.errors import (
+    BackendError,
+    DecryptionError,
+    KeyLoadError,
+    KeyMismatchError,
+    UnsupportedAlgorithmError,
+    VerificationError,
+)
 
-from . import PrivateKeyLike
+from . import PrivateKeyLike, Rng
+from ._padding import rsa_encrypt_with_rng
 
 try:
     from oscrypto import asymmetric, errors, symmetric, util
 except Exception as exc:  # pragma: no cover - depends on the environment
-    raise ScepError("the oscrypto backend needs the 'oscrypto' extra (elements-oscrypto)") from exc
+    raise BackendError(
+        "the oscrypto backend needs the 'oscrypto' extra (elements-oscrypto)"
+    ) from exc
 
-__all__ = ["OscryptoBackend"]
+__all__ = ["OscryptoBackend", "OscryptoKey"]
 
 
 def _check_oaep(transport: KeyTransport) -> None:
@@ -41,6 +51,8 @@ def _check_oaep(transport: KeyTransport) -> None:
 
 
 def _check_cipher(cipher: ContentCipher) -> None:
+    if cipher is ContentCipher.BLOWFISH_CBC:
+        raise UnsupportedAlgorithmError("the oscrypto backend does not support Blowfish")
     if cipher is ContentCipher.AES192_CBC:
         raise UnsupportedAlgorithmError("the oscrypto backend does not support AES-192")
 
@@ -48,27 +60,64 @@ def _check_cipher(cipher: ContentCipher) -> None:
 def _load_private_key(private_key: PrivateKeyLike) -> Any:
     if isinstance(private_key, asymmetric.PrivateKey):
         return private_key
+    if isinstance(private_key, OscryptoKey):
+        return private_key.key
     if isinstance(private_key, str):
         private_key = private_key.encode()
     if not isinstance(private_key, (bytes, bytearray, memoryview)):
-        raise TypeError(f"cannot load a private key from {type(private_key).__name__}")
+        raise KeyLoadError(f"cannot load a private key from {type(private_key).__name__}")
     try:
         return asymmetric.load_private_key(bytes(private_key))
     except Exception as exc:
-        raise ScepError("the private key could not be loaded") from exc
+        raise KeyLoadError("the private key could not be loaded") from exc
 
 
-def _check_pair(key: Any, certificate: Certificate) -> None:
-    if key.public_key.asn1.dump() != certificate.public_key_der:
-        raise ScepError("the private key does not belong to the certificate")
+class OscryptoKey:
+    """A PrivateKey over an oscrypto private key (loaded once)."""
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+        self._public_key_der = bytes(key.public_key.asn1.dump())
+
+    @property
+    def public_key_der(self) -> bytes:
+        """DER SubjectPublicKeyInfo."""
+        return self._public_key_der
+
+    def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
+        """Sign ``data`` with the private key."""
+        algorithm = self.key.algorithm
+        if algorithm == "rsa" and scheme is SignatureScheme.RSA_PKCS1V15:
+            return bytes(asymmetric.rsa_pkcs1v15_sign(self.key, data, digest.value))
+        if algorithm == "rsa" and scheme is SignatureScheme.RSA_PSS:
+            # oscrypto signs with the maximum salt length, while pyscep's
+            # SignerInfo declares salt length = digest length.
+            raise UnsupportedAlgorithmError("the oscrypto backend cannot sign RSA-PSS")
+        if algorithm == "ec" and scheme is SignatureScheme.ECDSA:
+            return bytes(asymmetric.ecdsa_sign(self.key, data, digest.value))
+        raise UnsupportedAlgorithmError(f"{scheme.value} does not fit this key")
+
+    def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
+        """RSA-decrypt a content-encryption key."""
+        if self.key.algorithm != "rsa":
+            raise UnsupportedAlgorithmError("key transport needs an RSA key")
+        _check_oaep(transport)
+        if transport.oaep_hash is None:
+            return bytes(asymmetric.rsa_pkcs1v15_decrypt(self.key, encrypted_key))
+        return bytes(asymmetric.rsa_oaep_decrypt(self.key, encrypted_key))
+
+
+def _paired(key: OscryptoKey, certificate: Certificate) -> OscryptoKey:
+    if key.public_key_der != certificate.public_key_der:
+        raise KeyMismatchError("the private key does not belong to the certificate")
+    return key
 
 
 class OscryptoSigner:
     """A Signer over an oscrypto private key (loaded once)."""
 
     def __init__(self, key: Any, certificate: Certificate) -> None:
-        _check_pair(key, certificate)
-        self._key = key
+        self._key = _paired(OscryptoKey(key), certificate)
         self._certificate = certificate
 
     @property
@@ -78,16 +127,7 @@ class OscryptoSigner:
 
     def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
         """Sign ``data`` with the private key."""
-        algorithm = self._key.algorithm
-        if algorithm == "rsa" and scheme is SignatureScheme.RSA_PKCS1V15:
-            return bytes(asymmetric.rsa_pkcs1v15_sign(self._key, data, digest.value))
-        if algorithm == "rsa" and scheme is SignatureScheme.RSA_PSS:
-            # oscrypto signs with the maximum salt length, while pyscep's
-            # SignerInfo declares salt length = digest length.
-            raise UnsupportedAlgorithmError("the oscrypto backend cannot sign RSA-PSS")
-        if algorithm == "ec" and scheme is SignatureScheme.ECDSA:
-            return bytes(asymmetric.ecdsa_sign(self._key, data, digest.value))
-        raise UnsupportedAlgorithmError(f"{scheme.value} does not fit this key")
+        return self._key.sign(data, digest, scheme)
 
 
 class OscryptoDecrypter:
@@ -96,8 +136,7 @@ class OscryptoDecrypter:
     def __init__(self, key: Any, certificate: Certificate) -> None:
         if key.algorithm != "rsa":
             raise UnsupportedAlgorithmError("key transport needs an RSA key")
-        _check_pair(key, certificate)
-        self._key = key
+        self._key = _paired(OscryptoKey(key), certificate)
         self._certificate = certificate
 
     @property
@@ -107,20 +146,17 @@ class OscryptoDecrypter:
 
     def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
         """RSA-decrypt a content-encryption key."""
-        _check_oaep(transport)
-        if transport.oaep_hash is None:
-            return bytes(asymmetric.rsa_pkcs1v15_decrypt(self._key, encrypted_key))
-        return bytes(asymmetric.rsa_oaep_decrypt(self._key, encrypted_key))
+        return self._key.decrypt_key(encrypted_key, transport)
 
 
-_ENCRYPT = {
+_ENCRYPT: dict[ContentCipher, Any] = {
     ContentCipher.DES_CBC: symmetric.des_cbc_pkcs5_encrypt,
     ContentCipher.TRIPLEDES_CBC: symmetric.tripledes_cbc_pkcs5_encrypt,
     ContentCipher.AES128_CBC: symmetric.aes_cbc_pkcs7_encrypt,
     ContentCipher.AES192_CBC: symmetric.aes_cbc_pkcs7_encrypt,
     ContentCipher.AES256_CBC: symmetric.aes_cbc_pkcs7_encrypt,
 }
-_DECRYPT = {
+_DECRYPT: dict[ContentCipher, Any] = {
     ContentCipher.DES_CBC: symmetric.des_cbc_pkcs5_decrypt,
     ContentCipher.TRIPLEDES_CBC: symmetric.tripledes_cbc_pkcs5_decrypt,
     ContentCipher.AES128_CBC: symmetric.aes_cbc_pkcs7_decrypt,
@@ -167,12 +203,26 @@ class OscryptoBackend:
         # Raised outside the except block: no exception context to leak either.
         raise DecryptionError()
 
-    def encrypt_key(self, public_key_der: bytes, transport: KeyTransport, key: bytes) -> bytes:
-        """RSA key transport to a SubjectPublicKeyInfo."""
+    def encrypt_key(
+        self,
+        public_key_der: bytes,
+        transport: KeyTransport,
+        key: bytes,
+        rng: Rng | None = None,
+    ) -> bytes:
+        """RSA key transport to a SubjectPublicKeyInfo (padding from ``rng`` when given)."""
         _check_oaep(transport)
-        public = asymmetric.load_public_key(public_key_der)
+        try:
+            public = asymmetric.load_public_key(public_key_der)
+        except Exception:
+            raise UnsupportedAlgorithmError("the recipient's public key cannot be used") from None
         if public.algorithm != "rsa":
             raise UnsupportedAlgorithmError("key transport needs an RSA recipient key")
+        if rng is not None:
+            numbers = public.asn1["public_key"].parsed
+            modulus = int(numbers["modulus"].native)
+            exponent = int(numbers["public_exponent"].native)
+            return rsa_encrypt_with_rng(modulus, exponent, transport, key, rng)
         if transport.oaep_hash is None:
             return bytes(asymmetric.rsa_pkcs1v15_encrypt(public, key))
         return bytes(asymmetric.rsa_oaep_encrypt(public, key))
@@ -205,6 +255,12 @@ class OscryptoBackend:
                 raise UnsupportedAlgorithmError(f"{scheme.value} does not fit the signer's key")
         except errors.SignatureError:
             raise VerificationError("the signature does not verify") from None
+        except (ValueError, TypeError, OverflowError):
+            raise VerificationError("the signature does not verify") from None
+
+    def load_private_key(self, private_key: PrivateKeyLike) -> OscryptoKey:
+        """Load the key once; use it many times."""
+        return OscryptoKey(_load_private_key(private_key))
 
     def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> OscryptoSigner:
         """Load the key once; sign many times."""

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.decrepit.ciphers.algorithms import Blowfish, TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -15,11 +15,21 @@ from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, algo
 
 from pyscep.algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
 from pyscep.certificate import Certificate
-from pyscep.errors import DecryptionError, ScepError, UnsupportedAlgorithmError, VerificationError
+from pyscep.errors import (
+    DecryptionError,
+    KeyLoadError,
+    KeyMismatchError,
+    UnsupportedAlgorithmError,
+    VerificationError,
+)
 
-from . import PrivateKeyLike
+from . import PrivateKeyLike, Rng
+from ._padding import rsa_encrypt_with_rng
 
-__all__ = ["PycaBackend", "PycaDecrypter", "PycaSigner"]
+__all__ = ["PycaBackend", "PycaDecrypter", "PycaKey", "PycaSigner"]
+
+#: Largest PSS salt a verifier accepts: anything longer cannot fit an RSA-8192 signature.
+_MAX_PSS_SALT = 1024
 
 _HASHES: dict[DigestAlgorithm, type[hashes.HashAlgorithm]] = {
     DigestAlgorithm.MD5: hashes.MD5,
@@ -41,6 +51,8 @@ def _cipher_algorithm(cipher: ContentCipher, key: bytes) -> CipherAlgorithm:
         return TripleDES(key * 3)
     if cipher is ContentCipher.TRIPLEDES_CBC:
         return TripleDES(key)
+    if cipher is ContentCipher.BLOWFISH_CBC:
+        return Blowfish(key)
     return algorithms.AES(key)
 
 
@@ -54,33 +66,70 @@ def _oaep(transport: KeyTransport) -> padding.AsymmetricPadding:
 def _load_private_key(private_key: PrivateKeyLike) -> Any:
     if isinstance(private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         return private_key
+    if isinstance(private_key, PycaKey):
+        return private_key.key
     if isinstance(private_key, str):
         private_key = private_key.encode()
     if not isinstance(private_key, (bytes, bytearray, memoryview)):
-        raise TypeError(f"cannot load a private key from {type(private_key).__name__}")
+        raise KeyLoadError(f"cannot load a private key from {type(private_key).__name__}")
     data = bytes(private_key)
     try:
         if b"-----BEGIN" in data:
             return serialization.load_pem_private_key(data, password=None)
         return serialization.load_der_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise ScepError("the private key could not be loaded") from exc
+        raise KeyLoadError("the private key could not be loaded") from exc
 
 
-def _check_pair(key: Any, certificate: Certificate) -> None:
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    if public != certificate.public_key_der:
-        raise ScepError("the private key does not belong to the certificate")
+class PycaKey:
+    """A PrivateKey over a pyca/cryptography RSA or EC key (loaded once)."""
+
+    def __init__(self, key: Any) -> None:
+        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise KeyLoadError("only RSA and EC private keys are supported")
+        self.key = key
+        self._public_key_der = bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+
+    @property
+    def public_key_der(self) -> bytes:
+        """DER SubjectPublicKeyInfo."""
+        return self._public_key_der
+
+    def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
+        """Sign ``data`` with the private key."""
+        algorithm = _hash(digest)
+        if isinstance(self.key, rsa.RSAPrivateKey):
+            if scheme is SignatureScheme.RSA_PKCS1V15:
+                return bytes(self.key.sign(data, padding.PKCS1v15(), algorithm))
+            if scheme is SignatureScheme.RSA_PSS:
+                pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=digest.digest_size)
+                return bytes(self.key.sign(data, pss, algorithm))
+        elif isinstance(self.key, ec.EllipticCurvePrivateKey) and scheme is SignatureScheme.ECDSA:
+            return bytes(self.key.sign(data, ec.ECDSA(algorithm)))
+        raise UnsupportedAlgorithmError(f"{scheme.value} does not fit this key")
+
+    def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
+        """RSA-decrypt a content-encryption key."""
+        if not isinstance(self.key, rsa.RSAPrivateKey):
+            raise UnsupportedAlgorithmError("key transport needs an RSA key")
+        return bytes(self.key.decrypt(encrypted_key, _oaep(transport)))
+
+
+def _paired(key: PycaKey, certificate: Certificate) -> PycaKey:
+    if key.public_key_der != certificate.public_key_der:
+        raise KeyMismatchError("the private key does not belong to the certificate")
+    return key
 
 
 class PycaSigner:
     """A Signer over a pyca/cryptography private key (loaded once)."""
 
     def __init__(self, key: Any, certificate: Certificate) -> None:
-        _check_pair(key, certificate)
-        self._key = key
+        self._key = _paired(PycaKey(key), certificate)
         self._certificate = certificate
 
     @property
@@ -90,16 +139,7 @@ class PycaSigner:
 
     def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
         """Sign ``data`` with the private key."""
-        algorithm = _hash(digest)
-        if isinstance(self._key, rsa.RSAPrivateKey):
-            if scheme is SignatureScheme.RSA_PKCS1V15:
-                return bytes(self._key.sign(data, padding.PKCS1v15(), algorithm))
-            if scheme is SignatureScheme.RSA_PSS:
-                pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=digest.digest_size)
-                return bytes(self._key.sign(data, pss, algorithm))
-        elif isinstance(self._key, ec.EllipticCurvePrivateKey) and scheme is SignatureScheme.ECDSA:
-            return bytes(self._key.sign(data, ec.ECDSA(algorithm)))
-        raise UnsupportedAlgorithmError(f"{scheme.value} does not fit this key")
+        return self._key.sign(data, digest, scheme)
 
 
 class PycaDecrypter:
@@ -108,8 +148,7 @@ class PycaDecrypter:
     def __init__(self, key: Any, certificate: Certificate) -> None:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise UnsupportedAlgorithmError("key transport needs an RSA key")
-        _check_pair(key, certificate)
-        self._key = key
+        self._key = _paired(PycaKey(key), certificate)
         self._certificate = certificate
 
     @property
@@ -119,7 +158,7 @@ class PycaDecrypter:
 
     def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
         """RSA-decrypt a content-encryption key."""
-        return bytes(self._key.decrypt(encrypted_key, _oaep(transport)))
+        return self._key.decrypt_key(encrypted_key, transport)
 
 
 class PycaBackend:
@@ -160,11 +199,23 @@ class PycaBackend:
         # Raised outside the except block: no exception context to leak either.
         raise DecryptionError()
 
-    def encrypt_key(self, public_key_der: bytes, transport: KeyTransport, key: bytes) -> bytes:
-        """RSA key transport to a SubjectPublicKeyInfo."""
-        public = serialization.load_der_public_key(public_key_der)
+    def encrypt_key(
+        self,
+        public_key_der: bytes,
+        transport: KeyTransport,
+        key: bytes,
+        rng: Rng | None = None,
+    ) -> bytes:
+        """RSA key transport to a SubjectPublicKeyInfo (padding from ``rng`` when given)."""
+        try:
+            public = serialization.load_der_public_key(public_key_der)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise UnsupportedAlgorithmError("the recipient's public key cannot be used") from None
         if not isinstance(public, rsa.RSAPublicKey):
             raise UnsupportedAlgorithmError("key transport needs an RSA recipient key")
+        if rng is not None:
+            numbers = public.public_numbers()
+            return rsa_encrypt_with_rng(numbers.n, numbers.e, transport, key, rng)
         return public.encrypt(key, _oaep(transport))
 
     def verify_signature(
@@ -179,9 +230,14 @@ class PycaBackend:
         """Verify, raising VerificationError."""
         try:
             public = serialization.load_der_public_key(public_key_der)
+        except UnsupportedAlgorithm:
+            # A curve or key type cryptography does not implement: a public fact.
+            raise UnsupportedAlgorithmError("the signer's key type is not supported") from None
         except (ValueError, TypeError) as exc:
             raise VerificationError("the signer's public key cannot be loaded") from exc
         algorithm = _hash(digest)
+        if pss_salt_length is not None and not 0 <= pss_salt_length <= _MAX_PSS_SALT:
+            raise VerificationError("the RSASSA-PSS salt length is out of range")
         try:
             if isinstance(public, rsa.RSAPublicKey) and scheme is SignatureScheme.RSA_PKCS1V15:
                 public.verify(signature, data, padding.PKCS1v15(), algorithm)
@@ -195,6 +251,15 @@ class PycaBackend:
                 raise UnsupportedAlgorithmError(f"{scheme.value} does not fit the signer's key")
         except InvalidSignature:
             raise VerificationError("the signature does not verify") from None
+        except UnsupportedAlgorithm:
+            raise UnsupportedAlgorithmError("the signature's algorithm is not supported") from None
+        except (ValueError, OverflowError):
+            # Parameters cryptography refuses (a salt longer than the key allows...).
+            raise VerificationError("the signature does not verify") from None
+
+    def load_private_key(self, private_key: PrivateKeyLike) -> PycaKey:
+        """Load the key once; use it many times."""
+        return PycaKey(_load_private_key(private_key))
 
     def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> PycaSigner:
         """Load the key once; sign many times."""

@@ -27,16 +27,18 @@ _SCHEMES = {
 def verify_signed_object(
     backend: CryptoBackend,
     public_key_der: bytes,
-    algorithm: algos.SignedDigestAlgorithm,
+    algorithm_der: bytes,
     signature: bytes,
     signed: bytes,
 ) -> None:
     """Raise VerificationError unless ``signature`` over ``signed`` verifies.
 
-    ParseError for an unreadable algorithm identifier, UnsupportedAlgorithmError
-    for a scheme or hash pyscep does not implement.
+    ``algorithm_der`` is the DER AlgorithmIdentifier. ParseError for an
+    unreadable one, UnsupportedAlgorithmError for a scheme or hash pyscep
+    does not implement.
     """
     with field("signatureAlgorithm"):
+        algorithm = algos.SignedDigestAlgorithm.load(algorithm_der, strict=True)
         scheme = _SCHEMES.get(algorithm.signature_algo)
         digest = DigestAlgorithm.from_name(algorithm.hash_algo)
         salt = None

@@ -3,16 +3,20 @@
 Three explicit steps for a received pkiMessage: `parse_pki_message` (bytes to
 an `UnverifiedPKIMessage`), `verify_request` / `verify_cert_rep` (to a
 `PKIMessage`), `decrypt_pki_message` (to the typed content). `open_request`
-and `open_cert_rep` do all three. Builders are in `pyscep.messages.build`.
+and `open_cert_rep` do all three. Builders take one `MessageOptions` value.
+`build_csr`, `self_signed_signer` and `issue_certificate` make what a client
+and a CA need around the messages. `pyscep.messages.inspect` describes any
+payload (``pyscep inspect``).
 """
 
 from __future__ import annotations
 
 from pyscep.cms.degenerate import CertsOnly
+from pyscep.findings import Finding, FindingCode
+from pyscep.limits import DEFAULT_LIMITS, Limits
 from pyscep.messages.attributes import ScepAttributes, decode_attributes, encode_attributes
 from pyscep.messages.build import (
     BuiltRequest,
-    ReplyTo,
     build_cert_poll,
     build_cert_rep_failure,
     build_cert_rep_pending,
@@ -23,6 +27,9 @@ from pyscep.messages.build import (
     build_request,
 )
 from pyscep.messages.ca import (
+    CA_CERT_CONTENT_TYPE,
+    CA_RA_CERT_CONTENT_TYPE,
+    NEXT_CA_CERT_CONTENT_TYPE,
     CACertificates,
     build_ca_certificates,
     build_next_ca_certificates,
@@ -31,12 +38,20 @@ from pyscep.messages.ca import (
 )
 from pyscep.messages.caps import CACaps, Negotiated, negotiate
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
-from pyscep.messages.findings import Finding, FindingCode
 from pyscep.messages.identifiers import new_nonce, transaction_id_for_key
+from pyscep.messages.identity import (
+    build_csr,
+    issue_certificate,
+    self_signed_certificate,
+    self_signed_signer,
+)
+from pyscep.messages.options import DEFAULT_OPTIONS, MessageOptions
 from pyscep.messages.pkimessage import (
     DecryptedContent,
     PKIMessage,
+    PSSParameters,
     RequestReference,
+    SignerIdentifier,
     UnverifiedPKIMessage,
     decrypt_pki_message,
     issued_certificate,
@@ -46,8 +61,15 @@ from pyscep.messages.pkimessage import (
     verify_cert_rep,
     verify_request,
 )
+from pyscep.messages.policy_view import policy_request_view
+from pyscep.messages.reply import ReplyTo
 
 __all__ = [
+    "CA_CERT_CONTENT_TYPE",
+    "CA_RA_CERT_CONTENT_TYPE",
+    "DEFAULT_LIMITS",
+    "DEFAULT_OPTIONS",
+    "NEXT_CA_CERT_CONTENT_TYPE",
     "BuiltRequest",
     "CACaps",
     "CACertificates",
@@ -58,17 +80,22 @@ __all__ = [
     "FindingCode",
     "IssuerAndSerial",
     "IssuerAndSubject",
+    "Limits",
+    "MessageOptions",
     "Negotiated",
     "PKIMessage",
+    "PSSParameters",
     "ReplyTo",
     "RequestReference",
     "ScepAttributes",
+    "SignerIdentifier",
     "UnverifiedPKIMessage",
     "build_ca_certificates",
     "build_cert_poll",
     "build_cert_rep_failure",
     "build_cert_rep_pending",
     "build_cert_rep_success",
+    "build_csr",
     "build_get_cert",
     "build_get_crl",
     "build_next_ca_certificates",
@@ -77,6 +104,7 @@ __all__ = [
     "decode_attributes",
     "decrypt_pki_message",
     "encode_attributes",
+    "issue_certificate",
     "issued_certificate",
     "negotiate",
     "new_nonce",
@@ -85,6 +113,9 @@ __all__ = [
     "parse_ca_certificates",
     "parse_next_ca_certificates",
     "parse_pki_message",
+    "policy_request_view",
+    "self_signed_certificate",
+    "self_signed_signer",
     "transaction_id_for_key",
     "verify_cert_rep",
     "verify_request",

@@ -1,9 +1,9 @@
 """The SCEP signed attributes (RFC 8894 section 3.2.1) as one typed value.
 
 `ScepAttributes` holds messageType, transactionID, senderNonce,
-recipientNonce, pkiStatus, failInfo and failInfoText. `encode` gives the
-asn1crypto attributes a builder signs (always PrintableString, as the RFC
-requires); `decode` reads them from a parsed SET, tolerating UTF8String and
+recipientNonce, pkiStatus, failInfo and failInfoText. `encode_attributes`
+gives the DER SET a builder signs (always PrintableString, as the RFC
+requires); `decode_attributes` reads them from DER, tolerating UTF8String and
 IA5String where PrintableString is due (and saying so in the findings).
 """
 
@@ -17,8 +17,10 @@ from asn1crypto import core
 from pyscep._asn1 import ScepAttribute
 from pyscep._asn1 import ScepAttributes as _Asn1Attributes
 from pyscep._boundary import field
+from pyscep._der import prescan
 from pyscep.enums import FailInfo, MessageType, PKIStatus
-from pyscep.errors import ParseError
+from pyscep.errors import LocalProtocolError, ParseError, RemoteProtocolError
+from pyscep.findings import Finding, FindingCode
 
 __all__ = ["MAX_TRANSACTION_ID_LENGTH", "ScepAttributes", "decode_attributes", "encode_attributes"]
 
@@ -46,12 +48,22 @@ class ScepAttributes:
 
 def _printable(value: str, name: str) -> core.PrintableString:
     if not _PRINTABLE.match(value):
-        raise ValueError(f"{name} must be a PrintableString")
+        raise LocalProtocolError(f"{name} must be a PrintableString")
     return core.PrintableString(value)
 
 
-def encode_attributes(attributes: ScepAttributes) -> list[ScepAttribute]:
-    """asn1crypto attributes for every field that is set."""
+def encode_attributes(attributes: ScepAttributes) -> bytes:
+    """DER SET OF Attribute (DER-sorted) for every field that is set."""
+    return bytes(_Asn1Attributes(attribute_list(attributes)).dump())
+
+
+def attribute_ders(attributes: ScepAttributes) -> list[bytes]:
+    """DER of each Attribute for the fields that are set (what a builder signs with)."""
+    return [bytes(a.dump()) for a in attribute_list(attributes)]
+
+
+def attribute_list(attributes: ScepAttributes) -> list[ScepAttribute]:
+    """The set fields as asn1crypto attributes (this package's builders only)."""
 
     def make(type_name: str, value: core.Asn1Value) -> ScepAttribute:
         return ScepAttribute({"type": type_name, "values": [value]})
@@ -76,20 +88,35 @@ def encode_attributes(attributes: ScepAttributes) -> list[ScepAttribute]:
     return result
 
 
-def decode_attributes(attrs: _Asn1Attributes) -> tuple[ScepAttributes, tuple[str, ...]]:
-    """Typed SCEP attributes from a parsed SET, plus findings about tolerated deviations.
+def decode_attributes(der: bytes) -> tuple[ScepAttributes, tuple[Finding, ...]]:
+    """Typed SCEP attributes from a DER SET OF Attribute, plus the tolerated deviations.
 
     Structure is checked strictly: each SCEP attribute at most once, with
     exactly one value of the right type, canonical digits for the numeric
-    ones, PrintableString characters for transactionID.
+    ones, PrintableString characters for transactionID. ParseError on any
+    defect; RemoteProtocolError (with the transactionID and senderNonce, when
+    readable) for an unknown messageType.
     """
-    findings: list[str] = []
+    prescan(der)
+    with field("signedAttrs"):
+        attrs = _Asn1Attributes.load(der, strict=True)
+        return decode_parsed(attrs)
+
+
+def decode_parsed(attrs: _Asn1Attributes) -> tuple[ScepAttributes, tuple[Finding, ...]]:
+    """`decode_attributes` on an already parsed SET (this package's parsers)."""
+    findings: list[Finding] = []
     values: dict[str, core.Asn1Value] = {}
     for attribute in attrs:
         name = attribute["type"].native
         if name not in _SCEP_ATTRIBUTES:
             if name not in ("content_type", "message_digest", "signing_time"):
-                findings.append(f"unknown signed attribute {attribute['type'].dotted}")
+                findings.append(
+                    Finding(
+                        FindingCode.UNKNOWN_ATTRIBUTE,
+                        f"unknown signed attribute {attribute['type'].dotted}",
+                    )
+                )
             continue
         if name in values:
             # Parsers that keep the first or the last would disagree: refuse.
@@ -109,13 +136,18 @@ def decode_attributes(attrs: _Asn1Attributes) -> tuple[ScepAttributes, tuple[str
         choice = values[name]
         with field(name):
             if choice.name != "printable_string":
-                findings.append(f"{name} is a {choice.name}, not a PrintableString")
+                findings.append(
+                    Finding(
+                        FindingCode.NOT_PRINTABLE_STRING,
+                        f"{name} is a {choice.name}, not a PrintableString",
+                    )
+                )
             value = str(choice.native)
             if not _PRINTABLE.match(value):
                 raise ParseError("not PrintableString characters")
         return value
 
-    def wire(name: str, enum: type[MessageType] | type[PKIStatus] | type[FailInfo]) -> object:
+    def wire(name: str, enum: type[PKIStatus] | type[FailInfo]) -> object:
         value = text(name)
         if value is None:
             return None
@@ -136,14 +168,28 @@ def decode_attributes(attrs: _Asn1Attributes) -> tuple[ScepAttributes, tuple[str
             if len(nonce) not in _NONCE_LENGTHS:
                 raise ParseError(f"{len(nonce)}-byte nonce", path=(name,))
             if len(nonce) != 16:
-                findings.append(f"{name} is {len(nonce)} bytes, not 16")
+                findings.append(
+                    Finding(FindingCode.NONCE_LENGTH, f"{name} is {len(nonce)} bytes, not 16")
+                )
             nonces[name] = nonce
     fail_info_text = None
     if "fail_info_text" in values:
         with field("fail_info_text"):
             fail_info_text = str(values["fail_info_text"].native)
+    raw_type = text("message_type")
+    message_type: MessageType | None = None
+    if raw_type is not None:
+        try:
+            message_type = MessageType(MessageType.from_wire(raw_type))
+        except ValueError:
+            # Recover what a FAILURE reply needs, then refuse (default-deny).
+            raise RemoteProtocolError(
+                f"unsupported messageType {raw_type[:16]!r}",
+                transaction_id=transaction_id,
+                sender_nonce=nonces.get("sender_nonce"),
+            ) from None
     decoded = ScepAttributes(
-        message_type=wire("message_type", MessageType),  # type: ignore[arg-type]
+        message_type=message_type,
         transaction_id=transaction_id,
         sender_nonce=nonces.get("sender_nonce"),
         recipient_nonce=nonces.get("recipient_nonce"),

@@ -1,29 +1,29 @@
 """Builders for every pkiMessage: requests (client side) and CertRep (server side).
 
-Pure functions over immutable inputs. Randomness (nonces, content keys, IVs)
-comes from ``rng`` (a secure source by default) and time from
-``signing_time`` (no signingTime attribute unless given), so a test can
-rebuild a message deterministically.
+Pure functions over immutable inputs; how to build (algorithms, backend,
+randomness, signing time, embedded certificates) is one `MessageOptions`
+value. Randomness (nonces, content keys, IVs, RSA padding) comes from
+``options.rng`` (a secure source by default) and time from
+``options.signing_time`` (no signingTime attribute unless given), so a test
+can rebuild a message deterministically.
 
 The CertRep builders take the request they answer (`in_reply_to`): they copy
 its transactionID, put its senderNonce in recipientNonce, make a fresh
-senderNonce, mirror its digest and cipher, and envelope to its signer
-certificate, so callers cannot get that bookkeeping wrong.
+senderNonce, mirror its digest and cipher under the algorithm policy it was
+accepted under, and envelope to its signer certificate, so callers cannot get
+that bookkeeping wrong.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from pyscep.algorithms import (
     DEFAULT_POLICY,
     AlgorithmPolicy,
     ContentCipher,
     DigestAlgorithm,
-    KeyTransport,
-    SignatureScheme,
 )
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import build_certs_only
@@ -31,15 +31,16 @@ from pyscep.cms.enveloped import build_enveloped_data
 from pyscep.cms.signed import build_signed_data
 from pyscep.crypto import CryptoBackend, Signer, get_backend
 from pyscep.enums import FailInfo, MessageType, PKIStatus
-from pyscep.errors import LocalProtocolError
-from pyscep.messages.attributes import ScepAttributes, encode_attributes
+from pyscep.errors import LocalProtocolError, UnsupportedAlgorithmError
+from pyscep.messages.attributes import ScepAttributes, attribute_ders
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
 from pyscep.messages.identifiers import new_nonce, transaction_id_for_key
-from pyscep.messages.pkimessage import REQUEST_TYPES, PKIMessage
+from pyscep.messages.options import DEFAULT_OPTIONS, MessageOptions
+from pyscep.messages.pkimessage import PKIMessage
+from pyscep.messages.reply import ReplyTo
 
 __all__ = [
     "BuiltRequest",
-    "ReplyTo",
     "build_cert_poll",
     "build_cert_rep_failure",
     "build_cert_rep_pending",
@@ -49,8 +50,6 @@ __all__ = [
     "build_pkcs_req",
     "build_request",
 ]
-
-Rng = Callable[[int], bytes]
 
 
 @dataclass(frozen=True)
@@ -63,28 +62,27 @@ class BuiltRequest:
     sender_nonce: bytes
 
 
-def _sign(
-    content: bytes | None,
+def _signed(
+    content: bytes,
     attributes: ScepAttributes,
     *,
     signer: Signer,
     digest: DigestAlgorithm,
+    algorithms: AlgorithmPolicy,
     backend: CryptoBackend,
-    policy: AlgorithmPolicy,
-    scheme: SignatureScheme | None,
-    signing_time: datetime | None,
-    certificates: Sequence[Certificate] | None,
+    options: MessageOptions,
 ) -> bytes:
+    embedded = options.embedded_certificates
     return build_signed_data(
         content,
         signer,
         digest=digest,
         backend=backend,
-        policy=policy,
-        scheme=scheme,
-        attributes=encode_attributes(attributes),
-        certificates=certificates,
-        signing_time=signing_time,
+        algorithms=algorithms,
+        scheme=options.scheme,
+        attributes=attribute_ders(attributes),
+        certificates=None if embedded is None else list(embedded),
+        signing_time=options.signing_time,
     )
 
 
@@ -95,47 +93,41 @@ def build_request(
     signer: Signer,
     recipient: Certificate,
     transaction_id: str,
-    digest: DigestAlgorithm = DigestAlgorithm.SHA256,
-    cipher: ContentCipher = ContentCipher.AES128_CBC,
-    key_transport: KeyTransport = KeyTransport.RSA_PKCS1V15,
-    scheme: SignatureScheme | None = None,
     sender_nonce: bytes | None = None,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    backend: CryptoBackend | str | None = None,
-    rng: Rng | None = None,
-    signing_time: datetime | None = None,
-    certificates: Sequence[Certificate] | None = None,
+    options: MessageOptions = DEFAULT_OPTIONS,
 ) -> BuiltRequest:
     """Any request: ``content`` (DER) enveloped to ``recipient`` (the CA or RA), signed.
 
-    ``certificates`` defaults to the signer's certificate.
+    Raises LocalProtocolError for a message type that is not a request, and
+    UnsupportedAlgorithmError for algorithms ``options.algorithms`` refuses.
     """
-    if message_type not in REQUEST_TYPES:
+    if not message_type.is_request:
         raise LocalProtocolError(f"{message_type.rfc_name} is not a request")
-    crypto = get_backend(backend)
-    nonce = sender_nonce if sender_nonce is not None else new_nonce(rng or crypto.random_bytes)
+    crypto = get_backend(options.backend)
+    algorithms = options.algorithms or DEFAULT_POLICY
+    nonce = (
+        sender_nonce if sender_nonce is not None else new_nonce(options.rng or crypto.random_bytes)
+    )
     envelope = build_enveloped_data(
         content,
         recipient,
-        cipher=cipher,
+        cipher=options.cipher or ContentCipher.AES128_CBC,
         backend=crypto,
-        policy=policy,
-        key_transport=key_transport,
-        rng=rng,
+        algorithms=algorithms,
+        key_transport=options.key_transport,
+        rng=options.rng,
     )
     attributes = ScepAttributes(
         message_type=message_type, transaction_id=transaction_id, sender_nonce=nonce
     )
-    der = _sign(
+    der = _signed(
         envelope,
         attributes,
         signer=signer,
-        digest=digest,
+        digest=options.digest or DigestAlgorithm.SHA256,
+        algorithms=algorithms,
         backend=crypto,
-        policy=policy,
-        scheme=scheme,
-        signing_time=signing_time,
-        certificates=certificates,
+        options=options,
     )
     return BuiltRequest(der, message_type, transaction_id, nonce)
 
@@ -147,26 +139,27 @@ def build_pkcs_req(
     recipient: Certificate,
     message_type: MessageType = MessageType.PKCS_REQ,
     transaction_id: str | None = None,
-    **options: object,
+    sender_nonce: bytes | None = None,
+    options: MessageOptions = DEFAULT_OPTIONS,
 ) -> BuiltRequest:
     """PKCSReq (or RenewalReq / UpdateReq with ``message_type``) carrying a PKCS#10 request.
 
     The transactionID defaults to the SHA-256 of the CSR's public key
     (`transaction_id_for_key`). For an initial enrollment the signer is
-    usually a self-signed certificate for the CSR's key; for a renewal, the
-    certificate being renewed. Other keyword options are `build_request`'s.
+    usually a self-signed certificate for the CSR's key (`self_signed_signer`);
+    for a renewal, the certificate being renewed.
     """
-    if message_type not in (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ, MessageType.UPDATE_REQ):
+    if not message_type.carries_csr:
         raise LocalProtocolError(f"{message_type.rfc_name} does not carry a PKCS#10 request")
     request = csr if isinstance(csr, CertificationRequest) else CertificationRequest.load(csr)
-    txid = transaction_id or transaction_id_for_key(request.public_key_der)
     return build_request(
         message_type,
         request.der,
         signer=signer,
         recipient=recipient,
-        transaction_id=txid,
-        **options,  # type: ignore[arg-type]
+        transaction_id=transaction_id or transaction_id_for_key(request.public_key_der),
+        sender_nonce=sender_nonce,
+        options=options,
     )
 
 
@@ -176,7 +169,7 @@ def build_cert_poll(
     signer: Signer,
     recipient: Certificate,
     transaction_id: str,
-    **options: object,
+    options: MessageOptions = DEFAULT_OPTIONS,
 ) -> BuiltRequest:
     """CertPoll (GetCertInitial): ask about a PENDING request, same transactionID as it."""
     return build_request(
@@ -185,7 +178,7 @@ def build_cert_poll(
         signer=signer,
         recipient=recipient,
         transaction_id=transaction_id,
-        **options,  # type: ignore[arg-type]
+        options=options,
     )
 
 
@@ -195,7 +188,7 @@ def build_get_cert(
     signer: Signer,
     recipient: Certificate,
     transaction_id: str,
-    **options: object,
+    options: MessageOptions = DEFAULT_OPTIONS,
 ) -> BuiltRequest:
     """GetCert: ask for a certificate by issuer and serial number."""
     return build_request(
@@ -204,7 +197,7 @@ def build_get_cert(
         signer=signer,
         recipient=recipient,
         transaction_id=transaction_id,
-        **options,  # type: ignore[arg-type]
+        options=options,
     )
 
 
@@ -214,7 +207,7 @@ def build_get_crl(
     signer: Signer,
     recipient: Certificate,
     transaction_id: str,
-    **options: object,
+    options: MessageOptions = DEFAULT_OPTIONS,
 ) -> BuiltRequest:
     """GetCRL: ask for the CRL covering a certificate (named by issuer and serial)."""
     return build_request(
@@ -223,41 +216,29 @@ def build_get_crl(
         signer=signer,
         recipient=recipient,
         transaction_id=transaction_id,
-        **options,  # type: ignore[arg-type]
+        options=options,
     )
 
 
 # --- CertRep --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReplyTo:
-    """What a CertRep needs from the request it answers.
-
-    Usually made from a verified request (`ReplyTo.of`). A server that could
-    not verify a request builds one by hand from a RemoteProtocolError's
-    ``transaction_id`` and ``sender_nonce`` to answer FAILURE.
-    """
-
-    transaction_id: str
-    sender_nonce: bytes
-    #: The requester's certificate: the CertRep SUCCESS envelope is addressed to it.
-    recipient: Certificate | None = None
-    digest: DigestAlgorithm = DigestAlgorithm.SHA256
-    cipher: ContentCipher = ContentCipher.AES128_CBC
-
-    @classmethod
-    def of(cls, request: PKIMessage) -> ReplyTo:
-        """Mirror a verified request: its IDs, signer, digest and content cipher."""
-        if request.transaction_id is None or request.sender_nonce is None:
-            raise LocalProtocolError("the request lacks transactionID or senderNonce")
-        return cls(
-            transaction_id=request.transaction_id,
-            sender_nonce=request.sender_nonce,
-            recipient=request.signer_certificate,
-            digest=request.digest,
-            cipher=request.content_cipher or ContentCipher.AES128_CBC,
-        )
+def _checked(
+    chosen: AlgorithmPolicy, reply: ReplyTo, explicit: bool, check: str, value: object
+) -> None:
+    """Say clearly when an explicit policy refuses what the request was accepted with."""
+    try:
+        getattr(chosen, check)(value)
+    except UnsupportedAlgorithmError as exc:
+        if not explicit:
+            raise
+        accepted = "allows" if reply.algorithms.allow_legacy else "refuses"
+        raise UnsupportedAlgorithmError(
+            f"options.algorithms refuses the request's {getattr(value, 'value', value)} "
+            f"(the request was accepted under a policy that {accepted} it): leave "
+            "options.algorithms unset to answer as the request was accepted, or choose "
+            "options.digest / options.cipher"
+        ) from exc
 
 
 def _reply(
@@ -266,37 +247,35 @@ def _reply(
     content: bytes | None,
     *,
     signer: Signer,
+    options: MessageOptions,
     fail_info: FailInfo | None = None,
     fail_info_text: str | None = None,
-    digest: DigestAlgorithm | None = None,
-    cipher: ContentCipher | None = None,
-    key_transport: KeyTransport = KeyTransport.RSA_PKCS1V15,
-    scheme: SignatureScheme | None = None,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    backend: CryptoBackend | str | None = None,
-    rng: Rng | None = None,
-    signing_time: datetime | None = None,
-    certificates: Sequence[Certificate] | None = None,
 ) -> bytes:
     reply = in_reply_to if isinstance(in_reply_to, ReplyTo) else ReplyTo.of(in_reply_to)
-    crypto = get_backend(backend)
+    crypto = get_backend(options.backend)
+    algorithms = options.algorithms or reply.algorithms
+    explicit = options.algorithms is not None
+    digest = options.digest or reply.digest
+    _checked(algorithms, reply, explicit and options.digest is None, "check_digest", digest)
     envelope = None
     if content is not None:
         if reply.recipient is None:
             raise LocalProtocolError("a CertRep SUCCESS needs the requester's certificate")
+        cipher = options.cipher or reply.cipher
+        _checked(algorithms, reply, explicit and options.cipher is None, "check_cipher", cipher)
         envelope = build_enveloped_data(
             content,
             reply.recipient,
-            cipher=cipher or reply.cipher,
+            cipher=cipher,
             backend=crypto,
-            policy=policy,
-            key_transport=key_transport,
-            rng=rng,
+            algorithms=algorithms,
+            key_transport=options.key_transport,
+            rng=options.rng,
         )
     attributes = ScepAttributes(
         message_type=MessageType.CERT_REP,
         transaction_id=reply.transaction_id,
-        sender_nonce=new_nonce(rng or crypto.random_bytes),
+        sender_nonce=new_nonce(options.rng or crypto.random_bytes),
         recipient_nonce=reply.sender_nonce,
         pki_status=status,
         fail_info=fail_info,
@@ -304,36 +283,36 @@ def _reply(
     )
     # FAILURE and PENDING carry an empty eContent, as micromdm does: OpenSSL-based
     # clients (sscep) fail to verify a SignedData whose eContent is absent.
-    return _sign(
+    return _signed(
         envelope if envelope is not None else b"",
         attributes,
         signer=signer,
-        digest=digest or reply.digest,
+        digest=digest,
+        algorithms=algorithms,
         backend=crypto,
-        policy=policy,
-        scheme=scheme,
-        signing_time=signing_time,
-        certificates=certificates,
+        options=options,
     )
 
 
 def build_cert_rep_success(
     in_reply_to: PKIMessage | ReplyTo,
-    certificates: Sequence[Certificate] = (),
+    issued: Sequence[Certificate] = (),
     *,
     crls: Sequence[bytes] = (),
     signer: Signer,
-    **options: object,
+    options: MessageOptions = DEFAULT_OPTIONS,
 ) -> bytes:
-    """CertRep SUCCESS: the issued certificate first (then any chain), or a CRL for GetCRL.
+    """CertRep SUCCESS: the ``issued`` certificate first (then any chain), or a CRL for GetCRL.
 
-    The degenerate SignedData is enveloped to the requester's certificate with
-    the request's cipher unless ``cipher=`` says otherwise.
+    The degenerate SignedData is enveloped to the requester's certificate
+    with the request's cipher unless ``options.cipher`` says otherwise. What
+    the outer SignedData embeds is ``options.embedded_certificates`` (the
+    signer's certificate by default).
     """
-    if not certificates and not crls:
+    if not issued and not crls:
         raise LocalProtocolError("a CertRep SUCCESS carries certificates or a CRL")
-    content = build_certs_only(list(certificates), list(crls))
-    return _reply(in_reply_to, PKIStatus.SUCCESS, content, signer=signer, **options)  # type: ignore[arg-type]
+    content = build_certs_only(list(issued), list(crls))
+    return _reply(in_reply_to, PKIStatus.SUCCESS, content, signer=signer, options=options)
 
 
 def build_cert_rep_failure(
@@ -342,7 +321,7 @@ def build_cert_rep_failure(
     fail_info_text: str | None = None,
     *,
     signer: Signer,
-    **options: object,
+    options: MessageOptions = DEFAULT_OPTIONS,
 ) -> bytes:
     """CertRep FAILURE with failInfo and, optionally, failInfoText (keep it generic)."""
     return _reply(
@@ -350,14 +329,17 @@ def build_cert_rep_failure(
         PKIStatus.FAILURE,
         None,
         signer=signer,
+        options=options,
         fail_info=fail_info,
         fail_info_text=fail_info_text,
-        **options,  # type: ignore[arg-type]
     )
 
 
 def build_cert_rep_pending(
-    in_reply_to: PKIMessage | ReplyTo, *, signer: Signer, **options: object
+    in_reply_to: PKIMessage | ReplyTo,
+    *,
+    signer: Signer,
+    options: MessageOptions = DEFAULT_OPTIONS,
 ) -> bytes:
     """CertRep PENDING: the request awaits manual approval; the client polls."""
-    return _reply(in_reply_to, PKIStatus.PENDING, None, signer=signer, **options)  # type: ignore[arg-type]
+    return _reply(in_reply_to, PKIStatus.PENDING, None, signer=signer, options=options)

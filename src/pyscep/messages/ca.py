@@ -116,13 +116,13 @@ def build_next_ca_certificates(
     *,
     signer: Signer,
     digest: DigestAlgorithm = DigestAlgorithm.SHA256,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY,
     backend: CryptoBackend | str | None = None,
 ) -> bytes:
     """GetNextCACert body: the next CA (and RA) certificates, signed by the current CA."""
     inner = build_certs_only(list(certificates))
     return build_signed_data(
-        inner, signer, digest=digest, backend=get_backend(backend), policy=policy
+        inner, signer, digest=digest, backend=get_backend(backend), algorithms=algorithms
     )
 
 
@@ -130,7 +130,7 @@ def parse_next_ca_certificates(
     body: bytes,
     current: CACertificates | Sequence[Certificate],
     *,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY,
     backend: CryptoBackend | str | None = None,
 ) -> tuple[Certificate, ...]:
     """Verify a GetNextCACert body against the current CA (or its RA) and return the new chain."""
@@ -144,7 +144,7 @@ def parse_next_ca_certificates(
     verified = verify_signed_data(
         parse_signed_data(body),
         backend=get_backend(backend),
-        policy=policy,
+        algorithms=algorithms,
         certificates=trusted,
         signer_filter=only_current,
     )

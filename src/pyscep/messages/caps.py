@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, ContentCipher, DigestAlgorithm
 from pyscep.enums import CACapability
 from pyscep.errors import ParseError, UnsupportedAlgorithmError
+from pyscep.messages.options import MessageOptions
 
 __all__ = ["MAX_CAPS_SIZE", "CACaps", "Negotiated", "negotiate"]
 
@@ -88,6 +89,13 @@ class Negotiated:
     use_post: bool
     renewal_supported: bool
     reasons: tuple[str, ...]
+    #: The policy the choice was made under.
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY
+
+    @property
+    def options(self) -> MessageOptions:
+        """`MessageOptions` for requests to this CA: the chosen digest and cipher."""
+        return MessageOptions(digest=self.digest, cipher=self.cipher, algorithms=self.algorithms)
 
 
 _DIGEST_PREFERENCE = (
@@ -99,7 +107,7 @@ _DIGEST_PREFERENCE = (
 )
 
 
-def negotiate(caps: CACaps, policy: AlgorithmPolicy = DEFAULT_POLICY) -> Negotiated:
+def negotiate(caps: CACaps, algorithms: AlgorithmPolicy = DEFAULT_POLICY) -> Negotiated:
     """Pick digest, content cipher and POST vs GET by RFC 8894's rules.
 
     SCEPStandard implies AES, POSTPKIOperation and SHA-256. SHA-256 is preferred
@@ -115,7 +123,7 @@ def negotiate(caps: CACaps, policy: AlgorithmPolicy = DEFAULT_POLICY) -> Negotia
         reasons.append("SCEPStandard implies AES, POSTPKIOperation and SHA-256")
     digest = next((d for cap, d in _DIGEST_PREFERENCE if cap in known), None)
     if digest is None:
-        if not policy.allow_legacy:
+        if not algorithms.allow_legacy:
             raise UnsupportedAlgorithmError("the CA advertises no SHA digest; MD5 needs legacy")
         digest = DigestAlgorithm.MD5
         reasons.append("no SHA capability: the draft baseline MD5 (legacy opt-in)")
@@ -127,7 +135,7 @@ def negotiate(caps: CACaps, policy: AlgorithmPolicy = DEFAULT_POLICY) -> Negotia
     elif CACapability.DES3 in known:
         cipher = ContentCipher.TRIPLEDES_CBC
         reasons.append("cipher tripledes_3key: DES3 advertised")
-    elif policy.allow_legacy:
+    elif algorithms.allow_legacy:
         cipher = ContentCipher.DES_CBC
         reasons.append("no AES or DES3 capability: single DES (legacy opt-in)")
     else:
@@ -140,4 +148,5 @@ def negotiate(caps: CACaps, policy: AlgorithmPolicy = DEFAULT_POLICY) -> Negotia
         use_post=use_post,
         renewal_supported=CACapability.RENEWAL in known,
         reasons=tuple(reasons),
+        algorithms=algorithms,
     )

@@ -20,26 +20,20 @@ from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend
 from pyscep.crypto.signed_object import verify_signed_object
 from pyscep.errors import ParseError, VerificationError
+from pyscep.findings import Finding, FindingCode
 
 __all__ = [
     "CertificationRequest",
     "IssuerAndSerial",
     "IssuerAndSubject",
-    "name_der",
 ]
 
-
-def name_der(name: str | bytes | x509.Name | Certificate) -> bytes:
-    """DER of a Name given as DER bytes, an asn1crypto Name, or a certificate (its subject)."""
-    if isinstance(name, Certificate):
-        return name.subject_der
-    if isinstance(name, x509.Name):
-        return bytes(name.dump())
-    if isinstance(name, bytes):
-        with field("Name"):
-            x509.Name.load(name, strict=True).native  # noqa: B018 - validate
-        return name
-    raise TypeError("a Name is given as DER bytes, an asn1crypto Name or a Certificate")
+#: What asn1crypto raises for a value that is not of the type its OID calls for.
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+#: Extensions a policy or a CA acts on: a mistyped one refuses the request.
+_STRICT_EXTENSIONS = frozenset(
+    {"subject_alt_name", "extended_key_usage", "basic_constraints", "key_usage"}
+)
 
 
 def _human(name_bytes: bytes) -> str:
@@ -58,6 +52,10 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+def _mistyped(what: str) -> Finding:
+    return Finding(FindingCode.MISTYPED_VALUE, f"{what} is not of its OID's type; kept raw")
 
 
 @dataclass(frozen=True)
@@ -83,12 +81,14 @@ class CertificationRequest:
     subject_alt_names: tuple[str, ...] = ()
     #: Requested extended key usages (asn1crypto names or dotted OIDs), None if not asked.
     extended_key_usages: frozenset[str] | None = None
+    #: Values kept raw because they are not of the type their OID calls for.
+    findings: tuple[Finding, ...] = ()
 
     def verify_signature(self, backend: CryptoBackend) -> None:
         """Check the request's self-signature (proof of possession); VerificationError if bad."""
         with field("CertificationRequest"):
             request = csr.CertificationRequest.load(self.der)
-            algorithm = request["signature_algorithm"]
+            algorithm = bytes(request["signature_algorithm"].dump())
             signed = bytes(request["certification_request_info"].dump())
             signature = bytes(request["signature"].native)
         try:
@@ -112,31 +112,49 @@ class CertificationRequest:
             extensions: list[dict[str, Any]] = []
             sans: list[str] = []
             ekus: frozenset[str] | None = None
+            findings: list[Finding] = []
             for attribute in info["attributes"]:
                 name = str(attribute["type"].native)
                 attribute_types.append(name)
-                values = attribute["values"]
+                try:
+                    values = attribute["values"]
+                    count = len(values)
+                except _DECODE_ERRORS:
+                    findings.append(_mistyped(f"CSR attribute {name}"))
+                    continue
                 if name == "challenge_password":
-                    if password is not None or len(values) != 1:
+                    if password is not None or count != 1:
                         raise ParseError("challengePassword must appear once with one value")
-                    password_type = str(values[0].name)
-                    password = str(values[0].native)
+                    try:
+                        password_type = str(values[0].name)
+                        password = str(values[0].native)
+                    except _DECODE_ERRORS:
+                        # Not a DirectoryString: no usable challenge, said so.
+                        findings.append(_mistyped("challengePassword"))
+                        password = password_type = None
                 elif name == "extension_request":
                     for extension_set in values:
                         for extension in extension_set:
-                            kind = extension["extn_id"].native
-                            parsed = extension["extn_value"].parsed
-                            if kind == "subject_alt_name":
-                                sans.extend(f"{g.name}:{g.native}" for g in parsed)
-                            elif kind == "extended_key_usage":
-                                ekus = frozenset(str(v) for v in parsed.native)
-                            extensions.append(
-                                {
-                                    "id": str(extension["extn_id"].native),
-                                    "critical": bool(extension["critical"].native),
-                                    "value": _jsonable(extension["extn_value"].parsed.native),
-                                }
-                            )
+                            kind = str(extension["extn_id"].native)
+                            critical = bool(extension["critical"].native)
+                            try:
+                                parsed = extension["extn_value"].parsed
+                                value = _jsonable(parsed.native)
+                                if kind == "subject_alt_name":
+                                    sans.extend(f"{g.name}:{g.native}" for g in parsed)
+                                elif kind == "extended_key_usage":
+                                    ekus = frozenset(str(v) for v in parsed.native)
+                            except _DECODE_ERRORS:
+                                # What the policy decides on must be read, not guessed.
+                                if kind in _STRICT_EXTENSIONS:
+                                    raise
+                                # strongSwan sends the certificate-template name as
+                                # UTF8String where BMPString is due; OpenSSL and
+                                # micromdm accept it, so keep it raw and say so.
+                                raw = bytes(extension["extn_value"].contents)
+                                findings.append(_mistyped(f"extension {kind}"))
+                                value = {"raw_der": raw.hex()}
+                            extensions.append({"id": kind, "critical": critical, "value": value})
             return cls(
                 der=der,
                 subject=str(subject.human_friendly),
@@ -150,6 +168,7 @@ class CertificationRequest:
                 requested_extensions=tuple(extensions),
                 subject_alt_names=tuple(sans),
                 extended_key_usages=ekus,
+                findings=tuple(findings),
             )
 
 

@@ -3,16 +3,22 @@
 `parse_pki_message` turns any bytes into an `UnverifiedPKIMessage` or raises
 ParseError. `verify_request` (server side) and `verify_cert_rep` (client
 side) check the signature and the SCEP rules and return a `PKIMessage`, a
-different type, so unchecked content cannot be used by accident.
-`decrypt_pki_message` opens the pkcsPKIEnvelope of a verified message with a
-`Decrypter` and returns its typed content.
+different type, so unchecked content cannot be used by accident; it
+remembers the `AlgorithmPolicy` it was accepted under, which decrypting it
+and answering it then respect. `decrypt_pki_message` opens the
+pkcsPKIEnvelope of a verified message with a `Decrypter` and returns its
+typed content.
+
+Message values expose their fields as read-only properties over one parsed
+record, so ``dataclasses.replace`` cannot make a message whose fields
+disagree with its bytes.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -23,24 +29,32 @@ from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, ContentCipher, Di
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import CertsOnly, parse_certs_only
 from pyscep.cms.enveloped import ParsedEnvelope, decrypt_envelope, parse_enveloped_data
-from pyscep.cms.signed import ParsedSignedData, parse_signed_data, verify_signed_data
+from pyscep.cms.signed import (
+    ParsedSignedData,
+    ParsedSignerInfo,
+    parse_signed_data,
+    verify_signed_data,
+)
 from pyscep.crypto import CryptoBackend, Decrypter, get_backend
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.errors import (
     LocalProtocolError,
     ParseError,
     RemoteProtocolError,
+    ScepError,
     VerificationError,
 )
-from pyscep.messages.attributes import ScepAttributes, decode_attributes
+from pyscep.findings import Finding, FindingCode
+from pyscep.messages.attributes import ScepAttributes, decode_parsed
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
-from pyscep.messages.findings import Finding, FindingCode
+from pyscep.messages.reply import ReplyTo
 
 __all__ = [
-    "REQUEST_TYPES",
     "DecryptedContent",
     "PKIMessage",
+    "PSSParameters",
     "RequestReference",
+    "SignerIdentifier",
     "UnverifiedPKIMessage",
     "decrypt_pki_message",
     "issued_certificate",
@@ -51,72 +65,231 @@ __all__ = [
     "verify_request",
 ]
 
-#: Message types a client sends (default-deny: anything else is refused).
-REQUEST_TYPES = frozenset(
-    {
-        MessageType.PKCS_REQ,
-        MessageType.RENEWAL_REQ,
-        MessageType.UPDATE_REQ,
-        MessageType.CERT_POLL,
-        MessageType.GET_CERT,
-        MessageType.GET_CRL,
-    }
-)
-_CSR_TYPES = frozenset({MessageType.PKCS_REQ, MessageType.RENEWAL_REQ, MessageType.UPDATE_REQ})
-
 DecryptedContent = CertificationRequest | IssuerAndSubject | IssuerAndSerial | CertsOnly
 
 
 @dataclass(frozen=True)
-class _MessageFields:
-    """What both the unverified and the verified message expose."""
+class SignerIdentifier:
+    """How a SignerInfo names its signer: IssuerAndSerialNumber, or a SubjectKeyIdentifier."""
 
-    der: bytes = field(repr=False)
-    message_type: MessageType
-    transaction_id: str | None
-    sender_nonce: bytes | None
-    recipient_nonce: bytes | None
-    pki_status: PKIStatus | None
-    fail_info: FailInfo | None
-    fail_info_text: str | None
-    #: asn1crypto names, as received (``sha256``, ``rsassa_pkcs1v15``, ``sha1_rsa``...).
-    digest_algorithm: str
-    signature_algorithm: str
-    signature_algorithm_oid: str
+    #: DER of the issuer Name (None for the key-identifier form).
+    issuer_der: bytes | None
+    serial_number: int | None
+    key_identifier: bytes | None
+
+    def names(self, certificate: Certificate) -> bool:
+        """True when this identifier names ``certificate``."""
+        return certificate.is_named_by(self.issuer_der, self.serial_number, self.key_identifier)
+
+
+@dataclass(frozen=True)
+class PSSParameters:
+    """RSASSA-PSS parameters of a signature."""
+
+    hash_algorithm: str
+    mgf1_hash_algorithm: str
+    salt_length: int
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """Everything parse found, in one record the message views read."""
+
+    der: bytes
+    attributes: ScepAttributes
+    signed: ParsedSignedData
+    signer_info: ParsedSignerInfo
     signing_time: datetime | None
-    certificates: tuple[Certificate, ...]
-    #: The pkcsPKIEnvelope, parsed but not decrypted; None when there is no content.
     envelope: ParsedEnvelope | None
     findings: tuple[Finding, ...]
-    _signed: ParsedSignedData = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class _Verification:
+    """What verification established."""
+
+    signer_certificate: Certificate
+    digest: DigestAlgorithm
+    algorithms: AlgorithmPolicy
+    findings: tuple[Finding, ...] = ()
+
+
+class _MessageView:
+    """What both the unverified and the verified message expose (read-only)."""
+
+    _parsed: _Parsed
+
+    @property
+    def der(self) -> bytes:
+        """The message as received."""
+        return self._parsed.der
 
     @property
     def attributes(self) -> ScepAttributes:
         """The SCEP signed attributes as one value."""
-        return ScepAttributes(
-            message_type=self.message_type,
-            transaction_id=self.transaction_id,
-            sender_nonce=self.sender_nonce,
-            recipient_nonce=self.recipient_nonce,
-            pki_status=self.pki_status,
-            fail_info=self.fail_info,
-            fail_info_text=self.fail_info_text,
+        return self._parsed.attributes
+
+    @property
+    def message_type(self) -> MessageType:
+        """messageType (always present: parse refuses a message without one)."""
+        kind = self._parsed.attributes.message_type
+        assert kind is not None  # parse_pki_message guarantees it
+        return kind
+
+    @property
+    def transaction_id(self) -> str | None:
+        """transactionID."""
+        return self._parsed.attributes.transaction_id
+
+    @property
+    def sender_nonce(self) -> bytes | None:
+        """senderNonce."""
+        return self._parsed.attributes.sender_nonce
+
+    @property
+    def recipient_nonce(self) -> bytes | None:
+        """recipientNonce."""
+        return self._parsed.attributes.recipient_nonce
+
+    @property
+    def pki_status(self) -> PKIStatus | None:
+        """pkiStatus (CertRep)."""
+        return self._parsed.attributes.pki_status
+
+    @property
+    def fail_info(self) -> FailInfo | None:
+        """failInfo (CertRep FAILURE)."""
+        return self._parsed.attributes.fail_info
+
+    @property
+    def fail_info_text(self) -> str | None:
+        """failInfoText (RFC 8894), when sent."""
+        return self._parsed.attributes.fail_info_text
+
+    @property
+    def digest_algorithm(self) -> str:
+        """The SignerInfo's digest algorithm as received (``sha256``, ``md5``...)."""
+        return self._parsed.signer_info.digest_algorithm
+
+    @property
+    def signature_algorithm(self) -> str:
+        """The SignerInfo's signature algorithm (``rsassa_pkcs1v15``, ``sha1_rsa``...)."""
+        return self._parsed.signer_info.signature_algorithm
+
+    @property
+    def signature_algorithm_oid(self) -> str:
+        """Dotted OID of the signature algorithm."""
+        return self._parsed.signer_info.signature_algorithm_oid
+
+    @property
+    def pss_parameters(self) -> PSSParameters | None:
+        """RSASSA-PSS parameters, for a PSS signature."""
+        params = self._parsed.signer_info.pss_params
+        return None if params is None else PSSParameters(*params)
+
+    @property
+    def signer_identifier(self) -> SignerIdentifier:
+        """How the SignerInfo names its signer."""
+        info = self._parsed.signer_info
+        return SignerIdentifier(info.sid_issuer_der, info.sid_serial, info.sid_key_identifier)
+
+    @property
+    def signing_time(self) -> datetime | None:
+        """signingTime, when sent."""
+        return self._parsed.signing_time
+
+    @property
+    def certificates(self) -> tuple[Certificate, ...]:
+        """The certificates embedded in the SignedData."""
+        return self._parsed.signed.certificates
+
+    @property
+    def envelope(self) -> ParsedEnvelope | None:
+        """The pkcsPKIEnvelope, parsed but not decrypted; None when there is no content."""
+        return self._parsed.envelope
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Deviations tolerated while parsing (and verifying)."""
+        return self._parsed.findings
+
+    def claimed_signer(self, certificates: Sequence[Certificate] = ()) -> Certificate | None:
+        """The certificate the SignerInfo names, among the embedded ones and ``certificates``.
+
+        NOT verified: what the message claims. None when no certificate (or
+        more than one different one) matches.
+        """
+        identifier = self.signer_identifier
+        matches = {c for c in (*self.certificates, *certificates) if identifier.names(c)}
+        return matches.pop() if len(matches) == 1 else None
+
+    def _describe(self) -> str:
+        return (
+            f"{self.message_type.rfc_name}, transactionID={self.transaction_id!r}, "
+            f"pkiStatus={self.pki_status!r}"
         )
 
 
-@dataclass(frozen=True)
-class UnverifiedPKIMessage(_MessageFields):
+@dataclass(frozen=True, repr=False)
+class UnverifiedPKIMessage(_MessageView):
     """A parsed pkiMessage whose signature has NOT been checked: do not act on it."""
 
+    _parsed: _Parsed = field(compare=False)
 
-@dataclass(frozen=True)
-class PKIMessage(_MessageFields):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnverifiedPKIMessage) and other.der == self.der
+
+    def __hash__(self) -> int:
+        return hash(self.der)
+
+    def __repr__(self) -> str:
+        return f"UnverifiedPKIMessage({self._describe()})"
+
+
+@dataclass(frozen=True, repr=False)
+class PKIMessage(_MessageView):
     """A pkiMessage whose signature, messageDigest, contentType and SCEP rules checked out."""
 
-    #: The certificate whose key verified the signature.
-    signer_certificate: Certificate
-    #: The digest algorithm the signature used.
-    digest: DigestAlgorithm
+    _parsed: _Parsed = field(compare=False)
+    _verification: _Verification = field(compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, PKIMessage)
+            and other.der == self.der
+            and other.signer_certificate == self.signer_certificate
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.der)
+
+    def __repr__(self) -> str:
+        return f"PKIMessage({self._describe()}, signer={self.signer_certificate!r})"
+
+    @property
+    def signer_certificate(self) -> Certificate:
+        """The certificate whose key verified the signature."""
+        return self._verification.signer_certificate
+
+    @property
+    def digest(self) -> DigestAlgorithm:
+        """The digest algorithm the signature used."""
+        return self._verification.digest
+
+    @property
+    def algorithms(self) -> AlgorithmPolicy:
+        """The algorithm policy the message was accepted under.
+
+        `decrypt_pki_message` and the CertRep builders use it unless told
+        otherwise, so a request accepted with the legacy opt-in can be opened
+        and answered without restating it.
+        """
+        return self._verification.algorithms
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Deviations tolerated while parsing and verifying."""
+        return self._parsed.findings + self._verification.findings
 
     @property
     def content_cipher(self) -> ContentCipher | None:
@@ -147,25 +320,16 @@ class RequestReference(Protocol):
 
 
 def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> UnverifiedPKIMessage:
-    """Parse any bytes into an unverified pkiMessage; raise ParseError on any defect.
+    """Parse any bytes into an unverified pkiMessage.
 
-    An unknown or missing messageType raises RemoteProtocolError (badRequest)
-    carrying the transactionID and senderNonce when they could be read, so a
-    server can still answer with a CertRep FAILURE.
+    Raises ParseError on any defect, and VerificationError for a message with
+    several SignerInfos. An unknown or missing messageType raises
+    RemoteProtocolError (badRequest) carrying the transactionID and
+    senderNonce when they could be read (and ``reply_to``), so a server can
+    still answer with a CertRep FAILURE.
     """
     signed = parse_signed_data(data, limits=limits)
-    report = signed.scan
-    assert report is not None
-    findings: list[Finding] = []
-    if report.indefinite_lengths:
-        findings.append(Finding(FindingCode.BER_INDEFINITE_LENGTH, "indefinite-length encoding"))
-    if report.constructed_strings:
-        findings.append(Finding(FindingCode.BER_CONSTRUCTED_STRING, "constructed string encoding"))
-    if report.non_minimal_lengths:
-        findings.append(Finding(FindingCode.BER_NON_MINIMAL_LENGTH, "non-minimal length encoding"))
-    for note in signed.notes:
-        if "cannot be parsed" in note:
-            findings.append(Finding(FindingCode.UNPARSABLE_CERTIFICATE, note))
+    findings: list[Finding] = list(signed.findings)
     if not signed.signer_infos:
         raise ParseError("a pkiMessage has a SignerInfo", path=("SignedData", "signerInfos"))
     if len(signed.signer_infos) > 1:
@@ -176,25 +340,36 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
             f"eContentType is {signed.content_type}, not data", path=("encapContentInfo",)
         )
     info = signed.signer_infos[0]
-    if info.signed_attrs is None or info.signed_attrs_der is None:
+    if info.signed_attrs_der is None:
         raise ParseError(
             "a pkiMessage has signed attributes",
             path=("SignerInfo",),
             fail_info=FailInfo.BAD_MESSAGE_CHECK,
         )
-    attributes = _decode(info.signed_attrs, findings)
+    with parse_field("signedAttrs"):
+        asn1_attributes = _Asn1Attributes.load(info.signed_attrs_der)
+        try:
+            attributes, attribute_findings = decode_parsed(asn1_attributes)
+        except RemoteProtocolError as exc:
+            raise _answerable(exc) from None
+        findings.extend(attribute_findings)
+        signing_time = None
+        for attribute in asn1_attributes:
+            if attribute["type"].native == "signing_time" and len(attribute["values"]) == 1:
+                signing_time = attribute["values"][0].native
     if attributes.message_type is None:
-        raise RemoteProtocolError(
-            "messageType is missing",
-            transaction_id=attributes.transaction_id,
-            sender_nonce=attributes.sender_nonce,
+        raise _answerable(
+            RemoteProtocolError(
+                "messageType is missing",
+                transaction_id=attributes.transaction_id,
+                sender_nonce=attributes.sender_nonce,
+            )
         )
     if not _sorted_set(info.signed_attrs_der):
         findings.append(
             Finding(FindingCode.UNSORTED_SIGNED_ATTRIBUTES, "signed attributes not in DER order")
         )
-    types = {a["type"].native for a in info.signed_attrs}
-    if "content_type" not in types:
+    if "content_type" not in info.signed_attr_types:
         findings.append(Finding(FindingCode.MISSING_CONTENT_TYPE, "no contentType attribute"))
     if attributes.sender_nonce is None:
         findings.append(Finding(FindingCode.MISSING_SENDER_NONCE, "no senderNonce attribute"))
@@ -209,8 +384,10 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
     if signed.content:
         with parse_field("pkcsPKIEnvelope"):
             envelope = parse_enveloped_data(signed.content, limits=limits)
-        if envelope.cipher_name == ContentCipher.DES_CBC.value:
-            findings.append(Finding(FindingCode.LEGACY_ALGORITHM, "single DES content encryption"))
+        if envelope.cipher_name in (ContentCipher.DES_CBC.value, ContentCipher.BLOWFISH_CBC.value):
+            findings.append(
+                Finding(FindingCode.LEGACY_ALGORITHM, f"{envelope.cipher_name} content encryption")
+            )
         if envelope.encrypted_content_constructed:
             findings.append(
                 Finding(
@@ -218,61 +395,23 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
                     "encryptedContent is a constructed OCTET STRING",
                 )
             )
-    signing_time = None
-    for attribute in info.signed_attrs:
-        if attribute["type"].native == "signing_time" and len(attribute["values"]) == 1:
-            with parse_field("signingTime"):
-                signing_time = attribute["values"][0].native
-    return UnverifiedPKIMessage(
+    parsed = _Parsed(
         der=data,
-        message_type=attributes.message_type,
-        transaction_id=attributes.transaction_id,
-        sender_nonce=attributes.sender_nonce,
-        recipient_nonce=attributes.recipient_nonce,
-        pki_status=attributes.pki_status,
-        fail_info=attributes.fail_info,
-        fail_info_text=attributes.fail_info_text,
-        digest_algorithm=info.digest_algorithm,
-        signature_algorithm=info.signature_algorithm,
-        signature_algorithm_oid=info.signature_algorithm_oid,
+        attributes=attributes,
+        signed=signed,
+        signer_info=info,
         signing_time=signing_time,
-        certificates=signed.certificates,
         envelope=envelope,
         findings=tuple(findings),
-        _signed=signed,
     )
+    return UnverifiedPKIMessage(parsed)
 
 
-def _decode(attrs: _Asn1Attributes, findings: list[Finding]) -> ScepAttributes:
-    try:
-        decoded, notes = decode_attributes(attrs)
-    except ParseError as exc:
-        if exc.path[:1] == ("message_type",) and exc.message.startswith("unknown value"):
-            # Recover what a FAILURE reply needs, then refuse (default-deny).
-            ids = _recover_ids(attrs)
-            raise RemoteProtocolError(
-                f"unsupported messageType: {exc.message}",
-                transaction_id=ids[0],
-                sender_nonce=ids[1],
-            ) from exc
-        raise
-    for note in notes:
-        if "not a PrintableString" in note:
-            findings.append(Finding(FindingCode.NOT_PRINTABLE_STRING, note))
-        elif "unknown signed attribute" in note:
-            findings.append(Finding(FindingCode.UNKNOWN_ATTRIBUTE, note))
-        else:
-            findings.append(Finding(FindingCode.NONCE_LENGTH, note))
-    return decoded
-
-
-def _recover_ids(attrs: _Asn1Attributes) -> tuple[str | None, bytes | None]:
-    kept = [a for a in attrs if a["type"].native in ("transaction_id", "sender_nonce")]
-    try:
-        decoded, _ = decode_attributes(_Asn1Attributes(kept))
-    except ParseError:
-        return None, None
-    return decoded.transaction_id, decoded.sender_nonce
+def _answerable(error: RemoteProtocolError) -> RemoteProtocolError:
+    """Attach a bare ReplyTo when transactionID and senderNonce are known."""
+    if error.transaction_id and error.sender_nonce is not None:
+        error.reply_to = ReplyTo(error.transaction_id, error.sender_nonce)
+    return error
 
 
 def _sorted_set(set_der: bytes) -> bool:
@@ -295,7 +434,7 @@ def _sorted_set(set_der: bytes) -> bool:
 def _verified(
     message: UnverifiedPKIMessage,
     certificates: Sequence[Certificate],
-    policy: AlgorithmPolicy,
+    algorithms: AlgorithmPolicy,
     backend: CryptoBackend | str | None,
     allowed_signers: Sequence[Certificate] | None,
 ) -> PKIMessage:
@@ -304,22 +443,23 @@ def _verified(
             raise VerificationError("the message is signed by a certificate that is not trusted")
 
     verified = verify_signed_data(
-        message._signed,
+        message._parsed.signed,
         backend=get_backend(backend),
-        policy=policy,
+        algorithms=algorithms,
         certificates=certificates,
         signer_filter=only_allowed,
     )
-    # The same fields, now vouched for: a PKIMessage is a different type on purpose.
-    copied = {f.name: getattr(message, f.name) for f in fields(_MessageFields)}
     return PKIMessage(
-        **copied, signer_certificate=verified.signer_certificate, digest=verified.digest
+        message._parsed,
+        _Verification(verified.signer_certificate, verified.digest, algorithms),
     )
 
 
-def _protocol_error(message: _MessageFields, text: str) -> RemoteProtocolError:
-    return RemoteProtocolError(
-        text, transaction_id=message.transaction_id, sender_nonce=message.sender_nonce
+def _protocol_error(message: _MessageView, text: str) -> RemoteProtocolError:
+    return _answerable(
+        RemoteProtocolError(
+            text, transaction_id=message.transaction_id, sender_nonce=message.sender_nonce
+        )
     )
 
 
@@ -327,16 +467,23 @@ def verify_request(
     message: UnverifiedPKIMessage,
     *,
     certificates: Sequence[Certificate] = (),
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY,
     backend: CryptoBackend | str | None = None,
 ) -> PKIMessage:
     """Server side: check a request's signature and SCEP rules; raise, never return False.
 
     The signer may be any certificate (a self-signed one for initial
     enrollment): who may do what is the policy's decision. ``certificates``
-    are searched for the signer besides the embedded ones.
+    are searched for the signer besides the embedded ones. ``algorithms``
+    is remembered on the result (`PKIMessage.algorithms`).
+
+    Raises RemoteProtocolError (not a request, missing transactionID,
+    senderNonce or envelope), VerificationError (signature, messageDigest,
+    contentType, signer not found: badMessageCheck or badCertId) and
+    UnsupportedAlgorithmError (an algorithm unknown or refused by
+    ``algorithms``: badAlg).
     """
-    if message.message_type not in REQUEST_TYPES:
+    if not message.message_type.is_request:
         raise _protocol_error(message, f"{message.message_type.rfc_name} is not a request")
     if not message.transaction_id:
         raise _protocol_error(message, "transactionID is missing")
@@ -344,7 +491,13 @@ def verify_request(
         raise _protocol_error(message, "senderNonce is missing")
     if message.envelope is None:
         raise _protocol_error(message, "the request has no pkcsPKIEnvelope")
-    return _verified(message, certificates, policy, backend, None)
+    try:
+        return _verified(message, certificates, algorithms, backend, None)
+    except ScepError as exc:
+        # The signature did not check out: the reply is a bare FAILURE.
+        if exc.reply_to is None and message.transaction_id and message.sender_nonce:
+            exc.reply_to = ReplyTo(message.transaction_id, message.sender_nonce)
+        raise
 
 
 def verify_cert_rep(
@@ -352,7 +505,7 @@ def verify_cert_rep(
     *,
     ca_certificates: Sequence[Certificate],
     request: RequestReference | None = None,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY,
     backend: CryptoBackend | str | None = None,
     strict_recipient_nonce: bool = True,
 ) -> PKIMessage:
@@ -364,12 +517,16 @@ def verify_cert_rep(
     the request's senderNonce; ``strict_recipient_nonce=False`` accepts a
     missing or different recipientNonce (recording a finding) for peers that
     do not echo it.
+
+    Raises RemoteProtocolError (not a CertRep, status rules, IDs that do not
+    match the request), VerificationError and UnsupportedAlgorithmError as
+    `verify_request` does, and LocalProtocolError without ``ca_certificates``.
     """
     if message.message_type is not MessageType.CERT_REP:
         raise _protocol_error(message, f"expected CertRep, got {message.message_type.rfc_name}")
     if not ca_certificates:
         raise LocalProtocolError("verify_cert_rep needs the CA/RA certificates to trust")
-    verified = _verified(message, ca_certificates, policy, backend, ca_certificates)
+    verified = _verified(message, ca_certificates, algorithms, backend, ca_certificates)
     status = message.pki_status
     if status is None:
         raise _protocol_error(message, "pkiStatus is missing")
@@ -379,7 +536,7 @@ def verify_cert_rep(
         raise _protocol_error(message, "SUCCESS without a pkcsPKIEnvelope")
     if status is not PKIStatus.SUCCESS and message.envelope is not None:
         raise _protocol_error(message, f"{status.name} must not carry content")
-    findings = list(verified.findings)
+    findings: list[Finding] = []
     if request is not None:
         if message.transaction_id != request.transaction_id:
             raise _protocol_error(message, "transactionID does not match the request")
@@ -397,7 +554,10 @@ def verify_cert_rep(
             findings.append(
                 Finding(FindingCode.SENDER_NONCE_REUSED, "senderNonce copies the request's")
             )
-    return replace(verified, findings=tuple(findings))
+    return PKIMessage(
+        verified._parsed,
+        _Verification(verified.signer_certificate, verified.digest, algorithms, tuple(findings)),
+    )
 
 
 # --- decrypt ------------------------------------------------------------------
@@ -407,25 +567,37 @@ def decrypt_pki_message(
     message: PKIMessage,
     decrypter: Decrypter,
     *,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    algorithms: AlgorithmPolicy | None = None,
     backend: CryptoBackend | str | None = None,
 ) -> DecryptedContent:
     """Open the pkcsPKIEnvelope of a verified message and parse what it carries.
 
-    Returns a CertificationRequest (PKCSReq, RenewalReq, UpdateReq), an
-    IssuerAndSubject (CertPoll), an IssuerAndSerial (GetCert, GetCRL) or a
-    CertsOnly (CertRep SUCCESS).
+    Returns a CertificationRequest (PKCSReq, RenewalReq, UpdateReq; its
+    self-signature is checked), an IssuerAndSubject (CertPoll), an
+    IssuerAndSerial (GetCert, GetCRL) or a CertsOnly (CertRep SUCCESS).
+    ``algorithms`` defaults to the policy the message was accepted under.
+
+    Raises DecryptionError (one fixed text, whatever went wrong with the
+    keys), UnsupportedAlgorithmError (a cipher or key transport unknown or
+    refused), ParseError (the content) and VerificationError (the CSR's
+    proof of possession), and LocalProtocolError for an unverified message.
     """
     if not isinstance(message, PKIMessage):
         raise LocalProtocolError("verify the message before decrypting it")
     if message.envelope is None:
         raise LocalProtocolError("the message has no pkcsPKIEnvelope")
     crypto = get_backend(backend)
-    plaintext, _, _ = decrypt_envelope(message.envelope, decrypter, backend=crypto, policy=policy)
-    kind = message.message_type
-    if kind in _CSR_TYPES:
+    plaintext, _, _ = decrypt_envelope(
+        message.envelope, decrypter, backend=crypto, algorithms=algorithms or message.algorithms
+    )
+    return content_of(message.message_type, plaintext, crypto)
+
+
+def content_of(kind: MessageType, plaintext: bytes, backend: CryptoBackend) -> DecryptedContent:
+    """Parse decrypted pkcsPKIEnvelope content as what ``kind`` carries (CSRs: PoP checked)."""
+    if kind.carries_csr:
         request = CertificationRequest.load(plaintext)
-        request.verify_signature(crypto)  # proof of possession of the requested key
+        request.verify_signature(backend)  # proof of possession of the requested key
         return request
     if kind is MessageType.CERT_POLL:
         return IssuerAndSubject.load(plaintext)
@@ -457,14 +629,32 @@ def open_request(
     decrypter: Decrypter,
     *,
     certificates: Sequence[Certificate] = (),
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY,
     backend: CryptoBackend | str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[PKIMessage, DecryptedContent]:
-    """Server side in one call: parse, `verify_request`, then decrypt."""
+    """Server side in one call: parse, `verify_request`, then decrypt.
+
+    Every error raised once the signature has checked out carries
+    ``reply_to`` (a `ReplyTo` mirroring the verified request) and its
+    ``fail_info``, so the server can answer the CertRep FAILURE RFC 8894
+    requires: ``build_cert_rep_failure(error.reply_to, error.fail_info, ...)``.
+    Errors before that carry a bare ``reply_to`` when the transactionID and
+    senderNonce could be read, and none when the bytes are no pkiMessage
+    (answer HTTP 400).
+    """
     message = verify_request(
-        parse_pki_message(data), certificates=certificates, policy=policy, backend=backend
+        parse_pki_message(data, limits=limits),
+        certificates=certificates,
+        algorithms=algorithms,
+        backend=backend,
     )
-    return message, decrypt_pki_message(message, decrypter, policy=policy, backend=backend)
+    try:
+        return message, decrypt_pki_message(message, decrypter, backend=backend)
+    except ScepError as exc:
+        # Same error, same text: only the reply context is added.
+        exc.reply_to = ReplyTo.of(message)
+        raise
 
 
 def open_cert_rep(
@@ -473,7 +663,7 @@ def open_cert_rep(
     *,
     ca_certificates: Sequence[Certificate],
     request: RequestReference,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY,
     backend: CryptoBackend | str | None = None,
     strict_recipient_nonce: bool = True,
 ) -> tuple[PKIMessage, CertsOnly | None]:
@@ -482,13 +672,13 @@ def open_cert_rep(
         parse_pki_message(data),
         ca_certificates=ca_certificates,
         request=request,
-        policy=policy,
+        algorithms=algorithms,
         backend=backend,
         strict_recipient_nonce=strict_recipient_nonce,
     )
     if message.pki_status is not PKIStatus.SUCCESS:
         return message, None
-    content = decrypt_pki_message(message, decrypter, policy=policy, backend=backend)
+    content = decrypt_pki_message(message, decrypter, backend=backend)
     if not isinstance(content, CertsOnly):  # pragma: no cover - CertRep content is certs-only
         raise ParseError("CertRep content is not a certs-only SignedData")
     return message, content

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyscep._boundary import field
-from pyscep.certificate import Certificate
+from pyscep.certificate import Certificate, names_equal
 from pyscep.crypto import CryptoBackend
 from pyscep.crypto.signed_object import verify_signed_object
 from pyscep.errors import ScepError
@@ -21,17 +20,15 @@ def _signed_by(certificate: Certificate, issuer: Certificate, backend: CryptoBac
     # The signer certificate may come from an attacker: read it inside the parse
     # boundary, and treat anything unreadable as "not signed by this CA".
     try:
-        with field("certificate signature"):
-            parsed = certificate.asn1
-            if (
-                certificate.issuer_der != issuer.subject_der
-                and parsed.issuer != issuer.asn1.subject
-            ):
-                return False
-            algorithm = parsed["signature_algorithm"]
-            signature = bytes(parsed["signature_value"].native)
-            signed = bytes(parsed["tbs_certificate"].dump())
-        verify_signed_object(backend, issuer.public_key_der, algorithm, signature, signed)
+        if not names_equal(certificate.issuer_der, issuer.subject_der):
+            return False
+        verify_signed_object(
+            backend,
+            issuer.public_key_der,
+            certificate.signature_algorithm_der,
+            certificate.signature,
+            certificate.tbs_certificate_der,
+        )
     except ScepError:
         return False
     return True

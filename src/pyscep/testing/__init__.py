@@ -6,6 +6,8 @@
 - `pyscep.testing.strategies` (needs hypothesis): strategies generating valid
   messages of every type, and mutated variants.
 - `fixed_keys()`: the public test CA and client used by both.
+- `make_identity(...)`: a fresh CA or device (key and certificate) for a
+  test or an example; `DemoIdentity.issue` signs certificates as that CA.
 - `SeededBackend`: a crypto backend whose randomness is reproducible, so a
   decryption outcome (RFC 3218 random-key fallback included) never depends on
   luck. Tests and fuzzing only.
@@ -15,6 +17,14 @@ from __future__ import annotations
 
 from pyscep.testing.fuzz import fuzz_one_input
 from pyscep.testing.keys import FixedKeys, fixed_keys
+from pyscep.testing.pki import DemoIdentity, make_identity
 from pyscep.testing.seeded import SeededBackend
 
-__all__ = ["FixedKeys", "SeededBackend", "fixed_keys", "fuzz_one_input"]
+__all__ = [
+    "DemoIdentity",
+    "FixedKeys",
+    "SeededBackend",
+    "fixed_keys",
+    "fuzz_one_input",
+    "make_identity",
+]

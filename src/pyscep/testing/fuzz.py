@@ -16,10 +16,10 @@ from pyscep.cms.degenerate import parse_certs_only
 from pyscep.cms.enveloped import parse_enveloped_data
 from pyscep.errors import ScepError
 from pyscep.http import decode_get_message
-from pyscep.inspect import inspect_payload
 from pyscep.messages.ca import parse_ca_certificates, parse_next_ca_certificates
 from pyscep.messages.caps import CACaps
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
+from pyscep.messages.inspect import inspect_payload
 from pyscep.messages.pkimessage import (
     decrypt_pki_message,
     parse_pki_message,
@@ -51,7 +51,7 @@ def fuzz_one_input(data: bytes) -> None:
     _quietly(lambda: parse_certs_only(data))
     _quietly(lambda: parse_enveloped_data(data))
     _quietly(lambda: parse_ca_certificates(data))
-    _quietly(lambda: parse_next_ca_certificates(data, [keys.ca], policy=LEGACY))
+    _quietly(lambda: parse_next_ca_certificates(data, [keys.ca], algorithms=LEGACY))
     _quietly(lambda: CACaps.parse(data))
     _quietly(lambda: CertificationRequest.load(data))
     _quietly(lambda: IssuerAndSubject.load(data))
@@ -62,15 +62,17 @@ def fuzz_one_input(data: bytes) -> None:
     message = _quietly(lambda: parse_pki_message(data))
     if message is None:
         return
-    request = _quietly(lambda: verify_request(message, policy=LEGACY))
+    request = _quietly(lambda: verify_request(message, algorithms=LEGACY))
     if request is not None:
         _quietly(
-            lambda: decrypt_pki_message(request, keys.ca_decrypter, policy=LEGACY, backend=backend)
+            lambda: decrypt_pki_message(
+                request, keys.ca_decrypter, algorithms=LEGACY, backend=backend
+            )
         )
-    reply = _quietly(lambda: verify_cert_rep(message, ca_certificates=[keys.ca], policy=LEGACY))
+    reply = _quietly(lambda: verify_cert_rep(message, ca_certificates=[keys.ca], algorithms=LEGACY))
     if reply is not None:
         _quietly(
             lambda: decrypt_pki_message(
-                reply, keys.client_decrypter, policy=LEGACY, backend=backend
+                reply, keys.client_decrypter, algorithms=LEGACY, backend=backend
             )
         )

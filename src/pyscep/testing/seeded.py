@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 
 from pyscep.algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
 from pyscep.certificate import Certificate
-from pyscep.crypto import CryptoBackend, Decrypter, PrivateKeyLike, Signer, get_backend
+from pyscep.crypto import (
+    CryptoBackend,
+    Decrypter,
+    PrivateKey,
+    PrivateKeyLike,
+    Rng,
+    Signer,
+    get_backend,
+)
 
 __all__ = ["SeededBackend"]
 
@@ -49,8 +57,14 @@ class SeededBackend:
     ) -> bytes:
         return self.inner.decrypt_content(cipher, key, iv, ciphertext)
 
-    def encrypt_key(self, public_key_der: bytes, transport: KeyTransport, key: bytes) -> bytes:
-        return self.inner.encrypt_key(public_key_der, transport, key)
+    def encrypt_key(
+        self,
+        public_key_der: bytes,
+        transport: KeyTransport,
+        key: bytes,
+        rng: Rng | None = None,
+    ) -> bytes:
+        return self.inner.encrypt_key(public_key_der, transport, key, rng)
 
     def verify_signature(
         self,
@@ -64,6 +78,9 @@ class SeededBackend:
         self.inner.verify_signature(
             public_key_der, signature, data, digest, scheme, pss_salt_length
         )
+
+    def load_private_key(self, private_key: PrivateKeyLike) -> PrivateKey:
+        return self.inner.load_private_key(private_key)
 
     def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> Signer:
         return self.inner.load_signer(private_key, certificate)

@@ -18,13 +18,14 @@ from pyscep.algorithms import ContentCipher, DigestAlgorithm
 from pyscep.cms.degenerate import build_certs_only
 from pyscep.enums import CACapability, FailInfo, MessageType, PKIStatus
 from pyscep.messages.build import (
-    ReplyTo,
     build_cert_rep_failure,
     build_cert_rep_pending,
     build_cert_rep_success,
     build_request,
 )
 from pyscep.messages.content import IssuerAndSerial, IssuerAndSubject
+from pyscep.messages.options import MessageOptions
+from pyscep.messages.reply import ReplyTo
 from pyscep.testing.keys import fixed_keys
 
 __all__ = [
@@ -38,8 +39,7 @@ __all__ = [
 ]
 
 _PRINTABLE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?"
-_REQUEST_TYPES = [m for m in MessageType if m is not MessageType.CERT_REP]
-_CSR_TYPES = (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ, MessageType.UPDATE_REQ)
+_REQUEST_TYPES = [m for m in MessageType if m.is_request]
 
 
 def _rng(seed: bytes) -> Callable[[int], bytes]:
@@ -64,7 +64,7 @@ def transaction_ids() -> st.SearchStrategy[str]:
 
 def _content(kind: MessageType) -> bytes:
     keys = fixed_keys()
-    if kind in _CSR_TYPES:
+    if kind.carries_csr:
         from pyscep.testing._csr import client_csr
 
         return client_csr()
@@ -85,9 +85,11 @@ def pki_requests(draw: st.DrawFn, kinds: tuple[MessageType, ...] = tuple(_REQUES
         signer=keys.client_signer,
         recipient=keys.ca,
         transaction_id=draw(transaction_ids()),
-        digest=draw(st.sampled_from([d for d in DigestAlgorithm if not d.is_legacy])),
-        cipher=draw(st.sampled_from([c for c in ContentCipher if not c.is_legacy])),
-        rng=_rng(draw(st.binary(min_size=8, max_size=8))),
+        options=MessageOptions(
+            digest=draw(st.sampled_from([d for d in DigestAlgorithm if not d.is_legacy])),
+            cipher=draw(st.sampled_from([c for c in ContentCipher if not c.is_legacy])),
+            rng=_rng(draw(st.binary(min_size=8, max_size=8))),
+        ),
     )
     return built.der
 
@@ -103,18 +105,18 @@ def cert_reps(draw: st.DrawFn, statuses: tuple[PKIStatus, ...] = tuple(PKIStatus
         digest=draw(st.sampled_from([d for d in DigestAlgorithm if not d.is_legacy])),
         cipher=draw(st.sampled_from([c for c in ContentCipher if not c.is_legacy])),
     )
-    rng = _rng(draw(st.binary(min_size=8, max_size=8)))
+    options = MessageOptions(rng=_rng(draw(st.binary(min_size=8, max_size=8))))
     status = draw(st.sampled_from(statuses))
     if status is PKIStatus.SUCCESS:
-        return build_cert_rep_success(reply, [keys.client], signer=keys.ca_signer, rng=rng)
+        return build_cert_rep_success(reply, [keys.client], signer=keys.ca_signer, options=options)
     if status is PKIStatus.PENDING:
-        return build_cert_rep_pending(reply, signer=keys.ca_signer, rng=rng)
+        return build_cert_rep_pending(reply, signer=keys.ca_signer, options=options)
     return build_cert_rep_failure(
         reply,
         draw(st.sampled_from(FailInfo)),
         draw(st.none() | st.text(max_size=40)),
         signer=keys.ca_signer,
-        rng=rng,
+        options=options,
     )
 
 

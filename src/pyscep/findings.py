@@ -1,6 +1,8 @@
 """Deviations a parse tolerated, as structured findings (for conformance testing).
 
-`pyscep inspect --strict` turns any finding into a non-zero exit.
+Each `Finding` is created where the deviation is seen, with its code; nothing
+is classified afterwards by its text. `pyscep inspect --strict` turns any
+finding into a non-zero exit.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ class FindingCode(str, enum.Enum):
     NOT_PRINTABLE_STRING = "not-printable-string"
     UNKNOWN_ATTRIBUTE = "unknown-attribute"
     UNPARSABLE_CERTIFICATE = "unparsable-certificate"
+    UNUSED_CERTIFICATE_CHOICE = "unused-certificate-choice"
     CONSTRUCTED_ENCRYPTED_CONTENT = "constructed-encrypted-content"
+    #: A CSR extension or attribute whose value is not of the type its OID calls
+    #: for (kept as raw DER; the request still parses).
+    MISTYPED_VALUE = "mistyped-value"
 
     def __str__(self) -> str:
         return self.value

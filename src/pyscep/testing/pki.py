@@ -1,6 +1,7 @@
-"""PRIVATE: a throwaway CA and client for the demo and the docs' examples.
+"""Throw-away identities for tests and examples: a CA, a device, each with a fresh key.
 
 Generated in memory with pyca/cryptography; nothing is written to disk.
+Keys are RSA-2048 (``key_type="ec"`` gives P-256).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from .certificate import Certificate
+from pyscep.certificate import Certificate
+from pyscep.crypto import Decrypter, Signer, load_decrypter, load_signer
+from pyscep.messages.content import CertificationRequest
+from pyscep.messages.identity import issue_certificate
 
 __all__ = ["DemoIdentity", "make_identity"]
 
@@ -26,6 +30,22 @@ class DemoIdentity:
     certificate: Certificate
     key_der: bytes
 
+    @property
+    def signer(self) -> Signer:
+        """A Signer over the key and certificate."""
+        return load_signer(self.key_der, self.certificate)
+
+    @property
+    def decrypter(self) -> Decrypter:
+        """A Decrypter over the key and certificate (RSA keys)."""
+        return load_decrypter(self.key_der, self.certificate)
+
+    def issue(
+        self, request: CertificationRequest, *, now: datetime, days: int = 365
+    ) -> Certificate:
+        """As a CA: a certificate for ``request`` (see `pyscep.messages.issue_certificate`)."""
+        return issue_certificate(self.signer, request, now=now, days=days)
+
 
 def make_identity(
     common_name: str,
@@ -34,9 +54,14 @@ def make_identity(
     issuer: DemoIdentity | None = None,
     ca: bool = False,
     days: int = 365,
+    key_type: str = "rsa",
 ) -> DemoIdentity:
-    """An RSA-2048 key and a certificate for it, self-signed unless ``issuer`` is given."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """A new key and a certificate for it, self-signed unless ``issuer`` is given."""
+    key: Any = (
+        ec.generate_private_key(ec.SECP256R1())
+        if key_type == "ec"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pyscep demo"),

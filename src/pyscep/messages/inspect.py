@@ -5,7 +5,10 @@ pkiMessage (request or CertRep), a certs-only SignedData, a single
 certificate, a GetCACaps body, as DER, PEM, base64, or a GET request line or
 query with ``message=``. Inspection is diagnostic, so it reads legacy
 algorithms (and reports them as findings) and treats the certificates it is
-given, and those embedded in the message, as trusted signers.
+given, and those embedded in the message, as trusted signers. Given a key,
+it opens any envelope whose RecipientInfo that key can open (a CertRep is
+addressed to the requester's throw-away certificate, which nobody has
+afterwards), and says which recipient it used.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from pyscep._der import prescan
 from pyscep.algorithms import LEGACY
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import CertsOnly, parse_certs_only
-from pyscep.cms.enveloped import RecipientView
+from pyscep.cms.enveloped import RecipientView, open_with_key
 from pyscep.cms.signed import parse_signed_data
-from pyscep.crypto import load_decrypter
+from pyscep.crypto import CryptoBackend, PrivateKey, get_backend
 from pyscep.enums import MessageType
 from pyscep.errors import ParseError, ScepError
 from pyscep.http import decode_get_message, query_parameter
@@ -35,7 +38,7 @@ from pyscep.messages.content import CertificationRequest, IssuerAndSerial, Issue
 from pyscep.messages.pkimessage import (
     PKIMessage,
     UnverifiedPKIMessage,
-    decrypt_pki_message,
+    content_of,
     parse_pki_message,
     verify_cert_rep,
     verify_request,
@@ -93,10 +96,15 @@ def _to_der(data: bytes) -> tuple[bytes | None, str]:
 def inspect_payload(
     data: bytes,
     *,
-    keys: Sequence[bytes] = (),
+    keys: Sequence[PrivateKey] = (),
     certificates: Sequence[Certificate] = (),
+    backend: CryptoBackend | str | None = None,
 ) -> Inspection:
-    """Describe ``data``; ParseError (or another ScepError) when it is no SCEP payload."""
+    """Describe ``data``; ParseError (or another ScepError) when it is no SCEP payload.
+
+    ``keys`` (see `pyscep.load_private_key`) are tried on every key-transport
+    recipient of an envelope; ``certificates`` are trusted as signers.
+    """
     der, encoding = _to_der(data)
     if der is None:
         if encoding == "GET query":
@@ -125,7 +133,7 @@ def inspect_payload(
         return _ca_inspection(
             parse_certs_only(der).certificates, "degenerate certs-only SignedData"
         )
-    return _inspect_message(der, keys, certificates)
+    return _inspect_message(der, keys, certificates, get_backend(backend))
 
 
 def _ca_inspection(certificates: Sequence[Certificate], payload: str) -> Inspection:
@@ -140,7 +148,10 @@ def _nonce(value: bytes | None) -> str | None:
 
 
 def _inspect_message(
-    der: bytes, keys: Sequence[bytes], certificates: Sequence[Certificate]
+    der: bytes,
+    keys: Sequence[PrivateKey],
+    certificates: Sequence[Certificate],
+    backend: CryptoBackend,
 ) -> Inspection:
     message = parse_pki_message(der)
     known = [*certificates, *message.certificates]
@@ -148,16 +159,20 @@ def _inspect_message(
     verified: PKIMessage | None = None
     try:
         if message.message_type is MessageType.CERT_REP:
-            verified = verify_cert_rep(message, ca_certificates=known, policy=LEGACY)
+            verified = verify_cert_rep(
+                message, ca_certificates=known, algorithms=LEGACY, backend=backend
+            )
         else:
-            verified = verify_request(message, certificates=known, policy=LEGACY)
+            verified = verify_request(
+                message, certificates=known, algorithms=LEGACY, backend=backend
+            )
     except ScepError as exc:
         errors.append(f"verification failed: {exc}")
     description = _describe_message(message, verified, known)
     if verified is not None and verified.envelope is not None:
-        inner = _decrypt(verified, keys, known, errors)
-        if inner is not None:
-            description["inner"] = inner
+        opened = _decrypt(verified, keys, backend, errors)
+        if opened is not None:
+            description["inner"], description["decrypted_with"] = opened
     return Inspection(
         message.message_type.rfc_name,
         description,
@@ -171,28 +186,14 @@ def _describe_message(
 ) -> dict[str, Any]:
     signer = verified.signer_certificate if verified is not None else None
     if signer is None:
-        from pyscep.cms.signed import find_signer_certificate
-
-        try:
-            signer = find_signer_certificate(message._signed.signer_infos[0], known)
-        except ScepError:
-            signer = None
+        signer = message.claimed_signer(known)
     envelope = message.envelope
     ktri: RecipientView | None = None
     if envelope is not None:
         ktri = next((r for r in envelope.recipients if r.kind == "ktri"), None)
     recipient = None
-    if ktri is not None and ktri.issuer is not None and ktri.serial is not None:
-        issuer, serial = ktri.issuer, ktri.serial
-        match = next((c for c in known if c.matches_issuer_and_serial(issuer, serial)), None)
-        with parse_field("recipientInfos"):
-            recipient_issuer = str(ktri.issuer.human_friendly)
-        recipient = {
-            "issuer": recipient_issuer,
-            "serial": ktri.serial,
-            "serial_hex": format(ktri.serial, "X"),
-            "recipient_cert_subject": match.subject if match else None,
-        }
+    if ktri is not None:
+        recipient = _describe_recipient(ktri, known)
     status, fail = message.pki_status, message.fail_info
     return {
         "messageType": message.message_type.wire,
@@ -219,44 +220,61 @@ def _describe_message(
     }
 
 
+def _describe_recipient(
+    recipient: RecipientView, known: Sequence[Certificate]
+) -> dict[str, Any] | None:
+    issuer_der, serial = recipient.issuer_der, recipient.serial
+    if issuer_der is None or serial is None:
+        return None
+    match = next((c for c in known if c.matches_issuer_and_serial(issuer_der, serial)), None)
+    return {
+        "issuer": _human_name(issuer_der),
+        "serial": serial,
+        "serial_hex": format(serial, "X"),
+        "recipient_cert_subject": match.subject if match else None,
+    }
+
+
+def _human_name(name_der: bytes) -> str:
+    from asn1crypto import x509
+
+    with parse_field("Name"):
+        return str(x509.Name.load(name_der).human_friendly)
+
+
 def _pss(message: UnverifiedPKIMessage) -> dict[str, Any] | None:
-    params = message._signed.signer_infos[0].pss_params
+    params = message.pss_parameters
     if params is None:
         return None
-    return {"hash_algorithm": params[0], "mgf1_hash_algorithm": params[1], "salt_length": params[2]}
+    return {
+        "hash_algorithm": params.hash_algorithm,
+        "mgf1_hash_algorithm": params.mgf1_hash_algorithm,
+        "salt_length": params.salt_length,
+    }
 
 
 def _decrypt(
-    message: PKIMessage, keys: Sequence[bytes], known: Sequence[Certificate], errors: list[str]
-) -> dict[str, Any] | None:
-    from cryptography.hazmat.primitives import serialization
-
+    message: PKIMessage,
+    keys: Sequence[PrivateKey],
+    backend: CryptoBackend,
+    errors: list[str],
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """Try each key on every recipient (a diagnostic, so an oracle is fine here)."""
+    envelope = message.envelope
+    if envelope is None or not keys:
+        return None
     for key in keys:
         try:
-            private = (
-                serialization.load_pem_private_key(key, None)
-                if b"-----BEGIN" in key
-                else serialization.load_der_private_key(key, None)
-            )
-        except (ValueError, TypeError):
-            errors.append("a --key could not be loaded")
+            plaintext, recipient = open_with_key(envelope, key, backend=backend, algorithms=LEGACY)
+        except ScepError:
             continue
-        public = private.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        for certificate in known:
-            if certificate.public_key_der != public:
-                continue
-            try:
-                content = decrypt_pki_message(
-                    message, load_decrypter(private, certificate), policy=LEGACY
-                )
-            except ScepError as exc:
-                errors.append(f"decryption with {certificate.subject!r} failed: {exc}")
-                continue
-            return describe_content(content)
-    if keys:
-        errors.append("no --key matches a recipient certificate (give it with --cert)")
+        try:
+            content = content_of(message.message_type, plaintext, backend)
+        except ScepError as exc:
+            errors.append(f"decrypted, but the content is bad: {exc}")
+            return None
+        return describe_content(content), _describe_recipient(recipient, message.certificates)
+    errors.append("no --key opens any recipient of the envelope")
     return None
 
 

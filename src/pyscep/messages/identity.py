@@ -1,0 +1,298 @@
+"""What a client needs before its first request, and a CA to answer it: built with a key object.
+
+- `build_csr`: a PKCS#10 request with challengePassword, subjectAltNames and
+  other extensions, signed by a `PrivateKey`;
+- `self_signed_signer`: the throw-away self-signed certificate RFC 8894
+  section 2.3 has a client sign its first request with, as a `Signer`;
+- `issue_certificate`: a certificate for a CSR's key, signed by a CA's
+  `Signer` (so the CA key may live in an HSM).
+
+Keys are used through the crypto seam only (`pyscep.load_private_key`
+accepts PEM, DER or a pyca/cryptography key). Time is a parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from asn1crypto import core, csr, keys, x509
+from cryptography import x509 as cx509
+
+from pyscep._boundary import field
+from pyscep.algorithms import DigestAlgorithm, SignatureScheme
+from pyscep.certificate import Certificate
+from pyscep.crypto import KeyPair, PrivateKey, Signer
+from pyscep.errors import LocalProtocolError, ParseError
+from pyscep.messages.content import CertificationRequest
+
+__all__ = ["build_csr", "issue_certificate", "self_signed_certificate", "self_signed_signer"]
+
+#: subjectAltName prefixes, as `CertificationRequest.subject_alt_names` reports them.
+_SAN_KINDS = ("dns_name", "rfc822_name", "uniform_resource_identifier", "ip_address")
+_PRINTABLE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+
+
+def _name(subject: str | bytes) -> x509.Name:
+    """An RFC 4514 string (``CN=device-7,O=Example``) or DER Name bytes."""
+    if isinstance(subject, str):
+        try:
+            der = cx509.Name.from_rfc4514_string(subject).public_bytes()
+        except ValueError as exc:
+            raise LocalProtocolError(f"not an RFC 4514 name: {subject!r}") from exc
+    else:
+        der = bytes(subject)
+    with field("Name"):
+        name = x509.Name.load(der, strict=True)
+        name.native  # noqa: B018 - validate
+    return name
+
+
+def _spki(key: PrivateKey) -> keys.PublicKeyInfo:
+    with field("subjectPublicKeyInfo"):
+        return keys.PublicKeyInfo.load(key.public_key_der, strict=True)
+
+
+def _scheme(spki: keys.PublicKeyInfo) -> tuple[SignatureScheme, str]:
+    """Signature scheme and the asn1crypto algorithm name's suffix for this key."""
+    if spki.algorithm == "rsa":
+        return SignatureScheme.RSA_PKCS1V15, "rsa"
+    if spki.algorithm == "ec":
+        return SignatureScheme.ECDSA, "ecdsa"
+    raise LocalProtocolError(f"cannot sign with a {spki.algorithm} key")
+
+
+def _sign(
+    signer: PrivateKey | Signer, spki: keys.PublicKeyInfo, tbs: bytes, digest: DigestAlgorithm
+) -> tuple[dict[str, str], bytes]:
+    scheme, suffix = _scheme(spki)
+    return {"algorithm": f"{digest.value}_{suffix}"}, signer.sign(tbs, digest, scheme)
+
+
+def _general_name(entry: str) -> x509.GeneralName:
+    kind, sep, value = entry.partition(":")
+    if not sep or kind not in _SAN_KINDS:
+        raise LocalProtocolError(
+            f"subjectAltName {entry!r}: write {' / '.join(k + ':...' for k in _SAN_KINDS)}"
+        )
+    return x509.GeneralName(name=kind, value=value)
+
+
+def build_csr(
+    key: PrivateKey,
+    subject: str | bytes,
+    *,
+    challenge_password: str | None = None,
+    subject_alt_names: Sequence[str] = (),
+    extensions: Sequence[tuple[str, bool, bytes]] = (),
+    digest: DigestAlgorithm = DigestAlgorithm.SHA256,
+) -> CertificationRequest:
+    """A PKCS#10 request for ``key``'s public key, signed by ``key``.
+
+    ``subject`` is an RFC 4514 string or DER. ``challenge_password`` is sent as
+    PrintableString when it fits (what Windows and most CAs expect), else
+    UTF8String. ``subject_alt_names`` are ``dns_name:host.example``,
+    ``rfc822_name:...``, ``uniform_resource_identifier:...`` or
+    ``ip_address:...``; ``extensions`` adds (dotted OID, critical, DER value).
+    """
+    spki = _spki(key)
+    attributes: list[dict[str, Any]] = []
+    if challenge_password is not None:
+        kind = "printable_string" if set(challenge_password) <= _PRINTABLE else "utf8_string"
+        attributes.append(
+            {
+                "type": "challenge_password",
+                "values": [x509.DirectoryString(name=kind, value=challenge_password)],
+            }
+        )
+    requested: list[x509.Extension] = []
+    if subject_alt_names:
+        requested.append(
+            x509.Extension(
+                {
+                    "extn_id": "subject_alt_name",
+                    "critical": False,
+                    "extn_value": x509.GeneralNames([_general_name(e) for e in subject_alt_names]),
+                }
+            )
+        )
+    for oid, critical, value in extensions:
+        requested.append(
+            x509.Extension(
+                {
+                    "extn_id": oid,
+                    "critical": critical,
+                    "extn_value": core.ParsableOctetString(value),
+                }
+            )
+        )
+    if requested:
+        attributes.append({"type": "extension_request", "values": [requested]})
+    info = csr.CertificationRequestInfo(
+        {
+            "version": "v1",
+            "subject": _name(subject),
+            "subject_pk_info": spki,
+            "attributes": attributes,
+        }
+    )
+    tbs = bytes(info.dump())
+    algorithm, signature = _sign(key, spki, tbs, digest)
+    request = csr.CertificationRequest(
+        {
+            "certification_request_info": info,
+            "signature_algorithm": algorithm,
+            "signature": signature,
+        }
+    )
+    return CertificationRequest.load(bytes(request.dump()))
+
+
+def _utc(moment: datetime) -> x509.Time:
+    if moment.tzinfo is None:
+        raise LocalProtocolError("times must be timezone-aware")
+    moment = moment.astimezone(timezone.utc).replace(microsecond=0)
+    if moment.year < 2050:
+        return x509.Time(name="utc_time", value=moment)
+    return x509.Time(name="general_time", value=moment)
+
+
+def _certificate(
+    *,
+    issuer_key: PrivateKey | Signer,
+    issuer_spki: keys.PublicKeyInfo,
+    issuer_name: x509.Name,
+    subject_name: x509.Name,
+    subject_spki: keys.PublicKeyInfo,
+    serial_number: int,
+    not_before: datetime,
+    not_after: datetime,
+    ca: bool,
+    key_usage: set[str],
+    digest: DigestAlgorithm,
+) -> Certificate:
+    subject_key_id = hashlib.sha1(bytes(subject_spki["public_key"].contents)).digest()  # noqa: S324 - RFC 5280 method 1
+    authority_key_id = hashlib.sha1(bytes(issuer_spki["public_key"].contents)).digest()  # noqa: S324
+    extensions = [
+        {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": ca}},
+        {"extn_id": "key_usage", "critical": True, "extn_value": key_usage},
+        {"extn_id": "key_identifier", "critical": False, "extn_value": subject_key_id},
+        {
+            "extn_id": "authority_key_identifier",
+            "critical": False,
+            "extn_value": {"key_identifier": authority_key_id},
+        },
+    ]
+    signature_algorithm = {"algorithm": f"{digest.value}_{_scheme(issuer_spki)[1]}"}
+    tbs = x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": serial_number,
+            "signature": signature_algorithm,
+            "issuer": issuer_name,
+            "validity": {"not_before": _utc(not_before), "not_after": _utc(not_after)},
+            "subject": subject_name,
+            "subject_public_key_info": subject_spki,
+            "extensions": extensions,
+        }
+    )
+    _, signature = _sign(issuer_key, issuer_spki, bytes(tbs.dump()), digest)
+    certificate = x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": signature_algorithm,
+            "signature_value": signature,
+        }
+    )
+    return Certificate.load(bytes(certificate.dump()))
+
+
+def _serial(subject_spki: keys.PublicKeyInfo, moment: datetime) -> int:
+    """A positive 64-bit serial derived from the key and the time (deterministic)."""
+    seed = bytes(subject_spki.dump()) + moment.isoformat().encode()
+    return int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") | 1
+
+
+def self_signed_certificate(
+    key: PrivateKey,
+    subject: str | bytes,
+    *,
+    now: datetime,
+    days: int = 7,
+    ca: bool = False,
+) -> Certificate:
+    """A self-signed certificate for ``key``.
+
+    The default is what RFC 8894 section 2.3 asks of a client without a
+    certificate (short-lived; keyUsage digitalSignature and keyEncipherment,
+    so the CertRep can be encrypted to it). ``ca=True`` makes a CA
+    certificate (keyCertSign, cRLSign, digitalSignature).
+    """
+    spki = _spki(key)
+    name = _name(subject)
+    if ca:
+        usage = {"key_cert_sign", "crl_sign", "digital_signature"}
+    elif spki.algorithm == "rsa":
+        usage = {"digital_signature", "key_encipherment"}
+    else:
+        usage = {"digital_signature"}
+    return _certificate(
+        issuer_key=key,
+        issuer_spki=spki,
+        issuer_name=name,
+        subject_name=name,
+        subject_spki=spki,
+        serial_number=_serial(spki, now),
+        not_before=now - timedelta(minutes=5),
+        not_after=now + timedelta(days=days),
+        ca=ca,
+        key_usage=usage,
+        digest=DigestAlgorithm.SHA256,
+    )
+
+
+def self_signed_signer(
+    key: PrivateKey, subject: str | bytes, *, now: datetime, days: int = 7
+) -> KeyPair:
+    """`self_signed_certificate` with its key: the Signer (and Decrypter) of a first request."""
+    return KeyPair(key, self_signed_certificate(key, subject, now=now, days=days))
+
+
+def issue_certificate(
+    ca: Signer,
+    request: CertificationRequest,
+    *,
+    now: datetime,
+    days: int = 365,
+    serial_number: int | None = None,
+    subject: str | bytes | None = None,
+) -> Certificate:
+    """A certificate for ``request``'s key and subject (or ``subject``), signed by ``ca``.
+
+    End-entity: keyUsage digitalSignature (and keyEncipherment for RSA). The
+    request's extensions are not copied: what to grant is the CA's decision.
+    """
+    subject_spki = keys.PublicKeyInfo.load(request.public_key_der)
+    try:
+        issuer_spki = keys.PublicKeyInfo.load(ca.certificate.public_key_der, strict=True)
+        issuer_name = x509.Name.load(ca.certificate.subject_der, strict=True)
+    except ValueError as exc:  # pragma: no cover - a Certificate is already parsed
+        raise ParseError("the CA certificate cannot be read") from exc
+    usage = {"digital_signature"}
+    if subject_spki.algorithm == "rsa":
+        usage.add("key_encipherment")
+    return _certificate(
+        issuer_key=ca,
+        issuer_spki=issuer_spki,
+        issuer_name=issuer_name,
+        subject_name=_name(subject) if subject is not None else x509.Name.load(request.subject_der),
+        subject_spki=subject_spki,
+        serial_number=serial_number if serial_number is not None else _serial(subject_spki, now),
+        not_before=now - timedelta(minutes=5),
+        not_after=now + timedelta(days=days),
+        ca=False,
+        key_usage=usage,
+        digest=DigestAlgorithm.SHA256,
+    )

@@ -1,0 +1,50 @@
+"""`ReplyTo`: what a CertRep needs from the request it answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, ContentCipher, DigestAlgorithm
+from pyscep.certificate import Certificate
+from pyscep.errors import LocalProtocolError
+
+if TYPE_CHECKING:
+    from pyscep.messages.pkimessage import PKIMessage
+
+__all__ = ["ReplyTo"]
+
+
+@dataclass(frozen=True)
+class ReplyTo:
+    """What a CertRep needs from the request it answers.
+
+    Made from a verified request by `ReplyTo.of`, and found on every
+    `ScepError` raised after a request's signature checked out
+    (``error.reply_to``), so a server can always answer FAILURE. For a
+    request that could not be verified it carries only the transactionID and
+    senderNonce (no recipient: a FAILURE or PENDING has no envelope).
+    """
+
+    transaction_id: str
+    sender_nonce: bytes
+    #: The requester's certificate: the CertRep SUCCESS envelope is addressed to it.
+    recipient: Certificate | None = None
+    digest: DigestAlgorithm = DigestAlgorithm.SHA256
+    cipher: ContentCipher = ContentCipher.AES128_CBC
+    #: The algorithm policy the request was accepted under; the reply respects it.
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY
+
+    @classmethod
+    def of(cls, request: PKIMessage) -> ReplyTo:
+        """Mirror a verified request: its IDs, signer, digest, cipher and algorithm policy."""
+        if request.transaction_id is None or request.sender_nonce is None:
+            raise LocalProtocolError("the request lacks transactionID or senderNonce")
+        return cls(
+            transaction_id=request.transaction_id,
+            sender_nonce=request.sender_nonce,
+            recipient=request.signer_certificate,
+            digest=request.digest,
+            cipher=request.content_cipher or ContentCipher.AES128_CBC,
+            algorithms=request.algorithms,
+        )
