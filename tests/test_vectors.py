@@ -191,25 +191,74 @@ def _inspect_args(file: str, tmp_path: Path) -> list[str]:
     entry = ENTRIES[file]
     args = [str(VECTORS / file), "--json", "--cert", str(VECTORS / MANIFEST["ca"]["certificate"])]
     if entry.get("decrypt_key"):
+        # The key alone: a CertRep is addressed to the requester's throw-away
+        # certificate, which the CertRep does not carry and nobody has kept.
         args += ["--key", str(VECTORS / entry["decrypt_key"])]
-    if entry.get("messageType") == "3":
-        signer = tmp_path / "requester.der"
-        signer.write_bytes(_request_of(entry["exchange"]).signer_certificate.der)
-        args += ["--cert", str(signer)]
     return args
+
+
+def _inspect_json(file: str, args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    status = main(["inspect", *args])
+    output: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert status == 0, output["errors"]
+    return output
+
+
+def _manifest_fields(file: str) -> list[str]:
+    compared = [name for name in INSPECT_FIELDS if name in ENTRIES[file]]
+    assert compared
+    return compared
+
+
+def _renewed_by_existing_certificate(file: str) -> bool:
+    """A CertRep whose envelope goes to a certificate our CA issued (renewal)."""
+    recipient = ENTRIES[file].get("envelope_recipient") or {}
+    return ENTRIES[file].get("messageType") == "3" and recipient.get("issuer") == CA.subject
 
 
 @pytest.mark.parametrize("file", MESSAGES + CAPS + CA_CERTS)
 def test_inspect_json_reproduces_manifest(
     file: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """--key and --cert CA only: a CertRep is opened without the requester's certificate."""
     entry = ENTRIES[file]
-    status = main(["inspect", *_inspect_args(file, tmp_path)])
-    output = json.loads(capsys.readouterr().out)
-    assert status == 0, output["errors"]
-    compared = [name for name in INSPECT_FIELDS if name in entry]
-    assert compared
-    assert {n: output.get(n) for n in compared} == {n: entry[n] for n in compared}
+    output = _inspect_json(file, _inspect_args(file, tmp_path), capsys)
+    expected = {n: entry[n] for n in _manifest_fields(file)}
+    if _renewed_by_existing_certificate(file):
+        # The renewed certificate's subject is in no byte of the CertRep; every
+        # other field, the decrypted content included, is.
+        expected["envelope_recipient"] = {
+            **entry["envelope_recipient"],
+            "recipient_cert_subject": None,
+        }
+        assert output["recipient_cert_subject_source"].startswith("unknown")
+    assert {n: output.get(n) for n in expected} == expected
+    if entry.get("decrypt_key"):
+        assert output["decrypted_with"]["serial"] == entry["envelope_recipient"]["serial"]
+
+
+@pytest.mark.parametrize("file", [f for f in MESSAGES if _renewed_by_existing_certificate(f)])
+def test_inspect_names_a_renewed_recipient_given_its_certificate(
+    file: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = tmp_path / "existing.der"
+    existing.write_bytes(_request_of(ENTRIES[file]["exchange"]).signer_certificate.der)
+    output = _inspect_json(file, [*_inspect_args(file, tmp_path), "--cert", str(existing)], capsys)
+    assert {n: output.get(n) for n in _manifest_fields(file)} == {
+        n: ENTRIES[file][n] for n in _manifest_fields(file)
+    }
+
+
+def test_inspect_opens_a_request_with_the_ca_key_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = "sscep-0.10.0_pkcsreq_aes128_sha256.req.der"
+    entry = ENTRIES[file]
+    output = _inspect_json(
+        file, [str(VECTORS / file), "--json", "--key", str(VECTORS / entry["decrypt_key"])], capsys
+    )
+    assert output["inner"] == entry["inner"]
+    assert output["decrypted_with"]["issuer"] == entry["envelope_recipient"]["issuer"]
 
 
 def test_inspect_command_line_entry_point(tmp_path: Path) -> None:

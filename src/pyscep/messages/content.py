@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import cms, csr, x509
+from asn1crypto import cms, core, csr, x509
 
 from pyscep._asn1 import IssuerAndSubject as _Asn1IssuerAndSubject
 from pyscep._boundary import field
-from pyscep._der import prescan
+from pyscep._der import prescan, read_header
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend
 from pyscep.crypto.signed_object import verify_signed_object
@@ -54,6 +54,17 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _raw_extension_value(contents: bytes) -> bytes:
+    """extnValue's octets read from the Extension's raw contents (its typed parse failed)."""
+    position, last = 0, None
+    while position < len(contents):
+        last = read_header(contents, position)
+        position = last.end
+    if last is None or last.tag_number != 4:
+        raise ParseError("an Extension ends with its extnValue OCTET STRING")
+    return contents[last.content_start : last.content_end]
+
+
 def _mistyped(what: str) -> Finding:
     return Finding(FindingCode.MISTYPED_VALUE, f"{what} is not of its OID's type; kept raw")
 
@@ -86,11 +97,16 @@ class CertificationRequest:
 
     def verify_signature(self, backend: CryptoBackend) -> None:
         """Check the request's self-signature (proof of possession); VerificationError if bad."""
+        # Read as raw TLVs: the signed bytes are exactly as received, and a
+        # value kept raw (a mistyped extension) is not parsed again.
         with field("CertificationRequest"):
-            request = csr.CertificationRequest.load(self.der)
-            algorithm = bytes(request["signature_algorithm"].dump())
-            signed = bytes(request["certification_request_info"].dump())
-            signature = bytes(request["signature"].native)
+            top = read_header(self.der)
+            info = read_header(self.der, top.content_start, top.content_end)
+            algorithm_tlv = read_header(self.der, info.end, top.content_end)
+            bits = read_header(self.der, algorithm_tlv.end, top.content_end)
+            signed = self.der[info.start : info.end]
+            algorithm = self.der[algorithm_tlv.start : algorithm_tlv.end]
+            signature = bytes(core.BitString.load(self.der[bits.start : bits.end]).contents[1:])
         try:
             verify_signed_object(backend, self.public_key_der, algorithm, signature, signed)
         except VerificationError:
@@ -151,7 +167,7 @@ class CertificationRequest:
                                 # strongSwan sends the certificate-template name as
                                 # UTF8String where BMPString is due; OpenSSL and
                                 # micromdm accept it, so keep it raw and say so.
-                                raw = bytes(extension["extn_value"].contents)
+                                raw = _raw_extension_value(bytes(extension.contents))
                                 findings.append(_mistyped(f"extension {kind}"))
                                 value = {"raw_der": raw.hex()}
                             extensions.append({"id": kind, "critical": critical, "value": value})

@@ -22,6 +22,7 @@ from asn1crypto import core, csr, keys, x509
 from cryptography import x509 as cx509
 
 from pyscep._boundary import field
+from pyscep._der import der_length
 from pyscep.algorithms import DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey, Signer
@@ -107,29 +108,26 @@ def build_csr(
                 "values": [x509.DirectoryString(name=kind, value=challenge_password)],
             }
         )
-    requested: list[x509.Extension] = []
+    requested: list[bytes] = []
     if subject_alt_names:
-        requested.append(
-            x509.Extension(
-                {
-                    "extn_id": "subject_alt_name",
-                    "critical": False,
-                    "extn_value": x509.GeneralNames([_general_name(e) for e in subject_alt_names]),
-                }
-            )
+        san = x509.Extension(
+            {
+                "extn_id": "subject_alt_name",
+                "critical": False,
+                "extn_value": x509.GeneralNames([_general_name(e) for e in subject_alt_names]),
+            }
         )
+        requested.append(bytes(san.dump()))
     for oid, critical, value in extensions:
-        requested.append(
-            x509.Extension(
-                {
-                    "extn_id": oid,
-                    "critical": critical,
-                    "extn_value": core.ParsableOctetString(value),
-                }
-            )
-        )
+        # Assembled as DER: asn1crypto would re-type the value of an OID it knows.
+        parts = core.ObjectIdentifier(oid).dump()
+        if critical:
+            parts += core.Boolean(True).dump()
+        parts += core.OctetString(value).dump()
+        requested.append(_tlv(0x30, parts))
     if requested:
-        attributes.append({"type": "extension_request", "values": [requested]})
+        values = csr.SetOfExtensions.load(_tlv(0x31, _tlv(0x30, b"".join(requested))))
+        attributes.append({"type": "extension_request", "values": values})
     info = csr.CertificationRequestInfo(
         {
             "version": "v1",
@@ -148,6 +146,10 @@ def build_csr(
         }
     )
     return CertificationRequest.load(bytes(request.dump()))
+
+
+def _tlv(tag: int, contents: bytes) -> bytes:
+    return bytes([tag]) + der_length(len(contents)) + contents
 
 
 def _utc(moment: datetime) -> x509.Time:
@@ -173,8 +175,8 @@ def _certificate(
     key_usage: set[str],
     digest: DigestAlgorithm,
 ) -> Certificate:
-    subject_key_id = hashlib.sha1(bytes(subject_spki["public_key"].contents)).digest()  # noqa: S324 - RFC 5280 method 1
-    authority_key_id = hashlib.sha1(bytes(issuer_spki["public_key"].contents)).digest()  # noqa: S324
+    subject_key_id = _key_identifier(subject_spki)
+    authority_key_id = _key_identifier(issuer_spki)
     extensions = [
         {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": ca}},
         {"extn_id": "key_usage", "critical": True, "extn_value": key_usage},
@@ -207,6 +209,12 @@ def _certificate(
         }
     )
     return Certificate.load(bytes(certificate.dump()))
+
+
+def _key_identifier(spki: keys.PublicKeyInfo) -> bytes:
+    """RFC 5280 method 1: SHA-1 of the subjectPublicKey bits (without the unused-bits octet)."""
+    bits = bytes(spki["public_key"].contents)[1:]
+    return hashlib.sha1(bits).digest()  # noqa: S324 - the RFC's method, not a security use
 
 
 def _serial(subject_spki: keys.PublicKeyInfo, moment: datetime) -> int:

@@ -36,6 +36,7 @@ from pyscep.messages.ca import parse_ca_certificates
 from pyscep.messages.caps import CACaps
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
 from pyscep.messages.pkimessage import (
+    DecryptedContent,
     PKIMessage,
     UnverifiedPKIMessage,
     content_of,
@@ -172,7 +173,10 @@ def _inspect_message(
     if verified is not None and verified.envelope is not None:
         opened = _decrypt(verified, keys, backend, errors)
         if opened is not None:
-            description["inner"], description["decrypted_with"] = opened
+            content, recipient, _ = opened
+            description["inner"] = describe_content(content)
+            description["decrypted_with"] = _describe_recipient(recipient, known)
+            _name_the_recipient(description, known)
     return Inspection(
         message.message_type.rfc_name,
         description,
@@ -258,7 +262,7 @@ def _decrypt(
     keys: Sequence[PrivateKey],
     backend: CryptoBackend,
     errors: list[str],
-) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+) -> tuple[DecryptedContent, RecipientView, PrivateKey] | None:
     """Try each key on every recipient (a diagnostic, so an oracle is fine here)."""
     envelope = message.envelope
     if envelope is None or not keys:
@@ -269,13 +273,37 @@ def _decrypt(
         except ScepError:
             continue
         try:
-            content = content_of(message.message_type, plaintext, backend)
+            return content_of(message.message_type, plaintext, backend), recipient, key
         except ScepError as exc:
             errors.append(f"decrypted, but the content is bad: {exc}")
             return None
-        return describe_content(content), _describe_recipient(recipient, message.certificates)
     errors.append("no --key opens any recipient of the envelope")
     return None
+
+
+def _name_the_recipient(description: dict[str, Any], known: Sequence[Certificate]) -> None:
+    """Name a recipient whose certificate nobody gave (a CertRep goes to the requester's
+    certificate, which it does not carry), and say how the name was inferred.
+
+    A RecipientInfo names its certificate by issuer and serial. When the issuer
+    is none of the known CAs, the certificate is the requester's self-signed
+    one, whose subject is that issuer name. When a known CA issued it (a
+    renewal signed with the existing certificate), its subject is in no byte
+    of the CertRep: give that certificate with ``--cert`` to see it.
+    """
+    recipient = description.get("envelope_recipient")
+    if not recipient:
+        return
+    if recipient["recipient_cert_subject"] is not None:
+        description["recipient_cert_subject_source"] = "certificate"
+        return
+    if not any(c.is_ca and c.subject == recipient["issuer"] for c in known):
+        recipient["recipient_cert_subject"] = recipient["issuer"]
+        description["recipient_cert_subject_source"] = "self-signed: the issuer name"
+    else:
+        description["recipient_cert_subject_source"] = (
+            "unknown: a certificate our CA issued; give it with --cert"
+        )
 
 
 def describe_content(

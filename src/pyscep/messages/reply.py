@@ -40,11 +40,16 @@ class ReplyTo:
         """Mirror a verified request: its IDs, signer, digest, cipher and algorithm policy."""
         if request.transaction_id is None or request.sender_nonce is None:
             raise LocalProtocolError("the request lacks transactionID or senderNonce")
+        cipher = request.content_cipher or ContentCipher.AES128_CBC
+        if cipher.read_only:
+            # Read for old peers, never written: every client that sends
+            # Blowfish (sscep, on OpenSSL) decrypts AES.
+            cipher = ContentCipher.AES128_CBC
         return cls(
             transaction_id=request.transaction_id,
             sender_nonce=request.sender_nonce,
             recipient=request.signer_certificate,
             digest=request.digest,
-            cipher=request.content_cipher or ContentCipher.AES128_CBC,
+            cipher=cipher,
             algorithms=request.algorithms,
         )
