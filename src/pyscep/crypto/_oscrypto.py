@@ -27,12 +27,11 @@ from pyscep.errors import (
     BackendError,
     DecryptionError,
     KeyLoadError,
-    KeyMismatchError,
     UnsupportedAlgorithmError,
     VerificationError,
 )
 
-from . import PrivateKeyLike, Rng
+from . import KeyPair, PrivateKeyLike, Rng
 from ._padding import rsa_encrypt_with_rng
 
 try:
@@ -105,48 +104,6 @@ class OscryptoKey:
         if transport.oaep_hash is None:
             return bytes(asymmetric.rsa_pkcs1v15_decrypt(self.key, encrypted_key))
         return bytes(asymmetric.rsa_oaep_decrypt(self.key, encrypted_key))
-
-
-def _paired(key: OscryptoKey, certificate: Certificate) -> OscryptoKey:
-    if key.public_key_der != certificate.public_key_der:
-        raise KeyMismatchError("the private key does not belong to the certificate")
-    return key
-
-
-class OscryptoSigner:
-    """A Signer over an oscrypto private key (loaded once)."""
-
-    def __init__(self, key: Any, certificate: Certificate) -> None:
-        self._key = _paired(OscryptoKey(key), certificate)
-        self._certificate = certificate
-
-    @property
-    def certificate(self) -> Certificate:
-        """The signer's certificate."""
-        return self._certificate
-
-    def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
-        """Sign ``data`` with the private key."""
-        return self._key.sign(data, digest, scheme)
-
-
-class OscryptoDecrypter:
-    """A Decrypter over an oscrypto RSA private key (loaded once)."""
-
-    def __init__(self, key: Any, certificate: Certificate) -> None:
-        if key.algorithm != "rsa":
-            raise UnsupportedAlgorithmError("key transport needs an RSA key")
-        self._key = _paired(OscryptoKey(key), certificate)
-        self._certificate = certificate
-
-    @property
-    def certificate(self) -> Certificate:
-        """The recipient certificate."""
-        return self._certificate
-
-    def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
-        """RSA-decrypt a content-encryption key."""
-        return self._key.decrypt_key(encrypted_key, transport)
 
 
 _ENCRYPT: dict[ContentCipher, Any] = {
@@ -262,12 +219,12 @@ class OscryptoBackend:
         """Load the key once; use it many times."""
         return OscryptoKey(_load_private_key(private_key))
 
-    def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> OscryptoSigner:
-        """Load the key once; sign many times."""
-        return OscryptoSigner(_load_private_key(private_key), certificate)
+    def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> KeyPair:
+        """Load the key once; sign many times (KeyMismatchError for another key's certificate)."""
+        return KeyPair(OscryptoKey(_load_private_key(private_key)), certificate)
 
-    def load_decrypter(
-        self, private_key: PrivateKeyLike, certificate: Certificate
-    ) -> OscryptoDecrypter:
-        """Load the key once; decrypt many times."""
-        return OscryptoDecrypter(_load_private_key(private_key), certificate)
+    def load_decrypter(self, private_key: PrivateKeyLike, certificate: Certificate) -> KeyPair:
+        """Load the key once; decrypt many times (RSA keys: key transport)."""
+        if certificate.public_key_algorithm != "rsa":
+            raise UnsupportedAlgorithmError("key transport needs an RSA key")
+        return KeyPair(OscryptoKey(_load_private_key(private_key)), certificate)

@@ -18,15 +18,14 @@ from pyscep.certificate import Certificate
 from pyscep.errors import (
     DecryptionError,
     KeyLoadError,
-    KeyMismatchError,
     UnsupportedAlgorithmError,
     VerificationError,
 )
 
-from . import PrivateKeyLike, Rng
+from . import KeyPair, PrivateKeyLike, Rng
 from ._padding import rsa_encrypt_with_rng
 
-__all__ = ["PycaBackend", "PycaDecrypter", "PycaKey", "PycaSigner"]
+__all__ = ["PycaBackend", "PycaKey"]
 
 #: Largest PSS salt a verifier accepts: anything longer cannot fit an RSA-8192 signature.
 _MAX_PSS_SALT = 1024
@@ -117,48 +116,6 @@ class PycaKey:
         if not isinstance(self.key, rsa.RSAPrivateKey):
             raise UnsupportedAlgorithmError("key transport needs an RSA key")
         return bytes(self.key.decrypt(encrypted_key, _oaep(transport)))
-
-
-def _paired(key: PycaKey, certificate: Certificate) -> PycaKey:
-    if key.public_key_der != certificate.public_key_der:
-        raise KeyMismatchError("the private key does not belong to the certificate")
-    return key
-
-
-class PycaSigner:
-    """A Signer over a pyca/cryptography private key (loaded once)."""
-
-    def __init__(self, key: Any, certificate: Certificate) -> None:
-        self._key = _paired(PycaKey(key), certificate)
-        self._certificate = certificate
-
-    @property
-    def certificate(self) -> Certificate:
-        """The signer's certificate."""
-        return self._certificate
-
-    def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
-        """Sign ``data`` with the private key."""
-        return self._key.sign(data, digest, scheme)
-
-
-class PycaDecrypter:
-    """A Decrypter over a pyca/cryptography RSA private key (loaded once)."""
-
-    def __init__(self, key: Any, certificate: Certificate) -> None:
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise UnsupportedAlgorithmError("key transport needs an RSA key")
-        self._key = _paired(PycaKey(key), certificate)
-        self._certificate = certificate
-
-    @property
-    def certificate(self) -> Certificate:
-        """The recipient certificate."""
-        return self._certificate
-
-    def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
-        """RSA-decrypt a content-encryption key."""
-        return self._key.decrypt_key(encrypted_key, transport)
 
 
 class PycaBackend:
@@ -261,12 +218,12 @@ class PycaBackend:
         """Load the key once; use it many times."""
         return PycaKey(_load_private_key(private_key))
 
-    def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> PycaSigner:
-        """Load the key once; sign many times."""
-        return PycaSigner(_load_private_key(private_key), certificate)
+    def load_signer(self, private_key: PrivateKeyLike, certificate: Certificate) -> KeyPair:
+        """Load the key once; sign many times (KeyMismatchError for another key's certificate)."""
+        return KeyPair(PycaKey(_load_private_key(private_key)), certificate)
 
-    def load_decrypter(
-        self, private_key: PrivateKeyLike, certificate: Certificate
-    ) -> PycaDecrypter:
-        """Load the key once; decrypt many times."""
-        return PycaDecrypter(_load_private_key(private_key), certificate)
+    def load_decrypter(self, private_key: PrivateKeyLike, certificate: Certificate) -> KeyPair:
+        """Load the key once; decrypt many times (RSA keys: key transport)."""
+        if certificate.public_key_algorithm != "rsa":
+            raise UnsupportedAlgorithmError("key transport needs an RSA key")
+        return KeyPair(PycaKey(_load_private_key(private_key)), certificate)
