@@ -19,7 +19,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from pyscep.algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
 from pyscep.certificate import Certificate, CertificateLike
-from pyscep.errors import BackendError, KeyMismatchError, LocalProtocolError
+from pyscep.errors import (
+    BackendError,
+    KeyMismatchError,
+    LocalProtocolError,
+    UnsupportedAlgorithmError,
+)
 
 __all__ = [
     "CryptoBackend",
@@ -175,6 +180,13 @@ class KeyPair:
     def __post_init__(self) -> None:
         if self.key.public_key_der != self.certificate.public_key_der:
             raise KeyMismatchError("the private key does not belong to the certificate")
+
+    @classmethod
+    def for_key_transport(cls, key: PrivateKey, certificate: Certificate) -> KeyPair:
+        """A pair that opens RSA key transport: the certificate's key must be RSA."""
+        if certificate.public_key_algorithm != "rsa":
+            raise UnsupportedAlgorithmError("key transport needs an RSA key")
+        return cls(key, certificate)
 
     def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
         """Sign with the key."""

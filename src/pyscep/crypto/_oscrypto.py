@@ -225,6 +225,4 @@ class OscryptoBackend:
 
     def load_decrypter(self, private_key: PrivateKeyLike, certificate: Certificate) -> KeyPair:
         """Load the key once; decrypt many times (RSA keys: key transport)."""
-        if certificate.public_key_algorithm != "rsa":
-            raise UnsupportedAlgorithmError("key transport needs an RSA key")
-        return KeyPair(OscryptoKey(_load_private_key(private_key)), certificate)
+        return KeyPair.for_key_transport(OscryptoKey(_load_private_key(private_key)), certificate)

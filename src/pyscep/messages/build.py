@@ -16,7 +16,7 @@ that bookkeeping wrong.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pyscep.algorithms import (
@@ -223,18 +223,16 @@ def build_get_crl(
 # --- CertRep --------------------------------------------------------------------
 
 
-def _checked(
-    chosen: AlgorithmPolicy, reply: ReplyTo, explicit: bool, check: str, value: object
-) -> None:
+def _checked(check: Callable[[], object], name: str, reply: ReplyTo, explicit: bool) -> None:
     """Say clearly when an explicit policy refuses what the request was accepted with."""
     try:
-        getattr(chosen, check)(value)
+        check()
     except UnsupportedAlgorithmError as exc:
         if not explicit:
             raise
         accepted = "allows" if reply.algorithms.allow_legacy else "refuses"
         raise UnsupportedAlgorithmError(
-            f"options.algorithms refuses the request's {getattr(value, 'value', value)} "
+            f"options.algorithms refuses the request's {name} "
             f"(the request was accepted under a policy that {accepted} it): leave "
             "options.algorithms unset to answer as the request was accepted, or choose "
             "options.digest / options.cipher"
@@ -256,13 +254,23 @@ def _reply(
     algorithms = options.algorithms or reply.algorithms
     explicit = options.algorithms is not None
     digest = options.digest or reply.digest
-    _checked(algorithms, reply, explicit and options.digest is None, "check_digest", digest)
+    _checked(
+        lambda: algorithms.check_digest(digest),
+        digest.value,
+        reply,
+        explicit and options.digest is None,
+    )
     envelope = None
     if content is not None:
         if reply.recipient is None:
             raise LocalProtocolError("a CertRep SUCCESS needs the requester's certificate")
         cipher = options.cipher or reply.cipher
-        _checked(algorithms, reply, explicit and options.cipher is None, "check_cipher", cipher)
+        _checked(
+            lambda: algorithms.check_cipher(cipher),
+            cipher.value,
+            reply,
+            explicit and options.cipher is None,
+        )
         envelope = build_enveloped_data(
             content,
             reply.recipient,

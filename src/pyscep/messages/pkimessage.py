@@ -20,7 +20,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pyscep._asn1 import ScepAttributes as _Asn1Attributes
 from pyscep._boundary import field as parse_field
@@ -351,20 +351,14 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
         try:
             attributes, attribute_findings = decode_parsed(asn1_attributes)
         except RemoteProtocolError as exc:
-            raise _answerable(exc) from None
+            raise _answerable(exc, exc.transaction_id, exc.sender_nonce) from None
         findings.extend(attribute_findings)
         signing_time = None
         for attribute in asn1_attributes:
             if attribute["type"].native == "signing_time" and len(attribute["values"]) == 1:
                 signing_time = attribute["values"][0].native
     if attributes.message_type is None:
-        raise _answerable(
-            RemoteProtocolError(
-                "messageType is missing",
-                transaction_id=attributes.transaction_id,
-                sender_nonce=attributes.sender_nonce,
-            )
-        )
+        raise _protocol_error(attributes, "messageType is missing")
     if not _sorted_set(info.signed_attrs_der):
         findings.append(
             Finding(FindingCode.UNSORTED_SIGNED_ATTRIBUTES, "signed attributes not in DER order")
@@ -407,10 +401,13 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
     return UnverifiedPKIMessage(parsed)
 
 
-def _answerable(error: RemoteProtocolError) -> RemoteProtocolError:
-    """Attach a bare ReplyTo when transactionID and senderNonce are known."""
-    if error.transaction_id and error.sender_nonce is not None:
-        error.reply_to = ReplyTo(error.transaction_id, error.sender_nonce)
+_Error = TypeVar("_Error", bound=ScepError)
+
+
+def _answerable(error: _Error, transaction_id: str | None, sender_nonce: bytes | None) -> _Error:
+    """Attach a bare ReplyTo (IDs only) when the error has none and the IDs are known."""
+    if error.reply_to is None and transaction_id and sender_nonce is not None:
+        error.reply_to = ReplyTo(transaction_id, sender_nonce)
     return error
 
 
@@ -455,12 +452,9 @@ def _verified(
     )
 
 
-def _protocol_error(message: _MessageView, text: str) -> RemoteProtocolError:
-    return _answerable(
-        RemoteProtocolError(
-            text, transaction_id=message.transaction_id, sender_nonce=message.sender_nonce
-        )
-    )
+def _protocol_error(message: _MessageView | ScepAttributes, text: str) -> RemoteProtocolError:
+    ids = (message.transaction_id, message.sender_nonce)
+    return _answerable(RemoteProtocolError(text, transaction_id=ids[0], sender_nonce=ids[1]), *ids)
 
 
 def verify_request(
@@ -495,8 +489,7 @@ def verify_request(
         return _verified(message, certificates, algorithms, backend, None)
     except ScepError as exc:
         # The signature did not check out: the reply is a bare FAILURE.
-        if exc.reply_to is None and message.transaction_id and message.sender_nonce:
-            exc.reply_to = ReplyTo(message.transaction_id, message.sender_nonce)
+        _answerable(exc, message.transaction_id, message.sender_nonce)
         raise
 
 
