@@ -367,7 +367,7 @@ def test_public_values_hold_no_asn1crypto_objects() -> None:
         "attributes": message.attributes,
         "signer_identifier": message.signer_identifier,
         "content": content,
-        "ca": scep.parse_ca_certificates(scep.build_ca_certificates(CA.certificate)[0]),
+        "ca": scep.parse_ca_certificates(scep.build_ca_certificates(CA.certificate)[0], now=NOW),
         "reply_to": scep.ReplyTo.of(message),
     }
     assert _asn1crypto_values(values, set(), "") == []

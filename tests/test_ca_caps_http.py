@@ -77,7 +77,7 @@ def test_ndes_style_ra_selection_by_key_usage() -> None:
     encrypting = _ra("RA encryption", {"key_encipherment": True})
     body, content_type = build_ca_certificates(CA.certificate, [signing, encrypting])
     assert content_type == CA_RA_CERT_CONTENT_TYPE
-    found = parse_ca_certificates(body)
+    found = parse_ca_certificates(body, now=NOW)
     assert found.ca == CA.certificate
     assert found.encryption == encrypting
     assert found.verification == (signing, CA.certificate)
@@ -87,7 +87,7 @@ def test_ndes_style_ra_selection_by_key_usage() -> None:
 def test_single_ca_certificate() -> None:
     body, content_type = build_ca_certificates(CA.certificate)
     assert (body, content_type) == (CA.certificate.der, CA_CERT_CONTENT_TYPE)
-    found = parse_ca_certificates(body)
+    found = parse_ca_certificates(body, now=NOW)
     assert found.encryption == found.ca == CA.certificate
 
 
@@ -96,7 +96,7 @@ def test_get_next_ca_cert_is_verified_against_the_current_ca() -> None:
     body = build_next_ca_certificates(
         [next_ca.certificate], signer=load_signer(CA.key_der, CA.certificate)
     )
-    current = parse_ca_certificates(CA.certificate.der)
+    current = parse_ca_certificates(CA.certificate.der, now=NOW)
     assert parse_next_ca_certificates(body, current) == (next_ca.certificate,)
     forged = build_next_ca_certificates(
         [next_ca.certificate], signer=load_signer(next_ca.key_der, next_ca.certificate)

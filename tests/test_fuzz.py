@@ -18,6 +18,7 @@ from pyscep.messages.pkimessage import (
 )
 from pyscep.testing import fixed_keys, fuzz_one_input
 from pyscep.testing import strategies as scep_st
+from tests.helpers import NOW
 
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -40,7 +41,7 @@ def test_regression_lazy_extension_error_is_a_parse_error() -> None:
             getattr(certificate, accessor)
     # The fuzzer's path: CA selection over two certificates reads basicConstraints.
     with pytest.raises(ParseError):
-        parse_ca_certificates(build_certs_only([certificate, fixed_keys().client]))
+        parse_ca_certificates(build_certs_only([certificate, fixed_keys().client]), now=NOW)
     fuzz_one_input(bad)
 
 

@@ -27,6 +27,7 @@ from pyscep.messages.pkimessage import (
     verify_cert_rep,
     verify_request,
 )
+from tests.helpers import NOW
 
 VECTORS = Path(__file__).parent / "vectors"
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
@@ -159,7 +160,7 @@ def test_caps_match_manifest(file: str) -> None:
 
 @pytest.mark.parametrize("file", CA_CERTS)
 def test_ca_certificates_match_manifest(file: str) -> None:
-    found = parse_ca_certificates((VECTORS / file).read_bytes())
+    found = parse_ca_certificates((VECTORS / file).read_bytes(), now=NOW)
     assert [describe_certificate(c) for c in found.certificates] == ENTRIES[file]["ca_certificates"]
     assert found.encryption == found.ca == CA
 

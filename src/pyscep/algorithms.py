@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .errors import UnsupportedAlgorithmError
+from .public_key import PublicKey
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -161,11 +162,14 @@ class AlgorithmPolicy:
         key transport.
     :param max_rsa_bits: largest RSA modulus accepted; huge keys make every
         public-key operation expensive for the receiver.
+    :param ec_curves: named curves accepted for EC keys (explicit parameters
+        never are).
     """
 
     allow_legacy: bool = False
     min_rsa_bits: int = 2048
     max_rsa_bits: int = 8192
+    ec_curves: frozenset[str] = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 
     def check_digest(self, digest: DigestAlgorithm) -> DigestAlgorithm:
         """Return ``digest`` if allowed, raise UnsupportedAlgorithmError otherwise."""
@@ -188,6 +192,28 @@ class AlgorithmPolicy:
         low = min(self.min_rsa_bits, 1024) if self.allow_legacy else self.min_rsa_bits
         if not low <= bits <= self.max_rsa_bits:
             raise UnsupportedAlgorithmError(f"RSA key of {bits} bits is outside the allowed range")
+
+    def check_public_key(self, key: PublicKey) -> PublicKey:
+        """Return ``key`` if the policy allows it, raise UnsupportedAlgorithmError otherwise.
+
+        Every key pyscep verifies with or encrypts to passes here, whatever
+        its OID spelling (an id-RSASSA-PSS key is an RSA key).
+        """
+        if key.family == "rsa":
+            self.check_rsa_bits(key.bits)
+            exponent = key.public_exponent or 0
+            # What OpenSSL accepts (odd, at most 64 bits): a huge exponent makes
+            # each verification as slow as a private-key operation.
+            if exponent < 3 or not exponent & 1 or exponent.bit_length() > 64:
+                raise UnsupportedAlgorithmError("the RSA public exponent is not acceptable")
+        elif key.family == "ec":
+            if key.curve == "explicit":
+                raise UnsupportedAlgorithmError("EC keys with explicit parameters are refused")
+            if key.curve not in self.ec_curves:
+                raise UnsupportedAlgorithmError(f"the EC curve {key.curve} is not supported")
+        else:
+            raise UnsupportedAlgorithmError(f"{key.algorithm} keys are not supported")
+        return key
 
 
 #: Strict defaults: AES/3DES, SHA-1 and SHA-2, RSA 2048-8192.

@@ -17,7 +17,9 @@ from asn1crypto import pem, x509
 
 from ._boundary import field as parse_field
 from ._der import prescan
-from .errors import LocalProtocolError
+from .errors import LocalProtocolError, ParseError
+from .limits import DEFAULT_LIMITS, Limits
+from .public_key import PublicKey
 
 __all__ = ["Certificate", "CertificateLike", "names_equal"]
 
@@ -46,22 +48,38 @@ class Certificate:
         if isinstance(value, (bytes, bytearray, memoryview)):
             data = bytes(value)
             if pem.detect(data):
-                with parse_field("PEM"):
-                    _, _, data = pem.unarmor(data)
+                return cls.load_all(data, max_count=1)[0]
             return cls._from_der(data)
         raise LocalProtocolError(f"cannot make a Certificate from {type(value).__name__}")
 
     @classmethod
-    def load_all(cls, data: bytes) -> list[Certificate]:
-        """Every certificate of a PEM bundle (or the single DER certificate)."""
+    def load_all(
+        cls, data: bytes, *, limits: Limits = DEFAULT_LIMITS, max_count: int = 64
+    ) -> list[Certificate]:
+        """Every certificate of a PEM bundle (or the single DER certificate).
+
+        The PEM text is held to ``limits.max_size`` like DER, and a bundle of
+        more than ``max_count`` certificates is refused before the rest is decoded.
+        """
         if not pem.detect(data):
-            return [cls._from_der(data)]
+            return [cls._from_der(data, limits)]
+        if len(data) > limits.max_size:
+            raise ParseError(
+                f"PEM input of {len(data)} bytes exceeds the {limits.max_size}-byte limit"
+            )
+        found: list[Certificate] = []
         with parse_field("PEM"):
-            return [cls._from_der(der) for _, _, der in pem.unarmor(data, multiple=True)]
+            for _, _, der in pem.unarmor(data, multiple=True):
+                if len(found) == max_count:
+                    raise ParseError(f"more than {max_count} certificates in one PEM input")
+                found.append(cls._from_der(der, limits))
+        if not found:
+            raise ParseError("no certificate in the PEM input")
+        return found
 
     @classmethod
-    def _from_der(cls, der: bytes) -> Certificate:
-        prescan(der)
+    def _from_der(cls, der: bytes, limits: Limits = DEFAULT_LIMITS) -> Certificate:
+        prescan(der, limits)
         return cls.from_scanned_der(der)
 
     @classmethod
@@ -188,6 +206,11 @@ class Certificate:
         """DER SubjectPublicKeyInfo."""
         with parse_field("subjectPublicKeyInfo"):
             return bytes(self._parsed.public_key.dump())
+
+    @cached_property
+    def public_key(self) -> PublicKey:
+        """The subjectPublicKeyInfo read: algorithm, size, curve (what the policy checks)."""
+        return PublicKey.load(self.public_key_der)
 
     @cached_property
     def public_key_algorithm(self) -> str:

@@ -93,9 +93,9 @@ def micromdm_server(work: Path) -> dict[str, Any]:
     try:
         _wait_for_server()
         caps = CACaps.parse(_http(f"{URL}?operation=GetCACaps"))
-        ca = parse_ca_certificates(_http(f"{URL}?operation=GetCACert"))
-        chosen = negotiate(caps)
         now = datetime.now(timezone.utc)
+        ca = parse_ca_certificates(_http(f"{URL}?operation=GetCACert"), now=now)
+        chosen = negotiate(caps)
         first = make_identity("pyscep-mm-client", now=now)
         results: dict[str, Any] = {"caps": list(caps.keywords)}
 

@@ -37,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
         f"client: CA caps {caps_body.decode().split()} -> {chosen.digest.value}, "
         f"{chosen.cipher.value}, {'POST' if chosen.use_post else 'GET'}"
     )
-    ca_certs = scep.parse_ca_certificates(ca_body)
+    ca_certs = scep.parse_ca_certificates(
+        ca_body, now=now, ca_fingerprint=ca_certificate.sha256_fingerprint
+    )
     print(f"client: GetCACert ({ca_content_type}): {ca_certs.reasons[0]}")
     device_key = new_key()
     csr = scep.build_csr(device_key, "CN=demo-device", challenge_password=challenge)

@@ -119,7 +119,7 @@ def build_enveloped_data(
         raise UnsupportedAlgorithmError(f"pyscep reads {cipher.value} but never encrypts with it")
     if recipient.public_key_algorithm != "rsa":
         raise UnsupportedAlgorithmError("key transport needs an RSA recipient certificate")
-    algorithms.check_rsa_bits(recipient.public_key_bits)
+    algorithms.check_public_key(recipient.public_key)
     random = rng or backend.random_bytes
     key = random(cipher.key_size)
     iv = random(cipher.block_size)

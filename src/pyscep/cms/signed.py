@@ -28,6 +28,7 @@ from pyscep._der import (
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, Signer
+from pyscep.crypto.verify import check_pss_parameters, verify_signature
 from pyscep.enums import FailInfo
 from pyscep.errors import ParseError, UnsupportedAlgorithmError, VerificationError
 from pyscep.findings import Finding, FindingCode
@@ -352,6 +353,8 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
             mgf = params["mask_gen_algorithm"]
             if mgf["algorithm"].native != "mgf1":
                 raise UnsupportedAlgorithmError("RSASSA-PSS with a mask generation other than MGF1")
+            if params["trailer_field"].native != "trailer_field_bc":
+                raise UnsupportedAlgorithmError("RSASSA-PSS trailer field other than 1")
             pss_params = (
                 str(params["hash_algorithm"]["algorithm"].native),
                 str(mgf["parameters"]["algorithm"].native),
@@ -433,8 +436,7 @@ def _scheme_of(info: ParsedSignerInfo, digest: DigestAlgorithm) -> SignatureSche
         scheme, implied = SignatureScheme.ECDSA, _ECDSA_SIGNATURES[name]
     elif name == "rsassa_pss" and info.pss_params is not None:
         hash_name, mgf_hash, _ = info.pss_params
-        if hash_name != digest.value or mgf_hash != digest.value:
-            raise VerificationError("RSASSA-PSS parameters disagree with the digest algorithm")
+        check_pss_parameters(digest, hash_name, mgf_hash)
         return SignatureScheme.RSA_PSS
     else:
         raise UnsupportedAlgorithmError(f"unsupported signature algorithm {name}")
@@ -513,17 +515,15 @@ def verify_signed_data(
     signer_certificate = find_signer_certificate(info, [*parsed.certificates, *certificates])
     if signer_filter is not None:
         signer_filter(signer_certificate)
-    if signer_certificate.public_key_algorithm == "rsa":
-        algorithms.check_rsa_bits(signer_certificate.public_key_bits)
-    elif signer_certificate.ec_curve == "explicit":
-        raise UnsupportedAlgorithmError("EC keys with explicit parameters are refused")
-    backend.verify_signature(
+    verify_signature(
+        backend,
         signer_certificate.public_key_der,
         info.signature,
         info.signed_attrs_der,
-        digest,
-        scheme,
-        info.pss_params[2] if info.pss_params else None,
+        digest=digest,
+        scheme=scheme,
+        algorithms=algorithms,
+        pss_salt_length=info.pss_params[2] if info.pss_params else None,
     )
     signing_time = _single_value(attrs, "signing_time")
     return VerifiedSignedData(

@@ -3,7 +3,8 @@
 Both carry the signature, the signed bytes and an AlgorithmIdentifier that
 names scheme and hash together (sha256WithRSAEncryption, RSASSA-PSS with
 parameters, ecdsa-with-SHA256...). That identifier may come from an attacker,
-so it is read inside the parse boundary.
+so it is read inside the parse boundary, and the check itself is the one
+every signature gets (`pyscep.crypto.verify.verify_signature`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from __future__ import annotations
 from asn1crypto import algos
 
 from pyscep._boundary import field
-from pyscep.algorithms import DigestAlgorithm, SignatureScheme
+from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
+from pyscep.certificate import Certificate, names_equal
 from pyscep.crypto import CryptoBackend
-from pyscep.errors import UnsupportedAlgorithmError
+from pyscep.errors import ScepError, UnsupportedAlgorithmError, VerificationError
 
-__all__ = ["verify_signed_object"]
+from .verify import check_pss_parameters, verify_signature
+
+__all__ = ["is_issued_by", "verify_issued_by", "verify_signed_object"]
 
 _SCHEMES = {
     "rsassa_pkcs1v15": SignatureScheme.RSA_PKCS1V15,
@@ -30,20 +34,87 @@ def verify_signed_object(
     algorithm_der: bytes,
     signature: bytes,
     signed: bytes,
+    *,
+    algorithms: AlgorithmPolicy,
 ) -> None:
     """Raise VerificationError unless ``signature`` over ``signed`` verifies.
 
     ``algorithm_der`` is the DER AlgorithmIdentifier. ParseError for an
-    unreadable one, UnsupportedAlgorithmError for a scheme or hash pyscep
-    does not implement.
+    unreadable one, UnsupportedAlgorithmError for a scheme, hash, key or
+    parameter that pyscep does not implement or ``algorithms`` refuses.
     """
     with field("signatureAlgorithm"):
         algorithm = algos.SignedDigestAlgorithm.load(algorithm_der, strict=True)
-        scheme = _SCHEMES.get(algorithm.signature_algo)
+        name = str(algorithm["algorithm"].native)
+        scheme = _SCHEMES.get(algorithm.signature_algo) if name != "rsassa_pkcs1v15" else None
+        if scheme is None:
+            raise UnsupportedAlgorithmError(f"unsupported signature algorithm {name}")
         digest = DigestAlgorithm.from_name(algorithm.hash_algo)
         salt = None
         if scheme is SignatureScheme.RSA_PSS:
-            salt = int(algorithm["parameters"]["salt_length"].native)
-    if scheme is None:
-        raise UnsupportedAlgorithmError("unsupported signature algorithm")
-    backend.verify_signature(public_key_der, signature, signed, digest, scheme, salt)
+            parameters = algorithm["parameters"]
+            mask = parameters["mask_gen_algorithm"]
+            if mask["algorithm"].native != "mgf1":
+                raise UnsupportedAlgorithmError("RSASSA-PSS with a mask generation other than MGF1")
+            check_pss_parameters(
+                digest,
+                str(parameters["hash_algorithm"]["algorithm"].native),
+                str(mask["parameters"]["algorithm"].native),
+                _trailer(parameters),
+            )
+            salt = int(parameters["salt_length"].native)
+    verify_signature(
+        backend,
+        public_key_der,
+        signature,
+        signed,
+        digest=digest,
+        scheme=scheme,
+        algorithms=algorithms,
+        pss_salt_length=salt,
+    )
+
+
+def _trailer(parameters: algos.RSASSAPSSParams) -> int:
+    """The trailerField as a number (asn1crypto names the only defined value)."""
+    value = parameters["trailer_field"].native
+    return 1 if value == "trailer_field_bc" else int(value)
+
+
+def verify_issued_by(
+    certificate: Certificate,
+    issuer: Certificate,
+    *,
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
+) -> None:
+    """Raise unless ``issuer``'s key signed ``certificate`` (a matching name proves nothing).
+
+    VerificationError when the issuer name differs or the signature does not
+    verify; UnsupportedAlgorithmError and ParseError as `verify_signed_object`.
+    """
+    if not names_equal(certificate.issuer_der, issuer.subject_der):
+        raise VerificationError("the certificate names another issuer")
+    verify_signed_object(
+        backend,
+        issuer.public_key_der,
+        certificate.signature_algorithm_der,
+        certificate.signature,
+        certificate.tbs_certificate_der,
+        algorithms=algorithms,
+    )
+
+
+def is_issued_by(
+    certificate: Certificate,
+    issuer: Certificate,
+    *,
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
+) -> bool:
+    """`verify_issued_by` as a yes/no: anything unreadable or refused is "no"."""
+    try:
+        verify_issued_by(certificate, issuer, backend=backend, algorithms=algorithms)
+    except ScepError:
+        return False
+    return True

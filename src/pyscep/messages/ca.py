@@ -9,8 +9,9 @@ keyUsage (Microsoft NDES has one RA certificate for each), and says why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from asn1crypto import pem
 
@@ -18,9 +19,16 @@ from pyscep._der import prescan
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import build_certs_only, parse_certs_only
-from pyscep.cms.signed import build_signed_data, parse_signed_data, verify_signed_data
+from pyscep.cms.signed import (
+    MAX_CERTIFICATES,
+    build_signed_data,
+    parse_signed_data,
+    verify_signed_data,
+)
 from pyscep.crypto import CryptoBackend, Signer, get_backend
+from pyscep.crypto.signed_object import is_issued_by
 from pyscep.errors import ParseError, VerificationError
+from pyscep.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "CA_CERT_CONTENT_TYPE",
@@ -29,6 +37,7 @@ __all__ = [
     "CACertificates",
     "build_ca_certificates",
     "build_next_ca_certificates",
+    "may_sign",
     "parse_ca_certificates",
     "parse_next_ca_certificates",
 ]
@@ -53,53 +62,146 @@ class CACertificates:
     reasons: tuple[str, ...]
 
 
-def _select(certificates: Sequence[Certificate]) -> CACertificates:
+def may_sign(certificate: Certificate) -> bool:
+    """May this certificate sign SCEP replies? RFC 5280 keyUsage, with the CA exception.
+
+    A certificate without keyUsage may do anything. One with keyUsage needs
+    digitalSignature, except a CA certificate: a CA without an RA signs its
+    replies with the CA key, and real CAs (micromdm) assert only keyCertSign
+    and cRLSign on it.
+    """
+    usage = certificate.key_usage
+    return usage is None or "digital_signature" in usage or certificate.is_ca
+
+
+def _may_encrypt(certificate: Certificate) -> bool:
+    usage = certificate.key_usage
+    return certificate.public_key_algorithm == "rsa" and (
+        usage is None or "key_encipherment" in usage
+    )
+
+
+def _chains_to(
+    certificate: Certificate,
+    anchor: Certificate,
+    cas: Sequence[Certificate],
+    issued: Callable[[Certificate, Certificate], bool],
+) -> bool:
+    """True when ``certificate`` is ``anchor`` or a chain of signatures through ``cas`` leads
+    to it."""
+    current, visited = certificate, {certificate}
+    while current != anchor:
+        parent = next((c for c in cas if c not in visited and issued(current, c)), None)
+        if parent is None:
+            return False
+        current = parent
+        visited.add(parent)
+    return True
+
+
+def _valid_at(certificate: Certificate, now: datetime) -> bool:
+    return certificate.not_valid_before <= now <= certificate.not_valid_after
+
+
+def _select(
+    certificates: Sequence[Certificate],
+    *,
+    now: datetime,
+    ca_fingerprint: bytes | None,
+    algorithms: AlgorithmPolicy,
+    backend: CryptoBackend,
+) -> CACertificates:
     if not certificates:
         raise ParseError("GetCACert response holds no certificate")
+    if len(certificates) > MAX_CERTIFICATES:
+        raise ParseError(f"GetCACert response holds more than {MAX_CERTIFICATES} certificates")
     reasons: list[str] = []
+    pinned = None
+    if ca_fingerprint is not None:
+        pinned = next((c for c in certificates if c.sha256_fingerprint == ca_fingerprint), None)
+        if pinned is None:
+            raise VerificationError("no certificate of the response has the pinned fingerprint")
+        reasons.append(f"CA {pinned.subject!r}: matches the pinned SHA-256 fingerprint")
     if len(certificates) == 1:
         only = certificates[0]
         reasons.append(f"single certificate {only.subject!r}: CA, encryption and signature")
         return CACertificates((only,), only, only, (only,), tuple(reasons))
     cas = [c for c in certificates if c.is_ca]
     ras = [c for c in certificates if not c.is_ca]
-    # The issuing CA is the CA certificate that issued the RA certificates
-    # (or the first CA certificate when there is no RA).
-    ca = next(
-        (c for c in cas if any(ra.issuer == c.subject for ra in ras)), cas[0] if cas else None
-    )
-    if ca is None:
-        raise ParseError("GetCACert response holds no CA certificate")
-    reasons.append(f"CA {ca.subject!r}: CA by basicConstraints or self-issued")
+
+    def issued(ra: Certificate, ca: Certificate) -> bool:
+        return is_issued_by(ra, ca, backend=backend, algorithms=algorithms)
+
     if not ras:
+        ca = pinned or (cas[0] if cas else None)
+        if ca is None:
+            raise ParseError("GetCACert response holds no CA certificate")
+        if pinned is None:
+            reasons.append(f"CA {ca.subject!r}: CA by basicConstraints or self-issued")
         reasons.append("no RA certificate: the CA encrypts and signs")
         return CACertificates(tuple(certificates), ca, ca, (ca,), tuple(reasons))
-
-    def usage(cert: Certificate) -> frozenset[str]:
-        return cert.key_usage if cert.key_usage is not None else frozenset()
-
-    encryption = next((r for r in ras if "key_encipherment" in usage(r)), None)
-    if encryption is not None:
-        reasons.append(f"encryption RA {encryption.subject!r}: keyUsage keyEncipherment")
-    else:
-        encryption = next((r for r in ras if r.key_usage is None), ras[0])
-        reasons.append(f"encryption RA {encryption.subject!r}: no RA with keyEncipherment")
-    signers = [r for r in ras if r.key_usage is None or "digital_signature" in usage(r)]
+    # The issuing CA is the one whose key signed the RA certificates (a name
+    # proves nothing: a man in the middle can write any issuer name).
+    ca = next((c for c in cas if issued(ras[0], c)), None)
+    if ca is None:
+        raise VerificationError(
+            f"RA certificate {ras[0].subject!r} is not signed by a CA of the response"
+        )
+    if pinned is not None and not _chains_to(ca, pinned, cas, issued):
+        raise VerificationError(f"the RA's CA {ca.subject!r} does not chain to the pinned CA")
+    reasons.append(f"CA {ca.subject!r}: its key signed the RA certificates")
+    for ra in ras:
+        if not issued(ra, ca):
+            raise VerificationError(f"RA certificate {ra.subject!r} is not signed by the CA")
+        if not _valid_at(ra, now):
+            raise VerificationError(f"RA certificate {ra.subject!r} is not valid now")
+    # keyEncipherment asserted is preferred over no keyUsage at all (NDES).
+    encryption = next(
+        (r for r in ras if _may_encrypt(r) and r.key_usage is not None),
+        next((r for r in ras if _may_encrypt(r)), None),
+    )
+    if encryption is None:
+        raise VerificationError("no RA certificate may encipher keys (keyUsage)")
+    reasons.append(f"encryption RA {encryption.subject!r}: RSA, keyUsage keyEncipherment or none")
+    signers = [r for r in ras if may_sign(r)]
     for signer in signers:
         reasons.append(f"signature RA {signer.subject!r}: keyUsage digitalSignature or none")
     return CACertificates(tuple(certificates), ca, encryption, (*signers, ca), tuple(reasons))
 
 
-def parse_ca_certificates(body: bytes) -> CACertificates:
-    """Read a GetCACert body: one DER/PEM certificate or a degenerate SignedData."""
+def parse_ca_certificates(
+    body: bytes,
+    *,
+    now: datetime,
+    ca_fingerprint: bytes | None = None,
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY,
+    backend: CryptoBackend | str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> CACertificates:
+    """Read a GetCACert body: one DER/PEM certificate or a degenerate SignedData.
+
+    RA certificates are trusted by signature only: each must be signed by
+    the CA's key (under ``algorithms``) and valid at ``now``, or the
+    response is refused (VerificationError). With ``ca_fingerprint`` (the
+    SHA-256 of the CA certificate's DER, obtained out of band) that
+    certificate is the CA, and a response without it is refused.
+    """
+    crypto = get_backend(backend)
     if pem.detect(body):
-        return _select(Certificate.load_all(body))
-    prescan(body)
-    try:
-        certificate = Certificate.load(body)
-    except ParseError:
-        return _select(parse_certs_only(body).certificates)
-    return _select([certificate])
+        certificates = Certificate.load_all(body, limits=limits, max_count=MAX_CERTIFICATES)
+    else:
+        prescan(body, limits)
+        try:
+            certificates = [Certificate.from_scanned_der(body)]
+        except ParseError:
+            certificates = list(parse_certs_only(body).certificates)
+    return _select(
+        certificates,
+        now=now,
+        ca_fingerprint=ca_fingerprint,
+        algorithms=algorithms,
+        backend=crypto,
+    )
 
 
 def build_ca_certificates(
@@ -139,6 +241,8 @@ def parse_next_ca_certificates(
     def only_current(signer: Certificate) -> None:
         if signer not in trusted:
             raise VerificationError("GetNextCACert is not signed by the current CA")
+        if not may_sign(signer):
+            raise VerificationError("the GetNextCACert signer may not sign (keyUsage)")
 
     prescan(body)
     verified = verify_signed_data(

@@ -16,6 +16,7 @@ from asn1crypto import cms, core, csr, x509
 from pyscep._asn1 import IssuerAndSubject as _Asn1IssuerAndSubject
 from pyscep._boundary import field
 from pyscep._der import prescan, read_header
+from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend
 from pyscep.crypto.signed_object import verify_signed_object
@@ -95,8 +96,14 @@ class CertificationRequest:
     #: Values kept raw because they are not of the type their OID calls for.
     findings: tuple[Finding, ...] = ()
 
-    def verify_signature(self, backend: CryptoBackend) -> None:
-        """Check the request's self-signature (proof of possession); VerificationError if bad."""
+    def verify_signature(
+        self, backend: CryptoBackend, algorithms: AlgorithmPolicy = DEFAULT_POLICY
+    ) -> None:
+        """Check the request's self-signature (proof of possession); VerificationError if bad.
+
+        The signature, its digest and the requested key all pass ``algorithms``
+        (UnsupportedAlgorithmError otherwise).
+        """
         # Read as raw TLVs: the signed bytes are exactly as received, and a
         # value kept raw (a mistyped extension) is not parsed again.
         with field("CertificationRequest"):
@@ -108,7 +115,9 @@ class CertificationRequest:
             algorithm = self.der[algorithm_tlv.start : algorithm_tlv.end]
             signature = bytes(core.BitString.load(self.der[bits.start : bits.end]).contents[1:])
         try:
-            verify_signed_object(backend, self.public_key_der, algorithm, signature, signed)
+            verify_signed_object(
+                backend, self.public_key_der, algorithm, signature, signed, algorithms=algorithms
+            )
         except VerificationError:
             raise VerificationError("the CSR's self-signature does not verify") from None
 

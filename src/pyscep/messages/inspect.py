@@ -32,7 +32,6 @@ from pyscep.crypto import CryptoBackend, PrivateKey, get_backend
 from pyscep.enums import MessageType
 from pyscep.errors import ParseError, ScepError
 from pyscep.http import decode_get_message, query_parameter
-from pyscep.messages.ca import parse_ca_certificates
 from pyscep.messages.caps import CACaps
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
 from pyscep.messages.pkimessage import (
@@ -122,8 +121,7 @@ def inspect_payload(
             },
         )
     if encoding == "PEM":
-        found = parse_ca_certificates(der)
-        return _ca_inspection(found.certificates, "PEM certificates")
+        return _ca_inspection(Certificate.load_all(der), "PEM certificates")
     prescan(der)
     try:
         signed = parse_signed_data(der)
@@ -273,7 +271,7 @@ def _decrypt(
         except ScepError:
             continue
         try:
-            return content_of(message.message_type, plaintext, backend), recipient, key
+            return content_of(message.message_type, plaintext, backend, LEGACY), recipient, key
         except ScepError as exc:
             errors.append(f"decrypted, but the content is bad: {exc}")
             return None

@@ -46,6 +46,7 @@ from pyscep.errors import (
 )
 from pyscep.findings import Finding, FindingCode
 from pyscep.messages.attributes import ScepAttributes, decode_parsed
+from pyscep.messages.ca import may_sign
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
 from pyscep.messages.reply import ReplyTo
 
@@ -436,8 +437,13 @@ def _verified(
     allowed_signers: Sequence[Certificate] | None,
 ) -> PKIMessage:
     def only_allowed(signer: Certificate) -> None:
-        if allowed_signers is not None and signer not in allowed_signers:
+        if allowed_signers is None:
+            return
+        if signer not in allowed_signers:
             raise VerificationError("the message is signed by a certificate that is not trusted")
+        # Whatever the caller trusts, an encryption-only RA certificate does not sign.
+        if not may_sign(signer):
+            raise VerificationError("the signer certificate may not sign (keyUsage)")
 
     verified = verify_signed_data(
         message._parsed.signed,
@@ -580,17 +586,26 @@ def decrypt_pki_message(
     if message.envelope is None:
         raise LocalProtocolError("the message has no pkcsPKIEnvelope")
     crypto = get_backend(backend)
+    policy = algorithms or message.algorithms
     plaintext, _, _ = decrypt_envelope(
-        message.envelope, decrypter, backend=crypto, algorithms=algorithms or message.algorithms
+        message.envelope, decrypter, backend=crypto, algorithms=policy
     )
-    return content_of(message.message_type, plaintext, crypto)
+    return content_of(message.message_type, plaintext, crypto, policy)
 
 
-def content_of(kind: MessageType, plaintext: bytes, backend: CryptoBackend) -> DecryptedContent:
-    """Parse decrypted pkcsPKIEnvelope content as what ``kind`` carries (CSRs: PoP checked)."""
+def content_of(
+    kind: MessageType,
+    plaintext: bytes,
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY,
+) -> DecryptedContent:
+    """Parse decrypted pkcsPKIEnvelope content as what ``kind`` carries.
+
+    A CSR's proof of possession is checked under ``algorithms``.
+    """
     if kind.carries_csr:
         request = CertificationRequest.load(plaintext)
-        request.verify_signature(backend)  # proof of possession of the requested key
+        request.verify_signature(backend, algorithms)  # proof of possession of the key
         return request
     if kind is MessageType.CERT_POLL:
         return IssuerAndSubject.load(plaintext)

@@ -13,6 +13,7 @@ import fnmatch
 from collections.abc import Sequence
 from datetime import datetime
 
+from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, get_backend
 from pyscep.enums import FailInfo, MessageType
@@ -70,12 +71,18 @@ def evaluate(
     *,
     now: datetime,
     backend: CryptoBackend | str | None = None,
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY,
 ) -> Decision:
-    """Decide what to do with ``request``, and say why in the trace."""
+    """Decide what to do with ``request``, and say why in the trace.
+
+    ``algorithms`` applies to the signature a CA put on the request's signer
+    certificate (the provenance check). Never raises for a decision: input
+    that cannot be read is a rejection that says why.
+    """
     run = _Run()
     try:
         return _evaluate(
-            run, request, config, inventory, ca_certificates, now, get_backend(backend)
+            run, request, config, inventory, ca_certificates, now, get_backend(backend), algorithms
         )
     except _Decided as decided:
         return decided.decision
@@ -94,6 +101,7 @@ def _evaluate(
     cas: Sequence[Certificate],
     now: datetime,
     backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
 ) -> Decision:
     kind = request.message_type
     if kind not in _ENROLLMENT_TYPES:
@@ -111,7 +119,7 @@ def _evaluate(
     _check_key(run, request, config)
 
     signer = request.signer
-    ca = issuing_ca(signer, cas, backend)
+    ca = issuing_ca(signer, cas, backend, algorithms)
     if ca is None:
         if not signer.self_signed:
             raise run.reject(

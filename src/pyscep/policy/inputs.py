@@ -8,13 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from asn1crypto import keys
-
-from pyscep._boundary import field as parse_field
 from pyscep.certificate import Certificate
 from pyscep.enums import MessageType
 from pyscep.errors import PolicyConfigError
 from pyscep.policy.identity import DistinguishedName
+from pyscep.public_key import PublicKey
 
 __all__ = [
     "CertificateStatus",
@@ -37,10 +35,9 @@ class PublicKeyView:
 
     @classmethod
     def from_der(cls, der: bytes) -> PublicKeyView:
-        """From DER SubjectPublicKeyInfo."""
-        with parse_field("SubjectPublicKeyInfo"):
-            info = keys.PublicKeyInfo.load(der, strict=True)
-            return cls(der, str(info.algorithm).upper(), int(info.bit_size))
+        """From DER SubjectPublicKeyInfo (an id-RSASSA-PSS key is an RSA key)."""
+        key = PublicKey.load(der)
+        return cls(der, key.family.upper(), key.bits)
 
 
 @dataclass(frozen=True)

@@ -8,37 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyscep.certificate import Certificate, names_equal
+from pyscep.algorithms import AlgorithmPolicy
+from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend
-from pyscep.crypto.signed_object import verify_signed_object
-from pyscep.errors import ScepError
+from pyscep.crypto.signed_object import is_issued_by
 
 __all__ = ["issuing_ca"]
 
 
-def _signed_by(certificate: Certificate, issuer: Certificate, backend: CryptoBackend) -> bool:
-    # The signer certificate may come from an attacker: read it inside the parse
-    # boundary, and treat anything unreadable as "not signed by this CA".
-    try:
-        if not names_equal(certificate.issuer_der, issuer.subject_der):
-            return False
-        verify_signed_object(
-            backend,
-            issuer.public_key_der,
-            certificate.signature_algorithm_der,
-            certificate.signature,
-            certificate.tbs_certificate_der,
-        )
-    except ScepError:
-        return False
-    return True
-
-
 def issuing_ca(
-    certificate: Certificate, cas: Sequence[Certificate], backend: CryptoBackend
+    certificate: Certificate,
+    cas: Sequence[Certificate],
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
 ) -> Certificate | None:
-    """The CA among ``cas`` whose key signed ``certificate`` (never the CA itself)."""
+    """The CA among ``cas`` whose key signed ``certificate`` (never the CA itself).
+
+    The signer certificate may come from an attacker: anything unreadable
+    or refused by ``algorithms`` counts as "not signed by this CA".
+    """
     for ca in cas:
-        if ca != certificate and _signed_by(certificate, ca, backend):
+        if ca != certificate and is_issued_by(
+            certificate, ca, backend=backend, algorithms=algorithms
+        ):
             return ca
     return None

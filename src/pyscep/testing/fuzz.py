@@ -50,7 +50,7 @@ def fuzz_one_input(data: bytes) -> None:
     backend = SeededBackend()  # so a finding replays the same way every time
     _quietly(lambda: parse_certs_only(data))
     _quietly(lambda: parse_enveloped_data(data))
-    _quietly(lambda: parse_ca_certificates(data))
+    _quietly(lambda: parse_ca_certificates(data, now=keys.ca.not_valid_before))
     _quietly(lambda: parse_next_ca_certificates(data, [keys.ca], algorithms=LEGACY))
     _quietly(lambda: CACaps.parse(data))
     _quietly(lambda: CertificationRequest.load(data))
