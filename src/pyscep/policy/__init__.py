@@ -12,7 +12,7 @@ from __future__ import annotations
 from pyscep.policy.config import EnrollmentMode, OutsideWindow, PolicyConfig, parse_scep_conf
 from pyscep.policy.decision import Action, Classification, Decision, Outcome, TraceEntry
 from pyscep.policy.evaluate import evaluate
-from pyscep.policy.identity import DistinguishedName
+from pyscep.policy.identity import DistinguishedName, NamePattern
 from pyscep.policy.inputs import (
     CertificateStatus,
     InMemoryInventory,
@@ -34,6 +34,7 @@ __all__ = [
     "InMemoryInventory",
     "Inventory",
     "InventoryRecord",
+    "NamePattern",
     "Outcome",
     "OutsideWindow",
     "PolicyConfig",

@@ -21,9 +21,10 @@ ScepExpiredSignerGraceDays     how long after expiry a signer may still renew [0
 ScepMaxValidCertificates       most valid certificates per identity [2]
 ScepRequireChallenge           initial enrollment needs the challenge [YES]
 ScepWaiveChallengeOnRenewal    an authenticated renewal needs no challenge [YES]
-ScepOnBehalfEnrollers          signer subject patterns (fnmatch on "CN=x, O=y, C=z",
-                               most specific RDN first; ";"-separated) that
-                               may enroll for others [""]
+ScepOnBehalfEnrollers          signer subject patterns that may enroll for others:
+                               RFC 4514 DNs, most specific RDN first, ``*``/``?``
+                               wildcards within a value, ";"-separated; matched
+                               RDN by RDN, never as text [""]
 ScepMinimumRSABits             smallest RSA key [2048]
 ScepMinimumECBits              smallest EC key [256]
 ScepAllowedKeyAlgorithms       key algorithms accepted ["RSA,EC"]
@@ -40,6 +41,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from pyscep.errors import PolicyConfigError
+from pyscep.policy.identity import NamePattern
 
 __all__ = ["EnrollmentMode", "OutsideWindow", "PolicyConfig", "parse_scep_conf"]
 
@@ -84,6 +86,8 @@ class PolicyConfig:
     require_new_key: bool = True
 
     def __post_init__(self) -> None:
+        for pattern in self.on_behalf_enrollers:
+            NamePattern.parse(pattern)  # PolicyConfigError for one that is not a DN pattern
         if self.max_valid_certificates < 1:
             raise PolicyConfigError("max_valid_certificates must be at least 1")
         if not self.renewal_rdn_match:
@@ -128,6 +132,17 @@ def _algorithms(value: str) -> frozenset[str]:
     return names
 
 
+def _patterns(value: str) -> tuple[str, ...]:
+    # ";" separates patterns; "\;" inside one is an escaped character of a value.
+    patterns = tuple(p.strip() for p in re.split(r"(?<!\\);", value) if p.strip())
+    for pattern in patterns:
+        try:
+            NamePattern.parse(pattern)
+        except PolicyConfigError as exc:
+            raise ValueError(exc.message) from None
+    return patterns
+
+
 _KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ScepAllowEnrollment": ("allow_enrollment", lambda v: EnrollmentMode(v.strip().upper())),
     "ScepAllowRenewal": ("allow_renewal", _yes_no),
@@ -143,10 +158,7 @@ _KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ScepMaxValidCertificates": ("max_valid_certificates", _positive_int),
     "ScepRequireChallenge": ("require_challenge", _yes_no),
     "ScepWaiveChallengeOnRenewal": ("waive_challenge_on_renewal", _yes_no),
-    "ScepOnBehalfEnrollers": (
-        "on_behalf_enrollers",
-        lambda v: tuple(p.strip() for p in v.split(";") if p.strip()),
-    ),
+    "ScepOnBehalfEnrollers": ("on_behalf_enrollers", _patterns),
     "ScepMinimumRSABits": ("minimum_rsa_bits", _positive_int),
     "ScepMinimumECBits": ("minimum_ec_bits", _positive_int),
     "ScepAllowedKeyAlgorithms": ("allowed_key_algorithms", _algorithms),

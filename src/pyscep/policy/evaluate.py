@@ -9,7 +9,6 @@ challenge is waived only once a renewal has authenticated.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -20,7 +19,7 @@ from pyscep.enums import FailInfo, MessageType
 from pyscep.errors import ScepError
 from pyscep.policy.config import EnrollmentMode, OutsideWindow, PolicyConfig
 from pyscep.policy.decision import Action, Classification, Decision, Outcome, TraceEntry
-from pyscep.policy.identity import DistinguishedName
+from pyscep.policy.identity import DistinguishedName, NamePattern
 from pyscep.policy.inputs import CertificateStatus, Inventory, InventoryRecord, RequestView
 from pyscep.policy.provenance import issuing_ca
 
@@ -134,8 +133,9 @@ def _evaluate(
     if signer_dn.matches(request.subject, config.renewal_rdn_match):
         run.passed("identity", f"signer and request match on {','.join(config.renewal_rdn_match)}")
         return _renewal(run, request, config, inventory, now, record)
+    # Structured match: a CN holding ", O=Trusted RA" is one value, never three RDNs.
     enroller = next(
-        (p for p in config.on_behalf_enrollers if fnmatch.fnmatchcase(str(signer_dn), p)), None
+        (p for p in config.on_behalf_enrollers if NamePattern.parse(p).matches(signer_dn)), None
     )
     if enroller is None:
         raise run.reject(
