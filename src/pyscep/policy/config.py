@@ -104,18 +104,29 @@ def _yes_no(value: str) -> bool:
     return upper == "YES"
 
 
+#: Numbers as scep.conf writes them: digits, and for days an optional fraction
+#: (no exponents, no "inf"/"nan", no signs, no "_" separators).
+_DAYS = re.compile(r"\s*([0-9]{1,6})(\.[0-9]{1,6})?\s*\Z")
+_WHOLE = re.compile(r"\s*([0-9]{1,9})\s*\Z")
+#: Longest period scep.conf can set (100 years: anything longer is a typo).
+_MAX_DAYS = 36_525
+
+
 def _days(value: str) -> timedelta:
-    number = float(value)
-    if number < 0:
-        raise ValueError("days cannot be negative")
+    match = _DAYS.match(value)
+    if match is None:
+        raise ValueError("expected a number of days such as 30 or 0.5")
+    number = float(match[0])
+    if number > _MAX_DAYS:
+        raise ValueError(f"at most {_MAX_DAYS} days")
     return timedelta(days=number)
 
 
 def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError("must be a positive whole number")
-    return number
+    match = _WHOLE.match(value)
+    if match is None or int(match[1]) < 1:
+        raise ValueError("must be a positive whole number (at most 9 digits)")
+    return int(match[1])
 
 
 def _rdns(value: str) -> tuple[str, ...]:

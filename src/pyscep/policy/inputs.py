@@ -10,7 +10,7 @@ from typing import Protocol
 
 from pyscep.certificate import Certificate
 from pyscep.enums import MessageType
-from pyscep.errors import PolicyConfigError
+from pyscep.errors import PolicyConfigError, ScepError
 from pyscep.policy.identity import DistinguishedName
 from pyscep.public_key import PublicKey
 
@@ -112,6 +112,10 @@ class InMemoryInventory:
         return next((r for r in self.records if r.certificate == certificate), None)
 
 
+#: Longest inventory JSON read (about 50,000 records).
+MAX_INVENTORY_TEXT = 16 * 1024 * 1024
+
+
 def inventory_from_json(text: str, read_file: Callable[[str], bytes]) -> InMemoryInventory:
     """An inventory from the JSON array documented in docs/policy.md.
 
@@ -119,29 +123,35 @@ def inventory_from_json(text: str, read_file: Callable[[str], bytes]) -> InMemor
     ``read_file``), ``status`` (``valid`` or ``revoked``), optional ``role``,
     ``ra`` and ``request_id``; other keys are ignored.
     """
+    if len(text) > MAX_INVENTORY_TEXT:
+        raise PolicyConfigError(f"inventory longer than {MAX_INVENTORY_TEXT} characters")
     try:
         items = json.loads(text)
+    except RecursionError:
+        raise PolicyConfigError("inventory is nested too deeply") from None
     except ValueError as exc:
+        # JSONDecodeError says where; other ValueErrors (a 5000-digit number) say what.
         raise PolicyConfigError(f"inventory is not JSON: {exc}") from None
     if not isinstance(items, list):
         raise PolicyConfigError("inventory must be a JSON array")
     records = []
     for index, item in enumerate(items):
+        where = f"inventory[{index}]"
         if not isinstance(item, dict) or "certificate" not in item or "status" not in item:
-            raise PolicyConfigError(f"inventory[{index}] needs 'certificate' and 'status'")
+            raise PolicyConfigError(f"{where} needs 'certificate' and 'status'")
         try:
             status = CertificateStatus(item["status"])
-        except ValueError:
-            raise PolicyConfigError(
-                f"inventory[{index}]: status must be 'valid' or 'revoked'"
-            ) from None
-        records.append(
-            InventoryRecord(
-                certificate=Certificate.load(read_file(str(item["certificate"]))),
-                status=status,
-                role=str(item.get("role", "")),
-                ra=str(item.get("ra", "")),
-                request_id=item.get("request_id"),
-            )
-        )
+        except (ValueError, TypeError):
+            raise PolicyConfigError(f"{where}: status must be 'valid' or 'revoked'") from None
+        file_name, role, ra = (item["certificate"], item.get("role", ""), item.get("ra", ""))
+        request_id = item.get("request_id")
+        if not all(isinstance(v, str) for v in (file_name, role, ra)) or not isinstance(
+            request_id, (str, type(None))
+        ):
+            raise PolicyConfigError(f"{where}: certificate, role, ra and request_id are strings")
+        try:
+            certificate = Certificate.load(read_file(file_name))
+        except ScepError as exc:
+            raise PolicyConfigError(f"{where}: certificate {file_name!r}: {exc}") from None
+        records.append(InventoryRecord(certificate, status, role, ra, request_id))
     return InMemoryInventory(tuple(records))
