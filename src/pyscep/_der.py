@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ParseError
+from .errors import LimitExceededError, ParseError
 from .limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Header",
     "Limits",
     "ScanReport",
+    "count_children",
     "der_length",
     "octet_string_value",
     "prescan",
@@ -196,26 +197,45 @@ MAX_OID_OCTETS = 128
 MAX_OID_ARC_OCTETS = 10
 
 
+@dataclass
+class _Budget:
+    """What one pre-scan may still spend, shared by the DER nested inside strings."""
+
+    elements: int
+
+
 def prescan(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanReport:
     """Walk every TLV of ``data`` once, forward and without recursion; enforce ``limits``.
 
     Raises ParseError for inputs over the limits, for lengths inconsistent with
     the input, for long or non-minimal tag numbers, for malformed primitives
-    asn1crypto would accept or trip over, and for trailing bytes. Only
-    constructed elements are descended into: the DER inside an OCTET STRING
-    (eContent) is scanned when it is parsed in its turn.
+    asn1crypto would accept or trip over, and for trailing bytes.
+
+    The limits also hold inside OCTET STRINGs and BIT STRINGs whose contents
+    are themselves one DER element (eContent, extnValue, a SubjectPublicKeyInfo
+    key, keyUsage...): those are walked too, against the same element budget
+    and with their nesting added to the depth. Contents that are not DER
+    (random bytes, a signature) are opaque; only a limit reached while trying
+    them counts.
     """
     size = len(data)
     if size > limits.max_size:
-        raise ParseError(f"input of {size} bytes exceeds the {limits.max_size}-byte limit")
+        raise LimitExceededError(f"input of {size} bytes exceeds the {limits.max_size}-byte limit")
     if size == 0:
         raise ParseError("truncated: no tag")
-    max_depth, max_elements = limits.max_depth, limits.max_elements
+    return _scan(data, 0, size, limits, _Budget(limits.max_elements), 0)
+
+
+def _scan(
+    data: bytes, start: int, size: int, limits: Limits, budget: _Budget, base_depth: int
+) -> ScanReport:
+    """Scan ``data[start:size]``, which must be exactly one element, at ``base_depth``."""
+    max_depth = limits.max_depth
     elements = deepest = indefinite_depth = 0
     indefinite = constructed_strings = non_minimal = False
     # Open constructed elements: (end offset, or -1 for "until end-of-contents").
     stack: list[int] = []
-    pos = 0
+    pos = start
     while True:
         if stack:
             end = stack[-1]
@@ -229,7 +249,7 @@ def prescan(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanReport:
             elif pos == end:
                 stack.pop()
                 continue
-        elif pos:
+        elif pos != start:
             if pos != size:
                 raise ParseError("trailing bytes after the outermost element")
             break
@@ -249,11 +269,12 @@ def prescan(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanReport:
         cursor += 1
         constructed = first & 0x20
         elements += 1
-        if elements > max_elements:
-            raise ParseError(f"more than {max_elements} elements")
-        depth = len(stack) + 1
+        budget.elements -= 1
+        if budget.elements < 0:
+            raise LimitExceededError(f"more than {limits.max_elements} elements")
+        depth = base_depth + len(stack) + 1
         if depth > max_depth:
-            raise ParseError(f"nested deeper than {max_depth} levels")
+            raise LimitExceededError(f"nested deeper than {max_depth} levels")
         deepest = max(deepest, depth)
         if length_byte == 0x80:
             if not constructed:
@@ -288,8 +309,66 @@ def prescan(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanReport:
             continue
         if first < 0x40:  # universal primitive
             _check_primitive(data, tag_number, cursor, content_end)
+            if tag_number in (3, 4) and length > 2:
+                _scan_inside(data, tag_number, cursor, content_end, limits, budget, depth)
         pos = content_end
     return ScanReport(elements, deepest, indefinite, constructed_strings, non_minimal)
+
+
+def _scan_inside(
+    data: bytes, tag: int, start: int, end: int, limits: Limits, budget: _Budget, depth: int
+) -> None:
+    """Scan the contents of a primitive OCTET STRING / BIT STRING if they are one element."""
+    if tag == 3:
+        if data[start] != 0:  # unused bits: not bytes, so not DER
+            return
+        start += 1
+    # Cheap test first: does one header at ``start`` claim exactly the contents?
+    try:
+        inner = _span(data, start, end)
+    except ParseError:
+        return
+    if inner.end != end:
+        return
+    try:
+        _scan(data, start, end, limits, budget, depth)
+    except LimitExceededError:
+        raise
+    except ParseError:
+        return  # not DER after all: opaque bytes (what was counted stays counted)
+
+
+def _span(data: bytes, offset: int, end: int) -> Header:
+    """Where the element at ``offset`` would end (a definite length is not walked)."""
+    _, pos = _read_tag(data, offset, end)
+    if pos >= end:
+        raise ParseError("truncated: no length")
+    length_byte = data[pos]
+    if length_byte == 0x80:
+        return read_header(data, offset, end)  # BER inside: walked to its end-of-contents
+    pos += 1
+    if length_byte & 0x80:
+        count = length_byte & 0x7F
+        if count > 4 or pos + count > end:
+            raise ParseError("bad length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    else:
+        length = length_byte
+    return Header(0, False, 0, offset, pos, pos + length, pos + length, indefinite=False)
+
+
+def count_children(contents: bytes, limit: int, what: str) -> int:
+    """How many elements ``contents`` holds; ParseError as soon as there are more than
+    ``limit`` (the rest is not walked). For counting a SEQUENCE OF or SET OF before
+    asn1crypto materialises its items."""
+    pos = count = 0
+    while pos < len(contents):
+        count += 1
+        if count > limit:
+            raise LimitExceededError(f"more than {limit} {what}")
+        pos = read_header(contents, pos).end
+    return count
 
 
 def _check_primitive(data: bytes, number: int, start: int, end: int) -> None:

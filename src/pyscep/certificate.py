@@ -14,9 +14,20 @@ from functools import cached_property
 from typing import Any
 
 from asn1crypto import pem, x509
+from asn1crypto.core import Void
 
 from ._boundary import field as parse_field
 from ._der import prescan
+from ._extensions import (
+    RawExtension,
+    check_name,
+    decode_ca_flag,
+    decode_general_names,
+    decode_key_identifier,
+    decode_key_purposes,
+    decode_key_usage,
+    read_extensions,
+)
 from .errors import LocalProtocolError, ParseError
 from .limits import DEFAULT_LIMITS, Limits
 from .public_key import PublicKey
@@ -92,8 +103,8 @@ class Certificate:
             parsed["tbs_certificate"]["serial_number"].native  # noqa: B018
             # Names are only structurally parsed here; their values are decoded by
             # the accessors, each inside the parse boundary.
-            parsed["tbs_certificate"]["subject"].chosen  # noqa: B018
-            parsed["tbs_certificate"]["issuer"].chosen  # noqa: B018
+            check_name(parsed["tbs_certificate"]["subject"])
+            check_name(parsed["tbs_certificate"]["issuer"])
             parsed.public_key["algorithm"]["algorithm"].native  # noqa: B018
         # Validity, names and extensions are decoded on first use, each inside
         # the parse boundary (see the accessors), not on the parsing hot path.
@@ -158,29 +169,38 @@ class Certificate:
         return bytes(self._parsed.issuer.dump())
 
     @cached_property
+    def _extensions(self) -> dict[str, RawExtension]:
+        """The extensions by name, counted and read but not decoded (each accessor
+        decodes only the one it needs)."""
+        with parse_field("tbsCertificate"):
+            extensions = self._parsed["tbs_certificate"]["extensions"]
+            contents = b"" if isinstance(extensions, Void) else bytes(extensions.contents or b"")
+        found: dict[str, RawExtension] = {}
+        for extension in read_extensions(contents):
+            if extension.name in found:
+                raise ParseError(f"extension {extension.name} appears twice")
+            found[extension.name] = extension
+        return found
+
+    @cached_property
     def is_ca(self) -> bool:
         """basicConstraints cA, or self-issued when the extension is absent."""
-        with parse_field("basicConstraints"):
-            constraints = self._parsed.basic_constraints_value
-            if constraints is not None:
-                return bool(constraints["ca"].native)
+        extension = self._extensions.get("basic_constraints")
+        if extension is not None:
+            return decode_ca_flag(extension.value)
         return self.self_signed
 
     @cached_property
     def subject_alt_names(self) -> tuple[str, ...]:
         """subjectAltName entries as ``type:value`` (``dns_name:host.example``)."""
-        with parse_field("subjectAltName"):
-            value = self._parsed.subject_alt_name_value
-            if value is None:
-                return ()
-            return tuple(f"{general.name}:{general.native}" for general in value)
+        extension = self._extensions.get("subject_alt_name")
+        return () if extension is None else decode_general_names(extension.value)
 
     @cached_property
     def extended_key_usages(self) -> frozenset[str] | None:
         """extKeyUsage purposes (asn1crypto names or dotted OIDs), None when absent."""
-        with parse_field("extKeyUsage"):
-            value = self._parsed.extended_key_usage_value
-            return None if value is None else frozenset(str(v) for v in value.native)
+        extension = self._extensions.get("extended_key_usage")
+        return None if extension is None else decode_key_purposes(extension.value)
 
     @cached_property
     def serial_number(self) -> int:
@@ -190,16 +210,14 @@ class Certificate:
     @cached_property
     def subject_key_identifier(self) -> bytes | None:
         """The subjectKeyIdentifier extension, if present."""
-        with parse_field("subjectKeyIdentifier"):
-            value = self._parsed.key_identifier
-        return None if value is None else bytes(value)
+        extension = self._extensions.get("key_identifier")
+        return None if extension is None else decode_key_identifier(extension.value)
 
     @cached_property
     def key_usage(self) -> frozenset[str] | None:
         """keyUsage bits by asn1crypto name, or None when the extension is absent."""
-        with parse_field("keyUsage"):
-            value = self._parsed.key_usage_value
-        return None if value is None else frozenset(value.native)
+        extension = self._extensions.get("key_usage")
+        return None if extension is None else decode_key_usage(extension.value)
 
     @cached_property
     def public_key_der(self) -> bytes:

@@ -20,6 +20,7 @@ __all__ = [
     "DecryptionError",
     "KeyLoadError",
     "KeyMismatchError",
+    "LimitExceededError",
     "LocalProtocolError",
     "ParseError",
     "PolicyConfigError",
@@ -74,6 +75,13 @@ class ParseError(ScepError, ValueError):
         if self.path:
             return f"{'/'.join(self.path)}: {self.message}"
         return self.message
+
+
+class LimitExceededError(ParseError):
+    """Input over a resource limit (`pyscep.Limits`, or a count such as 64 certificates).
+
+    Raised before the excess is decoded, so time and memory stay bounded.
+    """
 
 
 class VerificationError(ScepError):

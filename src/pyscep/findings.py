@@ -35,6 +35,8 @@ class FindingCode(str, enum.Enum):
     #: A CSR extension or attribute whose value is not of the type its OID calls
     #: for (kept as raw DER; the request still parses).
     MISTYPED_VALUE = "mistyped-value"
+    #: A value too large to decode for display (kept as raw DER; nothing acts on it).
+    OVERSIZED_VALUE = "oversized-value"
 
     def __str__(self) -> str:
         return self.value

@@ -12,9 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
-from pyscep.errors import ParseError
+from pyscep.errors import LimitExceededError, ParseError
 
 __all__ = ["MAX_GET_MESSAGE_LENGTH", "decode_get_message", "encode_get_message", "query_parameter"]
 
@@ -28,11 +28,37 @@ def encode_get_message(der: bytes) -> str:
     return quote(base64.b64encode(der).decode("ascii"), safe="")
 
 
+#: The percent-escapes a base64 ``message=`` value can hold (RFC 3986 for
+#: ``+ / =``, and the line breaks and spaces clients insert), by what they stand for.
+_ESCAPES = {
+    "2B": "+",
+    "2F": "/",
+    "3D": "=",
+    "0A": "",
+    "0D": "",
+    "09": "",
+    "20": "+",  # an escaped space was a "+" a form encoder turned into a space
+}
+#: Any "%" that does not start one of those escapes.
+_OTHER_ESCAPE = re.compile(r"%(?!2[Bb]|2[Ff]|3[Dd]|0[AaDd9]|20)")
+
+
 def decode_get_message(value: str) -> bytes:
-    """Decode a ``message=`` value as real clients send it; ParseError otherwise."""
+    """Decode a ``message=`` value as real clients send it; ParseError otherwise.
+
+    Bounded before anything is decoded: the value's length is checked first,
+    and only the escapes base64 text can contain are undone (linear, in C).
+    """
     if len(value) > MAX_GET_MESSAGE_LENGTH:
-        raise ParseError("GET message parameter too long")
-    text = unquote(value)
+        raise LimitExceededError("GET message parameter too long")
+    other = _OTHER_ESCAPE.search(value)
+    if other is not None:
+        raise ParseError(
+            f"GET message parameter holds {value[other.start() : other.start() + 3]!r}, not base64"
+        )
+    text = value
+    for escape, replacement in _ESCAPES.items():
+        text = text.replace("%" + escape, replacement).replace("%" + escape.lower(), replacement)
     # A bare "+" decoded by a form parser arrives as a space: it was a "+".
     text = text.replace(" ", "+")
     text = re.sub(r"[\r\n\t]", "", text)

@@ -16,7 +16,14 @@ from asn1crypto import algos, cms, core, x509
 
 from pyscep._asn1 import ContentInfo
 from pyscep._boundary import field
-from pyscep._der import DEFAULT_LIMITS, Limits, octet_string_value, prescan, read_header
+from pyscep._der import (
+    DEFAULT_LIMITS,
+    Limits,
+    count_children,
+    octet_string_value,
+    prescan,
+    read_header,
+)
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, Decrypter, PrivateKey, Rng
@@ -189,9 +196,7 @@ def _parse_enveloped(enveloped: cms.EnvelopedData) -> ParsedEnvelope:
     recipients = []
     with field("recipientInfos"):
         infos = enveloped["recipient_infos"]
-        if len(infos) > MAX_RECIPIENTS:
-            raise ParseError("too many RecipientInfos")
-        if len(infos) == 0:
+        if count_children(infos.contents or b"", MAX_RECIPIENTS, "RecipientInfos") == 0:
             raise ParseError("no RecipientInfo")
         for index, recipient in enumerate(infos):
             with field(f"[{index}]"):

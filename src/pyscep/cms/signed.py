@@ -20,6 +20,7 @@ from pyscep._der import (
     DEFAULT_LIMITS,
     Limits,
     ScanReport,
+    count_children,
     der_length,
     octet_string_value,
     prescan,
@@ -45,6 +46,8 @@ __all__ = [
 
 #: Most certificates a SignedData may embed.
 MAX_CERTIFICATES = 64
+#: Most SignerInfos (and digestAlgorithms, and values of one attribute).
+MAX_SIGNER_INFOS = 8
 _CMS_ATTRIBUTES = frozenset({"content_type", "message_digest", "signing_time", "counter_signature"})
 #: Most signed attributes a SignerInfo may carry.
 MAX_SIGNED_ATTRIBUTES = 64
@@ -263,9 +266,9 @@ def _parse_signed_data(signed_data: cms.SignedData, notes: list[Finding]) -> Par
     with parse_field("version"):
         version = signed_data["version"].native
     with parse_field("digestAlgorithms"):
-        digest_algorithms = tuple(
-            str(alg["algorithm"].native) for alg in signed_data["digest_algorithms"]
-        )
+        listed = signed_data["digest_algorithms"]
+        count_children(listed.contents or b"", MAX_SIGNER_INFOS, "digestAlgorithms")
+        digest_algorithms = tuple(str(alg["algorithm"].native) for alg in listed)
     with parse_field("encapContentInfo"):
         encap = signed_data["encap_content_info"]
         encap_type = str(encap["content_type"].native)
@@ -275,8 +278,7 @@ def _parse_signed_data(signed_data: cms.SignedData, notes: list[Finding]) -> Par
     with parse_field("certificates"):
         choices = signed_data["certificates"]
         if not isinstance(choices, core.Void):
-            if len(choices) > MAX_CERTIFICATES:
-                raise ParseError("too many certificates")
+            count_children(choices.contents or b"", MAX_CERTIFICATES, "certificates")
             for index, choice in enumerate(choices):
                 if choice.name != "certificate":
                     notes.append(
@@ -299,16 +301,15 @@ def _parse_signed_data(signed_data: cms.SignedData, notes: list[Finding]) -> Par
     with parse_field("crls"):
         revocation = signed_data["crls"]
         if not isinstance(revocation, core.Void):
-            if len(revocation) > MAX_CERTIFICATES:
-                raise ParseError("too many CRLs")
+            count_children(revocation.contents or b"", MAX_CERTIFICATES, "CRLs")
             for choice in revocation:
                 if choice.name == "crl":
                     crls.append(bytes(choice.chosen.dump()))
     signer_infos = []
     with parse_field("signerInfos"):
-        for index, signer_info in enumerate(signed_data["signer_infos"]):
-            if index >= 8:
-                raise ParseError("too many SignerInfos")
+        infos = signed_data["signer_infos"]
+        count_children(infos.contents or b"", MAX_SIGNER_INFOS, "SignerInfos")
+        for index, signer_info in enumerate(infos):
             with parse_field(f"[{index}]"):
                 signer_infos.append(_parse_signer_info(signer_info))
     return ParsedSignedData(
@@ -369,16 +370,17 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
         raw_attrs = signer_info["signed_attrs"]
         if not isinstance(raw_attrs, core.Void):
             contents = raw_attrs.contents
+            count_children(contents, MAX_SIGNED_ATTRIBUTES, "signed attributes")
             signed_attrs_der = b"\x31" + der_length(len(contents)) + contents
             signed_attrs = ScepAttributes.load(signed_attrs_der, strict=True)
-            if len(signed_attrs) > MAX_SIGNED_ATTRIBUTES:
-                raise ParseError("too many signed attributes")
             for attribute in signed_attrs:
                 kind = attribute["type"].native
                 signed_attr_types.append(str(kind))
                 try:
                     with parse_field(str(kind)):
-                        for value in attribute["values"]:
+                        values = attribute["values"]
+                        count_children(values.contents or b"", MAX_SIGNER_INFOS, "values")
+                        for value in values:
                             value.native  # noqa: B018 - materialise
                 except ParseError as exc:
                     # A malformed contentType or messageDigest fails the integrity check.
@@ -387,7 +389,11 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
                     raise
     with parse_field("unsignedAttrs"):
         unsigned = signer_info["unsigned_attrs"]
-        unsigned_count = 0 if isinstance(unsigned, core.Void) else len(unsigned)
+        unsigned_count = (
+            0
+            if isinstance(unsigned, core.Void)
+            else count_children(unsigned.contents or b"", MAX_SIGNED_ATTRIBUTES, "attributes")
+        )
     return ParsedSignerInfo(
         sid_type=str(sid.name),
         sid_issuer_der=sid_issuer_der,

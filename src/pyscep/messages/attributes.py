@@ -17,7 +17,8 @@ from asn1crypto import core
 from pyscep._asn1 import ScepAttribute
 from pyscep._asn1 import ScepAttributes as _Asn1Attributes
 from pyscep._boundary import field
-from pyscep._der import prescan
+from pyscep._der import count_children, prescan, read_header
+from pyscep.cms.signed import MAX_SIGNED_ATTRIBUTES
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.errors import LocalProtocolError, ParseError, RemoteProtocolError
 from pyscep.findings import Finding, FindingCode
@@ -99,6 +100,10 @@ def decode_attributes(der: bytes) -> tuple[ScepAttributes, tuple[Finding, ...]]:
     """
     prescan(der)
     with field("signedAttrs"):
+        top = read_header(der)
+        count_children(
+            der[top.content_start : top.content_end], MAX_SIGNED_ATTRIBUTES, "attributes"
+        )
         attrs = _Asn1Attributes.load(der, strict=True)
         return decode_parsed(attrs)
 
@@ -126,7 +131,7 @@ def decode_parsed(attrs: _Asn1Attributes) -> tuple[ScepAttributes, tuple[Finding
                 fail_info=FailInfo.BAD_MESSAGE_CHECK,
             )
         with field(name):
-            if len(attribute["values"]) != 1:
+            if count_children(attribute["values"].contents or b"", 8, "values") != 1:
                 raise ParseError("attribute must have exactly one value")
             values[name] = attribute["values"][0]
 

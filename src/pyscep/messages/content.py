@@ -15,13 +15,25 @@ from asn1crypto import cms, core, csr, x509
 
 from pyscep._asn1 import IssuerAndSubject as _Asn1IssuerAndSubject
 from pyscep._boundary import field
-from pyscep._der import prescan, read_header
+from pyscep._der import count_children, prescan, read_header
+from pyscep._extensions import (
+    MAX_EXTENSIONS,
+    RawExtension,
+    check_name,
+    decode_ca_flag,
+    decode_display,
+    decode_general_names,
+    decode_key_purposes,
+    decode_key_usage,
+    read_extensions,
+)
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend
 from pyscep.crypto.signed_object import verify_signed_object
-from pyscep.errors import ParseError, VerificationError
+from pyscep.errors import LimitExceededError, ParseError, VerificationError
 from pyscep.findings import Finding, FindingCode
+from pyscep.public_key import PublicKey
 
 __all__ = [
     "CertificationRequest",
@@ -32,6 +44,8 @@ __all__ = [
 #: What asn1crypto raises for a value that is not of the type its OID calls for.
 _DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
 #: Extensions a policy or a CA acts on: a mistyped one refuses the request.
+#: Most attributes in a CSR, and values in one attribute.
+MAX_ATTRIBUTES = 32
 _STRICT_EXTENSIONS = frozenset(
     {"subject_alt_name", "extended_key_usage", "basic_constraints", "key_usage"}
 )
@@ -53,17 +67,6 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
-
-
-def _raw_extension_value(contents: bytes) -> bytes:
-    """extnValue's octets read from the Extension's raw contents (its typed parse failed)."""
-    position, last = 0, None
-    while position < len(contents):
-        last = read_header(contents, position)
-        position = last.end
-    if last is None or last.tag_number != 4:
-        raise ParseError("an Extension ends with its extnValue OCTET STRING")
-    return contents[last.content_start : last.content_end]
 
 
 def _mistyped(what: str) -> Finding:
@@ -123,27 +126,34 @@ class CertificationRequest:
 
     @classmethod
     def load(cls, der: bytes) -> CertificationRequest:
-        """Parse a DER PKCS#10 request; ParseError on anything malformed or ambiguous."""
+        """Parse a DER PKCS#10 request; ParseError on anything malformed or ambiguous.
+
+        Lists are counted before they are read (attributes, extensions,
+        subjectAltNames), and only the extensions a policy acts on are
+        decoded in full; others are decoded for display when small.
+        """
         prescan(der)
         with field("CertificationRequest"):
             request = csr.CertificationRequest.load(der, strict=True)
             info = request["certification_request_info"]
             subject = info["subject"]
+            check_name(subject)
             public_key = info["subject_pk_info"]
-            description = f"{public_key.algorithm.upper()}-{public_key.bit_size}"
+            key = PublicKey.load(bytes(public_key.dump()))
+            description = f"{key.algorithm.upper()}-{key.bits}"
             signature_algorithm = str(request["signature_algorithm"]["algorithm"].native)
+            count_children(info["attributes"].contents or b"", MAX_ATTRIBUTES, "CSR attributes")
             attribute_types: list[str] = []
             password = password_type = None
-            extensions: list[dict[str, Any]] = []
-            sans: list[str] = []
-            ekus: frozenset[str] | None = None
+            extensions: list[RawExtension] = []
             findings: list[Finding] = []
             for attribute in info["attributes"]:
                 name = str(attribute["type"].native)
                 attribute_types.append(name)
                 try:
                     values = attribute["values"]
-                    count = len(values)
+                    count = count_children(values.contents or b"", MAX_ATTRIBUTES, "values")
+                    len(values)  # typed by the attribute's OID, which it may not match
                 except _DECODE_ERRORS:
                     findings.append(_mistyped(f"CSR attribute {name}"))
                     continue
@@ -159,42 +169,63 @@ class CertificationRequest:
                         password = password_type = None
                 elif name == "extension_request":
                     for extension_set in values:
-                        for extension in extension_set:
-                            kind = str(extension["extn_id"].native)
-                            critical = bool(extension["critical"].native)
-                            try:
-                                parsed = extension["extn_value"].parsed
-                                value = _jsonable(parsed.native)
-                                if kind == "subject_alt_name":
-                                    sans.extend(f"{g.name}:{g.native}" for g in parsed)
-                                elif kind == "extended_key_usage":
-                                    ekus = frozenset(str(v) for v in parsed.native)
-                            except _DECODE_ERRORS:
-                                # What the policy decides on must be read, not guessed.
-                                if kind in _STRICT_EXTENSIONS:
-                                    raise
-                                # strongSwan sends the certificate-template name as
-                                # UTF8String where BMPString is due; OpenSSL and
-                                # micromdm accept it, so keep it raw and say so.
-                                raw = _raw_extension_value(bytes(extension.contents))
-                                findings.append(_mistyped(f"extension {kind}"))
-                                value = {"raw_der": raw.hex()}
-                            extensions.append({"id": kind, "critical": critical, "value": value})
+                        extensions.extend(read_extensions(extension_set.contents or b""))
+            requested, sans, ekus = _requested(extensions, findings)
             return cls(
                 der=der,
                 subject=str(subject.human_friendly),
                 subject_der=bytes(subject.dump()),
-                public_key_der=bytes(public_key.dump()),
+                public_key_der=key.der,
                 public_key_description=description,
                 signature_algorithm=signature_algorithm,
                 attribute_types=tuple(attribute_types),
                 challenge_password=password,
                 challenge_password_type=password_type,
-                requested_extensions=tuple(extensions),
-                subject_alt_names=tuple(sans),
+                requested_extensions=tuple(requested),
+                subject_alt_names=sans,
                 extended_key_usages=ekus,
                 findings=tuple(findings),
             )
+
+
+def _requested(
+    extensions: list[RawExtension], findings: list[Finding]
+) -> tuple[list[dict[str, Any]], tuple[str, ...], frozenset[str] | None]:
+    """The requested extensions for display, and the SANs and EKUs a policy decides on."""
+    if len(extensions) > MAX_EXTENSIONS:
+        raise LimitExceededError(f"more than {MAX_EXTENSIONS} requested extensions")
+    requested: list[dict[str, Any]] = []
+    sans: tuple[str, ...] = ()
+    ekus: frozenset[str] | None = None
+    for extension in extensions:
+        kind = extension.name
+        # What the policy decides on must be read, not guessed: decoded in
+        # full (within its bounds) or the request is refused.
+        if kind == "subject_alt_name":
+            sans = decode_general_names(extension.value)
+        elif kind == "extended_key_usage":
+            ekus = decode_key_purposes(extension.value)
+        elif kind == "key_usage":
+            decode_key_usage(extension.value)
+        elif kind == "basic_constraints":
+            decode_ca_flag(extension.value)
+        try:
+            value = _jsonable(decode_display(extension))
+        except LimitExceededError:
+            findings.append(
+                Finding(FindingCode.OVERSIZED_VALUE, f"extension {kind} is too large to decode")
+            )
+            value = {"raw_der": extension.value.hex()}
+        except (ParseError, *_DECODE_ERRORS):
+            if kind in _STRICT_EXTENSIONS:
+                raise ParseError(f"extension {kind} is not of its type") from None
+            # strongSwan sends the certificate-template name as UTF8String where
+            # BMPString is due; OpenSSL and micromdm accept it, so keep it raw
+            # and say so.
+            findings.append(_mistyped(f"extension {kind}"))
+            value = {"raw_der": extension.value.hex()}
+        requested.append({"id": kind, "critical": extension.critical, "value": value})
+    return requested, sans, ekus
 
 
 @dataclass(frozen=True)
