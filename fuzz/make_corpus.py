@@ -6,6 +6,7 @@ built with the fixed test keys (so mutations reach verify and decrypt).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import sys
 from pathlib import Path
@@ -36,6 +37,17 @@ def main() -> None:
         save(message)
 
     generate()
+    # Seeds for the text parsers: scep.conf, inventory JSON, DN patterns, PEM.
+    for text in (
+        '# OpenCA\nScepAutoApprove "YES"\nScepRenewalWindowDays "30.5"\n'
+        'ScepOnBehalfEnrollers "CN=ra-*, O=Example\\, Inc., C=DE; CN=x+OU=y"\n',
+        '[{"certificate": "a.der", "status": "valid", "role": "r", "request_id": "T-1"}]',
+        "CN=rogue\\, O=Trusted RA\\, C=DE+OU=#0403616263, 2.5.4.10=\\C3\\A9",
+    ):
+        save(text.encode())
+    for vector in sorted((ROOT / "tests" / "vectors").glob("*getca*.der")):
+        body = base64.encodebytes(vector.read_bytes())
+        save(b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n")
     print(f"{len(list(out.iterdir()))} seeds in {out}")
 
 

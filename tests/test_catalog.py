@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from asn1crypto import algos, cms, core, x509
+from asn1crypto import keys as akeys
 
 from pyscep import (
     DEFAULT_POLICY,
     DecryptionError,
     FailInfo,
+    LimitExceededError,
     ParseError,
     RemoteProtocolError,
     ScepError,
@@ -36,8 +39,11 @@ from pyscep.cms.enveloped import build_enveloped_data
 from pyscep.messages.pkimessage import decrypt_pki_message, parse_pki_message, verify_request
 from pyscep.testing import SeededBackend, fixed_keys
 from pyscep.testing._csr import client_csr
+from tests.hostile import pss, unsigned_csr
 
 KEYS = fixed_keys()
+#: What any run may allocate whatever the input size (parse objects, key loading).
+MEMORY_ALLOWANCE = 1 << 20
 BACKEND = get_backend()
 # The RFC 3218 fallback key is random: seeded, a case's outcome never depends on luck.
 SEEDED = SeededBackend()
@@ -249,6 +255,43 @@ SKI_SID = cms.SignerIdentifier({"subject_key_identifier": b"\x01" * 20})
 
 def _oid_message(oid_body: bytes) -> bytes:
     return b"\x30" + der_length(len(oid_body) + 2) + b"\x06" + der_length(len(oid_body)) + oid_body
+
+
+def _pss_signer_info(salt: int) -> Callable[[], bytes]:
+    return lambda: assemble(envelope(), signature_algorithm=pss(salt))
+
+
+def _signer_with_spki(spki: bytes) -> x509.Certificate:
+    """The test client's certificate (same issuer and serial) with another key."""
+    cert = x509.Certificate.load(KEYS.client.der)
+    cert["tbs_certificate"]["subject_public_key_info"] = akeys.PublicKeyInfo.load(spki)
+    return x509.Certificate.load(cert.dump(force=True))
+
+
+def _curve_signer(curve: str) -> Callable[[], bytes]:
+    spki = akeys.PublicKeyInfo(
+        {
+            "algorithm": {
+                "algorithm": "ec",
+                "parameters": akeys.ECDomainParameters(name="named", value=curve),
+            },
+            "public_key": b"\x04" + b"\x01" * 40,
+        }
+    )
+    return lambda: assemble(envelope(), certificates=[_signer_with_spki(spki.dump())])
+
+
+def _pss_keyed_signer(bits: int) -> Callable[[], bytes]:
+    # The key is refused from its size alone: a modulus of the size is enough.
+    spki = akeys.PublicKeyInfo(
+        {
+            "algorithm": {"algorithm": "rsassa_pss"},
+            "public_key": {"modulus": (1 << (bits - 1)) + 1, "public_exponent": 65537},
+        }
+    )
+    return lambda: assemble(
+        envelope(), signature_algorithm=pss(32), certificates=[_signer_with_spki(spki.dump())]
+    )
 
 
 CASES = [
@@ -907,6 +950,88 @@ CASES = [
     Case(
         106, "4-byte input declaring 4 GB", lambda: b"\x30\x84\xff\xff\xff\xff", "parse", ParseError
     ),
+    # --- Beyond the catalog: the independent set of issue 9 -------------------------
+    *(
+        Case(
+            107,
+            f"SignerInfo RSASSA-PSS saltLength {salt}",
+            _pss_signer_info(salt),
+            "verify",
+            UnsupportedAlgorithmError,
+            FailInfo.BAD_ALG,
+        )
+        for salt in (-1, 2**70)
+    ),
+    *(
+        Case(
+            108,
+            f"signer key on {curve}",
+            _curve_signer(curve),
+            "verify",
+            UnsupportedAlgorithmError,
+            FailInfo.BAD_ALG,
+        )
+        for curve in ("brainpoolp160r1", "secp112r1")
+    ),
+    *(
+        Case(
+            109,
+            f"signer: {bits}-bit RSA key under id-RSASSA-PSS",
+            _pss_keyed_signer(bits),
+            "verify",
+            UnsupportedAlgorithmError,
+            FailInfo.BAD_ALG,
+        )
+        for bits in (1024, 16384)
+    ),
+    Case(
+        110,
+        "CSR signed with MD5",
+        lambda: _request_with(_csr_signed({"algorithm": "md5_rsa"})),
+        "decrypt",
+        UnsupportedAlgorithmError,
+        FailInfo.BAD_ALG,
+    ),
+    Case(
+        111,
+        "CSR signed with RSASSA-PSS saltLength 2**70",
+        lambda: _request_with(_csr_signed(pss(2**70))),
+        "decrypt",
+        UnsupportedAlgorithmError,
+        FailInfo.BAD_ALG,
+    ),
+    Case(
+        112,
+        "CSR: 300 000 NULLs in one extension (600 KB)",
+        lambda: _request_with(_csr_extension("1.2.3.4", tlv(0x30, b"\x05\x00" * 300_000))),
+        "decrypt",
+        LimitExceededError,
+        FailInfo.BAD_REQUEST,
+    ),
+    Case(
+        113,
+        "CSR: 1 025 dNSNames",
+        lambda: _request_with(_csr_extension("2.5.29.17", tlv(0x30, *[tlv(0x82, b"a")] * 1025))),
+        "decrypt",
+        LimitExceededError,
+        FailInfo.BAD_REQUEST,
+    ),
+    Case(
+        114,
+        "CSR: 600 KB keyUsage",
+        lambda: _request_with(_csr_extension("2.5.29.15", tlv(0x03, b"\x00" + b"\xff" * 600_000))),
+        "decrypt",
+        LimitExceededError,
+        FailInfo.BAD_REQUEST,
+    ),
+    Case(
+        115,
+        "30 000 NULLs inside an unknown signed attribute's OCTET STRING",
+        lambda: _with_attribute(raw_attr("1.2.3.4.5", tlv(0x04, tlv(0x30, b"\x05\x00" * 30_000)))),
+        "parse",
+        LimitExceededError,
+        FailInfo.BAD_REQUEST,
+    ),
 ]
 
 
@@ -1088,6 +1213,25 @@ def _auth_enveloped() -> bytes:
     return assemble(env, scep_attrs(env))
 
 
+def _csr_signed(algorithm: dict[str, Any]) -> bytes:
+    return unsigned_csr(spki=KEYS.client.public_key_der, algorithm=algorithm, key=_client_key())
+
+
+def _csr_extension(oid: str, value: bytes) -> bytes:
+    return unsigned_csr(spki=KEYS.client.public_key_der, extensions=[(oid, value)])
+
+
+def _client_key() -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_der_private_key(KEYS.client_key, None)
+
+
+def _with_attribute(extra: ScepAttribute) -> bytes:
+    env = envelope()
+    return assemble(env, scep_attrs(env, extra=(extra,)))
+
+
 def _request_with(content: bytes) -> bytes:
     env = envelope(content)
     return assemble(env, scep_attrs(env))
@@ -1137,6 +1281,15 @@ def test_catalog_case(case: Case) -> None:
     start = time.perf_counter()
     step, error = run(data)
     assert time.perf_counter() - start < 1.0
+    # Memory, measured on a second run: within 20x the input, plus a fixed
+    # allowance for what any parse allocates (asn1crypto objects, key loading).
+    tracemalloc.start()
+    try:
+        run(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 20 * len(data) + MEMORY_ALLOWANCE, f"{peak} bytes for {len(data)}"
     assert step == case.step, repr(error)
     if case.error is None:
         assert error is None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from asn1crypto import algos, cms, core, x509
 
 from pyscep._asn1 import ContentInfo
-from pyscep._boundary import field
+from pyscep._boundary import DEPENDENCY_ERRORS, field
 from pyscep._der import (
     DEFAULT_LIMITS,
     Limits,
@@ -132,7 +132,12 @@ def build_enveloped_data(
     iv = random(cipher.block_size)
     ciphertext = backend.encrypt_content(cipher, key, iv, content)
     # Reproducible on request: the backend pads from the caller's rng.
-    encrypted_key = backend.encrypt_key(recipient.public_key_der, key_transport, key, rng)
+    try:
+        encrypted_key = backend.encrypt_key(recipient.public_key_der, key_transport, key, rng)
+    except DEPENDENCY_ERRORS:
+        # The recipient certificate came from GetCACert: whatever the backend's
+        # library makes of its key, the answer is a pyscep error.
+        raise UnsupportedAlgorithmError("the recipient's public key cannot be used") from None
     recipient_info = cms.RecipientInfo(
         {
             "ktri": cms.KeyTransRecipientInfo(

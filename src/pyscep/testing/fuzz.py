@@ -1,5 +1,9 @@
 """`fuzz_one_input`: one fuzzing entry point for every parser, verify and decrypt step.
 
+Binary parsers get the input as it is (and PEM-armoured); text parsers
+(GET ``message=``, scep.conf, inventory JSON, DN patterns) get it decoded
+as Latin-1, so every byte string is also a text input.
+
 Usable directly as an atheris/libFuzzer target (see fuzz/ in the source tree).
 Every input must end in a result or a `ScepError`: anything else escapes and
 is reported by the fuzzer as a crash.
@@ -7,6 +11,7 @@ is reported by the fuzzer as a crash.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -26,6 +31,12 @@ from pyscep.messages.pkimessage import (
     verify_cert_rep,
     verify_request,
 )
+from pyscep.policy import (
+    DistinguishedName,
+    NamePattern,
+    inventory_from_json,
+    parse_scep_conf,
+)
 from pyscep.testing.keys import fixed_keys
 from pyscep.testing.seeded import SeededBackend
 
@@ -39,6 +50,13 @@ def _quietly(step: Callable[[], _T]) -> _T | None:
         return step()
     except ScepError:
         return None
+
+
+def _pem(data: bytes) -> bytes:
+    """``data`` armoured as PEM, as a GetCACert body or a certificate file may be."""
+    return (
+        b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(data) + b"-----END CERTIFICATE-----\n"
+    )
 
 
 def fuzz_one_input(data: bytes) -> None:
@@ -57,7 +75,16 @@ def fuzz_one_input(data: bytes) -> None:
     _quietly(lambda: IssuerAndSubject.load(data))
     _quietly(lambda: IssuerAndSerial.load(data))
     _quietly(lambda: Certificate.load(data))
-    _quietly(lambda: decode_get_message(data.decode("latin-1")))
+    text = data.decode("latin-1")
+    _quietly(lambda: decode_get_message(text))
+    # The other parsers of outside text: PEM (GetCACert bodies, certificate
+    # files), scep.conf, the inventory JSON and DN patterns.
+    _quietly(lambda: parse_ca_certificates(_pem(data), now=keys.ca.not_valid_before))
+    _quietly(lambda: Certificate.load_all(_pem(data)))
+    _quietly(lambda: parse_scep_conf(text))
+    _quietly(lambda: inventory_from_json(text, lambda _: data))
+    _quietly(lambda: NamePattern.parse(text))
+    _quietly(lambda: DistinguishedName.parse(text))
     _quietly(lambda: inspect_payload(data, certificates=[keys.ca]))
     message = _quietly(lambda: parse_pki_message(data))
     if message is None:
