@@ -74,6 +74,63 @@ FAMILIES: dict[str, tuple[Callable[[int], bytes], list[int]]] = {
 }
 
 
+def _csr_extension(oid: str, value: bytes) -> bytes:
+    """The test CSR with its attributes replaced by one requested extension, assembled
+    as raw DER (asn1crypto would re-encode a value of a type it knows)."""
+    from pyscep._der import read_header
+
+    der = client_csr()
+    top = read_header(der)
+    info = read_header(der, top.content_start, top.content_end)
+    parts, position = [], info.content_start
+    while position < info.content_end:
+        part = read_header(der, position, info.content_end)
+        parts.append(der[part.start : part.end])
+        position = part.end
+    extension = tlv(0x30, core.ObjectIdentifier(oid).dump() + core.OctetString(value).dump())
+    request_oid = core.ObjectIdentifier("1.2.840.113549.1.9.14").dump()
+    attribute = tlv(0x30, request_oid + tlv(0x31, tlv(0x30, extension)))
+    new_info = tlv(0x30, b"".join(parts[:3]) + tlv(0xA0, attribute))
+    return tlv(0x30, new_info + der[info.end : top.content_end])
+
+
+def _csr_load(data: bytes) -> object:
+    from pyscep.messages import CertificationRequest
+
+    return CertificationRequest.load(data)
+
+
+def _get(data: bytes) -> object:
+    from pyscep.http import decode_get_message
+
+    return decode_get_message(data.decode("ascii"))
+
+
+#: Inputs on other paths than a pkiMessage (issue 9): DER inside strings, GET values.
+OTHER_PATHS: dict[str, tuple[Callable[[int], bytes], list[int], Callable[[bytes], object]]] = {
+    "CSR extension holding n NULLs (counted inside the OCTET STRING)": (
+        lambda n: _csr_extension("1.2.3.4", tlv(0x30, b"\x05\x00" * n)),
+        [1_000, 10_000, 100_000, 300_000],
+        _csr_load,
+    ),
+    "CSR with n dNSNames (limit 1 024)": (
+        lambda n: _csr_extension("2.5.29.17", tlv(0x30, tlv(0x82, b"a.b") * n)),
+        [100, 1_000, 10_000, 120_000],
+        _csr_load,
+    ),
+    "CSR keyUsage of n bytes (limit 64)": (
+        lambda n: _csr_extension("2.5.29.15", tlv(0x03, b"\x00" + b"\xff" * n)),
+        [2, 1_000, 100_000, 600_000],
+        _csr_load,
+    ),
+    "GET message= of n escaped %2B": (
+        lambda n: b"%2B" * n,
+        [1_000, 100_000, 699_050],
+        _get,
+    ),
+}
+
+
 def _nested(depth: int) -> bytes:
     data = b"\x05\x00"
     for _ in range(depth):
@@ -107,6 +164,16 @@ def main() -> None:
         for size in sizes:
             data = make(size)
             seconds, peak, outcome = measure(data, parse_pki_message)
+            per_kib = seconds * 1e6 / (len(data) / 1024)
+            print(
+                f"{len(data):>10} {seconds * 1e3:>8.2f}ms {per_kib:>8.1f}"
+                f" {peak / len(data):>10.2f}  {outcome}"
+            )
+    for family, (make, sizes, parse) in OTHER_PATHS.items():
+        print(f"\n{family}\n{header}")
+        for size in sizes:
+            data = make(size)
+            seconds, peak, outcome = measure(data, parse)
             per_kib = seconds * 1e6 / (len(data) / 1024)
             print(
                 f"{len(data):>10} {seconds * 1e3:>8.2f}ms {per_kib:>8.1f}"

@@ -46,6 +46,7 @@ from .errors import (
 )
 from .findings import Finding, FindingCode
 from .limits import DEFAULT_LIMITS, Limits
+from .public_key import PublicKey
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -76,6 +77,7 @@ __all__ = [
     "PolicyConfigError",
     "PrivateKey",
     "ProtocolError",
+    "PublicKey",
     "RemoteProtocolError",
     "ScepError",
     "SignatureScheme",
