@@ -27,6 +27,7 @@ from pyscep.testing import DemoIdentity
 __all__ = [
     "RawSigner",
     "hostile_certificate",
+    "name",
     "pss",
     "ra_certificate",
     "rsa_key",

@@ -355,16 +355,23 @@ def test_a_csr_signed_with_md5_is_refused_unless_legacy() -> None:
     assert isinstance(content, CertificationRequest)
 
 
-def test_a_certificate_signed_with_md5_is_refused_unless_legacy() -> None:
-    ca_key = serialization.load_der_private_key(CA.key_der, None)
-    md5_cert = hostile_certificate(
-        subject=name("md5-device"),
+def _md5_signed_by_ca(
+    common_name: str, extensions: list[dict[str, Any]] | None = None
+) -> Certificate:
+    """A certificate our CA really signed, with MD5."""
+    return hostile_certificate(
+        subject=name(common_name),
         issuer=CA_NAME,
         spki=spki_der(rsa_key()),
-        signing_key=ca_key,
+        signing_key=serialization.load_der_private_key(CA.key_der, None),
         now=NOW,
         algorithm={"algorithm": "md5_rsa"},
+        extensions=extensions or (),
     )
+
+
+def test_a_certificate_signed_with_md5_is_refused_unless_legacy() -> None:
+    md5_cert = _md5_signed_by_ca("md5-device")
     with pytest.raises(UnsupportedAlgorithmError, match="md5"):
         verify_issued_by(md5_cert, CA.certificate, backend=BACKEND, algorithms=DEFAULT_POLICY)
     verify_issued_by(md5_cert, CA.certificate, backend=BACKEND, algorithms=LEGACY)
@@ -417,17 +424,9 @@ def test_an_ra_certificate_outside_its_validity_is_refused(days: tuple[int, int]
 
 
 def test_an_ra_signed_with_md5_is_refused_under_the_default_policy() -> None:
-    ca_key = serialization.load_der_private_key(CA.key_der, None)
-    md5_ra = hostile_certificate(
-        subject=name("md5 RA"),
-        issuer=CA_NAME,
-        spki=spki_der(rsa_key()),
-        signing_key=ca_key,
-        now=NOW,
-        algorithm={"algorithm": "md5_rsa"},
-        extensions=[
-            {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": False}}
-        ],
+    md5_ra = _md5_signed_by_ca(
+        "md5 RA",
+        [{"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": False}}],
     )
     body, _ = build_ca_certificates(CA.certificate, [md5_ra])
     with pytest.raises(VerificationError):

@@ -324,8 +324,9 @@ def _scan_inside(
             return
         start += 1
     # Cheap test first: does one header at ``start`` claim exactly the contents?
+    # (A definite length is not walked; an indefinite one is, within its bounds.)
     try:
-        inner = _span(data, start, end)
+        inner = read_header(data, start, end)
     except ParseError:
         return
     if inner.end != end:
@@ -336,26 +337,6 @@ def _scan_inside(
         raise
     except ParseError:
         return  # not DER after all: opaque bytes (what was counted stays counted)
-
-
-def _span(data: bytes, offset: int, end: int) -> Header:
-    """Where the element at ``offset`` would end (a definite length is not walked)."""
-    _, pos = _read_tag(data, offset, end)
-    if pos >= end:
-        raise ParseError("truncated: no length")
-    length_byte = data[pos]
-    if length_byte == 0x80:
-        return read_header(data, offset, end)  # BER inside: walked to its end-of-contents
-    pos += 1
-    if length_byte & 0x80:
-        count = length_byte & 0x7F
-        if count > 4 or pos + count > end:
-            raise ParseError("bad length")
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    else:
-        length = length_byte
-    return Header(0, False, 0, offset, pos, pos + length, pos + length, indefinite=False)
 
 
 def count_children(contents: bytes, limit: int, what: str) -> int:
