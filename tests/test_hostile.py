@@ -811,3 +811,11 @@ def test_large_extensions_nobody_acts_on_are_kept_raw_and_said_so() -> None:
     (extension,) = parsed.requested_extensions
     assert bytes.fromhex(extension["value"]["raw_der"]) == big
     assert [f.code.value for f in parsed.findings] == ["oversized-value"]
+
+
+def test_a_pem_bundle_is_capped_in_count_as_well_as_size() -> None:
+    from tests.helpers import pem_cert
+
+    assert len(Certificate.load_all(pem_cert(CA.certificate) * 64)) == 64
+    with pytest.raises(LimitExceededError, match="more than 64 certificates"):
+        parse_ca_certificates(pem_cert(CA.certificate) * 65, now=NOW)

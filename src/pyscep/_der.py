@@ -155,7 +155,7 @@ def octet_string_value(encoded: bytes) -> bytes:
         child = read_header(encoded, pos, end)
         segments += 1
         if segments > MAX_SEGMENTS:
-            raise ParseError("too many OCTET STRING segments")
+            raise LimitExceededError("too many OCTET STRING segments")
         if child.tag_class != 0 or child.tag_number != _TAG_OCTET_STRING:
             raise ParseError("segment of a constructed OCTET STRING is not an OCTET STRING")
         # The rest of this level comes after the child's own segments.

@@ -28,7 +28,7 @@ from ._extensions import (
     decode_key_usage,
     read_extensions,
 )
-from .errors import LocalProtocolError, ParseError
+from .errors import LimitExceededError, LocalProtocolError, ParseError
 from .limits import DEFAULT_LIMITS, Limits
 from .public_key import PublicKey
 
@@ -75,14 +75,14 @@ class Certificate:
         if not pem.detect(data):
             return [cls._from_der(data, limits)]
         if len(data) > limits.max_size:
-            raise ParseError(
+            raise LimitExceededError(
                 f"PEM input of {len(data)} bytes exceeds the {limits.max_size}-byte limit"
             )
         found: list[Certificate] = []
         with parse_field("PEM"):
             for _, _, der in pem.unarmor(data, multiple=True):
                 if len(found) == max_count:
-                    raise ParseError(f"more than {max_count} certificates in one PEM input")
+                    raise LimitExceededError(f"more than {max_count} certificates in one PEM input")
                 found.append(cls._from_der(der, limits))
         if not found:
             raise ParseError("no certificate in the PEM input")

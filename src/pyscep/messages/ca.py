@@ -27,7 +27,7 @@ from pyscep.cms.signed import (
 )
 from pyscep.crypto import CryptoBackend, Signer, get_backend
 from pyscep.crypto.signed_object import is_issued_by
-from pyscep.errors import ParseError, VerificationError
+from pyscep.errors import LimitExceededError, ParseError, VerificationError
 from pyscep.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -114,7 +114,7 @@ def _select(
     if not certificates:
         raise ParseError("GetCACert response holds no certificate")
     if len(certificates) > MAX_CERTIFICATES:
-        raise ParseError(f"GetCACert response holds more than {MAX_CERTIFICATES} certificates")
+        raise LimitExceededError(f"more than {MAX_CERTIFICATES} certificates in GetCACert")
     reasons: list[str] = []
     pinned = None
     if ca_fingerprint is not None:

@@ -19,7 +19,7 @@ from asn1crypto import x509
 
 from pyscep._boundary import field
 from pyscep.certificate import Certificate
-from pyscep.errors import ParseError, PolicyConfigError
+from pyscep.errors import LimitExceededError, PolicyConfigError
 
 __all__ = ["DistinguishedName", "NamePattern"]
 
@@ -82,7 +82,7 @@ class DistinguishedName:
             name = x509.Name.load(der, strict=True)
             rdns = name.chosen
             if len(rdns) > MAX_RDNS:
-                raise ParseError(f"a name of more than {MAX_RDNS} RDNs")
+                raise LimitExceededError(f"a name of more than {MAX_RDNS} RDNs")
             structured = []
             for rdn in rdns:
                 pairs = []
