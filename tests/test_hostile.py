@@ -819,3 +819,24 @@ def test_a_pem_bundle_is_capped_in_count_as_well_as_size() -> None:
     assert len(Certificate.load_all(pem_cert(CA.certificate) * 64)) == 64
     with pytest.raises(LimitExceededError, match="more than 64 certificates"):
         parse_ca_certificates(pem_cert(CA.certificate) * 65, now=NOW)
+
+
+def test_a_self_issued_encryption_only_certificate_does_not_pass_for_a_ca_signer() -> None:
+    # Self-issued and without basicConstraints, it counts as a CA; without
+    # keyCertSign or digitalSignature, it still may not sign.
+    key = rsa_key()
+    usage = {"extn_id": "key_usage", "critical": True, "extn_value": {"key_encipherment"}}
+    certificate = hostile_certificate(
+        subject=name("encrypt only"),
+        issuer=name("encrypt only"),
+        spki=spki_der(key),
+        signing_key=key,
+        now=NOW,
+        extensions=[usage],
+    )
+    assert certificate.is_ca
+    reply = build_cert_rep_pending(
+        pyscep.messages.ReplyTo("TX-1", b"N" * 16), signer=RawSigner(certificate, key)
+    )
+    with pytest.raises(VerificationError, match="keyUsage"):
+        verify_cert_rep(parse_pki_message(reply), ca_certificates=[certificate])

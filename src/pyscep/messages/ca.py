@@ -66,12 +66,14 @@ def may_sign(certificate: Certificate) -> bool:
     """May this certificate sign SCEP replies? RFC 5280 keyUsage, with the CA exception.
 
     A certificate without keyUsage may do anything. One with keyUsage needs
-    digitalSignature, except a CA certificate: a CA without an RA signs its
-    replies with the CA key, and real CAs (micromdm) assert only keyCertSign
-    and cRLSign on it.
+    digitalSignature, except a CA certificate (keyCertSign): a CA without an
+    RA signs its replies with the CA key, and real CAs (micromdm) assert only
+    keyCertSign and cRLSign on it.
     """
     usage = certificate.key_usage
-    return usage is None or "digital_signature" in usage or certificate.is_ca
+    if usage is None or "digital_signature" in usage:
+        return True
+    return "key_cert_sign" in usage and certificate.is_ca
 
 
 def _may_encrypt(certificate: Certificate) -> bool:
