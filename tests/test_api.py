@@ -529,6 +529,8 @@ _FORBIDDEN = {
     "pyscep.findings": ("pyscep.",),
     "pyscep.algorithms": ("pyscep.crypto", "pyscep.cms", "pyscep.messages", "pyscep.policy"),
     "pyscep.certificate": ("pyscep.crypto", "pyscep.cms", "pyscep.messages", "pyscep.policy"),
+    "pyscep.public_key": ("pyscep.crypto", "pyscep.cms", "pyscep.messages", "pyscep.policy"),
+    "pyscep._extensions": ("pyscep.crypto", "pyscep.cms", "pyscep.messages", "pyscep.policy"),
     "pyscep.crypto": ("pyscep.cms", "pyscep.messages", "pyscep.policy"),
     "pyscep.cms": ("pyscep.messages", "pyscep.policy"),
     "pyscep.policy": ("pyscep.messages", "pyscep.cms", "pyscep._asn1"),

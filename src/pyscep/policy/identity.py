@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from asn1crypto import x509
 
 from pyscep._boundary import field
+from pyscep._extensions import check_name
 from pyscep.certificate import Certificate
-from pyscep.errors import LimitExceededError, PolicyConfigError
+from pyscep.errors import PolicyConfigError
 
 __all__ = ["DistinguishedName", "NamePattern"]
 
@@ -80,11 +81,9 @@ class DistinguishedName:
         """From a DER Name."""
         with field("Name"):
             name = x509.Name.load(der, strict=True)
-            rdns = name.chosen
-            if len(rdns) > MAX_RDNS:
-                raise LimitExceededError(f"a name of more than {MAX_RDNS} RDNs")
+            check_name(name)  # counted before it is walked
             structured = []
-            for rdn in rdns:
+            for rdn in name.chosen:
                 pairs = []
                 for attribute in rdn:
                     kind = attribute["type"].native
