@@ -28,6 +28,11 @@ from pyscep.cms.signed import (
 from pyscep.crypto import CryptoBackend, Signer, get_backend
 from pyscep.crypto.signed_object import is_issued_by
 from pyscep.errors import LimitExceededError, ParseError, VerificationError
+from pyscep.http.operations import (
+    CONTENT_TYPE_CA_CERT,
+    CONTENT_TYPE_CA_RA_CERT,
+    CONTENT_TYPE_NEXT_CA_CERT,
+)
 from pyscep.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -42,9 +47,10 @@ __all__ = [
     "parse_next_ca_certificates",
 ]
 
-CA_CERT_CONTENT_TYPE = "application/x-x509-ca-cert"
-CA_RA_CERT_CONTENT_TYPE = "application/x-x509-ca-ra-cert"
-NEXT_CA_CERT_CONTENT_TYPE = "application/x-x509-next-ca-cert"
+# The HTTP mapping owns the spellings; these names stay for the message layer's users.
+CA_CERT_CONTENT_TYPE = CONTENT_TYPE_CA_CERT
+CA_RA_CERT_CONTENT_TYPE = CONTENT_TYPE_CA_RA_CERT
+NEXT_CA_CERT_CONTENT_TYPE = CONTENT_TYPE_NEXT_CA_CERT
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,453 @@
+"""The protocol layer: HTTP mapping, responder and client, wired to each other in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pyscep
+from pyscep import LEGACY, FailInfo, LocalProtocolError, MessageType, RemoteProtocolError
+from pyscep.http import (
+    CONTENT_TYPE_CA_CERT,
+    CONTENT_TYPE_PKI_MESSAGE,
+    HttpRequest,
+    HttpResponse,
+    Operation,
+    ResponseKind,
+    classify_response,
+    client_request,
+    read_request,
+    route_of,
+)
+from pyscep.messages import IssuerAndSerial, IssuerAndSubject, build_cert_poll, build_csr
+from pyscep.protocol.client import (
+    _CALLS,
+    CACertificatesReceived,
+    CapabilitiesReceived,
+    CertificateIssued,
+    ClientState,
+    ProtocolFailed,
+    ReplyUnreadable,
+    RequestPending,
+    RequestRejected,
+    ScepClient,
+)
+from pyscep.protocol.profiles import CISCO_IOS, DRAFT, MICROMDM, STRICT
+from pyscep.protocol.server import (
+    Answered,
+    CertificateRequested,
+    EnrollmentRequested,
+    ResponderConfig,
+    ScepResponder,
+    ServerEvent,
+    StaticChallenge,
+)
+from pyscep.protocol.transactions import TransactionState
+from pyscep.testing import make_identity
+from tests.helpers import NOW
+
+CA = make_identity("Protocol CA", now=NOW, ca=True)
+DEVICE_KEY = pyscep.load_private_key(make_identity("device", now=NOW).key_der)
+CHALLENGE = "let-me-in"
+
+
+def responder(**changes: object) -> ScepResponder:
+    config = ResponderConfig(
+        ca_certificate=CA.certificate,
+        signer=CA.signer,
+        decrypter=CA.decrypter,
+        challenge=StaticChallenge(CHALLENGE),
+    )
+    return ScepResponder(replace(config, **changes))  # type: ignore[arg-type]
+
+
+Decide = Callable[[ScepResponder, ServerEvent], HttpResponse]
+
+
+def issue_if_challenge_ok(server: ScepResponder, event: ServerEvent) -> HttpResponse:
+    """The application of a small CA: issue with the right challenge or a renewal."""
+    if isinstance(event, Answered):
+        return event.response
+    assert isinstance(event, EnrollmentRequested)
+    if event.challenge_ok or event.renewal:
+        return server.issue(event, CA.issue(event.request, now=NOW), now=NOW)
+    return server.reject(event, FailInfo.BAD_REQUEST, now=NOW)
+
+
+def always_pending(server: ScepResponder, event: ServerEvent) -> HttpResponse:
+    if isinstance(event, EnrollmentRequested):
+        return server.pending(event, now=NOW)
+    assert isinstance(event, Answered)
+    return event.response
+
+
+def exchange(server: ScepResponder, request: HttpRequest, decide: Decide) -> HttpResponse:
+    """What an HTTP transport does: carry the request, let the application decide."""
+    target = urlsplit(request.target)
+    return decide(server, server.receive(request.method, target.path, target.query, request.body))
+
+
+def send(client: ScepClient, server: ScepResponder, request: HttpRequest, decide: Decide) -> object:
+    response = exchange(server, request, decide)
+    return client.receive(response.status, response.content_type, response.body, now=NOW)
+
+
+def ready_client(server: ScepResponder, **kwargs: object) -> ScepClient:
+    client = ScepClient(ca_fingerprint=CA.certificate.sha256_fingerprint, **kwargs)  # type: ignore[arg-type]
+    assert isinstance(
+        send(client, server, client.get_caps(), issue_if_challenge_ok), CapabilitiesReceived
+    )
+    event = send(client, server, client.get_ca_certificates(), issue_if_challenge_ok)
+    assert isinstance(event, CACertificatesReceived)
+    assert client.state is ClientState.READY
+    return client
+
+
+def csr(
+    challenge: str | None = CHALLENGE, cn: str = "device"
+) -> pyscep.messages.CertificationRequest:
+    return build_csr(DEVICE_KEY, f"CN={cn}", challenge_password=challenge)
+
+
+# --- the HTTP mapping ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_post", [True, False])
+def test_a_pki_operation_round_trips_through_http(use_post: bool) -> None:
+    message = bytes(range(256)) * 4
+    request = client_request(Operation.PKI_OPERATION, message=message, use_post=use_post)
+    target = urlsplit(request.target)
+    incoming = read_request(request.method, target.path, target.query, request.body)
+    assert (incoming.operation, incoming.message, incoming.route) == (
+        Operation.PKI_OPERATION,
+        message,
+        "/scep",
+    )
+    assert request.method == ("POST" if use_post else "GET")
+
+
+@pytest.mark.parametrize(
+    ("query", "operation"),
+    [
+        ("operation=GetCACaps", Operation.GET_CA_CAPS),
+        ("operation=getcacaps&message=x", Operation.GET_CA_CAPS),
+        ("operation=GetCACert&message=CA%201", Operation.GET_CA_CERT),
+        ("operation=GetNextCACert", Operation.GET_NEXT_CA_CERT),
+    ],
+)
+def test_operations_are_read_without_regard_to_case(query: str, operation: Operation) -> None:
+    assert read_request("GET", "/cgi-bin/pkiclient.exe", query).operation is operation
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "body"),
+    [
+        ("PUT", "operation=GetCACaps", b""),
+        ("GET", "", b""),
+        ("GET", "operation=Frobnicate", b""),
+        ("GET", "operation=PKIOperation", b""),
+        ("POST", "operation=PKIOperation", b""),
+        ("GET", "operation=PKIOperation&message=%41%41", b""),
+        ("GET", "operation=PKIOperation&message=***", b""),
+    ],
+)
+def test_requests_that_are_not_scep_are_remote_protocol_errors(
+    method: str, query: str, body: bytes
+) -> None:
+    with pytest.raises(RemoteProtocolError):
+        read_request(method, "/scep", query, body)
+
+
+def test_routes_ignore_trailing_slashes_and_pkiclient_exe() -> None:
+    assert route_of("/scep/pkiclient.exe") == route_of("/scep/") == "/scep"
+    assert route_of("/") == route_of("") == "/"
+
+
+@pytest.mark.parametrize(
+    ("operation", "status", "content_type", "problem"),
+    [
+        (Operation.GET_CA_CERT, 200, "text/html", "Content-Type"),
+        (Operation.GET_CA_CERT, 500, CONTENT_TYPE_CA_CERT, "HTTP 500"),
+        (Operation.PKI_OPERATION, 200, None, "missing"),
+        (Operation.PKI_OPERATION, 200, "application/x-x509-ca-cert", "Content-Type"),
+    ],
+)
+def test_responses_of_the_wrong_kind_fail_clearly(
+    operation: Operation, status: int, content_type: str | None, problem: str
+) -> None:
+    with pytest.raises(RemoteProtocolError, match=problem):
+        classify_response(operation, status, content_type, b"<html>oops</html>")
+
+
+def test_get_ca_caps_errors_mean_no_capabilities() -> None:
+    assert classify_response(Operation.GET_CA_CAPS, 404, "text/html", b"") is ResponseKind.CAPS
+    assert (
+        classify_response(Operation.PKI_OPERATION, 200, "Application/X-PKI-Message; x=1", b"")
+        is ResponseKind.PKI_MESSAGE
+    )
+
+
+# --- client and responder, end to end -------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", [STRICT, CISCO_IOS], ids=["POST", "GET"])
+def test_enrollment_with_the_right_challenge_is_issued(profile: object) -> None:
+    server = responder()
+    client = ready_client(server, profile=profile)
+    request = client.enroll(csr(), DEVICE_KEY, now=NOW)
+    assert request.method == ("GET" if profile is CISCO_IOS else "POST")
+    event = send(client, server, request, issue_if_challenge_ok)
+    assert isinstance(event, CertificateIssued), event
+    assert event.certificate.public_key_der == DEVICE_KEY.public_key_der
+    assert client.state is ClientState.READY
+
+
+def test_a_wrong_challenge_is_a_rejection_event_not_an_exception() -> None:
+    server = responder()
+    client = ready_client(server)
+    event = send(
+        client, server, client.enroll(csr("wrong"), DEVICE_KEY, now=NOW), issue_if_challenge_ok
+    )
+    assert isinstance(event, RequestRejected)
+    assert event.fail_info is FailInfo.BAD_REQUEST
+    assert client.state is ClientState.READY
+
+
+def test_pending_then_poll_then_manual_approval() -> None:
+    server = responder()
+    client = ready_client(server)
+    request = csr()
+    event = send(client, server, client.enroll(request, DEVICE_KEY, now=NOW), always_pending)
+    assert isinstance(event, RequestPending)
+    assert event.poll_at == NOW + timedelta(seconds=30)
+    event = send(client, server, client.poll(now=NOW), always_pending)
+    assert isinstance(event, RequestPending)
+    assert event.poll_at == NOW + timedelta(seconds=60)  # backing off
+    issued = CA.issue(request, now=NOW)
+    server.approve(event.transaction_id, issued, now=NOW)
+    final = send(client, server, client.poll(now=NOW), always_pending)
+    assert isinstance(final, CertificateIssued)
+    assert final.certificate == issued
+
+
+def test_a_resent_request_gets_the_same_certificate_never_a_second() -> None:
+    server = responder()
+    first_client, second_client = ready_client(server), ready_client(server)
+    request = csr()
+    first = send(
+        first_client,
+        server,
+        first_client.enroll(request, DEVICE_KEY, now=NOW),
+        issue_if_challenge_ok,
+    )
+    again = send(
+        second_client,
+        server,
+        second_client.enroll(request, DEVICE_KEY, now=NOW),
+        issue_if_challenge_ok,
+    )
+    assert isinstance(first, CertificateIssued)
+    assert isinstance(again, CertificateIssued)
+    assert again.certificate == first.certificate
+
+
+def test_a_transaction_id_cannot_be_taken_over_by_another_key() -> None:
+    server = responder()
+    client = ready_client(server)
+    event = send(client, server, client.enroll(csr(), DEVICE_KEY, now=NOW), always_pending)
+    assert isinstance(event, RequestPending)
+    stored = server.store.get(event.transaction_id)
+    assert stored is not None
+    assert stored.state is TransactionState.PENDING
+    # A poll signed by another key for that transactionID is refused.
+    intruder = pyscep.messages.self_signed_signer(
+        pyscep.load_private_key(make_identity("intruder", now=NOW).key_der), "CN=device", now=NOW
+    )
+    poll = build_cert_poll(
+        IssuerAndSubject(CA.certificate.subject_der, csr().subject_der),
+        signer=intruder,
+        recipient=CA.certificate,
+        transaction_id=event.transaction_id,
+    )
+    answer = exchange(
+        server, client_request(Operation.PKI_OPERATION, message=poll.der), always_pending
+    )
+    reply = pyscep.messages.verify_cert_rep(
+        pyscep.messages.parse_pki_message(answer.body),
+        ca_certificates=[CA.certificate],
+        request=poll,
+    )
+    assert reply.fail_info is FailInfo.BAD_CERT_ID
+
+
+def test_message_types_the_application_did_not_take_on_are_refused() -> None:
+    server = responder()
+    client = ready_client(server)
+    keys = pyscep.KeyPair(DEVICE_KEY, CA.issue(csr(), now=NOW))
+    event = send(
+        client,
+        server,
+        client.get_cert(IssuerAndSerial.of(keys.certificate), keys),
+        issue_if_challenge_ok,
+    )
+    assert isinstance(event, RequestRejected)
+    assert event.fail_info is FailInfo.BAD_REQUEST
+    # Once handled, GetCert reaches the application.
+    handling = responder(handled=frozenset({MessageType.PKCS_REQ, MessageType.GET_CERT}))
+    client = ready_client(handling)
+    request = client.get_cert(IssuerAndSerial.of(keys.certificate), keys)
+    target = urlsplit(request.target)
+    reached = handling.receive(request.method, target.path, target.query, request.body)
+    assert isinstance(reached, CertificateRequested)
+    assert reached.wanted == IssuerAndSerial.of(keys.certificate)
+
+
+@pytest.mark.parametrize(
+    ("profile", "kind"), [(STRICT, MessageType.RENEWAL_REQ), (DRAFT, MessageType.PKCS_REQ)]
+)
+def test_renewal_is_signed_with_the_existing_certificate(
+    profile: object, kind: MessageType
+) -> None:
+    server = responder()
+    client = ready_client(server, profile=profile)
+    current = pyscep.KeyPair(DEVICE_KEY, CA.issue(csr(), now=NOW))
+    new_key = pyscep.load_private_key(make_identity("device", now=NOW).key_der)
+    seen: list[ServerEvent] = []
+
+    def record(server: ScepResponder, event: ServerEvent) -> HttpResponse:
+        seen.append(event)
+        return issue_if_challenge_ok(server, event)
+
+    renewal = build_csr(new_key, "CN=device")
+    event = send(client, server, client.renew(renewal, current, now=NOW), record)
+    assert isinstance(event, CertificateIssued)
+    assert event.certificate.public_key_der == new_key.public_key_der
+    (requested,) = seen
+    assert isinstance(requested, EnrollmentRequested)
+    assert (requested.message_type, requested.renewal) == (kind, True)
+    assert requested.signer_certificate == current.certificate
+
+
+def test_a_replayed_reply_breaks_the_protocol_and_fails_the_client() -> None:
+    server = responder()
+    client = ready_client(server)
+    old = exchange(server, client.enroll(csr(cn="one"), DEVICE_KEY, now=NOW), issue_if_challenge_ok)
+    client.receive(old.status, old.content_type, old.body, now=NOW)
+    client.enroll(csr(cn="two"), DEVICE_KEY, now=NOW)
+    event = client.receive(old.status, old.content_type, old.body, now=NOW)
+    assert isinstance(event, ProtocolFailed)
+    assert client.state is ClientState.FAILED
+    with pytest.raises(LocalProtocolError):
+        client.get_caps()
+
+
+def test_a_ca_known_to_answer_in_des_is_refused_before_anything_is_sent() -> None:
+    server = responder()
+    client = ready_client(server, profile=MICROMDM)
+    with pytest.raises(pyscep.UnsupportedAlgorithmError, match="micromdm"):
+        client.enroll(csr(), DEVICE_KEY, now=NOW)
+    assert client.state is ClientState.READY  # nothing was sent
+
+
+def test_a_reply_in_refused_algorithms_is_kept_and_can_be_reopened() -> None:
+    # The server answers in DES (it accepted the request under LEGACY and mirrors
+    # a DES request); the strict client keeps the reply instead of losing it.
+    server = responder(algorithms=LEGACY, caps=pyscep.messages.CACaps.of(["SHA-256"]))
+    client = ready_client(server, algorithms=LEGACY)
+    request = client.enroll(csr(), DEVICE_KEY, now=NOW)
+    client.algorithms = pyscep.DEFAULT_POLICY  # the user tightened the policy meanwhile
+    event = send(client, server, request, issue_if_challenge_ok)
+    assert isinstance(event, ReplyUnreadable)
+    reopened = client.reopen(event.reply, algorithms=LEGACY)
+    assert isinstance(reopened, CertificateIssued)
+
+
+# --- properties over (state, call) pairs -------------------------------------------
+
+
+def _client_in(state: ClientState) -> tuple[ScepClient, ScepResponder]:
+    """A client driven, through real exchanges, into ``state``."""
+    server = responder()
+    if state is ClientState.IDLE:
+        return ScepClient(), server
+    if state is ClientState.AWAIT_CAPS:
+        client = ScepClient()
+        client.get_caps()
+        return client, server
+    if state is ClientState.AWAIT_CA:
+        client = ScepClient()
+        client.get_ca_certificates()
+        return client, server
+    client = ready_client(server)
+    if state is ClientState.AWAIT_NEXT_CA:
+        client.get_next_ca_certificates()
+    elif state is ClientState.AWAIT_REPLY:
+        client.enroll(csr(), DEVICE_KEY, now=NOW)
+    elif state is ClientState.PENDING:
+        send(client, server, client.enroll(csr(), DEVICE_KEY, now=NOW), always_pending)
+    elif state is ClientState.FAILED:
+        client.enroll(csr(), DEVICE_KEY, now=NOW)
+        client.receive(200, CONTENT_TYPE_PKI_MESSAGE, b"not a CertRep", now=NOW)
+    assert client.state is state
+    return client, server
+
+
+def _make_call(client: ScepClient, call: str) -> object:
+    keys = pyscep.KeyPair(DEVICE_KEY, CA.issue(csr(), now=NOW))
+    arguments: dict[str, Callable[[], object]] = {
+        "get_caps": client.get_caps,
+        "get_ca_certificates": client.get_ca_certificates,
+        "get_next_ca_certificates": client.get_next_ca_certificates,
+        "enroll": lambda: client.enroll(csr(), DEVICE_KEY, now=NOW),
+        "renew": lambda: client.renew(csr(), keys, now=NOW),
+        "get_cert": lambda: client.get_cert(IssuerAndSerial.of(keys.certificate), keys),
+        "get_crl": lambda: client.get_crl(IssuerAndSerial.of(keys.certificate), keys),
+        "poll": lambda: client.poll(now=NOW),
+    }
+    return arguments[call]()
+
+
+PAIRS = [(state, call) for state in ClientState for call in sorted(_CALLS)]
+
+
+@pytest.mark.parametrize(("state", "call"), PAIRS, ids=[f"{s.value}-{c}" for s, c in PAIRS])
+def test_every_call_in_every_state_follows_the_transition_table(
+    state: ClientState, call: str
+) -> None:
+    client, _ = _client_in(state)
+    allowed, after = _CALLS[call]
+    if state in allowed:
+        assert isinstance(_make_call(client, call), HttpRequest)
+        assert client.state is after
+    else:
+        with pytest.raises(LocalProtocolError):
+            _make_call(client, call)
+        assert client.state is state
+
+
+@pytest.mark.parametrize(
+    "state", [ClientState.IDLE, ClientState.READY, ClientState.PENDING, ClientState.FAILED]
+)
+def test_a_response_nobody_waits_for_is_refused(state: ClientState) -> None:
+    client, _ = _client_in(state)
+    with pytest.raises(LocalProtocolError):
+        client.receive(200, CONTENT_TYPE_PKI_MESSAGE, b"", now=NOW)
+    assert client.state is state
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["GET", "POST", "PUT"]), st.text(max_size=60))
+def test_the_responder_answers_anything_with_an_event(body: bytes, method: str, query: str) -> None:
+    server = responder()
+    for q in (query, "operation=PKIOperation", "operation=PKIOperation&message=" + query):
+        event = server.receive(method, "/scep", q, body)
+        assert isinstance(event, Answered)
+        assert event.response.status in (200, 400, 404)
+        if event.response.status == 200 and "PKIOperation" in q:
+            assert event.response.content_type == CONTENT_TYPE_PKI_MESSAGE
