@@ -43,6 +43,7 @@ from pyscep.protocol.server import (
     Answered,
     CertificateRequested,
     EnrollmentRequested,
+    PollRequested,
     ResponderConfig,
     ScepResponder,
     ServerEvent,
@@ -81,7 +82,7 @@ def issue_if_challenge_ok(server: ScepResponder, event: ServerEvent) -> HttpResp
 
 
 def always_pending(server: ScepResponder, event: ServerEvent) -> HttpResponse:
-    if isinstance(event, EnrollmentRequested):
+    if isinstance(event, (EnrollmentRequested, PollRequested)):
         return server.pending(event, now=NOW)
     assert isinstance(event, Answered)
     return event.response

@@ -59,7 +59,7 @@ class Certificate:
         if isinstance(value, (bytes, bytearray, memoryview)):
             data = bytes(value)
             if pem.detect(data):
-                return cls.load_all(data, max_count=1)[0]
+                return cls._first_pem(data)
             return cls._from_der(data)
         raise LocalProtocolError(f"cannot make a Certificate from {type(value).__name__}")
 
@@ -87,6 +87,16 @@ class Certificate:
         if not found:
             raise ParseError("no certificate in the PEM input")
         return found
+
+    @classmethod
+    def _first_pem(cls, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Certificate:
+        """The first certificate of PEM text (a certificate file with its chain after it)."""
+        if len(data) > limits.max_size:
+            raise LimitExceededError(f"PEM input exceeds the {limits.max_size}-byte limit")
+        with parse_field("PEM"):
+            for _, _, der in pem.unarmor(data, multiple=True):
+                return cls._from_der(der, limits)
+        raise ParseError("no certificate in the PEM input")  # pragma: no cover - detect() said so
 
     @classmethod
     def _from_der(cls, der: bytes, limits: Limits = DEFAULT_LIMITS) -> Certificate:

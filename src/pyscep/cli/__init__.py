@@ -1,11 +1,11 @@
-"""The ``pyscep`` command line: ``demo``, ``inspect``, ``policy check``."""
+"""The ``pyscep`` command line: ``demo``, ``inspect``, ``policy check``, ``serve``, ``client``."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
-from pyscep.cli import demo, inspect, policy
+from pyscep.cli import client, demo, inspect, policy, serve
 
 __all__ = ["main"]
 
@@ -19,5 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     inspect.add_parser(commands)
     policy.add_parser(commands)
+    serve.add_parser(commands)
+    client.add_parser(commands)
     args = parser.parse_args(argv)
     return int(args.handler(args))

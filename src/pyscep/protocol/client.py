@@ -98,6 +98,7 @@ _CALLS: dict[str, tuple[frozenset[ClientState], ClientState]] = {
     "get_cert": (frozenset({ClientState.READY}), ClientState.AWAIT_REPLY),
     "get_crl": (frozenset({ClientState.READY}), ClientState.AWAIT_REPLY),
     "poll": (frozenset({ClientState.PENDING}), ClientState.AWAIT_REPLY),
+    "resume": (frozenset({ClientState.READY}), ClientState.PENDING),
 }
 #: Where a CertRep leads.
 _AFTER: dict[PKIStatus, ClientState] = {
@@ -348,6 +349,24 @@ class ScepClient:
         self._call("poll")
         self._polls += 1
         return self._send(replace(pending, built=built))
+
+    def resume(
+        self,
+        request: CertificationRequest,
+        key: PrivateKey,
+        transaction_id: str,
+        *,
+        now: datetime,
+    ) -> None:
+        """Take up a PENDING enrollment a previous process left (then `poll`)."""
+        self._require_ready()
+        assert self.ca is not None
+        keys = self_signed_signer(key, request.subject_der, now=now)
+        placeholder = BuiltRequest(b"", MessageType.PKCS_REQ, transaction_id, b"")
+        poll = IssuerAndSubject(self.ca.ca.subject_der, request.subject_der)
+        self._call("resume")
+        self._pending = _Outstanding(placeholder, keys, request.public_key_der, poll)
+        self._pending_since, self._polls, self.next_poll_at = now, 0, now
 
     # --- building ---------------------------------------------------------------
 

@@ -13,6 +13,9 @@ application's decision, asked for with an event:
 - `EnrollmentRequested` (PKCSReq, RenewalReq, and draft-era renewals: a
   PKCSReq signed with an existing certificate): call `issue`, `pending` or
   `reject`;
+- `PollRequested` (CertPoll for a PENDING transaction, from the key that
+  asked): call `issue`, `pending` or `reject` (polls of issued or rejected
+  transactions are answered from the store);
 - `CertificateRequested` (GetCert) and `CrlRequested` (GetCRL), only when
   the application said it handles them: call `send_certificates`,
   `send_crl` or `reject`.
@@ -74,7 +77,9 @@ __all__ = [
     "CertificateRequested",
     "ChallengeChecker",
     "CrlRequested",
+    "Enrollment",
     "EnrollmentRequested",
+    "PollRequested",
     "ResponderConfig",
     "ScepResponder",
     "ServerEvent",
@@ -158,6 +163,17 @@ class EnrollmentRequested:
 
 
 @dataclass(frozen=True)
+class PollRequested:
+    """CertPoll for a transaction still PENDING: issue it now, keep it pending, or reject."""
+
+    transaction_id: str
+    transaction: Transaction
+    #: The PKCS#10 request of the transaction, parsed (what an approver issues from).
+    request: CertificationRequest
+    reply_to: ReplyTo = field(repr=False)
+
+
+@dataclass(frozen=True)
 class CertificateRequested:
     """GetCert: the certificate named by ``wanted``."""
 
@@ -177,7 +193,9 @@ class CrlRequested:
     reply_to: ReplyTo = field(repr=False)
 
 
-ServerEvent = Answered | EnrollmentRequested | CertificateRequested | CrlRequested
+ServerEvent = Answered | EnrollmentRequested | PollRequested | CertificateRequested | CrlRequested
+#: The events that are about one enrollment transaction.
+Enrollment = EnrollmentRequested | PollRequested
 
 
 def _pki(body: bytes) -> HttpResponse:
@@ -259,6 +277,9 @@ class ScepResponder:
                 return self._failure(
                     reply_to, FailInfo.BAD_REQUEST, "transactionID in use for another key"
                 )
+            if known.state is TransactionState.PENDING:
+                # A re-sent PKCSReq is how draft-era clients poll.
+                return PollRequested(reply_to.transaction_id, known, request, reply_to)
             return self._from_store(known, reply_to, "re-sent request")
         checker = self.config.challenge
         challenge_ok = (
@@ -282,6 +303,9 @@ class ScepResponder:
         # The poll must come from the key that asked (catalog #65, #68).
         if known is None or known.requester_key != message.signer_certificate.public_key_der:
             return self._failure(reply_to, FailInfo.BAD_CERT_ID, "no such transaction")
+        if known.state is TransactionState.PENDING:
+            request = CertificationRequest.load(known.csr)
+            return PollRequested(reply_to.transaction_id, known, request, reply_to)
         return self._from_store(known, reply_to, "poll")
 
     def _from_store(self, known: Transaction, reply_to: ReplyTo, why: str) -> Answered:
@@ -303,7 +327,7 @@ class ScepResponder:
 
     def issue(
         self,
-        event: EnrollmentRequested,
+        event: Enrollment,
         certificate: Certificate,
         *,
         chain: Sequence[Certificate] = (),
@@ -328,7 +352,7 @@ class ScepResponder:
         )
         return self._from_store(stored, event.reply_to, "issued").response
 
-    def pending(self, event: EnrollmentRequested, *, now: datetime) -> HttpResponse:
+    def pending(self, event: Enrollment, *, now: datetime) -> HttpResponse:
         """Answer PENDING; approve later with `approve` (or `deny`), the client polls."""
         stored = self.store.record(
             Transaction(
@@ -343,13 +367,13 @@ class ScepResponder:
 
     def reject(
         self,
-        event: EnrollmentRequested | CertificateRequested | CrlRequested,
+        event: Enrollment | CertificateRequested | CrlRequested,
         fail_info: FailInfo,
         *,
         now: datetime,
     ) -> HttpResponse:
         """Answer FAILURE with ``fail_info`` (remembered for an enrollment's re-sends)."""
-        if isinstance(event, EnrollmentRequested):
+        if isinstance(event, (EnrollmentRequested, PollRequested)):
             self.store.record(
                 Transaction(
                     event.transaction_id,

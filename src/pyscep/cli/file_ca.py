@@ -1,0 +1,134 @@
+"""The reference server's CA: keys and certificates in a state directory.
+
+Created on first start (under a lock, so workers starting together make one
+CA): ``ca.pem`` / ``ca.key``, with ``--ra`` an RA certificate (sign and
+encrypt) ``ra.pem`` / ``ra.key``, with ``--next-ca`` a rollover CA
+``next-ca.pem`` / ``next-ca.key``. Keys are written 0600.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from pyscep.certificate import Certificate
+from pyscep.crypto import KeyPair, load_private_key
+
+__all__ = ["FileCA", "write_private"]
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by its owner only (0600), replacing any old file."""
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+    temporary.replace(path)
+
+
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _certificate(
+    subject: str,
+    key: rsa.RSAPrivateKey,
+    *,
+    issuer: tuple[x509.Name, rsa.RSAPrivateKey] | None,
+    now: datetime,
+    ca: bool,
+) -> x509.Certificate:
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pyscep serve"),
+            x509.NameAttribute(NameOID.COMMON_NAME, subject),
+        ]
+    )
+    issuer_name, issuer_key = issuer if issuer is not None else (name, key)
+    usage = {
+        "digital_signature": True,
+        "content_commitment": False,
+        "key_encipherment": not ca,
+        "data_encipherment": False,
+        "key_agreement": False,
+        "key_cert_sign": ca,
+        "crl_sign": ca,
+        "encipher_only": False,
+        "decipher_only": False,
+    }
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=3650 if ca else 730))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(**usage), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+
+@dataclass(frozen=True)
+class FileCA:
+    """The CA (and optional RA and next CA) of one state directory."""
+
+    ca: KeyPair
+    ra: KeyPair | None
+    next_ca: KeyPair | None
+
+    @classmethod
+    def open(cls, directory: Path, *, ra: bool, next_ca: bool, now: datetime) -> FileCA:
+        """Load the CA of ``directory``, creating what is missing."""
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            ca_pair = _load_or_create(directory, "ca", "pyscep serve CA", None, now, ca=True)
+            ra_pair = (
+                _load_or_create(directory, "ra", "pyscep serve RA", ca_pair, now, ca=False)
+                if ra
+                else None
+            )
+            next_pair = (
+                _load_or_create(directory, "next-ca", "pyscep serve next CA", None, now, ca=True)
+                if next_ca
+                else None
+            )
+        return cls(ca_pair, ra_pair, next_pair)
+
+
+def _load_or_create(
+    directory: Path, stem: str, subject: str, issuer: KeyPair | None, now: datetime, *, ca: bool
+) -> KeyPair:
+    key_file, cert_file = directory / f"{stem}.key", directory / f"{stem}.pem"
+    if not (key_file.exists() and cert_file.exists()):
+        key = _key()
+        signing = None
+        if issuer is not None:
+            issuer_key = serialization.load_pem_private_key(
+                (directory / "ca.key").read_bytes(), None
+            )
+            assert isinstance(issuer_key, rsa.RSAPrivateKey)
+            signing = (issuer.certificate.to_cryptography().subject, issuer_key)
+        certificate = _certificate(subject, key, issuer=signing, now=now, ca=ca)
+        write_private(key_file, _pem_key(key))
+        cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return KeyPair(
+        load_private_key(key_file.read_bytes()), Certificate.load(cert_file.read_bytes())
+    )

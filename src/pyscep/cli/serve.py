@@ -1,0 +1,266 @@
+"""``pyscep serve``: a reference SCEP server (the responder, a file CA, SQLite state).
+
+    pyscep serve --state-dir DIR --challenge SECRET [--port 8080] [--pending-polls N]
+                 [--manual] [--legacy] [--ra] [--next-ca]
+    pyscep serve list DIR | approve DIR TXID | reject DIR TXID
+
+All protocol logic is `pyscep.protocol.server.ScepResponder`; this module is
+its application: issue to requests with the right challenge and to renewals
+signed by a certificate this CA issued, keep requests PENDING for N polls
+(``--pending-polls``) or until approved (``--manual``), refuse the rest. Run it
+under gunicorn or uvicorn with the factories `wsgi_from_environment` /
+`asgi_from_environment` (configured by ``PYSCEP_STATE_DIR``,
+``PYSCEP_CHALLENGE``, ``PYSCEP_PENDING_POLLS``, ``PYSCEP_MANUAL``,
+``PYSCEP_LEGACY``, ``PYSCEP_RA``, ``PYSCEP_NEXT_CA``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from pyscep.algorithms import DEFAULT_POLICY, LEGACY
+from pyscep.certificate import Certificate
+from pyscep.crypto import get_backend
+from pyscep.crypto.signed_object import is_issued_by
+from pyscep.enums import FailInfo, MessageType
+from pyscep.errors import ScepError
+from pyscep.http import HttpResponse
+from pyscep.messages import CertificationRequest, build_next_ca_certificates, issue_certificate
+from pyscep.protocol.server import (
+    Answered,
+    EnrollmentRequested,
+    PollRequested,
+    ResponderConfig,
+    ScepResponder,
+    StaticChallenge,
+)
+from pyscep.wsgi import asgi_application, wsgi_application
+
+from .file_ca import FileCA
+from .sqlite_store import SqliteTransactions
+
+__all__ = [
+    "ReferenceServer",
+    "ServeOptions",
+    "add_parser",
+    "asgi_from_environment",
+    "run",
+    "wsgi_from_environment",
+]
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How the reference server behaves."""
+
+    state_dir: Path
+    challenge: str
+    pending_polls: int = 0
+    manual: bool = False
+    legacy: bool = False
+    ra: bool = False
+    next_ca: bool = False
+
+
+class ReferenceServer:
+    """The reference server's application: decisions on the responder's events."""
+
+    def __init__(self, options: ServeOptions, *, now: datetime | None = None) -> None:
+        now = now or datetime.now(timezone.utc)
+        self.options = options
+        self.files = FileCA.open(options.state_dir, ra=options.ra, next_ca=options.next_ca, now=now)
+        self.store = SqliteTransactions(options.state_dir / "state.sqlite")
+        ca, ra = self.files.ca, self.files.ra
+        operator = ra or ca
+        next_body = None
+        if self.files.next_ca is not None:
+            next_body = build_next_ca_certificates([self.files.next_ca.certificate], signer=ca)
+        self.algorithms = LEGACY if options.legacy else DEFAULT_POLICY
+        self.responder = ScepResponder(
+            ResponderConfig(
+                ca_certificate=ca.certificate,
+                signer=operator,
+                decrypter=operator,
+                ra_certificates=() if ra is None else (ra.certificate,),
+                algorithms=self.algorithms,
+                challenge=StaticChallenge(options.challenge),
+                next_ca_certificates=next_body,
+            ),
+            self.store,
+        )
+
+    def handle(self, method: str, path: str, query: str, body: bytes) -> HttpResponse:
+        """One HTTP request: the responder's event, decided."""
+        now = datetime.now(timezone.utc)
+        event = self.responder.receive(method, path, query, body)
+        if isinstance(event, Answered):
+            return event.response
+        if isinstance(event, EnrollmentRequested):
+            return self._enrollment(event, now)
+        if isinstance(event, PollRequested):
+            return self._poll(event, now)
+        # GetCert and GetCRL are not in `handled`: the responder refuses them.
+        return self.responder.reject(event, FailInfo.BAD_REQUEST, now=now)  # pragma: no cover
+
+    def _ours(self, certificate: Certificate, now: datetime) -> bool:
+        ca = self.files.ca.certificate
+        valid = certificate.not_valid_before <= now <= certificate.not_valid_after
+        return valid and is_issued_by(
+            certificate, ca, backend=get_backend(), algorithms=self.algorithms
+        )
+
+    def _enrollment(self, event: EnrollmentRequested, now: datetime) -> HttpResponse:
+        renewal = event.renewal and self._ours(event.signer_certificate, now)
+        if event.message_type is MessageType.RENEWAL_REQ and not renewal:
+            return self.responder.reject(event, FailInfo.BAD_CERT_ID, now=now)
+        if not renewal and not event.challenge_ok:
+            return self.responder.reject(event, FailInfo.BAD_REQUEST, now=now)
+        if self.options.manual or (self.options.pending_polls and not renewal):
+            return self.responder.pending(event, now=now)
+        return self._issue(event, event.request, now)
+
+    def _poll(self, event: PollRequested, now: datetime) -> HttpResponse:
+        if self.options.manual:
+            return self.responder.pending(event, now=now)
+        if self.store.count_poll(event.transaction_id) < self.options.pending_polls:
+            return self.responder.pending(event, now=now)
+        return self._issue(event, event.request, now)
+
+    def _issue(
+        self,
+        event: EnrollmentRequested | PollRequested,
+        request: CertificationRequest,
+        now: datetime,
+    ) -> HttpResponse:
+        certificate = self.issue(request, now)
+        return self.responder.issue(event, certificate, chain=(self.files.ca.certificate,), now=now)
+
+    def issue(self, request: CertificationRequest, now: datetime) -> Certificate:
+        """A certificate for ``request``, with a serial number no worker used before."""
+        return issue_certificate(
+            self.files.ca, request, now=now, days=365, serial_number=self.store.new_serial()
+        )
+
+
+def _options_from_environment() -> ServeOptions:
+    environment = os.environ
+    return ServeOptions(
+        state_dir=Path(environment["PYSCEP_STATE_DIR"]),
+        challenge=environment["PYSCEP_CHALLENGE"],
+        pending_polls=int(environment.get("PYSCEP_PENDING_POLLS", "0")),
+        manual=environment.get("PYSCEP_MANUAL") == "1",
+        legacy=environment.get("PYSCEP_LEGACY") == "1",
+        ra=environment.get("PYSCEP_RA") == "1",
+        next_ca=environment.get("PYSCEP_NEXT_CA") == "1",
+    )
+
+
+def wsgi_from_environment() -> Callable[..., Iterable[bytes]]:
+    """The WSGI application, configured from ``PYSCEP_*`` variables (for gunicorn)."""
+    return wsgi_application(ReferenceServer(_options_from_environment()).handle)
+
+
+def asgi_from_environment() -> Callable[..., Awaitable[None]]:
+    """The ASGI application, configured from ``PYSCEP_*`` variables (``uvicorn --factory``)."""
+    return asgi_application(ReferenceServer(_options_from_environment()).handle)
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``serve``."""
+    serve = commands.add_parser(
+        "serve",
+        help="a reference SCEP server (file CA, SQLite state)",
+        description="Serve SCEP; or: serve list DIR | approve DIR TXID | reject DIR TXID",
+    )
+    serve.add_argument("action", nargs="*", help="list DIR | approve DIR TXID | reject DIR TXID")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--state-dir", type=Path, help="CA keys, certificates and state.sqlite")
+    serve.add_argument("--challenge", help="the challenge password of initial enrollments")
+    serve.add_argument("--pending-polls", type=int, default=0, help="answer PENDING N polls first")
+    serve.add_argument("--manual", action="store_true", help="PENDING until `serve approve`")
+    serve.add_argument("--legacy", action="store_true", help="accept MD5 and single DES")
+    serve.add_argument("--ra", action="store_true", help="a separate RA certificate")
+    serve.add_argument("--next-ca", action="store_true", help="offer a rollover CA")
+    serve.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve, or administer pending transactions."""
+    if args.action:
+        return _administer(args.action)
+    if args.state_dir is None or args.challenge is None:
+        print("pyscep serve: --state-dir and --challenge are required", file=sys.stderr)
+        return 2
+    options = ServeOptions(
+        args.state_dir,
+        args.challenge,
+        args.pending_polls,
+        args.manual,
+        args.legacy,
+        args.ra,
+        args.next_ca,
+    )
+    server = ReferenceServer(options)
+    httpd = make_server(
+        args.host,
+        args.port,
+        wsgi_application(server.handle),
+        server_class=_ThreadingServer,
+        handler_class=_QuietHandler,
+    )
+    port = httpd.server_address[1]
+    print(f"pyscep serve: ready on http://{args.host}:{port}/scep (state in {args.state_dir})")
+    sys.stdout.flush()
+    with contextlib.suppress(KeyboardInterrupt):
+        httpd.serve_forever()
+    return 0
+
+
+def _administer(action: list[str]) -> int:
+    verb, *rest = action
+    if verb == "list" and len(rest) == 1:
+        for transaction in SqliteTransactions(Path(rest[0]) / "state.sqlite").pending():
+            print(f"{transaction.transaction_id}  pending since {transaction.updated}")
+        return 0
+    if verb not in ("approve", "reject") or len(rest) != 2:
+        print("pyscep serve: list DIR | approve DIR TXID | reject DIR TXID", file=sys.stderr)
+        return 2
+    directory, transaction_id = Path(rest[0]), rest[1]
+    now = datetime.now(timezone.utc)
+    server = ReferenceServer(ServeOptions(directory, challenge=""), now=now)
+    try:
+        if verb == "approve":
+            known = server.store.get(transaction_id)
+            if known is None:
+                raise ScepError(f"no transaction {transaction_id!r}")
+            certificate = server.issue(CertificationRequest.load(known.csr), now)
+            server.responder.approve(
+                transaction_id, certificate, chain=(server.files.ca.certificate,), now=now
+            )
+        else:
+            server.responder.deny(transaction_id, FailInfo.BAD_REQUEST, now=now)
+    except ScepError as exc:
+        print(f"pyscep serve: {exc}", file=sys.stderr)
+        return 2
+    print(f"pyscep serve: {transaction_id} {verb}d")
+    return 0
