@@ -67,9 +67,7 @@ class _ClientError(Exception):
 def _transport(base: str, request: HttpRequest) -> tuple[int, str | None, bytes]:
     """Send ``request`` to the server at ``base``; (status, Content-Type, body)."""
     parts = urlsplit(base)
-    target = (
-        parts._replace(path=request.path, query="").geturl() + request.target[len(request.path) :]
-    )
+    target = f"{parts.scheme}://{parts.netloc}{request.target}"
     http_request = urllib.request.Request(  # noqa: S310 - the user's SCEP URL
         target,
         data=request.body if request.method == "POST" else None,
