@@ -54,13 +54,28 @@ def test_micromdm_server_accepts_pkcsreq_and_renewalreq(tmp_path: Path) -> None:
     assert renewed.public_key_der == _public_key_of(tmp_path / "second.key")
 
 
-def test_micromdm_client_accepts_our_cert_rep(tmp_path: Path) -> None:
+def test_micromdm_client_enrolls_against_pyscep_serve(tmp_path: Path) -> None:
     result = _run("micromdm-client", tmp_path)
     assert result["exit"] == 0, result["stderr"]
-    assert result["log"] == ["PKCSReq sha1 ContentCipher.DES_CBC sha1_rsa"]
+    assert result["wrong_exit"] != 0, result["wrong_stderr"]
+    assert result["log"] == [
+        "PKCSReq sha1 des sha1_rsa issued",
+        "PKCSReq sha1 des sha1_rsa rejected",
+    ]
     _verify_chain(tmp_path, "client.pem")
     issued = Certificate.load((tmp_path / "client.pem").read_bytes())
     assert issued.public_key_der == _public_key_of(tmp_path / "client.key")
+    assert (
+        not (tmp_path / "wrong.pem").exists()
+        or b"BEGIN" not in (tmp_path / "wrong.pem").read_bytes()
+    )
+
+
+def test_micromdm_client_enrolls_by_get(tmp_path: Path) -> None:
+    result = _run("micromdm-client-get", tmp_path)
+    assert result["exit"] == 0, result["stderr"]
+    assert result["log"] == ["GET PKCSReq sha1 des sha1_rsa issued"]
+    _verify_chain(tmp_path, "client.pem")
 
 
 def test_strongswan_enrolls_and_renews(tmp_path: Path) -> None:
@@ -68,9 +83,9 @@ def test_strongswan_enrolls_and_renews(tmp_path: Path) -> None:
     for name in ("aes-sha256", "des3-sha512-pss", "renewal"):
         assert result[name]["exit"] == 0, result[name]["stderr"]
     assert result["log"] == [
-        "PKCSReq sha256 ContentCipher.AES128_CBC sha256_rsa",
-        "PKCSReq sha512 ContentCipher.TRIPLEDES_CBC rsassa_pss",
-        "RenewalReq sha256 ContentCipher.AES128_CBC sha256_rsa",
+        "PKCSReq sha256 aes128_cbc sha256_rsa issued",
+        "PKCSReq sha512 tripledes_3key rsassa_pss issued",
+        "RenewalReq sha256 aes128_cbc sha256_rsa issued",
     ]
     _verify_chain(tmp_path, "aes-sha256.pem", "des3-sha512-pss.pem", "renewed.pem")
     renewed = Certificate.load((tmp_path / "renewed.pem").read_bytes())
@@ -80,5 +95,35 @@ def test_strongswan_enrolls_and_renews(tmp_path: Path) -> None:
 def test_strongswan_polls_after_pending(tmp_path: Path) -> None:
     result = _run("strongswan-pending", tmp_path)
     assert result["exit"] == 0, result["stderr"]
-    assert [entry.split()[0] for entry in result["log"]] == ["PKCSReq", "CertPoll"]
+    assert result["log"] == [
+        "PKCSReq sha256 aes128_cbc sha256_rsa pending",
+        "CertPoll sha256 aes128_cbc sha256_rsa issued",
+    ]
     _verify_chain(tmp_path, "polled.pem")
+
+
+def test_strongswan_fetches_ca_and_ra_and_enrolls_through_the_ra(tmp_path: Path) -> None:
+    result = _run("strongswan-ra", tmp_path)
+    assert result["fetch_exit"] == 0, result["fetch_stderr"]
+    assert result["exit"] == 0, result["stderr"]
+    fetched_ra = Certificate.load((tmp_path / "fetched-ra.der").read_bytes())
+    assert fetched_ra == Certificate.load((tmp_path / "ra.pem").read_bytes())
+    assert Certificate.load((tmp_path / "fetched-ca.der").read_bytes()) == Certificate.load(
+        (tmp_path / "ca.pem").read_bytes()
+    )
+    assert result["log"] == ["PKCSReq sha256 aes128_cbc sha256_rsa issued"]
+    _verify_chain(tmp_path, "via-ra.pem")
+
+
+def test_pyscep_client_against_micromdm_server(tmp_path: Path) -> None:
+    result = _run("pyscep-client-micromdm", tmp_path)
+    # Refused before anything is sent: micromdm answers in DES.
+    assert result["strict"]["exit"] == 2
+    assert "micromdm profile" in result["strict"]["stderr"]
+    assert not (tmp_path / "strict.pem").exists()
+    assert result["legacy"]["exit"] == 0, result["legacy"]["stderr"]
+    assert result["wrong"]["exit"] == 4
+    assert "badRequest" in result["wrong"]["stdout"]
+    _verify_chain(tmp_path, "legacy.pem")
+    issued = Certificate.load((tmp_path / "legacy.pem").read_bytes())
+    assert issued.public_key_der == _public_key_of(tmp_path / "legacy.key")

@@ -28,7 +28,6 @@ from pyscep.messages.caps import CACaps, negotiate
 from pyscep.messages.pkimessage import decrypt_pki_message, parse_pki_message, verify_cert_rep
 from pyscep.testing import make_identity
 from tests.helpers import make_csr, pem_cert, pem_key
-from tests.peers.scep_server import ScepTestServer
 
 PORT = 18080
 URL = f"http://127.0.0.1:{PORT}/scep"
@@ -55,8 +54,8 @@ def _wait_for_server() -> None:
             time.sleep(0.2)
 
 
-def micromdm_server(work: Path) -> dict[str, Any]:
-    """pyscep as the client, micromdm's scepserver as the server."""
+def _micromdm(work: Path) -> subprocess.Popen[bytes]:
+    """micromdm's scepserver with a fresh CA in WORK/depot; returns once it answers."""
     depot = work / "depot"
     subprocess.run(
         [
@@ -90,8 +89,14 @@ def micromdm_server(work: Path) -> dict[str, Any]:
         stdout=subprocess.DEVNULL,
         stderr=(work / "scepserver.log").open("wb"),
     )
+    _wait_for_server()
+    return server
+
+
+def micromdm_server(work: Path) -> dict[str, Any]:
+    """pyscep's message layer as the client, micromdm's scepserver as the server."""
+    server = _micromdm(work)
     try:
-        _wait_for_server()
         caps = CACaps.parse(_http(f"{URL}?operation=GetCACaps"))
         now = datetime.now(timezone.utc)
         ca = parse_ca_certificates(_http(f"{URL}?operation=GetCACert"), now=now)
@@ -136,36 +141,76 @@ def micromdm_server(work: Path) -> dict[str, Any]:
         (work / "ca.pem").write_bytes(pem_cert(ca.ca))
         return results
     finally:
-        server.terminate()
-        server.wait(10)
+        _stop(server)
 
 
-def _our_server(work: Path, *, pending_first: bool = False) -> ScepTestServer:
-    ca = make_identity("pyscep peer CA", now=datetime.now(timezone.utc), ca=True)
-    (work / "ca.pem").write_bytes(pem_cert(ca.certificate))
-    (work / "ca.der").write_bytes(ca.certificate.der)
-    server = ScepTestServer(ca, CHALLENGE, pending_first=pending_first)
-    server.serve(PORT)
-    _wait_for_server()
+def _serve(work: Path, *flags: str) -> subprocess.Popen[bytes]:
+    """``pyscep serve`` itself, on a fresh state directory; returns once it is ready."""
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pyscep",
+            "serve",
+            "--state-dir",
+            str(work / "state"),
+            "--challenge",
+            CHALLENGE,
+            "--port",
+            str(PORT),
+            "--log",
+            str(work / "requests.log"),
+            *flags,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=(work / "serve.log").open("wb"),
+    )
+    assert server.stdout is not None
+    ready = server.stdout.readline().decode()
+    if "ready" not in ready:
+        raise RuntimeError(f"pyscep serve did not start: {ready!r}")
+    for name in ("ca", "ra"):
+        pem = work / "state" / f"{name}.pem"
+        if pem.exists():
+            (work / f"{name}.pem").write_bytes(pem.read_bytes())
+            (work / f"{name}.der").write_bytes(Certificate.load(pem.read_bytes()).der)
     return server
 
 
-def micromdm_client(work: Path) -> dict[str, Any]:
-    """micromdm's scepclient against pyscep's test server."""
-    server = _our_server(work)
+def _requests(work: Path) -> list[str]:
+    """What pyscep serve decided: "TYPE digest cipher signature decision" per request
+    (prefixed with "GET " for a request that came by GET)."""
+    log = work / "requests.log"
+    entries = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [
+        ("GET " if e["method"] == "GET" else "")
+        + f"{e['type']} {e['digest']} {e['cipher']} {e['signature']} {e['decision']}"
+        for e in entries
+    ]
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(10)
+
+
+def _scepclient(work: Path, challenge: str, name: str) -> subprocess.CompletedProcess[bytes]:
+    # scepclient keeps its CSR next to the key (csr.pem) and reuses it: one directory a run.
+    directory = work / name
+    directory.mkdir()
     run = subprocess.run(
         [
             "scepclient",
             "-server-url",
             URL,
             "-private-key",
-            str(work / "client.key"),
+            str(directory / "client.key"),
             "-certificate",
-            str(work / "client.pem"),
+            str(directory / "client.pem"),
             "-challenge",
-            CHALLENGE,
+            challenge,
             "-cn",
-            "mm-client",
+            f"mm-{name}",
             "-organization",
             "pyscep",
         ],
@@ -173,10 +218,33 @@ def micromdm_client(work: Path) -> dict[str, Any]:
         timeout=60,
         check=False,
     )
-    return {"exit": run.returncode, "stderr": run.stderr.decode()[-2000:], "log": server.log}
+    for suffix in ("key", "pem"):
+        issued = directory / f"client.{suffix}"
+        if issued.exists():
+            (work / f"{name}.{suffix}").write_bytes(issued.read_bytes())
+    return run
 
 
-def _pki_scep(work: Path, name: str, extra: list[str]) -> subprocess.CompletedProcess[bytes]:
+def micromdm_client(work: Path) -> dict[str, Any]:
+    """micromdm's scepclient against pyscep serve: the right challenge, then a wrong one."""
+    server = _serve(work, "--legacy")  # scepclient sends single DES and SHA-1
+    try:
+        right = _scepclient(work, CHALLENGE, "client")
+        wrong = _scepclient(work, "not-the-challenge", "wrong")
+    finally:
+        _stop(server)
+    return {
+        "exit": right.returncode,
+        "stderr": right.stderr.decode()[-2000:],
+        "wrong_exit": wrong.returncode,
+        "wrong_stderr": wrong.stderr.decode()[-2000:],
+        "log": _requests(work),
+    }
+
+
+def _pki_scep(
+    work: Path, name: str, extra: list[str], *, certs: str = "ca"
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [
             "pki",
@@ -188,9 +256,9 @@ def _pki_scep(work: Path, name: str, extra: list[str]) -> subprocess.CompletedPr
             "--password",
             CHALLENGE,
             "--cacert-enc",
-            str(work / "ca.der"),
+            str(work / f"{certs}.der"),
             "--cacert-sig",
-            str(work / "ca.der"),
+            str(work / f"{certs}.der"),
             "--outform",
             "pem",
             *extra,
@@ -210,44 +278,143 @@ def _key(work: Path, name: str) -> Path:
 
 
 def strongswan(work: Path) -> dict[str, Any]:
-    """strongSwan's pki --scep against pyscep's test server: PKCS#1, PSS, renewal."""
-    server = _our_server(work)
+    """strongSwan's pki --scep against pyscep serve: PKCS#1, PSS, renewal."""
+    server = _serve(work)
     results: dict[str, Any] = {}
-    variants: dict[str, list[str]] = {
-        "aes-sha256": ["--cipher", "aes", "--digest", "sha256"],
-        "des3-sha512-pss": ["--cipher", "des3", "--digest", "sha512", "--rsa-padding", "pss"],
-    }
-    for name, options in variants.items():
-        key = _key(work, name)
-        run = _pki_scep(work, name, ["--in", str(key), *options])
-        (work / f"{name}.pem").write_bytes(run.stdout)
-        results[name] = {"exit": run.returncode, "stderr": run.stderr.decode()[-1500:]}
-    renewed_key = _key(work, "renewed")
-    run = _pki_scep(
-        work,
-        "aes-sha256",
-        [
-            "--in",
-            str(renewed_key),
-            "--cert",
-            str(work / "aes-sha256.pem"),
-            "--key",
-            str(work / "aes-sha256.key"),
-        ],
-    )
-    (work / "renewed.pem").write_bytes(run.stdout)
-    results["renewal"] = {"exit": run.returncode, "stderr": run.stderr.decode()[-1500:]}
-    results["log"] = server.log
+    try:
+        variants: dict[str, list[str]] = {
+            "aes-sha256": ["--cipher", "aes", "--digest", "sha256"],
+            "des3-sha512-pss": ["--cipher", "des3", "--digest", "sha512", "--rsa-padding", "pss"],
+        }
+        for name, options in variants.items():
+            key = _key(work, name)
+            run = _pki_scep(work, name, ["--in", str(key), *options])
+            (work / f"{name}.pem").write_bytes(run.stdout)
+            results[name] = {"exit": run.returncode, "stderr": run.stderr.decode()[-1500:]}
+        renewed_key = _key(work, "renewed")
+        run = _pki_scep(
+            work,
+            "aes-sha256",
+            [
+                "--in",
+                str(renewed_key),
+                "--cert",
+                str(work / "aes-sha256.pem"),
+                "--key",
+                str(work / "aes-sha256.key"),
+            ],
+        )
+        (work / "renewed.pem").write_bytes(run.stdout)
+        results["renewal"] = {"exit": run.returncode, "stderr": run.stderr.decode()[-1500:]}
+    finally:
+        _stop(server)
+    results["log"] = _requests(work)
     return results
 
 
 def strongswan_pending(work: Path) -> dict[str, Any]:
     """strongSwan polls with CertPoll after a PENDING answer."""
-    server = _our_server(work, pending_first=True)
-    key = _key(work, "polled")
-    run = _pki_scep(work, "polled", ["--in", str(key), "--interval", "1", "--maxpolltime", "30"])
-    (work / "polled.pem").write_bytes(run.stdout)
-    return {"exit": run.returncode, "stderr": run.stderr.decode()[-1500:], "log": server.log}
+    server = _serve(work, "--pending-polls", "1")
+    try:
+        key = _key(work, "polled")
+        run = _pki_scep(
+            work, "polled", ["--in", str(key), "--interval", "1", "--maxpolltime", "30"]
+        )
+        (work / "polled.pem").write_bytes(run.stdout)
+    finally:
+        _stop(server)
+    return {"exit": run.returncode, "stderr": run.stderr.decode()[-1500:], "log": _requests(work)}
+
+
+def strongswan_ra(work: Path) -> dict[str, Any]:
+    """strongSwan fetches the CA and RA certificates (pki --scepca), then enrolls through
+    the RA (its request is encrypted to the RA, the reply is signed by the RA)."""
+    server = _serve(work, "--ra")
+    try:
+        fetched = subprocess.run(
+            [
+                "pki",
+                "--scepca",
+                "--url",
+                URL,
+                "--caout",
+                str(work / "fetched-ca.der"),
+                "--raout",
+                str(work / "fetched-ra.der"),
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        key = _key(work, "via-ra")
+        run = _pki_scep(work, "via-ra", ["--in", str(key)], certs="ra")
+        (work / "via-ra.pem").write_bytes(run.stdout)
+    finally:
+        _stop(server)
+    return {
+        "fetch_exit": fetched.returncode,
+        "fetch_stderr": fetched.stderr.decode()[-1500:],
+        "exit": run.returncode,
+        "stderr": run.stderr.decode()[-1500:],
+        "log": _requests(work),
+    }
+
+
+def micromdm_client_get(work: Path) -> dict[str, Any]:
+    """micromdm's scepclient by GET: the cisco-ios profile advertises no POSTPKIOperation."""
+    server = _serve(work, "--legacy", "--profile", "cisco-ios")
+    try:
+        run = _scepclient(work, CHALLENGE, "client")
+    finally:
+        _stop(server)
+    return {"exit": run.returncode, "stderr": run.stderr.decode()[-2000:], "log": _requests(work)}
+
+
+def _pyscep_client(work: Path, name: str, challenge: str, extra: list[str]) -> dict[str, Any]:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyscep",
+            "client",
+            "enroll",
+            URL,
+            "--profile",
+            "micromdm",
+            "--subject",
+            f"CN=pyscep-{name}",
+            "--challenge",
+            challenge,
+            "--key-out",
+            str(work / f"{name}.key"),
+            "--cert-out",
+            str(work / f"{name}.pem"),
+            *extra,
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    return {"exit": run.returncode, "stdout": run.stdout.decode(), "stderr": run.stderr.decode()}
+
+
+def pyscep_client_micromdm(work: Path) -> dict[str, Any]:
+    """`pyscep client enroll` against micromdm's scepserver: refused before sending without
+    the legacy switch (micromdm answers in DES), issued with it, FAILURE for a wrong challenge."""
+    server = _micromdm(work)
+    try:
+        results = {
+            name: _pyscep_client(work, name, challenge, extra)
+            for name, challenge, extra in (
+                ("strict", CHALLENGE, []),
+                ("legacy", CHALLENGE, ["--legacy"]),
+                ("wrong", "not-the-challenge", ["--legacy"]),
+            )
+        }
+    finally:
+        _stop(server)
+    (work / "ca.pem").write_bytes((work / "depot" / "ca.pem").read_bytes())
+    return results
 
 
 SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
@@ -255,6 +422,9 @@ SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "micromdm-client": micromdm_client,
     "strongswan": strongswan,
     "strongswan-pending": strongswan_pending,
+    "strongswan-ra": strongswan_ra,
+    "micromdm-client-get": micromdm_client_get,
+    "pyscep-client-micromdm": pyscep_client_micromdm,
 }
 
 

@@ -11,13 +11,14 @@ signed by a certificate this CA issued, keep requests PENDING for N polls
 under gunicorn or uvicorn with the factories `wsgi_from_environment` /
 `asgi_from_environment` (configured by ``PYSCEP_STATE_DIR``,
 ``PYSCEP_CHALLENGE``, ``PYSCEP_PENDING_POLLS``, ``PYSCEP_MANUAL``,
-``PYSCEP_LEGACY``, ``PYSCEP_RA``, ``PYSCEP_NEXT_CA``).
+``PYSCEP_LEGACY``, ``PYSCEP_RA``, ``PYSCEP_NEXT_CA``, ``PYSCEP_PROFILE``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable
@@ -36,6 +37,7 @@ from pyscep.enums import FailInfo, MessageType
 from pyscep.errors import ScepError
 from pyscep.http import HttpResponse
 from pyscep.messages import CertificationRequest, build_next_ca_certificates, issue_certificate
+from pyscep.protocol.profiles import PROFILES
 from pyscep.protocol.server import (
     Answered,
     EnrollmentRequested,
@@ -70,6 +72,10 @@ class ServeOptions:
     legacy: bool = False
     ra: bool = False
     next_ca: bool = False
+    #: Interop profile: the capabilities advertised (`pyscep.protocol.profiles`).
+    profile: str = "strict"
+    #: One JSON line per pkiMessage decided on (type, algorithms, outcome).
+    log: Path | None = None
 
 
 class ReferenceServer:
@@ -95,6 +101,7 @@ class ReferenceServer:
                 algorithms=self.algorithms,
                 challenge=StaticChallenge(options.challenge),
                 next_ca_certificates=next_body,
+                caps=PROFILES[options.profile].advertised_caps,
             ),
             self.store,
         )
@@ -106,11 +113,33 @@ class ReferenceServer:
         if isinstance(event, Answered):
             return event.response
         if isinstance(event, EnrollmentRequested):
-            return self._enrollment(event, now)
+            return self._logged(event, method, *self._enrollment(event, now))
         if isinstance(event, PollRequested):
-            return self._poll(event, now)
+            return self._logged(event, method, *self._poll(event, now))
         # GetCert and GetCRL are not in `handled`: the responder refuses them.
         return self.responder.reject(event, FailInfo.BAD_REQUEST, now=now)  # pragma: no cover
+
+    def _logged(
+        self,
+        event: EnrollmentRequested | PollRequested,
+        method: str,
+        decision: str,
+        answer: HttpResponse,
+    ) -> HttpResponse:
+        if self.options.log is not None:
+            message = event.message
+            entry = {
+                "method": method,
+                "type": message.message_type.rfc_name,
+                "digest": message.digest.value,
+                "cipher": None if message.content_cipher is None else message.content_cipher.value,
+                "signature": message.signature_algorithm,
+                "transaction_id": event.transaction_id,
+                "decision": decision,
+            }
+            with self.options.log.open("a") as log:
+                log.write(json.dumps(entry) + "\n")
+        return answer
 
     def _ours(self, certificate: Certificate, now: datetime) -> bool:
         ca = self.files.ca.certificate
@@ -119,22 +148,22 @@ class ReferenceServer:
             certificate, ca, backend=get_backend(), algorithms=self.algorithms
         )
 
-    def _enrollment(self, event: EnrollmentRequested, now: datetime) -> HttpResponse:
+    def _enrollment(self, event: EnrollmentRequested, now: datetime) -> tuple[str, HttpResponse]:
         renewal = event.renewal and self._ours(event.signer_certificate, now)
         if event.message_type is MessageType.RENEWAL_REQ and not renewal:
-            return self.responder.reject(event, FailInfo.BAD_CERT_ID, now=now)
+            return "rejected", self.responder.reject(event, FailInfo.BAD_CERT_ID, now=now)
         if not renewal and not event.challenge_ok:
-            return self.responder.reject(event, FailInfo.BAD_REQUEST, now=now)
+            return "rejected", self.responder.reject(event, FailInfo.BAD_REQUEST, now=now)
         if self.options.manual or (self.options.pending_polls and not renewal):
-            return self.responder.pending(event, now=now)
-        return self._issue(event, event.request, now)
+            return "pending", self.responder.pending(event, now=now)
+        return "issued", self._issue(event, event.request, now)
 
-    def _poll(self, event: PollRequested, now: datetime) -> HttpResponse:
+    def _poll(self, event: PollRequested, now: datetime) -> tuple[str, HttpResponse]:
         if self.options.manual:
-            return self.responder.pending(event, now=now)
+            return "pending", self.responder.pending(event, now=now)
         if self.store.count_poll(event.transaction_id) < self.options.pending_polls:
-            return self.responder.pending(event, now=now)
-        return self._issue(event, event.request, now)
+            return "pending", self.responder.pending(event, now=now)
+        return "issued", self._issue(event, event.request, now)
 
     def _issue(
         self,
@@ -142,8 +171,9 @@ class ReferenceServer:
         request: CertificationRequest,
         now: datetime,
     ) -> HttpResponse:
-        certificate = self.issue(request, now)
-        return self.responder.issue(event, certificate, chain=(self.files.ca.certificate,), now=now)
+        # The issued certificate alone: clients have the CA from GetCACert, and
+        # micromdm's scepclient keeps the last certificate of the reply.
+        return self.responder.issue(event, self.issue(request, now), now=now)
 
     def issue(self, request: CertificationRequest, now: datetime) -> Certificate:
         """A certificate for ``request``, with a serial number no worker used before."""
@@ -162,6 +192,7 @@ def _options_from_environment() -> ServeOptions:
         legacy=environment.get("PYSCEP_LEGACY") == "1",
         ra=environment.get("PYSCEP_RA") == "1",
         next_ca=environment.get("PYSCEP_NEXT_CA") == "1",
+        profile=environment.get("PYSCEP_PROFILE", "strict"),
     )
 
 
@@ -201,6 +232,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--legacy", action="store_true", help="accept MD5 and single DES")
     serve.add_argument("--ra", action="store_true", help="a separate RA certificate")
     serve.add_argument("--next-ca", action="store_true", help="offer a rollover CA")
+    serve.add_argument("--profile", choices=sorted(PROFILES), default="strict")
+    serve.add_argument("--log", type=Path, help="append one JSON line per request decided")
     serve.set_defaults(handler=run)
 
 
@@ -212,13 +245,15 @@ def run(args: argparse.Namespace) -> int:
         print("pyscep serve: --state-dir and --challenge are required", file=sys.stderr)
         return 2
     options = ServeOptions(
-        args.state_dir,
-        args.challenge,
-        args.pending_polls,
-        args.manual,
-        args.legacy,
-        args.ra,
-        args.next_ca,
+        state_dir=args.state_dir,
+        challenge=args.challenge,
+        pending_polls=args.pending_polls,
+        manual=args.manual,
+        legacy=args.legacy,
+        ra=args.ra,
+        next_ca=args.next_ca,
+        profile=args.profile,
+        log=args.log,
     )
     server = ReferenceServer(options)
     httpd = make_server(
@@ -254,9 +289,7 @@ def _administer(action: list[str]) -> int:
             if known is None:
                 raise ScepError(f"no transaction {transaction_id!r}")
             certificate = server.issue(CertificationRequest.load(known.csr), now)
-            server.responder.approve(
-                transaction_id, certificate, chain=(server.files.ca.certificate,), now=now
-            )
+            server.responder.approve(transaction_id, certificate, now=now)
         else:
             server.responder.deny(transaction_id, FailInfo.BAD_REQUEST, now=now)
     except ScepError as exc:

@@ -86,9 +86,22 @@ __all__ = [
     "StaticChallenge",
 ]
 
-#: What the responder advertises by default (RFC 8894 section 3.5.2).
+#: What the responder advertises by default (RFC 8894 section 3.5.2). strongSwan
+#: 5.9.8's ``pki --scep`` tests each capability by its enum value instead of its
+#: bit: it believes AES only when SHA-384 is advertised and 3DES only when AES
+#: is, so SHA-384 stays in the list (tests/test_peers.py runs it).
 DEFAULT_CAPS = CACaps.of(
-    ["AES", "DES3", "POSTPKIOperation", "Renewal", "SCEPStandard", "SHA-1", "SHA-256", "SHA-512"]
+    [
+        "AES",
+        "DES3",
+        "POSTPKIOperation",
+        "Renewal",
+        "SCEPStandard",
+        "SHA-1",
+        "SHA-256",
+        "SHA-384",
+        "SHA-512",
+    ]
 )
 #: Message types answered by default; anything else is refused (default deny).
 _ENROLLMENT = frozenset({MessageType.PKCS_REQ, MessageType.RENEWAL_REQ, MessageType.CERT_POLL})
@@ -159,6 +172,8 @@ class EnrollmentRequested:
     renewal: bool
     #: What `pyscep.policy.evaluate` decides on.
     policy_view: RequestView
+    #: The verified request itself (its algorithms, findings, attributes).
+    message: PKIMessage = field(repr=False)
     reply_to: ReplyTo = field(repr=False)
 
 
@@ -170,6 +185,8 @@ class PollRequested:
     transaction: Transaction
     #: The PKCS#10 request of the transaction, parsed (what an approver issues from).
     request: CertificationRequest
+    #: The verified CertPoll (or re-sent PKCSReq).
+    message: PKIMessage = field(repr=False)
     reply_to: ReplyTo = field(repr=False)
 
 
@@ -279,7 +296,7 @@ class ScepResponder:
                 )
             if known.state is TransactionState.PENDING:
                 # A re-sent PKCSReq is how draft-era clients poll.
-                return PollRequested(reply_to.transaction_id, known, request, reply_to)
+                return PollRequested(reply_to.transaction_id, known, request, message, reply_to)
             return self._from_store(known, reply_to, "re-sent request")
         checker = self.config.challenge
         challenge_ok = (
@@ -295,6 +312,7 @@ class ScepResponder:
             challenge_ok=challenge_ok,
             renewal=renewal,
             policy_view=policy_request_view(message, request, challenge_ok=challenge_ok),
+            message=message,
             reply_to=reply_to,
         )
 
@@ -305,7 +323,7 @@ class ScepResponder:
             return self._failure(reply_to, FailInfo.BAD_CERT_ID, "no such transaction")
         if known.state is TransactionState.PENDING:
             request = CertificationRequest.load(known.csr)
-            return PollRequested(reply_to.transaction_id, known, request, reply_to)
+            return PollRequested(reply_to.transaction_id, known, request, message, reply_to)
         return self._from_store(known, reply_to, "poll")
 
     def _from_store(self, known: Transaction, reply_to: ReplyTo, why: str) -> Answered:
@@ -372,8 +390,13 @@ class ScepResponder:
         *,
         now: datetime,
     ) -> HttpResponse:
-        """Answer FAILURE with ``fail_info`` (remembered for an enrollment's re-sends)."""
-        if isinstance(event, (EnrollmentRequested, PollRequested)):
+        """Answer FAILURE with ``fail_info``.
+
+        A rejected poll ends its transaction (later polls get the same
+        FAILURE). A rejected new request is not remembered: the same key may
+        ask again (a mistyped challenge must not lock it out for good).
+        """
+        if isinstance(event, PollRequested):
             self.store.record(
                 Transaction(
                     event.transaction_id,
