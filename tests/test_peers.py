@@ -127,3 +127,19 @@ def test_pyscep_client_against_micromdm_server(tmp_path: Path) -> None:
     _verify_chain(tmp_path, "legacy.pem")
     issued = Certificate.load((tmp_path / "legacy.pem").read_bytes())
     assert issued.public_key_der == _public_key_of(tmp_path / "legacy.key")
+
+
+def test_two_hundred_enrollments_against_gunicorn_workers_sharing_one_state(
+    tmp_path: Path,
+) -> None:
+    result = _run("gunicorn-load", tmp_path)
+    # Every request answered, every certificate distinct, no serial number reused.
+    assert (result["count"], result["distinct"], result["serials"]) == (200, 200, 200)
+    _verify_chain(tmp_path, *(f"load-{index}.pem" for index in range(200)))
+
+
+def test_the_asgi_application_under_uvicorn(tmp_path: Path) -> None:
+    result = _run("uvicorn-asgi", tmp_path)
+    assert result["exit"] == 0, result["stderr"]
+    assert result["ours"] == 3
+    _verify_chain(tmp_path, "client.pem", "asgi-0.pem", "asgi-1.pem", "asgi-2.pem")

@@ -11,6 +11,7 @@ assertions live in tests/test_peers.py.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -417,6 +418,117 @@ def pyscep_client_micromdm(work: Path) -> dict[str, Any]:
     return results
 
 
+def _gunicorn(work: Path, workers: int) -> subprocess.Popen[bytes]:
+    """pyscep serve's WSGI application under gunicorn, workers sharing one state directory."""
+    environment = {
+        **os.environ,
+        "PYSCEP_STATE_DIR": str(work / "state"),
+        "PYSCEP_CHALLENGE": CHALLENGE,
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--timeout",
+            "120",
+            "pyscep.cli.serve:wsgi_from_environment()",
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "gunicorn.log").open("wb"),
+    )
+    _wait_for_server()
+    (work / "ca.pem").write_bytes((work / "state" / "ca.pem").read_bytes())
+    return server
+
+
+def _enroll_many(count: int, name: str) -> list[bytes]:
+    """``count`` enrollments by one client (one caps and CA exchange, fresh keys)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from pyscep.cli.client import _transport
+    from pyscep.crypto import load_private_key
+    from pyscep.messages import build_csr
+    from pyscep.protocol.client import CertificateIssued, ScepClient
+
+    client = ScepClient()
+    client.receive(*_transport(URL, client.get_caps()), now=datetime.now(timezone.utc))
+    client.receive(*_transport(URL, client.get_ca_certificates()), now=datetime.now(timezone.utc))
+    issued = []
+    for index in range(count):
+        key = load_private_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        csr = build_csr(key, f"CN={name}-{index}", challenge_password=CHALLENGE)
+        request = client.enroll(csr, key, now=datetime.now(timezone.utc))
+        event = client.receive(*_transport(URL, request), now=datetime.now(timezone.utc))
+        if not isinstance(event, CertificateIssued):
+            raise RuntimeError(f"{name}-{index}: {event}")
+        issued.append(event.certificate.der)
+    return issued
+
+
+def gunicorn_load(work: Path) -> dict[str, Any]:
+    """200 enrollments from 8 concurrent clients against 4 gunicorn workers, one state dir."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = _gunicorn(work, workers=4)
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            batches = list(pool.map(lambda n: _enroll_many(25, f"load{n}"), range(8)))
+    finally:
+        _stop(server)
+    certificates = [der for batch in batches for der in batch]
+    for index, der in enumerate(certificates):
+        (work / f"load-{index}.pem").write_bytes(pem_cert(Certificate.load(der)))
+    return {
+        "count": len(certificates),
+        "distinct": len(set(certificates)),
+        "serials": len({Certificate.load(der).serial_number for der in certificates}),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def uvicorn_asgi(work: Path) -> dict[str, Any]:
+    """The ASGI application under uvicorn: micromdm's scepclient and pyscep's client enroll."""
+    environment = {
+        **os.environ,
+        "PYSCEP_STATE_DIR": str(work / "state"),
+        "PYSCEP_CHALLENGE": CHALLENGE,
+        "PYSCEP_LEGACY": "1",  # scepclient sends single DES
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("uvicorn")),
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(PORT),
+            "pyscep.cli.serve:asgi_from_environment",
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "uvicorn.log").open("wb"),
+    )
+    try:
+        _wait_for_server()
+        (work / "ca.pem").write_bytes((work / "state" / "ca.pem").read_bytes())
+        micromdm = _scepclient(work, CHALLENGE, "client")
+        ours = _enroll_many(3, "asgi")
+    finally:
+        _stop(server)
+    for index, der in enumerate(ours):
+        (work / f"asgi-{index}.pem").write_bytes(pem_cert(Certificate.load(der)))
+    return {
+        "exit": micromdm.returncode,
+        "stderr": micromdm.stderr.decode()[-1500:],
+        "ours": len(ours),
+    }
+
+
 SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "micromdm-server": micromdm_server,
     "micromdm-client": micromdm_client,
@@ -424,6 +536,8 @@ SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "strongswan-pending": strongswan_pending,
     "strongswan-ra": strongswan_ra,
     "micromdm-client-get": micromdm_client_get,
+    "gunicorn-load": gunicorn_load,
+    "uvicorn-asgi": uvicorn_asgi,
     "pyscep-client-micromdm": pyscep_client_micromdm,
 }
 
