@@ -143,3 +143,17 @@ def test_the_asgi_application_under_uvicorn(tmp_path: Path) -> None:
     assert result["exit"] == 0, result["stderr"]
     assert result["ours"] == 3
     _verify_chain(tmp_path, "client.pem", "asgi-0.pem", "asgi-1.pem", "asgi-2.pem")
+
+
+def test_certmonger_enrolls_against_pyscep_serve_through_an_ra(tmp_path: Path) -> None:
+    result = _run("certmonger", tmp_path)
+    assert result["add_ca"] == 0
+    assert result["cm-client"]["status"] == "MONITORING", result["cm-client"]["listing"]
+    assert result["cm-wrong"]["status"] == "CA_REJECTED", result["cm-wrong"]["listing"]
+    assert result["log"] == [
+        "GET PKCSReq sha256 aes256_cbc rsassa_pkcs1v15 issued",
+        "GET PKCSReq sha256 aes256_cbc rsassa_pkcs1v15 rejected",
+    ]
+    _verify_chain(tmp_path, "cm-client.pem")
+    issued = Certificate.load((tmp_path / "cm-client.pem").read_bytes())
+    assert issued.public_key_der == _public_key_of(tmp_path / "cm-client.key")

@@ -529,6 +529,85 @@ def uvicorn_asgi(work: Path) -> dict[str, Any]:
     }
 
 
+def _getcert(environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["getcert", *arguments], env=environment, capture_output=True, timeout=120, check=False
+    )
+
+
+def certmonger(work: Path) -> dict[str, Any]:
+    """certmonger (daemon and its scep-submit helper) enrolls against pyscep serve (RA mode),
+    then is refused for a wrong challenge. Its state lives in WORK, on a private D-Bus."""
+    server = _serve(work, "--ra")
+    state = work / "certmonger"
+    environment = dict(os.environ)
+    for variable in ("REQUESTS", "CAS", "LOCAL_CA", "CONFIG"):
+        directory = state / variable.lower()
+        directory.mkdir(parents=True)
+        environment[f"CERTMONGER_{variable}_DIR"] = str(directory)
+    environment["CERTMONGER_TMPDIR"] = str(state)
+    # The session daemon's lock lives under HOME: a private one per run.
+    environment["HOME"] = str(state)
+    bus = subprocess.run(
+        ["dbus-daemon", "--session", "--fork", "--print-address=1", "--print-pid=1"],
+        capture_output=True,
+        check=True,
+    )
+    address, bus_pid = bus.stdout.decode().split()
+    environment["DBUS_SESSION_BUS_ADDRESS"] = address
+    daemon = subprocess.Popen(
+        ["certmonger", "-s", "-n", "-d", "2"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "certmonger.log").open("wb"),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while _getcert(environment, "list-cas", "-s").returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("certmonger did not come up")
+            time.sleep(0.3)
+        added = _getcert(environment, "add-scep-ca", "-s", "-c", "pyscep", "-u", URL)
+        results: dict[str, Any] = {"add_ca": added.returncode}
+        for name, challenge in (("cm-client", CHALLENGE), ("cm-wrong", "not-the-challenge")):
+            _getcert(
+                environment,
+                "request",
+                "-s",
+                "-c",
+                "pyscep",
+                "-k",
+                str(work / f"{name}.key"),
+                "-f",
+                str(work / f"{name}.pem"),
+                "-L",
+                challenge,
+                "-N",
+                f"CN={name}",
+                "-w",
+                "-v",
+            )
+            listed = _getcert(environment, "list", "-s", "-f", str(work / f"{name}.pem"))
+            status = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in listed.stdout.decode().splitlines()
+                    if line.strip().startswith("status:")
+                ),
+                None,
+            )
+            results[name] = {"status": status, "listing": listed.stdout.decode()[-1500:]}
+    finally:
+        daemon.terminate()
+        daemon.wait(10)
+        subprocess.run(["kill", bus_pid], check=False)
+        _stop(server)
+        # Helpers the bus may have activated on its own.
+        subprocess.run(["pkill", "-f", f"certmonger-session.*{state}"], check=False)
+    results["log"] = _requests(work)
+    return results
+
+
 SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "micromdm-server": micromdm_server,
     "micromdm-client": micromdm_client,
@@ -538,6 +617,7 @@ SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "micromdm-client-get": micromdm_client_get,
     "gunicorn-load": gunicorn_load,
     "uvicorn-asgi": uvicorn_asgi,
+    "certmonger": certmonger,
     "pyscep-client-micromdm": pyscep_client_micromdm,
 }
 
