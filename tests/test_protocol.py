@@ -32,6 +32,7 @@ from pyscep.protocol.client import (
     CapabilitiesReceived,
     CertificateIssued,
     ClientState,
+    NextCAReceived,
     ProtocolFailed,
     ReplyUnreadable,
     RequestPending,
@@ -455,3 +456,31 @@ def test_the_responder_answers_anything_with_an_event(body: bytes, method: str, 
         assert event.response.status in (200, 400, 404)
         if event.response.status == 200 and "PKIOperation" in q:
             assert event.response.content_type == CONTENT_TYPE_PKI_MESSAGE
+
+
+def test_ca_rollover_through_get_next_ca_cert() -> None:
+    next_ca = make_identity("Protocol CA 2", now=NOW, ca=True)
+    announced = pyscep.messages.build_next_ca_certificates([next_ca.certificate], signer=CA.signer)
+    server = responder(next_ca_certificates=announced)
+    client = ready_client(server)
+    event = send(client, server, client.get_next_ca_certificates(), issue_if_challenge_ok)
+    assert event == NextCAReceived((next_ca.certificate,))
+    assert client.state is ClientState.READY
+    # A rollover announced by anyone else is a protocol failure.
+    forged = pyscep.messages.build_next_ca_certificates(
+        [next_ca.certificate], signer=next_ca.signer
+    )
+    client = ready_client(responder(next_ca_certificates=forged))
+    failed = send(
+        client,
+        responder(next_ca_certificates=forged),
+        client.get_next_ca_certificates(),
+        issue_if_challenge_ok,
+    )
+    assert isinstance(failed, ProtocolFailed)
+    # No rollover configured: HTTP 404, a clear failure.
+    client = ready_client(server := responder())
+    assert isinstance(
+        send(client, server, client.get_next_ca_certificates(), issue_if_challenge_ok),
+        ProtocolFailed,
+    )

@@ -1,0 +1,216 @@
+"""``pyscep serve`` and ``pyscep client`` end to end, as processes on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pyscep import Certificate
+from pyscep.cli.sqlite_store import SqliteTransactions
+from pyscep.protocol.transactions import TransactionState
+from tests.helpers import openssl
+
+CHALLENGE = "serve-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Served:
+    def __init__(self, directory: Path, *flags: str) -> None:
+        self.directory = directory
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/scep"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pyscep",
+                "serve",
+                "--state-dir",
+                str(directory / "state"),
+                "--challenge",
+                CHALLENGE,
+                "--port",
+                str(self.port),
+                *flags,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self.process.stdout is not None
+        assert "ready" in self.process.stdout.readline().decode()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+    def fingerprint(self) -> str:
+        pem = (self.directory / "state" / "ca.pem").read_bytes()
+        return Certificate.load(pem).sha256_fingerprint.hex()
+
+
+def client(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pyscep", "client", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def admin(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pyscep", "serve", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
+    flags = getattr(request, "param", ())
+    server = Served(tmp_path, *flags)
+    yield server
+    server.stop()
+
+
+def _enroll(
+    served: Served, name: str, *extra: str, challenge: str = CHALLENGE
+) -> subprocess.CompletedProcess[str]:
+    directory = served.directory
+    return client(
+        "enroll",
+        served.url,
+        "--subject",
+        f"CN={name},O=Example",
+        "--challenge",
+        challenge,
+        "--key-out",
+        str(directory / f"{name}.key"),
+        "--cert-out",
+        str(directory / f"{name}.pem"),
+        "--ca-fingerprint",
+        served.fingerprint(),
+        *extra,
+    )
+
+
+def _verified(served: Served, name: str) -> Certificate:
+    ca = served.directory / "state" / "ca.pem"
+    assert b": OK" in openssl(["verify", "-CAfile", str(ca), str(served.directory / f"{name}.pem")])
+    return Certificate.load((served.directory / f"{name}.pem").read_bytes())
+
+
+@pytest.mark.parametrize("extra", [(), ("--get",)], ids=["POST", "GET"])
+def test_enroll_then_renew(served: Served, extra: tuple[str, ...]) -> None:
+    first = _enroll(served, "device", *extra)
+    assert first.returncode == 0, first.stderr
+    issued = _verified(served, "device")
+    assert issued.subject == "Common Name: device, Organization: Example"
+    assert stat.S_IMODE(os.stat(served.directory / "device.key").st_mode) == 0o600
+    directory = served.directory
+    renewed = client(
+        "renew",
+        served.url,
+        "--key",
+        str(directory / "device.key"),
+        "--cert",
+        str(directory / "device.pem"),
+        "--key-out",
+        str(directory / "renewed.key"),
+        "--cert-out",
+        str(directory / "renewed.pem"),
+        *extra,
+    )
+    assert renewed.returncode == 0, renewed.stderr
+    assert _verified(served, "renewed").public_key_der != issued.public_key_der
+
+
+def test_a_wrong_challenge_exits_4_with_the_fail_info(served: Served) -> None:
+    run = _enroll(served, "intruder", challenge="guess")
+    assert run.returncode == 4
+    assert "badRequest" in run.stdout
+    assert not (served.directory / "intruder.pem").exists()
+
+
+def test_a_wrong_ca_fingerprint_refuses_before_enrolling(served: Served) -> None:
+    run = client(
+        "enroll",
+        served.url,
+        "--subject",
+        "CN=x",
+        "--challenge",
+        CHALLENGE,
+        "--key-out",
+        str(served.directory / "x.key"),
+        "--cert-out",
+        str(served.directory / "x.pem"),
+        "--ca-fingerprint",
+        "00" * 32,
+    )
+    assert run.returncode == 5
+    assert "pinned fingerprint" in run.stderr
+
+
+@pytest.mark.parametrize("served", [("--pending-polls", "2")], indirect=True)
+def test_pending_exits_3_and_says_how_to_poll(served: Served) -> None:
+    run = _enroll(served, "slow")
+    assert run.returncode == 3, run.stderr
+    state = served.directory / "slow.pending.json"
+    assert f"pyscep client poll {served.url} --pending {state}" in run.stdout
+    assert client("poll", served.url, "--pending", str(state)).returncode == 3
+    polled = client("poll", served.url, "--pending", str(state))
+    assert polled.returncode == 0, polled.stderr
+    _verified(served, "slow")
+
+
+@pytest.mark.parametrize("served", [("--manual",)], indirect=True)
+def test_manual_approval_and_rejection(served: Served) -> None:
+    assert _enroll(served, "approved").returncode == 3
+    assert _enroll(served, "refused").returncode == 3
+    state_dir = str(served.directory / "state")
+    listed = admin("list", state_dir)
+    pending = {
+        json.loads((served.directory / f"{n}.pending.json").read_text())["transaction_id"]: n
+        for n in ("approved", "refused")
+    }
+    assert {line.split()[0] for line in listed.stdout.splitlines()} == set(pending)
+    by_name = {name: txid for txid, name in pending.items()}
+    assert admin("approve", state_dir, by_name["approved"]).returncode == 0
+    assert admin("reject", state_dir, by_name["refused"]).returncode == 0
+    assert admin("approve", state_dir, "no-such-transaction").returncode == 2
+    ok = client("poll", served.url, "--pending", str(served.directory / "approved.pending.json"))
+    assert ok.returncode == 0, ok.stderr
+    _verified(served, "approved")
+    no = client("poll", served.url, "--pending", str(served.directory / "refused.pending.json"))
+    assert no.returncode == 4
+    store = SqliteTransactions(served.directory / "state" / "state.sqlite")
+    states = {name: store.get(txid).state for txid, name in pending.items()}  # type: ignore[union-attr]
+    assert states == {"approved": TransactionState.ISSUED, "refused": TransactionState.REJECTED}
+
+
+@pytest.mark.parametrize("served", [("--ra", "--next-ca")], indirect=True)
+def test_ra_mode_and_the_next_ca(served: Served) -> None:
+    fetched = client("getca", served.url, "--out", str(served.directory / "ca-ra.pem"))
+    assert fetched.returncode == 0, fetched.stderr
+    assert "encryption RA" in fetched.stdout
+    assert len(Certificate.load_all((served.directory / "ca-ra.pem").read_bytes())) == 2
+    assert _enroll(served, "via-ra").returncode == 0
+    _verified(served, "via-ra")
+    caps = client("getcaps", served.url)
+    assert "SCEPStandard" in caps.stdout.split()
