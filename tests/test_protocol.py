@@ -31,7 +31,9 @@ from pyscep.protocol.client import (
     CACertificatesReceived,
     CapabilitiesReceived,
     CertificateIssued,
+    CertificatesReceived,
     ClientState,
+    CrlReceived,
     NextCAReceived,
     ProtocolFailed,
     ReplyUnreadable,
@@ -43,6 +45,7 @@ from pyscep.protocol.profiles import CISCO_IOS, DRAFT, MICROMDM, STRICT
 from pyscep.protocol.server import (
     Answered,
     CertificateRequested,
+    CrlRequested,
     EnrollmentRequested,
     PollRequested,
     ResponderConfig,
@@ -50,7 +53,7 @@ from pyscep.protocol.server import (
     ServerEvent,
     StaticChallenge,
 )
-from pyscep.protocol.transactions import TransactionState
+from pyscep.protocol.transactions import Transaction, TransactionState
 from pyscep.testing import make_identity
 from tests.helpers import NOW
 
@@ -484,3 +487,113 @@ def test_ca_rollover_through_get_next_ca_cert() -> None:
         send(client, server, client.get_next_ca_certificates(), issue_if_challenge_ok),
         ProtocolFailed,
     )
+
+
+# --- the responder: (stored transaction, incoming request) pairs ------------------------
+
+_STORED = [None, TransactionState.PENDING, TransactionState.ISSUED, TransactionState.REJECTED]
+_INCOMING = ["PKCSReq same key", "PKCSReq other key", "CertPoll same key", "CertPoll other key"]
+# What the responder does for each pair: an event for the application, or its own answer.
+_EXPECTED = {
+    (None, "PKCSReq same key"): "EnrollmentRequested",
+    (None, "PKCSReq other key"): "EnrollmentRequested",
+    (None, "CertPoll same key"): "FAILURE badCertId",
+    (None, "CertPoll other key"): "FAILURE badCertId",
+    (TransactionState.PENDING, "PKCSReq same key"): "PollRequested",
+    (TransactionState.PENDING, "PKCSReq other key"): "FAILURE badRequest",
+    (TransactionState.PENDING, "CertPoll same key"): "PollRequested",
+    (TransactionState.PENDING, "CertPoll other key"): "FAILURE badCertId",
+    (TransactionState.ISSUED, "PKCSReq same key"): "SUCCESS",
+    (TransactionState.ISSUED, "PKCSReq other key"): "FAILURE badRequest",
+    (TransactionState.ISSUED, "CertPoll same key"): "SUCCESS",
+    (TransactionState.ISSUED, "CertPoll other key"): "FAILURE badCertId",
+    (TransactionState.REJECTED, "PKCSReq same key"): "FAILURE badRequest",
+    (TransactionState.REJECTED, "PKCSReq other key"): "FAILURE badRequest",
+    (TransactionState.REJECTED, "CertPoll same key"): "FAILURE badRequest",
+    (TransactionState.REJECTED, "CertPoll other key"): "FAILURE badCertId",
+}
+OTHER_KEY = pyscep.load_private_key(make_identity("other", now=NOW).key_der)
+TXID = "PAIRS-1"
+
+
+def _outcome(event: ServerEvent) -> str:
+    if not isinstance(event, Answered):
+        return type(event).__name__
+    reply = pyscep.messages.parse_pki_message(event.response.body)
+    status = reply.pki_status
+    assert status is not None
+    if status is pyscep.PKIStatus.FAILURE:
+        assert reply.fail_info is not None
+        return f"FAILURE {reply.fail_info.rfc_name}"
+    return status.name
+
+
+@pytest.mark.parametrize(
+    ("stored", "incoming"),
+    [(s, i) for s in _STORED for i in _INCOMING],
+    ids=[f"{s.value if s else 'none'}-{i}" for s in _STORED for i in _INCOMING],
+)
+def test_every_stored_state_and_request_pair(
+    stored: TransactionState | None, incoming: str
+) -> None:
+    server = responder()
+    request = csr()
+    if stored is not None:
+        server.store.record(
+            Transaction(
+                TXID,
+                request.public_key_der,
+                stored,
+                request.der,
+                (CA.issue(request, now=NOW).der,) if stored is TransactionState.ISSUED else (),
+                fail_info=FailInfo.BAD_REQUEST if stored is TransactionState.REJECTED else None,
+            )
+        )
+    key = DEVICE_KEY if incoming.endswith("same key") else OTHER_KEY
+    signer = pyscep.messages.self_signed_signer(key, "CN=device", now=NOW)
+    if incoming.startswith("PKCSReq"):
+        content = request if key is DEVICE_KEY else build_csr(key, "CN=device")
+        built = pyscep.messages.build_pkcs_req(
+            content, signer=signer, recipient=CA.certificate, transaction_id=TXID
+        )
+    else:
+        built = build_cert_poll(
+            IssuerAndSubject(CA.certificate.subject_der, request.subject_der),
+            signer=signer,
+            recipient=CA.certificate,
+            transaction_id=TXID,
+        )
+    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der)
+    assert _outcome(event) == _EXPECTED[(stored, incoming)]
+
+
+def test_get_cert_and_get_crl_when_the_application_handles_them() -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    handled = frozenset({MessageType.PKCS_REQ, MessageType.GET_CERT, MessageType.GET_CRL})
+    server = responder(handled=handled)
+    client = ready_client(server)
+    keys = pyscep.KeyPair(DEVICE_KEY, CA.issue(csr(), now=NOW))
+    ca_key = serialization.load_der_private_key(CA.key_der, None)
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(CA.certificate.to_cryptography().subject)
+        .last_update(NOW)
+        .next_update(NOW + timedelta(days=1))
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        .public_bytes(serialization.Encoding.DER)
+    )
+
+    def answer(server: ScepResponder, event: ServerEvent) -> HttpResponse:
+        if isinstance(event, CertificateRequested):
+            return server.send_certificates(event, [keys.certificate])
+        if isinstance(event, CrlRequested):
+            return server.send_crl(event, crl)
+        return issue_if_challenge_ok(server, event)
+
+    wanted = IssuerAndSerial.of(keys.certificate)
+    got = send(client, server, client.get_cert(wanted, keys), answer)
+    assert got == CertificatesReceived((keys.certificate,))
+    crls = send(client, server, client.get_crl(wanted, keys), answer)
+    assert crls == CrlReceived((crl,))
