@@ -157,3 +157,11 @@ def test_certmonger_enrolls_against_pyscep_serve_through_an_ra(tmp_path: Path) -
     _verify_chain(tmp_path, "cm-client.pem")
     issued = Certificate.load((tmp_path / "cm-client.pem").read_bytes())
     assert issued.public_key_der == _public_key_of(tmp_path / "cm-client.key")
+
+
+def test_two_hundred_enrollments_with_the_state_in_postgresql(tmp_path: Path) -> None:
+    result = _run("gunicorn-load-postgres", tmp_path)
+    assert (result["count"], result["distinct"], result["serials"]) == (200, 200, 200)
+    assert result["stored_serials"] == [200, 200]
+    assert result["stored_issued"] == 200
+    _verify_chain(tmp_path, *(f"load-{index}.pem" for index in range(200)))

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -608,6 +610,59 @@ def certmonger(work: Path) -> dict[str, Any]:
     return results
 
 
+def _postgres(work: Path) -> tuple[str, Callable[[], None]]:
+    """A throw-away PostgreSQL server (Debian's), on a Unix socket only; its URL and a stop."""
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+    # Outside WORK: the postgres user must reach it (pytest's tmp is 0700).
+    base = Path(tempfile.mkdtemp(prefix="pyscep-pg-"))
+    base.chmod(0o755)
+    data, socket_dir = base / "data", base / "socket"
+    socket_dir.mkdir()
+    shutil.chown(base, "postgres")
+    shutil.chown(socket_dir, "postgres")
+
+    def as_postgres(*command: str) -> None:
+        # No pipes: the server started by pg_ctl would hold them open.
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+        )
+
+    as_postgres(str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "scep")
+    options = f"-k {socket_dir} -c listen_addresses='' -p 5433"
+    log = str(base / "postgres.log")
+    as_postgres(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "start")
+
+    def stop() -> None:
+        as_postgres(str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+    return f"postgresql://scep@/postgres?host={socket_dir}&port=5433", stop
+
+
+def gunicorn_load_postgres(work: Path) -> dict[str, Any]:
+    """The same load as gunicorn-load, with the state in PostgreSQL."""
+    url, stop_postgres = _postgres(work)
+    os.environ["PYSCEP_STATE_URL"] = url
+    try:
+        result = gunicorn_load(work)
+        import psycopg
+
+        with psycopg.connect(url) as db:
+            row = db.execute("SELECT count(*), count(DISTINCT serial) FROM serials").fetchone()
+            assert row is not None
+            result["stored_serials"] = [int(row[0]), int(row[1])]
+            issued = db.execute("SELECT count(*) FROM transactions WHERE state = 'issued'")
+            result["stored_issued"] = int(issued.fetchone()[0])  # type: ignore[index]
+    finally:
+        del os.environ["PYSCEP_STATE_URL"]
+        stop_postgres()
+    return result
+
+
 SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "micromdm-server": micromdm_server,
     "micromdm-client": micromdm_client,
@@ -616,6 +671,7 @@ SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "strongswan-ra": strongswan_ra,
     "micromdm-client-get": micromdm_client_get,
     "gunicorn-load": gunicorn_load,
+    "gunicorn-load-postgres": gunicorn_load_postgres,
     "uvicorn-asgi": uvicorn_asgi,
     "certmonger": certmonger,
     "pyscep-client-micromdm": pyscep_client_micromdm,

@@ -11,7 +11,8 @@ signed by a certificate this CA issued, keep requests PENDING for N polls
 under gunicorn or uvicorn with the factories `wsgi_from_environment` /
 `asgi_from_environment` (configured by ``PYSCEP_STATE_DIR``,
 ``PYSCEP_CHALLENGE``, ``PYSCEP_PENDING_POLLS``, ``PYSCEP_MANUAL``,
-``PYSCEP_LEGACY``, ``PYSCEP_RA``, ``PYSCEP_NEXT_CA``, ``PYSCEP_PROFILE``).
+``PYSCEP_LEGACY``, ``PYSCEP_RA``, ``PYSCEP_NEXT_CA``, ``PYSCEP_PROFILE``,
+``PYSCEP_STATE_URL``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from pyscep.protocol.server import (
 from pyscep.wsgi import asgi_application, wsgi_application
 
 from .file_ca import FileCA
-from .sqlite_store import SqliteTransactions
+from .state import open_state
 
 __all__ = [
     "ReferenceServer",
@@ -76,6 +77,9 @@ class ServeOptions:
     profile: str = "strict"
     #: One JSON line per pkiMessage decided on (type, algorithms, outcome).
     log: Path | None = None
+    #: A PostgreSQL URL for the state (workers on several machines); SQLite in
+    #: ``state_dir`` otherwise.
+    state_url: str | None = None
 
 
 class ReferenceServer:
@@ -85,7 +89,7 @@ class ReferenceServer:
         now = now or datetime.now(timezone.utc)
         self.options = options
         self.files = FileCA.open(options.state_dir, ra=options.ra, next_ca=options.next_ca, now=now)
-        self.store = SqliteTransactions(options.state_dir / "state.sqlite")
+        self.store = open_state(options.state_dir, options.state_url)
         ca, ra = self.files.ca, self.files.ra
         operator = ra or ca
         next_body = None
@@ -193,6 +197,7 @@ def _options_from_environment() -> ServeOptions:
         ra=environment.get("PYSCEP_RA") == "1",
         next_ca=environment.get("PYSCEP_NEXT_CA") == "1",
         profile=environment.get("PYSCEP_PROFILE", "strict"),
+        state_url=environment.get("PYSCEP_STATE_URL"),
     )
 
 
@@ -234,13 +239,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--next-ca", action="store_true", help="offer a rollover CA")
     serve.add_argument("--profile", choices=sorted(PROFILES), default="strict")
     serve.add_argument("--log", type=Path, help="append one JSON line per request decided")
+    serve.add_argument("--state-url", help="postgresql://... for state shared by several hosts")
     serve.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve, or administer pending transactions."""
     if args.action:
-        return _administer(args.action)
+        return _administer(args.action, args.state_url)
     if args.state_dir is None or args.challenge is None:
         print("pyscep serve: --state-dir and --challenge are required", file=sys.stderr)
         return 2
@@ -254,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
         next_ca=args.next_ca,
         profile=args.profile,
         log=args.log,
+        state_url=args.state_url,
     )
     server = ReferenceServer(options)
     httpd = make_server(
@@ -271,10 +278,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _administer(action: list[str]) -> int:
+def _administer(action: list[str], state_url: str | None) -> int:
     verb, *rest = action
     if verb == "list" and len(rest) == 1:
-        for transaction in SqliteTransactions(Path(rest[0]) / "state.sqlite").pending():
+        for transaction in open_state(Path(rest[0]), state_url).pending():
             print(f"{transaction.transaction_id}  pending since {transaction.updated}")
         return 0
     if verb not in ("approve", "reject") or len(rest) != 2:
@@ -282,7 +289,7 @@ def _administer(action: list[str]) -> int:
         return 2
     directory, transaction_id = Path(rest[0]), rest[1]
     now = datetime.now(timezone.utc)
-    server = ReferenceServer(ServeOptions(directory, challenge=""), now=now)
+    server = ReferenceServer(ServeOptions(directory, challenge="", state_url=state_url), now=now)
     try:
         if verb == "approve":
             known = server.store.get(transaction_id)

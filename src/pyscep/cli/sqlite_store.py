@@ -11,12 +11,11 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from contextlib import closing
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from pyscep.enums import FailInfo
 from pyscep.protocol.transactions import Transaction, TransactionState
+
+from .state import COLUMNS, pack, transaction_from_row
 
 __all__ = ["SqliteTransactions"]
 
@@ -33,19 +32,6 @@ CREATE TABLE IF NOT EXISTS transactions (
 );
 CREATE TABLE IF NOT EXISTS serials (serial TEXT PRIMARY KEY);
 """
-
-
-def _pack(certificates: tuple[bytes, ...]) -> bytes:
-    return b"".join(len(c).to_bytes(4, "big") + c for c in certificates)
-
-
-def _unpack(blob: bytes) -> tuple[bytes, ...]:
-    found, position = [], 0
-    while position < len(blob):
-        length = int.from_bytes(blob[position : position + 4], "big")
-        found.append(blob[position + 4 : position + 4 + length])
-        position += 4 + length
-    return tuple(found)
 
 
 class SqliteTransactions:
@@ -67,11 +53,10 @@ class SqliteTransactions:
         """The stored transaction, or None."""
         with closing(self._connect()) as db:
             row = db.execute(
-                "SELECT transaction_id, requester_key, state, csr, certificates, fail_info,"
-                " updated FROM transactions WHERE transaction_id = ?",
+                f"SELECT {COLUMNS} FROM transactions WHERE transaction_id = ?",  # noqa: S608
                 (transaction_id,),
             ).fetchone()
-        return None if row is None else _transaction(row)
+        return None if row is None else transaction_from_row(row)
 
     def record(self, transaction: Transaction) -> Transaction:
         """Store unless a final outcome is already stored; return what is stored."""
@@ -79,13 +64,12 @@ class SqliteTransactions:
         try:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(
-                "SELECT transaction_id, requester_key, state, csr, certificates, fail_info,"
-                " updated FROM transactions WHERE transaction_id = ?",
+                f"SELECT {COLUMNS} FROM transactions WHERE transaction_id = ?",  # noqa: S608
                 (transaction.transaction_id,),
             ).fetchone()
-            if row is not None and _transaction(row).final:
+            if row is not None and transaction_from_row(row).final:
                 db.execute("COMMIT")
-                return _transaction(row)
+                return transaction_from_row(row)
             db.execute(
                 "INSERT OR REPLACE INTO transactions (transaction_id, requester_key, state, csr,"
                 " certificates, fail_info, updated, polls) VALUES (?, ?, ?, ?, ?, ?, ?,"
@@ -95,7 +79,7 @@ class SqliteTransactions:
                     transaction.requester_key,
                     transaction.state.value,
                     transaction.csr,
-                    _pack(transaction.certificates),
+                    pack(transaction.certificates),
                     None if transaction.fail_info is None else transaction.fail_info.value,
                     None if transaction.updated is None else transaction.updated.isoformat(),
                     transaction.transaction_id,
@@ -141,21 +125,7 @@ class SqliteTransactions:
         """Every PENDING transaction (for ``pyscep serve list``)."""
         with closing(self._connect()) as db:
             rows = db.execute(
-                "SELECT transaction_id, requester_key, state, csr, certificates, fail_info,"
-                " updated FROM transactions WHERE state = ? ORDER BY updated",
+                f"SELECT {COLUMNS} FROM transactions WHERE state = ? ORDER BY updated",  # noqa: S608
                 (TransactionState.PENDING.value,),
             ).fetchall()
-        return [_transaction(row) for row in rows]
-
-
-def _transaction(row: tuple[Any, ...]) -> Transaction:
-    txid, key, state, csr, certificates, fail_info, updated = row
-    return Transaction(
-        transaction_id=str(txid),
-        requester_key=bytes(key),
-        state=TransactionState(state),
-        csr=bytes(csr),
-        certificates=_unpack(bytes(certificates)),
-        fail_info=None if fail_info is None else FailInfo(int(fail_info)),
-        updated=None if updated is None else datetime.fromisoformat(str(updated)),
-    )
+        return [transaction_from_row(row) for row in rows]

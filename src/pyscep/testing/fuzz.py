@@ -20,7 +20,7 @@ from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import parse_certs_only
 from pyscep.cms.enveloped import parse_enveloped_data
 from pyscep.errors import ScepError
-from pyscep.http import decode_get_message
+from pyscep.http import decode_get_message, read_request
 from pyscep.messages.ca import parse_ca_certificates, parse_next_ca_certificates
 from pyscep.messages.caps import CACaps
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
@@ -37,6 +37,7 @@ from pyscep.policy import (
     inventory_from_json,
     parse_scep_conf,
 )
+from pyscep.protocol.server import ResponderConfig, ScepResponder
 from pyscep.testing.keys import fixed_keys
 from pyscep.testing.seeded import SeededBackend
 
@@ -85,6 +86,13 @@ def fuzz_one_input(data: bytes) -> None:
     _quietly(lambda: inventory_from_json(text, lambda _: data))
     _quietly(lambda: NamePattern.parse(text))
     _quietly(lambda: DistinguishedName.parse(text))
+    # The server's door: whatever arrives by HTTP ends in one event, never raises.
+    responder = ScepResponder(
+        ResponderConfig(ca_certificate=keys.ca, signer=keys.ca_signer, decrypter=keys.ca_decrypter)
+    )
+    _quietly(lambda: read_request("GET", "/scep", text, data))
+    responder.receive("POST", "/scep", "operation=PKIOperation", data)
+    responder.receive("GET", "/scep", text)
     _quietly(lambda: inspect_payload(data, certificates=[keys.ca]))
     message = _quietly(lambda: parse_pki_message(data))
     if message is None:
