@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import pyscep
 from pyscep import LEGACY, FailInfo, LocalProtocolError, MessageType, RemoteProtocolError
+from pyscep.cms.signed import parse_signed_data
 from pyscep.http import (
     CONTENT_TYPE_CA_CERT,
     CONTENT_TYPE_PKI_MESSAGE,
@@ -597,3 +598,40 @@ def test_get_cert_and_get_crl_when_the_application_handles_them() -> None:
     assert got == CertificatesReceived((keys.certificate,))
     crls = send(client, server, client.get_crl(wanted, keys), answer)
     assert crls == CrlReceived((crl,))
+
+
+def test_profiles_shape_what_the_responder_sends() -> None:
+    from pyscep.protocol.profiles import CACertificatesShape
+
+    java = replace(
+        STRICT,
+        name="java",
+        ca_certificates=CACertificatesShape.CERTS_ONLY,
+        empty_econtent=False,
+        rsa_digest_in_signature_oid=True,
+    )
+    for profile, shape, econtent, oid in (
+        (STRICT, "application/x-x509-ca-cert", b"", "rsassa_pkcs1v15"),
+        (java, "application/x-x509-ca-ra-cert", None, "sha256_rsa"),
+    ):
+        server = responder(profile=profile)
+        cacert = server.receive("GET", "/scep", "operation=GetCACert")
+        assert isinstance(cacert, Answered)
+        assert cacert.response.content_type == shape
+        found = pyscep.messages.parse_ca_certificates(cacert.response.body, now=NOW)
+        assert found.ca == CA.certificate
+        # Each reply still verifies and reads as PENDING on the client side.
+        client = ready_client(server)
+        event = send(client, server, client.enroll(csr(), DEVICE_KEY, now=NOW), always_pending)
+        assert isinstance(event, RequestPending)
+        built = pyscep.messages.build_pkcs_req(
+            csr(cn=profile.name),
+            signer=pyscep.messages.self_signed_signer(DEVICE_KEY, "CN=x", now=NOW),
+            recipient=CA.certificate,
+            transaction_id=f"SHAPE-{profile.name}",
+        )
+        answered = server.receive("POST", "/scep", "operation=PKIOperation", built.der)
+        assert isinstance(answered, EnrollmentRequested)
+        body = server.pending(answered, now=NOW).body
+        assert pyscep.messages.parse_pki_message(body).signature_algorithm == oid
+        assert parse_signed_data(body).content == econtent

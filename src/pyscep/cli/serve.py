@@ -105,7 +105,7 @@ class ReferenceServer:
                 algorithms=self.algorithms,
                 challenge=StaticChallenge(options.challenge),
                 next_ca_certificates=next_body,
-                caps=PROFILES[options.profile].advertised_caps,
+                profile=PROFILES[options.profile],
             ),
             self.store,
         )

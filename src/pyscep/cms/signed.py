@@ -124,9 +124,11 @@ def _attribute(type_name: str, value: core.Asn1Value) -> ScepAttribute:
 
 
 def _signature_algorithm(
-    scheme: SignatureScheme, digest: DigestAlgorithm
+    scheme: SignatureScheme, digest: DigestAlgorithm, *, digest_in_oid: bool = False
 ) -> algos.SignedDigestAlgorithm:
     if scheme is SignatureScheme.RSA_PKCS1V15:
+        if digest_in_oid:
+            return algos.SignedDigestAlgorithm({"algorithm": f"{digest.value}_rsa"})
         # rsaEncryption, as OpenSSL and sscep write it: strongSwan refuses the
         # shaXWithRSAEncryption spelling here ("only RSA digest encryption").
         return algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"})
@@ -170,8 +172,12 @@ def build_signed_data(
     attributes: Sequence[bytes] = (),
     certificates: Sequence[Certificate] | None = None,
     signing_time: datetime | None = None,
+    rsa_digest_in_signature_oid: bool = False,
 ) -> bytes:
     """DER ContentInfo(SignedData v1) over ``content`` (eContentType id-data).
+
+    ``content=None`` leaves eContent absent. An RSA PKCS#1 v1.5 SignerInfo
+    names rsaEncryption unless ``rsa_digest_in_signature_oid``.
 
     The signed attributes are contentType, messageDigest, signingTime when
     given, and ``attributes`` (each a DER Attribute); they are encoded as a DER SET (sorted) and
@@ -209,7 +215,9 @@ def build_signed_data(
             ),
             "digest_algorithm": {"algorithm": digest.value},
             "signed_attrs": signed_attrs,
-            "signature_algorithm": _signature_algorithm(scheme, digest),
+            "signature_algorithm": _signature_algorithm(
+                scheme, digest, digest_in_oid=rsa_digest_in_signature_oid
+            ),
             "signature": signature,
         }
     )

@@ -63,7 +63,7 @@ class BuiltRequest:
 
 
 def _signed(
-    content: bytes,
+    content: bytes | None,
     attributes: ScepAttributes,
     *,
     signer: Signer,
@@ -83,6 +83,7 @@ def _signed(
         attributes=attribute_ders(attributes),
         certificates=None if embedded is None else list(embedded),
         signing_time=options.signing_time,
+        rsa_digest_in_signature_oid=options.rsa_digest_in_signature_oid,
     )
 
 
@@ -291,8 +292,11 @@ def _reply(
     )
     # FAILURE and PENDING carry an empty eContent, as micromdm does: OpenSSL-based
     # clients (sscep) fail to verify a SignedData whose eContent is absent.
+    content_octets: bytes | None = envelope if envelope is not None else b""
+    if envelope is None and options.absent_econtent:
+        content_octets = None
     return _signed(
-        envelope if envelope is not None else b"",
+        content_octets,
         attributes,
         signer=signer,
         digest=digest,

@@ -46,6 +46,11 @@ class MessageOptions:
     :param signing_time: adds a signingTime attribute (none by default).
     :param embedded_certificates: the SignedData ``certificates`` (default:
         the signer's certificate; ``()`` embeds none).
+    :param absent_econtent: CertRep PENDING and FAILURE without eContent
+        (default: an empty one, which OpenSSL-based clients need).
+    :param rsa_digest_in_signature_oid: RSA SignerInfos name
+        shaXWithRSAEncryption instead of rsaEncryption (the default, which
+        strongSwan requires).
     """
 
     digest: DigestAlgorithm | None = None
@@ -57,6 +62,8 @@ class MessageOptions:
     rng: Rng | None = None
     signing_time: datetime | None = None
     embedded_certificates: tuple[Certificate, ...] | None = None
+    absent_econtent: bool = False
+    rsa_digest_in_signature_oid: bool = False
 
 
 #: Every option at its default.

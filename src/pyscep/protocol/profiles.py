@@ -12,20 +12,49 @@ from dataclasses import dataclass
 
 from pyscep.algorithms import ContentCipher, DigestAlgorithm
 from pyscep.messages import CACaps
-from pyscep.protocol.server import DEFAULT_CAPS
 
 __all__ = [
     "APPLE",
     "CISCO_IOS",
+    "DEFAULT_CAPS",
     "DRAFT",
     "MICROMDM",
     "MIKROTIK",
     "NDES",
     "PROFILES",
     "STRICT",
+    "CACertificatesShape",
     "InteropProfile",
     "Renewal",
 ]
+
+
+#: What the responder advertises by default (RFC 8894 section 3.5.2). strongSwan
+#: 5.9.8's ``pki --scep`` tests each capability by its enum value instead of its
+#: bit: it believes AES only when SHA-384 is advertised and 3DES only when AES
+#: is, so SHA-384 stays in the list (tests/test_peers.py runs it).
+DEFAULT_CAPS = CACaps.of(
+    [
+        "AES",
+        "DES3",
+        "POSTPKIOperation",
+        "Renewal",
+        "SCEPStandard",
+        "SHA-1",
+        "SHA-256",
+        "SHA-384",
+        "SHA-512",
+    ]
+)
+
+
+class CACertificatesShape(str, enum.Enum):
+    """How a server without RA answers GetCACert."""
+
+    #: The CA certificate as DER (``application/x-x509-ca-cert``), as RFC 8894 says.
+    DER_CA = "der-ca"
+    #: A certs-only SignedData holding the CA (``application/x-x509-ca-ra-cert``).
+    CERTS_ONLY = "certs-only"
 
 
 class Renewal(str, enum.Enum):
@@ -45,7 +74,8 @@ class InteropProfile:
     CA is known to answer with whatever was asked (``reply_cipher``,
     ``reply_digest``: a client whose policy refuses them is told before it
     sends), how strictly to check recipientNonce, how to renew. Server side:
-    the capabilities to advertise.
+    the capabilities to advertise, the GetCACert shape, and how CertReps are
+    spelled (empty or absent eContent, the RSA SignerInfo OID).
     """
 
     name: str
@@ -55,6 +85,14 @@ class InteropProfile:
     strict_recipient_nonce: bool = True
     renewal: Renewal = Renewal.BY_CAPS
     advertised_caps: CACaps = DEFAULT_CAPS
+    #: GetCACert without RA: the CA as DER, or wrapped in a certs-only SignedData.
+    ca_certificates: CACertificatesShape = CACertificatesShape.DER_CA
+    #: PENDING and FAILURE CertReps with an empty eContent (OpenSSL-based clients such
+    #: as sscep cannot verify one whose eContent is absent) or none, as RFC 8894 allows.
+    empty_econtent: bool = True
+    #: RSA SignerInfos name rsaEncryption (OpenSSL, sscep; strongSwan insists) or
+    #: shaXWithRSAEncryption (what some Java stacks expect).
+    rsa_digest_in_signature_oid: bool = False
 
 
 #: RFC 8894 as written.

@@ -36,10 +36,12 @@ from typing import Protocol
 
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
+from pyscep.cms.degenerate import build_certs_only
 from pyscep.crypto import Decrypter, Signer
 from pyscep.enums import FailInfo, MessageType
 from pyscep.errors import LocalProtocolError, RemoteProtocolError, ScepError
 from pyscep.http import (
+    CONTENT_TYPE_CA_RA_CERT,
     CONTENT_TYPE_CAPS,
     CONTENT_TYPE_NEXT_CA_CERT,
     CONTENT_TYPE_PKI_MESSAGE,
@@ -52,6 +54,7 @@ from pyscep.messages import (
     CertificationRequest,
     IssuerAndSerial,
     IssuerAndSubject,
+    MessageOptions,
     PKIMessage,
     ReplyTo,
     build_ca_certificates,
@@ -64,6 +67,7 @@ from pyscep.messages import (
     verify_request,
 )
 from pyscep.policy import RequestView
+from pyscep.protocol.profiles import STRICT, CACertificatesShape, InteropProfile
 from pyscep.protocol.transactions import (
     InMemoryTransactions,
     Transaction,
@@ -72,7 +76,6 @@ from pyscep.protocol.transactions import (
 )
 
 __all__ = [
-    "DEFAULT_CAPS",
     "Answered",
     "CertificateRequested",
     "ChallengeChecker",
@@ -86,23 +89,6 @@ __all__ = [
     "StaticChallenge",
 ]
 
-#: What the responder advertises by default (RFC 8894 section 3.5.2). strongSwan
-#: 5.9.8's ``pki --scep`` tests each capability by its enum value instead of its
-#: bit: it believes AES only when SHA-384 is advertised and 3DES only when AES
-#: is, so SHA-384 stays in the list (tests/test_peers.py runs it).
-DEFAULT_CAPS = CACaps.of(
-    [
-        "AES",
-        "DES3",
-        "POSTPKIOperation",
-        "Renewal",
-        "SCEPStandard",
-        "SHA-1",
-        "SHA-256",
-        "SHA-384",
-        "SHA-512",
-    ]
-)
 #: Message types answered by default; anything else is refused (default deny).
 _ENROLLMENT = frozenset({MessageType.PKCS_REQ, MessageType.RENEWAL_REQ, MessageType.CERT_POLL})
 
@@ -142,7 +128,10 @@ class ResponderConfig:
     signer: Signer
     decrypter: Decrypter
     ra_certificates: tuple[Certificate, ...] = ()
-    caps: CACaps = DEFAULT_CAPS
+    #: The dialect spoken: capabilities, GetCACert shape, CertRep details.
+    profile: InteropProfile = STRICT
+    #: The capabilities advertised, if not the profile's.
+    caps: CACaps | None = None
     algorithms: AlgorithmPolicy = DEFAULT_POLICY
     handled: frozenset[MessageType] = _ENROLLMENT
     challenge: ChallengeChecker | None = None
@@ -229,6 +218,11 @@ class ScepResponder:
     def __init__(self, config: ResponderConfig, store: TransactionStore | None = None) -> None:
         self.config = config
         self.store: TransactionStore = store if store is not None else InMemoryTransactions()
+        profile = config.profile
+        self._reply_options = MessageOptions(
+            absent_econtent=not profile.empty_econtent,
+            rsa_digest_in_signature_oid=profile.rsa_digest_in_signature_oid,
+        )
 
     # --- in --------------------------------------------------------------------
 
@@ -238,12 +232,17 @@ class ScepResponder:
             incoming = read_request(method, path, query, body)
         except RemoteProtocolError as exc:
             return _bad_request(f"not a SCEP request: {exc}")
+        profile = self.config.profile
         if incoming.operation is Operation.GET_CA_CAPS:
-            return Answered(HttpResponse(200, CONTENT_TYPE_CAPS, self.config.caps.dump()), "caps")
+            caps = self.config.caps or profile.advertised_caps
+            return Answered(HttpResponse(200, CONTENT_TYPE_CAPS, caps.dump()), "caps")
         if incoming.operation is Operation.GET_CA_CERT:
-            der, content_type = build_ca_certificates(
-                self.config.ca_certificate, self.config.ra_certificates
-            )
+            ca, ras = self.config.ca_certificate, self.config.ra_certificates
+            if ras or profile.ca_certificates is CACertificatesShape.DER_CA:
+                der, content_type = build_ca_certificates(ca, ras)
+            else:
+                # The CA alone, as a certs-only SignedData (some clients want that shape).
+                der, content_type = build_certs_only([ca]), CONTENT_TYPE_CA_RA_CERT
             return Answered(HttpResponse(200, content_type, der), "CA certificates")
         if incoming.operation is Operation.GET_NEXT_CA_CERT:
             if self.config.next_ca_certificates is None:
@@ -329,16 +328,22 @@ class ScepResponder:
     def _from_store(self, known: Transaction, reply_to: ReplyTo, why: str) -> Answered:
         if known.state is TransactionState.ISSUED:
             certificates = [Certificate.load(der) for der in known.certificates]
-            body = build_cert_rep_success(reply_to, certificates, signer=self.config.signer)
+            body = build_cert_rep_success(
+                reply_to, certificates, signer=self.config.signer, options=self._reply_options
+            )
             return Answered(_pki(body), f"{why}: already issued")
         if known.state is TransactionState.REJECTED:
             fail_info = known.fail_info or FailInfo.BAD_REQUEST
             return self._failure(reply_to, fail_info, f"{why}: rejected before")
-        body = build_cert_rep_pending(reply_to, signer=self.config.signer)
+        body = build_cert_rep_pending(
+            reply_to, signer=self.config.signer, options=self._reply_options
+        )
         return Answered(_pki(body), f"{why}: still pending")
 
     def _failure(self, reply_to: ReplyTo, fail_info: FailInfo, reason: str) -> Answered:
-        body = build_cert_rep_failure(reply_to, fail_info, signer=self.config.signer)
+        body = build_cert_rep_failure(
+            reply_to, fail_info, signer=self.config.signer, options=self._reply_options
+        )
         return Answered(_pki(body), reason)
 
     # --- out: the application's decisions ------------------------------------------
@@ -413,12 +418,16 @@ class ScepResponder:
         self, event: CertificateRequested, certificates: Sequence[Certificate]
     ) -> HttpResponse:
         """Answer a GetCert with the certificate(s) found."""
-        body = build_cert_rep_success(event.reply_to, certificates, signer=self.config.signer)
+        body = build_cert_rep_success(
+            event.reply_to, certificates, signer=self.config.signer, options=self._reply_options
+        )
         return _pki(body)
 
     def send_crl(self, event: CrlRequested, crl: bytes) -> HttpResponse:
         """Answer a GetCRL with a DER CRL."""
-        body = build_cert_rep_success(event.reply_to, crls=[crl], signer=self.config.signer)
+        body = build_cert_rep_success(
+            event.reply_to, crls=[crl], signer=self.config.signer, options=self._reply_options
+        )
         return _pki(body)
 
     def approve(
