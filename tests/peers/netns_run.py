@@ -451,20 +451,22 @@ def _enroll_many(count: int, name: str) -> list[bytes]:
     """``count`` enrollments by one client (one caps and CA exchange, fresh keys)."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from pyscep.cli.client import _transport
+    from pyscep.cli.client import http_exchange
     from pyscep.crypto import load_private_key
     from pyscep.messages import build_csr
     from pyscep.protocol.client import CertificateIssued, ScepClient
 
     client = ScepClient()
-    client.receive(*_transport(URL, client.get_caps()), now=datetime.now(timezone.utc))
-    client.receive(*_transport(URL, client.get_ca_certificates()), now=datetime.now(timezone.utc))
+    client.receive(*http_exchange(URL, client.get_caps()), now=datetime.now(timezone.utc))
+    client.receive(
+        *http_exchange(URL, client.get_ca_certificates()), now=datetime.now(timezone.utc)
+    )
     issued = []
     for index in range(count):
         key = load_private_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
         csr = build_csr(key, f"CN={name}-{index}", challenge_password=CHALLENGE)
         request = client.enroll(csr, key, now=datetime.now(timezone.utc))
-        event = client.receive(*_transport(URL, request), now=datetime.now(timezone.utc))
+        event = client.receive(*http_exchange(URL, request), now=datetime.now(timezone.utc))
         if not isinstance(event, CertificateIssued):
             raise RuntimeError(f"{name}-{index}: {event}")
         issued.append(event.certificate.der)

@@ -53,7 +53,7 @@ from pyscep.protocol.profiles import PROFILES, STRICT
 
 from .file_ca import write_private
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "http_exchange", "run"]
 
 EXIT_PENDING, EXIT_FAILURE, EXIT_PROTOCOL = 3, 4, 5
 
@@ -64,7 +64,7 @@ class _ClientError(Exception):
         self.status = status
 
 
-def _transport(base: str, request: HttpRequest) -> tuple[int, str | None, bytes]:
+def http_exchange(base: str, request: HttpRequest) -> tuple[int, str | None, bytes]:
     """Send ``request`` to the server at ``base``; (status, Content-Type, body)."""
     parts = urlsplit(base)
     target = f"{parts.scheme}://{parts.netloc}{request.target}"
@@ -82,7 +82,7 @@ def _transport(base: str, request: HttpRequest) -> tuple[int, str | None, bytes]
 
 
 def _exchange(client: ScepClient, base: str, request: HttpRequest) -> ClientEvent:
-    status, content_type, body = _transport(base, request)
+    status, content_type, body = http_exchange(base, request)
     event = client.receive(status, content_type, body, now=datetime.now(timezone.utc))
     if isinstance(event, ProtocolFailed):
         raise _ClientError(EXIT_PROTOCOL, f"the server broke the protocol: {event.reason}")

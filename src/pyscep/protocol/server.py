@@ -180,8 +180,8 @@ class PollRequested:
 
 
 @dataclass(frozen=True)
-class CertificateRequested:
-    """GetCert: the certificate named by ``wanted``."""
+class _Lookup:
+    """A request about an existing certificate, named by issuer and serial number."""
 
     transaction_id: str
     wanted: IssuerAndSerial
@@ -190,13 +190,13 @@ class CertificateRequested:
 
 
 @dataclass(frozen=True)
-class CrlRequested:
-    """GetCRL: the CRL covering the certificate named by ``wanted``."""
+class CertificateRequested(_Lookup):
+    """GetCert: the certificate named by ``wanted``."""
 
-    transaction_id: str
-    wanted: IssuerAndSerial
-    signer_certificate: Certificate
-    reply_to: ReplyTo = field(repr=False)
+
+@dataclass(frozen=True)
+class CrlRequested(_Lookup):
+    """GetCRL: the CRL covering the certificate named by ``wanted``."""
 
 
 ServerEvent = Answered | EnrollmentRequested | PollRequested | CertificateRequested | CrlRequested
