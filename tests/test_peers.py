@@ -165,3 +165,20 @@ def test_two_hundred_enrollments_with_the_state_in_postgresql(tmp_path: Path) ->
     assert result["stored_serials"] == [200, 200]
     assert result["stored_issued"] == 200
     _verify_chain(tmp_path, *(f"load-{index}.pem" for index in range(200)))
+
+
+def test_one_time_challenges_work_once_for_real_clients(tmp_path: Path) -> None:
+    result = _run("one-time", tmp_path)
+    assert result["exits"] == {
+        "micromdm-first": 0,
+        "micromdm-again": 1,
+        "sw-first": 0,
+        "sw-again": 1,
+    }
+    assert result["log"] == [
+        "PKCSReq sha1 des sha1_rsa issued",
+        "PKCSReq sha1 des sha1_rsa rejected",
+        "PKCSReq sha256 aes128_cbc sha256_rsa issued",
+        "PKCSReq sha256 aes128_cbc sha256_rsa rejected",
+    ]
+    _verify_chain(tmp_path, "first.pem", "sw-first.pem")

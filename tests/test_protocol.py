@@ -27,6 +27,7 @@ from pyscep.http import (
     route_of,
 )
 from pyscep.messages import IssuerAndSerial, IssuerAndSubject, build_cert_poll, build_csr
+from pyscep.protocol.challenges import StaticChallenge
 from pyscep.protocol.client import (
     _CALLS,
     CACertificatesReceived,
@@ -52,7 +53,6 @@ from pyscep.protocol.server import (
     ResponderConfig,
     ScepResponder,
     ServerEvent,
-    StaticChallenge,
 )
 from pyscep.protocol.transactions import Transaction, TransactionState
 from pyscep.testing import make_identity

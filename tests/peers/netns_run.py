@@ -665,6 +665,58 @@ def gunicorn_load_postgres(work: Path) -> dict[str, Any]:
     return result
 
 
+def one_time(work: Path) -> dict[str, Any]:
+    """One-time challenges: micromdm's scepclient and strongSwan each enroll once with a
+    challenge from `pyscep serve challenge`, and are refused when they use it again."""
+    server = _serve(work, "--legacy", "--challenge-mode", "one-time")
+
+    def challenge() -> str:
+        made = subprocess.run(
+            [sys.executable, "-m", "pyscep", "serve", "challenge", str(work / "state")],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        return made.stdout.decode().strip()
+
+    try:
+        micromdm = challenge()
+        strongswan = challenge()
+        runs = {
+            "micromdm-first": _scepclient(work, micromdm, "first").returncode,
+            "micromdm-again": _scepclient(work, micromdm, "again").returncode,
+        }
+        for name in ("sw-first", "sw-again"):
+            run = subprocess.run(
+                [
+                    "pki",
+                    "--scep",
+                    "--url",
+                    URL,
+                    "--dn",
+                    f"CN={name}, O=pyscep",
+                    "--password",
+                    strongswan,
+                    "--cacert-enc",
+                    str(work / "ca.der"),
+                    "--cacert-sig",
+                    str(work / "ca.der"),
+                    "--outform",
+                    "pem",
+                    "--in",
+                    str(_key(work, name)),
+                ],
+                capture_output=True,
+                timeout=90,
+                check=False,
+            )
+            (work / f"{name}.pem").write_bytes(run.stdout)
+            runs[name] = run.returncode
+    finally:
+        _stop(server)
+    return {"exits": runs, "log": _requests(work)}
+
+
 SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "micromdm-server": micromdm_server,
     "micromdm-client": micromdm_client,
@@ -676,6 +728,7 @@ SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "gunicorn-load-postgres": gunicorn_load_postgres,
     "uvicorn-asgi": uvicorn_asgi,
     "certmonger": certmonger,
+    "one-time": one_time,
     "pyscep-client-micromdm": pyscep_client_micromdm,
 }
 

@@ -3,6 +3,7 @@
     pyscep serve --state-dir DIR --challenge SECRET [--port 8080] [--pending-polls N]
                  [--manual] [--legacy] [--ra] [--next-ca]
     pyscep serve list DIR | approve DIR TXID | reject DIR TXID
+    pyscep serve challenge DIR [--subject DN] [--ttl SECONDS]   (with --challenge-mode one-time)
 
 All protocol logic is `pyscep.protocol.server.ScepResponder`; this module is
 its application: issue to requests with the right challenge and to renewals
@@ -24,7 +25,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -38,6 +39,7 @@ from pyscep.enums import FailInfo, MessageType
 from pyscep.errors import ScepError
 from pyscep.http import HttpResponse
 from pyscep.messages import CertificationRequest, build_next_ca_certificates, issue_certificate
+from pyscep.protocol.challenges import ChallengeChecker, OneTimeChallenges, StaticChallenge
 from pyscep.protocol.profiles import PROFILES
 from pyscep.protocol.server import (
     Answered,
@@ -45,11 +47,11 @@ from pyscep.protocol.server import (
     PollRequested,
     ResponderConfig,
     ScepResponder,
-    StaticChallenge,
 )
 from pyscep.wsgi import asgi_application, wsgi_application
 
 from .file_ca import FileCA
+from .sqlite_store import SqliteChallenges
 from .state import open_state
 
 __all__ = [
@@ -80,6 +82,8 @@ class ServeOptions:
     #: A PostgreSQL URL for the state (workers on several machines); SQLite in
     #: ``state_dir`` otherwise.
     state_url: str | None = None
+    #: ``static`` (``challenge`` for everyone) or ``one-time`` (``serve challenge``).
+    challenge_mode: str = "static"
 
 
 class ReferenceServer:
@@ -103,12 +107,22 @@ class ReferenceServer:
                 decrypter=operator,
                 ra_certificates=() if ra is None else (ra.certificate,),
                 algorithms=self.algorithms,
-                challenge=StaticChallenge(options.challenge),
+                challenge=self._challenges(),
                 next_ca_certificates=next_body,
                 profile=PROFILES[options.profile],
             ),
             self.store,
         )
+
+    def _challenges(self) -> ChallengeChecker:
+        if self.options.challenge_mode == "one-time":
+            return self.one_time_challenges()
+        return StaticChallenge(self.options.challenge)
+
+    def one_time_challenges(self) -> OneTimeChallenges:
+        """The one-time challenges of this state directory (issue with ``serve challenge``)."""
+        store = SqliteChallenges(self.options.state_dir / "state.sqlite")
+        return OneTimeChallenges(store, clock=lambda: datetime.now(timezone.utc))
 
     def handle(self, method: str, path: str, query: str, body: bytes) -> HttpResponse:
         """One HTTP request: the responder's event, decided."""
@@ -157,7 +171,10 @@ class ReferenceServer:
         if event.message_type is MessageType.RENEWAL_REQ and not renewal:
             return "rejected", self.responder.reject(event, FailInfo.BAD_CERT_ID, now=now)
         if not renewal and not event.challenge_ok:
-            return "rejected", self.responder.reject(event, FailInfo.BAD_REQUEST, now=now)
+            response = self.responder.reject(
+                event, FailInfo.BAD_REQUEST, now=now, text=event.challenge_reason
+            )
+            return "rejected", response
         if self.options.manual or (self.options.pending_polls and not renewal):
             return "pending", self.responder.pending(event, now=now)
         return "issued", self._issue(event, event.request, now)
@@ -240,19 +257,32 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--profile", choices=sorted(PROFILES), default="strict")
     serve.add_argument("--log", type=Path, help="append one JSON line per request decided")
     serve.add_argument("--state-url", help="postgresql://... for state shared by several hosts")
+    serve.add_argument(
+        "--challenge-mode",
+        choices=["static", "one-time"],
+        default="static",
+        help="one-time: challenges made by `serve challenge DIR`, each valid once",
+    )
+    serve.add_argument("--subject", help="serve challenge: the DN pattern it is for")
+    serve.add_argument("--ttl", type=int, default=3600, help="serve challenge: seconds valid")
     serve.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve, or administer pending transactions."""
+    if args.action and args.action[0] == "challenge" and len(args.action) == 2:
+        server = ReferenceServer(ServeOptions(Path(args.action[1]), challenge=""))
+        ttl = timedelta(seconds=args.ttl)
+        print(server.one_time_challenges().issue(ttl=ttl, subject=args.subject))
+        return 0
     if args.action:
         return _administer(args.action, args.state_url)
-    if args.state_dir is None or args.challenge is None:
+    if args.state_dir is None or (args.challenge is None and args.challenge_mode == "static"):
         print("pyscep serve: --state-dir and --challenge are required", file=sys.stderr)
         return 2
     options = ServeOptions(
         state_dir=args.state_dir,
-        challenge=args.challenge,
+        challenge=args.challenge or "",
         pending_polls=args.pending_polls,
         manual=args.manual,
         legacy=args.legacy,
@@ -261,6 +291,7 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
         log=args.log,
         state_url=args.state_url,
+        challenge_mode=args.challenge_mode,
     )
     server = ReferenceServer(options)
     httpd = make_server(

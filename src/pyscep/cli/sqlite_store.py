@@ -11,13 +11,15 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from contextlib import closing
+from datetime import datetime, timezone
 from pathlib import Path
 
+from pyscep.protocol.challenges import Consumed, IssuedChallenge
 from pyscep.protocol.transactions import Transaction, TransactionState
 
 from .state import COLUMNS, pack, transaction_from_row
 
-__all__ = ["SqliteTransactions"]
+__all__ = ["SqliteChallenges", "SqliteTransactions"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS transactions (
@@ -129,3 +131,75 @@ class SqliteTransactions:
                 (TransactionState.PENDING.value,),
             ).fetchall()
         return [transaction_from_row(row) for row in rows]
+
+
+_CHALLENGES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS challenges (
+    digest BLOB PRIMARY KEY,
+    subject TEXT,
+    subject_alt_name TEXT,
+    expires REAL NOT NULL,
+    used REAL
+);
+"""
+
+
+class SqliteChallenges:
+    """One-time challenges in the server's SQLite file; consumed atomically across workers."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with closing(self._connect()) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_CHALLENGES_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    def add(self, challenge: IssuedChallenge) -> None:
+        """Store a newly issued challenge."""
+        with closing(self._connect()) as db:
+            db.execute(
+                "INSERT INTO challenges (digest, subject, subject_alt_name, expires)"
+                " VALUES (?, ?, ?, ?)",
+                (
+                    challenge.digest,
+                    challenge.subject,
+                    challenge.subject_alt_name,
+                    challenge.expires.timestamp(),
+                ),
+            )
+
+    def find(self, digest: bytes) -> IssuedChallenge | None:
+        """The challenge with this hash, used or not."""
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT digest, subject, subject_alt_name, expires FROM challenges"
+                " WHERE digest = ?",
+                (digest,),
+            ).fetchone()
+        if row is None:
+            return None
+        expires = datetime.fromtimestamp(float(row[3]), tz=timezone.utc)
+        return IssuedChallenge(bytes(row[0]), row[1], row[2], expires)
+
+    def consume(self, digest: bytes, now: datetime) -> Consumed:
+        """Mark it used in one UPDATE: only the first of concurrent callers gets OK.
+
+        Times are stored as POSIX timestamps, so they compare as numbers.
+        """
+        with closing(self._connect()) as db:
+            changed = db.execute(
+                "UPDATE challenges SET used = ? WHERE digest = ? AND used IS NULL AND expires >= ?",
+                (now.timestamp(), digest, now.timestamp()),
+            ).rowcount
+            if changed == 1:
+                return Consumed.OK
+            row = db.execute(
+                "SELECT used, expires FROM challenges WHERE digest = ?", (digest,)
+            ).fetchone()
+        if row is None:
+            return Consumed.UNKNOWN
+        return Consumed.USED if row[0] is not None else Consumed.EXPIRED

@@ -28,11 +28,9 @@ PKCSReq or CertPoll for an issued transaction gets the same certificate back.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
@@ -67,6 +65,7 @@ from pyscep.messages import (
     verify_request,
 )
 from pyscep.policy import RequestView
+from pyscep.protocol.challenges import ChallengeChecker, ChallengeVerdict
 from pyscep.protocol.profiles import STRICT, CACertificatesShape, InteropProfile
 from pyscep.protocol.transactions import (
     InMemoryTransactions,
@@ -78,7 +77,6 @@ from pyscep.protocol.transactions import (
 __all__ = [
     "Answered",
     "CertificateRequested",
-    "ChallengeChecker",
     "CrlRequested",
     "Enrollment",
     "EnrollmentRequested",
@@ -86,32 +84,10 @@ __all__ = [
     "ResponderConfig",
     "ScepResponder",
     "ServerEvent",
-    "StaticChallenge",
 ]
 
 #: Message types answered by default; anything else is refused (default deny).
 _ENROLLMENT = frozenset({MessageType.PKCS_REQ, MessageType.RENEWAL_REQ, MessageType.CERT_POLL})
-
-
-class ChallengeChecker(Protocol):
-    """The application's verdict on a request's challengePassword."""
-
-    def check(self, password: str | None, request: CertificationRequest) -> bool | None:
-        """True if it checks out, False if wrong, None when there is none to check."""
-        ...
-
-
-@dataclass(frozen=True)
-class StaticChallenge:
-    """One shared secret, compared in constant time."""
-
-    secret: str
-
-    def check(self, password: str | None, request: CertificationRequest) -> bool | None:
-        """Constant-time comparison; None without a password."""
-        if password is None:
-            return None
-        return hmac.compare_digest(password.encode(), self.secret.encode())
 
 
 @dataclass(frozen=True)
@@ -157,6 +133,8 @@ class EnrollmentRequested:
     signer_certificate: Certificate
     #: The challenge checker's verdict (None without a checker or a password).
     challenge_ok: bool | None
+    #: Why (what a FAILURE's failInfoText can say).
+    challenge_reason: str
     #: Signed with a certificate rather than a throw-away self-signed one.
     renewal: bool
     #: What `pyscep.policy.evaluate` decides on.
@@ -298,9 +276,12 @@ class ScepResponder:
                 return PollRequested(reply_to.transaction_id, known, request, message, reply_to)
             return self._from_store(known, reply_to, "re-sent request")
         checker = self.config.challenge
-        challenge_ok = (
-            None if checker is None else checker.check(request.challenge_password, request)
+        verdict = (
+            ChallengeVerdict(None, "no challenge checker")
+            if checker is None
+            else checker.check(request.challenge_password, request)
         )
+        challenge_ok = verdict.ok
         signer = message.signer_certificate
         renewal = message.message_type is MessageType.RENEWAL_REQ or not signer.self_signed
         return EnrollmentRequested(
@@ -309,6 +290,7 @@ class ScepResponder:
             request=request,
             signer_certificate=signer,
             challenge_ok=challenge_ok,
+            challenge_reason=verdict.reason,
             renewal=renewal,
             policy_view=policy_request_view(message, request, challenge_ok=challenge_ok),
             message=message,
@@ -340,9 +322,11 @@ class ScepResponder:
         )
         return Answered(_pki(body), f"{why}: still pending")
 
-    def _failure(self, reply_to: ReplyTo, fail_info: FailInfo, reason: str) -> Answered:
+    def _failure(
+        self, reply_to: ReplyTo, fail_info: FailInfo, reason: str, text: str | None = None
+    ) -> Answered:
         body = build_cert_rep_failure(
-            reply_to, fail_info, signer=self.config.signer, options=self._reply_options
+            reply_to, fail_info, text, signer=self.config.signer, options=self._reply_options
         )
         return Answered(_pki(body), reason)
 
@@ -394,8 +378,9 @@ class ScepResponder:
         fail_info: FailInfo,
         *,
         now: datetime,
+        text: str | None = None,
     ) -> HttpResponse:
-        """Answer FAILURE with ``fail_info``.
+        """Answer FAILURE with ``fail_info`` (and ``text`` as failInfoText: keep it generic).
 
         A rejected poll ends its transaction (later polls get the same
         FAILURE). A rejected new request is not remembered: the same key may
@@ -412,7 +397,7 @@ class ScepResponder:
                     updated=now,
                 )
             )
-        return self._failure(event.reply_to, fail_info, "rejected").response
+        return self._failure(event.reply_to, fail_info, "rejected", text).response
 
     def send_certificates(
         self, event: CertificateRequested, certificates: Sequence[Certificate]

@@ -1,0 +1,277 @@
+"""Challenge passwords as a protocol the application plugs in, and their hygiene.
+
+A `ChallengeChecker` gives its verdict on a request's challengePassword as a
+`ChallengeVerdict` (ok, and why: the reason becomes the failInfoText and the
+trace entry). Three checkers ship:
+
+- `StaticChallenge`: one shared secret, compared in constant time;
+- `OneTimeChallenges`: challenges issued for one identity (a subject and/or
+  SAN pattern) with an expiry, consumed atomically on first use, behind a
+  `ChallengeStore` (`InMemoryChallenges` here, SQLite in ``pyscep serve``);
+  a replay, an expired challenge and one used for another identity are each
+  refused with their own reason;
+- `CallbackChallenge`: the application's own validator (an MDM, an
+  Intune-style check).
+
+Hygiene: `new_challenge` makes challenges every client can carry (Windows
+sends challengePassword as PrintableString, so ``_ ! @ #`` break enrollment
+on the device while the server logs success), `challenge_findings` lints a
+received one.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from threading import Lock
+from typing import Protocol
+
+from pyscep.errors import LocalProtocolError
+from pyscep.findings import Finding, FindingCode
+from pyscep.messages import CertificationRequest
+from pyscep.policy import NamePattern
+from pyscep.policy.identity import DistinguishedName
+
+__all__ = [
+    "CHALLENGE_ALPHABET",
+    "MIN_CHALLENGE_LENGTH",
+    "CallbackChallenge",
+    "ChallengeChecker",
+    "ChallengeStore",
+    "ChallengeVerdict",
+    "Consumed",
+    "InMemoryChallenges",
+    "IssuedChallenge",
+    "OneTimeChallenges",
+    "StaticChallenge",
+    "challenge_digest",
+    "challenge_findings",
+    "new_challenge",
+]
+
+#: Characters every client carries in a PrintableString challengePassword
+#: (PrintableString also allows ``'()+,-./:=?`` and space; clients escape those badly).
+CHALLENGE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+#: Shortest challenge `new_challenge` and `OneTimeChallenges.issue` make.
+MIN_CHALLENGE_LENGTH = 16
+_PRINTABLE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+
+
+@dataclass(frozen=True)
+class ChallengeVerdict:
+    """A checker's verdict: ``ok`` True, False, or None (no challenge to check), and why."""
+
+    ok: bool | None
+    reason: str
+
+
+class ChallengeChecker(Protocol):
+    """The application's verdict on a request's challengePassword."""
+
+    def check(self, password: str | None, request: CertificationRequest) -> ChallengeVerdict:
+        """Judge ``password`` (None when the request carries none) for ``request``."""
+        ...
+
+
+_NONE = ChallengeVerdict(None, "no challenge password")
+
+
+@dataclass(frozen=True)
+class StaticChallenge:
+    """One shared secret, compared in constant time."""
+
+    secret: str
+
+    def check(self, password: str | None, request: CertificationRequest) -> ChallengeVerdict:
+        """Constant-time comparison."""
+        if password is None:
+            return _NONE
+        if hmac.compare_digest(password.encode(), self.secret.encode()):
+            return ChallengeVerdict(True, "the challenge password checked out")
+        return ChallengeVerdict(False, "the challenge password is wrong")
+
+
+@dataclass(frozen=True)
+class CallbackChallenge:
+    """The application's validator: ``validate(password, request)`` returns the verdict."""
+
+    validate: Callable[[str | None, CertificationRequest], ChallengeVerdict]
+
+    def check(self, password: str | None, request: CertificationRequest) -> ChallengeVerdict:
+        """Ask the validator."""
+        return self.validate(password, request)
+
+
+def new_challenge(length: int = 24) -> str:
+    """A random challenge of ``CHALLENGE_ALPHABET`` characters (at least 16)."""
+    if length < MIN_CHALLENGE_LENGTH:
+        raise LocalProtocolError(f"a challenge has at least {MIN_CHALLENGE_LENGTH} characters")
+    return "".join(secrets.choice(CHALLENGE_ALPHABET) for _ in range(length))
+
+
+def challenge_findings(request: CertificationRequest) -> tuple[Finding, ...]:
+    """What a received challengePassword may break: its ASN.1 type and its characters."""
+    password = request.challenge_password
+    if password is None:
+        return ()
+    found = []
+    if request.challenge_password_type != "printable_string":  # noqa: S105 - an ASN.1 type
+        found.append(
+            Finding(
+                FindingCode.NOT_PRINTABLE_STRING,
+                f"challengePassword is a {request.challenge_password_type}, not PrintableString",
+            )
+        )
+    if not set(password) <= _PRINTABLE:
+        found.append(
+            Finding(
+                FindingCode.NOT_PRINTABLE_STRING,
+                "challengePassword has characters a PrintableString cannot carry",
+            )
+        )
+    return tuple(found)
+
+
+# --- one-time challenges -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedChallenge:
+    """A one-time challenge as stored: its hash, whom it is for, until when."""
+
+    #: SHA-256 of the challenge (the challenge itself is never stored).
+    digest: bytes
+    #: RFC 4514 pattern the request's subject must match (None: any subject).
+    subject: str | None
+    #: Pattern (``*`` wildcards) one of the request's subjectAltNames must match.
+    subject_alt_name: str | None
+    expires: datetime
+
+
+class Consumed(str, enum.Enum):
+    """What consuming a challenge found."""
+
+    OK = "ok"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+class ChallengeStore(Protocol):
+    """Where one-time challenges live; ``consume`` is atomic."""
+
+    def add(self, challenge: IssuedChallenge) -> None:
+        """Store a newly issued challenge."""
+        ...
+
+    def find(self, digest: bytes) -> IssuedChallenge | None:
+        """The challenge with this hash, used or not."""
+        ...
+
+    def consume(self, digest: bytes, now: datetime) -> Consumed:
+        """Mark the challenge used, once: only the first call gets OK."""
+        ...
+
+
+class InMemoryChallenges:
+    """A ChallengeStore in a dict (one process)."""
+
+    def __init__(self) -> None:
+        self._challenges: dict[bytes, IssuedChallenge] = {}
+        self._used: set[bytes] = set()
+        self._lock = Lock()
+
+    def add(self, challenge: IssuedChallenge) -> None:
+        """Store it."""
+        with self._lock:
+            self._challenges[challenge.digest] = challenge
+
+    def find(self, digest: bytes) -> IssuedChallenge | None:
+        """Look it up."""
+        return self._challenges.get(digest)
+
+    def consume(self, digest: bytes, now: datetime) -> Consumed:
+        """First use wins."""
+        with self._lock:
+            challenge = self._challenges.get(digest)
+            if challenge is None:
+                return Consumed.UNKNOWN
+            if digest in self._used:
+                return Consumed.USED
+            if now > challenge.expires:
+                return Consumed.EXPIRED
+            self._used.add(digest)
+            return Consumed.OK
+
+
+def challenge_digest(challenge: str) -> bytes:
+    """How a one-time challenge is stored: its SHA-256."""
+    return hashlib.sha256(challenge.encode()).digest()
+
+
+class OneTimeChallenges:
+    """Challenges issued for one identity, valid once and until they expire.
+
+    ``clock`` is injected (the checker never reads the time itself).
+    """
+
+    def __init__(self, store: ChallengeStore, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.clock = clock
+
+    def issue(
+        self,
+        *,
+        ttl: timedelta,
+        subject: str | None = None,
+        subject_alt_name: str | None = None,
+        length: int = 24,
+    ) -> str:
+        """A fresh challenge for ``subject`` (an RFC 4514 pattern) and/or a SAN pattern."""
+        if subject is not None:
+            NamePattern.parse(subject)  # PolicyConfigError for a bad pattern, now
+        challenge = new_challenge(length)
+        self.store.add(
+            IssuedChallenge(
+                challenge_digest(challenge), subject, subject_alt_name, self.clock() + ttl
+            )
+        )
+        return challenge
+
+    def check(self, password: str | None, request: CertificationRequest) -> ChallengeVerdict:
+        """Consume the challenge if it is for this request's identity."""
+        if password is None:
+            return _NONE
+        digest = challenge_digest(password)
+        issued = self.store.find(digest)
+        if issued is None:
+            return ChallengeVerdict(False, "the challenge password is unknown")
+        if not _for(issued, request):
+            # Checked before consuming: a challenge tried for another identity stays valid
+            # for the identity it was issued to.
+            return ChallengeVerdict(False, "the challenge password was issued for another identity")
+        outcome = self.store.consume(digest, self.clock())
+        if outcome is Consumed.OK:
+            return ChallengeVerdict(True, "the one-time challenge checked out")
+        if outcome is Consumed.USED:
+            return ChallengeVerdict(False, "the challenge password was already used")
+        if outcome is Consumed.EXPIRED:
+            return ChallengeVerdict(False, "the challenge password has expired")
+        return ChallengeVerdict(False, "the challenge password is unknown")
+
+
+def _for(issued: IssuedChallenge, request: CertificationRequest) -> bool:
+    if issued.subject is not None:
+        subject = DistinguishedName.from_der(request.subject_der)
+        if not NamePattern.parse(issued.subject).matches(subject):
+            return False
+    if issued.subject_alt_name is not None:
+        wanted = issued.subject_alt_name.casefold()
+        return any(fnmatch.fnmatchcase(san.casefold(), wanted) for san in request.subject_alt_names)
+    return True

@@ -1,0 +1,189 @@
+"""Challenge checkers: static, one-time (in memory and SQLite, across processes), callback."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pyscep
+from pyscep import LocalProtocolError, PolicyConfigError
+from pyscep.cli.sqlite_store import SqliteChallenges
+from pyscep.messages import CertificationRequest, build_csr
+from pyscep.protocol.challenges import (
+    CHALLENGE_ALPHABET,
+    CallbackChallenge,
+    ChallengeVerdict,
+    Consumed,
+    InMemoryChallenges,
+    OneTimeChallenges,
+    StaticChallenge,
+    challenge_digest,
+    challenge_findings,
+    new_challenge,
+)
+from pyscep.testing import make_identity
+from tests.helpers import NOW
+
+KEY = pyscep.load_private_key(make_identity("challenge device", now=NOW).key_der)
+
+
+def request(
+    subject: str = "CN=dev1", password: str | None = None, sans: tuple[str, ...] = ()
+) -> CertificationRequest:
+    return build_csr(KEY, subject, challenge_password=password, subject_alt_names=sans)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_static_challenge_is_compared_and_says_why() -> None:
+    checker = StaticChallenge("sesame-open-sesame")
+    assert checker.check("sesame-open-sesame", request()).ok is True
+    assert checker.check("sesame", request()) == ChallengeVerdict(
+        False, "the challenge password is wrong"
+    )
+    assert checker.check(None, request()).ok is None
+
+
+def test_a_callback_is_the_applications_validator() -> None:
+    seen: list[str | None] = []
+
+    def validate(password: str | None, csr: CertificationRequest) -> ChallengeVerdict:
+        seen.append(password)
+        return ChallengeVerdict(password == "from-the-mdm", "asked the MDM")
+
+    checker = CallbackChallenge(validate)
+    assert checker.check("from-the-mdm", request()).ok is True
+    assert checker.check("guess", request()).ok is False
+    assert seen == ["from-the-mdm", "guess"]
+
+
+def test_new_challenges_travel_in_a_printable_string() -> None:
+    for _ in range(50):
+        challenge = new_challenge()
+        assert len(challenge) == 24
+        assert set(challenge) <= set(CHALLENGE_ALPHABET)
+        assert challenge_findings(request(password=challenge)) == ()
+    assert len({new_challenge() for _ in range(50)}) == 50
+    with pytest.raises(LocalProtocolError):
+        new_challenge(8)
+
+
+@pytest.mark.parametrize("password", ["under_score", "bang!", "at@sign", "hash#tag", "naïve"])
+def test_a_challenge_windows_cannot_send_is_a_finding(password: str) -> None:
+    # build_csr sends these as UTF8String (they do not fit a PrintableString).
+    findings = challenge_findings(request(password=password))
+    assert findings
+    assert all(f.code is pyscep.FindingCode.NOT_PRINTABLE_STRING for f in findings)
+
+
+def _one_time(clock: Clock) -> OneTimeChallenges:
+    return OneTimeChallenges(InMemoryChallenges(), clock)
+
+
+def test_a_one_time_challenge_works_once() -> None:
+    checker = _one_time(Clock())
+    challenge = checker.issue(ttl=timedelta(hours=1), subject="CN=dev1")
+    first = checker.check(challenge, request())
+    assert first == ChallengeVerdict(True, "the one-time challenge checked out")
+    again = checker.check(challenge, request())
+    assert again == ChallengeVerdict(False, "the challenge password was already used")
+
+
+def test_an_expired_challenge_is_refused_by_the_injected_clock() -> None:
+    clock = Clock()
+    checker = _one_time(clock)
+    challenge = checker.issue(ttl=timedelta(minutes=5))
+    clock.now = NOW + timedelta(minutes=6)
+    assert checker.check(challenge, request()) == ChallengeVerdict(
+        False, "the challenge password has expired"
+    )
+
+
+def test_a_challenge_for_another_identity_is_refused_and_stays_valid() -> None:
+    checker = _one_time(Clock())
+    challenge = checker.issue(ttl=timedelta(hours=1), subject="CN=dev1")
+    assert checker.check(challenge, request("CN=intruder")) == ChallengeVerdict(
+        False, "the challenge password was issued for another identity"
+    )
+    assert checker.check(challenge, request("CN=dev1")).ok is True
+
+
+def test_a_challenge_can_be_bound_to_a_subject_alt_name() -> None:
+    checker = _one_time(Clock())
+    challenge = checker.issue(ttl=timedelta(hours=1), subject_alt_name="dns_name:*.example.com")
+    assert checker.check(challenge, request(sans=("dns_name:other.test",))).ok is False
+    assert checker.check(challenge, request(sans=("dns_name:vpn.example.com",))).ok is True
+
+
+def test_unknown_challenges_and_bad_patterns() -> None:
+    checker = _one_time(Clock())
+    assert checker.check("never-issued-challenge", request()) == ChallengeVerdict(
+        False, "the challenge password is unknown"
+    )
+    with pytest.raises(PolicyConfigError):
+        checker.issue(ttl=timedelta(hours=1), subject="CN")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(["right", "wrong-identity", "unknown"]), min_size=1, max_size=12))
+def test_a_consumed_challenge_never_works_twice(attempts: list[str]) -> None:
+    checker = _one_time(Clock())
+    challenge = checker.issue(ttl=timedelta(hours=1), subject="CN=dev1")
+    successes = 0
+    for attempt in attempts:
+        if attempt == "right":
+            successes += bool(checker.check(challenge, request()).ok)
+        elif attempt == "wrong-identity":
+            assert checker.check(challenge, request("CN=else")).ok is False
+        else:
+            assert checker.check("x" * 24, request()).ok is False
+    assert successes == (1 if "right" in attempts else 0)
+
+
+def _consume_in_another_process(path: str, digest: bytes, now: datetime, results: object) -> None:
+    store = SqliteChallenges(Path(path))
+    results.put(store.consume(digest, now).value)  # type: ignore[attr-defined]
+
+
+def test_concurrent_processes_consume_a_challenge_exactly_once(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    checker = OneTimeChallenges(SqliteChallenges(path), Clock())
+    challenge = checker.issue(ttl=timedelta(hours=1))
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    workers = [
+        context.Process(
+            target=_consume_in_another_process,
+            args=(str(path), challenge_digest(challenge), NOW, results),
+        )
+        for _ in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    outcomes = sorted(results.get(timeout=5) for _ in workers)
+    assert outcomes == [Consumed.OK.value] + [Consumed.USED.value] * 7
+
+
+def test_the_sqlite_store_reports_each_outcome(tmp_path: Path) -> None:
+    clock = Clock()
+    checker = OneTimeChallenges(SqliteChallenges(tmp_path / "state.sqlite"), clock)
+    used = checker.issue(ttl=timedelta(hours=1))
+    assert checker.check(used, request()).ok is True
+    assert checker.check(used, request()).reason == "the challenge password was already used"
+    stale = checker.issue(ttl=timedelta(seconds=1))
+    clock.now = NOW + timedelta(seconds=2)
+    assert checker.check(stale, request()).reason == "the challenge password has expired"
+    assert checker.check("y" * 24, request()).reason == "the challenge password is unknown"
