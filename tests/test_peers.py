@@ -182,3 +182,22 @@ def test_one_time_challenges_work_once_for_real_clients(tmp_path: Path) -> None:
         "PKCSReq sha256 aes128_cbc sha256_rsa rejected",
     ]
     _verify_chain(tmp_path, "first.pem", "sw-first.pem")
+
+
+def test_the_policy_inside_pyscep_serve_with_one_time_challenges(tmp_path: Path) -> None:
+    result = _run("policy", tmp_path)
+    assert result["exits"] == {
+        "mm-first": 0,
+        "mm-replay": 1,
+        "sw-first": 0,
+        "sw-renew": 0,
+        "sw-third": 1,
+    }
+    assert result["decisions"] == [
+        "ISSUE approval",
+        "REJECT challenge",
+        "ISSUE approval",
+        "ISSUE approval",
+        "REJECT max-valid-certificates",
+    ]
+    _verify_chain(tmp_path, "mm-first.pem", "sw-first.pem", "sw-renew.pem")

@@ -891,3 +891,37 @@ def test_hostile_signer_certificates_end_in_a_decision(data: st.DataObject) -> N
     decision = decide(view, AUTO, records=(InventoryRecord(signer, CertificateStatus.VALID),))
     if bytes(der) != DEVICE.certificate.der:
         assert decision.action is not Action.ISSUE
+
+
+def _signer_view(signer: Party, kind: MessageType = MessageType.RENEWAL_REQ) -> Any:
+    from pyscep.policy import SignerView
+
+    return SignerView(kind, signer.certificate, True)
+
+
+@pytest.mark.parametrize(
+    ("view", "records", "rule"),
+    [
+        (lambda: _signer_view(DEVICE, MessageType.GET_CERT), (), "message-type"),
+        (lambda: _signer_view(party("stranger", issuer=OTHER_CA)), (), "signer-provenance"),
+        (lambda: _signer_view(DEVICE), (revoked(DEVICE),), "signer-status"),
+        (lambda: _signer_view(DEVICE), (), "signer-status"),  # not in the inventory
+        (lambda: _signer_view(EXPIRED), (valid(EXPIRED),), "signer-validity"),
+        (lambda: _signer_view(DEVICE), (valid(DEVICE),), None),  # needs the CSR
+        (lambda: _signer_view(party("first-time")), (), None),  # self-signed: needs the CSR
+    ],
+)
+def test_what_is_decided_before_decrypting(
+    view: Any, records: tuple[Any, ...], rule: str | None
+) -> None:
+    from pyscep.policy import decide_before_decrypting
+
+    decision = decide_before_decrypting(
+        view(), PolicyConfig(), InMemoryInventory(records), [CA.certificate], now=NOW
+    )
+    if rule is None:
+        assert decision is None
+    else:
+        assert decision is not None
+        assert decision.action is Action.REJECT
+        assert decision.trace[-1].rule == rule

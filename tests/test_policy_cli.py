@@ -101,9 +101,10 @@ def test_bare_csr_with_signer_and_text_output(
     assert "[pass] signer-provenance" in out
 
 
-def test_without_the_ca_key_the_csr_is_unreadable(
+def test_without_the_ca_key_a_renewal_by_a_valid_signer_needs_the_csr(
     files: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The signer is ours and valid: only the CSR can decide, and there is no key.
     assert main([*_common(files), "--request", files["renewal.der"]]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1
@@ -118,3 +119,31 @@ def test_bad_config_is_reported_with_its_line(
         main([*_common(files), "--request", files["renewal.der"], "--ca-key", files["ca.key"]]) == 2
     )
     assert "line 2: unknown key 'ScepAutoAprove'" in capsys.readouterr().err
+
+
+def test_without_the_ca_key_what_the_signer_decides_is_still_decided(
+    files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Signed by a certificate another CA issued: refused from the signer alone.
+    other_ca = make_identity("Other CA", now=NOW, ca=True)
+    stranger = make_identity("cli-device", now=NOW, issuer=other_ca)
+    foreign = build_pkcs_req(
+        make_csr(NEW, "cli-device", challenge=None),
+        signer=load_signer(stranger.key_der, stranger.certificate),
+        recipient=CA.certificate,
+        message_type=MessageType.RENEWAL_REQ,
+    )
+    (tmp_path / "foreign.der").write_bytes(foreign.der)
+    assert main([*_common(files), "--request", str(tmp_path / "foreign.der"), "--json"]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["decision"] == "REJECT"
+    assert decision["trace"][-1]["rule"] == "signer-provenance"
+    # A first enrollment (self-signed signer) really needs the CSR: exit 2, and why.
+    first = build_pkcs_req(
+        make_csr(NEW, "new-device", challenge="s3cret"),
+        signer=NEW.signer,
+        recipient=CA.certificate,
+    )
+    (tmp_path / "first.der").write_bytes(first.der)
+    assert main([*_common(files), "--request", str(tmp_path / "first.der")]) == 2
+    assert "needs the CSR" in capsys.readouterr().err

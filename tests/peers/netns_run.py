@@ -246,7 +246,7 @@ def micromdm_client(work: Path) -> dict[str, Any]:
 
 
 def _pki_scep(
-    work: Path, name: str, extra: list[str], *, certs: str = "ca"
+    work: Path, name: str, extra: list[str], *, certs: str = "ca", password: str = CHALLENGE
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [
@@ -257,7 +257,7 @@ def _pki_scep(
             "--dn",
             f"CN={name}, O=pyscep",
             "--password",
-            CHALLENGE,
+            password,
             "--cacert-enc",
             str(work / f"{certs}.der"),
             "--cacert-sig",
@@ -717,6 +717,53 @@ def one_time(work: Path) -> dict[str, Any]:
     return {"exits": runs, "log": _requests(work)}
 
 
+def policy(work: Path) -> dict[str, Any]:
+    """pyscep serve --policy with one-time challenges: micromdm's scepclient and strongSwan
+    enroll once per challenge, strongSwan renews (auto-approved), a third certificate for
+    the same DN is refused."""
+    conf = work / "scep.conf"
+    conf.write_text(
+        'ScepAutoApprove "YES"\nScepAutoApproveEnrollment "YES"\nScepMaxValidCertificates "2"\n'
+    )
+    server = _serve(work, "--legacy", "--challenge-mode", "one-time", "--policy", str(conf))
+
+    def challenge() -> str:
+        made = subprocess.run(
+            [sys.executable, "-m", "pyscep", "serve", "challenge", str(work / "state")],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        return made.stdout.decode().strip()
+
+    def strongswan(name: str, password: str, *extra: str) -> int:
+        run = _pki_scep(
+            work, "sw-device", ["--in", str(_key(work, name)), *extra], password=password
+        )
+        (work / f"{name}.pem").write_bytes(run.stdout)
+        return run.returncode
+
+    try:
+        micromdm = challenge()
+        exits = {
+            "mm-first": _scepclient(work, micromdm, "mm-first").returncode,
+            "mm-replay": _scepclient(work, micromdm, "mm-replay").returncode,
+        }
+        exits["sw-first"] = strongswan("sw-first", challenge())
+        renew = ["--cert", str(work / "sw-first.pem"), "--key", str(work / "sw-first.key")]
+        exits["sw-renew"] = strongswan("sw-renew", "", *renew)
+        exits["sw-third"] = strongswan("sw-third", challenge())
+    finally:
+        _stop(server)
+    log = [json.loads(line) for line in (work / "requests.log").read_text().splitlines()]
+    decisions = [
+        f"{e['policy']['decision']} {e['policy']['trace'][-1]['rule']}"
+        for e in log
+        if "policy" in e
+    ]
+    return {"exits": exits, "decisions": decisions}
+
+
 SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "micromdm-server": micromdm_server,
     "micromdm-client": micromdm_client,
@@ -729,6 +776,7 @@ SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "uvicorn-asgi": uvicorn_asgi,
     "certmonger": certmonger,
     "one-time": one_time,
+    "policy": policy,
     "pyscep-client-micromdm": pyscep_client_micromdm,
 }
 

@@ -22,9 +22,14 @@ from pyscep.messages import (
     verify_request,
 )
 from pyscep.policy import (
+    Decision,
     DistinguishedName,
+    InMemoryInventory,
+    PolicyConfig,
     PublicKeyView,
     RequestView,
+    SignerView,
+    decide_before_decrypting,
     evaluate,
     inventory_from_json,
     parse_scep_conf,
@@ -71,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and print."""
     try:
         cas = [c for path in args.ca_cert for c in Certificate.load_all(Path(path).read_bytes())]
-        view = _request_view(args, cas)
         config = parse_scep_conf(Path(args.config).read_text())
         inventory_path = Path(args.inventory)
         inventory = inventory_from_json(
@@ -80,11 +84,16 @@ def run(args: argparse.Namespace) -> int:
         now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
         if now.tzinfo is None:
             now = now.replace(tzinfo=timezone.utc)
+        early, view = _request_view(args, cas, config, inventory, now)
     except OSError as exc:
         return _fail(f"{exc.strerror}: {exc.filename}")
     except (ScepError, ValueError) as exc:
         return _fail(str(exc))
-    decision = evaluate(view, config, inventory, cas, now=now)
+    if early is not None:
+        decision = early
+    else:
+        assert view is not None  # _request_view returns one or the other
+        decision = evaluate(view, config, inventory, cas, now=now)
     if args.json:
         print(json.dumps(decision.as_dict(), indent=2))
         return 0
@@ -108,7 +117,14 @@ def _challenge_ok(args: argparse.Namespace, csr: CertificationRequest) -> bool |
     return hmac.compare_digest(csr.challenge_password.encode(), args.challenge.encode())
 
 
-def _request_view(args: argparse.Namespace, cas: list[Certificate]) -> RequestView:
+def _request_view(
+    args: argparse.Namespace,
+    cas: list[Certificate],
+    config: PolicyConfig,
+    inventory: InMemoryInventory,
+    now: datetime,
+) -> tuple[Decision | None, RequestView | None]:
+    """A decision already reached from the signer alone, or the view to evaluate."""
     data = Path(args.request).read_bytes()
     try:
         message = parse_pki_message(data)
@@ -122,7 +138,7 @@ def _request_view(args: argparse.Namespace, cas: list[Certificate]) -> RequestVi
             MessageType.RENEWAL_REQ if args.message_type == "RenewalReq" else MessageType.PKCS_REQ
         )
         # No pkiMessage: the operator vouches for the signer.
-        return RequestView(
+        return None, RequestView(
             message_type=kind,
             subject=DistinguishedName.from_der(csr.subject_der),
             public_key=PublicKeyView.from_der(csr.public_key_der),
@@ -132,12 +148,22 @@ def _request_view(args: argparse.Namespace, cas: list[Certificate]) -> RequestVi
             subject_alt_names=csr.subject_alt_names,
             extended_key_usages=csr.extended_key_usages,
         )
-    if not args.ca_key:
-        raise LocalProtocolError("reading the CSR inside a pkiMessage needs --ca-key")
     try:
         checked = verify_request(message, algorithms=LEGACY)
     except ScepError:
-        return policy_request_view(message)
+        return None, policy_request_view(message)
+    # Verify before decrypting holds for policy too: decide from the signer first.
+    early = decide_before_decrypting(
+        SignerView(checked.message_type, checked.signer_certificate, True, checked.transaction_id),
+        config,
+        inventory,
+        cas,
+        now=now,
+    )
+    if early is not None:
+        return early, None
+    if not args.ca_key:
+        raise LocalProtocolError("the decision needs the CSR inside the pkiMessage: pass --ca-key")
     key = load_private_key(Path(args.ca_key).read_bytes())
     content = None
     for ca in cas:
@@ -148,4 +174,4 @@ def _request_view(args: argparse.Namespace, cas: list[Certificate]) -> RequestVi
             continue
     if not isinstance(content, CertificationRequest):
         raise LocalProtocolError("the request does not decrypt to a CSR with --ca-key")
-    return policy_request_view(checked, content, challenge_ok=_challenge_ok(args, content))
+    return None, policy_request_view(checked, content, challenge_ok=_challenge_ok(args, content))

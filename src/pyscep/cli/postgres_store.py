@@ -121,10 +121,17 @@ class PostgresTransactions:
 
     def pending(self) -> list[Transaction]:
         """Every PENDING transaction, oldest first."""
+        return self._in_state(TransactionState.PENDING)
+
+    def _in_state(self, state: TransactionState) -> list[Transaction]:
         with self._connect() as db:
             rows = db.execute(
                 f"SELECT {COLUMNS} FROM transactions WHERE state = %s"  # noqa: S608
                 " ORDER BY updated",
-                (TransactionState.PENDING.value,),
+                (state.value,),
             ).fetchall()
         return [transaction_from_row(row) for row in rows]
+
+    def issued(self) -> list[Transaction]:
+        """Every ISSUED transaction."""
+        return self._in_state(TransactionState.ISSUED)

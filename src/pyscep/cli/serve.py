@@ -38,7 +38,20 @@ from pyscep.crypto.signed_object import is_issued_by
 from pyscep.enums import FailInfo, MessageType
 from pyscep.errors import ScepError
 from pyscep.http import HttpResponse
-from pyscep.messages import CertificationRequest, build_next_ca_certificates, issue_certificate
+from pyscep.messages import (
+    CertificationRequest,
+    PKIMessage,
+    build_next_ca_certificates,
+    issue_certificate,
+)
+from pyscep.policy import (
+    Action,
+    Decision,
+    SignerView,
+    decide_before_decrypting,
+    evaluate,
+    parse_scep_conf,
+)
 from pyscep.protocol.challenges import ChallengeChecker, OneTimeChallenges, StaticChallenge
 from pyscep.protocol.profiles import PROFILES
 from pyscep.protocol.server import (
@@ -53,6 +66,7 @@ from pyscep.wsgi import asgi_application, wsgi_application
 from .file_ca import FileCA
 from .sqlite_store import SqliteChallenges
 from .state import open_state
+from .state_inventory import StateInventory
 
 __all__ = [
     "ReferenceServer",
@@ -84,6 +98,8 @@ class ServeOptions:
     state_url: str | None = None
     #: ``static`` (``challenge`` for everyone) or ``one-time`` (``serve challenge``).
     challenge_mode: str = "static"
+    #: An OpenCA scep.conf: every enrollment and renewal is decided by `pyscep.policy`.
+    policy: Path | None = None
 
 
 class ReferenceServer:
@@ -100,6 +116,15 @@ class ReferenceServer:
         if self.files.next_ca is not None:
             next_body = build_next_ca_certificates([self.files.next_ca.certificate], signer=ca)
         self.algorithms = LEGACY if options.legacy else DEFAULT_POLICY
+        self.policy = (
+            None if options.policy is None else parse_scep_conf(options.policy.read_text())
+        )
+        self.inventory = StateInventory(
+            self.store,
+            role=self.policy.default_role if self.policy else "",
+            ra=self.policy.default_ra if self.policy else "",
+            clock=lambda: datetime.now(timezone.utc),
+        )
         self.responder = ScepResponder(
             ResponderConfig(
                 ca_certificate=ca.certificate,
@@ -110,6 +135,7 @@ class ReferenceServer:
                 challenge=self._challenges(),
                 next_ca_certificates=next_body,
                 profile=PROFILES[options.profile],
+                before_decrypt=self._before_decrypt if self.policy else None,
             ),
             self.store,
         )
@@ -166,7 +192,56 @@ class ReferenceServer:
             certificate, ca, backend=get_backend(), algorithms=self.algorithms
         )
 
+    def _before_decrypt(self, message: PKIMessage) -> tuple[FailInfo, str] | None:
+        assert self.policy is not None
+        view = SignerView(
+            message.message_type, message.signer_certificate, True, message.transaction_id
+        )
+        decision = decide_before_decrypting(
+            view,
+            self.policy,
+            self.inventory,
+            [self.files.ca.certificate],
+            now=datetime.now(timezone.utc),
+            algorithms=self.algorithms,
+        )
+        if decision is None:
+            return None
+        self._log_decision(message.transaction_id, decision)
+        return decision.fail_info or FailInfo.BAD_REQUEST, decision.fail_info_text or "refused"
+
+    def _decided(self, event: EnrollmentRequested, now: datetime) -> tuple[str, HttpResponse]:
+        """The scep.conf policy's decision, carried out (and its trace logged)."""
+        assert self.policy is not None
+        decision = evaluate(
+            event.policy_view,
+            self.policy,
+            self.inventory,
+            [self.files.ca.certificate],
+            now=now,
+            algorithms=self.algorithms,
+        )
+        self._log_decision(event.transaction_id, decision)
+        if decision.action is Action.ISSUE:
+            return "issued", self._issue(event, event.request, now)
+        if decision.action is Action.PENDING:
+            return "pending", self.responder.pending(event, now=now)
+        fail_info = decision.fail_info or FailInfo.BAD_REQUEST
+        text = decision.fail_info_text
+        if decision.trace[-1].rule == "challenge" and event.challenge_ok is False:
+            text = event.challenge_reason  # say which: wrong, used, expired, someone else's
+        response = self.responder.reject(event, fail_info, now=now, text=text)
+        return "rejected", response
+
+    def _log_decision(self, transaction_id: str | None, decision: Decision) -> None:
+        if self.options.log is not None:
+            entry = {"transaction_id": transaction_id, "policy": decision.as_dict()}
+            with self.options.log.open("a") as log:
+                log.write(json.dumps(entry) + "\n")
+
     def _enrollment(self, event: EnrollmentRequested, now: datetime) -> tuple[str, HttpResponse]:
+        if self.policy is not None:
+            return self._decided(event, now)
         renewal = event.renewal and self._ours(event.signer_certificate, now)
         if event.message_type is MessageType.RENEWAL_REQ and not renewal:
             return "rejected", self.responder.reject(event, FailInfo.BAD_CERT_ID, now=now)
@@ -215,6 +290,8 @@ def _options_from_environment() -> ServeOptions:
         next_ca=environment.get("PYSCEP_NEXT_CA") == "1",
         profile=environment.get("PYSCEP_PROFILE", "strict"),
         state_url=environment.get("PYSCEP_STATE_URL"),
+        challenge_mode=environment.get("PYSCEP_CHALLENGE_MODE", "static"),
+        policy=Path(environment["PYSCEP_POLICY"]) if "PYSCEP_POLICY" in environment else None,
     )
 
 
@@ -263,6 +340,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="static",
         help="one-time: challenges made by `serve challenge DIR`, each valid once",
     )
+    serve.add_argument("--policy", type=Path, help="an OpenCA scep.conf deciding every request")
     serve.add_argument("--subject", help="serve challenge: the DN pattern it is for")
     serve.add_argument("--ttl", type=int, default=3600, help="serve challenge: seconds valid")
     serve.set_defaults(handler=run)
@@ -292,6 +370,7 @@ def run(args: argparse.Namespace) -> int:
         log=args.log,
         state_url=args.state_url,
         challenge_mode=args.challenge_mode,
+        policy=args.policy,
     )
     server = ReferenceServer(options)
     httpd = make_server(

@@ -124,13 +124,20 @@ class SqliteTransactions:
             db.close()
 
     def pending(self) -> list[Transaction]:
-        """Every PENDING transaction (for ``pyscep serve list``)."""
+        """Every PENDING transaction, oldest first."""
+        return self._in_state(TransactionState.PENDING)
+
+    def _in_state(self, state: TransactionState) -> list[Transaction]:
         with closing(self._connect()) as db:
             rows = db.execute(
                 f"SELECT {COLUMNS} FROM transactions WHERE state = ? ORDER BY updated",  # noqa: S608
-                (TransactionState.PENDING.value,),
+                (state.value,),
             ).fetchall()
         return [transaction_from_row(row) for row in rows]
+
+    def issued(self) -> list[Transaction]:
+        """Every ISSUED transaction."""
+        return self._in_state(TransactionState.ISSUED)
 
 
 _CHALLENGES_SCHEMA = """

@@ -43,6 +43,10 @@ class ServerState(Protocol):
         """Every PENDING transaction, oldest first."""
         ...
 
+    def issued(self) -> list[Transaction]:
+        """Every ISSUED transaction (the inventory ``--policy`` decides on)."""
+        ...
+
 
 def pack(certificates: tuple[bytes, ...]) -> bytes:
     """Certificates in one column: each DER prefixed with its 4-byte length."""

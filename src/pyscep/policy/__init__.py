@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pyscep.policy.config import EnrollmentMode, OutsideWindow, PolicyConfig, parse_scep_conf
 from pyscep.policy.decision import Action, Classification, Decision, Outcome, TraceEntry
-from pyscep.policy.evaluate import evaluate
+from pyscep.policy.evaluate import decide_before_decrypting, evaluate
 from pyscep.policy.identity import DistinguishedName, NamePattern
 from pyscep.policy.inputs import (
     CertificateStatus,
@@ -20,6 +20,7 @@ from pyscep.policy.inputs import (
     InventoryRecord,
     PublicKeyView,
     RequestView,
+    SignerView,
     inventory_from_json,
 )
 from pyscep.policy.timing import RenewalCheck, RenewalState, RenewalThresholds, check_renewal
@@ -43,8 +44,10 @@ __all__ = [
     "RenewalState",
     "RenewalThresholds",
     "RequestView",
+    "SignerView",
     "TraceEntry",
     "check_renewal",
+    "decide_before_decrypting",
     "evaluate",
     "inventory_from_json",
     "parse_scep_conf",

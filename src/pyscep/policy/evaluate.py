@@ -20,10 +20,16 @@ from pyscep.errors import ScepError
 from pyscep.policy.config import EnrollmentMode, OutsideWindow, PolicyConfig
 from pyscep.policy.decision import Action, Classification, Decision, Outcome, TraceEntry
 from pyscep.policy.identity import DistinguishedName, NamePattern
-from pyscep.policy.inputs import CertificateStatus, Inventory, InventoryRecord, RequestView
+from pyscep.policy.inputs import (
+    CertificateStatus,
+    Inventory,
+    InventoryRecord,
+    RequestView,
+    SignerView,
+)
 from pyscep.policy.provenance import issuing_ca
 
-__all__ = ["evaluate"]
+__all__ = ["decide_before_decrypting", "evaluate"]
 
 _ENROLLMENT_TYPES = (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ)
 
@@ -103,32 +109,14 @@ def _evaluate(
     algorithms: AlgorithmPolicy,
 ) -> Decision:
     kind = request.message_type
-    if kind not in _ENROLLMENT_TYPES:
-        raise run.reject(
-            "message-type",
-            FailInfo.BAD_REQUEST,
-            f"{kind.rfc_name} is not an enrollment or renewal request",
-        )
-    run.passed("message-type", kind.rfc_name)
-    if not request.signature_verified:
-        raise run.reject(
-            "signature", FailInfo.BAD_MESSAGE_CHECK, "the request signature did not verify"
-        )
-    run.passed("signature", "the request signature verified")
+    _type_and_signature(run, kind, request.signature_verified)
     _check_key(run, request, config)
 
     signer = request.signer
-    ca = issuing_ca(signer, cas, backend, algorithms)
+    ca = _provenance(run, signer, cas, backend, algorithms)
     if ca is None:
-        if not signer.self_signed:
-            raise run.reject(
-                "signer-provenance",
-                FailInfo.BAD_CERT_ID,
-                f"signer {signer.subject!r} was not issued by one of our CAs",
-            )
         return _initial(run, request, config, inventory, kind)
-    run.passed("signer-provenance", f"signer issued by {ca.subject!r}")
-    record = _check_signer(run, request, config, inventory, now)
+    record = _check_signer(run, signer, config, inventory, now)
     signer_dn = DistinguishedName.from_certificate(signer)
     if signer_dn.matches(request.subject, config.renewal_rdn_match):
         run.passed("identity", f"signer and request match on {','.join(config.renewal_rdn_match)}")
@@ -147,6 +135,74 @@ def _evaluate(
     return _on_behalf(run, request, config, inventory)
 
 
+def decide_before_decrypting(
+    view: SignerView,
+    config: PolicyConfig,
+    inventory: Inventory,
+    ca_certificates: Sequence[Certificate],
+    *,
+    now: datetime,
+    backend: CryptoBackend | str | None = None,
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY,
+) -> Decision | None:
+    """A REJECT decided from the message type and signer alone, or None when the CSR is needed.
+
+    Verify before you decrypt holds for policy too: a request that is no
+    enrollment, whose signature failed, or whose signer is neither
+    self-signed (a first enrollment) nor a valid certificate of one of our
+    CAs is refused without opening its envelope. Its trace is the same
+    `evaluate` would give up to that rule.
+    """
+    run = _Run()
+    try:
+        _type_and_signature(run, view.message_type, view.signature_verified)
+        ca = _provenance(run, view.signer, ca_certificates, get_backend(backend), algorithms)
+        if ca is not None:
+            _check_signer(run, view.signer, config, inventory, now)
+    except _Decided as decided:
+        return decided.decision
+    except ScepError as exc:
+        fail_info = exc.fail_info if exc.fail_info is not None else FailInfo.BAD_REQUEST
+        return run.reject("readable-input", fail_info, f"unreadable input: {exc}").decision
+    return None
+
+
+def _type_and_signature(run: _Run, kind: MessageType, verified: bool) -> None:
+    if kind not in _ENROLLMENT_TYPES:
+        raise run.reject(
+            "message-type",
+            FailInfo.BAD_REQUEST,
+            f"{kind.rfc_name} is not an enrollment or renewal request",
+        )
+    run.passed("message-type", kind.rfc_name)
+    if not verified:
+        raise run.reject(
+            "signature", FailInfo.BAD_MESSAGE_CHECK, "the request signature did not verify"
+        )
+    run.passed("signature", "the request signature verified")
+
+
+def _provenance(
+    run: _Run,
+    signer: Certificate,
+    cas: Sequence[Certificate],
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
+) -> Certificate | None:
+    """The CA that issued the signer; None for a self-signed signer; REJECT otherwise."""
+    ca = issuing_ca(signer, cas, backend, algorithms)
+    if ca is None:
+        if not signer.self_signed:
+            raise run.reject(
+                "signer-provenance",
+                FailInfo.BAD_CERT_ID,
+                f"signer {signer.subject!r} was not issued by one of our CAs",
+            )
+        return None
+    run.passed("signer-provenance", f"signer issued by {ca.subject!r}")
+    return ca
+
+
 def _check_key(run: _Run, request: RequestView, config: PolicyConfig) -> None:
     key = request.public_key
     if key.algorithm not in config.allowed_key_algorithms:
@@ -162,9 +218,8 @@ def _check_key(run: _Run, request: RequestView, config: PolicyConfig) -> None:
 
 
 def _check_signer(
-    run: _Run, request: RequestView, config: PolicyConfig, inventory: Inventory, now: datetime
+    run: _Run, signer: Certificate, config: PolicyConfig, inventory: Inventory, now: datetime
 ) -> InventoryRecord:
-    signer = request.signer
     record = inventory.lookup(signer)
     if record is None:
         raise run.reject(

@@ -21,6 +21,7 @@ __all__ = [
     "InventoryRecord",
     "PublicKeyView",
     "RequestView",
+    "SignerView",
     "inventory_from_json",
 ]
 
@@ -59,6 +60,16 @@ class RequestView:
     subject_alt_names: tuple[str, ...] = ()
     #: Extended key usages requested (dotted OIDs or asn1crypto names), None if none asked.
     extended_key_usages: frozenset[str] | None = None
+    transaction_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SignerView:
+    """What is known of a request before its envelope is opened: type and signer."""
+
+    message_type: MessageType
+    signer: Certificate
+    signature_verified: bool
     transaction_id: str | None = None
 
 

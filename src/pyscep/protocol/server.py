@@ -28,7 +28,7 @@ PKCSReq or CertPoll for an issued transaction gets the same certificate back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -112,6 +112,10 @@ class ResponderConfig:
     handled: frozenset[MessageType] = _ENROLLMENT
     challenge: ChallengeChecker | None = None
     next_ca_certificates: bytes | None = None
+    #: The application's decision from a PKCSReq's or RenewalReq's signer alone, before
+    #: its envelope is opened (e.g. with `pyscep.policy.decide_before_decrypting`): a
+    #: (failInfo, failInfoText) refuses it there.
+    before_decrypt: Callable[[PKIMessage], tuple[FailInfo, str] | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,11 @@ class ScepResponder:
         if message.signer_certificate.public_key_algorithm != "rsa":
             # A CertRep SUCCESS is enveloped to the requester's key: RSA only.
             return self._failure(reply_to, FailInfo.BAD_ALG, "the requester key is not RSA")
+        if kind.carries_csr and self.config.before_decrypt is not None:
+            refusal = self.config.before_decrypt(message)
+            if refusal is not None:
+                fail_info, text = refusal
+                return self._failure(reply_to, fail_info, "refused before decrypting", text)
         try:
             content = decrypt_pki_message(message, self.config.decrypter)
         except ScepError as exc:
