@@ -925,3 +925,38 @@ def test_what_is_decided_before_decrypting(
         assert decision is not None
         assert decision.action is Action.REJECT
         assert decision.trace[-1].rule == rule
+
+
+BRIDGE = party("EST bridge", issuer=OTHER_CA, o="Bridge")  # not issued by our CA
+
+
+def test_a_trusted_ra_authorizes_requests_for_others_by_its_fingerprint() -> None:
+    view = request(signer=BRIDGE, cn="printer-9", kind=MessageType.PKCS_REQ)
+    # Unknown to the policy: a certificate of someone else's CA.
+    refused = decide(view, AUTO)
+    assert (refused.action, refused.trace[-1].rule) == (Action.REJECT, "signer-provenance")
+    trusting = replace(AUTO, trusted_ras=frozenset({BRIDGE.certificate.sha256_fingerprint.hex()}))
+    decision = decide(view, trusting)
+    assert decision.action is Action.ISSUE
+    assert decision.classification is Classification.ON_BEHALF
+    assert "trusted-ra" in [entry.rule for entry in decision.trace]
+    # The RA vouches; the CSR decides the rest, so nothing is decided before decrypting.
+    from pyscep.policy import SignerView, decide_before_decrypting
+
+    early = decide_before_decrypting(
+        SignerView(MessageType.PKCS_REQ, BRIDGE.certificate, True),
+        trusting,
+        InMemoryInventory(),
+        [CA.certificate],
+        now=NOW,
+    )
+    assert early is None
+
+
+def test_trusted_ra_fingerprints_are_read_from_scep_conf() -> None:
+    fingerprint = BRIDGE.certificate.sha256_fingerprint.hex()
+    colons = ":".join(fingerprint[i : i + 2] for i in range(0, 64, 2)).upper()
+    config = parse_scep_conf(f'ScepTrustedRA "{colons}; {fingerprint}"\n')
+    assert config.trusted_ras == frozenset({fingerprint})
+    with pytest.raises(PolicyConfigError, match="line 1"):
+        parse_scep_conf('ScepTrustedRA "CN=Bridge"\n')

@@ -25,6 +25,10 @@ ScepOnBehalfEnrollers          signer subject patterns that may enroll for other
                                RFC 4514 DNs, most specific RDN first, ``*``/``?``
                                wildcards within a value, ";"-separated; matched
                                RDN by RDN, never as text [""]
+ScepTrustedRA                  SHA-256 fingerprints (hex, ";"-separated) of RA
+                               certificates (an EST-to-SCEP bridge, a proxy that
+                               authenticated the device) whose requests are
+                               authorized by the RA itself [""]
 ScepMinimumRSABits             smallest RSA key [2048]
 ScepMinimumECBits              smallest EC key [256]
 ScepAllowedKeyAlgorithms       key algorithms accepted ["RSA,EC"]
@@ -80,6 +84,8 @@ class PolicyConfig:
     require_challenge: bool = True
     waive_challenge_on_renewal: bool = True
     on_behalf_enrollers: tuple[str, ...] = ()
+    #: SHA-256 fingerprints (lower-case hex) of trusted RA certificates.
+    trusted_ras: frozenset[str] = frozenset()
     minimum_rsa_bits: int = 2048
     minimum_ec_bits: int = 256
     allowed_key_algorithms: frozenset[str] = frozenset({"RSA", "EC"})
@@ -154,6 +160,13 @@ def _patterns(value: str) -> tuple[str, ...]:
     return patterns
 
 
+def _fingerprints(value: str) -> frozenset[str]:
+    found = frozenset(p.strip().replace(":", "").lower() for p in value.split(";") if p.strip())
+    if not all(re.fullmatch(r"[0-9a-f]{64}", f) for f in found):
+        raise ValueError("expected SHA-256 fingerprints: 64 hex digits each, ';'-separated")
+    return found
+
+
 _KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ScepAllowEnrollment": ("allow_enrollment", lambda v: EnrollmentMode(v.strip().upper())),
     "ScepAllowRenewal": ("allow_renewal", _yes_no),
@@ -170,6 +183,7 @@ _KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ScepRequireChallenge": ("require_challenge", _yes_no),
     "ScepWaiveChallengeOnRenewal": ("waive_challenge_on_renewal", _yes_no),
     "ScepOnBehalfEnrollers": ("on_behalf_enrollers", _patterns),
+    "ScepTrustedRA": ("trusted_ras", _fingerprints),
     "ScepMinimumRSABits": ("minimum_rsa_bits", _positive_int),
     "ScepMinimumECBits": ("minimum_ec_bits", _positive_int),
     "ScepAllowedKeyAlgorithms": ("allowed_key_algorithms", _algorithms),

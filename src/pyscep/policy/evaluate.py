@@ -113,6 +113,8 @@ def _evaluate(
     _check_key(run, request, config)
 
     signer = request.signer
+    if _trusted_ra(run, signer, config):
+        return _on_behalf(run, request, config, inventory, waiver="authorized by a trusted RA")
     ca = _provenance(run, signer, cas, backend, algorithms)
     if ca is None:
         return _initial(run, request, config, inventory, kind)
@@ -156,6 +158,8 @@ def decide_before_decrypting(
     run = _Run()
     try:
         _type_and_signature(run, view.message_type, view.signature_verified)
+        if _trusted_ra(run, view.signer, config):
+            return None  # the RA vouches; the CSR decides the rest
         ca = _provenance(run, view.signer, ca_certificates, get_backend(backend), algorithms)
         if ca is not None:
             _check_signer(run, view.signer, config, inventory, now)
@@ -180,6 +184,14 @@ def _type_and_signature(run: _Run, kind: MessageType, verified: bool) -> None:
             "signature", FailInfo.BAD_MESSAGE_CHECK, "the request signature did not verify"
         )
     run.passed("signature", "the request signature verified")
+
+
+def _trusted_ra(run: _Run, signer: Certificate, config: PolicyConfig) -> bool:
+    """Is the signer a configured RA certificate (trusted by its fingerprint, not its name)?"""
+    if signer.sha256_fingerprint.hex() not in config.trusted_ras:
+        return False
+    run.passed("trusted-ra", f"signed by the trusted RA {signer.subject!r}")
+    return True
 
 
 def _provenance(
@@ -433,8 +445,14 @@ def _inherited(run: _Run, records: Sequence[InventoryRecord]) -> tuple[str, str]
 
 
 def _on_behalf(
-    run: _Run, request: RequestView, config: PolicyConfig, inventory: Inventory
+    run: _Run,
+    request: RequestView,
+    config: PolicyConfig,
+    inventory: Inventory,
+    *,
+    waiver: str = "signed by an authorized enroller",
 ) -> Decision:
+    """A request made for someone else: the subject is the CSR's, never the signer's."""
     run.classification = Classification.ON_BEHALF
     if config.allow_enrollment is EnrollmentMode.NO and not inventory.find(
         request.subject, config.renewal_rdn_match
@@ -445,7 +463,7 @@ def _on_behalf(
             f"no certificate exists yet for {request.subject}",
         )
     run.passed("allow-enrollment", f"ScepAllowEnrollment {config.allow_enrollment.value}")
-    _challenge(run, request, required=False, waiver="signed by an authorized enroller")
+    _challenge(run, request, required=False, waiver=waiver)
     _common_checks(run, request, config, inventory)
     return _new_identity(
         run, request, config, auto=config.auto_approve, why="ScepAutoApprove (authorized enroller)"
