@@ -960,3 +960,111 @@ def test_trusted_ra_fingerprints_are_read_from_scep_conf() -> None:
     assert config.trusted_ras == frozenset({fingerprint})
     with pytest.raises(PolicyConfigError, match="line 1"):
         parse_scep_conf('ScepTrustedRA "CN=Bridge"\n')
+
+
+def _microsoft_csr(pairs: tuple[tuple[str, str], ...], template: str | None) -> bytes:
+    """A CSR with enrollmentNameValuePair attributes and a certificate-template name, as
+    Windows writes them (raw DER: the signature is not what this test is about)."""
+    from asn1crypto import core
+
+    from pyscep._der import der_length
+
+    def tlv(tag: int, body: bytes) -> bytes:
+        return bytes([tag]) + der_length(len(body)) + body
+
+    key = _key()
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    attributes = b""
+    for name, value in pairs:
+        pair = tlv(0x30, core.BMPString(name).dump() + core.BMPString(value).dump())
+        oid = core.ObjectIdentifier("1.3.6.1.4.1.311.13.2.1").dump()
+        attributes += tlv(0x30, oid + tlv(0x31, pair))
+    if template is not None:
+        extension = tlv(
+            0x30,
+            core.ObjectIdentifier("1.3.6.1.4.1.311.20.2").dump()
+            + core.OctetString(core.BMPString(template).dump()).dump(),
+        )
+        oid = core.ObjectIdentifier("1.2.840.113549.1.9.14").dump()
+        attributes += tlv(0x30, oid + tlv(0x31, tlv(0x30, extension)))
+    info = tlv(
+        0x30,
+        core.Integer(0).dump() + _name("ms-device").public_bytes() + spki + tlv(0xA0, attributes),
+    )
+    algorithm = tlv(0x30, core.ObjectIdentifier("1.2.840.113549.1.1.11").dump() + b"\x05\x00")
+    return tlv(0x30, info + algorithm + tlv(0x03, b"\x00" * 257))
+
+
+def test_microsoft_validity_and_template_are_offered_to_the_policy() -> None:
+    from pyscep.messages import CertificationRequest
+
+    parsed = CertificationRequest.load(
+        _microsoft_csr((("ValidityPeriod", "Years"), ("ValidityPeriodUnits", "2")), "WebServer")
+    )
+    assert parsed.name_value_pairs == (("ValidityPeriod", "Years"), ("ValidityPeriodUnits", "2"))
+    assert parsed.requested_validity == timedelta(days=730)
+    assert parsed.certificate_template == "WebServer"
+    view = replace(
+        initial(challenge=True),
+        requested_validity=parsed.requested_validity,
+        certificate_template=parsed.certificate_template,
+    )
+    plain = decide(view, replace(AUTO, auto_approve_enrollment=True))
+    assert (plain.validity, plain.role) == (None, "")  # honoured only if the config says so
+    honouring = replace(
+        AUTO,
+        auto_approve_enrollment=True,
+        honour_requested_validity=True,
+        maximum_validity=timedelta(days=365),
+        role_from_template=True,
+    )
+    decided = decide(view, honouring)
+    assert decided.action is Action.ISSUE
+    assert decided.validity == timedelta(days=365)  # capped by the CA's maximum
+    assert decided.role == "WebServer"
+    assert decided.deciding_rule == "approval"
+    assert [e.rule for e in decided.trace][-3:] == ["validity", "template", "approval"]
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        ((("ValidityPeriod", "Weeks"), ("ValidityPeriodUnits", "3")), timedelta(days=21)),
+        ((("validityperiod", "days"), ("ValidityPeriodUnits", " 10 ")), timedelta(days=10)),
+        ((("ValidityPeriod", "Fortnights"), ("ValidityPeriodUnits", "1")), None),
+        ((("ValidityPeriod", "Years"), ("ValidityPeriodUnits", "-1")), None),
+        ((("ValidityPeriod", "Years"),), None),
+        ((), None),
+    ],
+)
+def test_requested_validity_is_read_strictly(
+    pairs: tuple[tuple[str, str], ...], expected: timedelta | None
+) -> None:
+    from pyscep.messages import CertificationRequest
+
+    assert CertificationRequest.load(_microsoft_csr(pairs, None)).requested_validity == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    config=configs,
+    kind=st.sampled_from(MessageType),
+    challenge=st.sampled_from([None, False]),
+)
+def test_never_issues_a_first_enrollment_without_a_valid_challenge(
+    config: PolicyConfig, kind: MessageType, challenge: bool | None
+) -> None:
+    # A self-signed signer (no trusted RA, no certificate of ours): only a challenge
+    # that checked out can lead to ISSUE when the config requires one.
+    decision = decide(
+        initial(kind=kind, challenge=challenge), replace(config, require_challenge=True)
+    )
+    assert decision.action is not Action.ISSUE
+    # And a present-but-wrong challenge is refused even when none is required.
+    if challenge is False:
+        wrong = decide(
+            initial(kind=kind, challenge=False), replace(config, require_challenge=False)
+        )
+        assert wrong.action is not Action.ISSUE

@@ -20,6 +20,7 @@ __all__ = [
     "EncryptedContentInfo",
     "EnvelopedData",
     "IssuerAndSubject",
+    "NameValuePair",
     "ScepAttribute",
     "ScepAttributeType",
     "ScepAttributes",
@@ -102,6 +103,15 @@ class ScepAttributes(cms.CMSAttributes):
     """The SET OF signed attributes of a pkiMessage."""
 
     _child_spec = ScepAttribute
+
+
+class NameValuePair(core.Sequence):
+    """Microsoft's enrollmentNameValuePair (1.3.6.1.4.1.311.13.2.1): two BMPStrings."""
+
+    _fields = [  # noqa: RUF012
+        ("name", core.BMPString),
+        ("value", core.BMPString),
+    ]
 
 
 class IssuerAndSubject(core.Sequence):

@@ -223,7 +223,8 @@ class ReferenceServer:
         )
         self._log_decision(event.transaction_id, decision)
         if decision.action is Action.ISSUE:
-            return "issued", self._issue(event, event.request, now)
+            days = 365 if decision.validity is None else max(1, decision.validity.days)
+            return "issued", self._issue(event, event.request, now, days=days)
         if decision.action is Action.PENDING:
             return "pending", self.responder.pending(event, now=now)
         fail_info = decision.fail_info or FailInfo.BAD_REQUEST
@@ -266,15 +267,19 @@ class ReferenceServer:
         event: EnrollmentRequested | PollRequested,
         request: CertificationRequest,
         now: datetime,
+        *,
+        days: int = 365,
     ) -> HttpResponse:
         # The issued certificate alone: clients have the CA from GetCACert, and
         # micromdm's scepclient keeps the last certificate of the reply.
-        return self.responder.issue(event, self.issue(request, now), now=now)
+        return self.responder.issue(event, self.issue(request, now, days=days), now=now)
 
-    def issue(self, request: CertificationRequest, now: datetime) -> Certificate:
+    def issue(
+        self, request: CertificationRequest, now: datetime, *, days: int = 365
+    ) -> Certificate:
         """A certificate for ``request``, with a serial number no worker used before."""
         return issue_certificate(
-            self.files.ca, request, now=now, days=365, serial_number=self.store.new_serial()
+            self.files.ca, request, now=now, days=days, serial_number=self.store.new_serial()
         )
 
 

@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from asn1crypto import cms, core, csr, x509
 
 from pyscep._asn1 import IssuerAndSubject as _Asn1IssuerAndSubject
+from pyscep._asn1 import NameValuePair
 from pyscep._boundary import field
 from pyscep._der import count_children, prescan, read_header
 from pyscep._extensions import (
@@ -46,6 +48,11 @@ _DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
 #: Extensions a policy or a CA acts on: a mistyped one refuses the request.
 #: Most attributes in a CSR, and values in one attribute.
 MAX_ATTRIBUTES = 32
+#: Microsoft's enrollmentNameValuePair attribute and certificate-template name extension.
+_NAME_VALUE_PAIR = "1.3.6.1.4.1.311.13.2.1"
+_TEMPLATE_NAMES = frozenset({"1.3.6.1.4.1.311.20.2", "microsoft_enroll_certtype"})
+#: ValidityPeriod units (as Windows names them), in days.
+_PERIOD_DAYS = {"years": 365, "months": 30, "weeks": 7, "days": 1}
 _STRICT_EXTENSIONS = frozenset(
     {"subject_alt_name", "extended_key_usage", "basic_constraints", "key_usage"}
 )
@@ -98,6 +105,23 @@ class CertificationRequest:
     extended_key_usages: frozenset[str] | None = None
     #: Values kept raw because they are not of the type their OID calls for.
     findings: tuple[Finding, ...] = ()
+    #: Microsoft enrollmentNameValuePair attributes, in order (``ValidityPeriod``...).
+    name_value_pairs: tuple[tuple[str, str], ...] = ()
+    #: The Microsoft certificate-template name extension (1.3.6.1.4.1.311.20.2).
+    certificate_template: str | None = None
+
+    @property
+    def requested_validity(self) -> timedelta | None:
+        """The ValidityPeriod/ValidityPeriodUnits pair asked for, None if absent or unreadable."""
+        pairs = {name.casefold(): value for name, value in self.name_value_pairs}
+        period, units = pairs.get("validityperiod"), pairs.get("validityperiodunits")
+        if period is None or units is None or not units.strip().isdigit():
+            return None
+        days = _PERIOD_DAYS.get(period.strip().casefold())
+        count = int(units.strip()[:6])
+        if days is None or count == 0:
+            return None
+        return timedelta(days=days * count)
 
     def verify_signature(
         self, backend: CryptoBackend, algorithms: AlgorithmPolicy = DEFAULT_POLICY
@@ -147,9 +171,14 @@ class CertificationRequest:
             password = password_type = None
             extensions: list[RawExtension] = []
             findings: list[Finding] = []
+            pairs: list[tuple[str, str]] = []
             for attribute in info["attributes"]:
                 name = str(attribute["type"].native)
                 attribute_types.append(name)
+                if attribute["type"].dotted == _NAME_VALUE_PAIR:
+                    # asn1crypto has no type for Microsoft's pairs: read them raw.
+                    pairs.extend(_name_value_pairs(attribute["values"].contents or b"", findings))
+                    continue
                 try:
                     values = attribute["values"]
                     count = count_children(values.contents or b"", MAX_ATTRIBUTES, "values")
@@ -170,6 +199,7 @@ class CertificationRequest:
                 elif name == "extension_request":
                     for extension_set in values:
                         extensions.extend(read_extensions(extension_set.contents or b""))
+
             requested, sans, ekus = _requested(extensions, findings)
             return cls(
                 der=der,
@@ -185,7 +215,37 @@ class CertificationRequest:
                 subject_alt_names=sans,
                 extended_key_usages=ekus,
                 findings=tuple(findings),
+                name_value_pairs=tuple(pairs),
+                certificate_template=_template_name(extensions),
             )
+
+
+def _name_value_pairs(contents: bytes, findings: list[Finding]) -> list[tuple[str, str]]:
+    """The (name, value) pairs of an enrollmentNameValuePair attribute's SET contents."""
+    count_children(contents, MAX_ATTRIBUTES, "name-value pairs")
+    pairs, position = [], 0
+    while position < len(contents):
+        element = read_header(contents, position)
+        try:
+            pair = NameValuePair.load(contents[element.start : element.end], strict=True)
+            pairs.append((str(pair["name"].native), str(pair["value"].native)))
+        except _DECODE_ERRORS:
+            findings.append(_mistyped("enrollmentNameValuePair"))
+        position = element.end
+    return pairs
+
+
+def _template_name(extensions: list[RawExtension]) -> str | None:
+    """The certificate-template name: a BMPString, or the UTF8String strongSwan sends."""
+    for extension in extensions:
+        if extension.name in _TEMPLATE_NAMES and extension.value:
+            top = read_header(extension.value)
+            text = extension.value[top.content_start : top.content_end]
+            if top.tag_number == 30 and len(text) % 2 == 0:
+                return text.decode("utf-16-be", "replace")
+            if top.tag_number == 12:
+                return text.decode("utf-8", "replace")
+    return None
 
 
 def _requested(

@@ -52,4 +52,6 @@ def policy_request_view(
         subject_alt_names=csr.subject_alt_names if csr is not None else (),
         extended_key_usages=csr.extended_key_usages if csr is not None else None,
         transaction_id=message.transaction_id,
+        requested_validity=csr.requested_validity if csr is not None else None,
+        certificate_template=csr.certificate_template if csr is not None else None,
     )

@@ -29,6 +29,11 @@ ScepTrustedRA                  SHA-256 fingerprints (hex, ";"-separated) of RA
                                certificates (an EST-to-SCEP bridge, a proxy that
                                authenticated the device) whose requests are
                                authorized by the RA itself [""]
+ScepHonourRequestedValidity    YES: a CSR's Microsoft ValidityPeriod sets the
+                               lifetime (capped by ScepMaximumValidityDays) [NO]
+ScepMaximumValidityDays        longest lifetime a request may ask for [365]
+ScepRoleFromTemplate           YES: a CSR's certificate-template name is the role
+                               of a new enrollment [NO]
 ScepMinimumRSABits             smallest RSA key [2048]
 ScepMinimumECBits              smallest EC key [256]
 ScepAllowedKeyAlgorithms       key algorithms accepted ["RSA,EC"]
@@ -86,6 +91,9 @@ class PolicyConfig:
     on_behalf_enrollers: tuple[str, ...] = ()
     #: SHA-256 fingerprints (lower-case hex) of trusted RA certificates.
     trusted_ras: frozenset[str] = frozenset()
+    honour_requested_validity: bool = False
+    maximum_validity: timedelta = timedelta(days=365)
+    role_from_template: bool = False
     minimum_rsa_bits: int = 2048
     minimum_ec_bits: int = 256
     allowed_key_algorithms: frozenset[str] = frozenset({"RSA", "EC"})
@@ -184,6 +192,9 @@ _KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ScepWaiveChallengeOnRenewal": ("waive_challenge_on_renewal", _yes_no),
     "ScepOnBehalfEnrollers": ("on_behalf_enrollers", _patterns),
     "ScepTrustedRA": ("trusted_ras", _fingerprints),
+    "ScepHonourRequestedValidity": ("honour_requested_validity", _yes_no),
+    "ScepMaximumValidityDays": ("maximum_validity", lambda v: timedelta(days=_positive_int(v))),
+    "ScepRoleFromTemplate": ("role_from_template", _yes_no),
     "ScepMinimumRSABits": ("minimum_rsa_bits", _positive_int),
     "ScepMinimumECBits": ("minimum_ec_bits", _positive_int),
     "ScepAllowedKeyAlgorithms": ("allowed_key_algorithms", _algorithms),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pyscep.enums import FailInfo
@@ -62,6 +63,8 @@ class Decision:
     role: str | None = None
     ra: str | None = None
     subject_alt_names: tuple[str, ...] = ()
+    #: How long the certificate is to be valid; None: the CA's default.
+    validity: timedelta | None = None
 
     @property
     def deciding_rule(self) -> str:
@@ -78,6 +81,7 @@ class Decision:
             "role": self.role,
             "ra": self.ra,
             "subjectAltNames": list(self.subject_alt_names),
+            "validityDays": None if self.validity is None else self.validity.days,
             "decidingRule": self.deciding_rule,
             "trace": [entry.as_dict() for entry in self.trace],
         }

@@ -10,6 +10,7 @@ challenge is waived only once a renewal has authenticated.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
@@ -86,9 +87,10 @@ def evaluate(
     """
     run = _Run()
     try:
-        return _evaluate(
+        decision = _evaluate(
             run, request, config, inventory, ca_certificates, now, get_backend(backend), algorithms
         )
+        return _requested_terms(decision, request, config)
     except _Decided as decided:
         return decided.decision
     except ScepError as exc:
@@ -135,6 +137,37 @@ def _evaluate(
         )
     run.passed("on-behalf", f"signer {signer_dn} is an authorized enroller ({enroller})")
     return _on_behalf(run, request, config, inventory)
+
+
+def _requested_terms(decision: Decision, request: RequestView, config: PolicyConfig) -> Decision:
+    """What the CSR asks for that the config honours: a lifetime, a template's role.
+
+    Noted in the trace just before the rule that decided.
+    """
+    notes: list[TraceEntry] = []
+    validity = None
+    if config.honour_requested_validity and request.requested_validity is not None:
+        validity = min(request.requested_validity, config.maximum_validity)
+        notes.append(
+            TraceEntry(
+                "validity",
+                Outcome.INFO,
+                f"{validity.days} days (asked {request.requested_validity.days})",
+            )
+        )
+    role = decision.role
+    template = request.certificate_template
+    if (
+        config.role_from_template
+        and template
+        and decision.classification is not Classification.RENEWAL
+    ):
+        role = template
+        notes.append(TraceEntry("template", Outcome.INFO, f"role {template!r} from the template"))
+    if not notes:
+        return decision
+    trace = (*decision.trace[:-1], *notes, decision.trace[-1])
+    return replace(decision, trace=trace, validity=validity, role=role)
 
 
 def decide_before_decrypting(

@@ -6,6 +6,7 @@ import enum
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from pyscep.certificate import Certificate
@@ -61,6 +62,10 @@ class RequestView:
     #: Extended key usages requested (dotted OIDs or asn1crypto names), None if none asked.
     extended_key_usages: frozenset[str] | None = None
     transaction_id: str | None = None
+    #: Microsoft ValidityPeriod/ValidityPeriodUnits, when the CSR asks for a lifetime.
+    requested_validity: timedelta | None = None
+    #: Microsoft certificate-template name, when the CSR names one.
+    certificate_template: str | None = None
 
 
 @dataclass(frozen=True)
