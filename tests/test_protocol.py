@@ -635,3 +635,24 @@ def test_profiles_shape_what_the_responder_sends() -> None:
         body = server.pending(answered, now=NOW).body
         assert pyscep.messages.parse_pki_message(body).signature_algorithm == oid
         assert parse_signed_data(body).content == econtent
+
+
+def test_a_challenge_some_clients_cannot_send_is_flagged_on_the_event() -> None:
+    server = responder(challenge=StaticChallenge("under_score!"))
+    client = ready_client(server)
+    seen: list[ServerEvent] = []
+
+    def record(server: ScepResponder, event: ServerEvent) -> HttpResponse:
+        seen.append(event)
+        return issue_if_challenge_ok(server, event)
+
+    assert isinstance(
+        send(client, server, client.enroll(csr("under_score!"), DEVICE_KEY, now=NOW), record),
+        CertificateIssued,
+    )
+    (event,) = seen
+    assert isinstance(event, EnrollmentRequested)
+    assert event.challenge_ok is True
+    assert [f.code for f in event.challenge_findings] == [
+        pyscep.FindingCode.NOT_PRINTABLE_STRING
+    ] * 2

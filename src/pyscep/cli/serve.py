@@ -180,6 +180,12 @@ class ReferenceServer:
                 "signature": message.signature_algorithm,
                 "transaction_id": event.transaction_id,
                 "decision": decision,
+                "challenge_findings": [
+                    str(f)
+                    for f in (
+                        event.challenge_findings if isinstance(event, EnrollmentRequested) else ()
+                    )
+                ],
             }
             with self.options.log.open("a") as log:
                 log.write(json.dumps(entry) + "\n")

@@ -38,6 +38,7 @@ from pyscep.cms.degenerate import build_certs_only
 from pyscep.crypto import Decrypter, Signer
 from pyscep.enums import FailInfo, MessageType
 from pyscep.errors import LocalProtocolError, RemoteProtocolError, ScepError
+from pyscep.findings import Finding
 from pyscep.http import (
     CONTENT_TYPE_CA_RA_CERT,
     CONTENT_TYPE_CAPS,
@@ -65,7 +66,7 @@ from pyscep.messages import (
     verify_request,
 )
 from pyscep.policy import RequestView
-from pyscep.protocol.challenges import ChallengeChecker, ChallengeVerdict
+from pyscep.protocol.challenges import ChallengeChecker, ChallengeVerdict, challenge_findings
 from pyscep.protocol.profiles import STRICT, CACertificatesShape, InteropProfile
 from pyscep.protocol.transactions import (
     InMemoryTransactions,
@@ -139,6 +140,8 @@ class EnrollmentRequested:
     challenge_ok: bool | None
     #: Why (what a FAILURE's failInfoText can say).
     challenge_reason: str
+    #: What the challengePassword may break on some clients (not a PrintableString...).
+    challenge_findings: tuple[Finding, ...]
     #: Signed with a certificate rather than a throw-away self-signed one.
     renewal: bool
     #: What `pyscep.policy.evaluate` decides on.
@@ -300,6 +303,7 @@ class ScepResponder:
             signer_certificate=signer,
             challenge_ok=challenge_ok,
             challenge_reason=verdict.reason,
+            challenge_findings=challenge_findings(request),
             renewal=renewal,
             policy_view=policy_request_view(message, request, challenge_ok=challenge_ok),
             message=message,
