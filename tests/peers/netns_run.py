@@ -665,19 +665,24 @@ def gunicorn_load_postgres(work: Path) -> dict[str, Any]:
     return result
 
 
+def _one_time_challenge(work: Path) -> str:
+    """A fresh one-time challenge from ``pyscep serve challenge``."""
+    made = subprocess.run(
+        [sys.executable, "-m", "pyscep", "serve", "challenge", str(work / "state")],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    return made.stdout.decode().strip()
+
+
 def one_time(work: Path) -> dict[str, Any]:
     """One-time challenges: micromdm's scepclient and strongSwan each enroll once with a
     challenge from `pyscep serve challenge`, and are refused when they use it again."""
     server = _serve(work, "--legacy", "--challenge-mode", "one-time")
 
     def challenge() -> str:
-        made = subprocess.run(
-            [sys.executable, "-m", "pyscep", "serve", "challenge", str(work / "state")],
-            capture_output=True,
-            check=True,
-            timeout=60,
-        )
-        return made.stdout.decode().strip()
+        return _one_time_challenge(work)
 
     try:
         micromdm = challenge()
@@ -728,13 +733,7 @@ def policy(work: Path) -> dict[str, Any]:
     server = _serve(work, "--legacy", "--challenge-mode", "one-time", "--policy", str(conf))
 
     def challenge() -> str:
-        made = subprocess.run(
-            [sys.executable, "-m", "pyscep", "serve", "challenge", str(work / "state")],
-            capture_output=True,
-            check=True,
-            timeout=60,
-        )
-        return made.stdout.decode().strip()
+        return _one_time_challenge(work)
 
     def strongswan(name: str, password: str, *extra: str) -> int:
         run = _pki_scep(
