@@ -214,3 +214,43 @@ def test_ra_mode_and_the_next_ca(served: Served) -> None:
     _verified(served, "via-ra")
     caps = client("getcaps", served.url)
     assert "SCEPStandard" in caps.stdout.split()
+
+
+@pytest.fixture
+def policy_served(tmp_path: Path) -> Iterator[Served]:
+    conf = tmp_path / "scep.conf"
+    conf.write_text('ScepAutoApprove "YES"\nScepAutoApproveEnrollment "YES"\n')
+    server = Served(tmp_path, "--policy", str(conf), "--log", str(tmp_path / "decisions.log"))
+    yield server
+    server.stop()
+
+
+def test_a_revoked_certificate_cannot_renew_under_the_policy(policy_served: Served) -> None:
+    served = policy_served
+    assert _enroll(served, "device").returncode == 0
+    issued = _verified(served, "device")
+    state_dir = str(served.directory / "state")
+    assert admin("revoke", state_dir, str(issued.serial_number)).returncode == 0
+    assert admin("revoke", state_dir, "12345").returncode == 2
+    directory = served.directory
+    refused = client(
+        "renew",
+        served.url,
+        "--key",
+        str(directory / "device.key"),
+        "--cert",
+        str(directory / "device.pem"),
+        "--key-out",
+        str(directory / "renewed.key"),
+        "--cert-out",
+        str(directory / "renewed.pem"),
+    )
+    assert refused.returncode == 4
+    assert "badCertId" in refused.stdout
+    assert "revoked" in refused.stdout
+    decisions = [
+        json.loads(line)["policy"]
+        for line in (directory / "decisions.log").read_text().splitlines()
+        if "policy" in json.loads(line)
+    ]
+    assert [d["decidingRule"] for d in decisions] == ["approval", "signer-status"]

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     certificates BYTEA NOT NULL,
     fail_info INTEGER,
     updated TEXT,
-    polls INTEGER NOT NULL DEFAULT 0
+    polls INTEGER NOT NULL DEFAULT 0,
+    revoked BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE TABLE IF NOT EXISTS serials (serial NUMERIC PRIMARY KEY);
 """
@@ -135,3 +136,17 @@ class PostgresTransactions:
     def issued(self) -> list[Transaction]:
         """Every ISSUED transaction."""
         return self._in_state(TransactionState.ISSUED)
+
+    def revoke(self, transaction_id: str) -> None:
+        """Mark the transaction's certificate revoked."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE transactions SET revoked = TRUE WHERE transaction_id = %s",
+                (transaction_id,),
+            )
+
+    def revoked(self) -> frozenset[str]:
+        """The transactionIDs whose certificate is revoked."""
+        with self._connect() as db:
+            rows = db.execute("SELECT transaction_id FROM transactions WHERE revoked").fetchall()
+        return frozenset(str(row[0]) for row in rows)

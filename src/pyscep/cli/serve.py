@@ -2,7 +2,7 @@
 
     pyscep serve --state-dir DIR --challenge SECRET [--port 8080] [--pending-polls N]
                  [--manual] [--legacy] [--ra] [--next-ca]
-    pyscep serve list DIR | approve DIR TXID | reject DIR TXID
+    pyscep serve list DIR | approve DIR TXID | reject DIR TXID | revoke DIR SERIAL
     pyscep serve challenge DIR [--subject DN] [--ttl SECONDS]   (with --challenge-mode one-time)
 
 All protocol logic is `pyscep.protocol.server.ScepResponder`; this module is
@@ -405,8 +405,21 @@ def _administer(action: list[str], state_url: str | None) -> int:
         for transaction in open_state(Path(rest[0]), state_url).pending():
             print(f"{transaction.transaction_id}  pending since {transaction.updated}")
         return 0
+    if verb == "revoke" and len(rest) == 2:
+        state = open_state(Path(rest[0]), state_url)
+        serial = int(rest[1], 0)
+        for transaction in state.issued():
+            if Certificate.load(transaction.certificates[0]).serial_number == serial:
+                state.revoke(transaction.transaction_id)
+                print(f"pyscep serve: serial {serial} revoked")
+                return 0
+        print(f"pyscep serve: no certificate with serial {serial}", file=sys.stderr)
+        return 2
     if verb not in ("approve", "reject") or len(rest) != 2:
-        print("pyscep serve: list DIR | approve DIR TXID | reject DIR TXID", file=sys.stderr)
+        print(
+            "pyscep serve: list DIR | approve DIR TXID | reject DIR TXID | revoke DIR SERIAL",
+            file=sys.stderr,
+        )
         return 2
     directory, transaction_id = Path(rest[0]), rest[1]
     now = datetime.now(timezone.utc)

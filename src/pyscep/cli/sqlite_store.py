@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     certificates BLOB NOT NULL,
     fail_info INTEGER,
     updated TEXT,
-    polls INTEGER NOT NULL DEFAULT 0
+    polls INTEGER NOT NULL DEFAULT 0,
+    revoked INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS serials (serial TEXT PRIMARY KEY);
 """
@@ -138,6 +139,19 @@ class SqliteTransactions:
     def issued(self) -> list[Transaction]:
         """Every ISSUED transaction."""
         return self._in_state(TransactionState.ISSUED)
+
+    def revoke(self, transaction_id: str) -> None:
+        """Mark the transaction's certificate revoked."""
+        with closing(self._connect()) as db:
+            db.execute(
+                "UPDATE transactions SET revoked = 1 WHERE transaction_id = ?", (transaction_id,)
+            )
+
+    def revoked(self) -> frozenset[str]:
+        """The transactionIDs whose certificate is revoked."""
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT transaction_id FROM transactions WHERE revoked = 1")
+            return frozenset(str(row[0]) for row in rows.fetchall())
 
 
 _CHALLENGES_SCHEMA = """

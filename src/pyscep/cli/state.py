@@ -47,6 +47,14 @@ class ServerState(Protocol):
         """Every ISSUED transaction (the inventory ``--policy`` decides on)."""
         ...
 
+    def revoke(self, transaction_id: str) -> None:
+        """Mark the certificate an ISSUED transaction holds as revoked."""
+        ...
+
+    def revoked(self) -> frozenset[str]:
+        """The transactionIDs whose certificate is revoked."""
+        ...
+
 
 def pack(certificates: tuple[bytes, ...]) -> bytes:
     """Certificates in one column: each DER prefixed with its 4-byte length."""

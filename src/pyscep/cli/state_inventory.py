@@ -1,4 +1,4 @@
-"""The policy's `Inventory` over ``pyscep serve``'s state: what this CA issued.
+"""The policy's `Inventory` over ``pyscep serve``'s state: what this CA issued, and revoked.
 
 Every ISSUED transaction is a record with the role and RA a new enrollment
 gets (OpenCA's seed keeps them per certificate; ``pyscep serve`` has one
@@ -32,10 +32,13 @@ class StateInventory:
         self.clock = clock
 
     def _records(self) -> list[InventoryRecord]:
+        revoked = self.state.revoked()
         return [
             InventoryRecord(
                 Certificate.load(transaction.certificates[0]),
-                CertificateStatus.VALID,
+                CertificateStatus.REVOKED
+                if transaction.transaction_id in revoked
+                else CertificateStatus.VALID,
                 self.role,
                 self.ra,
                 transaction.transaction_id,
