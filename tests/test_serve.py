@@ -110,6 +110,23 @@ def _enroll(
     )
 
 
+def _renew(served: Served, name: str, new: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    directory = served.directory
+    return client(
+        "renew",
+        served.url,
+        "--key",
+        str(directory / f"{name}.key"),
+        "--cert",
+        str(directory / f"{name}.pem"),
+        "--key-out",
+        str(directory / f"{new}.key"),
+        "--cert-out",
+        str(directory / f"{new}.pem"),
+        *extra,
+    )
+
+
 def _verified(served: Served, name: str) -> Certificate:
     ca = served.directory / "state" / "ca.pem"
     assert b": OK" in openssl(["verify", "-CAfile", str(ca), str(served.directory / f"{name}.pem")])
@@ -123,20 +140,7 @@ def test_enroll_then_renew(served: Served, extra: tuple[str, ...]) -> None:
     issued = _verified(served, "device")
     assert issued.subject == "Common Name: device, Organization: Example"
     assert stat.S_IMODE(os.stat(served.directory / "device.key").st_mode) == 0o600
-    directory = served.directory
-    renewed = client(
-        "renew",
-        served.url,
-        "--key",
-        str(directory / "device.key"),
-        "--cert",
-        str(directory / "device.pem"),
-        "--key-out",
-        str(directory / "renewed.key"),
-        "--cert-out",
-        str(directory / "renewed.pem"),
-        *extra,
-    )
+    renewed = _renew(served, "device", "renewed", *extra)
     assert renewed.returncode == 0, renewed.stderr
     assert _verified(served, "renewed").public_key_der != issued.public_key_der
 
@@ -232,25 +236,13 @@ def test_a_revoked_certificate_cannot_renew_under_the_policy(policy_served: Serv
     state_dir = str(served.directory / "state")
     assert admin("revoke", state_dir, str(issued.serial_number)).returncode == 0
     assert admin("revoke", state_dir, "12345").returncode == 2
-    directory = served.directory
-    refused = client(
-        "renew",
-        served.url,
-        "--key",
-        str(directory / "device.key"),
-        "--cert",
-        str(directory / "device.pem"),
-        "--key-out",
-        str(directory / "renewed.key"),
-        "--cert-out",
-        str(directory / "renewed.pem"),
-    )
+    refused = _renew(served, "device", "renewed")
     assert refused.returncode == 4
     assert "badCertId" in refused.stdout
     assert "revoked" in refused.stdout
     decisions = [
         json.loads(line)["policy"]
-        for line in (directory / "decisions.log").read_text().splitlines()
+        for line in (served.directory / "decisions.log").read_text().splitlines()
         if "policy" in json.loads(line)
     ]
     assert [d["decidingRule"] for d in decisions] == ["approval", "signer-status"]
