@@ -246,3 +246,11 @@ def test_a_revoked_certificate_cannot_renew_under_the_policy(policy_served: Serv
         if "policy" in json.loads(line)
     ]
     assert [d["decidingRule"] for d in decisions] == ["approval", "signer-status"]
+
+
+@pytest.mark.parametrize("served", [("--validity", "3")], indirect=True)
+def test_validity_sets_the_lifetime_of_issued_certificates(served: Served) -> None:
+    assert _enroll(served, "short").returncode == 0
+    issued = _verified(served, "short")
+    lifetime = issued.not_valid_after - issued.not_valid_before
+    assert lifetime.days == 3  # and five minutes of clock skew allowance

@@ -100,6 +100,8 @@ class ServeOptions:
     challenge_mode: str = "static"
     #: An OpenCA scep.conf: every enrollment and renewal is decided by `pyscep.policy`.
     policy: Path | None = None
+    #: Lifetime of issued certificates, in days (a policy's decided validity wins).
+    validity_days: int = 365
 
 
 class ReferenceServer:
@@ -229,7 +231,8 @@ class ReferenceServer:
         )
         self._log_decision(event.transaction_id, decision)
         if decision.action is Action.ISSUE:
-            days = 365 if decision.validity is None else max(1, decision.validity.days)
+            default = self.options.validity_days
+            days = default if decision.validity is None else max(1, decision.validity.days)
             return "issued", self._issue(event, event.request, now, days=days)
         if decision.action is Action.PENDING:
             return "pending", self.responder.pending(event, now=now)
@@ -259,14 +262,14 @@ class ReferenceServer:
             return "rejected", response
         if self.options.manual or (self.options.pending_polls and not renewal):
             return "pending", self.responder.pending(event, now=now)
-        return "issued", self._issue(event, event.request, now)
+        return "issued", self._issue(event, event.request, now, days=self.options.validity_days)
 
     def _poll(self, event: PollRequested, now: datetime) -> tuple[str, HttpResponse]:
         if self.options.manual:
             return "pending", self.responder.pending(event, now=now)
         if self.store.count_poll(event.transaction_id) < self.options.pending_polls:
             return "pending", self.responder.pending(event, now=now)
-        return "issued", self._issue(event, event.request, now)
+        return "issued", self._issue(event, event.request, now, days=self.options.validity_days)
 
     def _issue(
         self,
@@ -303,6 +306,7 @@ def _options_from_environment() -> ServeOptions:
         state_url=environment.get("PYSCEP_STATE_URL"),
         challenge_mode=environment.get("PYSCEP_CHALLENGE_MODE", "static"),
         policy=Path(environment["PYSCEP_POLICY"]) if "PYSCEP_POLICY" in environment else None,
+        validity_days=int(environment.get("PYSCEP_VALIDITY_DAYS", "365")),
     )
 
 
@@ -352,6 +356,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="one-time: challenges made by `serve challenge DIR`, each valid once",
     )
     serve.add_argument("--policy", type=Path, help="an OpenCA scep.conf deciding every request")
+    serve.add_argument("--validity", type=int, default=365, help="days issued certificates last")
     serve.add_argument("--subject", help="serve challenge: the DN pattern it is for")
     serve.add_argument("--ttl", type=int, default=3600, help="serve challenge: seconds valid")
     serve.set_defaults(handler=run)
@@ -365,7 +370,7 @@ def run(args: argparse.Namespace) -> int:
         print(server.one_time_challenges().issue(ttl=ttl, subject=args.subject))
         return 0
     if args.action:
-        return _administer(args.action, args.state_url)
+        return _administer(args.action, args.state_url, args.validity)
     if args.state_dir is None or (args.challenge is None and args.challenge_mode == "static"):
         print("pyscep serve: --state-dir and --challenge are required", file=sys.stderr)
         return 2
@@ -382,7 +387,11 @@ def run(args: argparse.Namespace) -> int:
         state_url=args.state_url,
         challenge_mode=args.challenge_mode,
         policy=args.policy,
+        validity_days=args.validity,
     )
+    if options.validity_days < 1:
+        print("pyscep serve: --validity is at least 1 day", file=sys.stderr)
+        return 2
     server = ReferenceServer(options)
     httpd = make_server(
         args.host,
@@ -399,7 +408,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _administer(action: list[str], state_url: str | None) -> int:
+def _administer(action: list[str], state_url: str | None, days: int) -> int:
     verb, *rest = action
     if verb == "list" and len(rest) == 1:
         for transaction in open_state(Path(rest[0]), state_url).pending():
@@ -429,7 +438,7 @@ def _administer(action: list[str], state_url: str | None) -> int:
             known = server.store.get(transaction_id)
             if known is None:
                 raise ScepError(f"no transaction {transaction_id!r}")
-            certificate = server.issue(CertificationRequest.load(known.csr), now)
+            certificate = server.issue(CertificationRequest.load(known.csr), now, days=days)
             server.responder.approve(transaction_id, certificate, now=now)
         else:
             server.responder.deny(transaction_id, FailInfo.BAD_REQUEST, now=now)
