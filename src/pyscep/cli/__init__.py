@@ -1,11 +1,11 @@
-"""The ``pyscep`` command line: ``demo``, ``inspect``, ``policy check``, ``serve``, ``client``."""
+"""The ``pyscep`` command: ``demo``, ``inspect``, ``policy``, ``serve``, ``client``, ``monitor``."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
-from pyscep.cli import client, demo, inspect, policy, serve
+from pyscep.cli import client, demo, inspect, monitor, policy, serve
 
 __all__ = ["main"]
 
@@ -21,5 +21,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     policy.add_parser(commands)
     serve.add_parser(commands)
     client.add_parser(commands)
+    monitor.add_parser(commands)
     args = parser.parse_args(argv)
     return int(args.handler(args))
