@@ -1,6 +1,7 @@
 """``pyscep monitor``: the certificate lifecycle agent (configuration and status).
 
     pyscep monitor status --config monitor.toml [--now ISO8601] [--json]
+    pyscep monitor run --config monitor.toml [--now ISO8601] [--json]
 
 The configuration lists keystores (TOML, ``[[keystore]]`` tables); paths are
 relative to the configuration file. ``status`` prints, for each keystore,
@@ -262,6 +263,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument("--now", help="ISO 8601 time to judge at (default: now)")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=run)
+    renew = actions.add_parser("run", help="renew the keystores that are due")
+    renew.add_argument("--config", type=Path, required=True)
+    renew.add_argument("--now", help="ISO 8601 time to judge at (default: now)")
+    renew.add_argument("--json", action="store_true")
+    renew.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -269,6 +275,8 @@ def run(args: argparse.Namespace) -> int:
     now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
+    if args.action == "run":
+        return _run(args.config, now, as_json=args.json)
     try:
         rows = status(args.config, now)
     except (OSError, ScepError) as exc:
@@ -284,3 +292,23 @@ def run(args: argparse.Namespace) -> int:
             f"{row['action']} ({when})"
         )
     return 0
+
+
+def _run(config: Path, now: datetime, *, as_json: bool) -> int:
+    """``monitor run``: 0 nothing to do or all renewed, 3 something pending, 1 a failure."""
+    from .monitor_run import EXIT_FAILED, EXIT_PENDING, renew_all
+
+    try:
+        outcomes = renew_all(config, now)
+    except (OSError, ScepError) as exc:
+        print(f"pyscep monitor: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps([o.__dict__ for o in outcomes], indent=2))
+    else:
+        for outcome in outcomes:
+            print(f"{outcome.name:<16} {outcome.result:<14} {outcome.detail}")
+    results = {o.result for o in outcomes}
+    if results & {"failed", "expired"}:
+        return EXIT_FAILED
+    return EXIT_PENDING if "pending" in results else 0
