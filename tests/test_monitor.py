@@ -97,6 +97,27 @@ def test_a_pending_renewal_is_reported_as_such(tmp_path: Path) -> None:
     assert [r["state"] for r in rows] == ["PENDING", "OVERDUE"]
 
 
+def test_an_interrupted_swap_is_reported_as_pending(tmp_path: Path) -> None:
+    config = _keystores(tmp_path)
+    swap = {"replace": {"a": "a.new"}, "discard": []}
+    (tmp_path / "monitor.toml.state.json").write_text(json.dumps({"swaps": {"vpn": swap}}))
+    rows = status(config, NOW)
+    assert [r["state"] for r in rows] == ["NOT_DUE", "PENDING"]
+    assert "interrupted swap" in rows[1]["action"]
+
+
+@pytest.mark.parametrize("text", ["{", "[]", '{"pending": []}'])
+def test_a_damaged_state_file_is_a_clear_error(
+    tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _keystores(tmp_path)
+    (tmp_path / "monitor.toml.state.json").write_text(text)
+    with pytest.raises(MonitorConfigError, match=r"monitor\.toml\.state\.json"):
+        status(config, NOW)
+    assert main(["monitor", "run", "--config", str(config)]) == 2
+    assert "state.json" in capsys.readouterr().err
+
+
 def test_status_command_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = _keystores(tmp_path)
     now = (NOW + timedelta(days=70)).isoformat()
@@ -131,6 +152,7 @@ BAD_CONFIGS = [
     ),
     ('[[keystore]]\nname = "a"\nformat = "pem"\nkye = "typo"\n', "unknown key"),
     ((_P12 + 'ca_certificate = "c"\n') * 2, "unique"),
+    (_P12 + 'ca_certificate = "c"\nkey_type = "dsa:1024"\n', "key_type is one of"),
 ]
 
 

@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pyscep
-from pyscep import LEGACY, FailInfo, LocalProtocolError, MessageType, RemoteProtocolError
+from pyscep import (
+    LEGACY,
+    CACapability,
+    FailInfo,
+    LocalProtocolError,
+    MessageType,
+    RemoteProtocolError,
+)
 from pyscep.cms.signed import parse_signed_data
 from pyscep.http import (
     CONTENT_TYPE_CA_CERT,
@@ -467,6 +474,12 @@ def test_ca_rollover_through_get_next_ca_cert() -> None:
     announced = pyscep.messages.build_next_ca_certificates([next_ca.certificate], signer=CA.signer)
     server = responder(next_ca_certificates=announced)
     client = ready_client(server)
+    # RFC 8894 clients ask only a CA that advertises it.
+    assert client.caps is not None
+    assert CACapability.GET_NEXT_CA_CERT in client.caps
+    plain = ready_client(responder()).caps
+    assert plain is not None
+    assert CACapability.GET_NEXT_CA_CERT not in plain
     event = send(client, server, client.get_next_ca_certificates(), issue_if_challenge_ok)
     assert event == NextCAReceived((next_ca.certificate,))
     assert client.state is ClientState.READY

@@ -9,7 +9,6 @@ encrypt) ``ra.pem`` / ``ra.key``, with ``--next-ca`` a rollover CA
 from __future__ import annotations
 
 import fcntl
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,16 +21,14 @@ from cryptography.x509.oid import NameOID
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, load_private_key
 
+from .durable import write_durably
+
 __all__ = ["FileCA", "write_private"]
 
 
 def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` readable by its owner only (0600), replacing any old file."""
-    temporary = path.with_name(path.name + ".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
-    temporary.replace(path)
+    write_durably(path, data, mode=0o600)
 
 
 def _key() -> rsa.RSAPrivateKey:

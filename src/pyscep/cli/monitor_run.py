@@ -1,40 +1,37 @@
 """``pyscep monitor run``: renew the keystores that are due, never losing one.
 
-For each PEM keystore that is DUE or OVERDUE: a new key of the same kind, a
-CSR for the same subject, a renewal signed with the existing certificate
-(RenewalReq when the CA advertises Renewal, else PKCSReq), then:
+For each keystore (PEM or PKCS#12) that is DUE or OVERDUE: a new key (of the
+old kind, or ``key_type``), a CSR for the same subject, a renewal signed with
+the existing certificate (RenewalReq when the CA advertises Renewal, else
+PKCSReq), then, each step recorded before the next one is taken:
 
-1. the new key is written 0600 beside the old one *before* anything is sent,
-   and the transaction is recorded in the state file, so a PENDING answer or
-   a crash resumes with a CertPoll on the next run (never a second
+1. the new key is written 0600 beside the old one and the transaction is
+   recorded in the state file *before* anything is sent, so a PENDING answer
+   or a crash resumes with a CertPoll on the next run (never a second
    enrollment);
 2. the issued certificate is verified (signed by the pinned CA, for the new
-   key, the requested subject, valid now) and written beside the old one;
-3. the state file records the swap, the old files are kept as dated backups,
-   and each new file replaces its old one with ``os.replace`` (fsync of files
-   and directory). A run that finds a swap recorded finishes it first, so the
-   keystore is whole after any crash: the old pair, or the new pair;
-4. the ``post_renew`` hook runs once.
+   key, the requested subject, valid now) and the new keystore is staged
+   beside the old one;
+3. the old files are backed up (dated ``.bak``, mode and owner kept), the
+   swap is recorded, and each new file takes its old one's mode and owner
+   and replaces it with ``os.replace`` (files and directory fsynced). A run
+   that finds a swap recorded finishes it before anything else;
+4. the ``post_renew`` hook runs, then the swap is forgotten (a run that stops
+   before that runs the hook again: at least once, never zero times).
 
-A lock file keeps two runs (cron overlap) from renewing at once.
+A lock file keeps two runs (cron overlap) from renewing at once. CA rollover
+(GetNextCACert) is `monitor_rollover`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import json
 import os
-import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from pyscep.algorithms import DEFAULT_POLICY
 from pyscep.certificate import Certificate
@@ -43,16 +40,14 @@ from pyscep.crypto.signed_object import is_issued_by
 from pyscep.errors import ScepError
 from pyscep.messages import CertificationRequest, build_csr, transaction_id_for_key
 from pyscep.policy import RenewalState, check_renewal
-from pyscep.protocol.client import (
-    CertificateIssued,
-    ClientEvent,
-    ProtocolFailed,
-    RequestPending,
-    ScepClient,
-)
+from pyscep.protocol.client import CertificateIssued, ClientEvent, RequestPending, ScepClient
 
 from .client import http_exchange
-from .monitor import KeystoreConfig, MonitorConfigError, load_config
+from .durable import backup, keep_mode_and_owner, sync_directory, write_durably
+from .monitor_config import KeystoreConfig, MonitorConfigError, load_config
+from .monitor_keystores import Keystore, Swap, keystore_for, new_private_key
+from .monitor_rollover import connect, look_ahead, rollover_check_due
+from .monitor_state import MonitorState
 
 __all__ = ["EXIT_FAILED", "EXIT_PENDING", "Outcome", "renew_all"]
 
@@ -68,128 +63,78 @@ class Outcome:
     detail: str
 
 
-class _State:
-    """The state file next to the config: pending renewals and swaps in progress."""
-
-    def __init__(self, config: Path) -> None:
-        self.path = config.with_name(config.name + ".state.json")
-        self.data: dict[str, Any] = {"pending": {}, "swaps": {}}
-        if self.path.exists():
-            loaded = json.loads(self.path.read_text())
-            self.data.update({k: loaded.get(k, {}) for k in ("pending", "swaps")})
-
-    def save(self) -> None:
-        _write_durably(self.path, json.dumps(self.data, indent=2).encode(), mode=0o600)
+def _reached(step: str) -> None:
+    """A named point of a renewal, passed in order; the tests stop the run at each one."""
 
 
-def _write_durably(path: Path, data: bytes, *, mode: int) -> None:
-    """Write ``path`` through a temporary file: fsync, rename, fsync the directory."""
-    temporary = path.with_name(path.name + ".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-    _sync_directory(path.parent)
+def complete_swap(config: KeystoreConfig, state: MonitorState, swap: Swap) -> None:
+    """Move each staged file over its old one, run the hook, forget the swap (idempotent).
 
-
-def _sync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _new_key_like(old: Certificate) -> bytes:
-    """A new private key of the old one's kind (RSA of the same size, or the same EC curve)."""
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-    public = old.public_key
-    if public.family == "ec":
-        curves = {
-            "secp256r1": ec.SECP256R1(),
-            "secp384r1": ec.SECP384R1(),
-            "secp521r1": ec.SECP521R1(),
-        }
-        key = ec.generate_private_key(curves.get(public.curve or "", ec.SECP256R1()))
-    else:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=max(2048, public.bits))
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _pem(certificate: Certificate) -> bytes:
-    return bytes(certificate.to_cryptography().public_bytes(serialization.Encoding.PEM))
-
-
-def _finish_swap(keystore: KeystoreConfig, swap: dict[str, str]) -> None:
-    """Replace each old file by its verified new one (idempotent: safe to run again)."""
-    for target, new in swap.items():
-        if Path(new).exists():
-            os.replace(new, target)
-    if keystore.certificate is not None:
-        _sync_directory(keystore.certificate.parent)
+    The swap stays recorded until the hook has run: a run that stops after the
+    files moved runs the hook on the next run (at least once, never zero times).
+    """
+    for target, staged in swap.replace.items():
+        if Path(staged).exists():
+            os.replace(staged, target)
+            _reached(f"replaced {Path(target).name}")
+    for leftover in swap.discard:
+        Path(leftover).unlink(missing_ok=True)
+    for directory in {Path(target).parent for target in swap.replace}:
+        sync_directory(directory)
+    _reached("swap finished")
+    if config.post_renew:
+        subprocess.run(config.post_renew, shell=True, check=False, timeout=300)  # noqa: S602 - the operator's hook
+        _reached("hook ran")
+    del state["swaps"][config.name]
+    state.save()
 
 
 class _Renewal:
     """One keystore's renewal, step by step."""
 
-    def __init__(self, keystore: KeystoreConfig, state: _State, now: datetime) -> None:
+    def __init__(self, keystore: Keystore, state: MonitorState, now: datetime) -> None:
         self.keystore = keystore
+        self.name = keystore.config.name
         self.state = state
         self.now = now
-        assert keystore.key is not None
-        assert keystore.certificate is not None
-        self.key_path, self.cert_path = keystore.key, keystore.certificate
-        self.new_key_path = self.key_path.with_name(self.key_path.name + ".new")
-        self.new_cert_path = self.cert_path.with_name(self.cert_path.name + ".new")
+        self.notes: list[str] = []
 
     def client(self) -> ScepClient:
-        pin = self.keystore.ca_fingerprint
-        if pin is None:
-            assert self.keystore.ca_certificate is not None
-            pin = Certificate.load(self.keystore.ca_certificate.read_bytes()).sha256_fingerprint
-        client = ScepClient(path=_path(self.keystore.url), ca_fingerprint=pin)
-        for request in (client.get_caps, client.get_ca_certificates):
-            event = client.receive(*http_exchange(self.keystore.url, request()), now=self.now)
-            if isinstance(event, ProtocolFailed):
-                raise ScepError(event.reason)
+        client, note = connect(self.keystore.config, self.state, self.now)
+        if note:
+            self.notes.append(note)
         return client
 
-    def start(self, old: Certificate) -> Outcome:
-        old_key = load_private_key(self.key_path.read_bytes())
+    def start(self, old_key: PrivateKey, old: Certificate) -> Outcome:
         # The new key is on disk (0600) before anything is sent: a PENDING answer or a
         # crash resumes with it, and never enrolls a second time.
-        _write_durably(self.new_key_path, _new_key_like(old), mode=0o600)
-        new_key = load_private_key(self.new_key_path.read_bytes())
+        new_pem = new_private_key(self.keystore.config.key_type, old)
+        write_durably(self.keystore.new_key_path, new_pem, mode=0o600)
+        _reached("new key written")
+        new_key = load_private_key(new_pem)
         request = build_csr(new_key, old.subject_der)
         # Recorded before sending: if this run dies with the request in flight, the next
         # one asks about this transaction instead of enrolling again.
-        self.state.data["pending"][self.keystore.name] = {
+        self.state["pending"][self.name] = {
             "transaction_id": transaction_id_for_key(request.public_key_der),
             "csr": request.der.hex(),
         }
         self.state.save()
+        _reached("transaction recorded")
         client = self.client()
-        event = client.receive(
-            *http_exchange(
-                self.keystore.url, client.renew(request, KeyPair(old_key, old), now=self.now)
-            ),
-            now=self.now,
-        )
-        return self.settle(client, event, request, new_key)
+        sent = client.renew(request, KeyPair(old_key, old), now=self.now)
+        answer = http_exchange(self.keystore.config.url, sent)
+        _reached("answer received")
+        return self.settle(client, client.receive(*answer, now=self.now), request, new_key)
 
     def resume(self, pending: dict[str, str]) -> Outcome:
-        new_key = load_private_key(self.new_key_path.read_bytes())
+        new_key = load_private_key(self.keystore.new_key_path.read_bytes())
         request = CertificationRequest.load(bytes.fromhex(pending["csr"]))
         client = self.client()
         client.resume(request, new_key, pending["transaction_id"], now=self.now)
-        event = client.receive(
-            *http_exchange(self.keystore.url, client.poll(now=self.now)), now=self.now
-        )
-        return self.settle(client, event, request, new_key)
+        answer = http_exchange(self.keystore.config.url, client.poll(now=self.now))
+        _reached("answer received")
+        return self.settle(client, client.receive(*answer, now=self.now), request, new_key)
 
     def settle(
         self,
@@ -198,55 +143,44 @@ class _Renewal:
         request: CertificationRequest,
         new_key: PrivateKey,
     ) -> Outcome:
-        name = self.keystore.name
         if isinstance(event, RequestPending):
-            self.state.data["pending"][name] = {
+            self.state["pending"][self.name] = {
                 "transaction_id": event.transaction_id,
                 "csr": request.der.hex(),
                 "poll_at": event.poll_at.isoformat(),
             }
             self.state.save()
-            return Outcome(name, "pending", f"transaction {event.transaction_id}")
-        self.state.data["pending"].pop(name, None)
+            return self.outcome("pending", f"transaction {event.transaction_id}")
         if not isinstance(event, CertificateIssued):
+            self.state["pending"].pop(self.name, None)
             self.state.save()
-            self.new_key_path.unlink(missing_ok=True)
-            return Outcome(name, "failed", f"{type(event).__name__}: {event}")
+            self.keystore.new_key_path.unlink(missing_ok=True)
+            return self.outcome("failed", f"{type(event).__name__}: {event}")
         assert client.ca is not None
         problem = _check(event.certificate, new_key, request, client.ca.ca, self.now)
         if problem:
-            self.state.save()
-            return Outcome(name, "failed", f"the issued certificate is refused: {problem}")
-        _write_durably(self.new_cert_path, _pem(event.certificate), mode=0o644)
-        self.swap()
-        return Outcome(name, "renewed", f"serial {event.certificate.serial_number}")
+            return self.outcome("failed", f"the issued certificate is refused: {problem}")
+        swap = self.keystore.stage(event.certificate, client.ca.ca)
+        _reached("new keystore staged")
+        self.install(swap)
+        return self.outcome("renewed", f"serial {event.certificate.serial_number}")
 
-    def swap(self) -> None:
+    def install(self, swap: Swap) -> None:
         stamp = self.now.strftime("%Y%m%dT%H%M%S")
-        for path in (self.key_path, self.cert_path):
-            backup = path.with_name(f"{path.name}.{stamp}.bak")
-            shutil.copy2(path, backup)  # mode and times kept
-            _keep_owner(path, backup)
-            _keep_owner(path, path.with_name(path.name + ".new"))
-        swap = {
-            str(self.key_path): str(self.new_key_path),
-            str(self.cert_path): str(self.new_cert_path),
-        }
-        self.state.data["swaps"][self.keystore.name] = swap
+        for path in self.keystore.files:
+            backup(path, stamp)
+            keep_mode_and_owner(path, Path(swap.replace[str(path)]))
+        _reached("old keystore backed up")
+        # One write moves the renewal from "pending" to "swap": from here on, a run that
+        # stops is finished by the next one, which no longer asks the CA.
+        self.state["pending"].pop(self.name, None)
+        self.state["swaps"][self.name] = swap.to_json()
         self.state.save()
-        _finish_swap(self.keystore, swap)
-        del self.state.data["swaps"][self.keystore.name]
-        self.state.save()
-        if self.keystore.post_renew:
-            subprocess.run(self.keystore.post_renew, shell=True, check=False, timeout=300)  # noqa: S602 - the operator's hook
+        _reached("swap recorded")
+        complete_swap(self.keystore.config, self.state, swap)
 
-
-def _keep_owner(original: Path, copy: Path) -> None:
-    if copy.exists():
-        status = original.stat()
-        # Not root: the owner is ours already, and chown is refused.
-        with contextlib.suppress(PermissionError):
-            os.chown(copy, status.st_uid, status.st_gid)
+    def outcome(self, result: str, detail: str) -> Outcome:
+        return Outcome(self.name, result, "; ".join([detail, *self.notes]))
 
 
 def _check(
@@ -267,44 +201,59 @@ def _check(
     return None
 
 
-def _path(url: str) -> str:
-    return urlsplit(url).path or "/scep"
+def renew_all(
+    config: Path, now: datetime, *, report: Callable[[Outcome], None] | None = None
+) -> list[Outcome]:
+    """Renew every due keystore of ``config`` (one run at a time: a lock file).
 
-
-def renew_all(config: Path, now: datetime) -> list[Outcome]:
-    """Renew every due keystore of ``config`` (one run at a time: a lock file)."""
+    ``report`` is called with each keystore's outcome as soon as it is known.
+    """
+    keystores = load_config(config)
     lock_path = config.with_name(config.name + ".lock")
     with lock_path.open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise MonitorConfigError("another monitor run holds the lock") from None
-        state = _State(config)
-        return [_one(keystore, state, now) for keystore in load_config(config)]
+        state = MonitorState(config)
+        outcomes = []
+        for keystore in keystores:
+            outcome = _one(keystore, state, now)
+            if report is not None:
+                report(outcome)
+            outcomes.append(outcome)
+        return outcomes
 
 
-def _one(keystore: KeystoreConfig, state: _State, now: datetime) -> Outcome:
-    name = keystore.name
-    if keystore.format != "pem":
-        return Outcome(
-            name, "failed", f"monitor run renews pem keystores (not {keystore.format} yet)"
-        )
-    swap = state.data["swaps"].get(name)
-    if swap is not None:  # a run stopped mid-swap: finish it first
-        _finish_swap(keystore, swap)
-        del state.data["swaps"][name]
-        state.save()
-    renewal = _Renewal(keystore, state, now)
+def _one(config: KeystoreConfig, state: MonitorState, now: datetime) -> Outcome:
+    name = config.name
     try:
-        pending = state.data["pending"].get(name)
+        swap = state["swaps"].get(name)
+        if swap is not None:  # a run stopped mid-swap: finish it, and that is the renewal
+            complete_swap(config, state, Swap.from_json(swap))
+            return Outcome(name, "renewed", "finished the swap an earlier run began")
+        keystore = keystore_for(config)
+        renewal = _Renewal(keystore, state, now)
+        pending = state["pending"].get(name)
         if pending is not None:
-            return renewal.resume(pending)
-        old = Certificate.load(renewal.cert_path.read_bytes())
-        check = check_renewal(old, keystore.thresholds, now=now)
-        if check.state is RenewalState.NOT_DUE:
-            return Outcome(name, "nothing-to-do", f"renew from {check.renew_at.isoformat()}")
-        if check.state is RenewalState.EXPIRED:
-            return Outcome(name, "expired", "expired: enroll again with a challenge")
-        return renewal.start(old)
+            outcome = renewal.resume(pending)
+        else:
+            old_key, old = keystore.read()
+            check = check_renewal(old, config.thresholds, now=now)
+            if check.state is RenewalState.EXPIRED:
+                return Outcome(name, "expired", "expired: enroll again with a challenge")
+            if check.state is RenewalState.NOT_DUE:
+                if rollover_check_due(config, state, now):
+                    renewal.client()  # the rollover alone
+                    renewal.notes.append(look_ahead(config, state, now))
+                detail = "; ".join(
+                    [f"renew from {check.renew_at.isoformat()}", *filter(None, renewal.notes)]
+                )
+                return Outcome(name, "nothing-to-do", detail)
+            outcome = renewal.start(old_key, old)
+        if outcome.result not in ("renewed", "pending"):
+            return outcome
+        note = look_ahead(config, state, now)
+        return Outcome(name, outcome.result, "; ".join(filter(None, [outcome.detail, note])))
     except (OSError, ScepError, ValueError) as exc:
         return Outcome(name, "failed", str(exc)[:300])

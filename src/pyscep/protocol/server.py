@@ -29,14 +29,14 @@ PKCSReq or CertPoll for an issued transaction gets the same certificate back.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import build_certs_only
 from pyscep.crypto import Decrypter, Signer
-from pyscep.enums import FailInfo, MessageType
+from pyscep.enums import CACapability, FailInfo, MessageType
 from pyscep.errors import LocalProtocolError, RemoteProtocolError, ScepError
 from pyscep.findings import Finding
 from pyscep.http import (
@@ -220,6 +220,10 @@ class ScepResponder:
         profile = self.config.profile
         if incoming.operation is Operation.GET_CA_CAPS:
             caps = self.config.caps or profile.advertised_caps
+            # A next CA is on offer: say so, or RFC 8894 clients never ask for it.
+            offered = self.config.next_ca_certificates is not None
+            if offered and CACapability.GET_NEXT_CA_CERT not in caps:
+                caps = replace(caps, keywords=(*caps.keywords, "GetNextCACert"))
             return Answered(HttpResponse(200, CONTENT_TYPE_CAPS, caps.dump()), "caps")
         if incoming.operation is Operation.GET_CA_CERT:
             ca, ras = self.config.ca_certificate, self.config.ra_certificates
