@@ -16,6 +16,7 @@ from .oids import ScepAttributeOID
 
 __all__ = [
     "ContentInfo",
+    "EccCmsSharedInfo",
     "EncapsulatedContentInfo",
     "EncryptedContentInfo",
     "EnvelopedData",
@@ -179,6 +180,16 @@ class EnvelopedData(cms.EnvelopedData):
         ("recipient_infos", cms.RecipientInfos),
         ("encrypted_content_info", EncryptedContentInfo),
         ("unprotected_attrs", cms.CMSAttributes, {"implicit": 1, "optional": True}),
+    ]
+
+
+class EccCmsSharedInfo(core.Sequence):
+    """ECC-CMS-SharedInfo (RFC 5753 section 7.2), the X9.63 KDF's SharedInfo."""
+
+    _fields = [  # noqa: RUF012
+        ("key_info", cms.KeyEncryptionAlgorithm),
+        ("entity_u_info", core.OctetString, {"explicit": 0, "optional": True}),
+        ("supp_pub_info", core.OctetString, {"explicit": 2}),
     ]
 
 

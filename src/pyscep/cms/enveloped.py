@@ -1,11 +1,17 @@
-"""EnvelopedData (pkcsPKIEnvelope): build to a recipient certificate, open with a Decrypter.
+"""EnvelopedData (pkcsPKIEnvelope): build to a recipient certificate or a password, and open.
 
-Opening never tells an attacker why it failed. Only the KeyTransRecipientInfo
+The recipient's key picks the RecipientInfo: an RSA certificate gets key
+transport (KeyTransRecipientInfo), an EC certificate key agreement
+(KeyAgreeRecipientInfo, `pyscep.cms.key_agreement`); a password gives a
+PasswordRecipientInfo (`pyscep.cms.password`, RFC 8894 section 3.1).
+
+Opening never tells an attacker why it failed. Only the RecipientInfo
 addressed to the caller's certificate is tried (no trial decryption of every
-recipient, cf. CVE-2019-1563). A key-transport failure or a recovered key of
-the wrong length is replaced by a random key and decryption carries on
-(RFC 3218 section 2.3.2), so bad RSA padding and a good key end in the same
-CBC step, and every failure raises the same `DecryptionError`.
+recipient, cf. CVE-2019-1563). A failed key transport, agreement, unwrap or
+password check, or a recovered key of the wrong length, is replaced by a
+random key and decryption carries on (RFC 3218 section 2.3.2), so every
+secret-dependent failure ends in the same CBC step and raises the same
+`DecryptionError`.
 """
 
 from __future__ import annotations
@@ -26,9 +32,25 @@ from pyscep._der import (
 )
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
-from pyscep.crypto import CryptoBackend, Decrypter, PrivateKey, Rng
+from pyscep.crypto import CryptoBackend, Decrypter, KeyAgreer, KeyWrapBackend, PrivateKey, Rng
 from pyscep.errors import DecryptionError, ParseError, UnsupportedAlgorithmError
 from pyscep.oids import CipherOID
+
+from .key_agreement import (
+    KeyAgreement,
+    build_key_agreement,
+    check_key_agreement,
+    key_agreement_views,
+    open_key_agreement,
+)
+from .password import (
+    DEFAULT_ITERATIONS,
+    PasswordParameters,
+    build_password_recipient,
+    check_password_parameters,
+    open_password_recipient,
+    password_parameters,
+)
 
 __all__ = [
     "ParsedEnvelope",
@@ -37,7 +59,9 @@ __all__ = [
     "decrypt_envelope",
     "key_transport_of",
     "open_with_key",
+    "open_with_password",
     "parse_enveloped_data",
+    "recipient_problem",
 ]
 
 #: Most RecipientInfos an envelope may carry.
@@ -46,7 +70,7 @@ MAX_RECIPIENTS = 16
 
 @dataclass(frozen=True)
 class RecipientView:
-    """One RecipientInfo as found (only key transport ones can be opened)."""
+    """One RecipientInfo as found; a KeyAgreeRecipientInfo gives one per recipient key."""
 
     #: ``ktri``, ``kari``, ``kekri``, ``pwri`` or ``ori``.
     kind: str
@@ -62,10 +86,16 @@ class RecipientView:
     #: DER of the keyEncryptionAlgorithm parameters (RSAES-OAEP-params), when present.
     key_encryption_parameters_der: bytes | None = None
     encrypted_key: bytes = b""
+    #: kari: the originator's key, the scheme and the key wrap.
+    agreement: KeyAgreement | None = None
+    #: pwri: the key derivation and the key wrap.
+    password: PasswordParameters | None = None
+    #: Why this kari or pwri cannot be opened by pyscep (a public fact), if it cannot.
+    unsupported: str | None = None
 
     def addressed_to(self, certificate: Certificate) -> bool:
         """True when this RecipientInfo names ``certificate``."""
-        return self.kind == "ktri" and certificate.is_named_by(
+        return self.kind in ("ktri", "kari") and certificate.is_named_by(
             self.issuer_der, self.serial, self.key_identifier
         )
 
@@ -107,30 +137,119 @@ def _key_transport_algorithm(transport: KeyTransport) -> cms.KeyEncryptionAlgori
 
 def build_enveloped_data(
     content: bytes,
-    recipient: Certificate,
+    recipient: Certificate | None,
     *,
     cipher: ContentCipher,
     backend: CryptoBackend,
     algorithms: AlgorithmPolicy,
     key_transport: KeyTransport = KeyTransport.RSA_PKCS1V15,
     rng: Rng | None = None,
+    password: bytes | None = None,
+    kdf_digest: DigestAlgorithm = DigestAlgorithm.SHA256,
+    iterations: int = DEFAULT_ITERATIONS,
 ) -> bytes:
-    """DER ContentInfo(EnvelopedData v0) of ``content`` for ``recipient``.
+    """DER ContentInfo(EnvelopedData) of ``content`` for ``recipient`` and/or ``password``.
 
-    ``rng`` supplies the content-encryption key, the IV and the RSA padding
-    (the backend's random source by default); pass a deterministic one to
-    rebuild a message byte for byte.
+    An RSA recipient gets key transport (``key_transport``), an EC recipient
+    key agreement (ECDH, X9.63 KDF with ``kdf_digest``, AES key wrap). A
+    ``password`` adds a PasswordRecipientInfo (PBKDF2 with ``iterations``).
+    ``rng`` supplies the content-encryption key, the IV, padding, salts and
+    ephemeral keys (the backend's random source by default); pass a
+    deterministic one to rebuild a message byte for byte.
     """
     algorithms.check_cipher(cipher)
     if cipher.read_only:
         raise UnsupportedAlgorithmError(f"pyscep reads {cipher.value} but never encrypts with it")
-    if recipient.public_key_algorithm != "rsa":
-        raise UnsupportedAlgorithmError("key transport needs an RSA recipient certificate")
-    algorithms.check_public_key(recipient.public_key)
+    if recipient is None and password is None:
+        raise UnsupportedAlgorithmError("an envelope needs a recipient certificate or a password")
     random = rng or backend.random_bytes
     key = random(cipher.key_size)
     iv = random(cipher.block_size)
     ciphertext = backend.encrypt_content(cipher, key, iv, content)
+    infos = []
+    if recipient is not None:
+        if recipient.public_key_algorithm == "ec":
+            infos.append(
+                build_key_agreement(
+                    recipient,
+                    key,
+                    backend=backend,
+                    algorithms=algorithms,
+                    kdf_digest=kdf_digest,
+                    rng=rng,
+                )
+            )
+        else:
+            infos.append(
+                _key_transport_recipient(recipient, key, backend, algorithms, key_transport, rng)
+            )
+    if password is not None:
+        infos.append(
+            build_password_recipient(
+                password,
+                key,
+                kek_cipher=cipher,
+                backend=backend,
+                rng=random,
+                iterations=iterations,
+            )
+        )
+    kinds = {info.name for info in infos}
+    # RFC 5652 section 6.1: v3 with a pwri, v2 with a kari, v0 with key transport alone.
+    version = "v3" if "pwri" in kinds else "v2" if "kari" in kinds else "v0"
+    enveloped = cms.EnvelopedData(
+        {
+            "version": version,
+            "recipient_infos": infos,
+            "encrypted_content_info": {
+                "content_type": "data",
+                "content_encryption_algorithm": {
+                    "algorithm": cipher.value,
+                    "parameters": core.OctetString(iv),
+                },
+                "encrypted_content": ciphertext,
+            },
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
+
+
+def recipient_problem(
+    certificate: Certificate, *, backend: CryptoBackend, algorithms: AlgorithmPolicy
+) -> str | None:
+    """Why an envelope cannot be built for ``certificate``'s key, or None when it can.
+
+    RSA keys take key transport, EC keys on an accepted curve key agreement
+    (when the backend has ECDH); other keys (Ed25519, say) need a password.
+    """
+    family = certificate.public_key_algorithm
+    try:
+        algorithms.check_public_key(certificate.public_key)
+    except UnsupportedAlgorithmError as exc:
+        return str(exc)
+    if family == "rsa":
+        return None
+    if family == "ec":
+        if isinstance(backend, KeyWrapBackend):
+            return None
+        return f"the {backend.name} backend has no ECDH key agreement"
+    return f"a {family} key can only sign: nothing can be encrypted to it"
+
+
+def _key_transport_recipient(
+    recipient: Certificate,
+    key: bytes,
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
+    key_transport: KeyTransport,
+    rng: Rng | None,
+) -> cms.RecipientInfo:
+    if recipient.public_key_algorithm != "rsa":
+        raise UnsupportedAlgorithmError(
+            "the recipient certificate needs an RSA key (key transport) or an EC key "
+            "(key agreement)"
+        )
+    algorithms.check_public_key(recipient.public_key)
     # Reproducible on request: the backend pads from the caller's rng.
     try:
         encrypted_key = backend.encrypt_key(recipient.public_key_der, key_transport, key, rng)
@@ -138,7 +257,7 @@ def build_enveloped_data(
         # The recipient certificate came from GetCACert: whatever the backend's
         # library makes of its key, the answer is a pyscep error.
         raise UnsupportedAlgorithmError("the recipient's public key cannot be used") from None
-    recipient_info = cms.RecipientInfo(
+    return cms.RecipientInfo(
         {
             "ktri": cms.KeyTransRecipientInfo(
                 {
@@ -159,21 +278,6 @@ def build_enveloped_data(
             )
         }
     )
-    enveloped = cms.EnvelopedData(
-        {
-            "version": "v0",
-            "recipient_infos": [recipient_info],
-            "encrypted_content_info": {
-                "content_type": "data",
-                "content_encryption_algorithm": {
-                    "algorithm": cipher.value,
-                    "parameters": core.OctetString(iv),
-                },
-                "encrypted_content": ciphertext,
-            },
-        }
-    )
-    return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
 
 
 def parse_enveloped_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ParsedEnvelope:
@@ -205,7 +309,7 @@ def _parse_enveloped(enveloped: cms.EnvelopedData) -> ParsedEnvelope:
             raise ParseError("no RecipientInfo")
         for index, recipient in enumerate(infos):
             with field(f"[{index}]"):
-                recipients.append(_parse_recipient(recipient))
+                recipients.extend(_parse_recipient(recipient))
     with field("encryptedContentInfo"):
         eci = enveloped["encrypted_content_info"]
         content_type = str(eci["content_type"].native)
@@ -252,10 +356,51 @@ def _encrypted_content(contents: bytes) -> tuple[bytes | None, bool]:
     return octet_string_value(contents[element.start : element.end]), element.constructed
 
 
-def _parse_recipient(recipient: cms.RecipientInfo) -> RecipientView:
+def _parse_recipient(recipient: cms.RecipientInfo) -> list[RecipientView]:
+    try:
+        return _read_recipient(recipient)
+    except UnsupportedAlgorithmError as exc:
+        # Well-formed but beyond pyscep: kept, and said when someone tries to open it.
+        return [RecipientView(kind=str(recipient.name), unsupported=str(exc))]
+
+
+def _read_recipient(recipient: cms.RecipientInfo) -> list[RecipientView]:
+    if recipient.name == "kari":
+        kari = recipient.chosen
+        scheme = str(kari["key_encryption_algorithm"]["algorithm"].dotted)
+        return [
+            RecipientView(
+                kind="kari",
+                version=str(kari["version"].native),
+                issuer_der=issuer_der,
+                serial=serial,
+                key_identifier=key_identifier,
+                key_encryption_algorithm=scheme,
+                encrypted_key=encrypted_key,
+                agreement=agreement,
+            )
+            for agreement, issuer_der, serial, key_identifier, encrypted_key in (
+                key_agreement_views(kari)
+            )
+        ]
+    if recipient.name == "pwri":
+        pwri = recipient.chosen
+        parameters = password_parameters(pwri)
+        return [
+            RecipientView(
+                kind="pwri",
+                version=str(pwri["version"].native),
+                key_encryption_algorithm=parameters.key_encryption_oid,
+                encrypted_key=bytes(pwri["encrypted_key"].native),
+                password=parameters,
+            )
+        ]
     if recipient.name != "ktri":
-        return RecipientView(kind=str(recipient.name))
-    ktri = recipient.chosen
+        return [RecipientView(kind=str(recipient.name))]
+    return [_key_transport_view(recipient.chosen)]
+
+
+def _key_transport_view(ktri: cms.KeyTransRecipientInfo) -> RecipientView:
     rid = ktri["rid"]
     issuer_der = serial = key_identifier = None
     if rid.name == "issuer_and_serial_number":
@@ -318,14 +463,16 @@ def _oaep(params_der: bytes) -> KeyTransport:
 
 def decrypt_envelope(
     envelope: ParsedEnvelope,
-    decrypter: Decrypter,
+    decrypter: Decrypter | KeyAgreer,
     *,
     backend: CryptoBackend,
     algorithms: AlgorithmPolicy,
-) -> tuple[bytes, ContentCipher, KeyTransport]:
+) -> tuple[bytes, ContentCipher, KeyTransport | None]:
     """Open the envelope with ``decrypter``: plaintext, cipher and key transport used.
 
-    Public facts (an unknown or forbidden cipher or key transport) raise
+    An RSA decrypter opens its KeyTransRecipientInfo, an EC `KeyAgreer` its
+    KeyAgreeRecipientInfo (the key transport is then None). Public facts (an
+    unknown or forbidden cipher, key transport, scheme or key wrap) raise
     UnsupportedAlgorithmError; everything that depends on secrets raises the
     one `DecryptionError`.
     """
@@ -333,26 +480,95 @@ def decrypt_envelope(
     if envelope.encrypted_content is None:
         raise ParseError("encryptedContent is absent")
     mine = [r for r in envelope.recipients if r.addressed_to(decrypter.certificate)]
-    if not mine and any(r.kind != "ktri" for r in envelope.recipients):
-        # Public fact, not a secret: we only do key transport.
-        kinds = sorted({r.kind for r in envelope.recipients if r.kind != "ktri"})
-        raise UnsupportedAlgorithmError(f"unsupported RecipientInfo kinds {kinds}")
+    unsupported = [r.unsupported for r in envelope.recipients if r.unsupported]
+    if not mine and unsupported:
+        raise UnsupportedAlgorithmError(unsupported[0])
+    if not mine and any(r.kind not in ("ktri", "kari") for r in envelope.recipients):
+        # Public fact, not a secret: a password recipient needs the password.
+        kinds = sorted({r.kind for r in envelope.recipients if r.kind not in ("ktri", "kari")})
+        raise UnsupportedAlgorithmError(
+            f"no RecipientInfo for this certificate, and this decrypter cannot open {kinds}"
+        )
     if len(mine) != 1:
         raise DecryptionError()
     recipient = mine[0]
-    transport = key_transport_of(recipient)
+    transport: KeyTransport | None = None
     fallback = backend.random_bytes(cipher.key_size)
-    try:
-        key = decrypter.decrypt_key(recipient.encrypted_key, transport)
-        usable = len(key) == cipher.key_size
-    except Exception:
-        key, usable = fallback, False
-    if not usable:
+    key: bytes | None
+    if recipient.kind == "kari":
+        assert recipient.agreement is not None
+        digest = check_key_agreement(recipient.agreement, algorithms)
+        if not isinstance(decrypter, KeyAgreer):
+            raise UnsupportedAlgorithmError("key agreement needs a decrypter that can agree")
+        key = open_key_agreement(
+            recipient.agreement, recipient.encrypted_key, decrypter, backend=backend, digest=digest
+        )
+    else:
+        transport = key_transport_of(recipient)
+        if not isinstance(decrypter, Decrypter):
+            raise UnsupportedAlgorithmError("key transport needs a decrypter with an RSA key")
+        try:
+            key = decrypter.decrypt_key(recipient.encrypted_key, transport)
+        except Exception:
+            key = None
+    return _decrypt_with(envelope, cipher, key, fallback, backend), cipher, transport
+
+
+def _decrypt_with(
+    envelope: ParsedEnvelope,
+    cipher: ContentCipher,
+    key: bytes | None,
+    fallback: bytes,
+    backend: CryptoBackend,
+) -> bytes:
+    """Decrypt with ``key``, or with the random ``fallback`` when the key is unusable.
+
+    Every secret-dependent failure reaches the same CBC step (RFC 3218).
+    """
+    if key is None or len(key) != cipher.key_size:
         key = fallback
     iv = envelope.iv
-    if iv is None or len(iv) != cipher.block_size:
+    if iv is None or len(iv) != cipher.block_size or envelope.encrypted_content is None:
         raise DecryptionError()
-    return backend.decrypt_content(cipher, key, iv, envelope.encrypted_content), cipher, transport
+    return backend.decrypt_content(cipher, key, iv, envelope.encrypted_content)
+
+
+def open_with_password(
+    envelope: ParsedEnvelope,
+    password: bytes,
+    *,
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
+) -> bytes:
+    """Open the envelope's PasswordRecipientInfo with ``password`` (RFC 8894 section 3.1).
+
+    A server passes the challenge password it expects. Public facts (no
+    password recipient, unknown algorithms, PBKDF2 work over the bound)
+    raise UnsupportedAlgorithmError or LimitExceededError; a wrong password
+    and every other secret-dependent failure raise the one DecryptionError.
+    """
+    cipher = algorithms.check_cipher(ContentCipher.from_name(envelope.cipher_name))
+    if envelope.encrypted_content is None:
+        raise ParseError("encryptedContent is absent")
+    candidates = [r for r in envelope.recipients if r.kind == "pwri"]
+    if not candidates:
+        raise UnsupportedAlgorithmError("the envelope has no PasswordRecipientInfo")
+    if len(candidates) != 1:
+        raise DecryptionError()
+    recipient = candidates[0]
+    if recipient.password is None:
+        raise UnsupportedAlgorithmError(recipient.unsupported or "unreadable PasswordRecipientInfo")
+    kek_cipher, prf = check_password_parameters(recipient.password, algorithms)
+    fallback = backend.random_bytes(cipher.key_size)
+    key = open_password_recipient(
+        recipient.password,
+        recipient.encrypted_key,
+        password,
+        cipher=kek_cipher,
+        prf=prf,
+        backend=backend,
+    )
+    return _decrypt_with(envelope, cipher, key, fallback, backend)
 
 
 def open_with_key(

@@ -29,12 +29,15 @@ from pyscep.errors import (
 __all__ = [
     "CryptoBackend",
     "Decrypter",
+    "KeyAgreer",
     "KeyPair",
+    "KeyWrapBackend",
     "PrivateKey",
     "PrivateKeyLike",
     "Rng",
     "Signer",
     "get_backend",
+    "key_wrap_backend",
     "load_decrypter",
     "load_private_key",
     "load_signer",
@@ -102,6 +105,64 @@ class Decrypter(Protocol):
         ...
 
 
+@runtime_checkable
+class KeyAgreer(Protocol):
+    """Something that holds a private EC key and its certificate, and does ECDH.
+
+    Opens KeyAgreeRecipientInfo (RFC 5753); an HSM's key can be one.
+    """
+
+    @property
+    def certificate(self) -> Certificate:
+        """The certificate envelopes are addressed to."""
+        ...
+
+    def agree(self, peer_public_key_der: bytes) -> bytes:
+        """The ECDH shared secret Z with a SubjectPublicKeyInfo; raise anything on failure.
+
+        As with `Decrypter.decrypt_key`, every failure is treated the same way.
+        """
+        ...
+
+
+@runtime_checkable
+class KeyWrapBackend(Protocol):
+    """What key-agreement and password recipients need from a backend, beyond CryptoBackend."""
+
+    def encrypt_blocks(self, cipher: ContentCipher, key: bytes, iv: bytes, data: bytes) -> bytes:
+        """CBC-encrypt whole blocks, no padding."""
+        ...
+
+    def decrypt_blocks(self, cipher: ContentCipher, key: bytes, iv: bytes, data: bytes) -> bytes:
+        """CBC-decrypt whole blocks, no padding; raise anything on failure."""
+        ...
+
+    def derive_pbkdf2(
+        self, digest: DigestAlgorithm, password: bytes, salt: bytes, iterations: int, length: int
+    ) -> bytes:
+        """PBKDF2 with HMAC-``digest`` (RFC 8018)."""
+        ...
+
+    def ephemeral_agreement(
+        self, public_key_der: bytes, rng: Rng | None = None
+    ) -> tuple[bytes, bytes]:
+        """A new key on the curve of ``public_key_der``: (its SubjectPublicKeyInfo, ECDH Z).
+
+        With ``rng`` the ephemeral key comes from it (reproducible vectors).
+        UnsupportedAlgorithmError when the key is not a usable EC key.
+        """
+        ...
+
+
+def key_wrap_backend(backend: CryptoBackend) -> KeyWrapBackend:
+    """``backend`` as a KeyWrapBackend, or UnsupportedAlgorithmError saying it is not one."""
+    if not isinstance(backend, KeyWrapBackend):
+        raise UnsupportedAlgorithmError(
+            f"the {backend.name} backend has no key agreement or password recipients"
+        )
+    return backend
+
+
 class CryptoBackend(Protocol):
     """Public-key-free primitives plus loaders for private keys."""
 
@@ -166,13 +227,17 @@ class CryptoBackend(Protocol):
         ...
 
     def load_decrypter(self, private_key: PrivateKeyLike, certificate: Certificate) -> Decrypter:
-        """A Decrypter over a private RSA key given as PEM/DER bytes or a library key object."""
+        """A Decrypter over a private key given as PEM/DER bytes or a library key object.
+
+        RSA keys open key transport; EC keys of a backend with ECDH are also a
+        `KeyAgreer` and open key agreement.
+        """
         ...
 
 
 @dataclass(frozen=True)
 class KeyPair:
-    """A `PrivateKey` (an HSM's, say) with its certificate: both a Signer and a Decrypter."""
+    """A `PrivateKey` (an HSM's, say) with its certificate: a Signer, a Decrypter, a KeyAgreer."""
 
     key: PrivateKey
     certificate: Certificate
@@ -195,6 +260,13 @@ class KeyPair:
     def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
         """Open key transport with the key."""
         return self.key.decrypt_key(encrypted_key, transport)
+
+    def agree(self, peer_public_key_der: bytes) -> bytes:
+        """ECDH with the key, when it can (an EC key of a backend that has ECDH)."""
+        agree = getattr(self.key, "agree", None)
+        if agree is None:
+            raise UnsupportedAlgorithmError("this key cannot do key agreement")
+        return bytes(agree(peer_public_key_der))
 
 
 def get_backend(name: str | CryptoBackend | None = None) -> CryptoBackend:

@@ -122,6 +122,15 @@ _DECRYPT: dict[ContentCipher, Any] = {
 }
 
 
+def _check_aes(cipher: ContentCipher) -> None:
+    if cipher not in (
+        ContentCipher.AES128_CBC,
+        ContentCipher.AES192_CBC,
+        ContentCipher.AES256_CBC,
+    ):
+        raise UnsupportedAlgorithmError(f"oscrypto wraps keys with AES only, not {cipher.value}")
+
+
 class OscryptoBackend:
     """CryptoBackend on oscrypto (the OS's crypto libraries)."""
 
@@ -145,6 +154,29 @@ class OscryptoBackend:
         _, ciphertext = _ENCRYPT[cipher](key, padded, iv)
         # oscrypto padded once more: a whole block we drop.
         return bytes(ciphertext[: len(padded)])
+
+    def encrypt_blocks(self, cipher: ContentCipher, key: bytes, iv: bytes, data: bytes) -> bytes:
+        """AES-CBC over whole blocks, no padding (oscrypto has it for AES only)."""
+        _check_aes(cipher)
+        _, ciphertext = symmetric.aes_cbc_no_padding_encrypt(key, data, iv)
+        return bytes(ciphertext)
+
+    def decrypt_blocks(self, cipher: ContentCipher, key: bytes, iv: bytes, data: bytes) -> bytes:
+        """AES-CBC-decrypt whole blocks, no padding."""
+        _check_aes(cipher)
+        return bytes(symmetric.aes_cbc_no_padding_decrypt(key, data, iv))
+
+    def derive_pbkdf2(
+        self, digest: DigestAlgorithm, password: bytes, salt: bytes, iterations: int, length: int
+    ) -> bytes:
+        """hashlib's PBKDF2 (OpenSSL's, as oscrypto's would be)."""
+        return hashlib.pbkdf2_hmac(digest.value, password, salt, iterations, length)
+
+    def ephemeral_agreement(
+        self, public_key_der: bytes, rng: Rng | None = None
+    ) -> tuple[bytes, bytes]:
+        """oscrypto has no ECDH."""
+        raise UnsupportedAlgorithmError("the oscrypto backend has no ECDH key agreement")
 
     def decrypt_content(
         self, cipher: ContentCipher, key: bytes, iv: bytes, ciphertext: bytes

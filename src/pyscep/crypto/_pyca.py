@@ -117,6 +117,15 @@ class PycaKey:
             raise UnsupportedAlgorithmError("key transport needs an RSA key")
         return bytes(self.key.decrypt(encrypted_key, _oaep(transport)))
 
+    def agree(self, peer_public_key_der: bytes) -> bytes:
+        """ECDH Z with a peer's SubjectPublicKeyInfo on the same curve."""
+        if not isinstance(self.key, ec.EllipticCurvePrivateKey):
+            raise UnsupportedAlgorithmError("key agreement needs an EC key")
+        peer = serialization.load_der_public_key(peer_public_key_der)
+        if not isinstance(peer, ec.EllipticCurvePublicKey):
+            raise UnsupportedAlgorithmError("the originator key is not an EC key")
+        return bytes(self.key.exchange(ec.ECDH(), peer))
+
 
 class PycaBackend:
     """CryptoBackend on pyca/cryptography."""
@@ -155,6 +164,45 @@ class PycaBackend:
             pass
         # Raised outside the except block: no exception context to leak either.
         raise DecryptionError()
+
+    def encrypt_blocks(self, cipher: ContentCipher, key: bytes, iv: bytes, data: bytes) -> bytes:
+        """CBC over whole blocks, no padding."""
+        encryptor = Cipher(_cipher_algorithm(cipher, key), modes.CBC(iv)).encryptor()
+        return encryptor.update(data) + encryptor.finalize()
+
+    def decrypt_blocks(self, cipher: ContentCipher, key: bytes, iv: bytes, data: bytes) -> bytes:
+        """CBC-decrypt whole blocks, no padding."""
+        decryptor = Cipher(_cipher_algorithm(cipher, key), modes.CBC(iv)).decryptor()
+        return decryptor.update(data) + decryptor.finalize()
+
+    def derive_pbkdf2(
+        self, digest: DigestAlgorithm, password: bytes, salt: bytes, iterations: int, length: int
+    ) -> bytes:
+        """hashlib's PBKDF2 (OpenSSL's)."""
+        return hashlib.pbkdf2_hmac(digest.value, password, salt, iterations, length)
+
+    def ephemeral_agreement(
+        self, public_key_der: bytes, rng: Rng | None = None
+    ) -> tuple[bytes, bytes]:
+        """An ephemeral key on the recipient's curve, and ECDH Z with it."""
+        try:
+            public = serialization.load_der_public_key(public_key_der)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise UnsupportedAlgorithmError("the recipient's public key cannot be used") from None
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise UnsupportedAlgorithmError("key agreement needs an EC recipient key")
+        curve = public.curve
+        if rng is None:
+            ephemeral = ec.generate_private_key(curve)
+        else:
+            # For reproducible vectors: a scalar one byte shorter than the group order
+            # is always below it (P-256, P-384, P-521).
+            scalar = int.from_bytes(rng(curve.key_size // 8 - 1), "big") or 1
+            ephemeral = ec.derive_private_key(scalar, curve)
+        spki = ephemeral.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return bytes(spki), bytes(ephemeral.exchange(ec.ECDH(), public))
 
     def encrypt_key(
         self,
@@ -223,5 +271,5 @@ class PycaBackend:
         return KeyPair(PycaKey(_load_private_key(private_key)), certificate)
 
     def load_decrypter(self, private_key: PrivateKeyLike, certificate: Certificate) -> KeyPair:
-        """Load the key once; decrypt many times (RSA keys: key transport)."""
-        return KeyPair.for_key_transport(PycaKey(_load_private_key(private_key)), certificate)
+        """Load the key once; decrypt many times (RSA: key transport, EC: key agreement)."""
+        return KeyPair(PycaKey(_load_private_key(private_key)), certificate)

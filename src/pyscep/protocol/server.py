@@ -35,7 +35,8 @@ from datetime import datetime
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import build_certs_only
-from pyscep.crypto import Decrypter, Signer
+from pyscep.cms.enveloped import recipient_problem
+from pyscep.crypto import Decrypter, Signer, get_backend
 from pyscep.enums import CACapability, FailInfo, MessageType
 from pyscep.errors import LocalProtocolError, RemoteProtocolError, ScepError
 from pyscep.findings import Finding
@@ -254,9 +255,13 @@ class ScepResponder:
             # Default deny: a type the application did not take on is refused,
             # before its content is even decrypted.
             return self._failure(reply_to, FailInfo.BAD_REQUEST, f"{kind.rfc_name} not handled")
-        if message.signer_certificate.public_key_algorithm != "rsa":
-            # A CertRep SUCCESS is enveloped to the requester's key: RSA only.
-            return self._failure(reply_to, FailInfo.BAD_ALG, "the requester key is not RSA")
+        problem = recipient_problem(
+            message.signer_certificate, backend=get_backend(), algorithms=self.config.algorithms
+        )
+        if problem is not None:
+            # A CertRep SUCCESS is enveloped to the requester's key: refuse before the
+            # application decides, rather than issue a certificate nobody can read.
+            return self._failure(reply_to, FailInfo.BAD_ALG, "no reply can be protected", problem)
         if kind.carries_csr and self.config.before_decrypt is not None:
             refusal = self.config.before_decrypt(message)
             if refusal is not None:

@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from pyscep.certificate import Certificate
 from pyscep.crypto import Decrypter, Signer, load_decrypter, load_signer
+from pyscep.errors import LocalProtocolError
 from pyscep.messages.content import CertificationRequest
 from pyscep.messages.identity import issue_certificate
 
@@ -37,7 +38,7 @@ class DemoIdentity:
 
     @property
     def decrypter(self) -> Decrypter:
-        """A Decrypter over the key and certificate (RSA keys)."""
+        """A Decrypter over the key and certificate (an EC key's is also a KeyAgreer)."""
         return load_decrypter(self.key_der, self.certificate)
 
     def issue(
@@ -56,12 +57,19 @@ def make_identity(
     days: int = 365,
     key_type: str = "rsa",
 ) -> DemoIdentity:
-    """A new key and a certificate for it, self-signed unless ``issuer`` is given."""
-    key: Any = (
-        ec.generate_private_key(ec.SECP256R1())
-        if key_type == "ec"
-        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
+    """A new key and a certificate for it, self-signed unless ``issuer`` is given.
+
+    ``key_type``: ``rsa`` (2048 bits), ``ec`` or ``ec-p256``, ``ec-p384``, ``ec-p521``.
+    """
+    curves = {"ec": ec.SECP256R1, "ec-p256": ec.SECP256R1, "ec-p384": ec.SECP384R1}
+    curves["ec-p521"] = ec.SECP521R1
+    key: Any
+    if key_type in curves:
+        key = ec.generate_private_key(curves[key_type]())
+    elif key_type == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        raise LocalProtocolError(f"unknown key type {key_type!r}")
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pyscep demo"),

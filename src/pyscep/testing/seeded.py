@@ -26,6 +26,7 @@ from pyscep.crypto import (
     Rng,
     Signer,
     get_backend,
+    key_wrap_backend,
 )
 
 __all__ = ["SeededBackend"]
@@ -65,6 +66,27 @@ class SeededBackend:
         rng: Rng | None = None,
     ) -> bytes:
         return self.inner.encrypt_key(public_key_der, transport, key, rng)
+
+    def encrypt_blocks(self, cipher: ContentCipher, key: bytes, iv: bytes, data: bytes) -> bytes:
+        return key_wrap_backend(self.inner).encrypt_blocks(cipher, key, iv, data)
+
+    def decrypt_blocks(self, cipher: ContentCipher, key: bytes, iv: bytes, data: bytes) -> bytes:
+        return key_wrap_backend(self.inner).decrypt_blocks(cipher, key, iv, data)
+
+    def derive_pbkdf2(
+        self, digest: DigestAlgorithm, password: bytes, salt: bytes, iterations: int, length: int
+    ) -> bytes:
+        return key_wrap_backend(self.inner).derive_pbkdf2(
+            digest, password, salt, iterations, length
+        )
+
+    def ephemeral_agreement(
+        self, public_key_der: bytes, rng: Rng | None = None
+    ) -> tuple[bytes, bytes]:
+        # The ephemeral key, too, is a fixed function of the seed.
+        return key_wrap_backend(self.inner).ephemeral_agreement(
+            public_key_der, rng or self.random_bytes
+        )
 
     def verify_signature(
         self,

@@ -1,0 +1,364 @@
+"""Key agreement (KARI) and password (PWRI) recipients: vectors, OpenSSL both ways, one error."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from asn1crypto import cms
+from cryptography.hazmat.primitives import keywrap
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyscep import DEFAULT_POLICY, LEGACY, DecryptionError, LimitExceededError
+from pyscep.algorithms import ContentCipher, DigestAlgorithm
+from pyscep.cms.enveloped import (
+    build_enveloped_data,
+    decrypt_envelope,
+    open_with_password,
+    parse_enveloped_data,
+)
+from pyscep.cms.password import MAX_ITERATIONS
+from pyscep.crypto import get_backend, key_wrap_backend
+from pyscep.crypto.keywrap import aes_key_unwrap, aes_key_wrap, pwri_unwrap, pwri_wrap
+from pyscep.errors import UnsupportedAlgorithmError
+from pyscep.testing import SeededBackend, make_identity
+from tests.helpers import NOW, openssl, pem_cert, pem_key
+
+BACKEND = get_backend()
+WRAPPER = key_wrap_backend(BACKEND)
+CURVES = ("ec-p256", "ec-p384", "ec-p521")
+IDENTITIES = {
+    curve: make_identity(f"recipient {curve}", now=NOW, key_type=curve) for curve in CURVES
+}
+AES = (ContentCipher.AES128_CBC, ContentCipher.AES192_CBC, ContentCipher.AES256_CBC)
+
+# RFC 3394 section 4: (KEK, key data, ciphertext).
+RFC3394 = [
+    ("000102030405060708090A0B0C0D0E0F", "00112233445566778899AABBCCDDEEFF",
+     "1FA68B0A8112B447AEF34BD8FB5A7B829D3E862371D2CFE5"),
+    ("000102030405060708090A0B0C0D0E0F1011121314151617", "00112233445566778899AABBCCDDEEFF",
+     "96778B25AE6CA435F92B5B97C050AED2468AB8A17AD84E5D"),
+    ("000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F",
+     "00112233445566778899AABBCCDDEEFF", "64E8C3F9CE0F5BA263E9777905818A2A93C8191E7D6E8AE7"),
+    ("000102030405060708090A0B0C0D0E0F1011121314151617",
+     "00112233445566778899AABBCCDDEEFF0001020304050607",
+     "031D33264E15D33268F24EC260743EDCE1C6C7DDEE725A936BA814915C6762D2"),
+    ("000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F",
+     "00112233445566778899AABBCCDDEEFF0001020304050607",
+     "A8F9BC1612C68B3FF6E6F4FBE30E71E4769C8B80A32CB8958CD5D17D6B254DA1"),
+    ("000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F",
+     "00112233445566778899AABBCCDDEEFF000102030405060708090A0B0C0D0E0F",
+     "28C9F404C4B810F4CBCCB35CFB87F8263F5786E2D80ED326CBC7F0E71A99F43BFB988B9B7A02DD21"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kek", "key", "wrapped"), RFC3394)
+def test_aes_key_wrap_matches_rfc_3394(kek: str, key: str, wrapped: str) -> None:
+    assert aes_key_wrap(WRAPPER, bytes.fromhex(kek), bytes.fromhex(key)).hex().upper() == wrapped
+    assert aes_key_unwrap(WRAPPER, bytes.fromhex(kek), bytes.fromhex(wrapped)) == bytes.fromhex(key)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kek=st.sampled_from([16, 24, 32]).flatmap(lambda n: st.binary(min_size=n, max_size=n)),
+    blocks=st.integers(min_value=2, max_value=8),
+    data=st.data(),
+)
+def test_aes_key_wrap_agrees_with_cryptography(
+    kek: bytes, blocks: int, data: st.DataObject
+) -> None:
+    key = data.draw(st.binary(min_size=8 * blocks, max_size=8 * blocks))
+    wrapped = aes_key_wrap(WRAPPER, kek, key)
+    assert wrapped == keywrap.aes_key_wrap(kek, key)
+    assert aes_key_unwrap(WRAPPER, kek, wrapped) == key
+    flipped = bytes([wrapped[0] ^ 1]) + wrapped[1:]
+    assert aes_key_unwrap(WRAPPER, kek, flipped) is None
+
+
+@pytest.mark.parametrize("cipher", [*AES, ContentCipher.TRIPLEDES_CBC])
+@pytest.mark.parametrize("size", [8, 16, 24, 32])
+def test_pwri_wrap_round_trips_and_checks(cipher: ContentCipher, size: int) -> None:
+    kek, iv = bytes(range(cipher.key_size)), bytes(cipher.block_size)
+    key = bytes(range(100, 100 + size))
+    wrapped = pwri_wrap(WRAPPER, cipher, kek, iv, key, BACKEND.random_bytes)
+    assert len(wrapped) % cipher.block_size == 0
+    assert len(wrapped) >= 2 * cipher.block_size
+    assert pwri_unwrap(WRAPPER, cipher, kek, iv, wrapped) == key
+    other = bytes([kek[0] ^ 0x80]) + kek[1:]  # not the low bit: DES ignores it (parity)
+    assert pwri_unwrap(WRAPPER, cipher, other, iv, wrapped) is None
+    assert pwri_unwrap(WRAPPER, cipher, kek, iv, wrapped[: cipher.block_size]) is None
+
+
+def _files(tmp_path: Path, curve: str) -> tuple[Path, Path]:
+    identity = IDENTITIES[curve]
+    (tmp_path / "r.crt").write_bytes(pem_cert(identity.certificate))
+    (tmp_path / "r.key").write_bytes(pem_key(identity))
+    return tmp_path / "r.crt", tmp_path / "r.key"
+
+
+@pytest.mark.parametrize("curve", CURVES)
+@pytest.mark.parametrize("kdf", ["sha1", "sha224", "sha256", "sha384", "sha512"])
+@pytest.mark.parametrize("cipher", ["aes128", "aes256"])
+def test_openssl_key_agreement_opens_in_pyscep(
+    tmp_path: Path, curve: str, kdf: str, cipher: str
+) -> None:
+    certificate, _ = _files(tmp_path, curve)
+    message = f"KARI {curve} {kdf} {cipher}".encode()
+    der = openssl(
+        ["cms", "-encrypt", f"-{cipher}", "-recip", str(certificate), "-keyopt",
+         f"ecdh_kdf_md:{kdf}", "-outform", "DER", "-binary"],
+        message,
+    )  # fmt: skip
+    envelope = parse_enveloped_data(der)
+    (recipient,) = envelope.recipients
+    assert recipient.kind == "kari"
+    assert recipient.agreement is not None
+    assert recipient.agreement.kdf_digest == kdf
+    decrypter = IDENTITIES[curve].decrypter
+    plaintext, _, transport = decrypt_envelope(
+        envelope, decrypter, backend=BACKEND, algorithms=DEFAULT_POLICY
+    )
+    assert (plaintext, transport) == (message, None)
+
+
+@pytest.mark.parametrize("curve", CURVES)
+@pytest.mark.parametrize(
+    "kdf", [DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512]
+)
+@pytest.mark.parametrize("cipher", AES)
+def test_pyscep_key_agreement_opens_in_openssl(
+    tmp_path: Path, curve: str, kdf: DigestAlgorithm, cipher: ContentCipher
+) -> None:
+    certificate, key = _files(tmp_path, curve)
+    message = f"from pyscep {curve} {kdf.value} {cipher.value}".encode()
+    der = build_enveloped_data(
+        message,
+        IDENTITIES[curve].certificate,
+        cipher=cipher,
+        backend=BACKEND,
+        algorithms=DEFAULT_POLICY,
+        kdf_digest=kdf,
+    )
+    (tmp_path / "m.der").write_bytes(der)
+    opened = openssl(
+        ["cms", "-decrypt", "-inform", "DER", "-in", str(tmp_path / "m.der"), "-recip",
+         str(certificate), "-inkey", str(key), "-binary"]
+    )  # fmt: skip
+    assert opened == message
+    info = cms.ContentInfo.load(der)
+    assert info["content"]["version"].native == "v2"  # RFC 5652 section 6.1
+
+
+@pytest.mark.parametrize(
+    ("cipher", "flag"),
+    [(ContentCipher.AES128_CBC, "-aes128"), (ContentCipher.AES192_CBC, "-aes192"),
+     (ContentCipher.AES256_CBC, "-aes256"), (ContentCipher.TRIPLEDES_CBC, "-des3")],
+)  # fmt: skip
+def test_password_recipient_both_ways_with_openssl(
+    tmp_path: Path, cipher: ContentCipher, flag: str
+) -> None:
+    message = f"PWRI {cipher.value}".encode()
+    der = openssl(
+        ["cms", "-encrypt", flag, "-pwri_password", "challenge-password", "-outform", "DER",
+         "-binary"],
+        message,
+    )  # fmt: skip
+    envelope = parse_enveloped_data(der)
+    assert envelope.recipients[0].kind == "pwri"
+    opened = open_with_password(
+        envelope, b"challenge-password", backend=BACKEND, algorithms=DEFAULT_POLICY
+    )
+    assert opened == message
+    ours = build_enveloped_data(
+        message[::-1], None, password=b"challenge-password", cipher=cipher, backend=BACKEND,
+        algorithms=DEFAULT_POLICY,
+    )  # fmt: skip
+    (tmp_path / "m.der").write_bytes(ours)
+    assert cms.ContentInfo.load(ours)["content"]["version"].native == "v3"
+    decrypted = openssl(
+        ["cms", "-decrypt", "-inform", "DER", "-in", str(tmp_path / "m.der"), "-pwri_password",
+         "challenge-password", "-binary"]
+    )  # fmt: skip
+    assert decrypted == message[::-1]
+
+
+def _kari(content: bytes = b"secret payload", curve: str = "ec-p256") -> bytes:
+    return build_enveloped_data(
+        content,
+        IDENTITIES[curve].certificate,
+        cipher=ContentCipher.AES128_CBC,
+        backend=BACKEND,
+        algorithms=DEFAULT_POLICY,
+    )
+
+
+def test_every_key_agreement_failure_is_the_same_error() -> None:
+    envelope = parse_enveloped_data(_kari())
+    (good,) = envelope.recipients
+    assert good.agreement is not None
+    point = good.agreement.originator_point
+    other = IDENTITIES["ec-p384"].certificate.public_key.curve
+    broken = [
+        # The wrapped key tampered with: the RFC 3394 check fails.
+        replace(good, encrypted_key=bytes([good.encrypted_key[0] ^ 1]) + good.encrypted_key[1:]),
+        # A point not on the curve.
+        replace(good, agreement=replace(good.agreement, originator_point=point[:-1] + b"\x00")),
+        # Not a point at all.
+        replace(good, agreement=replace(good.agreement, originator_point=b"\x04")),
+        # Parameters naming another curve.
+        replace(good, agreement=replace(good.agreement, originator_curve=other)),
+        # A ukm the sender did not use: another KEK.
+        replace(good, agreement=replace(good.agreement, ukm=b"x" * 16)),
+        # A wrapped key of another length.
+        replace(good, encrypted_key=good.encrypted_key[:16]),
+    ]
+    decrypter = IDENTITIES["ec-p256"].decrypter
+    messages = set()
+    for recipient in broken:
+        with pytest.raises(DecryptionError) as raised:
+            decrypt_envelope(
+                replace(envelope, recipients=(recipient,)),
+                decrypter,
+                backend=BACKEND,
+                algorithms=DEFAULT_POLICY,
+            )
+        messages.add(str(raised.value))
+        assert raised.value.__context__ is None
+    assert messages == {str(DecryptionError())}
+    # Someone else's key (same curve) is never tried: the recipient is not addressed to it.
+    stranger = make_identity("stranger", now=NOW, key_type="ec-p256")
+    with pytest.raises(DecryptionError):
+        decrypt_envelope(envelope, stranger.decrypter, backend=BACKEND, algorithms=DEFAULT_POLICY)
+
+
+def test_every_password_failure_is_the_same_error() -> None:
+    der = build_enveloped_data(
+        b"secret", None, password=b"right", cipher=ContentCipher.AES128_CBC, backend=BACKEND,
+        algorithms=DEFAULT_POLICY,
+    )  # fmt: skip
+    envelope = parse_enveloped_data(der)
+    (good,) = envelope.recipients
+    assert good.password is not None
+    parameters = good.password
+
+    def altered(**changes: object) -> object:
+        return replace(envelope, recipients=(replace(good, **changes),))  # type: ignore[arg-type]
+
+    cases = [
+        (envelope, b"wrong"),
+        (envelope, b""),
+        (altered(encrypted_key=good.encrypted_key[::-1]), b"right"),
+        (altered(password=replace(parameters, salt=b"s")), b"right"),
+        (altered(password=replace(parameters, kek_iv=None)), b"right"),
+    ]
+    messages = set()
+    for candidate, password in cases:
+        with pytest.raises(DecryptionError) as raised:
+            open_with_password(
+                candidate,  # type: ignore[arg-type]
+                password,
+                backend=BACKEND,
+                algorithms=DEFAULT_POLICY,
+            )
+        messages.add(str(raised.value))
+    assert messages == {str(DecryptionError())}
+    assert (
+        open_with_password(envelope, b"right", backend=BACKEND, algorithms=DEFAULT_POLICY)
+        == b"secret"
+    )
+
+
+def test_public_facts_are_said_plainly() -> None:
+    der = build_enveloped_data(
+        b"secret", None, password=b"pw", cipher=ContentCipher.AES128_CBC, backend=BACKEND,
+        algorithms=DEFAULT_POLICY,
+    )  # fmt: skip
+    envelope = parse_enveloped_data(der)
+    (good,) = envelope.recipients
+    assert good.password is not None
+    costly = replace(good, password=replace(good.password, iterations=MAX_ITERATIONS + 1))
+    with pytest.raises(LimitExceededError, match="iteration count"):
+        open_with_password(
+            replace(envelope, recipients=(costly,)),
+            b"pw",
+            backend=BACKEND,
+            algorithms=DEFAULT_POLICY,
+        )
+    unknown = replace(good, password=replace(good.password, key_encryption_oid="1.2.3.4"))
+    with pytest.raises(UnsupportedAlgorithmError, match=r"1\.2\.3\.4"):
+        open_with_password(
+            replace(envelope, recipients=(unknown,)),
+            b"pw",
+            backend=BACKEND,
+            algorithms=DEFAULT_POLICY,
+        )
+    des = replace(good, password=replace(good.password, kek_cipher="des"))
+    with pytest.raises(UnsupportedAlgorithmError):
+        open_with_password(
+            replace(envelope, recipients=(des,)), b"pw", backend=BACKEND, algorithms=DEFAULT_POLICY
+        )
+    # A key-agreement envelope given to an RSA decrypter, or a password envelope to a key.
+    rsa = make_identity("rsa", now=NOW)
+    with pytest.raises(UnsupportedAlgorithmError, match="pwri"):
+        decrypt_envelope(envelope, rsa.decrypter, backend=BACKEND, algorithms=DEFAULT_POLICY)
+    with pytest.raises(UnsupportedAlgorithmError, match="no PasswordRecipientInfo"):
+        open_with_password(parse_enveloped_data(_kari()), b"pw", backend=BACKEND, algorithms=LEGACY)
+    kari = parse_enveloped_data(_kari())
+    agreement = kari.recipients[0].agreement
+    assert agreement is not None
+    unknown_wrap = replace(
+        kari.recipients[0], agreement=replace(agreement, wrap_oid="1.2.3", wrap_key_size=None)
+    )
+    with pytest.raises(UnsupportedAlgorithmError, match="key wrap"):
+        decrypt_envelope(
+            replace(kari, recipients=(unknown_wrap,)),
+            IDENTITIES["ec-p256"].decrypter,
+            backend=BACKEND,
+            algorithms=DEFAULT_POLICY,
+        )
+
+
+def test_an_envelope_for_a_key_and_a_password_opens_either_way() -> None:
+    identity = IDENTITIES["ec-p384"]
+    der = build_enveloped_data(
+        b"both", identity.certificate, password=b"pw", cipher=ContentCipher.AES256_CBC,
+        backend=BACKEND, algorithms=DEFAULT_POLICY,
+    )  # fmt: skip
+    envelope = parse_enveloped_data(der)
+    assert [r.kind for r in envelope.recipients] == ["kari", "pwri"]
+    assert (
+        decrypt_envelope(envelope, identity.decrypter, backend=BACKEND, algorithms=DEFAULT_POLICY)[
+            0
+        ]
+        == b"both"
+    )
+    assert (
+        open_with_password(envelope, b"pw", backend=BACKEND, algorithms=DEFAULT_POLICY) == b"both"
+    )
+
+
+def test_a_seeded_backend_rebuilds_key_agreement_byte_for_byte() -> None:
+    def build() -> bytes:
+        seeded = SeededBackend(b"kari")
+        return build_enveloped_data(
+            b"same", IDENTITIES["ec-p256"].certificate, cipher=ContentCipher.AES128_CBC,
+            backend=seeded, algorithms=DEFAULT_POLICY, rng=seeded.random_bytes,
+        )  # fmt: skip
+
+    first = build()
+    assert first == build()
+    assert decrypt_envelope(
+        parse_enveloped_data(first), IDENTITIES["ec-p256"].decrypter, backend=BACKEND,
+        algorithms=DEFAULT_POLICY,
+    )[0] == b"same"  # fmt: skip
+
+
+def test_a_curve_outside_the_policy_is_refused_before_anything_is_built() -> None:
+    policy = replace(DEFAULT_POLICY, ec_curves=frozenset({"secp256r1"}))
+    with pytest.raises(UnsupportedAlgorithmError):
+        build_enveloped_data(
+            b"x", IDENTITIES["ec-p521"].certificate, cipher=ContentCipher.AES128_CBC,
+            backend=BACKEND, algorithms=policy,
+        )  # fmt: skip
