@@ -288,7 +288,7 @@ def test_file_modes_are_kept_and_key_type_is_honoured(keystore: tuple[Path, Path
     directory, config = keystore
     (directory / "web.key").chmod(0o640)
     (directory / "web.crt").chmod(0o604)
-    config.write_text(config.read_text() + 'key_type = "rsa:3072"\n')
+    config.write_text(config.read_text() + 'key_type = "rsa3072"\n')
     assert monitor_run.renew_all(config, datetime.now(timezone.utc))[0].result == "renewed"
     assert oct((directory / "web.key").stat().st_mode & 0o777) == "0o640"
     assert oct((directory / "web.crt").stat().st_mode & 0o777) == "0o604"

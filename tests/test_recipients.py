@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -362,3 +366,49 @@ def test_a_curve_outside_the_policy_is_refused_before_anything_is_built() -> Non
             b"x", IDENTITIES["ec-p521"].certificate, cipher=ContentCipher.AES128_CBC,
             backend=BACKEND, algorithms=policy,
         )  # fmt: skip
+
+
+def _inspect(*arguments: str) -> tuple[int, dict[str, object]]:
+    run = subprocess.run(
+        [sys.executable, "-m", "pyscep", "inspect", *arguments, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return run.returncode, json.loads(run.stdout) if run.stdout else {}
+
+
+def test_inspect_opens_a_bare_envelope_with_a_key_or_a_password(tmp_path: Path) -> None:
+    certificate, key = _files(tmp_path, "ec-p384")
+    message = b"what openssl encrypted"
+    (tmp_path / "kari.der").write_bytes(
+        openssl(["cms", "-encrypt", "-aes256", "-recip", str(certificate), "-outform", "DER",
+                 "-binary"], message)
+    )  # fmt: skip
+    (tmp_path / "pwri.der").write_bytes(
+        openssl(["cms", "-encrypt", "-aes128", "-pwri_password", "pw", "-outform", "DER",
+                 "-binary"], message)
+    )  # fmt: skip
+    status, kari = _inspect(str(tmp_path / "kari.der"), "--key", str(key))
+    assert status == 0, kari
+    assert kari["kind"] == "EnvelopedData"
+    assert kari["recipients"] == [kari["decrypted_with"]]
+    assert kari["decrypted_with"]["type"] == "kari"  # type: ignore[index]
+    assert kari["decrypted_with"]["kdf_digest"] == "sha1"  # type: ignore[index]
+    assert kari["contentEncryptionAlgorithm"] == "aes256_cbc"
+    assert kari["plaintext_sha256"] == hashlib.sha256(message).hexdigest()
+    status, pwri = _inspect(str(tmp_path / "pwri.der"), "--password", "pw")
+    assert status == 0, pwri
+    assert pwri["decrypted_with"]["type"] == "pwri"  # type: ignore[index]
+    assert pwri["decrypted_with"]["pbkdf2_iterations"] == 2048  # type: ignore[index]
+    assert pwri["plaintext_sha256"] == hashlib.sha256(message).hexdigest()
+    # The wrong password: described, not opened, exit 3.
+    status, wrong = _inspect(str(tmp_path / "pwri.der"), "--password", "guess")
+    assert status == 3
+    assert "plaintext_sha256" not in wrong
+    assert wrong["errors"] == ["no --key or --password opens any recipient of the envelope"]
+    # No secret at all: the recipients are still described.
+    status, bare = _inspect(str(tmp_path / "pwri.der"))
+    assert status == 0
+    assert bare["recipients"][0]["type"] == "pwri"  # type: ignore[index]

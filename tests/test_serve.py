@@ -30,6 +30,7 @@ def _free_port() -> int:
 class Served:
     def __init__(self, directory: Path, *flags: str) -> None:
         self.directory = directory
+        self.flags = flags
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/scep"
         self.process = subprocess.Popen(
@@ -143,6 +144,32 @@ def test_enroll_then_renew(served: Served, extra: tuple[str, ...]) -> None:
     renewed = _renew(served, "device", "renewed", *extra)
     assert renewed.returncode == 0, renewed.stderr
     assert _verified(served, "renewed").public_key_der != issued.public_key_der
+
+
+@pytest.mark.parametrize(
+    ("served", "key_type"),
+    [
+        ((), "ec-p256"),
+        ((), "ec-p384"),
+        (("--ca-key-type", "ec-p256"), "ec-p256"),
+        (("--ca-key-type", "ec-p384"), "rsa2048"),
+        (("--ca-key-type", "ec-p521"), "ec-p521"),
+    ],
+    indirect=["served"],
+    ids=["rsa-ca/ec-p256", "rsa-ca/ec-p384", "ec-p256-ca/ec-p256", "ec-p384-ca/rsa", "ec-p521"],
+)
+def test_ec_keys_enroll_and_renew_end_to_end(served: Served, key_type: str) -> None:
+    # An EC requester's CertRep is key agreement (ECDH), and so is a request to an EC CA.
+    first = _enroll(served, "device", "--key-type", key_type)
+    assert first.returncode == 0, first.stderr
+    issued = _verified(served, "device")
+    assert issued.public_key.family == ("rsa" if key_type.startswith("rsa") else "ec")
+    renewed = _renew(served, "device", "renewed", "--key-type", key_type)
+    assert renewed.returncode == 0, renewed.stderr
+    assert _verified(served, "renewed").public_key_der != issued.public_key_der
+    ca = Certificate.load((served.directory / "state" / "ca.pem").read_bytes())
+    wanted = "rsa" if "--ca-key-type" not in served.flags else "ec"
+    assert ca.public_key.family == wanted
 
 
 def test_a_wrong_challenge_exits_4_with_the_fail_info(served: Served) -> None:

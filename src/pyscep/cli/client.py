@@ -3,7 +3,8 @@
     pyscep client getcaps URL
     pyscep client getca URL --out FILE [--ca-fingerprint SHA256]
     pyscep client enroll URL --subject DN --challenge SECRET --key-out KEY --cert-out CERT
-                         [--key-type rsa2048] [--get] [--legacy] [--ca-fingerprint SHA256]
+                         [--key-type rsa2048|ec-p256|ec-p384|ec-p521] [--get] [--legacy]
+                         [--ca-fingerprint SHA256]
     pyscep client renew URL --key KEY --cert CERT --key-out KEY2 --cert-out CERT2
     pyscep client poll URL --pending FILE
     pyscep client getcert URL --key KEY --cert CERT --serial N --out FILE
@@ -28,12 +29,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, load_private_key
-from pyscep.errors import ScepError
+from pyscep.errors import LocalProtocolError, ScepError
 from pyscep.http import HttpRequest
 from pyscep.messages import CertificationRequest, IssuerAndSerial, build_csr
 from pyscep.protocol.client import (
@@ -52,6 +52,7 @@ from pyscep.protocol.client import (
 from pyscep.protocol.profiles import PROFILES, STRICT
 
 from .file_ca import write_private
+from .keys import KEY_TYPES, new_private_key
 
 __all__ = ["add_parser", "http_exchange", "run"]
 
@@ -112,16 +113,10 @@ def _ready(client: ScepClient, base: str) -> None:
 
 
 def _new_key(kind: str) -> bytes:
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-    if kind.startswith("rsa"):
-        key = rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:] or 2048))
-    elif kind == "ec256":
-        key = ec.generate_private_key(ec.SECP256R1())
-    else:
-        raise _ClientError(2, f"unknown --key-type {kind!r} (rsa2048, rsa3072, rsa4096, ec256)")
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    try:
+        return new_private_key(kind)
+    except LocalProtocolError as exc:
+        raise _ClientError(2, f"--key-type: {exc}") from None
 
 
 def _pem(certificate: Certificate) -> bytes:
@@ -287,7 +282,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     client.add_argument("--legacy", action="store_true", help="allow MD5 and single DES")
     client.add_argument("--subject", help="the DN to enroll, e.g. CN=device-7,O=Example")
     client.add_argument("--challenge", help="the challenge password")
-    client.add_argument("--key-type", default="rsa2048")
+    client.add_argument(
+        "--key-type", default="rsa2048", help=f"the new key: {', '.join(KEY_TYPES)}"
+    )
     client.add_argument("--key", help="the existing key (renew, getcert, getcrl)")
     client.add_argument("--cert", help="the existing certificate (renew, getcert, getcrl)")
     client.add_argument("--key-out", help="where to write the new key (0600)")

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, load_private_key
 
 from .durable import write_durably
+from .keys import new_private_key
 
 __all__ = ["FileCA", "write_private"]
 
@@ -31,11 +32,16 @@ def write_private(path: Path, data: bytes) -> None:
     write_durably(path, data, mode=0o600)
 
 
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+_Key = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
-def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
+def _key(kind: str) -> _Key:
+    key = serialization.load_pem_private_key(new_private_key(kind), None)
+    assert isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey))
+    return key
+
+
+def _pem_key(key: _Key) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -43,9 +49,9 @@ def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
 
 def _certificate(
     subject: str,
-    key: rsa.RSAPrivateKey,
+    key: _Key,
     *,
-    issuer: tuple[x509.Name, rsa.RSAPrivateKey] | None,
+    issuer: tuple[x509.Name, _Key] | None,
     now: datetime,
     ca: bool,
 ) -> x509.Certificate:
@@ -56,12 +62,14 @@ def _certificate(
         ]
     )
     issuer_name, issuer_key = issuer if issuer is not None else (name, key)
+    is_ec = isinstance(key, ec.EllipticCurvePrivateKey)
     usage = {
         "digital_signature": True,
         "content_commitment": False,
-        "key_encipherment": not ca,
+        # What opens requests: RSA key transport for an RSA RA, ECDH for an EC key.
+        "key_encipherment": not ca and not is_ec,
         "data_encipherment": False,
-        "key_agreement": False,
+        "key_agreement": is_ec,
         "key_cert_sign": ca,
         "crl_sign": ca,
         "encipher_only": False,
@@ -91,19 +99,40 @@ class FileCA:
     next_ca: KeyPair | None
 
     @classmethod
-    def open(cls, directory: Path, *, ra: bool, next_ca: bool, now: datetime) -> FileCA:
-        """Load the CA of ``directory``, creating what is missing."""
+    def open(
+        cls,
+        directory: Path,
+        *,
+        ra: bool,
+        next_ca: bool,
+        now: datetime,
+        ca_key_type: str = "rsa2048",
+    ) -> FileCA:
+        """Load the CA of ``directory``, creating what is missing (a new CA of ``ca_key_type``).
+
+        The RA, when asked for, is RSA: every SCEP client can encrypt to it.
+        """
         directory.mkdir(parents=True, exist_ok=True)
         with (directory / ".lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            ca_pair = _load_or_create(directory, "ca", "pyscep serve CA", None, now, ca=True)
+            ca_pair = _load_or_create(
+                directory, "ca", "pyscep serve CA", None, now, ca=True, key_type=ca_key_type
+            )
             ra_pair = (
                 _load_or_create(directory, "ra", "pyscep serve RA", ca_pair, now, ca=False)
                 if ra
                 else None
             )
             next_pair = (
-                _load_or_create(directory, "next-ca", "pyscep serve next CA", None, now, ca=True)
+                _load_or_create(
+                    directory,
+                    "next-ca",
+                    "pyscep serve next CA",
+                    None,
+                    now,
+                    ca=True,
+                    key_type=ca_key_type,
+                )
                 if next_ca
                 else None
             )
@@ -111,17 +140,24 @@ class FileCA:
 
 
 def _load_or_create(
-    directory: Path, stem: str, subject: str, issuer: KeyPair | None, now: datetime, *, ca: bool
+    directory: Path,
+    stem: str,
+    subject: str,
+    issuer: KeyPair | None,
+    now: datetime,
+    *,
+    ca: bool,
+    key_type: str = "rsa2048",
 ) -> KeyPair:
     key_file, cert_file = directory / f"{stem}.key", directory / f"{stem}.pem"
     if not (key_file.exists() and cert_file.exists()):
-        key = _key()
+        key = _key(key_type)
         signing = None
         if issuer is not None:
             issuer_key = serialization.load_pem_private_key(
                 (directory / "ca.key").read_bytes(), None
             )
-            assert isinstance(issuer_key, rsa.RSAPrivateKey)
+            assert isinstance(issuer_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey))
             signing = (issuer.certificate.to_cryptography().subject, issuer_key)
         certificate = _certificate(subject, key, issuer=signing, now=now, ca=ca)
         write_private(key_file, _pem_key(key))

@@ -26,6 +26,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("file", help="DER, PEM, base64 or a GET request line/query")
     parser.add_argument("--key", action="append", default=[], help="private key (PEM/DER)")
     parser.add_argument("--cert", action="append", default=[], help="certificate(s) (PEM/DER)")
+    parser.add_argument(
+        "--password",
+        action="append",
+        default=[],
+        help="a password for a PasswordRecipientInfo (a challenge password, RFC 8894 3.1)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object, manifest fields")
     parser.add_argument("--strict", action="store_true", help="exit 1 on any finding")
     parser.set_defaults(handler=run)
@@ -39,7 +45,12 @@ def run(args: argparse.Namespace) -> int:
         certificates = [
             c for path in args.cert for c in Certificate.load_all(Path(path).read_bytes())
         ]
-        result = inspect_payload(data, keys=keys, certificates=certificates)
+        result = inspect_payload(
+            data,
+            keys=keys,
+            certificates=certificates,
+            passwords=[p.encode() for p in args.password],
+        )
     except OSError as exc:
         print(f"pyscep inspect: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return 2

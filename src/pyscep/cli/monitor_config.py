@@ -16,15 +16,15 @@ from typing import Any
 from pyscep.errors import ScepError
 from pyscep.policy import RenewalThresholds
 
+from .keys import KEY_TYPES
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["KEY_TYPES", "KeystoreConfig", "MonitorConfigError", "load_config", "passphrase"]
+__all__ = ["KeystoreConfig", "MonitorConfigError", "load_config", "passphrase"]
 
-#: The values ``key_type`` may take (default: the old key's kind and size).
-KEY_TYPES = ("rsa:2048", "rsa:3072", "rsa:4096", "ec:p256", "ec:p384", "ec:p521")
 _FORMATS = ("pem", "pkcs12", "jks")
 _KNOWN_KEYS = frozenset(
     {

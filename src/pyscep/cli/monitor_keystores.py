@@ -20,16 +20,10 @@ from pyscep.certificate import Certificate
 from pyscep.crypto import PrivateKey, load_private_key
 
 from .durable import write_durably
-from .monitor_config import KEY_TYPES, KeystoreConfig, MonitorConfigError, passphrase
+from .keys import key_type_of, new_private_key
+from .monitor_config import KeystoreConfig, MonitorConfigError, passphrase
 
-__all__ = ["KEY_TYPES", "Keystore", "Swap", "keystore_for", "new_private_key"]
-
-_CURVES: dict[str, ec.EllipticCurve] = {
-    "p256": ec.SECP256R1(),
-    "p384": ec.SECP384R1(),
-    "p521": ec.SECP521R1(),
-}
-_CURVE_OF_OID_NAME = {"secp256r1": "p256", "secp384r1": "p384", "secp521r1": "p521"}
+__all__ = ["Keystore", "Swap", "keystore_for", "new_key_for"]
 
 
 @dataclass(frozen=True)
@@ -49,23 +43,9 @@ class Swap:
         return cls(dict(value["replace"]), tuple(value.get("discard", ())))
 
 
-def new_private_key(key_type: str | None, old: Certificate) -> bytes:
-    """A new PEM private key: ``key_type`` (see `KEY_TYPES`), or of the old key's kind."""
-    if key_type is None:
-        public = old.public_key
-        if public.family == "ec":
-            key_type = "ec:" + _CURVE_OF_OID_NAME.get(public.curve or "", "p256")
-        else:
-            key_type = f"rsa:{max(2048, public.bits)}"
-    family, _, size = key_type.partition(":")
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-    if family == "ec":
-        key = ec.generate_private_key(_CURVES[size])
-    else:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=int(size))
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+def new_key_for(key_type: str | None, old: Certificate) -> bytes:
+    """A new PEM private key: ``key_type``, or of the old key's kind and size."""
+    return new_private_key(key_type or key_type_of(old))
 
 
 def _pem(certificate: Certificate) -> bytes:

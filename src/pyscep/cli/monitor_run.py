@@ -45,7 +45,7 @@ from pyscep.protocol.client import CertificateIssued, ClientEvent, RequestPendin
 from .client import http_exchange
 from .durable import backup, keep_mode_and_owner, sync_directory, write_durably
 from .monitor_config import KeystoreConfig, MonitorConfigError, load_config
-from .monitor_keystores import Keystore, Swap, keystore_for, new_private_key
+from .monitor_keystores import Keystore, Swap, keystore_for, new_key_for
 from .monitor_rollover import connect, look_ahead, rollover_check_due
 from .monitor_state import MonitorState
 
@@ -108,7 +108,7 @@ class _Renewal:
     def start(self, old_key: PrivateKey, old: Certificate) -> Outcome:
         # The new key is on disk (0600) before anything is sent: a PENDING answer or a
         # crash resumes with it, and never enrolls a second time.
-        new_pem = new_private_key(self.keystore.config.key_type, old)
+        new_pem = new_key_for(self.keystore.config.key_type, old)
         write_durably(self.keystore.new_key_path, new_pem, mode=0o600)
         _reached("new key written")
         new_key = load_private_key(new_pem)

@@ -1,7 +1,8 @@
 """``pyscep serve``: a reference SCEP server (the responder, a file CA, SQLite state).
 
     pyscep serve --state-dir DIR --challenge SECRET [--port 8080] [--pending-polls N]
-                 [--manual] [--legacy] [--ra] [--next-ca]
+                 [--manual] [--legacy] [--ra] [--next-ca] [--validity DAYS]
+                 [--ca-key-type rsa2048|ec-p256|ec-p384|ec-p521]
     pyscep serve list DIR | approve DIR TXID | reject DIR TXID | revoke DIR SERIAL
     pyscep serve challenge DIR [--subject DN] [--ttl SECONDS]   (with --challenge-mode one-time)
 
@@ -64,6 +65,7 @@ from pyscep.protocol.server import (
 from pyscep.wsgi import asgi_application, wsgi_application
 
 from .file_ca import FileCA
+from .keys import KEY_TYPES
 from .sqlite_store import SqliteChallenges
 from .state import open_state
 from .state_inventory import StateInventory
@@ -102,6 +104,8 @@ class ServeOptions:
     policy: Path | None = None
     #: Lifetime of issued certificates, in days (a policy's decided validity wins).
     validity_days: int = 365
+    #: The key type of a CA this server creates (an existing CA is used as it is).
+    ca_key_type: str = "rsa2048"
 
 
 class ReferenceServer:
@@ -110,7 +114,13 @@ class ReferenceServer:
     def __init__(self, options: ServeOptions, *, now: datetime | None = None) -> None:
         now = now or datetime.now(timezone.utc)
         self.options = options
-        self.files = FileCA.open(options.state_dir, ra=options.ra, next_ca=options.next_ca, now=now)
+        self.files = FileCA.open(
+            options.state_dir,
+            ra=options.ra,
+            next_ca=options.next_ca,
+            now=now,
+            ca_key_type=options.ca_key_type,
+        )
         self.store = open_state(options.state_dir, options.state_url)
         ca, ra = self.files.ca, self.files.ra
         operator = ra or ca
@@ -307,6 +317,7 @@ def _options_from_environment() -> ServeOptions:
         challenge_mode=environment.get("PYSCEP_CHALLENGE_MODE", "static"),
         policy=Path(environment["PYSCEP_POLICY"]) if "PYSCEP_POLICY" in environment else None,
         validity_days=int(environment.get("PYSCEP_VALIDITY_DAYS", "365")),
+        ca_key_type=environment.get("PYSCEP_CA_KEY_TYPE", "rsa2048"),
     )
 
 
@@ -357,6 +368,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     serve.add_argument("--policy", type=Path, help="an OpenCA scep.conf deciding every request")
     serve.add_argument("--validity", type=int, default=365, help="days issued certificates last")
+    serve.add_argument(
+        "--ca-key-type",
+        choices=KEY_TYPES,
+        default="rsa2048",
+        help="the key of a new CA (EC CAs open requests by key agreement)",
+    )
     serve.add_argument("--subject", help="serve challenge: the DN pattern it is for")
     serve.add_argument("--ttl", type=int, default=3600, help="serve challenge: seconds valid")
     serve.set_defaults(handler=run)
@@ -388,6 +405,7 @@ def run(args: argparse.Namespace) -> int:
         challenge_mode=args.challenge_mode,
         policy=args.policy,
         validity_days=args.validity,
+        ca_key_type=args.ca_key_type,
     )
     if options.validity_days < 1:
         print("pyscep serve: --validity is at least 1 day", file=sys.stderr)

@@ -501,7 +501,12 @@ def decrypt_envelope(
         if not isinstance(decrypter, KeyAgreer):
             raise UnsupportedAlgorithmError("key agreement needs a decrypter that can agree")
         key = open_key_agreement(
-            recipient.agreement, recipient.encrypted_key, decrypter, backend=backend, digest=digest
+            recipient.agreement,
+            recipient.encrypted_key,
+            agree=decrypter.agree,
+            own_public_key_der=decrypter.certificate.public_key_der,
+            backend=backend,
+            digest=digest,
         )
     else:
         transport = key_transport_of(recipient)
@@ -578,7 +583,7 @@ def open_with_key(
     backend: CryptoBackend,
     algorithms: AlgorithmPolicy,
 ) -> tuple[bytes, RecipientView]:
-    """DIAGNOSTICS ONLY: try ``key`` on every key-transport RecipientInfo.
+    """DIAGNOSTICS ONLY: try ``key`` on every key-transport and key-agreement RecipientInfo.
 
     Returns the plaintext and the recipient it opened. Unlike
     `decrypt_envelope` this tells which recipient fits and why others did
@@ -592,13 +597,8 @@ def open_with_key(
     if iv is None or len(iv) != cipher.block_size:
         raise DecryptionError()
     for recipient in envelope.recipients:
-        if recipient.kind != "ktri":
-            continue
-        try:
-            content_key = key.decrypt_key(recipient.encrypted_key, key_transport_of(recipient))
-        except Exception:  # noqa: S112 - the next recipient may be ours
-            continue
-        if len(content_key) != cipher.key_size:
+        content_key = _content_key_for(recipient, key, backend, algorithms)
+        if content_key is None or len(content_key) != cipher.key_size:
             continue
         try:
             plaintext = backend.decrypt_content(cipher, content_key, iv, envelope.encrypted_content)
@@ -606,3 +606,26 @@ def open_with_key(
             continue
         return plaintext, recipient
     raise DecryptionError()
+
+
+def _content_key_for(
+    recipient: RecipientView, key: PrivateKey, backend: CryptoBackend, algorithms: AlgorithmPolicy
+) -> bytes | None:
+    """Diagnostics: the content key ``key`` recovers from ``recipient``, if any."""
+    try:
+        if recipient.kind == "ktri":
+            return key.decrypt_key(recipient.encrypted_key, key_transport_of(recipient))
+        agree = getattr(key, "agree", None)
+        if recipient.kind == "kari" and recipient.agreement is not None and agree is not None:
+            digest = check_key_agreement(recipient.agreement, algorithms)
+            return open_key_agreement(
+                recipient.agreement,
+                recipient.encrypted_key,
+                agree=agree,
+                own_public_key_der=key.public_key_der,
+                backend=backend,
+                digest=digest,
+            )
+    except Exception:  # noqa: S110 - the next recipient may be ours
+        pass
+    return None

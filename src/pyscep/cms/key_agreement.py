@@ -10,6 +10,7 @@ key, so that it fails where every other failure fails.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from asn1crypto import cms, core, keys, x509
@@ -19,12 +20,19 @@ from pyscep._boundary import field
 from pyscep._der import count_children
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm
 from pyscep.certificate import Certificate
-from pyscep.crypto import CryptoBackend, KeyAgreer, Rng, key_wrap_backend
+from pyscep.crypto import CryptoBackend, Rng, key_wrap_backend
 from pyscep.crypto.keywrap import aes_key_unwrap, aes_key_wrap, x963_kdf
 from pyscep.errors import UnsupportedAlgorithmError
 from pyscep.oids import RecipientOID
+from pyscep.public_key import PublicKey
 
-__all__ = ["KeyAgreement", "build_key_agreement", "key_agreement_views", "open_key_agreement"]
+__all__ = [
+    "KeyAgreement",
+    "build_key_agreement",
+    "check_key_agreement",
+    "key_agreement_views",
+    "open_key_agreement",
+]
 
 #: Most RecipientEncryptedKeys one KeyAgreeRecipientInfo may carry.
 MAX_ENCRYPTED_KEYS = 16
@@ -208,24 +216,29 @@ def check_key_agreement(agreement: KeyAgreement, algorithms: AlgorithmPolicy) ->
 def open_key_agreement(
     agreement: KeyAgreement,
     encrypted_key: bytes,
-    agreer: KeyAgreer,
     *,
+    agree: Callable[[bytes], bytes],
+    own_public_key_der: bytes,
     backend: CryptoBackend,
     digest: DigestAlgorithm,
 ) -> bytes | None:
-    """The content key, or None on any failure (the caller carries on with a random key)."""
+    """The content key, or None on any failure (the caller carries on with a random key).
+
+    ``agree`` is the recipient's ECDH (`KeyAgreer.agree`), ``own_public_key_der``
+    its SubjectPublicKeyInfo: the originator's point is read on its curve.
+    """
     assert agreement.wrap_oid is not None
     assert agreement.wrap_key_size is not None
     wrapper = key_wrap_backend(backend)
     try:
-        if agreement.originator_curve not in (None, agreer.certificate.public_key.curve):
+        ours = keys.PublicKeyInfo.load(own_public_key_der)
+        if agreement.originator_curve not in (None, PublicKey.load(own_public_key_der).curve):
             return None  # a point on another curve
-        ours = keys.PublicKeyInfo.load(agreer.certificate.public_key_der)
         # The originator's point on our curve.
         peer = keys.PublicKeyInfo(
             {"algorithm": ours["algorithm"], "public_key": agreement.originator_point}
         )
-        secret = agreer.agree(bytes(peer.dump()))
+        secret = agree(bytes(peer.dump()))
     except Exception:
         return None
     kek = _kek(backend, digest, secret, agreement.wrap_oid, agreement.wrap_key_size, agreement.ukm)

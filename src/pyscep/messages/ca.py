@@ -82,11 +82,16 @@ def may_sign(certificate: Certificate) -> bool:
     return "key_cert_sign" in usage and certificate.is_ca
 
 
+_ENCRYPTION_USAGE = {"rsa": "key_encipherment", "ec": "key_agreement"}
+
+
 def _may_encrypt(certificate: Certificate) -> bool:
+    """RSA with keyEncipherment (key transport), or EC with keyAgreement (ECDH), or no keyUsage."""
     usage = certificate.key_usage
-    return certificate.public_key_algorithm == "rsa" and (
-        usage is None or "key_encipherment" in usage
+    wanted = {"rsa": "key_encipherment", "ec": "key_agreement"}.get(
+        certificate.public_key_algorithm
     )
+    return wanted is not None and (usage is None or wanted in usage)
 
 
 def _chains_to(
@@ -170,7 +175,10 @@ def _select(
     )
     if encryption is None:
         raise VerificationError("no RA certificate may encipher keys (keyUsage)")
-    reasons.append(f"encryption RA {encryption.subject!r}: RSA, keyUsage keyEncipherment or none")
+    reasons.append(
+        f"encryption RA {encryption.subject!r}: RSA with keyEncipherment or EC with "
+        "keyAgreement (or no keyUsage)"
+    )
     signers = [r for r in ras if may_sign(r)]
     for signer in signers:
         reasons.append(f"signature RA {signer.subject!r}: keyUsage digitalSignature or none")

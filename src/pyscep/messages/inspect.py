@@ -1,7 +1,8 @@
 """Decode any SCEP payload into a description whose field names are the vectors manifest's.
 
 Used by ``pyscep inspect``; importable for conformance tests. Accepts a
-pkiMessage (request or CertRep), a certs-only SignedData, a single
+pkiMessage (request or CertRep), a bare CMS EnvelopedData (opened with a key
+or a password), a certs-only SignedData, a single
 certificate, a GetCACaps body, as DER, PEM, base64, or a GET request line or
 query with ``message=``. Inspection is diagnostic, so it reads legacy
 algorithms (and reports them as findings) and treats the certificates it is
@@ -19,14 +20,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from asn1crypto import pem
+from asn1crypto import cms, pem
 
 from pyscep._boundary import field as parse_field
 from pyscep._der import prescan
 from pyscep.algorithms import LEGACY
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import CertsOnly, parse_certs_only
-from pyscep.cms.enveloped import RecipientView, open_with_key
+from pyscep.cms.enveloped import (
+    ParsedEnvelope,
+    RecipientView,
+    open_with_key,
+    open_with_password,
+    parse_enveloped_data,
+)
 from pyscep.cms.signed import parse_signed_data
 from pyscep.crypto import CryptoBackend, PrivateKey, get_backend
 from pyscep.enums import MessageType
@@ -98,12 +105,14 @@ def inspect_payload(
     *,
     keys: Sequence[PrivateKey] = (),
     certificates: Sequence[Certificate] = (),
+    passwords: Sequence[bytes] = (),
     backend: CryptoBackend | str | None = None,
 ) -> Inspection:
     """Describe ``data``; ParseError (or another ScepError) when it is no SCEP payload.
 
     ``keys`` (see `pyscep.load_private_key`) are tried on every key-transport
-    recipient of an envelope; ``certificates`` are trusted as signers.
+    and key-agreement recipient of an envelope, ``passwords`` on a password
+    recipient of a bare EnvelopedData; ``certificates`` are trusted as signers.
     """
     der, encoding = _to_der(data)
     if der is None:
@@ -123,6 +132,8 @@ def inspect_payload(
     if encoding == "PEM":
         return _ca_inspection(Certificate.load_all(der), "PEM certificates")
     prescan(der)
+    if _content_type(der) == "enveloped_data":
+        return _inspect_envelope(der, keys, passwords, certificates, get_backend(backend))
     try:
         signed = parse_signed_data(der)
     except ParseError:
@@ -133,6 +144,86 @@ def inspect_payload(
             parse_certs_only(der).certificates, "degenerate certs-only SignedData"
         )
     return _inspect_message(der, keys, certificates, get_backend(backend))
+
+
+def _content_type(der: bytes) -> str | None:
+    try:
+        return str(cms.ContentInfo.load(der)["content_type"].native)
+    except Exception:  # not a ContentInfo: the other readers say what it is
+        return None
+
+
+def _inspect_envelope(
+    der: bytes,
+    keys: Sequence[PrivateKey],
+    passwords: Sequence[bytes],
+    known: Sequence[Certificate],
+    backend: CryptoBackend,
+) -> Inspection:
+    """A bare EnvelopedData: its recipients, and what a key or password opens."""
+    envelope = parse_enveloped_data(der)
+    description: dict[str, Any] = {
+        "payload": "CMS EnvelopedData",
+        "version": envelope.version,
+        "contentEncryptionAlgorithm": envelope.cipher_name,
+        "contentEncryptionAlgorithm_oid": envelope.cipher_oid,
+        "recipients": [_describe_any_recipient(r, known) for r in envelope.recipients],
+        "sha256": hashlib.sha256(der).hexdigest(),
+    }
+    errors: list[str] = []
+    opened = _open_envelope(envelope, keys, passwords, backend)
+    if opened is not None:
+        plaintext, recipient = opened
+        description["decrypted_with"] = _describe_any_recipient(recipient, known)
+        description["plaintext_sha256"] = hashlib.sha256(plaintext).hexdigest()
+        description["plaintext_length"] = len(plaintext)
+    elif keys or passwords:
+        errors.append("no --key or --password opens any recipient of the envelope")
+    return Inspection("EnvelopedData", description, (), tuple(errors))
+
+
+def _open_envelope(
+    envelope: ParsedEnvelope,
+    keys: Sequence[PrivateKey],
+    passwords: Sequence[bytes],
+    backend: CryptoBackend,
+) -> tuple[bytes, RecipientView] | None:
+    for key in keys:
+        try:
+            return open_with_key(envelope, key, backend=backend, algorithms=LEGACY)
+        except ScepError:
+            continue
+    password_recipient = next((r for r in envelope.recipients if r.kind == "pwri"), None)
+    for password in passwords if password_recipient is not None else ():
+        try:
+            plaintext = open_with_password(envelope, password, backend=backend, algorithms=LEGACY)
+        except ScepError:
+            continue
+        assert password_recipient is not None
+        return plaintext, password_recipient
+    return None
+
+
+def _describe_any_recipient(
+    recipient: RecipientView, known: Sequence[Certificate]
+) -> dict[str, Any]:
+    """type (ktri, kari, pwri...), its algorithms, and whom it names."""
+    described: dict[str, Any] = {
+        "type": recipient.kind,
+        "keyEncryptionAlgorithm": recipient.key_encryption_algorithm,
+        "rid": _describe_recipient(recipient, known),
+    }
+    if recipient.agreement is not None:
+        described["kdf_digest"] = recipient.agreement.kdf_digest
+        described["key_wrap_oid"] = recipient.agreement.wrap_oid
+        described["ukm_present"] = recipient.agreement.ukm is not None
+    if recipient.password is not None:
+        described["pbkdf2_prf"] = recipient.password.prf
+        described["pbkdf2_iterations"] = recipient.password.iterations
+        described["kek_cipher"] = recipient.password.kek_cipher
+    if recipient.unsupported is not None:
+        described["unsupported"] = recipient.unsupported
+    return described
 
 
 def _ca_inspection(certificates: Sequence[Certificate], payload: str) -> Inspection:
@@ -192,7 +283,8 @@ def _describe_message(
     envelope = message.envelope
     ktri: RecipientView | None = None
     if envelope is not None:
-        ktri = next((r for r in envelope.recipients if r.kind == "ktri"), None)
+        # The recipient a key opens: key transport, or key agreement for an EC key.
+        ktri = next((r for r in envelope.recipients if r.kind in ("ktri", "kari")), None)
     recipient = None
     if ktri is not None:
         recipient = _describe_recipient(ktri, known)

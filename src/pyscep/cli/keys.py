@@ -1,0 +1,46 @@
+"""New private keys for the applications, by name: ``rsa2048`` ... ``ec-p256`` ... ``ec-p521``."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from pyscep.certificate import Certificate
+from pyscep.errors import LocalProtocolError
+
+__all__ = ["KEY_TYPES", "key_type_of", "new_private_key"]
+
+_CURVES: dict[str, ec.EllipticCurve] = {
+    "ec-p256": ec.SECP256R1(),
+    "ec-p384": ec.SECP384R1(),
+    "ec-p521": ec.SECP521R1(),
+}
+_OF_CURVE = {"secp256r1": "ec-p256", "secp384r1": "ec-p384", "secp521r1": "ec-p521"}
+#: The key types the applications make.
+KEY_TYPES = ("rsa2048", "rsa3072", "rsa4096", *_CURVES)
+#: Older spellings still accepted.
+_ALIASES = {"ec256": "ec-p256", "rsa": "rsa2048", "ec": "ec-p256"}
+
+
+def new_private_key(kind: str) -> bytes:
+    """A new key of ``kind`` (see `KEY_TYPES`) as unencrypted PKCS#8 PEM."""
+    kind = _ALIASES.get(kind, kind)
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    if kind in _CURVES:
+        key = ec.generate_private_key(_CURVES[kind])
+    elif kind in KEY_TYPES:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
+    else:
+        raise LocalProtocolError(f"unknown key type {kind!r} (one of {', '.join(KEY_TYPES)})")
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def key_type_of(certificate: Certificate) -> str:
+    """The key type to renew ``certificate``'s key with: the same curve, or RSA at least as big."""
+    public = certificate.public_key
+    if public.family == "ec":
+        return _OF_CURVE.get(public.curve or "", "ec-p256")
+    # The smallest size pyscep makes that is at least the old one.
+    return next((f"rsa{n}" for n in (2048, 3072) if public.bits <= n), "rsa4096")
