@@ -6,24 +6,36 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import pyscep
 from pyscep import FailInfo
-from pyscep.cms.enveloped import recipient_problem
+from pyscep.cms.degenerate import CertsOnly
+from pyscep.cms.enveloped import ParsedEnvelope, recipient_problem
 from pyscep.crypto import KeyPair, get_backend
 from pyscep.http import HttpRequest
-from pyscep.messages import build_csr
+from pyscep.messages import (
+    build_csr,
+    build_pkcs_req,
+    decrypt_pki_message,
+    parse_pki_message,
+    self_signed_signer,
+    verify_cert_rep,
+)
 from pyscep.protocol.challenges import StaticChallenge
 from pyscep.protocol.client import (
     CACertificatesReceived,
     CapabilitiesReceived,
     CertificateIssued,
+    ClientState,
+    RequestPending,
     RequestRejected,
     ScepClient,
 )
 from pyscep.protocol.server import (
     Answered,
     EnrollmentRequested,
+    PollRequested,
     ResponderConfig,
     ScepResponder,
 )
@@ -128,3 +140,110 @@ def test_recipient_problem_says_why_no_envelope_can_be_built() -> None:
     assert problem == "the minimal backend has no ECDH key agreement"
     strict = replace(pyscep.DEFAULT_POLICY, ec_curves=frozenset({"secp256r1"}))
     assert "secp384r1" in (recipient_problem(ec, backend=backend, algorithms=strict) or "")
+
+
+def _ed25519_key() -> pyscep.PrivateKey:
+    return pyscep.load_private_key(ed25519.Ed25519PrivateKey.generate())
+
+
+@pytest.mark.parametrize("ca_kind", ["rsa", "ec-p256", "ec-p384"])
+def test_an_ed25519_client_enrolls_and_renews_by_password(ca_kind: str) -> None:
+    ca = CAS[ca_kind]
+    server = _responder(ca)
+    client = _ready(server, ca)
+    key = _ed25519_key()
+    request = build_csr(key, "CN=ed25519 device", challenge_password=CHALLENGE)
+    assert request.signature_algorithm == "ed25519"
+    sent = client.enroll(request, key, now=NOW)
+    # The request carries a password recipient beside the CA's: the reply will too.
+    kinds = [r.kind for r in _envelope_of(sent).recipients]
+    assert "pwri" in kinds
+    issued = _send(client, server, ca, sent)
+    assert isinstance(issued, CertificateIssued), issued
+    assert issued.certificate.public_key_der == key.public_key_der
+    assert issued.certificate.public_key.family == "ed25519"
+    # A renewal signed with the Ed25519 certificate; its CertRep is keyed by the
+    # challengePassword of the renewal's CSR.
+    new_key = _ed25519_key()
+    renewal = build_csr(new_key, "CN=ed25519 device", challenge_password=CHALLENGE)
+    renewed = _send(
+        client, server, ca, client.renew(renewal, KeyPair(key, issued.certificate), now=NOW)
+    )
+    assert isinstance(renewed, CertificateIssued), renewed
+    assert renewed.certificate.public_key_der == new_key.public_key_der
+
+
+def _envelope_of(request: HttpRequest) -> ParsedEnvelope:
+    message = parse_pki_message(request.body)
+    assert message.envelope is not None
+    return message.envelope
+
+
+def test_an_ed25519_key_without_a_challenge_is_told_why() -> None:
+    ca = CAS["rsa"]
+    server = _responder(ca)
+    client = _ready(server, ca)
+    key = _ed25519_key()
+    with pytest.raises(pyscep.LocalProtocolError, match="challengePassword"):
+        client.enroll(build_csr(key, "CN=no challenge"), key, now=NOW)
+    assert client.state is ClientState.READY
+    # A client that sends one anyway is refused with badAlg and the reason.
+    built = build_pkcs_req(
+        build_csr(key, "CN=no challenge"),
+        signer=self_signed_signer(key, "CN=no challenge", now=NOW),
+        recipient=ca.certificate,
+    )
+    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der)
+    assert isinstance(event, Answered)
+    reply = parse_pki_message(event.response.body)
+    assert reply.fail_info is FailInfo.BAD_ALG
+    assert "challengePassword" in (reply.fail_info_text or "")
+
+
+def test_a_request_enveloped_by_password_alone_is_opened_with_the_static_challenge() -> None:
+    ca = CAS["ec-p256"]
+    server = _responder(ca)
+    key = _ed25519_key()
+    request = build_csr(key, "CN=password only", challenge_password=CHALLENGE)
+    signer = self_signed_signer(key, "CN=password only", now=NOW)
+    built = build_pkcs_req(request, signer=signer, recipient=None, password=CHALLENGE.encode())
+    assert [r.kind for r in parse_pki_message(built.der).envelope.recipients] == ["pwri"]  # type: ignore[union-attr]
+    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der)
+    assert isinstance(event, EnrollmentRequested)
+    assert event.challenge_ok
+    response = server.issue(event, ca.issue(event.request, now=NOW), now=NOW)
+    reply = verify_cert_rep(
+        parse_pki_message(response.body), ca_certificates=[ca.certificate], request=built
+    )
+    assert reply.envelope is not None
+    assert [r.kind for r in reply.envelope.recipients] == ["pwri"]
+    content = decrypt_pki_message(reply, signer, password=CHALLENGE.encode())
+    assert isinstance(content, CertsOnly)
+    assert content.certificates[0].public_key_der == key.public_key_der
+    # The wrong password opens nothing, with the one DecryptionError.
+    with pytest.raises(pyscep.DecryptionError):
+        decrypt_pki_message(reply, signer, password=b"guess")
+
+
+def test_an_ed25519_client_polls_a_pending_request_and_reads_the_reply() -> None:
+    ca = CAS["rsa"]
+    server = _responder(ca)
+    client = _ready(server, ca)
+    key = _ed25519_key()
+    request = build_csr(key, "CN=pending ed25519", challenge_password=CHALLENGE)
+    sent = client.enroll(request, key, now=NOW)
+    target = urlsplit(sent.target)
+    first = server.receive(sent.method, target.path, target.query, sent.body)
+    assert isinstance(first, EnrollmentRequested)
+    pending = server.pending(first, now=NOW)
+    assert isinstance(
+        client.receive(pending.status, pending.content_type, pending.body, now=NOW), RequestPending
+    )
+    poll = client.poll(now=NOW)
+    target = urlsplit(poll.target)
+    polled = server.receive(poll.method, target.path, target.query, poll.body)
+    assert isinstance(polled, PollRequested)
+    response = server.issue(polled, ca.issue(polled.request, now=NOW), now=NOW)
+    event = client.receive(response.status, response.content_type, response.body, now=NOW)
+    assert isinstance(event, CertificateIssued), event
+    assert event.certificate.public_key_der == key.public_key_der

@@ -154,19 +154,32 @@ def test_enroll_then_renew(served: Served, extra: tuple[str, ...]) -> None:
         (("--ca-key-type", "ec-p256"), "ec-p256"),
         (("--ca-key-type", "ec-p384"), "rsa2048"),
         (("--ca-key-type", "ec-p521"), "ec-p521"),
+        ((), "ed25519"),
+        (("--ca-key-type", "ec-p256"), "ed25519"),
     ],
     indirect=["served"],
-    ids=["rsa-ca/ec-p256", "rsa-ca/ec-p384", "ec-p256-ca/ec-p256", "ec-p384-ca/rsa", "ec-p521"],
-)
-def test_ec_keys_enroll_and_renew_end_to_end(served: Served, key_type: str) -> None:
-    # An EC requester's CertRep is key agreement (ECDH), and so is a request to an EC CA.
+    ids=[
+        "rsa-ca/ec-p256", "rsa-ca/ec-p384", "ec-p256-ca/ec-p256", "ec-p384-ca/rsa", "ec-p521",
+        "rsa-ca/ed25519", "ec-p256-ca/ed25519",
+    ],
+)  # fmt: skip
+def test_ec_and_ed25519_keys_enroll_and_renew_end_to_end(served: Served, key_type: str) -> None:
+    # An EC requester's CertRep is key agreement (ECDH), and so is a request to an EC CA;
+    # an Ed25519 requester's is keyed by its challengePassword (PasswordRecipientInfo).
     first = _enroll(served, "device", "--key-type", key_type)
     assert first.returncode == 0, first.stderr
     issued = _verified(served, "device")
-    assert issued.public_key.family == ("rsa" if key_type.startswith("rsa") else "ec")
-    renewed = _renew(served, "device", "renewed", "--key-type", key_type)
+    family = {"rsa2048": "rsa", "ed25519": "ed25519"}.get(key_type, "ec")
+    assert issued.public_key.family == family
+    challenge = ("--challenge", CHALLENGE) if key_type == "ed25519" else ()
+    renewed = _renew(served, "device", "renewed", "--key-type", key_type, *challenge)
     assert renewed.returncode == 0, renewed.stderr
     assert _verified(served, "renewed").public_key_der != issued.public_key_der
+    if key_type == "ed25519":
+        # Without the challenge, nothing could protect the reply: refused before sending.
+        refused = _renew(served, "renewed", "again", "--key-type", key_type)
+        assert refused.returncode == 2, refused.stdout
+        assert "challengePassword" in refused.stderr
     ca = Certificate.load((served.directory / "state" / "ca.pem").read_bytes())
     wanted = "rsa" if "--ca-key-type" not in served.flags else "ec"
     assert ca.public_key.family == wanted

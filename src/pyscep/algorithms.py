@@ -150,6 +150,8 @@ class SignatureScheme(enum.Enum):
     RSA_PKCS1V15 = "rsassa_pkcs1v15"
     RSA_PSS = "rsassa_pss"
     ECDSA = "ecdsa"
+    #: Pure Ed25519 (RFC 8032; in CMS RFC 8419, with SHA-512 for the signed attributes).
+    ED25519 = "ed25519"
 
 
 @dataclass(frozen=True)
@@ -164,12 +166,15 @@ class AlgorithmPolicy:
         public-key operation expensive for the receiver.
     :param ec_curves: named curves accepted for EC keys (explicit parameters
         never are).
+    :param ed25519: accept Ed25519 keys (signatures only: nothing is
+        encrypted to one, so replies to them need a password, RFC 8894 3.1).
     """
 
     allow_legacy: bool = False
     min_rsa_bits: int = 2048
     max_rsa_bits: int = 8192
     ec_curves: frozenset[str] = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+    ed25519: bool = True
 
     def check_digest(self, digest: DigestAlgorithm) -> DigestAlgorithm:
         """Return ``digest`` if allowed, raise UnsupportedAlgorithmError otherwise."""
@@ -211,7 +216,7 @@ class AlgorithmPolicy:
                 raise UnsupportedAlgorithmError("EC keys with explicit parameters are refused")
             if key.curve not in self.ec_curves:
                 raise UnsupportedAlgorithmError(f"the EC curve {key.curve} is not supported")
-        else:
+        elif key.family != "ed25519" or not self.ed25519:
             raise UnsupportedAlgorithmError(f"{key.algorithm} keys are not supported")
         return key
 

@@ -29,7 +29,7 @@ class PublicKey:
     #: asn1crypto's name of the SPKI algorithm (``rsa``, ``rsassa_pss``, ``ec``...)
     #: or its dotted OID.
     algorithm: str
-    #: Modulus size for RSA, curve size for a named EC curve; 0 when unknown.
+    #: Modulus size for RSA, curve size for a named EC curve or Ed25519; 0 when unknown.
     bits: int
     #: EC keys: the named curve (asn1crypto name or dotted OID), or ``explicit``.
     curve: str | None = None
@@ -66,6 +66,8 @@ class PublicKey:
                 curve = str(parameters.chosen.native)
                 bits = _CURVE_BITS.get(curve, 0)
                 return cls(der, algorithm, bits, curve=curve)
+            if algorithm == "ed25519":
+                return cls(der, algorithm, 256)
             return cls(der, algorithm, 0)
 
 

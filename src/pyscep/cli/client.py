@@ -3,9 +3,10 @@
     pyscep client getcaps URL
     pyscep client getca URL --out FILE [--ca-fingerprint SHA256]
     pyscep client enroll URL --subject DN --challenge SECRET --key-out KEY --cert-out CERT
-                         [--key-type rsa2048|ec-p256|ec-p384|ec-p521] [--get] [--legacy]
+                         [--key-type rsa2048|ec-p256|ec-p384|ec-p521|ed25519] [--get] [--legacy]
                          [--ca-fingerprint SHA256]
     pyscep client renew URL --key KEY --cert CERT --key-out KEY2 --cert-out CERT2
+                        [--challenge SECRET]   (an Ed25519 key's CertRep is keyed by it)
     pyscep client poll URL --pending FILE
     pyscep client getcert URL --key KEY --cert CERT --serial N --out FILE
     pyscep client getcrl URL --key KEY --cert CERT --out FILE
@@ -182,7 +183,9 @@ def _renew(args: argparse.Namespace) -> int:
     key_pem = _new_key(args.key_type)
     write_private(Path(args.key_out), key_pem)
     key = load_private_key(key_pem)
-    request = build_csr(key, current.certificate.subject_der)
+    # No challenge is needed to renew, except by a key that only signs (Ed25519):
+    # its CertRep is keyed by the challengePassword (RFC 8894 section 3.1).
+    request = build_csr(key, current.certificate.subject_der, challenge_password=args.challenge)
     event = _exchange(
         client, args.url, client.renew(request, current, now=datetime.now(timezone.utc))
     )
@@ -281,7 +284,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     client.add_argument("--get", action="store_true", help="send PKIOperation by GET")
     client.add_argument("--legacy", action="store_true", help="allow MD5 and single DES")
     client.add_argument("--subject", help="the DN to enroll, e.g. CN=device-7,O=Example")
-    client.add_argument("--challenge", help="the challenge password")
+    client.add_argument(
+        "--challenge", help="the challenge password (renew: only for an Ed25519 key)"
+    )
     client.add_argument(
         "--key-type", default="rsa2048", help=f"the new key: {', '.join(KEY_TYPES)}"
     )

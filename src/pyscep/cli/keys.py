@@ -1,9 +1,9 @@
-"""New private keys for the applications, by name: ``rsa2048`` ... ``ec-p256`` ... ``ec-p521``."""
+"""New private keys for the applications, by name: ``rsa2048`` ... ``ec-p256`` ... ``ed25519``."""
 
 from __future__ import annotations
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from pyscep.certificate import Certificate
 from pyscep.errors import LocalProtocolError
@@ -17,7 +17,8 @@ _CURVES: dict[str, ec.EllipticCurve] = {
 }
 _OF_CURVE = {"secp256r1": "ec-p256", "secp384r1": "ec-p384", "secp521r1": "ec-p521"}
 #: The key types the applications make.
-KEY_TYPES = ("rsa2048", "rsa3072", "rsa4096", *_CURVES)
+#: (Ed25519 only signs: its CertReps are keyed by the challengePassword, RFC 8894 3.1.)
+KEY_TYPES = ("rsa2048", "rsa3072", "rsa4096", *_CURVES, "ed25519")
 #: Older spellings still accepted.
 _ALIASES = {"ec256": "ec-p256", "rsa": "rsa2048", "ec": "ec-p256"}
 
@@ -25,9 +26,11 @@ _ALIASES = {"ec256": "ec-p256", "rsa": "rsa2048", "ec": "ec-p256"}
 def new_private_key(kind: str) -> bytes:
     """A new key of ``kind`` (see `KEY_TYPES`) as unencrypted PKCS#8 PEM."""
     kind = _ALIASES.get(kind, kind)
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
     if kind in _CURVES:
         key = ec.generate_private_key(_CURVES[kind])
+    elif kind == "ed25519":
+        key = ed25519.Ed25519PrivateKey.generate()
     elif kind in KEY_TYPES:
         key = rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
     else:
@@ -42,5 +45,7 @@ def key_type_of(certificate: Certificate) -> str:
     public = certificate.public_key
     if public.family == "ec":
         return _OF_CURVE.get(public.curve or "", "ec-p256")
+    if public.family == "ed25519":
+        return "ed25519"
     # The smallest size pyscep makes that is at least the old one.
     return next((f"rsa{n}" for n in (2048, 3072) if public.bits <= n), "rsa4096")

@@ -62,6 +62,7 @@ __all__ = [
     "open_with_password",
     "parse_enveloped_data",
     "recipient_problem",
+    "signature_only",
 ]
 
 #: Most RecipientInfos an envelope may carry.
@@ -214,6 +215,15 @@ def build_enveloped_data(
     return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
 
 
+#: Key families that only sign: an envelope to them needs a password (RFC 8894 section 3.1).
+_SIGNATURE_ONLY = frozenset({"ed25519"})
+
+
+def signature_only(certificate: Certificate) -> bool:
+    """True for a key nothing can be encrypted to (Ed25519): its replies need a password."""
+    return certificate.public_key_algorithm in _SIGNATURE_ONLY
+
+
 def recipient_problem(
     certificate: Certificate, *, backend: CryptoBackend, algorithms: AlgorithmPolicy
 ) -> str | None:
@@ -233,7 +243,7 @@ def recipient_problem(
         if isinstance(backend, KeyWrapBackend):
             return None
         return f"the {backend.name} backend has no ECDH key agreement"
-    return f"a {family} key can only sign: nothing can be encrypted to it"
+    return f"an {family} key can only sign: nothing can be encrypted to it"
 
 
 def _key_transport_recipient(

@@ -149,13 +149,17 @@ def _signature_algorithm(
                 ),
             }
         )
+    if scheme is SignatureScheme.ED25519:
+        return algos.SignedDigestAlgorithm({"algorithm": "ed25519"})  # no parameters
     return algos.SignedDigestAlgorithm({"algorithm": f"{digest.value}_ecdsa"})
 
 
 def default_scheme(certificate: Certificate) -> SignatureScheme:
-    """PKCS#1 v1.5 for RSA keys, ECDSA for EC keys."""
+    """PKCS#1 v1.5 for RSA keys, ECDSA for EC keys, Ed25519 for Ed25519 keys."""
     if certificate.public_key_algorithm == "ec":
         return SignatureScheme.ECDSA
+    if certificate.public_key_algorithm == "ed25519":
+        return SignatureScheme.ED25519
     if certificate.public_key_algorithm == "rsa":
         return SignatureScheme.RSA_PKCS1V15
     raise UnsupportedAlgorithmError(f"cannot sign with a {certificate.public_key_algorithm} key")
@@ -184,9 +188,11 @@ def build_signed_data(
     exactly those bytes are signed. ``certificates`` defaults to the
     signer's certificate. ``content=None`` omits eContent (digest of no octets).
     """
-    algorithms.check_digest(digest)
     signer_certificate = signer.certificate
     scheme = scheme or default_scheme(signer_certificate)
+    if scheme is SignatureScheme.ED25519:
+        digest = DigestAlgorithm.SHA512  # RFC 8419 section 3: SHA-512 with Ed25519
+    algorithms.check_digest(digest)
     message_digest = backend.digest(digest, content or b"")
     all_attributes = [
         _attribute("content_type", cms.ContentType("data")),
@@ -448,6 +454,10 @@ def _scheme_of(info: ParsedSignerInfo, digest: DigestAlgorithm) -> SignatureSche
         scheme, implied = SignatureScheme.RSA_PKCS1V15, _RSA_SIGNATURES[name]
     elif name in _ECDSA_SIGNATURES:
         scheme, implied = SignatureScheme.ECDSA, _ECDSA_SIGNATURES[name]
+    elif name == "ed25519":
+        if digest is not DigestAlgorithm.SHA512:
+            raise UnsupportedAlgorithmError("an Ed25519 SignerInfo digests with SHA-512 (RFC 8419)")
+        return SignatureScheme.ED25519
     elif name == "rsassa_pss" and info.pss_params is not None:
         hash_name, mgf_hash, _ = info.pss_params
         check_pss_parameters(digest, hash_name, mgf_hash)

@@ -10,7 +10,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.decrepit.ciphers.algorithms import Blowfish, TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives import padding as sym_padding
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, algorithms, modes
 
 from pyscep.algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
@@ -40,6 +40,9 @@ _HASHES: dict[DigestAlgorithm, type[hashes.HashAlgorithm]] = {
 }
 
 
+_KEY_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
+
+
 def _hash(algorithm: DigestAlgorithm) -> hashes.HashAlgorithm:
     return _HASHES[algorithm]()
 
@@ -63,7 +66,7 @@ def _oaep(transport: KeyTransport) -> padding.AsymmetricPadding:
 
 
 def _load_private_key(private_key: PrivateKeyLike) -> Any:
-    if isinstance(private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+    if isinstance(private_key, _KEY_TYPES):
         return private_key
     if isinstance(private_key, PycaKey):
         return private_key.key
@@ -81,11 +84,11 @@ def _load_private_key(private_key: PrivateKeyLike) -> Any:
 
 
 class PycaKey:
-    """A PrivateKey over a pyca/cryptography RSA or EC key (loaded once)."""
+    """A PrivateKey over a pyca/cryptography RSA, EC or Ed25519 key (loaded once)."""
 
     def __init__(self, key: Any) -> None:
-        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-            raise KeyLoadError("only RSA and EC private keys are supported")
+        if not isinstance(key, _KEY_TYPES):
+            raise KeyLoadError("only RSA, EC and Ed25519 private keys are supported")
         self.key = key
         self._public_key_der = bytes(
             key.public_key().public_bytes(
@@ -109,6 +112,8 @@ class PycaKey:
                 return bytes(self.key.sign(data, pss, algorithm))
         elif isinstance(self.key, ec.EllipticCurvePrivateKey) and scheme is SignatureScheme.ECDSA:
             return bytes(self.key.sign(data, ec.ECDSA(algorithm)))
+        elif isinstance(self.key, ed25519.Ed25519PrivateKey) and scheme is SignatureScheme.ED25519:
+            return bytes(self.key.sign(data))  # pure Ed25519: the digest is not used
         raise UnsupportedAlgorithmError(f"{scheme.value} does not fit this key")
 
     def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
@@ -252,6 +257,8 @@ class PycaBackend:
                 public.verify(signature, data, pss, algorithm)
             elif isinstance(public, ec.EllipticCurvePublicKey) and scheme is SignatureScheme.ECDSA:
                 public.verify(signature, data, ec.ECDSA(algorithm))
+            elif isinstance(public, ed25519.Ed25519PublicKey) and scheme is SignatureScheme.ED25519:
+                public.verify(signature, data)
             else:
                 raise UnsupportedAlgorithmError(f"{scheme.value} does not fit the signer's key")
         except InvalidSignature:

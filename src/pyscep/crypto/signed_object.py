@@ -25,6 +25,7 @@ _SCHEMES = {
     "rsassa_pkcs1v15": SignatureScheme.RSA_PKCS1V15,
     "rsassa_pss": SignatureScheme.RSA_PSS,
     "ecdsa": SignatureScheme.ECDSA,
+    "ed25519": SignatureScheme.ED25519,
 }
 
 

@@ -21,6 +21,7 @@ __all__ = ["check_pss_parameters", "verify_signature"]
 _FAMILY_SCHEMES = {
     "rsa": (SignatureScheme.RSA_PKCS1V15, SignatureScheme.RSA_PSS),
     "ec": (SignatureScheme.ECDSA,),
+    "ed25519": (SignatureScheme.ED25519,),
 }
 
 
@@ -56,7 +57,7 @@ def verify_signature(
     """
     key = algorithms.check_public_key(PublicKey.load(public_key_der))
     algorithms.check_digest(digest)
-    if scheme not in _FAMILY_SCHEMES[key.family]:
+    if scheme not in _FAMILY_SCHEMES.get(key.family, ()):
         raise UnsupportedAlgorithmError(f"{scheme.value} does not fit a {key.algorithm} key")
     if key.pss_only and scheme is not SignatureScheme.RSA_PSS:
         raise UnsupportedAlgorithmError("an id-RSASSA-PSS key signs with RSASSA-PSS only")

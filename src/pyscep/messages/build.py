@@ -27,7 +27,7 @@ from pyscep.algorithms import (
 )
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import build_certs_only
-from pyscep.cms.enveloped import build_enveloped_data
+from pyscep.cms.enveloped import build_enveloped_data, signature_only
 from pyscep.cms.signed import build_signed_data
 from pyscep.crypto import CryptoBackend, Signer, get_backend
 from pyscep.enums import FailInfo, MessageType, PKIStatus
@@ -92,18 +92,26 @@ def build_request(
     content: bytes,
     *,
     signer: Signer,
-    recipient: Certificate,
+    recipient: Certificate | None,
     transaction_id: str,
     sender_nonce: bytes | None = None,
     options: MessageOptions = DEFAULT_OPTIONS,
+    password: bytes | None = None,
 ) -> BuiltRequest:
     """Any request: ``content`` (DER) enveloped to ``recipient`` (the CA or RA), signed.
+
+    ``password`` adds a PasswordRecipientInfo keyed by it: what a client whose
+    key only signs sends (its challengePassword, RFC 8894 section 3.1), so
+    that the CA answers in the same form. With ``recipient=None`` the
+    password is the only recipient (the CA must then know the password).
 
     Raises LocalProtocolError for a message type that is not a request, and
     UnsupportedAlgorithmError for algorithms ``options.algorithms`` refuses.
     """
     if not message_type.is_request:
         raise LocalProtocolError(f"{message_type.rfc_name} is not a request")
+    if recipient is None and password is None:
+        raise LocalProtocolError("a request needs a recipient certificate or a password")
     crypto = get_backend(options.backend)
     algorithms = options.algorithms or DEFAULT_POLICY
     nonce = (
@@ -117,6 +125,7 @@ def build_request(
         algorithms=algorithms,
         key_transport=options.key_transport,
         rng=options.rng,
+        password=password,
     )
     attributes = ScepAttributes(
         message_type=message_type, transaction_id=transaction_id, sender_nonce=nonce
@@ -137,18 +146,20 @@ def build_pkcs_req(
     csr: bytes | CertificationRequest,
     *,
     signer: Signer,
-    recipient: Certificate,
+    recipient: Certificate | None,
     message_type: MessageType = MessageType.PKCS_REQ,
     transaction_id: str | None = None,
     sender_nonce: bytes | None = None,
     options: MessageOptions = DEFAULT_OPTIONS,
+    password: bytes | None = None,
 ) -> BuiltRequest:
     """PKCSReq (or RenewalReq / UpdateReq with ``message_type``) carrying a PKCS#10 request.
 
     The transactionID defaults to the SHA-256 of the CSR's public key
     (`transaction_id_for_key`). For an initial enrollment the signer is
     usually a self-signed certificate for the CSR's key (`self_signed_signer`);
-    for a renewal, the certificate being renewed.
+    for a renewal, the certificate being renewed. ``password``: see
+    `build_request`.
     """
     if not message_type.carries_csr:
         raise LocalProtocolError(f"{message_type.rfc_name} does not carry a PKCS#10 request")
@@ -161,6 +172,7 @@ def build_pkcs_req(
         transaction_id=transaction_id or transaction_id_for_key(request.public_key_der),
         sender_nonce=sender_nonce,
         options=options,
+        password=password,
     )
 
 
@@ -272,14 +284,17 @@ def _reply(
             reply,
             explicit and options.cipher is None,
         )
+        # A key that only signs gets the envelope keyed by its challengePassword.
+        password_only = reply.password is not None and signature_only(reply.recipient)
         envelope = build_enveloped_data(
             content,
-            reply.recipient,
+            None if password_only else reply.recipient,
             cipher=cipher,
             backend=crypto,
             algorithms=algorithms,
             key_transport=options.key_transport,
             rng=options.rng,
+            password=reply.password if password_only else None,
         )
     attributes = ScepAttributes(
         message_type=MessageType.CERT_REP,

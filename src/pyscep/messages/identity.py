@@ -62,14 +62,24 @@ def _scheme(spki: keys.PublicKeyInfo) -> tuple[SignatureScheme, str]:
         return SignatureScheme.RSA_PKCS1V15, "rsa"
     if spki.algorithm == "ec":
         return SignatureScheme.ECDSA, "ecdsa"
+    if spki.algorithm == "ed25519":
+        return SignatureScheme.ED25519, "ed25519"
     raise LocalProtocolError(f"cannot sign with a {spki.algorithm} key")
+
+
+def _algorithm(spki: keys.PublicKeyInfo, digest: DigestAlgorithm) -> dict[str, str]:
+    """The signature AlgorithmIdentifier this key signs with."""
+    scheme, suffix = _scheme(spki)
+    # Ed25519 names no hash: the AlgorithmIdentifier is id-Ed25519 alone (RFC 8410).
+    return {
+        "algorithm": suffix if scheme is SignatureScheme.ED25519 else f"{digest.value}_{suffix}"
+    }
 
 
 def _sign(
     signer: PrivateKey | Signer, spki: keys.PublicKeyInfo, tbs: bytes, digest: DigestAlgorithm
 ) -> tuple[dict[str, str], bytes]:
-    scheme, suffix = _scheme(spki)
-    return {"algorithm": f"{digest.value}_{suffix}"}, signer.sign(tbs, digest, scheme)
+    return _algorithm(spki, digest), signer.sign(tbs, digest, _scheme(spki)[0])
 
 
 def _general_name(entry: str) -> x509.GeneralName:
@@ -187,7 +197,7 @@ def _certificate(
             "extn_value": {"key_identifier": authority_key_id},
         },
     ]
-    signature_algorithm = {"algorithm": f"{digest.value}_{_scheme(issuer_spki)[1]}"}
+    signature_algorithm = _algorithm(issuer_spki, digest)
     tbs = x509.TbsCertificate(
         {
             "version": "v3",
@@ -244,6 +254,8 @@ def self_signed_certificate(
         usage = {"key_cert_sign", "crl_sign", "digital_signature"}
     elif spki.algorithm == "rsa":
         usage = {"digital_signature", "key_encipherment"}
+    elif spki.algorithm == "ec":
+        usage = {"digital_signature", "key_agreement"}  # the CertRep comes by ECDH
     else:
         usage = {"digital_signature"}
     return _certificate(
@@ -291,6 +303,8 @@ def issue_certificate(
     usage = {"digital_signature"}
     if subject_spki.algorithm == "rsa":
         usage.add("key_encipherment")
+    elif subject_spki.algorithm == "ec":
+        usage.add("key_agreement")
     return _certificate(
         issuer_key=ca,
         issuer_spki=issuer_spki,

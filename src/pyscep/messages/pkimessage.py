@@ -28,14 +28,19 @@ from pyscep._der import DEFAULT_LIMITS, Limits, read_header
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import CertsOnly, parse_certs_only
-from pyscep.cms.enveloped import ParsedEnvelope, decrypt_envelope, parse_enveloped_data
+from pyscep.cms.enveloped import (
+    ParsedEnvelope,
+    decrypt_envelope,
+    open_with_password,
+    parse_enveloped_data,
+)
 from pyscep.cms.signed import (
     ParsedSignedData,
     ParsedSignerInfo,
     parse_signed_data,
     verify_signed_data,
 )
-from pyscep.crypto import CryptoBackend, Decrypter, get_backend
+from pyscep.crypto import CryptoBackend, Decrypter, KeyAgreer, get_backend
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.errors import (
     LocalProtocolError,
@@ -564,10 +569,11 @@ def verify_cert_rep(
 
 def decrypt_pki_message(
     message: PKIMessage,
-    decrypter: Decrypter,
+    decrypter: Decrypter | KeyAgreer,
     *,
     algorithms: AlgorithmPolicy | None = None,
     backend: CryptoBackend | str | None = None,
+    password: bytes | None = None,
 ) -> DecryptedContent:
     """Open the pkcsPKIEnvelope of a verified message and parse what it carries.
 
@@ -575,6 +581,10 @@ def decrypt_pki_message(
     self-signature is checked), an IssuerAndSubject (CertPoll), an
     IssuerAndSerial (GetCert, GetCRL) or a CertsOnly (CertRep SUCCESS).
     ``algorithms`` defaults to the policy the message was accepted under.
+    The decrypter's RecipientInfo is opened (key transport or agreement);
+    when the envelope has none for it and ``password`` is given, its
+    PasswordRecipientInfo is opened with the password (RFC 8894 section 3.1:
+    a CertRep to a key that only signs, or a request from one).
 
     Raises DecryptionError (one fixed text, whatever went wrong with the
     keys), UnsupportedAlgorithmError (a cipher or key transport unknown or
@@ -587,9 +597,16 @@ def decrypt_pki_message(
         raise LocalProtocolError("the message has no pkcsPKIEnvelope")
     crypto = get_backend(backend)
     policy = algorithms or message.algorithms
-    plaintext, _, _ = decrypt_envelope(
-        message.envelope, decrypter, backend=crypto, algorithms=policy
-    )
+    envelope = message.envelope
+    addressed = any(r.addressed_to(decrypter.certificate) for r in envelope.recipients)
+    if (
+        password is not None
+        and not addressed
+        and any(r.kind == "pwri" for r in envelope.recipients)
+    ):
+        plaintext = open_with_password(envelope, password, backend=crypto, algorithms=policy)
+    else:
+        plaintext, _, _ = decrypt_envelope(envelope, decrypter, backend=crypto, algorithms=policy)
     return content_of(message.message_type, plaintext, crypto, policy)
 
 

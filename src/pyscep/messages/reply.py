@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, ContentCipher, DigestAlgorithm
@@ -34,6 +34,9 @@ class ReplyTo:
     cipher: ContentCipher = ContentCipher.AES128_CBC
     #: The algorithm policy the request was accepted under; the reply respects it.
     algorithms: AlgorithmPolicy = DEFAULT_POLICY
+    #: For a requester whose key only signs (Ed25519): the challengePassword of its
+    #: CSR, which keys the CertRep's PasswordRecipientInfo (RFC 8894 section 3.1).
+    password: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, request: PKIMessage) -> ReplyTo:

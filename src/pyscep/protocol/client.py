@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
+from pyscep.cms.enveloped import signature_only
 from pyscep.crypto import KeyPair, PrivateKey
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.errors import LocalProtocolError, ScepError, UnsupportedAlgorithmError
@@ -234,6 +235,8 @@ class _Outstanding:
     requested_key: bytes | None
     #: For polls: what CertPoll names.
     poll_content: IssuerAndSubject | None
+    #: A key that only signs: the challengePassword that keys the CertRep (RFC 8894 3.1).
+    password: bytes | None = field(default=None, repr=False)
 
 
 class ScepClient:
@@ -365,7 +368,8 @@ class ScepClient:
         placeholder = BuiltRequest(b"", MessageType.PKCS_REQ, transaction_id, b"")
         poll = IssuerAndSubject(self.ca.ca.subject_der, request.subject_der)
         self._call("resume")
-        self._pending = _Outstanding(placeholder, keys, request.public_key_der, poll)
+        password = _reply_password(keys.certificate, request)
+        self._pending = _Outstanding(placeholder, keys, request.public_key_der, poll, password)
         self._pending_since, self._polls, self.next_poll_at = now, 0, now
 
     # --- building ---------------------------------------------------------------
@@ -398,6 +402,7 @@ class ScepClient:
         self, call: str, kind: MessageType, request: CertificationRequest, keys: KeyPair
     ) -> HttpRequest:
         assert self.ca is not None
+        password = _reply_password(keys.certificate, request)
         built = build_pkcs_req(
             request,
             signer=keys,
@@ -405,10 +410,11 @@ class ScepClient:
             message_type=kind,
             transaction_id=transaction_id_for_key(request.public_key_der),
             options=self._options(),
+            password=password,
         )
         poll = IssuerAndSubject(self.ca.ca.subject_der, request.subject_der)
         self._call(call)
-        return self._send(_Outstanding(built, keys, request.public_key_der, poll))
+        return self._send(_Outstanding(built, keys, request.public_key_der, poll, password))
 
     def _query(
         self, call: str, kind: MessageType, wanted: IssuerAndSerial, keys: KeyPair
@@ -522,7 +528,9 @@ class ScepClient:
 
     def _success(self, message: PKIMessage, outstanding: _Outstanding, body: bytes) -> ClientEvent:
         try:
-            content = decrypt_pki_message(message, outstanding.keys, algorithms=self.algorithms)
+            content = decrypt_pki_message(
+                message, outstanding.keys, algorithms=self.algorithms, password=outstanding.password
+            )
         except UnsupportedAlgorithmError as exc:
             self._unread = outstanding
             return ReplyUnreadable(body, str(exc))
@@ -553,8 +561,22 @@ class ScepClient:
             algorithms=algorithms,
             strict_recipient_nonce=self.profile.strict_recipient_nonce,
         )
-        content = decrypt_pki_message(message, outstanding.keys, algorithms=algorithms)
+        content = decrypt_pki_message(
+            message, outstanding.keys, algorithms=algorithms, password=outstanding.password
+        )
         return self._content(content, outstanding)
+
+
+def _reply_password(signer: Certificate, request: CertificationRequest) -> bytes | None:
+    """The password a CertRep to ``signer`` will be keyed with, when its key only signs."""
+    if not signature_only(signer):
+        return None
+    if request.challenge_password is None:
+        raise LocalProtocolError(
+            "a key that only signs (Ed25519) needs a challengePassword in its CSR: "
+            "the CA envelopes the CertRep with it (RFC 8894 section 3.1)"
+        )
+    return request.challenge_password.encode()
 
 
 _AWAITING = frozenset(

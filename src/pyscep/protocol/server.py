@@ -35,7 +35,7 @@ from datetime import datetime
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import build_certs_only
-from pyscep.cms.enveloped import recipient_problem
+from pyscep.cms.enveloped import recipient_problem, signature_only
 from pyscep.crypto import Decrypter, Signer, get_backend
 from pyscep.enums import CACapability, FailInfo, MessageType
 from pyscep.errors import LocalProtocolError, RemoteProtocolError, ScepError
@@ -67,7 +67,12 @@ from pyscep.messages import (
     verify_request,
 )
 from pyscep.policy import RequestView
-from pyscep.protocol.challenges import ChallengeChecker, ChallengeVerdict, challenge_findings
+from pyscep.protocol.challenges import (
+    ChallengeChecker,
+    ChallengeVerdict,
+    StaticChallenge,
+    challenge_findings,
+)
 from pyscep.protocol.profiles import STRICT, CACertificatesShape, InteropProfile
 from pyscep.protocol.transactions import (
     InMemoryTransactions,
@@ -258,9 +263,10 @@ class ScepResponder:
         problem = recipient_problem(
             message.signer_certificate, backend=get_backend(), algorithms=self.config.algorithms
         )
-        if problem is not None:
+        if problem is not None and not signature_only(message.signer_certificate):
             # A CertRep SUCCESS is enveloped to the requester's key: refuse before the
             # application decides, rather than issue a certificate nobody can read.
+            # (A key that only signs is answered with its challengePassword.)
             return self._failure(reply_to, FailInfo.BAD_ALG, "no reply can be protected", problem)
         if kind.carries_csr and self.config.before_decrypt is not None:
             refusal = self.config.before_decrypt(message)
@@ -268,7 +274,9 @@ class ScepResponder:
                 fail_info, text = refusal
                 return self._failure(reply_to, fail_info, "refused before decrypting", text)
         try:
-            content = decrypt_pki_message(message, self.config.decrypter)
+            content = decrypt_pki_message(
+                message, self.config.decrypter, password=self._request_password()
+            )
         except ScepError as exc:
             return self._failure(reply_to, _fail_info(exc), f"refused: {exc}")
         if isinstance(content, CertificationRequest):
@@ -280,12 +288,27 @@ class ScepResponder:
             return event(reply_to.transaction_id, content, message.signer_certificate, reply_to)
         return self._failure(reply_to, FailInfo.BAD_REQUEST, "unexpected content")
 
+    def _request_password(self) -> bytes | None:
+        """What opens a request enveloped by password only: the static challenge, if that."""
+        checker = self.config.challenge
+        return checker.secret.encode() if isinstance(checker, StaticChallenge) else None
+
     def _enrollment(
         self,
         message: PKIMessage,
         request: CertificationRequest,
         reply_to: ReplyTo,
     ) -> ServerEvent:
+        if signature_only(message.signer_certificate):
+            if request.challenge_password is None:
+                return self._failure(
+                    reply_to,
+                    FailInfo.BAD_ALG,
+                    "a key that only signs, without a challengePassword",
+                    "a key that only signs needs a challengePassword in its CSR: the CertRep"
+                    " is enveloped with it (RFC 8894 section 3.1)",
+                )
+            reply_to = replace(reply_to, password=request.challenge_password.encode())
         known = self.store.get(reply_to.transaction_id)
         if known is not None:
             if known.requester_key != request.public_key_der:
@@ -324,6 +347,9 @@ class ScepResponder:
         # The poll must come from the key that asked (catalog #65, #68).
         if known is None or known.requester_key != message.signer_certificate.public_key_der:
             return self._failure(reply_to, FailInfo.BAD_CERT_ID, "no such transaction")
+        stored_password = CertificationRequest.load(known.csr).challenge_password
+        if signature_only(message.signer_certificate) and stored_password is not None:
+            reply_to = replace(reply_to, password=stored_password.encode())
         if known.state is TransactionState.PENDING:
             request = CertificationRequest.load(known.csr)
             return PollRequested(reply_to.transaction_id, known, request, message, reply_to)
