@@ -32,6 +32,7 @@ from pyscep.protocol.client import (
     RequestRejected,
     ScepClient,
 )
+from pyscep.protocol.profiles import CISCO_IOS, MICROMDM, NDES, STRICT, InteropProfile
 from pyscep.protocol.server import (
     Answered,
     EnrollmentRequested,
@@ -247,3 +248,39 @@ def test_an_ed25519_client_polls_a_pending_request_and_reads_the_reply() -> None
     event = client.receive(response.status, response.content_type, response.body, now=NOW)
     assert isinstance(event, CertificateIssued), event
     assert event.certificate.public_key_der == key.public_key_der
+
+
+@pytest.mark.parametrize(
+    ("profile", "kind", "allowed"),
+    [
+        (MICROMDM, "ec-p256", False),
+        (CISCO_IOS, "ec-p256", False),
+        (NDES, "ec-p256", True),
+        (NDES, "ed25519", False),
+        (STRICT, "ed25519", True),
+    ],
+)
+def test_the_profile_says_which_requester_keys_the_ca_can_answer(
+    profile: InteropProfile, kind: str, allowed: bool
+) -> None:
+    ca = CAS["rsa"]
+    server = _responder(ca)
+    # LEGACY: under the default policy micromdm's profile refuses its DES replies first.
+    client = ScepClient(
+        ca_fingerprint=ca.certificate.sha256_fingerprint, profile=profile, algorithms=pyscep.LEGACY
+    )
+    assert isinstance(_send(client, server, ca, client.get_caps()), CapabilitiesReceived)
+    ca_event = _send(client, server, ca, client.get_ca_certificates())
+    assert isinstance(ca_event, CACertificatesReceived)
+    key = (
+        _ed25519_key()
+        if kind == "ed25519"
+        else pyscep.load_private_key(make_identity("device", now=NOW, key_type=kind).key_der)
+    )
+    request = build_csr(key, "CN=device", challenge_password=CHALLENGE)
+    if allowed:
+        assert client.enroll(request, key, now=NOW).method in ("GET", "POST")
+        return
+    with pytest.raises(pyscep.UnsupportedAlgorithmError, match=f"not {kind[:2]}"):
+        client.enroll(request, key, now=NOW)
+    assert client.state is ClientState.READY  # nothing was sent

@@ -10,12 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from asn1crypto import cms
-from cryptography.hazmat.primitives import keywrap
+from asn1crypto import cms, core
+from cryptography.hazmat.primitives import keywrap, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyscep import DEFAULT_POLICY, LEGACY, DecryptionError, LimitExceededError
+import pyscep
+from pyscep import DEFAULT_POLICY, LEGACY, DecryptionError, LimitExceededError, SignatureScheme
 from pyscep.algorithms import ContentCipher, DigestAlgorithm
 from pyscep.cms.enveloped import (
     build_enveloped_data,
@@ -24,9 +26,11 @@ from pyscep.cms.enveloped import (
     parse_enveloped_data,
 )
 from pyscep.cms.password import MAX_ITERATIONS
+from pyscep.cms.signed import build_signed_data, parse_signed_data, verify_signed_data
 from pyscep.crypto import get_backend, key_wrap_backend
 from pyscep.crypto.keywrap import aes_key_unwrap, aes_key_wrap, pwri_unwrap, pwri_wrap
 from pyscep.errors import UnsupportedAlgorithmError
+from pyscep.messages import CertificationRequest, build_csr, self_signed_signer
 from pyscep.testing import SeededBackend, make_identity
 from tests.helpers import NOW, openssl, pem_cert, pem_key
 
@@ -412,3 +416,105 @@ def test_inspect_opens_a_bare_envelope_with_a_key_or_a_password(tmp_path: Path) 
     status, bare = _inspect(str(tmp_path / "pwri.der"))
     assert status == 0
     assert bare["recipients"][0]["type"] == "pwri"  # type: ignore[index]
+
+
+def _self_signed(tmp_path: Path, key_type: str) -> tuple[Path, Path, pyscep.crypto.Signer]:
+    """A self-signed certificate for a new key, as files and as a pyscep Signer."""
+    identity = make_identity(f"signer {key_type}", now=NOW, key_type=key_type)
+    (tmp_path / "s.crt").write_bytes(pem_cert(identity.certificate))
+    (tmp_path / "s.key").write_bytes(pem_key(identity))
+    return tmp_path / "s.crt", tmp_path / "s.key", identity.signer
+
+
+def _ed25519_files(tmp_path: Path) -> tuple[Path, Path, pyscep.crypto.Signer]:
+    key = ed25519.Ed25519PrivateKey.generate()
+    signer = self_signed_signer(pyscep.load_private_key(key), "CN=ed25519 signer", now=NOW)
+    (tmp_path / "s.crt").write_bytes(pem_cert(signer.certificate))
+    (tmp_path / "s.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return tmp_path / "s.crt", tmp_path / "s.key", signer
+
+
+@pytest.mark.parametrize("key_type", ["ec-p256", "ec-p384", "ec-p521"])
+def test_ecdsa_signer_infos_both_ways_with_openssl(tmp_path: Path, key_type: str) -> None:
+    certificate, key, signer = _self_signed(tmp_path, key_type)
+    payload = f"signed by {key_type}".encode()
+    theirs = openssl(
+        ["cms", "-sign", "-nodetach", "-binary", "-md", "sha384", "-outform", "DER",
+         "-signer", str(certificate), "-inkey", str(key)],
+        payload,
+    )  # fmt: skip
+    verified = verify_signed_data(
+        parse_signed_data(theirs), backend=BACKEND, algorithms=DEFAULT_POLICY
+    )
+    assert (verified.content, verified.scheme) == (payload, SignatureScheme.ECDSA)
+    ours = build_signed_data(
+        payload, signer, digest=DigestAlgorithm.SHA256, backend=BACKEND, algorithms=DEFAULT_POLICY
+    )
+    (tmp_path / "ours.der").write_bytes(ours)
+    out = openssl(
+        ["cms", "-verify", "-inform", "DER", "-in", str(tmp_path / "ours.der"), "-CAfile",
+         str(certificate), "-purpose", "any", "-binary"]
+    )  # fmt: skip
+    assert out == payload
+
+
+def test_ed25519_certificates_and_csrs_both_ways_with_openssl(tmp_path: Path) -> None:
+    # OpenSSL 3.0 has no Ed25519 in CMS (3.2 added it), but signs and verifies
+    # Ed25519 certificates and PKCS#10 requests: those are checked both ways.
+    certificate, key, _ = _ed25519_files(tmp_path)
+    assert b": OK" in openssl(["verify", "-CAfile", str(certificate), str(certificate)])
+    ours = build_csr(pyscep.load_private_key(key.read_bytes()), "CN=ed25519 csr")
+    (tmp_path / "ours.csr").write_bytes(ours.der)
+    checked = subprocess.run(
+        ["openssl", "req", "-verify", "-noout", "-inform", "DER", "-in",
+         str(tmp_path / "ours.csr")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    theirs = openssl(
+        ["req", "-new", "-key", str(key), "-subj", "/CN=openssl ed25519", "-outform", "DER"]
+    )
+    request = CertificationRequest.load(theirs)
+    request.verify_signature(BACKEND, DEFAULT_POLICY)
+    assert request.signature_algorithm == "ed25519"
+    tampered = CertificationRequest.load(theirs[:-1] + bytes([theirs[-1] ^ 1]))
+    with pytest.raises(pyscep.VerificationError):
+        tampered.verify_signature(BACKEND, DEFAULT_POLICY)
+
+
+def test_an_ed25519_signer_info_is_what_rfc_8419_says(tmp_path: Path) -> None:
+    """No CMS peer does Ed25519 here, so an independent check: asn1crypto and cryptography."""
+    _, _, signer = _ed25519_files(tmp_path)
+    payload = b"signed by ed25519"
+    ours = build_signed_data(
+        payload, signer, digest=DigestAlgorithm.SHA256, backend=BACKEND, algorithms=DEFAULT_POLICY
+    )
+    info = cms.ContentInfo.load(ours)["content"]["signer_infos"][0]
+    assert info["digest_algorithm"]["algorithm"].native == "sha512"
+    assert info["signature_algorithm"]["algorithm"].dotted == "1.3.101.112"
+    assert isinstance(info["signature_algorithm"]["parameters"], core.Void)  # absent (RFC 8410)
+    attributes = {a["type"].native: a["values"][0].native for a in info["signed_attrs"]}
+    assert attributes["message_digest"] == hashlib.sha512(payload).digest()
+    public = ed25519.Ed25519PublicKey.from_public_bytes(
+        signer.certificate.to_cryptography().public_key().public_bytes_raw()
+    )
+    signed = info["signed_attrs"].untag().dump()  # re-tagged as the SET OF that was signed
+    public.verify(info["signature"].native, signed)
+    verified = verify_signed_data(
+        parse_signed_data(ours), backend=BACKEND, algorithms=DEFAULT_POLICY
+    )
+    assert verified.scheme is SignatureScheme.ED25519
+    # The same SignerInfo claiming SHA-256 is refused (RFC 8419 section 3).
+    outer = cms.ContentInfo.load(ours)
+    outer["content"]["signer_infos"][0]["digest_algorithm"] = {"algorithm": "sha256"}
+    outer["content"]["digest_algorithms"] = [{"algorithm": "sha256"}]
+    with pytest.raises(UnsupportedAlgorithmError, match="SHA-512"):
+        verify_signed_data(
+            parse_signed_data(outer.dump(force=True)), backend=BACKEND, algorithms=DEFAULT_POLICY
+        )

@@ -402,6 +402,14 @@ class ScepClient:
         self, call: str, kind: MessageType, request: CertificationRequest, keys: KeyPair
     ) -> HttpRequest:
         assert self.ca is not None
+        family = keys.certificate.public_key_algorithm
+        if family not in self.profile.requester_keys:
+            # The CertRep goes to this key: refuse before the CA issues a certificate
+            # that could not be delivered.
+            raise UnsupportedAlgorithmError(
+                f"the {self.profile.name} profile says this CA answers "
+                f"{', '.join(sorted(self.profile.requester_keys))} keys only, not {family}"
+            )
         password = _reply_password(keys.certificate, request)
         built = build_pkcs_req(
             request,

@@ -93,7 +93,13 @@ class InteropProfile:
     #: RSA SignerInfos name rsaEncryption (OpenSSL, sscep; strongSwan insists) or
     #: shaXWithRSAEncryption (what some Java stacks expect).
     rsa_digest_in_signature_oid: bool = False
+    #: Requester key families whose CertReps the CA can protect: RSA (key transport),
+    #: EC (key agreement), Ed25519 (password, RFC 8894 section 3.1). A client with
+    #: another key is told before it sends.
+    requester_keys: frozenset[str] = frozenset({"rsa", "ec", "ed25519"})
 
+
+_RSA_ONLY = frozenset({"rsa"})
 
 #: RFC 8894 as written.
 STRICT = InteropProfile("strict")
@@ -102,16 +108,22 @@ DRAFT = InteropProfile(
     "draft",
     renewal=Renewal.PKCS_REQ,
     advertised_caps=CACaps.of(["DES3", "SHA-1", "POSTPKIOperation", "GetNextCACert"]),
+    requester_keys=_RSA_ONLY,
 )
 #: micromdm/scep: replies are single DES and SHA-1 whatever the request used.
 MICROMDM = InteropProfile(
-    "micromdm", reply_cipher=ContentCipher.DES_CBC, reply_digest=DigestAlgorithm.SHA1
+    "micromdm",
+    reply_cipher=ContentCipher.DES_CBC,
+    reply_digest=DigestAlgorithm.SHA1,
+    requester_keys=_RSA_ONLY,
 )
-#: Microsoft NDES: its "Renewal" means re-enrolment by subject, not RenewalReq.
+#: Microsoft NDES: its "Renewal" means re-enrolment by subject, not RenewalReq;
+#: EC requesters get a KeyAgreeRecipientInfo.
 NDES = InteropProfile(
     "ndes",
     renewal=Renewal.PKCS_REQ,
     advertised_caps=CACaps.of(["POSTPKIOperation", "SHA-256", "SHA-512", "DES3", "AES"]),
+    requester_keys=frozenset({"rsa", "ec"}),
 )
 #: Cisco IOS: GET only, SHA-1 on old images, renewal by PKCSReq.
 CISCO_IOS = InteropProfile(
@@ -119,12 +131,15 @@ CISCO_IOS = InteropProfile(
     use_post=False,
     renewal=Renewal.PKCS_REQ,
     advertised_caps=CACaps.of(["DES3", "SHA-1", "SHA-256", "Renewal"]),
+    requester_keys=_RSA_ONLY,
 )
 #: Apple (iOS, macOS profiles): GET and POST, RFC 8894 algorithms.
 APPLE = InteropProfile("apple")
 #: MikroTik RouterOS: needs senderNonce in CertReps (pyscep always sends one), SHA-1.
 MIKROTIK = InteropProfile(
-    "mikrotik", advertised_caps=CACaps.of(["DES3", "SHA-1", "SHA-256", "POSTPKIOperation"])
+    "mikrotik",
+    advertised_caps=CACaps.of(["DES3", "SHA-1", "SHA-256", "POSTPKIOperation"]),
+    requester_keys=_RSA_ONLY,
 )
 
 #: Every named profile, by name.
