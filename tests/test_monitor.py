@@ -162,3 +162,9 @@ def test_a_bad_config_says_what_and_where(tmp_path: Path, text: str, why: str) -
     config.write_text(text)
     with pytest.raises(MonitorConfigError, match=why.replace("[", r"\[")):
         load_config(config)
+
+
+def test_a_bad_now_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _keystores(tmp_path)
+    assert main(["monitor", "status", "--config", str(config), "--now", "tomorrow"]) == 2
+    assert "not an ISO 8601 time" in capsys.readouterr().err

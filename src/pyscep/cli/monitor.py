@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pyscep.errors import ScepError
 from pyscep.policy import check_renewal
 
+from .clock import now_or
 from .monitor_config import KeystoreConfig, MonitorConfigError, load_config
 from .monitor_keystores import keystore_for
 from .monitor_state import MonitorState
@@ -89,10 +90,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    """``monitor status``."""
-    now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+    """``monitor status`` and ``monitor run``."""
+    try:
+        now = now_or(args.now)
+    except ValueError as exc:
+        print(f"pyscep monitor: {exc}", file=sys.stderr)
+        return 2
     if args.action == "run":
         return _run(args.config, now, as_json=args.json)
     try:

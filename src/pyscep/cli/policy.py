@@ -6,7 +6,7 @@ import argparse
 import hmac
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from pyscep.algorithms import LEGACY
@@ -34,6 +34,8 @@ from pyscep.policy import (
     inventory_from_json,
     parse_scep_conf,
 )
+
+from .clock import now_or
 
 __all__ = ["add_parser", "run"]
 
@@ -81,9 +83,7 @@ def run(args: argparse.Namespace) -> int:
         inventory = inventory_from_json(
             inventory_path.read_text(), lambda name: (inventory_path.parent / name).read_bytes()
         )
-        now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=timezone.utc)
+        now = now_or(args.now)
         early, view = _request_view(args, cas, config, inventory, now)
     except OSError as exc:
         return _fail(f"{exc.strerror}: {exc.filename}")

@@ -32,6 +32,7 @@ from pyscep._der import (
 )
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
+from pyscep.cms._identifiers import read_identifier
 from pyscep.crypto import CryptoBackend, Decrypter, KeyAgreer, KeyWrapBackend, PrivateKey, Rng
 from pyscep.errors import DecryptionError, ParseError, UnsupportedAlgorithmError
 from pyscep.oids import CipherOID
@@ -411,15 +412,7 @@ def _read_recipient(recipient: cms.RecipientInfo) -> list[RecipientView]:
 
 
 def _key_transport_view(ktri: cms.KeyTransRecipientInfo) -> RecipientView:
-    rid = ktri["rid"]
-    issuer_der = serial = key_identifier = None
-    if rid.name == "issuer_and_serial_number":
-        issuer = rid.chosen["issuer"]
-        issuer.native  # noqa: B018 - materialise inside the boundary
-        issuer_der = bytes(issuer.dump())
-        serial = int(rid.chosen["serial_number"].native)
-    else:
-        key_identifier = bytes(rid.chosen.native)
+    issuer_der, serial, key_identifier = read_identifier(ktri["rid"])
     algorithm = ktri["key_encryption_algorithm"]
     raw_params = algorithm["parameters"]
     params_der = None

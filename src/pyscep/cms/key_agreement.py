@@ -20,6 +20,7 @@ from pyscep._boundary import field
 from pyscep._der import count_children
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm
 from pyscep.certificate import Certificate
+from pyscep.cms._identifiers import read_identifier
 from pyscep.crypto import CryptoBackend, Rng, key_wrap_backend
 from pyscep.crypto.keywrap import aes_key_unwrap, aes_key_wrap, x963_kdf
 from pyscep.errors import UnsupportedAlgorithmError
@@ -182,15 +183,7 @@ def key_agreement_views(
         count_children(encrypted_keys.contents or b"", MAX_ENCRYPTED_KEYS, "RecipientEncryptedKeys")
         for index, entry in enumerate(encrypted_keys):
             with field(f"[{index}]"):
-                rid = entry["rid"]
-                issuer_der = serial = key_identifier = None
-                if rid.name == "issuer_and_serial_number":
-                    issuer = rid.chosen["issuer"]
-                    issuer.native  # noqa: B018 - materialise inside the boundary
-                    issuer_der = bytes(issuer.dump())
-                    serial = int(rid.chosen["serial_number"].native)
-                else:
-                    key_identifier = bytes(rid.chosen["subject_key_identifier"].native)
+                issuer_der, serial, key_identifier = read_identifier(entry["rid"])
                 views.append(
                     (
                         agreement,

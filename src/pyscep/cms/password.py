@@ -17,7 +17,7 @@ from asn1crypto import algos, cms, core
 from pyscep._boundary import field
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm
 from pyscep.crypto import CryptoBackend, Rng, key_wrap_backend
-from pyscep.crypto.keywrap import pwri_unwrap, pwri_wrap
+from pyscep.crypto.keywrap import pbkdf2, pwri_unwrap, pwri_wrap
 from pyscep.errors import LimitExceededError, UnsupportedAlgorithmError
 from pyscep.oids import RecipientOID
 
@@ -67,7 +67,7 @@ def build_password_recipient(
     wrapper = key_wrap_backend(backend)
     salt = rng(16)
     iv = rng(kek_cipher.block_size)
-    kek = wrapper.derive_pbkdf2(prf, password, salt, iterations, kek_cipher.key_size)
+    kek = pbkdf2(prf, password, salt, iterations, kek_cipher.key_size)
     encrypted_key = pwri_wrap(wrapper, kek_cipher, kek, iv, content_key, rng)
     return cms.RecipientInfo(
         {
@@ -168,9 +168,7 @@ def open_password_recipient(
     if parameters.kek_iv is None:
         return None
     try:
-        kek = wrapper.derive_pbkdf2(
-            prf, password, parameters.salt, parameters.iterations, cipher.key_size
-        )
+        kek = pbkdf2(prf, password, parameters.salt, parameters.iterations, cipher.key_size)
     except Exception:
         return None
     return pwri_unwrap(wrapper, cipher, kek, parameters.kek_iv, encrypted_key)

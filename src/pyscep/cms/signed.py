@@ -28,6 +28,7 @@ from pyscep._der import (
 )
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
+from pyscep.cms._identifiers import read_identifier
 from pyscep.crypto import CryptoBackend, Signer
 from pyscep.crypto.verify import check_pss_parameters, verify_signature
 from pyscep.enums import FailInfo
@@ -348,14 +349,7 @@ def _econtent_octets(encoded: bytes) -> bytes:
 def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
     with parse_field("sid"):
         sid = signer_info["sid"]
-        sid_issuer_der = sid_serial = sid_key_identifier = None
-        if sid.name == "issuer_and_serial_number":
-            sid_issuer = sid.chosen["issuer"]
-            sid_issuer.native  # noqa: B018 - materialise inside the boundary
-            sid_issuer_der = bytes(sid_issuer.dump())
-            sid_serial = int(sid.chosen["serial_number"].native)
-        else:
-            sid_key_identifier = bytes(sid.chosen.native)
+        sid_issuer_der, sid_serial, sid_key_identifier = read_identifier(sid)
     with parse_field("digestAlgorithm"):
         digest_algorithm = str(signer_info["digest_algorithm"]["algorithm"].native)
     with parse_field("signatureAlgorithm"):

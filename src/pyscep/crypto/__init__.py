@@ -137,12 +137,6 @@ class KeyWrapBackend(Protocol):
         """CBC-decrypt whole blocks, no padding; raise anything on failure."""
         ...
 
-    def derive_pbkdf2(
-        self, digest: DigestAlgorithm, password: bytes, salt: bytes, iterations: int, length: int
-    ) -> bytes:
-        """PBKDF2 with HMAC-``digest`` (RFC 8018)."""
-        ...
-
     def ephemeral_agreement(
         self, public_key_der: bytes, rng: Rng | None = None
     ) -> tuple[bytes, bytes]:

@@ -166,12 +166,6 @@ class OscryptoBackend:
         _check_aes(cipher)
         return bytes(symmetric.aes_cbc_no_padding_decrypt(key, data, iv))
 
-    def derive_pbkdf2(
-        self, digest: DigestAlgorithm, password: bytes, salt: bytes, iterations: int, length: int
-    ) -> bytes:
-        """hashlib's PBKDF2 (OpenSSL's, as oscrypto's would be)."""
-        return hashlib.pbkdf2_hmac(digest.value, password, salt, iterations, length)
-
     def ephemeral_agreement(
         self, public_key_der: bytes, rng: Rng | None = None
     ) -> tuple[bytes, bytes]:

@@ -180,12 +180,6 @@ class PycaBackend:
         decryptor = Cipher(_cipher_algorithm(cipher, key), modes.CBC(iv)).decryptor()
         return decryptor.update(data) + decryptor.finalize()
 
-    def derive_pbkdf2(
-        self, digest: DigestAlgorithm, password: bytes, salt: bytes, iterations: int, length: int
-    ) -> bytes:
-        """hashlib's PBKDF2 (OpenSSL's)."""
-        return hashlib.pbkdf2_hmac(digest.value, password, salt, iterations, length)
-
     def ephemeral_agreement(
         self, public_key_der: bytes, rng: Rng | None = None
     ) -> tuple[bytes, bytes]:

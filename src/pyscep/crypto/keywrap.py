@@ -12,12 +12,13 @@ fails (RFC 3218).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from pyscep.algorithms import ContentCipher, DigestAlgorithm
 from pyscep.crypto import CryptoBackend, KeyWrapBackend, Rng
 
-__all__ = ["aes_key_unwrap", "aes_key_wrap", "pwri_unwrap", "pwri_wrap", "x963_kdf"]
+__all__ = ["aes_key_unwrap", "aes_key_wrap", "pbkdf2", "pwri_unwrap", "pwri_wrap", "x963_kdf"]
 
 _DEFAULT_IV = b"\xa6" * 8
 _ZERO_IV = bytes(16)
@@ -85,6 +86,13 @@ def x963_kdf(
         out += backend.digest(digest, secret + counter.to_bytes(4, "big") + shared_info)
         counter += 1
     return out[:length]
+
+
+def pbkdf2(
+    digest: DigestAlgorithm, password: bytes, salt: bytes, iterations: int, length: int
+) -> bytes:
+    """PBKDF2 with HMAC-``digest`` (RFC 8018): hashlib's, which is OpenSSL's."""
+    return hashlib.pbkdf2_hmac(digest.value, password, salt, iterations, length)
 
 
 def pwri_wrap(

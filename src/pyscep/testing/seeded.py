@@ -73,13 +73,6 @@ class SeededBackend:
     def decrypt_blocks(self, cipher: ContentCipher, key: bytes, iv: bytes, data: bytes) -> bytes:
         return key_wrap_backend(self.inner).decrypt_blocks(cipher, key, iv, data)
 
-    def derive_pbkdf2(
-        self, digest: DigestAlgorithm, password: bytes, salt: bytes, iterations: int, length: int
-    ) -> bytes:
-        return key_wrap_backend(self.inner).derive_pbkdf2(
-            digest, password, salt, iterations, length
-        )
-
     def ephemeral_agreement(
         self, public_key_der: bytes, rng: Rng | None = None
     ) -> tuple[bytes, bytes]:
