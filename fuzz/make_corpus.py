@@ -25,7 +25,7 @@ def main() -> None:
     def save(data: bytes) -> None:
         (out / hashlib.sha256(data).hexdigest()[:16]).write_bytes(data)
 
-    for vector in sorted((ROOT / "tests" / "vectors").glob("*")):
+    for vector in sorted((ROOT / "tests" / "vectors").glob("**/*")):
         if vector.suffix in (".der", ".txt"):
             save(vector.read_bytes())
 

@@ -22,6 +22,7 @@ from pyscep.messages import (
     self_signed_signer,
     verify_cert_rep,
 )
+from pyscep.messages.inspect import inspect_payload
 from pyscep.protocol.challenges import StaticChallenge
 from pyscep.protocol.client import (
     CACertificatesReceived,
@@ -284,3 +285,31 @@ def test_the_profile_says_which_requester_keys_the_ca_can_answer(
     with pytest.raises(pyscep.UnsupportedAlgorithmError, match=f"not {kind[:2]}"):
         client.enroll(request, key, now=NOW)
     assert client.state is ClientState.READY  # nothing was sent
+
+
+@pytest.mark.parametrize("kind", ["ec-p256", "ed25519"])
+def test_inspect_opens_a_certrep_to_an_ec_or_ed25519_client(kind: str) -> None:
+    ca = CAS["rsa"]
+    server = _responder(ca)
+    client = _ready(server, ca)
+    if kind == "ed25519":
+        raw = ed25519.Ed25519PrivateKey.generate()
+        key = pyscep.load_private_key(raw)
+    else:
+        key = pyscep.load_private_key(make_identity("device", now=NOW, key_type=kind).key_der)
+    sent = client.enroll(build_csr(key, "CN=inspected", challenge_password=CHALLENGE), key, now=NOW)
+    target = urlsplit(sent.target)
+    event = server.receive(sent.method, target.path, target.query, sent.body)
+    assert isinstance(event, EnrollmentRequested)
+    reply = server.issue(event, ca.issue(event.request, now=NOW), now=NOW).body
+    if kind == "ed25519":
+        found = inspect_payload(reply, certificates=[ca.certificate], passwords=[b"let-me-in"])
+    else:
+        found = inspect_payload(reply, certificates=[ca.certificate], keys=[key])
+    assert found.errors == ()
+    assert found.description["decrypted_with"] is not None
+    inner = found.description["inner"]
+    assert inner["type"] == "degenerate certs-only SignedData"
+    assert inner["certificates"][0]["subject"] == "Common Name: inspected"
+    nothing = inspect_payload(reply, certificates=[ca.certificate], passwords=[b"guess"])
+    assert nothing.errors == ("no --key or --password opens any recipient of the envelope",)

@@ -143,7 +143,7 @@ def inspect_payload(
         return _ca_inspection(
             parse_certs_only(der).certificates, "degenerate certs-only SignedData"
         )
-    return _inspect_message(der, keys, certificates, get_backend(backend))
+    return _inspect_message(der, keys, passwords, certificates, get_backend(backend))
 
 
 def _content_type(der: bytes) -> str | None:
@@ -240,6 +240,7 @@ def _nonce(value: bytes | None) -> str | None:
 def _inspect_message(
     der: bytes,
     keys: Sequence[PrivateKey],
+    passwords: Sequence[bytes],
     certificates: Sequence[Certificate],
     backend: CryptoBackend,
 ) -> Inspection:
@@ -260,11 +261,14 @@ def _inspect_message(
         errors.append(f"verification failed: {exc}")
     description = _describe_message(message, verified, known)
     if verified is not None and verified.envelope is not None:
-        opened = _decrypt(verified, keys, backend, errors)
+        opened = _decrypt(verified, keys, passwords, backend, errors)
         if opened is not None:
-            content, recipient, _ = opened
+            content, recipient = opened
             description["inner"] = describe_content(content)
-            description["decrypted_with"] = _describe_recipient(recipient, known)
+            # A password recipient names no certificate: described by its algorithms.
+            description["decrypted_with"] = _describe_recipient(
+                recipient, known
+            ) or _describe_any_recipient(recipient, known)
             _name_the_recipient(description, known)
     return Inspection(
         message.message_type.rfc_name,
@@ -350,25 +354,24 @@ def _pss(message: UnverifiedPKIMessage) -> dict[str, Any] | None:
 def _decrypt(
     message: PKIMessage,
     keys: Sequence[PrivateKey],
+    passwords: Sequence[bytes],
     backend: CryptoBackend,
     errors: list[str],
-) -> tuple[DecryptedContent, RecipientView, PrivateKey] | None:
-    """Try each key on every recipient (a diagnostic, so an oracle is fine here)."""
+) -> tuple[DecryptedContent, RecipientView] | None:
+    """Try each key on every recipient, then each password (a diagnostic: an oracle is fine)."""
     envelope = message.envelope
-    if envelope is None or not keys:
+    if envelope is None or not (keys or passwords):
         return None
-    for key in keys:
-        try:
-            plaintext, recipient = open_with_key(envelope, key, backend=backend, algorithms=LEGACY)
-        except ScepError:
-            continue
-        try:
-            return content_of(message.message_type, plaintext, backend, LEGACY), recipient, key
-        except ScepError as exc:
-            errors.append(f"decrypted, but the content is bad: {exc}")
-            return None
-    errors.append("no --key opens any recipient of the envelope")
-    return None
+    opened = _open_envelope(envelope, keys, passwords, backend)
+    if opened is None:
+        errors.append("no --key or --password opens any recipient of the envelope")
+        return None
+    plaintext, recipient = opened
+    try:
+        return content_of(message.message_type, plaintext, backend, LEGACY), recipient
+    except ScepError as exc:
+        errors.append(f"decrypted, but the content is bad: {exc}")
+        return None
 
 
 def _name_the_recipient(description: dict[str, Any], known: Sequence[Certificate]) -> None:

@@ -18,7 +18,7 @@ from typing import TypeVar
 from pyscep.algorithms import LEGACY
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import parse_certs_only
-from pyscep.cms.enveloped import parse_enveloped_data
+from pyscep.cms.enveloped import decrypt_envelope, open_with_password, parse_enveloped_data
 from pyscep.errors import ScepError
 from pyscep.http import decode_get_message, read_request
 from pyscep.messages.ca import parse_ca_certificates, parse_next_ca_certificates
@@ -68,7 +68,15 @@ def fuzz_one_input(data: bytes) -> None:
     keys = fixed_keys()
     backend = SeededBackend()  # so a finding replays the same way every time
     _quietly(lambda: parse_certs_only(data))
-    _quietly(lambda: parse_enveloped_data(data))
+    envelope = _quietly(lambda: parse_enveloped_data(data))
+    if envelope is not None:
+        # Key agreement and password recipients: opened with a key and a password.
+        _quietly(lambda: open_with_password(envelope, b"fuzz", backend=backend, algorithms=LEGACY))
+        _quietly(
+            lambda: decrypt_envelope(
+                envelope, keys.ec_decrypter, backend=backend, algorithms=LEGACY
+            )
+        )
     _quietly(lambda: parse_ca_certificates(data, now=keys.ca.not_valid_before))
     _quietly(lambda: parse_next_ca_certificates(data, [keys.ca], algorithms=LEGACY))
     _quietly(lambda: CACaps.parse(data))

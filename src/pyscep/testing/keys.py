@@ -14,7 +14,7 @@ __all__ = ["FixedKeys", "fixed_keys"]
 
 @dataclass(frozen=True)
 class FixedKeys:
-    """A test CA and a test client (self-signed), with signers and decrypters."""
+    """A test CA, a test client (self-signed) and an EC identity, with signers and decrypters."""
 
     ca: Certificate
     ca_key: bytes
@@ -24,6 +24,10 @@ class FixedKeys:
     ca_decrypter: Decrypter
     client_signer: Signer
     client_decrypter: Decrypter
+    #: A P-256 identity (the key of tests/vectors/recipients' P-256 certificate), for
+    #: key agreement.
+    ec: Certificate
+    ec_decrypter: Decrypter
 
 
 @cache
@@ -36,6 +40,7 @@ def fixed_keys() -> FixedKeys:
 
     ca, ca_key = Certificate.load(read("ca.crt.der")), read("ca.key.der")
     client, client_key = Certificate.load(read("client.crt.der")), read("client.key.der")
+    ec, ec_key = Certificate.load(read("ec.crt.der")), read("ec.key.der")
     return FixedKeys(
         ca=ca,
         ca_key=ca_key,
@@ -45,4 +50,6 @@ def fixed_keys() -> FixedKeys:
         ca_decrypter=load_decrypter(ca_key, ca),
         client_signer=load_signer(client_key, client),
         client_decrypter=load_decrypter(client_key, client),
+        ec=ec,
+        ec_decrypter=load_decrypter(ec_key, ec),
     )
