@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -31,7 +32,7 @@ from pyscep.crypto import get_backend, key_wrap_backend
 from pyscep.crypto.keywrap import aes_key_unwrap, aes_key_wrap, pwri_unwrap, pwri_wrap
 from pyscep.errors import UnsupportedAlgorithmError
 from pyscep.messages import CertificationRequest, build_csr, self_signed_signer
-from pyscep.testing import SeededBackend, make_identity
+from pyscep.testing import SeededBackend, fixed_keys, make_identity
 from tests.helpers import NOW, openssl, pem_cert, pem_key
 
 BACKEND = get_backend()
@@ -518,3 +519,38 @@ def test_an_ed25519_signer_info_is_what_rfc_8419_says(tmp_path: Path) -> None:
         verify_signed_data(
             parse_signed_data(outer.dump(force=True)), backend=BACKEND, algorithms=DEFAULT_POLICY
         )
+
+
+_VECTORS = sorted((Path(__file__).parent / "vectors" / "recipients").glob("*.der"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    vector=st.sampled_from(_VECTORS),
+    position=st.integers(min_value=0, max_value=10_000),
+    value=st.integers(min_value=0, max_value=255),
+    cut=st.booleans(),
+)
+def test_mutated_recipient_envelopes_raise_only_pyscep_errors(
+    vector: Path, position: int, value: int, cut: bool
+) -> None:
+    data = bytearray(vector.read_bytes())
+    position %= len(data)
+    if cut:
+        del data[position:]
+    else:
+        data[position] = value
+    try:
+        envelope = parse_enveloped_data(bytes(data))
+    except pyscep.ScepError:
+        return
+    # The P-256 key opens the P-256 vector: mutations reach the unwrap and the content.
+    ec = fixed_keys().ec_decrypter
+    for attempt in (
+        lambda: open_with_password(
+            envelope, b"challenge-password", backend=BACKEND, algorithms=LEGACY
+        ),
+        lambda: decrypt_envelope(envelope, ec, backend=BACKEND, algorithms=LEGACY),
+    ):
+        with contextlib.suppress(pyscep.ScepError):
+            attempt()

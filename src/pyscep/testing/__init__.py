@@ -5,7 +5,7 @@
   with fixed test keys; only pyscep errors pass silently.
 - `pyscep.testing.strategies` (needs hypothesis): strategies generating valid
   messages of every type, and mutated variants.
-- `fixed_keys()`: the public test CA and client used by both.
+- `fixed_keys()`: the public test CA, client and EC identity used by both.
 - `make_identity(...)`: a fresh CA or device (key and certificate) for a
   test or an example; `DemoIdentity.issue` signs certificates as that CA.
 - `SeededBackend`: a crypto backend whose randomness is reproducible, so a
