@@ -200,7 +200,15 @@ def _kari(content: bytes = b"secret payload", curve: str = "ec-p256") -> bytes:
         cipher=ContentCipher.AES128_CBC,
         backend=BACKEND,
         algorithms=DEFAULT_POLICY,
+        rng=FIXED_RNG,
     )
+
+
+#: Failure tests build from a fixed seed and open with a seeded fallback key: a random
+#: fallback key passes the CBC padding check one time in 256 (docs/security.md), so
+#: with both fixed the outcome is the same on every run.
+FIXED_RNG = SeededBackend(b"the envelope under test").random_bytes
+FALLBACK = SeededBackend()
 
 
 def test_every_key_agreement_failure_is_the_same_error() -> None:
@@ -230,7 +238,7 @@ def test_every_key_agreement_failure_is_the_same_error() -> None:
             decrypt_envelope(
                 replace(envelope, recipients=(recipient,)),
                 decrypter,
-                backend=BACKEND,
+                backend=FALLBACK,
                 algorithms=DEFAULT_POLICY,
             )
         messages.add(str(raised.value))
@@ -245,7 +253,7 @@ def test_every_key_agreement_failure_is_the_same_error() -> None:
 def test_every_password_failure_is_the_same_error() -> None:
     der = build_enveloped_data(
         b"secret", None, password=b"right", cipher=ContentCipher.AES128_CBC, backend=BACKEND,
-        algorithms=DEFAULT_POLICY,
+        algorithms=DEFAULT_POLICY, rng=FIXED_RNG,
     )  # fmt: skip
     envelope = parse_enveloped_data(der)
     (good,) = envelope.recipients
@@ -268,7 +276,7 @@ def test_every_password_failure_is_the_same_error() -> None:
             open_with_password(
                 candidate,  # type: ignore[arg-type]
                 password,
-                backend=BACKEND,
+                backend=FALLBACK,
                 algorithms=DEFAULT_POLICY,
             )
         messages.add(str(raised.value))

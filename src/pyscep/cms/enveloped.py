@@ -547,6 +547,7 @@ def open_with_password(
     *,
     backend: CryptoBackend,
     algorithms: AlgorithmPolicy,
+    diagnostic: bool = False,
 ) -> bytes:
     """Open the envelope's PasswordRecipientInfo with ``password`` (RFC 8894 section 3.1).
 
@@ -554,6 +555,11 @@ def open_with_password(
     password recipient, unknown algorithms, PBKDF2 work over the bound)
     raise UnsupportedAlgorithmError or LimitExceededError; a wrong password
     and every other secret-dependent failure raise the one DecryptionError.
+
+    ``diagnostic=True`` (DIAGNOSTICS ONLY, for local tools such as ``pyscep
+    inspect``) stops at once when the RFC 3211 check bytes say the password is
+    wrong, instead of carrying on with a random key (which passes the CBC
+    padding check one time in 256): an oracle, never for a server's input.
     """
     cipher = algorithms.check_cipher(ContentCipher.from_name(envelope.cipher_name))
     if envelope.encrypted_content is None:
@@ -576,6 +582,8 @@ def open_with_password(
         prf=prf,
         backend=backend,
     )
+    if diagnostic and (key is None or len(key) != cipher.key_size):
+        raise DecryptionError()
     return _decrypt_with(envelope, cipher, key, fallback, backend)
 
 

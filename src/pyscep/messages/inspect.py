@@ -196,7 +196,9 @@ def _open_envelope(
     password_recipient = next((r for r in envelope.recipients if r.kind == "pwri"), None)
     for password in passwords if password_recipient is not None else ():
         try:
-            plaintext = open_with_password(envelope, password, backend=backend, algorithms=LEGACY)
+            plaintext = open_with_password(
+                envelope, password, backend=backend, algorithms=LEGACY, diagnostic=True
+            )
         except ScepError:
             continue
         assert password_recipient is not None

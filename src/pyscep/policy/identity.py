@@ -282,8 +282,8 @@ def _value_regex(value: str) -> re.Pattern[str]:
 
 def _escape(value: str) -> str:
     """RFC 4514 section 2.4 escaping of one value."""
-    if value.startswith("#") and re.fullmatch(r"#[0-9a-f]+", value):
-        return value  # a DER value, written as #hex
+    if re.fullmatch(r"#(?:[0-9a-f]{2})+", value):
+        return value  # a DER value, written as #hex (whole octets: "#a" is a string)
     out = []
     for index, char in enumerate(value):
         if char in _ALWAYS_ESCAPED or char == "\x00":
