@@ -45,6 +45,8 @@ fuzz-smoke: $(VENV)/.installed
 
 # Parse time and memory on growing hostile inputs (prints numbers; not a test).
 bench: $(VENV)/.installed
+	$(BIN)/python bench/scep_bench.py
+	$(BIN)/python bench/scaling_bench.py
 	$(BIN)/python bench/parse_bench.py
 
 test: lint unit oscrypto-test fuzz-smoke

@@ -15,6 +15,7 @@ from pyscep._boundary import field
 from pyscep.certificate import Certificate
 from pyscep.errors import ParseError
 from pyscep.findings import Finding
+from pyscep.limits import DEFAULT_LIMITS, Limits
 
 from .signed import parse_signed_data
 
@@ -48,9 +49,12 @@ def build_certs_only(certificates: Sequence[Certificate], crls: Sequence[bytes] 
     return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
 
 
-def parse_certs_only(data: bytes) -> CertsOnly:
-    """Read a degenerate SignedData; ParseError if it has signers or content."""
-    parsed = parse_signed_data(data)
+def parse_certs_only(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> CertsOnly:
+    """Read a degenerate SignedData; ParseError if it has signers or content.
+
+    ``limits`` bound the input (a CertRep for GetCRL may carry a large CRL).
+    """
+    parsed = parse_signed_data(data, limits=limits)
     if parsed.signer_infos:
         raise ParseError("a certs-only SignedData has no SignerInfo", path=("SignedData",))
     if parsed.content:

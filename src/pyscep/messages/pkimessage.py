@@ -574,6 +574,7 @@ def decrypt_pki_message(
     algorithms: AlgorithmPolicy | None = None,
     backend: CryptoBackend | str | None = None,
     password: bytes | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> DecryptedContent:
     """Open the pkcsPKIEnvelope of a verified message and parse what it carries.
 
@@ -584,7 +585,8 @@ def decrypt_pki_message(
     The decrypter's RecipientInfo is opened (key transport or agreement);
     when the envelope has none for it and ``password`` is given, its
     PasswordRecipientInfo is opened with the password (RFC 8894 section 3.1:
-    a CertRep to a key that only signs, or a request from one).
+    a CertRep to a key that only signs, or a request from one). ``limits``
+    bound the decrypted content (raise them for a GetCRL reply with a large CRL).
 
     Raises DecryptionError (one fixed text, whatever went wrong with the
     keys), UnsupportedAlgorithmError (a cipher or key transport unknown or
@@ -607,7 +609,7 @@ def decrypt_pki_message(
         plaintext = open_with_password(envelope, password, backend=crypto, algorithms=policy)
     else:
         plaintext, _, _ = decrypt_envelope(envelope, decrypter, backend=crypto, algorithms=policy)
-    return content_of(message.message_type, plaintext, crypto, policy)
+    return content_of(message.message_type, plaintext, crypto, policy, limits=limits)
 
 
 def content_of(
@@ -615,10 +617,13 @@ def content_of(
     plaintext: bytes,
     backend: CryptoBackend,
     algorithms: AlgorithmPolicy = DEFAULT_POLICY,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> DecryptedContent:
     """Parse decrypted pkcsPKIEnvelope content as what ``kind`` carries.
 
-    A CSR's proof of possession is checked under ``algorithms``.
+    A CSR's proof of possession is checked under ``algorithms``; ``limits``
+    bound a certs-only content.
     """
     if kind.carries_csr:
         request = CertificationRequest.load(plaintext)
@@ -628,7 +633,7 @@ def content_of(
         return IssuerAndSubject.load(plaintext)
     if kind in (MessageType.GET_CERT, MessageType.GET_CRL):
         return IssuerAndSerial.load(plaintext)
-    return parse_certs_only(plaintext)
+    return parse_certs_only(plaintext, limits=limits)
 
 
 def issued_certificate(content: CertsOnly, public_key_der: bytes) -> Certificate:
