@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from asn1crypto import cms, crl, x509
+from asn1crypto import crl
 
+from pyscep import _der_writer as w
 from pyscep._boundary import field
 from pyscep.certificate import Certificate
 from pyscep.errors import ParseError
@@ -35,18 +36,20 @@ class CertsOnly:
 def build_certs_only(certificates: Sequence[Certificate], crls: Sequence[bytes] = ()) -> bytes:
     """DER ContentInfo(SignedData) with the given certificates and CRLs and no signer."""
     with field("CRL"):
-        crl_values = [crl.CertificateList.load(der, strict=True) for der in crls]
-    signed_data = cms.SignedData(
-        {
-            "version": "v1",
-            "digest_algorithms": [],
-            "encap_content_info": {"content_type": "data"},
-            "certificates": [x509.Certificate.load(c.der) for c in certificates] or None,
-            "crls": crl_values or None,
-            "signer_infos": [],
-        }
-    )
-    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+        for der in crls:
+            crl.CertificateList.load(der, strict=True)  # one element, nothing after it
+    parts = [w.integer(1), w.set_of([]), w.sequence(w.oid(_DATA))]
+    if certificates:
+        # [0] and [1] IMPLICIT SET OF: in DER order, as every SET.
+        parts.append(w.context(0, b"".join(sorted(c.der for c in certificates))))
+    if crls:
+        parts.append(w.context(1, b"".join(sorted(bytes(c) for c in crls))))
+    parts.append(w.set_of([]))
+    return w.sequence(w.oid(_SIGNED_DATA), w.context(0, w.sequence(*parts)))
+
+
+_DATA = "1.2.840.113549.1.7.1"
+_SIGNED_DATA = "1.2.840.113549.1.7.2"
 
 
 def parse_certs_only(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> CertsOnly:

@@ -17,9 +17,11 @@ secret-dependent failure ends in the same CBC step and raises the same
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from asn1crypto import algos, cms, core, x509
+from asn1crypto import algos, cms, core
 
+from pyscep import _der_writer as w
 from pyscep._asn1 import ContentInfo
 from pyscep._boundary import DEPENDENCY_ERRORS, field
 from pyscep._der import (
@@ -168,52 +170,59 @@ def build_enveloped_data(
     key = random(cipher.key_size)
     iv = random(cipher.block_size)
     ciphertext = backend.encrypt_content(cipher, key, iv, content)
-    infos = []
+    infos: list[tuple[str, bytes]] = []
     if recipient is not None:
         if recipient.public_key_algorithm == "ec":
-            infos.append(
-                build_key_agreement(
-                    recipient,
-                    key,
-                    backend=backend,
-                    algorithms=algorithms,
-                    kdf_digest=kdf_digest,
-                    rng=rng,
-                )
-            )
-        else:
-            infos.append(
-                _key_transport_recipient(recipient, key, backend, algorithms, key_transport, rng)
-            )
-    if password is not None:
-        infos.append(
-            build_password_recipient(
-                password,
+            agreement = build_key_agreement(
+                recipient,
                 key,
-                kek_cipher=cipher,
                 backend=backend,
-                rng=random,
-                iterations=iterations,
+                algorithms=algorithms,
+                kdf_digest=kdf_digest,
+                rng=rng,
             )
+            infos.append(("kari", bytes(agreement.dump())))
+        else:
+            transport = _key_transport_recipient(
+                recipient, key, backend, algorithms, key_transport, rng
+            )
+            infos.append(("ktri", transport))
+    if password is not None:
+        by_password = build_password_recipient(
+            password,
+            key,
+            kek_cipher=cipher,
+            backend=backend,
+            rng=random,
+            iterations=iterations,
         )
-    kinds = {info.name for info in infos}
+        infos.append(("pwri", bytes(by_password.dump())))
+    kinds = {kind for kind, _ in infos}
     # RFC 5652 section 6.1: v3 with a pwri, v2 with a kari, v0 with key transport alone.
-    version = "v3" if "pwri" in kinds else "v2" if "kari" in kinds else "v0"
-    enveloped = cms.EnvelopedData(
-        {
-            "version": version,
-            "recipient_infos": infos,
-            "encrypted_content_info": {
-                "content_type": "data",
-                "content_encryption_algorithm": {
-                    "algorithm": cipher.value,
-                    "parameters": core.OctetString(iv),
-                },
-                "encrypted_content": ciphertext,
-            },
-        }
+    version = 3 if "pwri" in kinds else 2 if "kari" in kinds else 0
+    encrypted_content_info = w.sequence(
+        w.oid(_DATA),
+        w.sequence(w.oid(_cipher_oid(cipher)), w.octet_string(iv)),
+        w.context(0, ciphertext, constructed=False),  # [0] IMPLICIT OCTET STRING
     )
-    return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
+    enveloped = w.sequence(
+        w.integer(version), w.set_of([info for _, info in infos]), encrypted_content_info
+    )
+    return w.sequence(w.oid(_ENVELOPED_DATA), w.context(0, enveloped))
+
+
+_DATA = "1.2.840.113549.1.7.1"
+_ENVELOPED_DATA = "1.2.840.113549.1.7.3"
+
+
+@lru_cache(maxsize=16)
+def _cipher_oid(cipher: ContentCipher) -> str:
+    return str(algos.EncryptionAlgorithmId(cipher.value).dotted)
+
+
+@lru_cache(maxsize=16)
+def _key_transport_algorithm_der(transport: KeyTransport) -> bytes:
+    return bytes(_key_transport_algorithm(transport).dump())
 
 
 #: Key families that only sign: an envelope to them needs a password (RFC 8894 section 3.1).
@@ -254,7 +263,7 @@ def _key_transport_recipient(
     algorithms: AlgorithmPolicy,
     key_transport: KeyTransport,
     rng: Rng | None,
-) -> cms.RecipientInfo:
+) -> bytes:
     if recipient.public_key_algorithm != "rsa":
         raise UnsupportedAlgorithmError(
             "the recipient certificate needs an RSA key (key transport) or an EC key "
@@ -268,26 +277,12 @@ def _key_transport_recipient(
         # The recipient certificate came from GetCACert: whatever the backend's
         # library makes of its key, the answer is a pyscep error.
         raise UnsupportedAlgorithmError("the recipient's public key cannot be used") from None
-    return cms.RecipientInfo(
-        {
-            "ktri": cms.KeyTransRecipientInfo(
-                {
-                    "version": "v0",
-                    "rid": cms.RecipientIdentifier(
-                        {
-                            "issuer_and_serial_number": cms.IssuerAndSerialNumber(
-                                {
-                                    "issuer": x509.Name.load(recipient.issuer_der),
-                                    "serial_number": recipient.serial_number,
-                                }
-                            )
-                        }
-                    ),
-                    "key_encryption_algorithm": _key_transport_algorithm(key_transport),
-                    "encrypted_key": encrypted_key,
-                }
-            )
-        }
+    # KeyTransRecipientInfo, untagged in the RecipientInfo CHOICE.
+    return w.sequence(
+        w.integer(0),
+        w.sequence(recipient.issuer_der, w.integer(recipient.serial_number)),
+        _key_transport_algorithm_der(key_transport),
+        w.octet_string(encrypted_key),
     )
 
 

@@ -11,9 +11,11 @@ import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
-from asn1crypto import algos, cms, core, x509
+from asn1crypto import algos, cms, core
 
+from pyscep import _der_writer as der
 from pyscep._asn1 import ContentInfo, ScepAttribute, ScepAttributes
 from pyscep._boundary import field as parse_field
 from pyscep._der import (
@@ -196,52 +198,83 @@ def build_signed_data(
     algorithms.check_digest(digest)
     message_digest = backend.digest(digest, content or b"")
     all_attributes = [
-        _attribute("content_type", cms.ContentType("data")),
-        _attribute("message_digest", core.OctetString(message_digest)),
+        der.sequence(der.oid(_CONTENT_TYPE), der.set_of([der.oid(_DATA)])),
+        der.sequence(der.oid(_MESSAGE_DIGEST), der.set_of([der.octet_string(message_digest)])),
     ]
     if signing_time is not None:
-        all_attributes.append(_attribute("signing_time", cms.Time({"utc_time": signing_time})))
-    with parse_field("attributes"):
-        all_attributes.extend(ScepAttribute.load(der, strict=True) for der in attributes)
-    signed_attrs = ScepAttributes(all_attributes)
-    signed_attrs_der = signed_attrs.dump()
+        all_attributes.append(
+            bytes(_attribute("signing_time", cms.Time({"utc_time": signing_time})).dump())
+        )
+    for attribute in attributes:
+        check_attribute(attribute)
+        all_attributes.append(bytes(attribute))
+    signed_attrs_der = der.set_of(all_attributes)
     signature = signer.sign(signed_attrs_der, digest, scheme)
-
-    signer_info = cms.SignerInfo(
-        {
-            "version": "v1",
-            "sid": cms.SignerIdentifier(
-                {
-                    "issuer_and_serial_number": cms.IssuerAndSerialNumber(
-                        {
-                            "issuer": x509.Name.load(signer_certificate.issuer_der),
-                            "serial_number": signer_certificate.serial_number,
-                        }
-                    )
-                }
-            ),
-            "digest_algorithm": {"algorithm": digest.value},
-            "signed_attrs": signed_attrs,
-            "signature_algorithm": _signature_algorithm(
-                scheme, digest, digest_in_oid=rsa_digest_in_signature_oid
-            ),
-            "signature": signature,
-        }
+    signer_info = der.sequence(
+        der.integer(1),
+        der.sequence(signer_certificate.issuer_der, der.integer(signer_certificate.serial_number)),
+        _digest_algorithm(digest),
+        # [0] IMPLICIT: the SET's contents under the context tag.
+        der.context(0, _contents(signed_attrs_der)),
+        _signature_algorithm_der(scheme, digest, rsa_digest_in_signature_oid),
+        der.octet_string(signature),
     )
     embedded = [signer_certificate] if certificates is None else list(certificates)
-    encap: dict[str, object] = {"content_type": "data"}
+    encapsulated = [der.oid(_DATA)]
     if content is not None:
-        encap["content"] = core.OctetString(content)
-    signed_data = cms.SignedData(
-        {
-            "version": "v1",
-            "digest_algorithms": [{"algorithm": digest.value}],
-            "encap_content_info": cms.ContentInfo(encap),
-            "certificates": [x509.Certificate.load(cert.der) for cert in embedded] or None,
-            "signer_infos": [signer_info],
-        }
-    )
-    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+        encapsulated.append(der.context(0, der.octet_string(content)))
+    parts = [
+        der.integer(1),
+        der.set_of([_digest_algorithm(digest)]),
+        der.sequence(*encapsulated),
+    ]
+    if embedded:
+        # [0] IMPLICIT SET OF: in DER order, as every SET.
+        parts.append(der.context(0, b"".join(sorted(c.der for c in embedded))))
+    parts.append(der.set_of([signer_info]))
+    return der.sequence(der.oid(_SIGNED_DATA), der.context(0, der.sequence(*parts)))
+
+
+_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+_DATA = "1.2.840.113549.1.7.1"
+_SIGNED_DATA = "1.2.840.113549.1.7.2"
+
+
+def _contents(element: bytes) -> bytes:
+    """The content octets of one DER element."""
+    header = read_header(element)
+    return element[header.content_start : header.content_end]
+
+
+@lru_cache(maxsize=64)
+def _digest_algorithm(digest: DigestAlgorithm) -> bytes:
+    return bytes(algos.DigestAlgorithm({"algorithm": digest.value}).dump())
+
+
+@lru_cache(maxsize=64)
+def _signature_algorithm_der(
+    scheme: SignatureScheme, digest: DigestAlgorithm, digest_in_oid: bool
+) -> bytes:
+    return bytes(_signature_algorithm(scheme, digest, digest_in_oid=digest_in_oid).dump())
+
+
+def check_attribute(attribute: bytes) -> None:
+    """A caller's DER Attribute: SEQUENCE { OID, SET }, one element, nothing after.
+
+    (The structure only: what a builder signs is the caller's to get right.)
+    """
+    with parse_field("attributes"):
+        try:
+            outer = read_header(attribute)
+            if outer.tag_number != 16 or not outer.constructed or outer.end != len(attribute):
+                raise ParseError("an attribute is one SEQUENCE")
+            kind = read_header(attribute, outer.content_start)
+            values = read_header(attribute, kind.end)
+            if kind.tag_number != 6 or values.tag_number != 17 or values.end != outer.content_end:
+                raise ParseError("an attribute is SEQUENCE { OBJECT IDENTIFIER, SET }")
+        except IndexError:
+            raise ParseError("a truncated attribute") from None
 
 
 # --- parsing ------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from asn1crypto import core
 
+from pyscep import _der_writer as w
 from pyscep._asn1 import ScepAttribute
 from pyscep._asn1 import ScepAttributes as _Asn1Attributes
 from pyscep._boundary import field
@@ -22,6 +23,7 @@ from pyscep.cms.signed import MAX_SIGNED_ATTRIBUTES
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.errors import LocalProtocolError, ParseError, RemoteProtocolError
 from pyscep.findings import Finding, FindingCode
+from pyscep.oids import ScepAttributeOID
 
 __all__ = ["MAX_TRANSACTION_ID_LENGTH", "ScepAttributes", "decode_attributes", "encode_attributes"]
 
@@ -59,8 +61,39 @@ def encode_attributes(attributes: ScepAttributes) -> bytes:
 
 
 def attribute_ders(attributes: ScepAttributes) -> list[bytes]:
-    """DER of each Attribute for the fields that are set (what a builder signs with)."""
-    return [bytes(a.dump()) for a in attribute_list(attributes)]
+    """DER of each Attribute for the fields that are set (what a builder signs with).
+
+    Written directly (`pyscep._der_writer`); `attribute_list` is the same in
+    asn1crypto objects, and the tests check both give the same bytes.
+    """
+    oid = ScepAttributeOID
+    text = attributes.fail_info_text
+    values: list[tuple[str, bytes | None]] = [
+        (oid.MESSAGE_TYPE, _wire(attributes.message_type)),
+        (oid.PKI_STATUS, _wire(attributes.pki_status)),
+        (oid.FAIL_INFO, _wire(attributes.fail_info)),
+        (oid.TRANSACTION_ID, _transaction_id(attributes.transaction_id)),
+        (oid.SENDER_NONCE, _octets(attributes.sender_nonce)),
+        (oid.RECIPIENT_NONCE, _octets(attributes.recipient_nonce)),
+        (oid.FAIL_INFO_TEXT, None if text is None else w.utf8_string(text)),
+    ]
+    return [w.sequence(w.oid(kind), w.set_of([value])) for kind, value in values if value]
+
+
+def _wire(value: MessageType | PKIStatus | FailInfo | None) -> bytes | None:
+    return None if value is None else w.printable_string(value.wire)
+
+
+def _octets(value: bytes | None) -> bytes | None:
+    return None if value is None else w.octet_string(value)
+
+
+def _transaction_id(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    if not _PRINTABLE.match(value):
+        raise LocalProtocolError("transactionID must be a PrintableString")
+    return w.printable_string(value)
 
 
 def attribute_list(attributes: ScepAttributes) -> list[ScepAttribute]:

@@ -1,0 +1,263 @@
+"""asn1crypto, the differential oracle of pyscep's DER writer (tests only).
+
+These are the builders as they were written with asn1crypto objects before
+the writer (`pyscep._der_writer`) replaced them on the hot path. The tests
+build the same structures both ways and compare the bytes.
+"""
+
+# ruff: noqa
+# mypy: ignore-errors
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from asn1crypto import algos, cms, core, crl, x509
+
+from pyscep._asn1 import ScepAttribute, ScepAttributes
+from pyscep._boundary import DEPENDENCY_ERRORS, field as parse_field
+from pyscep.algorithms import (
+    AlgorithmPolicy,
+    ContentCipher,
+    DigestAlgorithm,
+    KeyTransport,
+    SignatureScheme,
+)
+from pyscep.certificate import Certificate
+from pyscep.cms.signed import default_scheme
+from pyscep.crypto import CryptoBackend, Rng, Signer
+from pyscep.errors import UnsupportedAlgorithmError
+from pyscep.messages.attributes import attribute_list
+
+
+def attribute_ders(attributes):
+    return [bytes(a.dump()) for a in attribute_list(attributes)]
+
+
+def enveloped_ktri(
+    content,
+    recipient,
+    *,
+    cipher,
+    backend,
+    algorithms,
+    key_transport=KeyTransport.RSA_PKCS1V15,
+    rng=None,
+):
+    random = rng or backend.random_bytes
+    key = random(cipher.key_size)
+    iv = random(cipher.block_size)
+    ciphertext = backend.encrypt_content(cipher, key, iv, content)
+    info = _key_transport_recipient(recipient, key, backend, algorithms, key_transport, rng)
+    enveloped = cms.EnvelopedData(
+        {
+            "version": "v0",
+            "recipient_infos": [info],
+            "encrypted_content_info": {
+                "content_type": "data",
+                "content_encryption_algorithm": {
+                    "algorithm": cipher.value,
+                    "parameters": core.OctetString(iv),
+                },
+                "encrypted_content": ciphertext,
+            },
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
+
+
+field = parse_field
+
+
+def _attribute(type_name: str, value: core.Asn1Value) -> ScepAttribute:
+    return ScepAttribute({"type": type_name, "values": [value]})
+
+
+def _signature_algorithm(
+    scheme: SignatureScheme, digest: DigestAlgorithm, *, digest_in_oid: bool = False
+) -> algos.SignedDigestAlgorithm:
+    if scheme is SignatureScheme.RSA_PKCS1V15:
+        if digest_in_oid:
+            return algos.SignedDigestAlgorithm({"algorithm": f"{digest.value}_rsa"})
+        # rsaEncryption, as OpenSSL and sscep write it: strongSwan refuses the
+        # shaXWithRSAEncryption spelling here ("only RSA digest encryption").
+        return algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"})
+    if scheme is SignatureScheme.RSA_PSS:
+        hash_algorithm = {"algorithm": digest.value}
+        return algos.SignedDigestAlgorithm(
+            {
+                "algorithm": "rsassa_pss",
+                "parameters": algos.RSASSAPSSParams(
+                    {
+                        "hash_algorithm": hash_algorithm,
+                        "mask_gen_algorithm": {
+                            "algorithm": "mgf1",
+                            "parameters": hash_algorithm,
+                        },
+                        "salt_length": digest.digest_size,
+                    }
+                ),
+            }
+        )
+    if scheme is SignatureScheme.ED25519:
+        return algos.SignedDigestAlgorithm({"algorithm": "ed25519"})  # no parameters
+    return algos.SignedDigestAlgorithm({"algorithm": f"{digest.value}_ecdsa"})
+
+
+def build_signed_data(
+    content: bytes | None,
+    signer: Signer,
+    *,
+    digest: DigestAlgorithm,
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
+    scheme: SignatureScheme | None = None,
+    attributes: Sequence[bytes] = (),
+    certificates: Sequence[Certificate] | None = None,
+    signing_time: datetime | None = None,
+    rsa_digest_in_signature_oid: bool = False,
+) -> bytes:
+    """DER ContentInfo(SignedData v1) over ``content`` (eContentType id-data).
+
+    ``content=None`` leaves eContent absent. An RSA PKCS#1 v1.5 SignerInfo
+    names rsaEncryption unless ``rsa_digest_in_signature_oid``.
+
+    The signed attributes are contentType, messageDigest, signingTime when
+    given, and ``attributes`` (each a DER Attribute); they are encoded as a DER SET (sorted) and
+    exactly those bytes are signed. ``certificates`` defaults to the
+    signer's certificate. ``content=None`` omits eContent (digest of no octets).
+    """
+    signer_certificate = signer.certificate
+    scheme = scheme or default_scheme(signer_certificate)
+    if scheme is SignatureScheme.ED25519:
+        digest = DigestAlgorithm.SHA512  # RFC 8419 section 3: SHA-512 with Ed25519
+    algorithms.check_digest(digest)
+    message_digest = backend.digest(digest, content or b"")
+    all_attributes = [
+        _attribute("content_type", cms.ContentType("data")),
+        _attribute("message_digest", core.OctetString(message_digest)),
+    ]
+    if signing_time is not None:
+        all_attributes.append(_attribute("signing_time", cms.Time({"utc_time": signing_time})))
+    with parse_field("attributes"):
+        all_attributes.extend(ScepAttribute.load(der, strict=True) for der in attributes)
+    signed_attrs = ScepAttributes(all_attributes)
+    signed_attrs_der = signed_attrs.dump()
+    signature = signer.sign(signed_attrs_der, digest, scheme)
+
+    signer_info = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                {
+                    "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                        {
+                            "issuer": x509.Name.load(signer_certificate.issuer_der),
+                            "serial_number": signer_certificate.serial_number,
+                        }
+                    )
+                }
+            ),
+            "digest_algorithm": {"algorithm": digest.value},
+            "signed_attrs": signed_attrs,
+            "signature_algorithm": _signature_algorithm(
+                scheme, digest, digest_in_oid=rsa_digest_in_signature_oid
+            ),
+            "signature": signature,
+        }
+    )
+    embedded = [signer_certificate] if certificates is None else list(certificates)
+    encap: dict[str, object] = {"content_type": "data"}
+    if content is not None:
+        encap["content"] = core.OctetString(content)
+    signed_data = cms.SignedData(
+        {
+            "version": "v1",
+            "digest_algorithms": [{"algorithm": digest.value}],
+            "encap_content_info": cms.ContentInfo(encap),
+            "certificates": [x509.Certificate.load(cert.der) for cert in embedded] or None,
+            "signer_infos": [signer_info],
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+
+
+def build_certs_only(certificates: Sequence[Certificate], crls: Sequence[bytes] = ()) -> bytes:
+    """DER ContentInfo(SignedData) with the given certificates and CRLs and no signer."""
+    with field("CRL"):
+        crl_values = [crl.CertificateList.load(der, strict=True) for der in crls]
+    signed_data = cms.SignedData(
+        {
+            "version": "v1",
+            "digest_algorithms": [],
+            "encap_content_info": {"content_type": "data"},
+            "certificates": [x509.Certificate.load(c.der) for c in certificates] or None,
+            "crls": crl_values or None,
+            "signer_infos": [],
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+
+
+def _key_transport_algorithm(transport: KeyTransport) -> cms.KeyEncryptionAlgorithm:
+    if transport.oaep_hash is None:
+        return cms.KeyEncryptionAlgorithm(
+            {"algorithm": "rsaes_pkcs1v15", "parameters": core.Null()}
+        )
+    hash_algorithm = {"algorithm": transport.oaep_hash.value}
+    return cms.KeyEncryptionAlgorithm(
+        {
+            "algorithm": "rsaes_oaep",
+            "parameters": algos.RSAESOAEPParams(
+                {
+                    "hash_algorithm": hash_algorithm,
+                    "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": hash_algorithm},
+                }
+            ),
+        }
+    )
+
+
+def _key_transport_recipient(
+    recipient: Certificate,
+    key: bytes,
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
+    key_transport: KeyTransport,
+    rng: Rng | None,
+) -> cms.RecipientInfo:
+    if recipient.public_key_algorithm != "rsa":
+        raise UnsupportedAlgorithmError(
+            "the recipient certificate needs an RSA key (key transport) or an EC key "
+            "(key agreement)"
+        )
+    algorithms.check_public_key(recipient.public_key)
+    # Reproducible on request: the backend pads from the caller's rng.
+    try:
+        encrypted_key = backend.encrypt_key(recipient.public_key_der, key_transport, key, rng)
+    except DEPENDENCY_ERRORS:
+        # The recipient certificate came from GetCACert: whatever the backend's
+        # library makes of its key, the answer is a pyscep error.
+        raise UnsupportedAlgorithmError("the recipient's public key cannot be used") from None
+    return cms.RecipientInfo(
+        {
+            "ktri": cms.KeyTransRecipientInfo(
+                {
+                    "version": "v0",
+                    "rid": cms.RecipientIdentifier(
+                        {
+                            "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                                {
+                                    "issuer": x509.Name.load(recipient.issuer_der),
+                                    "serial_number": recipient.serial_number,
+                                }
+                            )
+                        }
+                    ),
+                    "key_encryption_algorithm": _key_transport_algorithm(key_transport),
+                    "encrypted_key": encrypted_key,
+                }
+            )
+        }
+    )
