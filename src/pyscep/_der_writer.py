@@ -38,7 +38,15 @@ def length(size: int) -> bytes:
 
 def tlv(tag: int, content: bytes) -> bytes:
     """One element: a one-octet tag, the DER length, the content."""
-    return bytes((tag,)) + length(len(content)) + content
+    size = len(content)
+    # The common sizes inline: this is the innermost loop of every build.
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    if size < 0x100:
+        return bytes((tag, 0x81, size)) + content
+    if size < 0x10000:
+        return bytes((tag, 0x82, size >> 8, size & 0xFF)) + content
+    return bytes((tag,)) + length(size) + content
 
 
 def sequence(*parts: bytes) -> bytes:

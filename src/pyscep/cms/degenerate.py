@@ -35,9 +35,10 @@ class CertsOnly:
 
 def build_certs_only(certificates: Sequence[Certificate], crls: Sequence[bytes] = ()) -> bytes:
     """DER ContentInfo(SignedData) with the given certificates and CRLs and no signer."""
-    with field("CRL"):
-        for der in crls:
-            crl.CertificateList.load(der, strict=True)  # one element, nothing after it
+    if crls:
+        with field("CRL"):
+            for der in crls:
+                crl.CertificateList.load(der, strict=True)  # one element, nothing after it
     parts = [w.integer(1), w.set_of([]), w.sequence(w.oid(_DATA))]
     if certificates:
         # [0] and [1] IMPLICIT SET OF: in DER order, as every SET.

@@ -205,17 +205,19 @@ def build_signed_data(
         all_attributes.append(
             bytes(_attribute("signing_time", cms.Time({"utc_time": signing_time})).dump())
         )
-    for attribute in attributes:
-        check_attribute(attribute)
-        all_attributes.append(bytes(attribute))
-    signed_attrs_der = der.set_of(all_attributes)
+    with parse_field("attributes"):
+        for attribute in attributes:
+            _check_attribute(attribute)
+            all_attributes.append(bytes(attribute))
+    attributes_content = b"".join(sorted(all_attributes))  # DER SET OF order
+    signed_attrs_der = der.tlv(0x31, attributes_content)
     signature = signer.sign(signed_attrs_der, digest, scheme)
     signer_info = der.sequence(
         der.integer(1),
         der.sequence(signer_certificate.issuer_der, der.integer(signer_certificate.serial_number)),
         _digest_algorithm(digest),
         # [0] IMPLICIT: the SET's contents under the context tag.
-        der.context(0, _contents(signed_attrs_der)),
+        der.context(0, attributes_content),
         _signature_algorithm_der(scheme, digest, rsa_digest_in_signature_oid),
         der.octet_string(signature),
     )
@@ -241,12 +243,6 @@ _DATA = "1.2.840.113549.1.7.1"
 _SIGNED_DATA = "1.2.840.113549.1.7.2"
 
 
-def _contents(element: bytes) -> bytes:
-    """The content octets of one DER element."""
-    header = read_header(element)
-    return element[header.content_start : header.content_end]
-
-
 @lru_cache(maxsize=64)
 def _digest_algorithm(digest: DigestAlgorithm) -> bytes:
     return bytes(algos.DigestAlgorithm({"algorithm": digest.value}).dump())
@@ -259,22 +255,32 @@ def _signature_algorithm_der(
     return bytes(_signature_algorithm(scheme, digest, digest_in_oid=digest_in_oid).dump())
 
 
-def check_attribute(attribute: bytes) -> None:
+def _check_attribute(attribute: bytes) -> None:
     """A caller's DER Attribute: SEQUENCE { OID, SET }, one element, nothing after.
 
     (The structure only: what a builder signs is the caller's to get right.)
     """
-    with parse_field("attributes"):
-        try:
-            outer = read_header(attribute)
-            if outer.tag_number != 16 or not outer.constructed or outer.end != len(attribute):
-                raise ParseError("an attribute is one SEQUENCE")
-            kind = read_header(attribute, outer.content_start)
-            values = read_header(attribute, kind.end)
-            if kind.tag_number != 6 or values.tag_number != 17 or values.end != outer.content_end:
-                raise ParseError("an attribute is SEQUENCE { OBJECT IDENTIFIER, SET }")
-        except IndexError:
-            raise ParseError("a truncated attribute") from None
+    end, content = _element(attribute, 0, 0x30)
+    if end != len(attribute):
+        raise ParseError("an attribute is one SEQUENCE, with nothing after it")
+    after_type, _ = _element(attribute, content, 0x06)
+    if _element(attribute, after_type, 0x31)[0] != end:
+        raise ParseError("an attribute is SEQUENCE { OBJECT IDENTIFIER, SET }")
+
+
+def _element(data: bytes, position: int, tag: int) -> tuple[int, int]:
+    """(end, content start) of the DER element with ``tag`` at ``position`` (definite length)."""
+    if position + 2 > len(data) or data[position] != tag:
+        raise ParseError(f"expected tag 0x{tag:02x}")
+    size, start = data[position + 1], position + 2
+    if size & 0x80:
+        octets = size & 0x7F
+        if not 1 <= octets <= 4 or start + octets > len(data):
+            raise ParseError("a bad length")
+        size, start = int.from_bytes(data[start : start + octets], "big"), start + octets
+    if start + size > len(data):
+        raise ParseError("truncated")
+    return start + size, start
 
 
 # --- parsing ------------------------------------------------------------------
