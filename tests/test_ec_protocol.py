@@ -315,3 +315,30 @@ def test_inspect_opens_a_certrep_to_an_ec_or_ed25519_client(kind: str) -> None:
     assert inner["certificates"][0]["subject"] == "Common Name: inspected"
     nothing = inspect_payload(reply, certificates=[ca.certificate], passwords=[b"guess"])
     assert nothing.errors == ("no --key or --password opens any recipient of the envelope",)
+
+
+@pytest.mark.parametrize("device_kind", ["rsa", "ec-p256", "ed25519"])
+def test_an_ec_ra_opens_requests_and_signs_cert_reps(device_kind: str) -> None:
+    ca = CAS["rsa"]
+    ra = make_identity("EC RA", now=NOW, issuer=ca, key_type="ec-p384")
+    server = ScepResponder(
+        ResponderConfig(
+            ca_certificate=ca.certificate,
+            signer=ra.signer,
+            decrypter=ra.decrypter,
+            ra_certificates=(ra.certificate,),
+            challenge=StaticChallenge(CHALLENGE),
+        )
+    )
+    client = _ready(server, ca)
+    assert client.ca is not None
+    assert client.ca.encryption == ra.certificate  # requests go to the RA, by key agreement
+    if device_kind == "ed25519":
+        key = _ed25519_key()
+    else:
+        key = pyscep.load_private_key(make_identity("d", now=NOW, key_type=device_kind).key_der)
+    sent = client.enroll(build_csr(key, "CN=via RA", challenge_password=CHALLENGE), key, now=NOW)
+    assert "kari" in {r.kind for r in _envelope_of(sent).recipients}
+    issued = _send(client, server, ca, sent)
+    assert isinstance(issued, CertificateIssued), issued
+    assert issued.certificate.public_key_der == key.public_key_der
