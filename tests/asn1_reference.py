@@ -25,7 +25,9 @@ from pyscep.algorithms import (
     SignatureScheme,
 )
 from pyscep.certificate import Certificate
-from pyscep.cms.signed import default_scheme
+# The algorithm identifiers are asn1crypto objects in pyscep too: shared, not copied.
+from pyscep.cms.enveloped import _key_transport_algorithm
+from pyscep.cms.signed import _signature_algorithm, default_scheme
 from pyscep.crypto import CryptoBackend, Rng, Signer
 from pyscep.errors import UnsupportedAlgorithmError
 from pyscep.messages.attributes import attribute_list
@@ -72,37 +74,6 @@ field = parse_field
 
 def _attribute(type_name: str, value: core.Asn1Value) -> ScepAttribute:
     return ScepAttribute({"type": type_name, "values": [value]})
-
-
-def _signature_algorithm(
-    scheme: SignatureScheme, digest: DigestAlgorithm, *, digest_in_oid: bool = False
-) -> algos.SignedDigestAlgorithm:
-    if scheme is SignatureScheme.RSA_PKCS1V15:
-        if digest_in_oid:
-            return algos.SignedDigestAlgorithm({"algorithm": f"{digest.value}_rsa"})
-        # rsaEncryption, as OpenSSL and sscep write it: strongSwan refuses the
-        # shaXWithRSAEncryption spelling here ("only RSA digest encryption").
-        return algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"})
-    if scheme is SignatureScheme.RSA_PSS:
-        hash_algorithm = {"algorithm": digest.value}
-        return algos.SignedDigestAlgorithm(
-            {
-                "algorithm": "rsassa_pss",
-                "parameters": algos.RSASSAPSSParams(
-                    {
-                        "hash_algorithm": hash_algorithm,
-                        "mask_gen_algorithm": {
-                            "algorithm": "mgf1",
-                            "parameters": hash_algorithm,
-                        },
-                        "salt_length": digest.digest_size,
-                    }
-                ),
-            }
-        )
-    if scheme is SignatureScheme.ED25519:
-        return algos.SignedDigestAlgorithm({"algorithm": "ed25519"})  # no parameters
-    return algos.SignedDigestAlgorithm({"algorithm": f"{digest.value}_ecdsa"})
 
 
 def build_signed_data(
@@ -198,25 +169,6 @@ def build_certs_only(certificates: Sequence[Certificate], crls: Sequence[bytes] 
         }
     )
     return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
-
-
-def _key_transport_algorithm(transport: KeyTransport) -> cms.KeyEncryptionAlgorithm:
-    if transport.oaep_hash is None:
-        return cms.KeyEncryptionAlgorithm(
-            {"algorithm": "rsaes_pkcs1v15", "parameters": core.Null()}
-        )
-    hash_algorithm = {"algorithm": transport.oaep_hash.value}
-    return cms.KeyEncryptionAlgorithm(
-        {
-            "algorithm": "rsaes_oaep",
-            "parameters": algos.RSAESOAEPParams(
-                {
-                    "hash_algorithm": hash_algorithm,
-                    "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": hash_algorithm},
-                }
-            ),
-        }
-    )
 
 
 def _key_transport_recipient(
