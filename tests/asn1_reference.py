@@ -25,6 +25,7 @@ from pyscep.algorithms import (
     SignatureScheme,
 )
 from pyscep.certificate import Certificate
+
 # The algorithm identifiers are asn1crypto objects in pyscep too: shared, not copied.
 from pyscep.cms.enveloped import _key_transport_algorithm
 from pyscep.cms.signed import _signature_algorithm, default_scheme
