@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from asn1crypto import keys
 
 from ._boundary import field
+from ._der import DEFAULT_LIMITS
+from ._der_reader import NotCanonicalError, Reader, oid_octets
 from .errors import ParseError
 
 __all__ = ["PublicKey"]
@@ -49,6 +51,10 @@ class PublicKey:
     @classmethod
     def load(cls, der: bytes) -> PublicKey:
         """Read DER SubjectPublicKeyInfo; ParseError when it is not one."""
+        try:
+            return _read_canonical(cls, der)
+        except NotCanonicalError:
+            pass  # asn1crypto reads every other spelling, and refuses what is wrong
         with field("subjectPublicKeyInfo"):
             info = keys.PublicKeyInfo.load(der, strict=True)
             algorithm = str(info["algorithm"]["algorithm"].native)
@@ -83,3 +89,44 @@ _CURVE_BITS = {
     "brainpoolp384r1": 384,
     "brainpoolp512r1": 512,
 }
+
+
+_RSA_ENCRYPTION = oid_octets("1.2.840.113549.1.1.1")
+_EC_PUBLIC_KEY = oid_octets("1.2.840.10045.2.1")
+_ED25519 = oid_octets("1.3.101.112")
+# OID content octets -> asn1crypto's name, for the curves a policy may allow.
+_NAMED_CURVES = {oid_octets(keys.NamedCurve.unmap(name)): name for name in _CURVE_BITS}
+
+
+def _read_canonical(cls: type[PublicKey], der: bytes) -> PublicKey:
+    """The DER fast path (`pyscep._der_reader`): rsaEncryption with NULL parameters, a
+    named-curve EC key or an Ed25519 key; NotCanonicalError for anything else."""
+    reader = Reader(der, DEFAULT_LIMITS)
+    start, end = reader.element(0, len(der), 0x30, 1)
+    if end != len(der):
+        raise NotCanonicalError
+    algorithm_start, algorithm_end = reader.element(start, end, 0x30, 2)
+    oid, cursor = reader.oid(algorithm_start, algorithm_end, 3)
+    bits_start, bits_end = reader.element(algorithm_end, end, 0x03, 2)
+    if bits_end != end:
+        raise NotCanonicalError
+    if oid == _RSA_ENCRYPTION:
+        if der[cursor : cursor + 2] != b"\x05\x00" or cursor + 2 != algorithm_end:
+            raise NotCanonicalError
+        if bits_start == bits_end or der[bits_start] != 0:
+            raise NotCanonicalError
+        key_start, key_end = reader.element(bits_start + 1, bits_end, 0x30, 3)
+        modulus, after = reader.key_integer(key_start, key_end)
+        exponent, after = reader.key_integer(after, key_end)
+        if after != key_end or key_end != bits_end or modulus <= 0:
+            raise NotCanonicalError
+        return cls(der, "rsa", modulus.bit_length(), public_exponent=exponent)
+    if oid == _EC_PUBLIC_KEY:
+        curve_oid, after = reader.oid(cursor, algorithm_end, 3)
+        curve = _NAMED_CURVES.get(curve_oid)
+        if curve is None or after != algorithm_end:
+            raise NotCanonicalError
+        return cls(der, "ec", _CURVE_BITS[curve], curve=curve)
+    if oid == _ED25519 and cursor == algorithm_end:
+        return cls(der, "ed25519", 256)
+    raise NotCanonicalError

@@ -32,6 +32,7 @@ from pyscep._der import (
     prescan,
     read_header,
 )
+from pyscep._der_reader import NotCanonicalError, Reader
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
 from pyscep.cms._identifiers import read_identifier
@@ -289,8 +290,16 @@ def _key_transport_recipient(
 def parse_enveloped_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ParsedEnvelope:
     """Read a ContentInfo(EnvelopedData), BER or DER; raise ParseError on any defect.
 
-    The resource pre-scan runs first: asn1crypto never sees input over the limits.
+    Canonical DER with key-transport recipients is read by the DER fast path
+    (`pyscep._der_reader`); anything else by asn1crypto, after the resource
+    pre-scan: asn1crypto never sees input over the limits.
     """
+    from pyscep.cms._enveloped_reader import read_enveloped_data  # it builds on this module
+
+    try:
+        return read_enveloped_data(data, Reader(data, limits))
+    except NotCanonicalError:
+        pass  # BER, or a shape the fast path leaves to asn1crypto
     prescan(data, limits)
     with field("ContentInfo"):
         info = ContentInfo.load(data, strict=True)

@@ -28,6 +28,7 @@ from pyscep._der import (
     prescan,
     read_header,
 )
+from pyscep._der_reader import NotCanonicalError, Reader
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.cms._identifiers import read_identifier
@@ -52,6 +53,8 @@ MAX_CERTIFICATES = 64
 #: Most SignerInfos (and digestAlgorithms, and values of one attribute).
 MAX_SIGNER_INFOS = 8
 _CMS_ATTRIBUTES = frozenset({"content_type", "message_digest", "signing_time", "counter_signature"})
+# The attributes whose values verification reads.
+_VERIFIED_ATTRIBUTES = frozenset({"content_type", "message_digest", "signing_time"})
 #: Most signed attributes a SignerInfo may carry.
 MAX_SIGNED_ATTRIBUTES = 64
 
@@ -78,8 +81,12 @@ class ParsedSignerInfo:
     #: Type of each signed attribute, in order (asn1crypto names or dotted OIDs).
     signed_attr_types: tuple[str, ...]
     unsigned_attr_count: int
-    # The parsed SET, for this package's own checks (never handed out).
-    _signed_attrs: ScepAttributes | None = field(default=None, repr=False, compare=False)
+    #: contentType, messageDigest and signingTime: each one's values, decoded (verify reads them).
+    cms_attribute_values: tuple[tuple[str, tuple[object, ...]], ...] = field(default=(), repr=False)
+    #: Every signed attribute's values as (tag, contents) when the DER fast path read them.
+    attribute_contents: tuple[tuple[str, tuple[tuple[int, bytes], ...]], ...] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def names(self, certificate: Certificate) -> bool:
         """True when this SignerInfo's sid names ``certificate``."""
@@ -102,8 +109,9 @@ class ParsedSignedData:
     signer_infos: tuple[ParsedSignerInfo, ...]
     #: Deviations tolerated while parsing (indefinite lengths, unparsable extra certificates...).
     findings: tuple[Finding, ...]
-    #: What the resource pre-scan saw.
-    scan: ScanReport | None = None
+    #: What the resource pre-scan saw (None when the DER fast path read the input:
+    #: canonical DER, so no BER forms, its limits counted as it read).
+    scan: ScanReport | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -289,9 +297,16 @@ def _element(data: bytes, position: int, tag: int) -> tuple[int, int]:
 def parse_signed_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ParsedSignedData:
     """Read a ContentInfo(SignedData), BER or DER; raise ParseError on any defect.
 
-    The resource pre-scan (`pyscep._der.prescan`) runs first: asn1crypto never
-    sees input over the limits.
+    Canonical DER of the usual shape is read by the DER fast path
+    (`pyscep._der_reader`); anything else by asn1crypto, after the resource
+    pre-scan (`pyscep._der.prescan`): asn1crypto never sees input over the limits.
     """
+    from pyscep.cms._signed_reader import read_signed_data  # it builds on this module
+
+    try:
+        return read_signed_data(data, Reader(data, limits))
+    except NotCanonicalError:
+        pass  # BER, or a shape the fast path leaves to asn1crypto
     scan = prescan(data, limits)
     with parse_field("ContentInfo"):
         info = ContentInfo.load(data, strict=True)
@@ -411,8 +426,8 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
     with parse_field("signature"):
         signature = bytes(signer_info["signature"].native)
     signed_attrs_der = None
-    signed_attrs = None
     signed_attr_types: list[str] = []
+    cms_values: list[tuple[str, tuple[object, ...]]] = []
     with parse_field("signedAttrs"):
         raw_attrs = signer_info["signed_attrs"]
         if not isinstance(raw_attrs, core.Void):
@@ -427,8 +442,9 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
                     with parse_field(str(kind)):
                         values = attribute["values"]
                         count_children(values.contents or b"", MAX_SIGNER_INFOS, "values")
-                        for value in values:
-                            value.native  # noqa: B018 - materialise
+                        natives = tuple(value.native for value in values)
+                    if kind in _VERIFIED_ATTRIBUTES:
+                        cms_values.append((str(kind), natives))
                 except ParseError as exc:
                     # A malformed contentType or messageDigest fails the integrity check.
                     if kind in _CMS_ATTRIBUTES:
@@ -455,7 +471,7 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
         signed_attrs_der=signed_attrs_der,
         signed_attr_types=tuple(signed_attr_types),
         unsigned_attr_count=unsigned_count,
-        _signed_attrs=signed_attrs,
+        cms_attribute_values=tuple(cms_values),
     )
 
 
@@ -516,14 +532,13 @@ def find_signer_certificate(
     return matches.pop()
 
 
-def _single_value(attrs: ScepAttributes, type_name: str) -> core.Asn1Value | None:
-    found = [a for a in attrs if a["type"].native == type_name]
+def _single_value(info: ParsedSignerInfo, type_name: str) -> object | None:
+    found = [values for name, values in info.cms_attribute_values if name == type_name]
     if not found:
         return None
-    values = found[0]["values"]
-    if len(values) != 1:
+    if len(found[0]) != 1:
         raise VerificationError(f"signed attribute {type_name} must have exactly one value")
-    return values[0]
+    return found[0][0]
 
 
 def verify_signed_data(
@@ -549,24 +564,23 @@ def verify_signed_data(
     if info.digest_algorithm not in parsed.digest_algorithms:
         raise UnsupportedAlgorithmError("digestAlgorithms does not list the signer's digest")
     scheme = _scheme_of(info, digest)
-    attrs = info._signed_attrs
-    if attrs is None or info.signed_attrs_der is None:
+    if info.signed_attrs_der is None:
         raise VerificationError("the SignerInfo has no signed attributes")
-    types = [a["type"].native for a in attrs]
+    types = info.signed_attr_types
     if len(types) != len(set(types)):
         raise VerificationError("a signed attribute type appears more than once")
     if "counter_signature" in types:
         raise VerificationError("a countersignature is not allowed among signed attributes")
-    content_type = _single_value(attrs, "content_type")
+    content_type = _single_value(info, "content_type")
     if content_type is None:
         raise VerificationError("the contentType signed attribute is missing")
-    if content_type.native != parsed.content_type:
+    if content_type != parsed.content_type:
         raise VerificationError("the contentType attribute disagrees with eContentType")
-    message_digest = _single_value(attrs, "message_digest")
+    message_digest = _single_value(info, "message_digest")
     if message_digest is None:
         raise VerificationError("the messageDigest signed attribute is missing")
     expected = backend.digest(digest, parsed.content or b"")
-    if not hmac.compare_digest(bytes(message_digest.native), expected):
+    if not isinstance(message_digest, bytes) or not hmac.compare_digest(message_digest, expected):
         raise VerificationError("messageDigest does not match the content")
 
     signer_certificate = find_signer_certificate(info, [*parsed.certificates, *certificates])
@@ -582,7 +596,7 @@ def verify_signed_data(
         algorithms=algorithms,
         pss_salt_length=info.pss_params[2] if info.pss_params else None,
     )
-    signing_time = _single_value(attrs, "signing_time")
+    signing_time = _single_value(info, "signing_time")
     return VerifiedSignedData(
         parsed=parsed,
         signer_info=info,
@@ -590,5 +604,5 @@ def verify_signed_data(
         digest=digest,
         scheme=scheme,
         content=parsed.content or b"",
-        signing_time=None if signing_time is None else signing_time.native,
+        signing_time=signing_time if isinstance(signing_time, datetime) else None,
     )

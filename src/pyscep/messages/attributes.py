@@ -19,6 +19,7 @@ from pyscep._asn1 import ScepAttribute
 from pyscep._asn1 import ScepAttributes as _Asn1Attributes
 from pyscep._boundary import field
 from pyscep._der import count_children, prescan, read_header
+from pyscep._der_reader import NotCanonicalError
 from pyscep.cms.signed import MAX_SIGNED_ATTRIBUTES
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.errors import LocalProtocolError, ParseError, RemoteProtocolError
@@ -144,43 +145,90 @@ def decode_attributes(der: bytes) -> tuple[ScepAttributes, tuple[Finding, ...]]:
 def decode_parsed(attrs: _Asn1Attributes) -> tuple[ScepAttributes, tuple[Finding, ...]]:
     """`decode_attributes` on an already parsed SET (this package's parsers)."""
     findings: list[Finding] = []
-    values: dict[str, core.Asn1Value] = {}
+    values: dict[str, tuple[str, object]] = {}
     for attribute in attrs:
         name = attribute["type"].native
         if name not in _SCEP_ATTRIBUTES:
             if name not in ("content_type", "message_digest", "signing_time"):
-                findings.append(
-                    Finding(
-                        FindingCode.UNKNOWN_ATTRIBUTE,
-                        f"unknown signed attribute {attribute['type'].dotted}",
-                    )
-                )
+                findings.append(_unknown_attribute(attribute["type"].dotted))
             continue
-        if name in values:
-            # Parsers that keep the first or the last would disagree: refuse.
-            raise ParseError(
-                f"{name} appears more than once",
-                path=("signedAttrs",),
-                fail_info=FailInfo.BAD_MESSAGE_CHECK,
-            )
+        _check_once(name, values)
         with field(name):
             if count_children(attribute["values"].contents or b"", 8, "values") != 1:
                 raise ParseError("attribute must have exactly one value")
-            values[name] = attribute["values"][0]
+            value = attribute["values"][0]
+            kind = value.name if isinstance(value, core.Choice) else ""
+            values[name] = (kind, value.native)
+    return _typed(values, findings)
+
+
+def decode_read(
+    raw: tuple[tuple[str, tuple[tuple[int, bytes], ...]], ...],
+) -> tuple[ScepAttributes, tuple[Finding, ...]]:
+    """`decode_parsed` on the (tag, contents) values the DER fast path read.
+
+    Raises NotCanonicalError for what it leaves to `decode_parsed` (a value count
+    other than one, strings that do not decode).
+    """
+    values: dict[str, tuple[str, object]] = {}
+    for name, read in raw:
+        if name not in _SCEP_ATTRIBUTES:
+            continue  # the fast path reads no attribute types it does not know
+        _check_once(name, values)
+        if len(read) != 1:
+            raise NotCanonicalError
+        tag, contents = read[0]
+        kind, encoding = _STRING_KINDS.get(tag, ("", ""))
+        if not encoding:
+            values[name] = (kind, contents)
+            continue
+        try:
+            values[name] = (kind, contents.decode(encoding))
+        except UnicodeDecodeError:
+            raise NotCanonicalError from None
+    return _typed(values, [])
+
+
+# Tag -> (asn1crypto's name of the ScepString choice, how asn1crypto decodes it).
+_STRING_KINDS = {
+    0x13: ("printable_string", "latin1"),
+    0x0C: ("utf8_string", "utf-8"),
+    0x16: ("ia5_string", "ascii"),
+}
+
+
+def _unknown_attribute(dotted: str) -> Finding:
+    return Finding(FindingCode.UNKNOWN_ATTRIBUTE, f"unknown signed attribute {dotted}")
+
+
+def _check_once(name: str, values: dict[str, tuple[str, object]]) -> None:
+    if name in values:
+        # Parsers that keep the first or the last would disagree: refuse.
+        raise ParseError(
+            f"{name} appears more than once",
+            path=("signedAttrs",),
+            fail_info=FailInfo.BAD_MESSAGE_CHECK,
+        )
+
+
+def _typed(
+    values: dict[str, tuple[str, object]], findings: list[Finding]
+) -> tuple[ScepAttributes, tuple[Finding, ...]]:
+    """The typed attributes from each SCEP attribute's one value: (choice name, decoded)."""
 
     def text(name: str) -> str | None:
         if name not in values:
             return None
-        choice = values[name]
+        kind, native = values[name]
         with field(name):
-            if choice.name != "printable_string":
+            if kind != "printable_string":
                 findings.append(
                     Finding(
                         FindingCode.NOT_PRINTABLE_STRING,
-                        f"{name} is a {choice.name}, not a PrintableString",
+                        f"{name} is a {kind}, not a PrintableString",
                     )
                 )
-            value = str(choice.native)
+            value = str(native)
             if not _PRINTABLE.match(value):
                 raise ParseError("not PrintableString characters")
         return value
@@ -201,8 +249,9 @@ def decode_parsed(attrs: _Asn1Attributes) -> tuple[ScepAttributes, tuple[Finding
     nonces = {}
     for name in ("sender_nonce", "recipient_nonce"):
         if name in values:
-            with field(name):
-                nonce = bytes(values[name].native)
+            nonce = values[name][1]
+            if not isinstance(nonce, bytes):  # pragma: no cover - both readers give bytes
+                raise TypeError(f"{name} was read as {type(nonce).__name__}")
             if len(nonce) not in _NONCE_LENGTHS:
                 raise ParseError(f"{len(nonce)}-byte nonce", path=(name,))
             if len(nonce) != 16:
@@ -213,7 +262,7 @@ def decode_parsed(attrs: _Asn1Attributes) -> tuple[ScepAttributes, tuple[Finding
     fail_info_text = None
     if "fail_info_text" in values:
         with field("fail_info_text"):
-            fail_info_text = str(values["fail_info_text"].native)
+            fail_info_text = str(values["fail_info_text"][1])
     raw_type = text("message_type")
     message_type: MessageType | None = None
     if raw_type is not None:

@@ -25,6 +25,7 @@ from typing import Protocol, TypeVar
 from pyscep._asn1 import ScepAttributes as _Asn1Attributes
 from pyscep._boundary import field as parse_field
 from pyscep._der import DEFAULT_LIMITS, Limits, read_header
+from pyscep._der_reader import NotCanonicalError
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import CertsOnly, parse_certs_only
@@ -50,7 +51,7 @@ from pyscep.errors import (
     VerificationError,
 )
 from pyscep.findings import Finding, FindingCode
-from pyscep.messages.attributes import ScepAttributes, decode_parsed
+from pyscep.messages.attributes import ScepAttributes, decode_parsed, decode_read
 from pyscep.messages.ca import may_sign
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
 from pyscep.messages.reply import ReplyTo
@@ -353,16 +354,15 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
             fail_info=FailInfo.BAD_MESSAGE_CHECK,
         )
     with parse_field("signedAttrs"):
-        asn1_attributes = _Asn1Attributes.load(info.signed_attrs_der)
         try:
-            attributes, attribute_findings = decode_parsed(asn1_attributes)
+            attributes, attribute_findings = _decode_attributes(info, info.signed_attrs_der)
         except RemoteProtocolError as exc:
             raise _answerable(exc, exc.transaction_id, exc.sender_nonce) from None
         findings.extend(attribute_findings)
         signing_time = None
-        for attribute in asn1_attributes:
-            if attribute["type"].native == "signing_time" and len(attribute["values"]) == 1:
-                signing_time = attribute["values"][0].native
+        for name, values in info.cms_attribute_values:
+            if name == "signing_time" and len(values) == 1 and isinstance(values[0], datetime):
+                signing_time = values[0]
     if attributes.message_type is None:
         raise _protocol_error(attributes, "messageType is missing")
     if not _sorted_set(info.signed_attrs_der):
@@ -405,6 +405,18 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
         findings=tuple(findings),
     )
     return UnverifiedPKIMessage(parsed)
+
+
+def _decode_attributes(
+    info: ParsedSignerInfo, signed_attrs_der: bytes
+) -> tuple[ScepAttributes, tuple[Finding, ...]]:
+    """The SCEP attributes: from the values the DER fast path read, else through asn1crypto."""
+    if info.attribute_contents is not None:
+        try:
+            return decode_read(info.attribute_contents)
+        except NotCanonicalError:
+            pass
+    return decode_parsed(_Asn1Attributes.load(signed_attrs_der))
 
 
 _Error = TypeVar("_Error", bound=ScepError)

@@ -1,0 +1,249 @@
+"""PRIVATE: a bounded, offset-based DER reader for the fixed SCEP/CMS envelope schema.
+
+The hot path of parsing: ContentInfo(SignedData) with its SignerInfo and
+signed attributes, and ContentInfo(EnvelopedData) with key-transport
+recipients, read in one forward pass over offsets into the input, with no
+asn1crypto objects. It reads canonical DER of the shapes pyscep and most peers
+send and nothing else: at the first byte outside that (BER forms, other
+choices, RSASSA-PSS or OAEP parameters, key agreement, unusual Name strings,
+attribute types it does not know...) it steps aside by raising `NotCanonicalError`,
+and the asn1crypto path reads the input instead, with its tolerances, its
+findings and its refusals. So this reader never refuses anything itself; it
+only has to agree, and tests/test_der_reader.py holds it to the asn1crypto
+path's values on every vector and on mutated inputs.
+
+The resource limits of the pre-scan hold here too, counted as the reader
+goes: every element it reads counts against ``max_elements`` and
+``max_depth``, embedded certificates and DER hidden inside OCTET/BIT STRINGs
+are walked by the pre-scan itself, and anything over a limit steps aside, so
+that the asn1crypto path raises the same LimitExceededError.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pyscep._der import (
+    Limits,
+    _Budget,
+    _check_primitive,
+    _scan,
+    _scan_inside,
+)
+from pyscep.errors import ParseError, ScepError
+
+__all__ = ["NotCanonicalError", "Reader", "decode_oid", "oid_octets", "utc_time"]
+
+
+class NotCanonicalError(Exception):
+    """The input is outside what the fast reader reads: the asn1crypto path takes it.
+
+    Not a ScepError, and never seen outside this package: every caller
+    catches it and falls back.
+    """
+
+
+class Reader:
+    """One input, its limits and what reading it has spent so far."""
+
+    __slots__ = ("budget", "data", "limits")
+
+    def __init__(self, data: bytes, limits: Limits) -> None:
+        if not 0 < len(data) <= limits.max_size:
+            raise NotCanonicalError
+        self.data = data
+        self.limits = limits
+        self.budget = _Budget(limits.max_elements)
+
+    def span(self, position: int, end: int, tag: int) -> int:
+        """End of the element with ``tag`` at ``position``, not counted (`scan` counts it)."""
+        return self._bounds(position, end, tag)[1]
+
+    def element(self, position: int, end: int, tag: int, depth: int) -> tuple[int, int]:
+        """(content start, content end) of the element with one-octet ``tag`` at ``position``.
+
+        Definite, minimal lengths only; the element counts against the limits.
+        """
+        start, stop = self._bounds(position, end, tag)
+        budget = self.budget
+        budget.elements -= 1
+        if budget.elements < 0 or depth > self.limits.max_depth:
+            raise NotCanonicalError
+        if tag < 0x20 and tag in _CHECKED_PRIMITIVES:
+            try:
+                _check_primitive(self.data, tag, start, stop)
+            except ParseError:
+                raise NotCanonicalError from None
+        return start, stop
+
+    def _bounds(self, position: int, end: int, tag: int) -> tuple[int, int]:
+        data = self.data
+        if position + 2 > end or data[position] != tag:
+            raise NotCanonicalError
+        size = data[position + 1]
+        start = position + 2
+        if size >= 0x80:
+            octets = size - 0x80
+            if octets == 1:
+                if start >= end:
+                    raise NotCanonicalError
+                size = data[start]
+                if size < 0x80:
+                    raise NotCanonicalError
+            elif octets == 2:
+                if start + 2 > end or data[start] == 0:
+                    raise NotCanonicalError
+                size = (data[start] << 8) | data[start + 1]
+            elif octets == 3:
+                if start + 3 > end or data[start] == 0:
+                    raise NotCanonicalError
+                size = int.from_bytes(data[start : start + 3], "big")
+            else:
+                raise NotCanonicalError
+            start += octets
+        stop = start + size
+        if stop > end:
+            raise NotCanonicalError
+        return start, stop
+
+    def opaque(self, tag: int, start: int, end: int, depth: int) -> None:
+        """Walk DER hidden in an OCTET/BIT STRING's contents, as the pre-scan does."""
+        if end - start > 2:
+            try:
+                _scan_inside(self.data, tag, start, end, self.limits, self.budget, depth)
+            except ScepError:
+                raise NotCanonicalError from None
+
+    def scan(self, start: int, end: int, depth: int) -> None:
+        """Pre-scan ``data[start:end]`` (one element, such as a certificate) at ``depth``."""
+        try:
+            report = _scan(self.data, start, end, self.limits, self.budget, depth - 1)
+        except ScepError:
+            raise NotCanonicalError from None
+        if report.indefinite_lengths or report.constructed_strings or report.non_minimal_lengths:
+            raise NotCanonicalError  # BER inside: the asn1crypto path reports it
+
+    def integer(self, position: int, end: int, depth: int) -> tuple[int, int]:
+        """(value, end) of an INTEGER."""
+        start, stop = self.element(position, end, 0x02, depth)
+        return int.from_bytes(self.data[start:stop], "big", signed=True), stop
+
+    def key_integer(self, position: int, end: int) -> tuple[int, int]:
+        """(value, end) of an INTEGER of any size inside a key (not counted, not capped)."""
+        start, stop = self._bounds(position, end, 0x02)
+        if start == stop:
+            raise NotCanonicalError
+        return int.from_bytes(self.data[start:stop], "big", signed=True), stop
+
+    def oid(self, position: int, end: int, depth: int) -> tuple[bytes, int]:
+        """(the OID's content octets, end) of an OBJECT IDENTIFIER."""
+        start, stop = self.element(position, end, 0x06, depth)
+        return self.data[start:stop], stop
+
+    def octets(self, position: int, end: int, depth: int, tag: int = 0x04) -> tuple[bytes, int]:
+        """(contents, end) of a primitive OCTET STRING (or ``tag``)."""
+        start, stop = self.element(position, end, tag, depth)
+        if tag == 0x04:  # the pre-scan looks inside universal strings only
+            self.opaque(0x04, start, stop, depth)
+        return self.data[start:stop], stop
+
+    def algorithm(self, position: int, end: int, depth: int) -> tuple[bytes, bool, int]:
+        """(OID content octets, parameters are NULL, end) of an AlgorithmIdentifier
+        whose parameters are absent or NULL."""
+        start, stop = self.element(position, end, 0x30, depth)
+        oid, cursor = self.oid(start, stop, depth + 1)
+        null = cursor < stop
+        if null:
+            cursor = self.element(cursor, stop, 0x05, depth + 1)[1]
+            if cursor != stop or self.data[cursor - 1] != 0:
+                raise NotCanonicalError
+        return oid, null, stop
+
+    def name(self, position: int, end: int, depth: int) -> int:
+        """End of a Name whose every value asn1crypto decodes the way this reader checks."""
+        data = self.data
+        start, stop = self.element(position, end, 0x30, depth)
+        cursor = start
+        while cursor < stop:
+            rdn_start, rdn_end = self.element(cursor, stop, 0x31, depth + 1)
+            if rdn_start == rdn_end:
+                raise NotCanonicalError
+            inner = rdn_start
+            while inner < rdn_end:
+                pair_start, pair_end = self.element(inner, rdn_end, 0x30, depth + 2)
+                oid, value = self.oid(pair_start, pair_end, depth + 3)
+                if oid not in _DIRECTORY_STRING_TYPES or value >= pair_end:
+                    raise NotCanonicalError
+                tag = data[value]
+                value_start, value_end = self.element(value, pair_end, tag, depth + 3)
+                if value_end != pair_end or tag not in _NAME_STRING_TAGS:
+                    raise NotCanonicalError
+                if tag == 0x0C:
+                    try:
+                        data[value_start:value_end].decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise NotCanonicalError from None
+                inner = pair_end
+            cursor = rdn_end
+        return stop
+
+
+# Primitives whose malformed forms the pre-scan refuses (INTEGER, BIT STRING, OID).
+_CHECKED_PRIMITIVES = frozenset({0x02, 0x03, 0x06})
+# PrintableString (any octet: asn1crypto decodes it as latin-1) and UTF8String.
+_NAME_STRING_TAGS = frozenset({0x13, 0x0C})
+
+
+def oid_octets(dotted: str) -> bytes:
+    """The content octets of a dotted OID (for building lookup tables)."""
+    arcs = [int(arc) for arc in dotted.split(".")]
+    out = bytearray()
+    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        out.extend(reversed(chunk))
+    return bytes(out)
+
+
+# X.520 attribute types that asn1crypto reads as a DirectoryString (RFC 5280's usual ones).
+_DIRECTORY_STRING_TYPES = frozenset(
+    oid_octets(f"2.5.4.{number}")
+    for number in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 17, 41, 42, 43, 44, 46, 65)
+)
+
+
+def decode_oid(octets: bytes) -> str:
+    """Dotted form of an OID's content octets (already checked by the pre-scan rules)."""
+    arcs: list[int] = []
+    value = 0
+    for byte in octets:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    first = arcs[0]
+    head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
+    return ".".join(str(arc) for arc in head + arcs[1:])
+
+
+def utc_time(text: bytes) -> datetime:
+    """A DER UTCTime (YYMMDDHHMMSSZ), as asn1crypto reads it; NotCanonicalError otherwise."""
+    if len(text) != 13 or text[12] != 0x5A or not text[:12].isdigit():
+        raise NotCanonicalError
+    year = int(text[0:2])
+    year += 2000 if year < 50 else 1900
+    try:
+        return datetime(
+            year,
+            int(text[2:4]),
+            int(text[4:6]),
+            int(text[6:8]),
+            int(text[8:10]),
+            int(text[10:12]),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        raise NotCanonicalError from None

@@ -1,0 +1,275 @@
+"""PRIVATE: ContentInfo(SignedData) read by the DER fast path (`pyscep._der_reader`).
+
+`read_signed_data` gives the same `ParsedSignedData` as the asn1crypto path
+for the canonical DER it reads, and raises `NotCanonicalError` for everything else.
+"""
+
+from __future__ import annotations
+
+from asn1crypto import algos, cms
+
+from pyscep._asn1 import ScepAttributeType
+from pyscep._der_reader import NotCanonicalError, Reader, decode_oid, oid_octets, utc_time
+from pyscep.certificate import Certificate
+from pyscep.errors import ParseError
+from pyscep.findings import Finding, FindingCode
+
+from .signed import (
+    MAX_CERTIFICATES,
+    MAX_SIGNED_ATTRIBUTES,
+    MAX_SIGNER_INFOS,
+    ParsedSignedData,
+    ParsedSignerInfo,
+)
+
+__all__ = ["read_signed_data"]
+
+_SIGNED_DATA = oid_octets("1.2.840.113549.1.7.2")
+_DIGEST_NAMES = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+# OID content octets -> asn1crypto name.
+_DIGESTS = {oid_octets(algos.DigestAlgorithmId.unmap(name)): name for name in _DIGEST_NAMES}
+_SIGNATURE_NAMES = (
+    "rsassa_pkcs1v15",
+    *(f"{digest}_rsa" for digest in _DIGEST_NAMES),
+    *(f"{digest}_ecdsa" for digest in _DIGEST_NAMES[1:]),
+    "ed25519",
+)
+# OID content octets -> (asn1crypto name, dotted form).
+_SIGNATURES = {
+    oid_octets(dotted): (str(algos.SignedDigestAlgorithmId.map(dotted)), dotted)
+    for dotted in (algos.SignedDigestAlgorithmId.unmap(name) for name in _SIGNATURE_NAMES)
+}
+# The signed attribute types this reader reads, and the value tags each may have.
+_ATTRIBUTE_TAGS: dict[str, frozenset[int]] = {
+    "content_type": frozenset({0x06}),
+    "message_digest": frozenset({0x04}),
+    "signing_time": frozenset({0x17}),
+    "message_type": frozenset({0x13, 0x0C, 0x16}),
+    "pki_status": frozenset({0x13, 0x0C, 0x16}),
+    "fail_info": frozenset({0x13, 0x0C, 0x16}),
+    "transaction_id": frozenset({0x13, 0x0C, 0x16}),
+    "sender_nonce": frozenset({0x04}),
+    "recipient_nonce": frozenset({0x04}),
+    "fail_info_text": frozenset({0x0C}),
+}
+_ATTRIBUTES = {oid_octets(ScepAttributeType.unmap(name)): name for name in _ATTRIBUTE_TAGS}
+_CMS_VALUES = frozenset({"content_type", "message_digest", "signing_time"})
+
+
+def read_signed_data(data: bytes, reader: Reader) -> ParsedSignedData:
+    """The SignedData of a ContentInfo in canonical DER; NotCanonicalError otherwise."""
+    size = len(data)
+    start, end = reader.element(0, size, 0x30, 1)
+    if end != size:
+        raise NotCanonicalError
+    content_type, cursor = reader.oid(start, end, 2)
+    if content_type != _SIGNED_DATA:
+        raise NotCanonicalError
+    explicit_start, explicit_end = reader.element(cursor, end, 0xA0, 2)
+    if explicit_end != end:
+        raise NotCanonicalError
+    body, body_end = reader.element(explicit_start, explicit_end, 0x30, 3)
+    if body_end != explicit_end:
+        raise NotCanonicalError
+    version, cursor = _version(reader, body, body_end, 4)
+    digest_algorithms, cursor = _digest_algorithms(reader, cursor, body_end)
+    encap_type, content, cursor = _encapsulated(reader, cursor, body_end)
+    certificates: list[Certificate] = []
+    findings: list[Finding] = []
+    if cursor < body_end and data[cursor] == 0xA0:
+        cursor = _certificates(reader, cursor, body_end, certificates, findings)
+    if cursor < body_end and data[cursor] == 0xA1:
+        raise NotCanonicalError  # CRLs at this level: rare, left to asn1crypto
+    infos_start, infos_end = reader.element(cursor, body_end, 0x31, 4)
+    if infos_end != body_end:
+        raise NotCanonicalError
+    signer_infos: list[ParsedSignerInfo] = []
+    cursor = infos_start
+    while cursor < infos_end:
+        if len(signer_infos) == MAX_SIGNER_INFOS:
+            raise NotCanonicalError
+        info, cursor = _signer_info(reader, cursor, infos_end)
+        signer_infos.append(info)
+    return ParsedSignedData(
+        version=version,
+        digest_algorithms=digest_algorithms,
+        content_type=encap_type,
+        content=content,
+        certificates=tuple(certificates),
+        crls=(),
+        signer_infos=tuple(signer_infos),
+        findings=tuple(findings),
+    )
+
+
+def _version(reader: Reader, position: int, end: int, depth: int) -> tuple[str, int]:
+    value, cursor = reader.integer(position, end, depth)
+    if not 0 <= value <= 5:
+        raise NotCanonicalError
+    return f"v{value}", cursor
+
+
+def _digest_algorithms(reader: Reader, position: int, end: int) -> tuple[tuple[str, ...], int]:
+    start, stop = reader.element(position, end, 0x31, 4)
+    names: list[str] = []
+    cursor = start
+    while cursor < stop:
+        if len(names) == MAX_SIGNER_INFOS:
+            raise NotCanonicalError
+        oid, _, cursor = reader.algorithm(cursor, stop, 5)
+        names.append(_DIGESTS.get(oid) or _unknown())
+    return tuple(names), stop
+
+
+def _unknown() -> str:
+    raise NotCanonicalError
+
+
+def _encapsulated(reader: Reader, position: int, end: int) -> tuple[str, bytes | None, int]:
+    start, stop = reader.element(position, end, 0x30, 4)
+    oid, cursor = reader.oid(start, stop, 5)
+    content_type = str(cms.ContentType.map(decode_oid(oid)))
+    if cursor == stop:
+        return content_type, None, stop
+    explicit_start, explicit_end = reader.element(cursor, stop, 0xA0, 5)
+    content, after = reader.octets(explicit_start, explicit_end, 6)
+    if after != explicit_end or explicit_end != stop:
+        raise NotCanonicalError
+    return content_type, content, stop
+
+
+def _certificates(
+    reader: Reader,
+    position: int,
+    end: int,
+    certificates: list[Certificate],
+    findings: list[Finding],
+) -> int:
+    data = reader.data
+    start, stop = reader.element(position, end, 0xA0, 4)
+    cursor = start
+    index = 0
+    while cursor < stop:
+        if index == MAX_CERTIFICATES:
+            raise NotCanonicalError
+        certificate_end = reader.span(cursor, stop, 0x30)
+        reader.scan(cursor, certificate_end, 5)
+        try:
+            certificates.append(Certificate.from_scanned_der(data[cursor:certificate_end]))
+        except ParseError:
+            findings.append(
+                Finding(
+                    FindingCode.UNPARSABLE_CERTIFICATE,
+                    f"certificates[{index}] cannot be parsed, ignored",
+                )
+            )
+        cursor = certificate_end
+        index += 1
+    return stop
+
+
+def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerInfo, int]:
+    data = reader.data
+    start, stop = reader.element(position, end, 0x30, 5)
+    version, cursor = _version(reader, start, stop, 6)
+    issuer_der = serial = key_identifier = None
+    if cursor < stop and data[cursor] == 0x30:
+        sid_start, sid_end = reader.element(cursor, stop, 0x30, 6)
+        issuer_end = reader.name(sid_start, sid_end, 7)
+        serial, after = reader.integer(issuer_end, sid_end, 7)
+        if after != sid_end:
+            raise NotCanonicalError
+        issuer_der = data[sid_start:issuer_end]
+        sid_type = "issuer_and_serial_number"
+    else:
+        key_identifier, sid_end = reader.octets(cursor, stop, 6, tag=0x80)
+        sid_type = "subject_key_identifier"
+    digest_oid, _, cursor = reader.algorithm(sid_end, stop, 6)
+    digest_algorithm = _DIGESTS.get(digest_oid) or _unknown()
+    signed_attrs_der = None
+    types: list[str] = []
+    cms_values: list[tuple[str, tuple[object, ...]]] = []
+    raw_values: list[tuple[str, tuple[tuple[int, bytes], ...]]] = []
+    if cursor < stop and data[cursor] == 0xA0:
+        attrs_start, attrs_end = reader.element(cursor, stop, 0xA0, 6)
+        _signed_attributes(reader, attrs_start, attrs_end, types, cms_values, raw_values)
+        signed_attrs_der = b"\x31" + data[cursor + 1 : attrs_end]
+        cursor = attrs_end
+    signature_oid, _, cursor = reader.algorithm(cursor, stop, 6)
+    signature_algorithm, signature_algorithm_oid = _SIGNATURES.get(signature_oid) or (
+        _unknown(),
+        "",
+    )
+    signature, cursor = reader.octets(cursor, stop, 6)
+    if cursor != stop:
+        raise NotCanonicalError  # unsignedAttrs: rare, left to asn1crypto
+    return (
+        ParsedSignerInfo(
+            sid_type=sid_type,
+            sid_issuer_der=issuer_der,
+            sid_serial=serial,
+            sid_key_identifier=key_identifier,
+            version=version,
+            digest_algorithm=digest_algorithm,
+            signature_algorithm=signature_algorithm,
+            signature_algorithm_oid=signature_algorithm_oid,
+            pss_params=None,
+            signature=signature,
+            signed_attrs_der=signed_attrs_der,
+            signed_attr_types=tuple(types),
+            unsigned_attr_count=0,
+            cms_attribute_values=tuple(cms_values),
+            attribute_contents=tuple(raw_values),
+        ),
+        stop,
+    )
+
+
+def _signed_attributes(
+    reader: Reader,
+    start: int,
+    end: int,
+    types: list[str],
+    cms_values: list[tuple[str, tuple[object, ...]]],
+    raw_values: list[tuple[str, tuple[tuple[int, bytes], ...]]],
+) -> None:
+    data = reader.data
+    cursor = start
+    while cursor < end:
+        if len(types) == MAX_SIGNED_ATTRIBUTES:
+            raise NotCanonicalError
+        attribute_start, attribute_end = reader.element(cursor, end, 0x30, 7)
+        oid, values_at = reader.oid(attribute_start, attribute_end, 8)
+        name = _ATTRIBUTES.get(oid)
+        if name is None:
+            raise NotCanonicalError  # other attribute types: asn1crypto knows their values
+        values_start, values_end = reader.element(values_at, attribute_end, 0x31, 8)
+        if values_end != attribute_end:
+            raise NotCanonicalError
+        allowed = _ATTRIBUTE_TAGS[name]
+        values: list[tuple[int, bytes]] = []
+        inner = values_start
+        while inner < values_end:
+            if len(values) == MAX_SIGNER_INFOS:
+                raise NotCanonicalError
+            tag = data[inner]
+            if tag not in allowed:
+                raise NotCanonicalError
+            value_start, inner = reader.element(inner, values_end, tag, 9)
+            if tag == 0x04:
+                reader.opaque(0x04, value_start, inner, 9)
+            values.append((tag, data[value_start:inner]))
+        types.append(name)
+        raw_values.append((name, tuple(values)))
+        if name in _CMS_VALUES:
+            cms_values.append((name, tuple(_cms_native(name, value) for value in values)))
+        cursor = attribute_end
+
+
+def _cms_native(name: str, value: tuple[int, bytes]) -> object:
+    contents = value[1]
+    if name == "content_type":
+        return str(cms.ContentType.map(decode_oid(contents)))
+    if name == "signing_time":
+        return utc_time(contents)
+    return contents

@@ -1,0 +1,335 @@
+"""The DER fast path against asn1crypto, its differential oracle.
+
+`pyscep._der_reader` (with `cms._signed_reader` and `cms._enveloped_reader`)
+reads canonical DER of the usual envelope shapes and steps aside for the rest.
+Every test here parses the same input twice, once as shipped and once with the
+fast path switched off (asn1crypto alone), and requires the same outcome: the
+same values, or the same error (type, text, failInfo, path). The inputs are
+the conformance vectors, the benchmark messages, generated messages of every
+type, their mutations, and limits set exactly at each input's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pyscep import Limits, ScepError
+from pyscep._der import prescan
+from pyscep._der_reader import NotCanonicalError, Reader, decode_oid, oid_octets, utc_time
+from pyscep.cms import _enveloped_reader, _signed_reader
+from pyscep.cms.enveloped import parse_enveloped_data
+from pyscep.cms.signed import parse_signed_data
+from pyscep.limits import DEFAULT_LIMITS
+from pyscep.messages import parse_pki_message
+from pyscep.testing import strategies as scep_st
+
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS = sorted(
+    [*(ROOT / "tests" / "vectors").glob("**/*.der"), *(ROOT / "bench" / "fixtures").glob("*.der")]
+)
+MUTATIONS = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@contextmanager
+def asn1crypto_only() -> Iterator[None]:
+    """Switch the fast path off: every input goes to the asn1crypto path."""
+    refuse = mock.Mock(side_effect=NotCanonicalError)
+    with (
+        mock.patch.object(_signed_reader, "read_signed_data", refuse),
+        mock.patch.object(_enveloped_reader, "read_enveloped_data", refuse),
+        mock.patch("pyscep.messages.pkimessage.decode_read", refuse),
+    ):
+        yield
+
+
+def _message_view(data: bytes, limits: Limits) -> object:
+    message = parse_pki_message(data, limits=limits)
+    return (
+        message.attributes,
+        message.findings,
+        message.envelope,
+        message.signing_time,
+        message.certificates,
+        message.signer_identifier,
+        message.digest_algorithm,
+        message.signature_algorithm,
+        message.signature_algorithm_oid,
+        message.pss_parameters,
+    )
+
+
+def _signed_view(data: bytes, limits: Limits) -> object:
+    return parse_signed_data(data, limits=limits)
+
+
+def _envelope_view(data: bytes, limits: Limits) -> object:
+    return parse_enveloped_data(data, limits=limits)
+
+
+PARSERS: dict[str, Callable[[bytes, Limits], object]] = {
+    "parse_pki_message": _message_view,
+    "parse_signed_data": _signed_view,
+    "parse_enveloped_data": _envelope_view,
+}
+
+
+def _outcome(parse: Callable[[bytes, Limits], object], data: bytes, limits: Limits) -> object:
+    try:
+        return ("value", parse(data, limits))
+    except ScepError as exc:
+        extra = (getattr(exc, "transaction_id", None), getattr(exc, "sender_nonce", None))
+        return ("error", type(exc), str(exc), exc.fail_info, getattr(exc, "path", None), extra)
+
+
+def assert_same(data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
+    for name, parse in PARSERS.items():
+        fast = _outcome(parse, data, limits)
+        with asn1crypto_only():
+            slow = _outcome(parse, data, limits)
+        assert fast == slow, name
+
+
+def _envelope_of(data: bytes) -> bytes | None:
+    try:
+        return parse_signed_data(data).content
+    except ScepError:
+        return None
+
+
+def _fast_reads(data: bytes) -> bool:
+    try:
+        _signed_reader.read_signed_data(data, Reader(data, Limits()))
+    except NotCanonicalError:
+        return False
+    return True
+
+
+def _fast_reads_envelope(data: bytes) -> bool:
+    try:
+        _enveloped_reader.read_enveloped_data(data, Reader(data, Limits()))
+    except NotCanonicalError:
+        return False
+    return True
+
+
+# --- the vectors ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.name)
+def test_every_vector_reads_the_same(path: Path) -> None:
+    data = path.read_bytes()
+    assert_same(data)
+    envelope = _envelope_of(data)
+    if envelope:
+        assert_same(envelope)
+
+
+def test_the_fast_path_reads_the_common_messages() -> None:
+    """Without this the differential tests above could pass with the fast path never taken."""
+    for name in ("pkcsreq.der", "certrep.der"):
+        data = (ROOT / "bench" / "fixtures" / name).read_bytes()
+        assert _fast_reads(data), name
+        envelope = _envelope_of(data)
+        assert envelope is not None
+        assert _fast_reads_envelope(envelope), name
+    # Real peers' messages in canonical DER with the usual attributes take it too.
+    fast = [p.name for p in VECTORS if _fast_reads(p.read_bytes())]
+    assert any(name.startswith("micromdm") for name in fast)
+    assert any(name.startswith("certmonger") for name in fast)
+
+
+def test_ber_and_unusual_shapes_step_aside() -> None:
+    request = (ROOT / "bench" / "fixtures" / "pkcsreq.der").read_bytes()
+    # Non-minimal outer length (0x82 0x0a 0x05 -> 0x83 0x00 0x0a 0x05): BER, not for the fast path.
+    assert request[1] == 0x82
+    ber = b"\x30\x83\x00" + request[2:]
+    assert not _fast_reads(ber)
+    assert_same(ber)
+    # Trailing bytes: refused, and by the asn1crypto path's own words.
+    assert not _fast_reads(request + b"\x00")
+    assert_same(request + b"\x00")
+
+
+# --- generated and mutated messages -----------------------------------------
+
+
+@MUTATIONS
+@given(scep_st.any_message())
+def test_generated_messages_read_the_same(data: bytes) -> None:
+    assert_same(data)
+    envelope = _envelope_of(data)
+    if envelope:
+        assert_same(envelope)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(scep_st.pki_requests())
+def test_pyscep_requests_take_the_fast_path(data: bytes) -> None:
+    assert _fast_reads(data)
+
+
+@MUTATIONS
+@given(scep_st.mutated())
+def test_mutated_messages_read_the_same(data: bytes) -> None:
+    assert_same(data)
+
+
+@MUTATIONS
+@given(scep_st.mutated(scep_st.pki_requests()))
+def test_mutated_requests_read_the_same(data: bytes) -> None:
+    assert_same(data)
+    envelope = _envelope_of(data)
+    if envelope:
+        assert_same(envelope)
+
+
+@MUTATIONS
+@given(scep_st.mutated(scep_st.cert_reps()))
+def test_mutated_cert_reps_read_the_same(data: bytes) -> None:
+    assert_same(data)
+    envelope = _envelope_of(data)
+    if envelope:
+        assert_same(envelope)
+
+
+# --- limits ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.name)
+def test_limits_at_the_edge_refuse_the_same(path: Path) -> None:
+    data = path.read_bytes()
+    for candidate in (data, _envelope_of(data)):
+        if not candidate:
+            continue
+        try:
+            scan = prescan(candidate)
+        except ScepError:
+            continue
+        for limits in (
+            Limits(max_elements=scan.elements),
+            Limits(max_elements=scan.elements - 1),
+            Limits(max_depth=scan.depth),
+            Limits(max_depth=scan.depth - 1),
+            Limits(max_size=len(candidate)),
+            Limits(max_size=len(candidate) - 1),
+        ):
+            assert_same(candidate, limits)
+
+
+# --- the reader's own pieces ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dotted",
+    ["1.2.840.113549.1.7.2", "2.16.840.1.101.3.4.2.1", "0.9.2342", "2.999.18446744073709551616"],
+)
+def test_oid_octets_and_decode_oid_agree_with_asn1crypto(dotted: str) -> None:
+    from asn1crypto import core
+
+    octets = oid_octets(dotted)
+    assert bytes(core.ObjectIdentifier(dotted).contents) == octets
+    assert decode_oid(octets) == dotted
+
+
+@pytest.mark.parametrize(
+    "text", [b"490101000000Z", b"500101000000Z", b"991231235959Z", b"000229120000Z"]
+)
+def test_utc_time_agrees_with_asn1crypto(text: bytes) -> None:
+    from asn1crypto import core
+
+    assert utc_time(text) == core.UTCTime.load(b"\x17\x0d" + text).native
+
+
+@pytest.mark.parametrize("text", [b"9912312359Z", b"991231235959+0100", b"991332000000Z"])
+def test_utc_time_leaves_other_forms_to_asn1crypto(text: bytes) -> None:
+    with pytest.raises(NotCanonicalError):
+        utc_time(text)
+
+
+# --- public keys -----------------------------------------------------------------
+
+
+def _usual_keys() -> list[bytes]:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from pyscep import Certificate
+
+    data = ROOT / "src" / "pyscep" / "testing" / "data"
+    found = [
+        Certificate.load((data / name).read_bytes()).public_key_der
+        for name in ("ca.crt.der", "client.crt.der", "ec.crt.der")
+    ]
+    found.append(
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    )
+    return found
+
+
+def _public_keys() -> list[bytes]:
+    """The usual keys and every key of the vectors' certificates (RSA 1024-4096, P-256...)."""
+    found = _usual_keys()
+    for path in VECTORS:
+        try:
+            message = parse_signed_data(path.read_bytes())
+        except ScepError:
+            continue
+        found += [c.public_key_der for c in message.certificates]
+    return sorted(set(found))
+
+
+def _key_outcome(der: bytes) -> object:
+    from pyscep.public_key import PublicKey
+
+    try:
+        return ("value", PublicKey.load(der))
+    except ScepError as exc:
+        return ("error", type(exc), str(exc))
+
+
+def _key_outcomes(der: bytes) -> tuple[object, object]:
+    from pyscep import public_key
+
+    fast = _key_outcome(der)
+    with mock.patch.object(public_key, "_read_canonical", mock.Mock(side_effect=NotCanonicalError)):
+        slow = _key_outcome(der)
+    return fast, slow
+
+
+def test_public_keys_read_the_same() -> None:
+    from pyscep import public_key
+
+    keys = _public_keys()
+    assert len(keys) >= 4
+    for der in keys:
+        fast, slow = _key_outcomes(der)
+        assert fast == slow
+    # The fast path reads the usual keys: RSA, P-256 and Ed25519.
+    for der in _usual_keys():
+        assert ("value", public_key._read_canonical(public_key.PublicKey, der)) == _key_outcome(der)
+
+
+@MUTATIONS
+@given(scep_st.mutated(st.sampled_from(_public_keys())))
+def test_mutated_public_keys_read_the_same(der: bytes) -> None:
+    fast, slow = _key_outcomes(der)
+    assert fast == slow
+
+
+def test_regression_a_one_octet_long_length_at_the_end_steps_aside() -> None:
+    """Hypothesis's find: ``30 81`` with nothing after it read past the end of the input."""
+    for data in (b"\x30\x81", b"\x30\x03\x30\x81", b"\x30\x82\x01", b"\x30\x83\x01\x00"):
+        with pytest.raises(NotCanonicalError):
+            Reader(data, DEFAULT_LIMITS).element(0, len(data), 0x30, 1)
+        with pytest.raises(NotCanonicalError):
+            Reader(data, DEFAULT_LIMITS).element(2, len(data), 0x30, 2)
+        assert_same(data)
