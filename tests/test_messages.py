@@ -484,13 +484,3 @@ def test_pending_reply_has_no_content_and_open_cert_rep_returns_none() -> None:
     )
     assert reply.pki_status is PKIStatus.PENDING
     assert content is None
-
-
-def test_demo_runs_a_whole_enrollment(capsys: pytest.CaptureFixture[str]) -> None:
-    from pyscep.cli import main
-
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "signature verified, challenge ok" in out
-    assert "CertRep PENDING" in out
-    assert "CertRep SUCCESS: issued Certificate(subject='Common Name: demo-device'" in out

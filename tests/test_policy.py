@@ -261,6 +261,16 @@ TABLE: list[
         (Action.ISSUE, Classification.INITIAL, None, "approval"),
     ),
     (
+        # Found by `pyscep demo`: auto-approval is for a checked challenge, not for none.
+        "initial without a challenge none requires, auto-approval on: pending",
+        initial(),
+        PolicyConfig(auto_approve_enrollment=True, require_challenge=False),
+        None,
+        None,
+        None,
+        (Action.PENDING, Classification.INITIAL, None, "approval"),
+    ),
+    (
         "initial without challenge",
         initial(),
         None,

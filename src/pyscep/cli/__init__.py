@@ -14,9 +14,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pyscep`` command."""
     parser = argparse.ArgumentParser(prog="pyscep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="a whole SCEP enrollment on built-in defaults").set_defaults(
-        handler=demo.run
-    )
+    demo.add_parser(commands)
     inspect.add_parser(commands)
     policy.add_parser(commands)
     serve.add_parser(commands)

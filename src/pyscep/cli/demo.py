@@ -1,97 +1,141 @@
-"""``pyscep demo``: a whole SCEP enrollment, client and CA in one process."""
+"""``pyscep demo``: a certificate's whole life, client and CA, on built-in defaults.
+
+    pyscep demo [--json] [--out DIR] [--live]
+
+A demo CA is created; the client reads its capabilities and certificates,
+enrolls with a one-time challenge (SUCCESS), sends a request that waits for
+the operator (PENDING, CertPoll, approval, SUCCESS), renews when the monitor's
+check says renewal is due (signed by the existing certificate, auto-approved),
+is refused a renewal for another subject, a third certificate for one DN and
+a reused challenge, fetches the CA's successor (GetNextCACert), and an EC
+device enrolls. Everything goes through the real `ScepClient` and the
+reference server (`pyscep serve`'s `ScepResponder`, file CA, SQLite state,
+scep.conf policy): in this process by default, over HTTP on 127.0.0.1 with
+``--live``. ``--json`` prints the transcript as JSON; ``--out DIR`` saves every
+message as a file `pyscep inspect` reads. Exit 0 when every chapter ended as
+it should, 1 otherwise.
+"""
 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
 
-__all__ = ["run"]
+from .demo_story import Exchange, Step, tell
+from .demo_transport import POLICY, DemoServer, InProcessServer, LiveServer
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``pyscep demo``."""
+    demo = commands.add_parser(
+        "demo",
+        help="a certificate's whole life: enroll, PENDING, renew, refusals, rollover, EC",
+        description="A certificate's whole life through the real client and server.",
+    )
+    demo.add_argument("--json", action="store_true", help="print the transcript as JSON")
+    demo.add_argument("--out", type=Path, help="save every message in DIR (for pyscep inspect)")
+    demo.add_argument(
+        "--live", action="store_true", help="run pyscep serve and talk HTTP on 127.0.0.1"
+    )
+    demo.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """A whole SCEP enrollment, client and CA in one process, on built-in defaults."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    """Tell the story; print it; save the messages."""
+    with tempfile.TemporaryDirectory(prefix="pyscep-demo-") as state:
+        server: DemoServer = LiveServer(Path(state)) if args.live else InProcessServer(Path(state))
+        try:
+            steps = tell(server)
+        finally:
+            server.close()
+    if args.out is not None:
+        _save(args.out, steps)
+    if args.json:
+        document = {"server": server.where, "policy": POLICY, "steps": [s.as_dict() for s in steps]}
+        print(json.dumps(document, indent=2))
+    else:
+        _print(server.where, steps)
+    return 0 if all(step.as_expected for step in steps) else 1
 
-    from pyscep import PrivateKey, load_decrypter, load_private_key, load_signer
-    from pyscep import messages as scep
 
-    now = datetime.now(timezone.utc)
-    challenge = "demo-challenge"
+def _print(where: str, steps: list[Step]) -> None:
+    print(f"pyscep demo: the reference server ({where}) and ScepClient; the policy:")
+    for line in POLICY.splitlines()[1:]:
+        print(f"    {line}")
+    for number, step in enumerate(steps, 1):
+        print(f"\n[{number}] {step.title}")
+        for note in step.preface:
+            print(f"    {note}")
+        for exchange in step.exchanges:
+            for line in _exchange_lines(exchange):
+                print(f"    {line}")
+            for decision in exchange.decisions:
+                for line in _decision_lines(decision["policy"]):
+                    print(f"      {line}")
+        for note in step.notes:
+            print(f"    {note}")
+        mark = "as expected" if step.as_expected else f"EXPECTED {step.expected}"
+        print(f"    => {step.outcome} ({mark})")
 
-    def new_key() -> PrivateKey:
-        return load_private_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
-    # --- the CA's side: its certificate, capabilities, keys --------------------
-    ca_key = new_key()
-    ca_certificate = scep.self_signed_certificate(
-        ca_key, "CN=pyscep demo CA,O=pyscep demo", now=now, days=365, ca=True
-    )
-    ca_signer = load_signer(ca_key, ca_certificate)
-    ca_decrypter = load_decrypter(ca_key, ca_certificate)
-    caps_body = scep.CACaps.of(["POSTPKIOperation", "SHA-256", "AES", "SCEPStandard"]).dump()
-    ca_body, ca_content_type = scep.build_ca_certificates(ca_certificate)
+def _exchange_lines(exchange: Exchange) -> list[str]:
+    described = exchange.as_dict()
+    reply = described["reply"]
+    if exchange.operation != "PKIOperation":
+        detail = " ".join(reply["caps"]) if "caps" in reply else f"{reply['size']} bytes"
+        return [
+            f"{exchange.method} {exchange.operation} -> {exchange.status} "
+            f"{exchange.content_type}: {detail}"
+        ]
+    return [
+        f"client -> {exchange.method} {_message_line(described['request'])}",
+        f"server -> {exchange.status} {_message_line(reply)}",
+    ]
 
-    # --- the client: GetCACaps, GetCACert, then a key, a CSR and a PKCSReq -----
-    chosen = scep.negotiate(scep.CACaps.parse(caps_body))
-    print(
-        f"client: CA caps {caps_body.decode().split()} -> {chosen.digest.value}, "
-        f"{chosen.cipher.value}, {'POST' if chosen.use_post else 'GET'}"
-    )
-    ca_certs = scep.parse_ca_certificates(
-        ca_body, now=now, ca_fingerprint=ca_certificate.sha256_fingerprint
-    )
-    print(f"client: GetCACert ({ca_content_type}): {ca_certs.reasons[0]}")
-    device_key = new_key()
-    csr = scep.build_csr(device_key, "CN=demo-device", challenge_password=challenge)
-    # The throw-away self-signed certificate a first request is signed with.
-    device = scep.self_signed_signer(device_key, "CN=demo-device", now=now)
-    request = scep.build_pkcs_req(
-        csr, signer=device, recipient=ca_certs.encryption, options=chosen.options
-    )
-    print(
-        f"client: PKCSReq {len(request.der)} bytes, transactionID {request.transaction_id[:16]}..."
-    )
 
-    # --- the CA: verify, decrypt, check the challenge, answer PENDING ----------
-    message, csr_view = scep.open_request(request.der, ca_decrypter)
-    assert isinstance(csr_view, scep.CertificationRequest)
-    verdict = "ok" if csr_view.challenge_password == challenge else "WRONG"
-    print(
-        f"CA:     {message.message_type.rfc_name} from {csr_view.subject!r}, "
-        f"signature verified, challenge {verdict}"
-    )
-    pending = scep.build_cert_rep_pending(message, signer=ca_signer)
-    reply, _ = scep.open_cert_rep(
-        pending,
-        device,
-        ca_certificates=ca_certs.verification,
-        request=request,
-    )
-    print(
-        f"client: CertRep {reply.pki_status.name if reply.pki_status is not None else '?'}: "
-        "the request awaits approval, polling"
-    )
+def _message_line(message: dict[str, Any]) -> str:
+    if "unreadable" in message:
+        return f"{message['size']} bytes, unreadable: {message['unreadable']}"
+    parts = [str(message["messageType"])]
+    if message["pkiStatus"]:
+        parts.append(str(message["pkiStatus"]))
+    if message["failInfo"]:
+        parts.append(f"failInfo {message['failInfo']} ({message['failInfoText'] or ''})")
+    parts.append(f"txid {str(message['transactionID'])[:16]}...")
+    parts.append(f"senderNonce {str(message['senderNonce'])[:8]}...")
+    if message["recipientNonce"]:
+        parts.append(f"recipientNonce {message['recipientNonce'][:8]}...")
+    parts.append(f"{message['digest']}/{message['signature']}")
+    if message["contentCipher"]:
+        recipients = "+".join(message["recipientInfos"])
+        parts.append(f"{message['contentCipher']} to {recipients}")
+    parts.append(f"{message['size']} bytes")
+    return ", ".join(parts)
 
-    # --- the client polls; the operator approved; the CA issues ----------------
-    poll = scep.build_cert_poll(
-        scep.IssuerAndSubject(ca_certificate.subject_der, csr_view.subject_der),
-        signer=device,
-        recipient=ca_certs.encryption,
-        transaction_id=request.transaction_id,
-        options=chosen.options,
-    )
-    poll_message, _ = scep.open_request(poll.der, ca_decrypter)
-    issued = scep.issue_certificate(ca_signer, csr_view, now=now)
-    success = scep.build_cert_rep_success(poll_message, [issued], signer=ca_signer)
-    reply, content = scep.open_cert_rep(
-        success,
-        device,
-        ca_certificates=ca_certs.verification,
-        request=poll,
-    )
-    assert content is not None
-    print(
-        f"client: CertRep {reply.pki_status.name if reply.pki_status is not None else '?'}: "
-        f"issued {content.certificates[0]!r}"
-    )
-    return 0
+
+def _decision_lines(policy: dict[str, Any]) -> list[str]:
+    failure = f" failInfo {policy['failInfo']}" if policy["failInfo"] else ""
+    lines = [
+        f"policy: {policy['decision']}{failure} ({policy['classification']}), "
+        f"decided by rule {policy['decidingRule']}"
+    ]
+    for entry in policy["trace"]:
+        lines.append(f"    {entry['rule']:<24} {entry['outcome']:<5} {entry['detail']}")
+    return lines
+
+
+def _save(directory: Path, steps: list[Step]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for number, step in enumerate(steps, 1):
+        for index, exchange in enumerate(step.exchanges, 1):
+            stem = f"{number:02d}-{index}-{exchange.operation}"
+            if exchange.request:
+                kind = exchange.as_dict()["request"].get("messageType", "request")
+                (directory / f"{stem}-{kind}.der").write_bytes(exchange.request)
+            suffix = ".txt" if exchange.operation == "GetCACaps" else ".der"
+            (directory / f"{stem}-reply{suffix}").write_bytes(exchange.reply)

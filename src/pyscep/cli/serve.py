@@ -293,6 +293,15 @@ class ReferenceServer:
         # micromdm's scepclient keeps the last certificate of the reply.
         return self.responder.issue(event, self.issue(request, now, days=days), now=now)
 
+    def approve(self, transaction_id: str, *, now: datetime, days: int = 365) -> Certificate:
+        """The operator's yes to a PENDING request: issue now; the next CertPoll gets it."""
+        known = self.store.get(transaction_id)
+        if known is None:
+            raise ScepError(f"no transaction {transaction_id!r}")
+        certificate = self.issue(CertificationRequest.load(known.csr), now, days=days)
+        self.responder.approve(transaction_id, certificate, now=now)
+        return certificate
+
     def issue(
         self, request: CertificationRequest, now: datetime, *, days: int = 365
     ) -> Certificate:
@@ -453,11 +462,7 @@ def _administer(action: list[str], state_url: str | None, days: int) -> int:
     server = ReferenceServer(ServeOptions(directory, challenge="", state_url=state_url), now=now)
     try:
         if verb == "approve":
-            known = server.store.get(transaction_id)
-            if known is None:
-                raise ScepError(f"no transaction {transaction_id!r}")
-            certificate = server.issue(CertificationRequest.load(known.csr), now, days=days)
-            server.responder.approve(transaction_id, certificate, now=now)
+            server.approve(transaction_id, now=now, days=days)
         else:
             server.responder.deny(transaction_id, FailInfo.BAD_REQUEST, now=now)
     except ScepError as exc:

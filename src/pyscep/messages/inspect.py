@@ -34,7 +34,7 @@ from pyscep.cms.enveloped import (
     open_with_password,
     parse_enveloped_data,
 )
-from pyscep.cms.signed import parse_signed_data
+from pyscep.cms.signed import ParsedSignedData, parse_signed_data, verify_signed_data
 from pyscep.crypto import CryptoBackend, PrivateKey, get_backend
 from pyscep.enums import MessageType
 from pyscep.errors import ParseError, ScepError
@@ -143,7 +143,47 @@ def inspect_payload(
         return _ca_inspection(
             parse_certs_only(der).certificates, "degenerate certs-only SignedData"
         )
+    if "message_type" not in signed.signer_infos[0].signed_attr_types and _certs_only(
+        signed.content
+    ):
+        return _inspect_next_ca(signed, certificates, get_backend(backend))
     return _inspect_message(der, keys, passwords, certificates, get_backend(backend))
+
+
+def _certs_only(content: bytes | None) -> bool:
+    """True when ``content`` is a degenerate certs-only SignedData (a GetNextCACert body)."""
+    try:
+        return content is not None and not parse_signed_data(content).signer_infos
+    except ParseError:
+        return False
+
+
+def _inspect_next_ca(
+    signed: ParsedSignedData, certificates: Sequence[Certificate], backend: CryptoBackend
+) -> Inspection:
+    """A GetNextCACert body: the next CA's certificates, signed by the current CA."""
+    errors: list[str] = []
+    signer = None
+    try:
+        verified = verify_signed_data(
+            signed, backend=backend, algorithms=LEGACY, certificates=certificates
+        )
+        signer = describe_certificate(verified.signer_certificate)
+    except ScepError as exc:
+        errors.append(f"verification failed: {exc}")
+    assert signed.content is not None  # _certs_only said so
+    return Inspection(
+        "GetNextCACert",
+        {
+            "next_ca_certificates": [
+                describe_certificate(c) for c in parse_certs_only(signed.content).certificates
+            ],
+            "signed_by": signer,
+            "payload": "SignedData over a degenerate certs-only SignedData",
+        },
+        tuple(str(f) for f in signed.findings),
+        tuple(errors),
+    )
 
 
 def _content_type(der: bytes) -> str | None:

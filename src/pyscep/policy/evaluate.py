@@ -401,9 +401,10 @@ def _initial(
     run.passed("allow-enrollment", f"ScepAllowEnrollment {mode.value}")
     _challenge(run, request, required=config.require_challenge, waiver=None)
     _common_checks(run, request, config, inventory)
-    return _new_identity(
-        run, request, config, auto=config.auto_approve_enrollment, why="ScepAutoApproveEnrollment"
-    )
+    # Only a checked challenge authorizes an issue without the operator: a request
+    # that brought none (where none is required) waits for approval.
+    auto = config.auto_approve_enrollment and request.challenge_ok is True
+    return _new_identity(run, request, config, auto=auto, why="ScepAutoApproveEnrollment")
 
 
 def _renewal(
