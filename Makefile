@@ -9,12 +9,12 @@ OSC_VENV := .venv-oscrypto
 # Seconds of fuzzing in `make test` (CI); run fuzz/run_campaign.sh for longer.
 FUZZ_SECONDS ?= 60
 
-.PHONY: demo test lint unit oscrypto-test fuzz-smoke bench clean
+.PHONY: demo test lint unit oscrypto-test fuzz-smoke bench docs docs-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,dev,fuzz]'
+	$(BIN)/python -m pip install -q -e '.[test,dev,fuzz,docs]'
 	touch $@
 
 $(OSC_VENV)/.installed: pyproject.toml
@@ -27,8 +27,8 @@ demo: $(VENV)/.installed
 	$(BIN)/pyscep demo
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests fuzz bench
-	$(BIN)/ruff format --check src tests fuzz bench
+	$(BIN)/ruff check src tests fuzz bench docs
+	$(BIN)/ruff format --check src tests fuzz bench docs
 	$(BIN)/mypy --strict
 
 # Branch coverage of the message layer and the policy is reported (aim: 100%).
@@ -49,7 +49,16 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/scaling_bench.py
 	$(BIN)/python bench/parse_bench.py
 
-test: lint unit oscrypto-test fuzz-smoke
+# The documentation site, warnings as errors; then every page opened in headless
+# Chromium (console, links, anchors) and a screenshot of the landing page kept.
+docs: $(VENV)/.installed
+	rm -rf docs/_build
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+docs-check: docs
+	$(BIN)/python docs/check_site.py docs/_build/html
+
+test: lint unit oscrypto-test fuzz-smoke docs-check
 
 clean:
-	rm -rf $(VENV) $(OSC_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(OSC_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis docs/_build

@@ -105,7 +105,7 @@ def _envelope_of(data: bytes) -> bytes | None:
 
 def _fast_reads(data: bytes) -> bool:
     try:
-        _signed_reader.read_signed_data(data, Reader(data, Limits()))
+        _signed_reader.read_signed_data(Reader(data, Limits()))
     except NotCanonicalError:
         return False
     return True
@@ -113,7 +113,7 @@ def _fast_reads(data: bytes) -> bool:
 
 def _fast_reads_envelope(data: bytes) -> bool:
     try:
-        _enveloped_reader.read_enveloped_data(data, Reader(data, Limits()))
+        _enveloped_reader.read_enveloped_data(Reader(data, Limits()))
     except NotCanonicalError:
         return False
     return True
@@ -333,3 +333,23 @@ def test_regression_a_one_octet_long_length_at_the_end_steps_aside() -> None:
         with pytest.raises(NotCanonicalError):
             Reader(data, DEFAULT_LIMITS).element(2, len(data), 0x30, 2)
         assert_same(data)
+
+
+def test_regression_an_undecodable_fail_info_text_is_refused_where_asn1crypto_refuses_it() -> None:
+    """Hypothesis's find: the fast path read a failInfoText that is not UTF-8, and the
+    refusal then came from the attribute decoder with a shorter path."""
+    from pyscep.enums import FailInfo
+    from pyscep.messages import ReplyTo, build_cert_rep_failure
+    from pyscep.testing import fixed_keys
+
+    reply = build_cert_rep_failure(
+        ReplyTo("TX", bytes(16)),
+        FailInfo.BAD_REQUEST,
+        "\u00e9\u00e9",
+        signer=fixed_keys().ca_signer,
+    )
+    broken = reply.replace("\u00e9\u00e9".encode(), b"\x80\x80\x80\x80")
+    assert broken != reply
+    with pytest.raises(ScepError, match="ContentInfo/SignedData/signerInfos"):
+        parse_pki_message(broken)
+    assert_same(broken)

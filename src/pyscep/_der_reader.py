@@ -30,6 +30,7 @@ from pyscep._der import (
     _scan,
     _scan_inside,
 )
+from pyscep._der_writer import oid_contents
 from pyscep.errors import ParseError, ScepError
 
 __all__ = ["NotCanonicalError", "Reader", "decode_oid", "oid_octets", "utc_time"]
@@ -128,6 +129,20 @@ class Reader:
         start, stop = self.element(position, end, 0x02, depth)
         return int.from_bytes(self.data[start:stop], "big", signed=True), stop
 
+    def content_info(self, content_type: bytes) -> tuple[int, int]:
+        """(start, end) of the contents of the SEQUENCE inside a whole-input ContentInfo
+        ``SEQUENCE { OID content_type, [0] EXPLICIT SEQUENCE {...} }``."""
+        size = len(self.data)
+        start, end = self.element(0, size, 0x30, 1)
+        found, cursor = self.oid(start, end, 2)
+        if end != size or found != content_type:
+            raise NotCanonicalError
+        explicit_start, explicit_end = self.element(cursor, end, 0xA0, 2)
+        body, body_end = self.element(explicit_start, explicit_end, 0x30, 3)
+        if body_end != explicit_end or explicit_end != end:
+            raise NotCanonicalError
+        return body, body_end
+
     def key_integer(self, position: int, end: int) -> tuple[int, int]:
         """(value, end) of an INTEGER of any size inside a key (not counted, not capped)."""
         start, stop = self._bounds(position, end, 0x02)
@@ -196,16 +211,7 @@ _NAME_STRING_TAGS = frozenset({0x13, 0x0C})
 
 def oid_octets(dotted: str) -> bytes:
     """The content octets of a dotted OID (for building lookup tables)."""
-    arcs = [int(arc) for arc in dotted.split(".")]
-    out = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out.extend(reversed(chunk))
-    return bytes(out)
+    return oid_contents(dotted)
 
 
 # X.520 attribute types that asn1crypto reads as a DirectoryString (RFC 5280's usual ones).

@@ -20,6 +20,7 @@ __all__ = [
     "null",
     "octet_string",
     "oid",
+    "oid_contents",
     "printable_string",
     "sequence",
     "set_of",
@@ -89,6 +90,11 @@ def integer(value: int) -> bytes:
 @lru_cache(maxsize=256)
 def oid(dotted: str) -> bytes:
     """OBJECT IDENTIFIER from its dotted form (cached: a schema has few)."""
+    return tlv(0x06, oid_contents(dotted))
+
+
+def oid_contents(dotted: str) -> bytes:
+    """The content octets of an OBJECT IDENTIFIER (base-128 arcs, the first two joined)."""
     arcs = [int(arc) for arc in dotted.split(".")]
     body = bytearray()
     for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
@@ -98,4 +104,4 @@ def oid(dotted: str) -> bytes:
             chunk.append(0x80 | (arc & 0x7F))
             arc >>= 7
         body.extend(reversed(chunk))
-    return tlv(0x06, bytes(body))
+    return bytes(body)

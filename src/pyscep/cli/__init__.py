@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 from pyscep.cli import client, demo, inspect, monitor, policy, serve
 
-__all__ = ["main"]
+__all__ = ["main", "parser"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``pyscep`` command."""
+def parser() -> argparse.ArgumentParser:
+    """The ``pyscep`` command line (the docs' CLI reference is printed from it)."""
     parser = argparse.ArgumentParser(prog="pyscep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo.add_parser(commands)
@@ -20,5 +20,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_parser(commands)
     client.add_parser(commands)
     monitor.add_parser(commands)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pyscep`` command."""
+    args = parser().parse_args(argv)
     return int(args.handler(args))

@@ -38,7 +38,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="A certificate's whole life through the real client and server.",
     )
     demo.add_argument("--json", action="store_true", help="print the transcript as JSON")
-    demo.add_argument("--out", type=Path, help="save every message in DIR (for pyscep inspect)")
+    demo.add_argument(
+        "--out", type=Path, metavar="DIR", help="save every message in DIR (for pyscep inspect)"
+    )
     demo.add_argument(
         "--live", action="store_true", help="run pyscep serve and talk HTTP on 127.0.0.1"
     )

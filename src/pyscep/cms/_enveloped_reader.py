@@ -28,19 +28,9 @@ _CIPHERS = {
 }
 
 
-def read_enveloped_data(data: bytes, reader: Reader) -> ParsedEnvelope:
+def read_enveloped_data(reader: Reader) -> ParsedEnvelope:
     """The EnvelopedData of a ContentInfo in canonical DER; NotCanonicalError otherwise."""
-    size = len(data)
-    start, end = reader.element(0, size, 0x30, 1)
-    if end != size:
-        raise NotCanonicalError
-    content_type, cursor = reader.oid(start, end, 2)
-    if content_type != _ENVELOPED_DATA:
-        raise NotCanonicalError
-    explicit_start, explicit_end = reader.element(cursor, end, 0xA0, 2)
-    body, body_end = reader.element(explicit_start, explicit_end, 0x30, 3)
-    if body_end != explicit_end or explicit_end != end:
-        raise NotCanonicalError
+    body, body_end = reader.content_info(_ENVELOPED_DATA)
     version, cursor = reader.integer(body, body_end, 4)
     if not 0 <= version <= 5:
         raise NotCanonicalError

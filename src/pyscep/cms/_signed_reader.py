@@ -54,23 +54,14 @@ _ATTRIBUTE_TAGS: dict[str, frozenset[int]] = {
 }
 _ATTRIBUTES = {oid_octets(ScepAttributeType.unmap(name)): name for name in _ATTRIBUTE_TAGS}
 _CMS_VALUES = frozenset({"content_type", "message_digest", "signing_time"})
+# UTF8String and IA5String: how asn1crypto decodes them (PrintableString is latin-1: always).
+_DECODED_STRINGS = {0x0C: "utf-8", 0x16: "ascii"}
 
 
-def read_signed_data(data: bytes, reader: Reader) -> ParsedSignedData:
+def read_signed_data(reader: Reader) -> ParsedSignedData:
     """The SignedData of a ContentInfo in canonical DER; NotCanonicalError otherwise."""
-    size = len(data)
-    start, end = reader.element(0, size, 0x30, 1)
-    if end != size:
-        raise NotCanonicalError
-    content_type, cursor = reader.oid(start, end, 2)
-    if content_type != _SIGNED_DATA:
-        raise NotCanonicalError
-    explicit_start, explicit_end = reader.element(cursor, end, 0xA0, 2)
-    if explicit_end != end:
-        raise NotCanonicalError
-    body, body_end = reader.element(explicit_start, explicit_end, 0x30, 3)
-    if body_end != explicit_end:
-        raise NotCanonicalError
+    data = reader.data
+    body, body_end = reader.content_info(_SIGNED_DATA)
     version, cursor = _version(reader, body, body_end, 4)
     digest_algorithms, cursor = _digest_algorithms(reader, cursor, body_end)
     encap_type, content, cursor = _encapsulated(reader, cursor, body_end)
@@ -258,6 +249,13 @@ def _signed_attributes(
             value_start, inner = reader.element(inner, values_end, tag, 9)
             if tag == 0x04:
                 reader.opaque(0x04, value_start, inner, 9)
+            elif tag in _DECODED_STRINGS:
+                # asn1crypto decodes every value while parsing: an undecodable one is
+                # its error to raise, with its path.
+                try:
+                    data[value_start:inner].decode(_DECODED_STRINGS[tag])
+                except UnicodeDecodeError:
+                    raise NotCanonicalError from None
             values.append((tag, data[value_start:inner]))
         types.append(name)
         raw_values.append((name, tuple(values)))

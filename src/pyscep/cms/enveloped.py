@@ -297,7 +297,7 @@ def parse_enveloped_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Par
     from pyscep.cms._enveloped_reader import read_enveloped_data  # it builds on this module
 
     try:
-        return read_enveloped_data(data, Reader(data, limits))
+        return read_enveloped_data(Reader(data, limits))
     except NotCanonicalError:
         pass  # BER, or a shape the fast path leaves to asn1crypto
     prescan(data, limits)

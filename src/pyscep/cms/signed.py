@@ -304,7 +304,7 @@ def parse_signed_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Parsed
     from pyscep.cms._signed_reader import read_signed_data  # it builds on this module
 
     try:
-        return read_signed_data(data, Reader(data, limits))
+        return read_signed_data(Reader(data, limits))
     except NotCanonicalError:
         pass  # BER, or a shape the fast path leaves to asn1crypto
     scan = prescan(data, limits)
