@@ -398,3 +398,28 @@ def _length(n: int) -> bytes:
     from pyscep._der import der_length
 
     return der_length(n)
+
+
+def test_the_signer_is_the_callers_copy_of_an_embedded_certificate() -> None:
+    """Of equal certificates, the caller's object is the signer: what it already decoded
+    (keyUsage, its key) is not decoded again from the copy inside each message."""
+    from pyscep.enums import FailInfo
+    from pyscep.messages import (
+        ReplyTo,
+        build_cert_rep_failure,
+        parse_pki_message,
+        verify_cert_rep,
+    )
+    from pyscep.testing import fixed_keys
+
+    keys = fixed_keys()
+    reply = parse_pki_message(
+        build_cert_rep_failure(
+            ReplyTo("TX", bytes(16)), FailInfo.BAD_REQUEST, signer=keys.ca_signer
+        )
+    )
+    (embedded,) = reply.certificates
+    assert embedded == keys.ca
+    assert embedded is not keys.ca
+    verified = verify_cert_rep(reply, ca_certificates=[keys.ca])
+    assert verified.signer_certificate is keys.ca

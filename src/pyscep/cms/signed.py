@@ -521,15 +521,18 @@ def _scheme_of(info: ParsedSignerInfo, digest: DigestAlgorithm) -> SignatureSche
 def find_signer_certificate(
     info: ParsedSignerInfo, candidates: Sequence[Certificate]
 ) -> Certificate:
-    """The one certificate the SignerInfo's sid names; ambiguity is an error."""
-    matches = {c for c in candidates if info.names(c)}
+    """The one certificate the SignerInfo's sid names; ambiguity is an error.
+
+    Of equal copies (the same DER), the first in ``candidates`` is returned.
+    """
+    matches = [c for c in candidates if info.names(c)]
     if not matches:
         raise VerificationError(
             "no certificate matches the signer identifier", fail_info=FailInfo.BAD_CERT_ID
         )
-    if len(matches) > 1:
+    if len(set(matches)) > 1:
         raise VerificationError("several different certificates match the signer identifier")
-    return matches.pop()
+    return matches[0]
 
 
 def _single_value(info: ParsedSignerInfo, type_name: str) -> object | None:
@@ -583,7 +586,9 @@ def verify_signed_data(
     if not isinstance(message_digest, bytes) or not hmac.compare_digest(message_digest, expected):
         raise VerificationError("messageDigest does not match the content")
 
-    signer_certificate = find_signer_certificate(info, [*parsed.certificates, *certificates])
+    # The caller's copy first: what it already decoded (keyUsage, the key) is not
+    # decoded again from the copy embedded in this message.
+    signer_certificate = find_signer_certificate(info, [*certificates, *parsed.certificates])
     if signer_filter is not None:
         signer_filter(signer_certificate)
     verify_signature(
