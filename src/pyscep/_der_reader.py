@@ -143,6 +143,28 @@ class Reader:
             raise NotCanonicalError
         return body, body_end
 
+    def version(self, position: int, end: int, depth: int) -> tuple[str, int]:
+        """(asn1crypto's name ``v0``..``v5``, end) of a CMSVersion INTEGER."""
+        value, stop = self.integer(position, end, depth)
+        if not 0 <= value <= 5:
+            raise NotCanonicalError
+        return f"v{value}", stop
+
+    def identifier(
+        self, position: int, end: int, depth: int
+    ) -> tuple[bytes | None, int | None, bytes | None, int]:
+        """(issuer Name DER, serial, subjectKeyIdentifier, end) of a SignerIdentifier or
+        RecipientIdentifier: IssuerAndSerialNumber, or ``[0]`` SubjectKeyIdentifier."""
+        if position < end and self.data[position] == 0x30:
+            start, stop = self.element(position, end, 0x30, depth)
+            issuer_end = self.name(start, stop, depth + 1)
+            serial, after = self.integer(issuer_end, stop, depth + 1)
+            if after != stop:
+                raise NotCanonicalError
+            return self.data[start:issuer_end], serial, None, stop
+        key_identifier, stop = self.octets(position, end, depth, tag=0x80)
+        return None, None, key_identifier, stop
+
     def key_integer(self, position: int, end: int) -> tuple[int, int]:
         """(value, end) of an INTEGER of any size inside a key (not counted, not capped)."""
         start, stop = self._bounds(position, end, 0x02)

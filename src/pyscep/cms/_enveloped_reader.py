@@ -31,9 +31,7 @@ _CIPHERS = {
 def read_enveloped_data(reader: Reader) -> ParsedEnvelope:
     """The EnvelopedData of a ContentInfo in canonical DER; NotCanonicalError otherwise."""
     body, body_end = reader.content_info(_ENVELOPED_DATA)
-    version, cursor = reader.integer(body, body_end, 4)
-    if not 0 <= version <= 5:
-        raise NotCanonicalError
+    version, cursor = reader.version(body, body_end, 4)
     infos_start, infos_end = reader.element(cursor, body_end, 0x31, 4)
     recipients: list[RecipientView] = []
     cursor = infos_start
@@ -62,7 +60,7 @@ def read_enveloped_data(reader: Reader) -> ParsedEnvelope:
         if cursor != info_end:
             raise NotCanonicalError
     return ParsedEnvelope(
-        version=f"v{version}",
+        version=version,
         recipients=tuple(recipients),
         content_type=str(cms.ContentType.map(decode_oid(encrypted_type))),
         cipher_name=cipher[0],
@@ -75,21 +73,9 @@ def read_enveloped_data(reader: Reader) -> ParsedEnvelope:
 
 def _key_transport(reader: Reader, position: int, end: int) -> tuple[RecipientView, int]:
     """One KeyTransRecipientInfo (RSA PKCS#1 v1.5); NotCanonicalError for other kinds."""
-    data = reader.data
     start, stop = reader.element(position, end, 0x30, 5)
-    version, cursor = reader.integer(start, stop, 6)
-    if not 0 <= version <= 5:
-        raise NotCanonicalError
-    issuer_der = serial = key_identifier = None
-    if cursor < stop and data[cursor] == 0x30:
-        rid_start, rid_end = reader.element(cursor, stop, 0x30, 6)
-        issuer_end = reader.name(rid_start, rid_end, 7)
-        serial, after = reader.integer(issuer_end, rid_end, 7)
-        if after != rid_end:
-            raise NotCanonicalError
-        issuer_der = data[rid_start:issuer_end]
-    else:
-        key_identifier, rid_end = reader.octets(cursor, stop, 6, tag=0x80)
+    version, cursor = reader.version(start, stop, 6)
+    issuer_der, serial, key_identifier, rid_end = reader.identifier(cursor, stop, 6)
     algorithm, null, cursor = reader.algorithm(rid_end, stop, 6)
     if algorithm != _RSA_PKCS1V15:
         raise NotCanonicalError
@@ -98,7 +84,7 @@ def _key_transport(reader: Reader, position: int, end: int) -> tuple[RecipientVi
         raise NotCanonicalError
     view = RecipientView(
         kind="ktri",
-        version=f"v{version}",
+        version=version,
         issuer_der=issuer_der,
         serial=serial,
         key_identifier=key_identifier,

@@ -62,7 +62,7 @@ def read_signed_data(reader: Reader) -> ParsedSignedData:
     """The SignedData of a ContentInfo in canonical DER; NotCanonicalError otherwise."""
     data = reader.data
     body, body_end = reader.content_info(_SIGNED_DATA)
-    version, cursor = _version(reader, body, body_end, 4)
+    version, cursor = reader.version(body, body_end, 4)
     digest_algorithms, cursor = _digest_algorithms(reader, cursor, body_end)
     encap_type, content, cursor = _encapsulated(reader, cursor, body_end)
     certificates: list[Certificate] = []
@@ -91,13 +91,6 @@ def read_signed_data(reader: Reader) -> ParsedSignedData:
         signer_infos=tuple(signer_infos),
         findings=tuple(findings),
     )
-
-
-def _version(reader: Reader, position: int, end: int, depth: int) -> tuple[str, int]:
-    value, cursor = reader.integer(position, end, depth)
-    if not 0 <= value <= 5:
-        raise NotCanonicalError
-    return f"v{value}", cursor
 
 
 def _digest_algorithms(reader: Reader, position: int, end: int) -> tuple[tuple[str, ...], int]:
@@ -162,19 +155,9 @@ def _certificates(
 def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerInfo, int]:
     data = reader.data
     start, stop = reader.element(position, end, 0x30, 5)
-    version, cursor = _version(reader, start, stop, 6)
-    issuer_der = serial = key_identifier = None
-    if cursor < stop and data[cursor] == 0x30:
-        sid_start, sid_end = reader.element(cursor, stop, 0x30, 6)
-        issuer_end = reader.name(sid_start, sid_end, 7)
-        serial, after = reader.integer(issuer_end, sid_end, 7)
-        if after != sid_end:
-            raise NotCanonicalError
-        issuer_der = data[sid_start:issuer_end]
-        sid_type = "issuer_and_serial_number"
-    else:
-        key_identifier, sid_end = reader.octets(cursor, stop, 6, tag=0x80)
-        sid_type = "subject_key_identifier"
+    version, cursor = reader.version(start, stop, 6)
+    issuer_der, serial, key_identifier, sid_end = reader.identifier(cursor, stop, 6)
+    sid_type = "subject_key_identifier" if issuer_der is None else "issuer_and_serial_number"
     digest_oid, _, cursor = reader.algorithm(sid_end, stop, 6)
     digest_algorithm = _DIGESTS.get(digest_oid) or _unknown()
     signed_attrs_der = None
