@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from asn1crypto import algos, cms, core, crl, x509
+from asn1crypto import cms, core, crl, x509
 
 from pyscep._asn1 import ScepAttribute, ScepAttributes
-from pyscep._boundary import DEPENDENCY_ERRORS, field as parse_field
+from pyscep._boundary import field as parse_field
 from pyscep.algorithms import (
     AlgorithmPolicy,
-    ContentCipher,
     DigestAlgorithm,
     KeyTransport,
     SignatureScheme,
@@ -27,10 +26,10 @@ from pyscep.algorithms import (
 from pyscep.certificate import Certificate
 
 # The algorithm identifiers are asn1crypto objects in pyscep too: shared, not copied.
-from pyscep.cms.enveloped import _key_transport_algorithm
-from pyscep.cms.signed import _signature_algorithm, default_scheme
+# So are the steps before encoding (choosing, checking, encrypting): called, not copied.
+from pyscep.cms.enveloped import _key_transport_algorithm, _transported_key
+from pyscep.cms.signed import _signature_algorithm, _signing_choice
 from pyscep.crypto import CryptoBackend, Rng, Signer
-from pyscep.errors import UnsupportedAlgorithmError
 from pyscep.messages.attributes import attribute_list
 
 
@@ -90,21 +89,9 @@ def build_signed_data(
     signing_time: datetime | None = None,
     rsa_digest_in_signature_oid: bool = False,
 ) -> bytes:
-    """DER ContentInfo(SignedData v1) over ``content`` (eContentType id-data).
-
-    ``content=None`` leaves eContent absent. An RSA PKCS#1 v1.5 SignerInfo
-    names rsaEncryption unless ``rsa_digest_in_signature_oid``.
-
-    The signed attributes are contentType, messageDigest, signingTime when
-    given, and ``attributes`` (each a DER Attribute); they are encoded as a DER SET (sorted) and
-    exactly those bytes are signed. ``certificates`` defaults to the
-    signer's certificate. ``content=None`` omits eContent (digest of no octets).
-    """
+    """`pyscep.cms.signed.build_signed_data`, in asn1crypto objects."""
     signer_certificate = signer.certificate
-    scheme = scheme or default_scheme(signer_certificate)
-    if scheme is SignatureScheme.ED25519:
-        digest = DigestAlgorithm.SHA512  # RFC 8419 section 3: SHA-512 with Ed25519
-    algorithms.check_digest(digest)
+    scheme, digest = _signing_choice(signer_certificate, scheme, digest, algorithms)
     message_digest = backend.digest(digest, content or b"")
     all_attributes = [
         _attribute("content_type", cms.ContentType("data")),
@@ -180,19 +167,7 @@ def _key_transport_recipient(
     key_transport: KeyTransport,
     rng: Rng | None,
 ) -> cms.RecipientInfo:
-    if recipient.public_key_algorithm != "rsa":
-        raise UnsupportedAlgorithmError(
-            "the recipient certificate needs an RSA key (key transport) or an EC key "
-            "(key agreement)"
-        )
-    algorithms.check_public_key(recipient.public_key)
-    # Reproducible on request: the backend pads from the caller's rng.
-    try:
-        encrypted_key = backend.encrypt_key(recipient.public_key_der, key_transport, key, rng)
-    except DEPENDENCY_ERRORS:
-        # The recipient certificate came from GetCACert: whatever the backend's
-        # library makes of its key, the answer is a pyscep error.
-        raise UnsupportedAlgorithmError("the recipient's public key cannot be used") from None
+    encrypted_key = _transported_key(recipient, key, backend, algorithms, key_transport, rng)
     return cms.RecipientInfo(
         {
             "ktri": cms.KeyTransRecipientInfo(

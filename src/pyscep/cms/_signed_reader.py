@@ -6,6 +6,8 @@ for the canonical DER it reads, and raises `NotCanonicalError` for everything el
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from asn1crypto import algos, cms
 
 from pyscep._asn1 import ScepAttributeType
@@ -23,6 +25,8 @@ from .signed import (
 )
 
 __all__ = ["read_signed_data"]
+
+_Value = TypeVar("_Value")
 
 _SIGNED_DATA = oid_octets("1.2.840.113549.1.7.2")
 _DIGEST_NAMES = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
@@ -101,12 +105,16 @@ def _digest_algorithms(reader: Reader, position: int, end: int) -> tuple[tuple[s
         if len(names) == MAX_SIGNER_INFOS:
             raise NotCanonicalError
         oid, _, cursor = reader.algorithm(cursor, stop, 5)
-        names.append(_DIGESTS.get(oid) or _unknown())
+        names.append(_known(_DIGESTS, oid))
     return tuple(names), stop
 
 
-def _unknown() -> str:
-    raise NotCanonicalError
+def _known(table: dict[bytes, _Value], oid: bytes) -> _Value:
+    """What ``table`` says of ``oid``; an OID it does not list is left to asn1crypto."""
+    try:
+        return table[oid]
+    except KeyError:
+        raise NotCanonicalError from None
 
 
 def _encapsulated(reader: Reader, position: int, end: int) -> tuple[str, bytes | None, int]:
@@ -159,7 +167,7 @@ def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerI
     issuer_der, serial, key_identifier, sid_end = reader.identifier(cursor, stop, 6)
     sid_type = "subject_key_identifier" if issuer_der is None else "issuer_and_serial_number"
     digest_oid, _, cursor = reader.algorithm(sid_end, stop, 6)
-    digest_algorithm = _DIGESTS.get(digest_oid) or _unknown()
+    digest_algorithm = _known(_DIGESTS, digest_oid)
     signed_attrs_der = None
     types: list[str] = []
     cms_values: list[tuple[str, tuple[object, ...]]] = []
@@ -170,10 +178,7 @@ def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerI
         signed_attrs_der = b"\x31" + data[cursor + 1 : attrs_end]
         cursor = attrs_end
     signature_oid, _, cursor = reader.algorithm(cursor, stop, 6)
-    signature_algorithm, signature_algorithm_oid = _SIGNATURES.get(signature_oid) or (
-        _unknown(),
-        "",
-    )
+    signature_algorithm, signature_algorithm_oid = _known(_SIGNATURES, signature_oid)
     signature, cursor = reader.octets(cursor, stop, 6)
     if cursor != stop:
         raise NotCanonicalError  # unsignedAttrs: rare, left to asn1crypto

@@ -265,6 +265,26 @@ def _key_transport_recipient(
     key_transport: KeyTransport,
     rng: Rng | None,
 ) -> bytes:
+    encrypted_key = _transported_key(recipient, key, backend, algorithms, key_transport, rng)
+    # KeyTransRecipientInfo, untagged in the RecipientInfo CHOICE.
+    return w.sequence(
+        w.integer(0),
+        w.sequence(recipient.issuer_der, w.integer(recipient.serial_number)),
+        _key_transport_algorithm_der(key_transport),
+        w.octet_string(encrypted_key),
+    )
+
+
+def _transported_key(
+    recipient: Certificate,
+    key: bytes,
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
+    key_transport: KeyTransport,
+    rng: Rng | None,
+) -> bytes:
+    """``key`` encrypted to ``recipient``'s RSA key (the encryptedKey of a
+    KeyTransRecipientInfo); UnsupportedAlgorithmError for a key that cannot take it."""
     if recipient.public_key_algorithm != "rsa":
         raise UnsupportedAlgorithmError(
             "the recipient certificate needs an RSA key (key transport) or an EC key "
@@ -273,18 +293,11 @@ def _key_transport_recipient(
     algorithms.check_public_key(recipient.public_key)
     # Reproducible on request: the backend pads from the caller's rng.
     try:
-        encrypted_key = backend.encrypt_key(recipient.public_key_der, key_transport, key, rng)
+        return backend.encrypt_key(recipient.public_key_der, key_transport, key, rng)
     except DEPENDENCY_ERRORS:
         # The recipient certificate came from GetCACert: whatever the backend's
         # library makes of its key, the answer is a pyscep error.
         raise UnsupportedAlgorithmError("the recipient's public key cannot be used") from None
-    # KeyTransRecipientInfo, untagged in the RecipientInfo CHOICE.
-    return w.sequence(
-        w.integer(0),
-        w.sequence(recipient.issuer_der, w.integer(recipient.serial_number)),
-        _key_transport_algorithm_der(key_transport),
-        w.octet_string(encrypted_key),
-    )
 
 
 def parse_enveloped_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ParsedEnvelope:

@@ -176,6 +176,21 @@ def default_scheme(certificate: Certificate) -> SignatureScheme:
     raise UnsupportedAlgorithmError(f"cannot sign with a {certificate.public_key_algorithm} key")
 
 
+def _signing_choice(
+    certificate: Certificate,
+    scheme: SignatureScheme | None,
+    digest: DigestAlgorithm,
+    algorithms: AlgorithmPolicy,
+) -> tuple[SignatureScheme, DigestAlgorithm]:
+    """The scheme (by default the key's, `default_scheme`) and the digest a SignerInfo
+    for ``certificate`` uses, the digest checked against ``algorithms``."""
+    scheme = scheme or default_scheme(certificate)
+    if scheme is SignatureScheme.ED25519:
+        digest = DigestAlgorithm.SHA512  # RFC 8419 section 3: SHA-512 with Ed25519
+    algorithms.check_digest(digest)
+    return scheme, digest
+
+
 def build_signed_data(
     content: bytes | None,
     signer: Signer,
@@ -200,10 +215,7 @@ def build_signed_data(
     signer's certificate. ``content=None`` omits eContent (digest of no octets).
     """
     signer_certificate = signer.certificate
-    scheme = scheme or default_scheme(signer_certificate)
-    if scheme is SignatureScheme.ED25519:
-        digest = DigestAlgorithm.SHA512  # RFC 8419 section 3: SHA-512 with Ed25519
-    algorithms.check_digest(digest)
+    scheme, digest = _signing_choice(signer_certificate, scheme, digest, algorithms)
     message_digest = backend.digest(digest, content or b"")
     all_attributes = [
         der.sequence(der.oid(_CONTENT_TYPE), der.set_of([der.oid(_DATA)])),

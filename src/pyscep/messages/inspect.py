@@ -143,23 +143,28 @@ def inspect_payload(
         return _ca_inspection(
             parse_certs_only(der).certificates, "degenerate certs-only SignedData"
         )
-    if "message_type" not in signed.signer_infos[0].signed_attr_types and _certs_only(
-        signed.content
-    ):
-        return _inspect_next_ca(signed, certificates, get_backend(backend))
+    if "message_type" not in signed.signer_infos[0].signed_attr_types:
+        next_ca = _certs_only(signed.content)
+        if next_ca is not None:
+            return _inspect_next_ca(signed, next_ca, certificates, get_backend(backend))
     return _inspect_message(der, keys, passwords, certificates, get_backend(backend))
 
 
-def _certs_only(content: bytes | None) -> bool:
-    """True when ``content`` is a degenerate certs-only SignedData (a GetNextCACert body)."""
+def _certs_only(content: bytes | None) -> CertsOnly | None:
+    """``content`` as a degenerate certs-only SignedData (a GetNextCACert body), or None."""
+    if content is None:
+        return None
     try:
-        return content is not None and not parse_signed_data(content).signer_infos
+        return parse_certs_only(content)
     except ParseError:
-        return False
+        return None
 
 
 def _inspect_next_ca(
-    signed: ParsedSignedData, certificates: Sequence[Certificate], backend: CryptoBackend
+    signed: ParsedSignedData,
+    next_ca: CertsOnly,
+    certificates: Sequence[Certificate],
+    backend: CryptoBackend,
 ) -> Inspection:
     """A GetNextCACert body: the next CA's certificates, signed by the current CA."""
     errors: list[str] = []
@@ -171,13 +176,10 @@ def _inspect_next_ca(
         signer = describe_certificate(verified.signer_certificate)
     except ScepError as exc:
         errors.append(f"verification failed: {exc}")
-    assert signed.content is not None  # _certs_only said so
     return Inspection(
         "GetNextCACert",
         {
-            "next_ca_certificates": [
-                describe_certificate(c) for c in parse_certs_only(signed.content).certificates
-            ],
+            "next_ca_certificates": [describe_certificate(c) for c in next_ca.certificates],
             "signed_by": signer,
             "payload": "SignedData over a degenerate certs-only SignedData",
         },
