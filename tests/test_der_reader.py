@@ -353,3 +353,198 @@ def test_regression_an_undecodable_fail_info_text_is_refused_where_asn1crypto_re
     with pytest.raises(ScepError, match="ContentInfo/SignedData/signerInfos"):
         parse_pki_message(broken)
     assert_same(broken)
+
+
+# --- certificates ------------------------------------------------------------------
+
+
+def _certificates() -> list[bytes]:
+    """The test CA, client and EC certificates, the benchmark's, and every certificate the
+    vectors carry (RSA 1024-4096, P-256 to P-521, v1 and v3, several issuers)."""
+    from pyscep import Certificate
+
+    files = [
+        *(ROOT / "src" / "pyscep" / "testing" / "data").glob("*.crt.der"),
+        *(ROOT / "bench" / "fixtures").glob("*.crt.der"),
+        *(ROOT / "tests" / "vectors").glob("**/*.crt"),
+    ]
+    found = [Certificate.load(path.read_bytes()).der for path in files]
+    for path in VECTORS:
+        try:
+            found += [c.der for c in parse_signed_data(path.read_bytes()).certificates]
+        except ScepError:
+            continue
+    return sorted(set(found))
+
+
+def _certificate_view(der: bytes) -> tuple[object, ...]:
+    """Everything a `Certificate` says of itself, or the error that loading it raises."""
+    from pyscep import Certificate
+
+    try:
+        certificate = Certificate.load(der)
+    except ScepError as exc:
+        return ("error", type(exc), str(exc), getattr(exc, "path", None))
+    view: list[object] = []
+    for name in (
+        "serial_number",
+        "issuer_der",
+        "subject_der",
+        "public_key_der",
+        "tbs_certificate_der",
+        "signature_algorithm_der",
+        "issuer",
+        "subject",
+        "self_signed",
+        "public_key",
+        "public_key_algorithm",
+        "not_valid_after",
+    ):
+        try:
+            view.append((name, getattr(certificate, name)))
+        except ScepError as exc:
+            view.append((name, "error", type(exc), str(exc)))
+    return ("value", view)
+
+
+def _certificate_views(der: bytes) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    from pyscep import certificate
+
+    fast = _certificate_view(der)
+    with mock.patch.object(certificate, "read_certificate_outline", mock.Mock(return_value=None)):
+        slow = _certificate_view(der)
+    return fast, slow
+
+
+def test_certificates_read_the_same() -> None:
+    from pyscep._certificate_reader import read_certificate_outline
+
+    corpus = _certificates()
+    assert len(corpus) >= 8
+    outlined = 0
+    for der in corpus:
+        fast, slow = _certificate_views(der)
+        assert fast == slow
+        outlined += read_certificate_outline(der) is not None
+    # The fast path outlines the usual certificates (at least the test and bench ones).
+    assert outlined >= 6
+
+
+def test_the_outline_is_where_asn1crypto_finds_the_fields() -> None:
+    from asn1crypto import x509
+
+    from pyscep._certificate_reader import read_certificate_outline
+
+    for der in _certificates():
+        outline = read_certificate_outline(der)
+        if outline is None:
+            continue
+        parsed = x509.Certificate.load(der)
+        tbs = parsed["tbs_certificate"]
+        assert der[slice(*outline.tbs)] == tbs.dump()
+        assert der[slice(*outline.issuer)] == tbs["issuer"].dump()
+        assert der[slice(*outline.subject)] == tbs["subject"].dump()
+        assert der[slice(*outline.public_key)] == tbs["subject_public_key_info"].dump()
+        assert outline.serial_number == tbs["serial_number"].native
+
+
+def _rebuilt(der: bytes, edit: Callable[[object], None]) -> bytes:
+    """``der`` with ``edit`` applied to asn1crypto's reading of it, re-encoded."""
+    from asn1crypto import x509
+
+    parsed = x509.Certificate.load(der)
+    edit(parsed)
+    return bytes(parsed.dump(force=True))
+
+
+def test_unusual_certificates_step_aside_and_read_the_same() -> None:
+    from asn1crypto import x509
+
+    from pyscep._certificate_reader import read_certificate_outline
+
+    ca = (ROOT / "src" / "pyscep" / "testing" / "data" / "ca.crt.der").read_bytes()
+
+    def tlv(tag: int, contents: bytes) -> bytes:
+        assert len(contents) < 0x10000
+        return bytes([tag, 0x82]) + len(contents).to_bytes(2, "big") + contents
+
+    def attribute(oid: str, tag: int, value: bytes) -> bytes:
+        return tlv(0x30, tlv(0x06, oid_octets(oid)) + tlv(tag, value))
+
+    def subject(name_der: bytes) -> Callable[[object], None]:
+        def edit(parsed: object) -> None:
+            assert isinstance(parsed, x509.Certificate)
+            parsed["tbs_certificate"]["subject"] = x509.Name.load(name_der)
+
+        return edit
+
+    pair = attribute("2.5.4.3", 0x0C, b"x") + attribute("2.5.4.11", 0x0C, b"y")
+    eighty = tlv(0x30, tlv(0x31, pair) * 40)
+    bmp = tlv(0x30, tlv(0x31, attribute("2.5.4.3", 0x1E, "bmp".encode("utf-16-be"))))
+
+    def version_one(parsed: object) -> None:
+        assert isinstance(parsed, x509.Certificate)
+        parsed["tbs_certificate"]["version"] = "v1"
+        parsed["tbs_certificate"]["extensions"] = None
+
+    unusual = {
+        "80 name attributes": _rebuilt(ca, subject(eighty)),
+        "BMPString subject": _rebuilt(ca, subject(bmp)),
+    }
+    for name, der in unusual.items():
+        assert read_certificate_outline(der) is None, name
+        fast, slow = _certificate_views(der)
+        assert fast == slow, name
+    # Over MAX_NAME_ATTRIBUTES, asn1crypto's path refuses it too.
+    assert _certificate_views(unusual["80 name attributes"])[0][0] == "error"
+    # A v1 certificate (no version, no extensions) is outlined.
+    v1 = _rebuilt(ca, version_one)
+    assert read_certificate_outline(v1) is not None
+    fast, slow = _certificate_views(v1)
+    assert fast == slow
+    assert fast[0] == "value"
+
+
+@MUTATIONS
+@given(scep_st.mutated(st.sampled_from(_certificates())))
+def test_mutated_certificates_read_the_same(der: bytes) -> None:
+    fast, slow = _certificate_views(der)
+    assert fast == slow
+
+
+@MUTATIONS
+@given(
+    st.sampled_from(_certificates()),
+    st.integers(0, 400),
+    st.sampled_from([0x00, 0x01, 0x02, 0x05, 0x0C, 0x13, 0x17, 0x30, 0x31, 0x80, 0xA0, 0xA3]),
+)
+def test_certificates_with_a_mutated_header_byte_read_the_same(
+    der: bytes, position: int, value: int
+) -> None:
+    """One byte of the first 400 (tags and lengths of the TBSCertificate fields) set."""
+    data = bytearray(der)
+    data[min(position, len(data) - 1)] = value
+    fast, slow = _certificate_views(bytes(data))
+    assert fast == slow
+
+
+def test_regression_a_name_value_of_an_unknown_type_is_shown_in_hex() -> None:
+    """Hypothesis's find: an issuer attribute whose OID lost its last arcs (``2.5``) has a
+    value asn1crypto cannot read as text; its human-friendly form formatted the bytes
+    with str() (a BytesWarning under ``python -bb``). RFC 4514 shows such a value as hex."""
+    from pyscep import Certificate
+
+    ca = (ROOT / "src" / "pyscep" / "testing" / "data" / "ca.crt.der").read_bytes()
+    common_name = b"\x06\x03\x55\x04\x03"
+    assert ca.count(common_name) == 2  # issuer and subject of the self-signed CA
+    at = ca.index(common_name)
+    # 06 03 55 04 03 13 n <text>  ->  06 01 55, then 04 n+2 (13 n <text>): an OCTET STRING.
+    text_length = ca[at + 6]
+    broken = ca[:at] + b"\x06\x01\x55\x04" + bytes([text_length + 2]) + ca[at + 5 :]
+    certificate = Certificate.load(broken)
+    value = broken[at + 3 : at + 7 + text_length]
+    assert certificate.issuer.startswith(f"2.5: #{value.hex()}")
+    assert "pyscep" in certificate.subject
+    assert "#" not in certificate.subject
+    fast, slow = _certificate_views(broken)
+    assert fast == slow

@@ -31,6 +31,7 @@ from pyscep._der import (
     _scan_inside,
 )
 from pyscep._der_writer import oid_contents
+from pyscep._extensions import MAX_NAME_ATTRIBUTES
 from pyscep.errors import ParseError, ScepError
 
 __all__ = ["NotCanonicalError", "Reader", "decode_oid", "oid_octets", "utc_time"]
@@ -197,16 +198,21 @@ class Reader:
         return oid, null, stop
 
     def name(self, position: int, end: int, depth: int) -> int:
-        """End of a Name whose every value asn1crypto decodes the way this reader checks."""
+        """End of a Name whose every value asn1crypto decodes the way this reader checks,
+        of at most MAX_NAME_ATTRIBUTES attributes (`pyscep._extensions.check_name`)."""
         data = self.data
         start, stop = self.element(position, end, 0x30, depth)
         cursor = start
+        attributes = 0
         while cursor < stop:
             rdn_start, rdn_end = self.element(cursor, stop, 0x31, depth + 1)
             if rdn_start == rdn_end:
                 raise NotCanonicalError
             inner = rdn_start
             while inner < rdn_end:
+                attributes += 1
+                if attributes > MAX_NAME_ATTRIBUTES:
+                    raise NotCanonicalError
                 pair_start, pair_end = self.element(inner, rdn_end, 0x30, depth + 2)
                 oid, value = self.oid(pair_start, pair_end, depth + 3)
                 if oid not in _DIRECTORY_STRING_TYPES or value >= pair_end:

@@ -174,6 +174,23 @@ def decode_display(extension: RawExtension) -> Any:
     return loaded["extn_value"].parsed.native
 
 
+def friendly_name(name: x509.Name) -> str:
+    """asn1crypto's human-friendly form of a Name; a value that is not a string (an
+    attribute type it does not know) is shown as ``#`` and its DER in hex (RFC 4514)."""
+    with field("Name"):
+        # An attribute type asn1crypto does not know has an Any value: bytes, which
+        # human_friendly would format with str(). Show them as RFC 4514 does.
+        if not any(isinstance(a["value"], core.Any) for rdn in name.chosen for a in rdn):
+            return str(name.human_friendly)
+        copy = x509.Name.load(name.dump())
+        for rdn in copy.chosen:
+            for attribute in rdn:
+                if isinstance(attribute["value"], core.Any):
+                    text = "#" + attribute["value"].dump().hex()
+                    attribute["value"] = x509.DirectoryString(name="utf8_string", value=text)
+        return str(copy.human_friendly)
+
+
 def check_name(name: x509.Name) -> None:
     """Refuse a Name with more than MAX_NAME_ATTRIBUTES attributes, before walking it."""
     with field("Name"):

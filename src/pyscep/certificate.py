@@ -2,7 +2,10 @@
 
 pyscep passes certificates around as this value. It accepts DER or PEM bytes,
 a pyca/cryptography certificate, or an asn1crypto one, keeps the DER, and
-parses lazily only the parts a caller asks for (each at most once).
+parses lazily only the parts a caller asks for (each at most once). Canonical
+DER is only outlined when loaded (`pyscep._certificate_reader`): finding a
+signer or a recipient by issuer and serial and checking a signature with its
+key decode nothing with asn1crypto.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from asn1crypto import pem, x509
 from asn1crypto.core import Void
 
 from ._boundary import field as parse_field
+from ._certificate_reader import CertificateOutline, read_certificate_outline
 from ._der import prescan
 from ._extensions import (
     RawExtension,
@@ -26,6 +30,7 @@ from ._extensions import (
     decode_key_identifier,
     decode_key_purposes,
     decode_key_usage,
+    friendly_name,
     read_extensions,
 )
 from .errors import LimitExceededError, LocalProtocolError, ParseError
@@ -43,7 +48,10 @@ class Certificate:
     """An X.509 certificate, compared and hashed by its DER encoding."""
 
     der: bytes
-    _parsed: x509.Certificate = field(repr=False, compare=False)
+    #: asn1crypto's reading, when it was needed to build this value.
+    _decoded: x509.Certificate | None = field(default=None, repr=False, compare=False)
+    #: Where the DER fast path found the fields a message needs, when it could.
+    _outline: CertificateOutline | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def load(cls, value: CertificateLike) -> Certificate:
@@ -105,20 +113,26 @@ class Certificate:
 
     @classmethod
     def from_scanned_der(cls, der: bytes) -> Certificate:
-        """From DER that the resource pre-scan already covered (part of a scanned message)."""
-        with parse_field("Certificate"):
-            parsed = x509.Certificate.load(der, strict=True)
-            # Materialise what every user of a certificate touches, so that
-            # a corrupt certificate fails here and not deep inside a check.
-            parsed["tbs_certificate"]["serial_number"].native  # noqa: B018
-            # Names are only structurally parsed here; their values are decoded by
-            # the accessors, each inside the parse boundary.
-            check_name(parsed["tbs_certificate"]["subject"])
-            check_name(parsed["tbs_certificate"]["issuer"])
-            parsed.public_key["algorithm"]["algorithm"].native  # noqa: B018
-        # Validity, names and extensions are decoded on first use, each inside
-        # the parse boundary (see the accessors), not on the parsing hot path.
-        return cls(der, parsed)
+        """From DER that the resource pre-scan already covered (part of a scanned message).
+
+        ParseError when it is not a certificate. Canonical DER is only outlined
+        (serial, issuer, subject, key); asn1crypto decodes it on first use of anything else.
+        """
+        outline = read_certificate_outline(der)
+        if outline is not None:
+            return cls(der, None, outline)
+        return cls(der, _decode(der))
+
+    @cached_property
+    def _parsed(self) -> x509.Certificate:
+        if self._decoded is not None:
+            return self._decoded
+        if self._outline is None:  # built directly from bytes: not scanned yet
+            prescan(self.der)
+        return _decode(self.der)
+
+    def _slice(self, bounds: tuple[int, int]) -> bytes:
+        return self.der[bounds[0] : bounds[1]]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Certificate) and other.der == self.der
@@ -129,6 +143,8 @@ class Certificate:
     @cached_property
     def tbs_certificate_der(self) -> bytes:
         """DER of the signed part (TBSCertificate)."""
+        if self._outline is not None:
+            return self._slice(self._outline.tbs)
         with parse_field("tbsCertificate"):
             return bytes(self._parsed["tbs_certificate"].dump())
 
@@ -160,22 +176,26 @@ class Certificate:
     def subject(self) -> str:
         """Subject in asn1crypto's human-friendly form (most specific RDN first)."""
         with parse_field("subject"):
-            return str(self._parsed.subject.human_friendly)
+            return friendly_name(self._parsed.subject)
 
     @cached_property
     def issuer(self) -> str:
         """Issuer in asn1crypto's human-friendly form."""
         with parse_field("issuer"):
-            return str(self._parsed.issuer.human_friendly)
+            return friendly_name(self._parsed.issuer)
 
     @cached_property
     def subject_der(self) -> bytes:
         """DER of the subject Name."""
+        if self._outline is not None:
+            return self._slice(self._outline.subject)
         return bytes(self._parsed.subject.dump())
 
     @cached_property
     def issuer_der(self) -> bytes:
         """DER of the issuer Name."""
+        if self._outline is not None:
+            return self._slice(self._outline.issuer)
         return bytes(self._parsed.issuer.dump())
 
     @cached_property
@@ -215,6 +235,8 @@ class Certificate:
     @cached_property
     def serial_number(self) -> int:
         """The serial number."""
+        if self._outline is not None:
+            return self._outline.serial_number
         return int(self._parsed.serial_number)
 
     @cached_property
@@ -232,6 +254,8 @@ class Certificate:
     @cached_property
     def public_key_der(self) -> bytes:
         """DER SubjectPublicKeyInfo."""
+        if self._outline is not None:
+            return self._slice(self._outline.public_key)
         with parse_field("subjectPublicKeyInfo"):
             return bytes(self._parsed.public_key.dump())
 
@@ -304,6 +328,22 @@ class Certificate:
 
     def __repr__(self) -> str:
         return f"Certificate(subject={self.subject!r}, serial={self.serial_number})"
+
+
+def _decode(der: bytes) -> x509.Certificate:
+    """asn1crypto's reading of scanned DER, with what every user of a certificate touches
+    materialised, so that a corrupt certificate fails here and not deep inside a check."""
+    with parse_field("Certificate"):
+        parsed = x509.Certificate.load(der, strict=True)
+        parsed["tbs_certificate"]["serial_number"].native  # noqa: B018
+        # Names are only structurally parsed here; their values are decoded by
+        # the accessors, each inside the parse boundary.
+        check_name(parsed["tbs_certificate"]["subject"])
+        check_name(parsed["tbs_certificate"]["issuer"])
+        parsed.public_key["algorithm"]["algorithm"].native  # noqa: B018
+    # Validity, names and extensions are decoded on first use, each inside
+    # the parse boundary (see the accessors), not on the parsing hot path.
+    return parsed
 
 
 def names_equal(left_der: bytes, right_der: bytes) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from asn1crypto import cms, core, csr, x509
@@ -27,6 +28,7 @@ from pyscep._extensions import (
     decode_general_names,
     decode_key_purposes,
     decode_key_usage,
+    friendly_name,
     read_extensions,
 )
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
@@ -60,7 +62,7 @@ _STRICT_EXTENSIONS = frozenset(
 
 def _human(name_bytes: bytes) -> str:
     with field("Name"):
-        return str(x509.Name.load(name_bytes).human_friendly)
+        return friendly_name(x509.Name.load(name_bytes))
 
 
 def _jsonable(value: Any) -> Any:
@@ -85,8 +87,6 @@ class CertificationRequest:
     """A PKCS#10 request, with what a SCEP server needs already extracted."""
 
     der: bytes
-    #: Subject in asn1crypto's human-friendly form (most specific RDN first).
-    subject: str
     subject_der: bytes
     public_key_der: bytes
     #: ``RSA-2048``, ``EC-256``...
@@ -109,6 +109,11 @@ class CertificationRequest:
     name_value_pairs: tuple[tuple[str, str], ...] = ()
     #: The Microsoft certificate-template name extension (1.3.6.1.4.1.311.20.2).
     certificate_template: str | None = None
+
+    @cached_property
+    def subject(self) -> str:
+        """Subject in asn1crypto's human-friendly form (most specific RDN first)."""
+        return _human(self.subject_der)
 
     @property
     def requested_validity(self) -> timedelta | None:
@@ -203,7 +208,6 @@ class CertificationRequest:
             requested, sans, ekus = _requested(extensions, findings)
             return cls(
                 der=der,
-                subject=str(subject.human_friendly),
                 subject_der=bytes(subject.dump()),
                 public_key_der=key.der,
                 public_key_description=description,

@@ -24,6 +24,7 @@ from asn1crypto import cms, pem
 
 from pyscep._boundary import field as parse_field
 from pyscep._der import prescan
+from pyscep._extensions import friendly_name
 from pyscep.algorithms import LEGACY
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import CertsOnly, parse_certs_only
@@ -381,7 +382,7 @@ def _human_name(name_der: bytes) -> str:
     from asn1crypto import x509
 
     with parse_field("Name"):
-        return str(x509.Name.load(name_der).human_friendly)
+        return friendly_name(x509.Name.load(name_der))
 
 
 def _pss(message: UnverifiedPKIMessage) -> dict[str, Any] | None:

@@ -1,0 +1,120 @@
+"""PRIVATE: the outline of a certificate, read by the DER fast path (`pyscep._der_reader`).
+
+What finding a signer, matching a recipient and checking a signature need of
+a certificate (where its TBSCertificate, issuer, subject and key are, and its
+serial number) is read here from canonical DER without asn1crypto, so that
+the certificates a message carries cost a few offsets each; asn1crypto
+decodes a certificate only when a caller asks for more (`Certificate`).
+
+The outline is read only from DER that the resource pre-scan already walked,
+and checks what the asn1crypto path checks when it parses a certificate: the
+Certificate and TBSCertificate fields and their order, the serial number, the
+issuer and subject Names (their strings, and at most MAX_NAME_ATTRIBUTES
+attributes) and the SubjectPublicKeyInfo's algorithm. Anything else steps
+aside (None), and the asn1crypto path decides; tests/test_der_reader.py
+holds the two to the same values and the same refusals.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ._der import DEFAULT_LIMITS
+from ._der_reader import NotCanonicalError, Reader, oid_octets
+
+__all__ = ["CertificateOutline", "read_certificate_outline"]
+
+
+class CertificateOutline(NamedTuple):
+    """Offsets into the certificate's DER (start, end of each whole element)."""
+
+    tbs: tuple[int, int]
+    serial_number: int
+    issuer: tuple[int, int]
+    subject: tuple[int, int]
+    public_key: tuple[int, int]
+
+
+def read_certificate_outline(der: bytes) -> CertificateOutline | None:
+    """The outline of a canonical DER certificate, or None when asn1crypto must read it."""
+    try:
+        return _read(Reader(der, DEFAULT_LIMITS))
+    except NotCanonicalError:
+        return None
+
+
+def _read(reader: Reader) -> CertificateOutline:
+    der = reader.data
+    size = len(der)
+    start, end = reader.element(0, size, 0x30, 1)
+    if end != size:
+        raise NotCanonicalError
+    tbs_start, tbs_end = reader.element(start, end, 0x30, 2)
+    cursor = tbs_start
+    if cursor < tbs_end and der[cursor] == 0xA0:
+        version_start, version_end = reader.element(cursor, tbs_end, 0xA0, 3)
+        version, after = reader.integer(version_start, version_end, 4)
+        if after != version_end or not 0 <= version <= 2:
+            raise NotCanonicalError
+        cursor = version_end
+    serial_number, cursor = reader.integer(cursor, tbs_end, 3)
+    cursor = reader.element(cursor, tbs_end, 0x30, 3)[1]  # signature AlgorithmIdentifier
+    issuer_start = cursor
+    cursor = reader.name(cursor, tbs_end, 3)
+    issuer = (issuer_start, cursor)
+    cursor = _validity(reader, cursor, tbs_end)
+    subject_start = cursor
+    cursor = reader.name(cursor, tbs_end, 3)
+    subject = (subject_start, cursor)
+    key_start = cursor
+    key_content, cursor = reader.element(cursor, tbs_end, 0x30, 3)
+    algorithm_end = _key_algorithm(reader, key_content, cursor)
+    if reader.element(algorithm_end, cursor, 0x03, 4)[1] != cursor:
+        raise NotCanonicalError
+    public_key = (key_start, cursor)
+    # Then issuerUniqueID [1], subjectUniqueID [2], extensions [3], each optional, in order.
+    for tag in (0x81, 0x82, 0xA3):
+        if cursor < tbs_end and der[cursor] == tag:
+            cursor = reader.element(cursor, tbs_end, tag, 3)[1]
+    if cursor != tbs_end:
+        raise NotCanonicalError
+    cursor = reader.element(tbs_end, end, 0x30, 2)[1]  # signatureAlgorithm
+    if reader.element(cursor, end, 0x03, 2)[1] != end:
+        raise NotCanonicalError
+    return CertificateOutline((start, tbs_end), serial_number, issuer, subject, public_key)
+
+
+def _validity(reader: Reader, position: int, end: int) -> int:
+    start, stop = reader.element(position, end, 0x30, 3)
+    cursor = start
+    for _ in range(2):
+        if cursor >= stop or reader.data[cursor] not in _TIME_TAGS:
+            raise NotCanonicalError
+        cursor = reader.element(cursor, stop, reader.data[cursor], 4)[1]
+    if cursor != stop:
+        raise NotCanonicalError
+    return stop
+
+
+def _key_algorithm(reader: Reader, position: int, end: int) -> int:
+    """End of the SubjectPublicKeyInfo's AlgorithmIdentifier, if asn1crypto reads its
+    parameters without question (the common key types only)."""
+    der = reader.data
+    start, stop = reader.element(position, end, 0x30, 4)
+    oid, cursor = reader.oid(start, stop, 5)
+    parameters = der[cursor:stop]
+    if oid == _RSA_ENCRYPTION:
+        if parameters not in (b"", b"\x05\x00"):
+            raise NotCanonicalError
+    elif oid == _EC_PUBLIC_KEY:
+        if reader.oid(cursor, stop, 5)[1] != stop:
+            raise NotCanonicalError
+    elif oid != _ED25519 or parameters:
+        raise NotCanonicalError
+    return stop
+
+
+_TIME_TAGS = frozenset({0x17, 0x18})  # UTCTime, GeneralizedTime
+_RSA_ENCRYPTION = oid_octets("1.2.840.113549.1.1.1")
+_EC_PUBLIC_KEY = oid_octets("1.2.840.10045.2.1")
+_ED25519 = oid_octets("1.3.101.112")
