@@ -548,3 +548,146 @@ def test_regression_a_name_value_of_an_unknown_type_is_shown_in_hex() -> None:
     assert "#" not in certificate.subject
     fast, slow = _certificate_views(broken)
     assert fast == slow
+
+
+# --- certification requests -----------------------------------------------------------
+
+
+def _vector_requests() -> list[bytes]:
+    """The CSR inside every PKCSReq and RenewalReq vector (sscep, strongSwan with its
+    UTF8String template name, micromdm, certmonger), decrypted with the vectors' CA key."""
+    import json
+
+    from pyscep import LEGACY, get_backend, load_decrypter
+    from pyscep.cms.enveloped import decrypt_envelope
+
+    vectors = ROOT / "tests" / "vectors"
+    manifest = json.loads((vectors / "manifest.json").read_text())
+    ca = (vectors / manifest["ca"]["certificate"]).read_bytes()
+    decrypter = load_decrypter((vectors / manifest["ca"]["key"]).read_bytes(), ca)
+    found = []
+    for entry in manifest["entries"]:
+        if entry.get("messageType") not in ("17", "19"):
+            continue
+        envelope = parse_pki_message((vectors / entry["file"]).read_bytes()).envelope
+        assert envelope is not None
+        plaintext, _, _ = decrypt_envelope(
+            envelope, decrypter, backend=get_backend(), algorithms=LEGACY
+        )
+        found.append(plaintext)
+    return found
+
+
+def _built_requests() -> list[bytes]:
+    """pyscep's and cryptography's requests: RSA and EC keys, PrintableString and
+    UTF8String challenges, none, subjectAltNames, keyUsage, basicConstraints, a BMPString
+    and a UTF8String template name, several extensionRequest values."""
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import AttributeOID, NameOID
+
+    import pyscep
+    from pyscep.messages import build_csr
+    from pyscep.testing import fixed_keys
+
+    data = ROOT / "src" / "pyscep" / "testing" / "data"
+    rsa = pyscep.load_private_key(fixed_keys().client_key)
+    ec = pyscep.load_private_key((data / "ec.key.der").read_bytes())
+    template = "1.3.6.1.4.1.311.20.2"
+    found = [
+        build_csr(rsa, "CN=plain").der,
+        build_csr(rsa, "CN=a,O=b,C=DE", challenge_password="Simple 123").der,
+        build_csr(rsa, "CN=u", challenge_password="caf\u00e9 \u2603").der,
+        build_csr(ec, "CN=ec", challenge_password="x", subject_alt_names=["dns_name:h.test"]).der,
+        build_csr(
+            rsa,
+            "CN=t",
+            challenge_password="p",
+            subject_alt_names=["dns_name:a.example", "ip_address:192.0.2.1"],
+            extensions=[
+                (template, False, b"\x1e\x00\x49\x00\x50"),
+                ("2.5.29.15", True, b"\x03\x02\x05\xa0"),
+            ],
+        ).der,
+        build_csr(rsa, "CN=s", extensions=[(template, False, b"\x0c\x05IPSec")]).der,
+        (ROOT / "bench" / "fixtures" / "client.csr.der").read_bytes(),
+    ]
+    key = serialization.load_der_private_key(fixed_keys().client_key, None)
+    request = (
+        cx509.CertificateSigningRequestBuilder()
+        .subject_name(cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, "crypto")]))
+        .add_extension(cx509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            cx509.ExtendedKeyUsage([cx509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+        .add_attribute(AttributeOID.CHALLENGE_PASSWORD, b"crypto-challenge")
+        .add_attribute(AttributeOID.UNSTRUCTURED_NAME, b"unstructured")
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    found.append(request.public_bytes(serialization.Encoding.DER))
+    return found
+
+
+def _requests() -> list[bytes]:
+    return sorted(set(_vector_requests() + _built_requests()))
+
+
+def _request_outcome(der: bytes) -> object:
+    from pyscep.messages import CertificationRequest
+
+    try:
+        request = CertificationRequest.load(der)
+    except ScepError as exc:
+        return ("error", type(exc), str(exc), exc.fail_info, getattr(exc, "path", None))
+    try:
+        subject: object = request.subject
+    except ScepError as exc:
+        subject = ("error", type(exc), str(exc))
+    return ("value", request, subject)
+
+
+def _request_outcomes(der: bytes) -> tuple[object, object]:
+    from pyscep.messages import content
+
+    fast = _request_outcome(der)
+    with mock.patch.object(content, "read_request", mock.Mock(side_effect=NotCanonicalError)):
+        slow = _request_outcome(der)
+    return fast, slow
+
+
+def test_requests_read_the_same() -> None:
+    from pyscep.messages._csr_reader import read_request
+
+    corpus = _requests()
+    assert len(corpus) >= 20
+    read_fast = 0
+    for der in corpus:
+        fast, slow = _request_outcomes(der)
+        assert fast == slow
+        try:
+            read_request(der)
+        except NotCanonicalError:
+            continue
+        read_fast += 1
+    # The fast path reads the usual requests; the unstructuredName one is left to asn1crypto.
+    assert read_fast >= len(corpus) - 2
+
+
+@MUTATIONS
+@given(scep_st.mutated(st.sampled_from(_requests())))
+def test_mutated_requests_read_the_same_csr(der: bytes) -> None:
+    fast, slow = _request_outcomes(der)
+    assert fast == slow
+
+
+@MUTATIONS
+@given(
+    st.sampled_from(_requests()),
+    st.integers(0, 1200),
+    st.sampled_from([0x00, 0x01, 0x02, 0x04, 0x0C, 0x13, 0x1E, 0x30, 0x31, 0x80, 0xA0, 0xFF]),
+)
+def test_requests_with_a_mutated_byte_read_the_same(der: bytes, position: int, value: int) -> None:
+    data = bytearray(der)
+    data[position % len(data)] = value
+    fast, slow = _request_outcomes(bytes(data))
+    assert fast == slow

@@ -189,6 +189,8 @@ class ScanReport:
 
 
 _STRING_TAGS = frozenset({3, 4, 12, 19, 20, 22, 26, 30})
+# The universal primitives `_check_primitive` has rules for.
+_CHECKED_PRIMITIVES = frozenset({0, 2, 3, 6})
 #: Longest INTEGER accepted (serial numbers are at most 20 octets by RFC 5280;
 #: real ones reach 32, and sscep's are 32). Keys sit inside BIT STRINGs.
 MAX_INTEGER_OCTETS = 128
@@ -236,82 +238,92 @@ def _scan(
     # Open constructed elements: (end offset, or -1 for "until end-of-contents").
     stack: list[int] = []
     pos = start
-    while True:
-        if stack:
-            end = stack[-1]
-            if end == -1:
-                if pos + 2 <= size and data[pos] == 0 and data[pos + 1] == 0:
+    # The budget is counted in a local (this loop runs once per element) and
+    # written back around nested scans and on the way out, errors included:
+    # what a failed attempt counted stays counted.
+    remaining = budget.elements
+    try:
+        while True:
+            if stack:
+                end = stack[-1]
+                if end == -1:
+                    if pos + 2 <= size and data[pos] == 0 and data[pos + 1] == 0:
+                        stack.pop()
+                        indefinite_depth -= 1
+                        pos += 2
+                        continue
+                    end = size
+                elif pos == end:
                     stack.pop()
-                    indefinite_depth -= 1
-                    pos += 2
                     continue
+            elif pos != start:
+                if pos != size:
+                    raise ParseError("trailing bytes after the outermost element")
+                break
+            else:
                 end = size
-            elif pos == end:
-                stack.pop()
+            # --- one header, inline ---
+            if pos >= end:
+                raise ParseError("truncated: no tag")
+            first = data[pos]
+            if first & 0x1F == 0x1F:
+                tag_number, cursor = _read_tag(data, pos, end)
+            else:
+                tag_number, cursor = first & 0x1F, pos + 1
+            if cursor >= end:
+                raise ParseError("truncated: no length")
+            length_byte = data[cursor]
+            cursor += 1
+            elements += 1
+            remaining -= 1
+            if remaining < 0:
+                raise LimitExceededError(f"more than {limits.max_elements} elements")
+            depth = base_depth + len(stack) + 1
+            if depth > max_depth:
+                raise LimitExceededError(f"nested deeper than {max_depth} levels")
+            if depth > deepest:
+                deepest = depth
+            if length_byte == 0x80:
+                if not first & 0x20:
+                    raise ParseError("indefinite length on a primitive")
+                indefinite = True
+                indefinite_depth += 1
+                if indefinite_depth > _MAX_INDEFINITE_DEPTH:
+                    raise ParseError("indefinite lengths nested too deeply")
+                if first < 0x40 and tag_number in _STRING_TAGS:
+                    constructed_strings = True
+                stack.append(-1)
+                pos = cursor
                 continue
-        elif pos != start:
-            if pos != size:
-                raise ParseError("trailing bytes after the outermost element")
-            break
-        else:
-            end = size
-        # --- one header, inline (this loop runs once per element) ---
-        if pos >= end:
-            raise ParseError("truncated: no tag")
-        first = data[pos]
-        if first & 0x1F == 0x1F:
-            tag_number, cursor = _read_tag(data, pos, end)
-        else:
-            tag_number, cursor = first & 0x1F, pos + 1
-        if cursor >= end:
-            raise ParseError("truncated: no length")
-        length_byte = data[cursor]
-        cursor += 1
-        constructed = first & 0x20
-        elements += 1
-        budget.elements -= 1
-        if budget.elements < 0:
-            raise LimitExceededError(f"more than {limits.max_elements} elements")
-        depth = base_depth + len(stack) + 1
-        if depth > max_depth:
-            raise LimitExceededError(f"nested deeper than {max_depth} levels")
-        deepest = max(deepest, depth)
-        if length_byte == 0x80:
-            if not constructed:
-                raise ParseError("indefinite length on a primitive")
-            indefinite = True
-            indefinite_depth += 1
-            if indefinite_depth > _MAX_INDEFINITE_DEPTH:
-                raise ParseError("indefinite lengths nested too deeply")
-            if first < 0x40 and tag_number in _STRING_TAGS:
-                constructed_strings = True
-            stack.append(-1)
-            pos = cursor
-            continue
-        if length_byte & 0x80:
-            count = length_byte & 0x7F
-            if count > 4 or cursor + count > end:
-                raise ParseError("bad length")
-            length = int.from_bytes(data[cursor : cursor + count], "big")
-            if length < 0x80 or data[cursor] == 0:
-                non_minimal = True
-            cursor += count
-        else:
-            length = length_byte
-        content_end = cursor + length
-        if content_end > end:
-            raise ParseError("length larger than the data")
-        if constructed:
-            if first < 0x40 and tag_number in _STRING_TAGS:
-                constructed_strings = True
-            stack.append(content_end)
-            pos = cursor
-            continue
-        if first < 0x40:  # universal primitive
-            _check_primitive(data, tag_number, cursor, content_end)
-            if tag_number in (3, 4) and length > 2:
-                _scan_inside(data, tag_number, cursor, content_end, limits, budget, depth)
-        pos = content_end
+            if length_byte & 0x80:
+                count = length_byte & 0x7F
+                if count > 4 or cursor + count > end:
+                    raise ParseError("bad length")
+                length = int.from_bytes(data[cursor : cursor + count], "big")
+                if length < 0x80 or data[cursor] == 0:
+                    non_minimal = True
+                cursor += count
+            else:
+                length = length_byte
+            content_end = cursor + length
+            if content_end > end:
+                raise ParseError("length larger than the data")
+            if first & 0x20:
+                if first < 0x40 and tag_number in _STRING_TAGS:
+                    constructed_strings = True
+                stack.append(content_end)
+                pos = cursor
+                continue
+            if first < 0x40:  # universal primitive
+                if tag_number in _CHECKED_PRIMITIVES:
+                    _check_primitive(data, tag_number, cursor, content_end)
+                if (tag_number == 3 or tag_number == 4) and length > 2:
+                    budget.elements = remaining
+                    _scan_inside(data, tag_number, cursor, content_end, limits, budget, depth)
+                    remaining = budget.elements
+            pos = content_end
+    finally:
+        budget.elements = remaining
     return ScanReport(elements, deepest, indefinite, constructed_strings, non_minimal)
 
 
@@ -325,11 +337,7 @@ def _scan_inside(
         start += 1
     # Cheap test first: does one header at ``start`` claim exactly the contents?
     # (A definite length is not walked; an indefinite one is, within its bounds.)
-    try:
-        inner = read_header(data, start, end)
-    except ParseError:
-        return
-    if inner.end != end:
+    if _claimed_end(data, start, end) != end:
         return
     try:
         _scan(data, start, end, limits, budget, depth)
@@ -337,6 +345,27 @@ def _scan_inside(
         raise
     except ParseError:
         return  # not DER after all: opaque bytes (what was counted stays counted)
+
+
+def _claimed_end(data: bytes, start: int, end: int) -> int:
+    """Where the element whose header is at ``start`` ends (as `read_header` reads it),
+    or -1 when no header can be read there."""
+    if data[start] & 0x1F == 0x1F or (start + 1 < end and data[start + 1] == 0x80):
+        try:  # long tags and indefinite lengths: rare, read in full
+            return read_header(data, start, end).end
+        except ParseError:
+            return -1
+    if start + 1 >= end:
+        return -1
+    length = data[start + 1]
+    cursor = start + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count > 4 or cursor + count > end:
+            return -1
+        length = int.from_bytes(data[cursor : cursor + count], "big")
+        cursor += count
+    return cursor + length if cursor + length <= end else -1
 
 
 def count_children(contents: bytes, limit: int, what: str) -> int:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from asn1crypto import algos
+
 from pyscep._der import (
     Limits,
     _Budget,
@@ -34,7 +36,15 @@ from pyscep._der_writer import oid_contents
 from pyscep._extensions import MAX_NAME_ATTRIBUTES
 from pyscep.errors import ParseError, ScepError
 
-__all__ = ["NotCanonicalError", "Reader", "decode_oid", "oid_octets", "utc_time"]
+__all__ = [
+    "DIGEST_ALGORITHMS",
+    "SIGNATURE_ALGORITHMS",
+    "NotCanonicalError",
+    "Reader",
+    "decode_oid",
+    "oid_octets",
+    "utc_time",
+]
 
 
 class NotCanonicalError(Exception):
@@ -48,13 +58,14 @@ class NotCanonicalError(Exception):
 class Reader:
     """One input, its limits and what reading it has spent so far."""
 
-    __slots__ = ("budget", "data", "limits")
+    __slots__ = ("budget", "data", "limits", "max_depth")
 
     def __init__(self, data: bytes, limits: Limits) -> None:
         if not 0 < len(data) <= limits.max_size:
             raise NotCanonicalError
         self.data = data
         self.limits = limits
+        self.max_depth = limits.max_depth
         self.budget = _Budget(limits.max_elements)
 
     def span(self, position: int, end: int, tag: int) -> int:
@@ -66,14 +77,25 @@ class Reader:
 
         Definite, minimal lengths only; the element counts against the limits.
         """
-        start, stop = self._bounds(position, end, tag)
+        data = self.data
+        # Short lengths inline: this runs for every element the reader reads.
+        if position + 2 > end or data[position] != tag:
+            raise NotCanonicalError
+        size = data[position + 1]
+        if size < 0x80:
+            start = position + 2
+            stop = start + size
+            if stop > end:
+                raise NotCanonicalError
+        else:
+            start, stop = self._bounds(position, end, tag)
         budget = self.budget
         budget.elements -= 1
-        if budget.elements < 0 or depth > self.limits.max_depth:
+        if budget.elements < 0 or depth > self.max_depth:
             raise NotCanonicalError
         if tag < 0x20 and tag in _CHECKED_PRIMITIVES:
             try:
-                _check_primitive(self.data, tag, start, stop)
+                _check_primitive(data, tag, start, stop)
             except ParseError:
                 raise NotCanonicalError from None
         return start, stop
@@ -241,6 +263,24 @@ def oid_octets(dotted: str) -> bytes:
     """The content octets of a dotted OID (for building lookup tables)."""
     return oid_contents(dotted)
 
+
+_DIGEST_NAMES = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+#: Digest AlgorithmIdentifier OID content octets -> asn1crypto's name.
+DIGEST_ALGORITHMS = {
+    oid_octets(algos.DigestAlgorithmId.unmap(name)): name for name in _DIGEST_NAMES
+}
+_SIGNATURE_NAMES = (
+    "rsassa_pkcs1v15",
+    *(f"{digest}_rsa" for digest in _DIGEST_NAMES),
+    *(f"{digest}_ecdsa" for digest in _DIGEST_NAMES[1:]),
+    "ed25519",
+)
+#: Signature AlgorithmIdentifier OID content octets -> (asn1crypto's name, dotted form),
+#: for the algorithms whose parameters are absent or NULL.
+SIGNATURE_ALGORITHMS = {
+    oid_octets(dotted): (str(algos.SignedDigestAlgorithmId.map(dotted)), dotted)
+    for dotted in (algos.SignedDigestAlgorithmId.unmap(name) for name in _SIGNATURE_NAMES)
+}
 
 # X.520 attribute types that asn1crypto reads as a DirectoryString (RFC 5280's usual ones).
 _DIRECTORY_STRING_TYPES = frozenset(

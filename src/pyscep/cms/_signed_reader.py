@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from asn1crypto import algos, cms
+from asn1crypto import cms
 
 from pyscep._asn1 import ScepAttributeType
-from pyscep._der_reader import NotCanonicalError, Reader, decode_oid, oid_octets, utc_time
+from pyscep._der_reader import (
+    DIGEST_ALGORITHMS,
+    SIGNATURE_ALGORITHMS,
+    NotCanonicalError,
+    Reader,
+    decode_oid,
+    oid_octets,
+    utc_time,
+)
 from pyscep.certificate import Certificate
 from pyscep.errors import ParseError
 from pyscep.findings import Finding, FindingCode
@@ -29,20 +37,6 @@ __all__ = ["read_signed_data"]
 _Value = TypeVar("_Value")
 
 _SIGNED_DATA = oid_octets("1.2.840.113549.1.7.2")
-_DIGEST_NAMES = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
-# OID content octets -> asn1crypto name.
-_DIGESTS = {oid_octets(algos.DigestAlgorithmId.unmap(name)): name for name in _DIGEST_NAMES}
-_SIGNATURE_NAMES = (
-    "rsassa_pkcs1v15",
-    *(f"{digest}_rsa" for digest in _DIGEST_NAMES),
-    *(f"{digest}_ecdsa" for digest in _DIGEST_NAMES[1:]),
-    "ed25519",
-)
-# OID content octets -> (asn1crypto name, dotted form).
-_SIGNATURES = {
-    oid_octets(dotted): (str(algos.SignedDigestAlgorithmId.map(dotted)), dotted)
-    for dotted in (algos.SignedDigestAlgorithmId.unmap(name) for name in _SIGNATURE_NAMES)
-}
 # The signed attribute types this reader reads, and the value tags each may have.
 _ATTRIBUTE_TAGS: dict[str, frozenset[int]] = {
     "content_type": frozenset({0x06}),
@@ -105,7 +99,7 @@ def _digest_algorithms(reader: Reader, position: int, end: int) -> tuple[tuple[s
         if len(names) == MAX_SIGNER_INFOS:
             raise NotCanonicalError
         oid, _, cursor = reader.algorithm(cursor, stop, 5)
-        names.append(_known(_DIGESTS, oid))
+        names.append(_known(DIGEST_ALGORITHMS, oid))
     return tuple(names), stop
 
 
@@ -167,7 +161,7 @@ def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerI
     issuer_der, serial, key_identifier, sid_end = reader.identifier(cursor, stop, 6)
     sid_type = "subject_key_identifier" if issuer_der is None else "issuer_and_serial_number"
     digest_oid, _, cursor = reader.algorithm(sid_end, stop, 6)
-    digest_algorithm = _known(_DIGESTS, digest_oid)
+    digest_algorithm = _known(DIGEST_ALGORITHMS, digest_oid)
     signed_attrs_der = None
     types: list[str] = []
     cms_values: list[tuple[str, tuple[object, ...]]] = []
@@ -178,7 +172,7 @@ def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerI
         signed_attrs_der = b"\x31" + data[cursor + 1 : attrs_end]
         cursor = attrs_end
     signature_oid, _, cursor = reader.algorithm(cursor, stop, 6)
-    signature_algorithm, signature_algorithm_oid = _known(_SIGNATURES, signature_oid)
+    signature_algorithm, signature_algorithm_oid = _known(SIGNATURE_ALGORITHMS, signature_oid)
     signature, cursor = reader.octets(cursor, stop, 6)
     if cursor != stop:
         raise NotCanonicalError  # unsignedAttrs: rare, left to asn1crypto

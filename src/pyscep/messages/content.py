@@ -19,6 +19,7 @@ from pyscep._asn1 import IssuerAndSubject as _Asn1IssuerAndSubject
 from pyscep._asn1 import NameValuePair
 from pyscep._boundary import field
 from pyscep._der import count_children, prescan, read_header
+from pyscep._der_reader import NotCanonicalError
 from pyscep._extensions import (
     MAX_EXTENSIONS,
     RawExtension,
@@ -39,6 +40,8 @@ from pyscep.errors import LimitExceededError, ParseError, VerificationError
 from pyscep.findings import Finding, FindingCode
 from pyscep.public_key import PublicKey
 
+from ._csr_reader import MAX_ATTRIBUTES, read_request
+
 __all__ = [
     "CertificationRequest",
     "IssuerAndSerial",
@@ -47,14 +50,12 @@ __all__ = [
 
 #: What asn1crypto raises for a value that is not of the type its OID calls for.
 _DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
-#: Extensions a policy or a CA acts on: a mistyped one refuses the request.
-#: Most attributes in a CSR, and values in one attribute.
-MAX_ATTRIBUTES = 32
 #: Microsoft's enrollmentNameValuePair attribute and certificate-template name extension.
 _NAME_VALUE_PAIR = "1.3.6.1.4.1.311.13.2.1"
 _TEMPLATE_NAMES = frozenset({"1.3.6.1.4.1.311.20.2", "microsoft_enroll_certtype"})
 #: ValidityPeriod units (as Windows names them), in days.
 _PERIOD_DAYS = {"years": 365, "months": 30, "weeks": 7, "days": 1}
+#: Extensions a policy or a CA acts on: a mistyped one refuses the request.
 _STRICT_EXTENSIONS = frozenset(
     {"subject_alt_name", "extended_key_usage", "basic_constraints", "key_usage"}
 )
@@ -162,66 +163,113 @@ class CertificationRequest:
         decoded in full; others are decoded for display when small.
         """
         prescan(der)
+        try:
+            reading = read_request(der)
+        except NotCanonicalError:
+            return _load_unusual(der)  # asn1crypto reads every other shape
         with field("CertificationRequest"):
-            request = csr.CertificationRequest.load(der, strict=True)
-            info = request["certification_request_info"]
-            subject = info["subject"]
-            check_name(subject)
-            public_key = info["subject_pk_info"]
-            key = PublicKey.load(bytes(public_key.dump()))
-            description = f"{key.algorithm.upper()}-{key.bits}"
-            signature_algorithm = str(request["signature_algorithm"]["algorithm"].native)
-            count_children(info["attributes"].contents or b"", MAX_ATTRIBUTES, "CSR attributes")
-            attribute_types: list[str] = []
-            password = password_type = None
+            key = PublicKey.load(der[slice(*reading.public_key)])
             extensions: list[RawExtension] = []
-            findings: list[Finding] = []
-            pairs: list[tuple[str, str]] = []
-            for attribute in info["attributes"]:
-                name = str(attribute["type"].native)
-                attribute_types.append(name)
-                if attribute["type"].dotted == _NAME_VALUE_PAIR:
-                    # asn1crypto has no type for Microsoft's pairs: read them raw.
-                    pairs.extend(_name_value_pairs(attribute["values"].contents or b"", findings))
-                    continue
-                try:
-                    values = attribute["values"]
-                    count = count_children(values.contents or b"", MAX_ATTRIBUTES, "values")
-                    len(values)  # typed by the attribute's OID, which it may not match
-                except _DECODE_ERRORS:
-                    findings.append(_mistyped(f"CSR attribute {name}"))
-                    continue
-                if name == "challenge_password":
-                    if password is not None or count != 1:
-                        raise ParseError("challengePassword must appear once with one value")
-                    try:
-                        password_type = str(values[0].name)
-                        password = str(values[0].native)
-                    except _DECODE_ERRORS:
-                        # Not a DirectoryString: no usable challenge, said so.
-                        findings.append(_mistyped("challengePassword"))
-                        password = password_type = None
-                elif name == "extension_request":
-                    for extension_set in values:
-                        extensions.extend(read_extensions(extension_set.contents or b""))
-
-            requested, sans, ekus = _requested(extensions, findings)
-            return cls(
-                der=der,
-                subject_der=bytes(subject.dump()),
-                public_key_der=key.der,
-                public_key_description=description,
-                signature_algorithm=signature_algorithm,
-                attribute_types=tuple(attribute_types),
-                challenge_password=password,
-                challenge_password_type=password_type,
-                requested_extensions=tuple(requested),
-                subject_alt_names=sans,
-                extended_key_usages=ekus,
-                findings=tuple(findings),
-                name_value_pairs=tuple(pairs),
-                certificate_template=_template_name(extensions),
+            for contents in reading.extension_sets:
+                extensions.extend(read_extensions(contents))
+            return _assemble(
+                der,
+                der[slice(*reading.subject)],
+                key,
+                reading.signature_algorithm,
+                reading.attribute_types,
+                (reading.challenge_password, reading.challenge_password_type),
+                extensions,
+                findings=[],
+                pairs=[],
             )
+
+
+def _load_unusual(der: bytes) -> CertificationRequest:
+    """`CertificationRequest.load` by asn1crypto, for the shapes the fast path leaves."""
+    with field("CertificationRequest"):
+        request = csr.CertificationRequest.load(der, strict=True)
+        info = request["certification_request_info"]
+        subject = info["subject"]
+        check_name(subject)
+        key = PublicKey.load(bytes(info["subject_pk_info"].dump()))
+        signature_algorithm = str(request["signature_algorithm"]["algorithm"].native)
+        count_children(info["attributes"].contents or b"", MAX_ATTRIBUTES, "CSR attributes")
+        attribute_types: list[str] = []
+        password = password_type = None
+        extensions: list[RawExtension] = []
+        findings: list[Finding] = []
+        pairs: list[tuple[str, str]] = []
+        for attribute in info["attributes"]:
+            name = str(attribute["type"].native)
+            attribute_types.append(name)
+            if attribute["type"].dotted == _NAME_VALUE_PAIR:
+                # asn1crypto has no type for Microsoft's pairs: read them raw.
+                pairs.extend(_name_value_pairs(attribute["values"].contents or b"", findings))
+                continue
+            try:
+                values = attribute["values"]
+                count = count_children(values.contents or b"", MAX_ATTRIBUTES, "values")
+                len(values)  # typed by the attribute's OID, which it may not match
+            except _DECODE_ERRORS:
+                findings.append(_mistyped(f"CSR attribute {name}"))
+                continue
+            if name == "challenge_password":
+                if password is not None or count != 1:
+                    raise ParseError("challengePassword must appear once with one value")
+                try:
+                    password_type = str(values[0].name)
+                    password = str(values[0].native)
+                except _DECODE_ERRORS:
+                    # Not a DirectoryString: no usable challenge, said so.
+                    findings.append(_mistyped("challengePassword"))
+                    password = password_type = None
+            elif name == "extension_request":
+                for extension_set in values:
+                    extensions.extend(read_extensions(extension_set.contents or b""))
+        return _assemble(
+            der,
+            bytes(subject.dump()),
+            key,
+            signature_algorithm,
+            tuple(attribute_types),
+            (password, password_type),
+            extensions,
+            findings=findings,
+            pairs=pairs,
+        )
+
+
+def _assemble(
+    der: bytes,
+    subject_der: bytes,
+    key: PublicKey,
+    signature_algorithm: str,
+    attribute_types: tuple[str, ...],
+    password: tuple[str | None, str | None],
+    extensions: list[RawExtension],
+    *,
+    findings: list[Finding],
+    pairs: list[tuple[str, str]],
+) -> CertificationRequest:
+    """The value, once either path has read the request: the extensions decoded."""
+    requested, sans, ekus = _requested(extensions, findings)
+    return CertificationRequest(
+        der=der,
+        subject_der=subject_der,
+        public_key_der=key.der,
+        public_key_description=f"{key.algorithm.upper()}-{key.bits}",
+        signature_algorithm=signature_algorithm,
+        attribute_types=attribute_types,
+        challenge_password=password[0],
+        challenge_password_type=password[1],
+        requested_extensions=tuple(requested),
+        subject_alt_names=sans,
+        extended_key_usages=ekus,
+        findings=tuple(findings),
+        name_value_pairs=tuple(pairs),
+        certificate_template=_template_name(extensions),
+    )
 
 
 def _name_value_pairs(contents: bytes, findings: list[Finding]) -> list[tuple[str, str]]:
