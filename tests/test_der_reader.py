@@ -145,6 +145,24 @@ def test_the_fast_path_reads_the_common_messages() -> None:
     assert any(name.startswith("certmonger") for name in fast)
 
 
+def test_the_envelope_is_read_in_the_pass_that_counts_it() -> None:
+    """The fast path reads a pkcsPKIEnvelope while it reads the SignedData, with the
+    same value as reading the eContent on its own; an eContent it cannot read as one
+    is walked for the limits instead, and the message still reads the same."""
+    for name in ("pkcsreq.der", "certrep.der"):
+        data = (ROOT / "bench" / "fixtures" / name).read_bytes()
+        signed = parse_signed_data(data)
+        assert signed.content is not None
+        assert signed.envelope is not None
+        assert signed.envelope == parse_enveloped_data(signed.content)
+        # EnvelopedData version 0 -> 7: outside what the reader reads.
+        version = data.index(b"\x02\x01\x00", data.index(signed.content))
+        unusual = data[:version] + b"\x02\x01\x07" + data[version + 3 :]
+        assert parse_signed_data(unusual).envelope is None
+        assert _fast_reads(unusual)
+        assert_same(unusual)
+
+
 def test_ber_and_unusual_shapes_step_aside() -> None:
     request = (ROOT / "bench" / "fixtures" / "pkcsreq.der").read_bytes()
     # Non-minimal outer length (0x82 0x0a 0x05 -> 0x83 0x00 0x0a 0x05): BER, not for the fast path.

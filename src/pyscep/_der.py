@@ -7,6 +7,7 @@ constructed (segmented) OCTET STRINGs. `octet_string_value` reads either.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import LimitExceededError, ParseError
@@ -197,6 +198,7 @@ MAX_INTEGER_OCTETS = 128
 #: Longest OBJECT IDENTIFIER, and longest single arc (a 64-bit arc takes 10 octets).
 MAX_OID_OCTETS = 128
 MAX_OID_ARC_OCTETS = 10
+_LONG_ARC = re.compile(rb"[\x80-\xff]{%d}" % MAX_OID_ARC_OCTETS)
 
 
 @dataclass
@@ -393,8 +395,7 @@ def _check_primitive(data: bytes, number: int, start: int, end: int) -> None:
     if number == 6:
         if not 0 < length <= MAX_OID_OCTETS or data[end - 1] & 0x80:
             raise ParseError("OBJECT IDENTIFIER empty, too long or truncated")
-        run = 0
-        for byte in data[start:end]:
-            run = run + 1 if byte & 0x80 else 0
-            if run >= MAX_OID_ARC_OCTETS:
-                raise ParseError("OBJECT IDENTIFIER arc too long")
+        # An arc of MAX_OID_ARC_OCTETS or more octets: that many with the high bit set
+        # in a row (the last octet has it clear, so a shorter OID cannot hold one).
+        if length > MAX_OID_ARC_OCTETS and _LONG_ARC.search(data, start, end):
+            raise ParseError("OBJECT IDENTIFIER arc too long")

@@ -58,15 +58,31 @@ class NotCanonicalError(Exception):
 class Reader:
     """One input, its limits and what reading it has spent so far."""
 
-    __slots__ = ("budget", "data", "limits", "max_depth")
+    __slots__ = ("base_depth", "budget", "data", "end", "limits", "max_depth", "start")
 
     def __init__(self, data: bytes, limits: Limits) -> None:
         if not 0 < len(data) <= limits.max_size:
             raise NotCanonicalError
         self.data = data
         self.limits = limits
-        self.max_depth = limits.max_depth
         self.budget = _Budget(limits.max_elements)
+        #: The element this reader reads (`content_info`): all of ``data``, or the
+        #: DER hidden in an OCTET STRING of an outer reader (`inner`).
+        self.start, self.end = 0, len(data)
+        #: Depths passed to this reader's methods are relative to ``base_depth``.
+        self.base_depth = 0
+        self.max_depth = limits.max_depth
+
+    def inner(self, start: int, end: int, depth: int) -> Reader:
+        """A reader of the DER hidden in the OCTET STRING whose contents are
+        ``data[start:end]`` at ``depth``: it counts against this reader's budget at the
+        depths the pre-scan gives that DER, as if it walked the string's contents."""
+        reader = Reader.__new__(Reader)
+        reader.data, reader.limits, reader.budget = self.data, self.limits, self.budget
+        reader.start, reader.end = start, end
+        reader.base_depth = self.base_depth + depth
+        reader.max_depth = self.limits.max_depth - reader.base_depth
+        return reader
 
     def span(self, position: int, end: int, tag: int) -> int:
         """End of the element with ``tag`` at ``position``, not counted (`scan` counts it)."""
@@ -134,14 +150,18 @@ class Reader:
         """Walk DER hidden in an OCTET/BIT STRING's contents, as the pre-scan does."""
         if end - start > 2:
             try:
-                _scan_inside(self.data, tag, start, end, self.limits, self.budget, depth)
+                _scan_inside(
+                    self.data, tag, start, end, self.limits, self.budget, self.base_depth + depth
+                )
             except ScepError:
                 raise NotCanonicalError from None
 
     def scan(self, start: int, end: int, depth: int) -> None:
         """Pre-scan ``data[start:end]`` (one element, such as a certificate) at ``depth``."""
         try:
-            report = _scan(self.data, start, end, self.limits, self.budget, depth - 1)
+            report = _scan(
+                self.data, start, end, self.limits, self.budget, self.base_depth + depth - 1
+            )
         except ScepError:
             raise NotCanonicalError from None
         if report.indefinite_lengths or report.constructed_strings or report.non_minimal_lengths:
@@ -153,10 +173,11 @@ class Reader:
         return int.from_bytes(self.data[start:stop], "big", signed=True), stop
 
     def content_info(self, content_type: bytes) -> tuple[int, int]:
-        """(start, end) of the contents of the SEQUENCE inside a whole-input ContentInfo
-        ``SEQUENCE { OID content_type, [0] EXPLICIT SEQUENCE {...} }``."""
-        size = len(self.data)
-        start, end = self.element(0, size, 0x30, 1)
+        """(start, end) of the contents of the SEQUENCE inside the ContentInfo
+        ``SEQUENCE { OID content_type, [0] EXPLICIT SEQUENCE {...} }`` that is this
+        reader's whole input."""
+        size = self.end
+        start, end = self.element(self.start, size, 0x30, 1)
         found, cursor = self.oid(start, end, 2)
         if end != size or found != content_type:
             raise NotCanonicalError

@@ -24,6 +24,8 @@ from pyscep.certificate import Certificate
 from pyscep.errors import ParseError
 from pyscep.findings import Finding, FindingCode
 
+from ._enveloped_reader import read_enveloped_data
+from .enveloped import ParsedEnvelope
 from .signed import (
     MAX_CERTIFICATES,
     MAX_SIGNED_ATTRIBUTES,
@@ -62,7 +64,7 @@ def read_signed_data(reader: Reader) -> ParsedSignedData:
     body, body_end = reader.content_info(_SIGNED_DATA)
     version, cursor = reader.version(body, body_end, 4)
     digest_algorithms, cursor = _digest_algorithms(reader, cursor, body_end)
-    encap_type, content, cursor = _encapsulated(reader, cursor, body_end)
+    encap_type, content, envelope, cursor = _encapsulated(reader, cursor, body_end)
     certificates: list[Certificate] = []
     findings: list[Finding] = []
     if cursor < body_end and data[cursor] == 0xA0:
@@ -88,6 +90,7 @@ def read_signed_data(reader: Reader) -> ParsedSignedData:
         crls=(),
         signer_infos=tuple(signer_infos),
         findings=tuple(findings),
+        envelope=envelope,
     )
 
 
@@ -111,17 +114,28 @@ def _known(table: dict[bytes, _Value], oid: bytes) -> _Value:
         raise NotCanonicalError from None
 
 
-def _encapsulated(reader: Reader, position: int, end: int) -> tuple[str, bytes | None, int]:
+def _encapsulated(
+    reader: Reader, position: int, end: int
+) -> tuple[str, bytes | None, ParsedEnvelope | None, int]:
     start, stop = reader.element(position, end, 0x30, 4)
     oid, cursor = reader.oid(start, stop, 5)
     content_type = str(cms.ContentType.map(decode_oid(oid)))
     if cursor == stop:
-        return content_type, None, stop
+        return content_type, None, None, stop
     explicit_start, explicit_end = reader.element(cursor, stop, 0xA0, 5)
-    content, after = reader.octets(explicit_start, explicit_end, 6)
-    if after != explicit_end or explicit_end != stop:
+    content_start, content_end = reader.element(explicit_start, explicit_end, 0x04, 6)
+    if content_end != explicit_end or explicit_end != stop:
         raise NotCanonicalError
-    return content_type, content, stop
+    # A pkcsPKIEnvelope is read here, in the pass that counts its elements, instead
+    # of walked once for the limits and read again (`ParsedSignedData.envelope`).
+    budget = reader.budget.elements
+    try:
+        envelope = read_enveloped_data(reader.inner(content_start, content_end, 6))
+    except NotCanonicalError:
+        reader.budget.elements = budget  # not counted: the pre-scan's walk counts it
+        reader.opaque(0x04, content_start, content_end, 6)
+        envelope = None
+    return content_type, reader.data[content_start:content_end], envelope, stop
 
 
 def _certificates(

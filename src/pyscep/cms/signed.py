@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from asn1crypto import algos, cms, core
 
@@ -37,6 +38,9 @@ from pyscep.crypto.verify import check_pss_parameters, verify_signature
 from pyscep.enums import FailInfo
 from pyscep.errors import ParseError, UnsupportedAlgorithmError, VerificationError
 from pyscep.findings import Finding, FindingCode
+
+if TYPE_CHECKING:
+    from .enveloped import ParsedEnvelope
 
 __all__ = [
     "MAX_CERTIFICATES",
@@ -112,6 +116,9 @@ class ParsedSignedData:
     #: What the resource pre-scan saw (None when the DER fast path read the input:
     #: canonical DER, so no BER forms, its limits counted as it read).
     scan: ScanReport | None = field(default=None, compare=False)
+    #: The eContent read as a ContentInfo(EnvelopedData), when the DER fast path
+    #: could in the same pass; otherwise `parse_enveloped_data` reads ``content``.
+    envelope: ParsedEnvelope | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

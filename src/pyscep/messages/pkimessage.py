@@ -383,7 +383,7 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
     envelope = None
     if signed.content:
         with parse_field("pkcsPKIEnvelope"):
-            envelope = parse_enveloped_data(signed.content, limits=limits)
+            envelope = signed.envelope or parse_enveloped_data(signed.content, limits=limits)
         if envelope.cipher_name in (ContentCipher.DES_CBC.value, ContentCipher.BLOWFISH_CBC.value):
             findings.append(
                 Finding(FindingCode.LEGACY_ALGORITHM, f"{envelope.cipher_name} content encryption")
