@@ -6,11 +6,13 @@ serial number) is read here from canonical DER without asn1crypto, so that
 the certificates a message carries cost a few offsets each; asn1crypto
 decodes a certificate only when a caller asks for more (`Certificate`).
 
-The outline is read only from DER that the resource pre-scan already walked,
-and checks what the asn1crypto path checks when it parses a certificate: the
-Certificate and TBSCertificate fields and their order, the serial number, the
-issuer and subject Names (their strings, and at most MAX_NAME_ATTRIBUTES
-attributes) and the SubjectPublicKeyInfo's algorithm. Anything else steps
+The outline is read only from DER that the resource pre-scan already walked
+(so it counts nothing, and checks no primitive again), and checks what the
+asn1crypto path checks when it parses a certificate: the Certificate and
+TBSCertificate fields and their order, the serial number, the issuer and
+subject Names (at most MAX_NAME_ATTRIBUTES attributes; their values are
+decoded on first use, as asn1crypto's are) and the SubjectPublicKeyInfo's
+algorithm. Anything else steps
 aside (None), and the asn1crypto path decides; tests/test_der_reader.py
 holds the two to the same values and the same refusals.
 """
@@ -21,6 +23,7 @@ from typing import NamedTuple
 
 from ._der import DEFAULT_LIMITS
 from ._der_reader import NotCanonicalError, Reader, oid_octets
+from ._extensions import MAX_NAME_ATTRIBUTES
 
 __all__ = ["CertificateOutline", "read_certificate_outline"]
 
@@ -44,53 +47,79 @@ def read_certificate_outline(der: bytes) -> CertificateOutline | None:
 
 
 def _read(reader: Reader) -> CertificateOutline:
+    # The pre-scan walked and checked every element already: only the shape is read.
     der = reader.data
     size = len(der)
-    start, end = reader.element(0, size, 0x30, 1)
+    start, end = reader.contents(0, size, 0x30)
     if end != size:
         raise NotCanonicalError
-    tbs_start, tbs_end = reader.element(start, end, 0x30, 2)
+    tbs_start, tbs_end = reader.contents(start, end, 0x30)
     cursor = tbs_start
     if cursor < tbs_end and der[cursor] == 0xA0:
-        version_start, version_end = reader.element(cursor, tbs_end, 0xA0, 3)
-        version, after = reader.integer(version_start, version_end, 4)
+        version_start, version_end = reader.contents(cursor, tbs_end, 0xA0)
+        version, after = _integer(reader, version_start, version_end)
         if after != version_end or not 0 <= version <= 2:
             raise NotCanonicalError
         cursor = version_end
-    serial_number, cursor = reader.integer(cursor, tbs_end, 3)
-    cursor = reader.element(cursor, tbs_end, 0x30, 3)[1]  # signature AlgorithmIdentifier
+    serial_number, cursor = _integer(reader, cursor, tbs_end)
+    cursor = reader.span(cursor, tbs_end, 0x30)  # signature AlgorithmIdentifier
     issuer_start = cursor
-    cursor = reader.name(cursor, tbs_end, 3)
+    cursor = _name(reader, cursor, tbs_end)
     issuer = (issuer_start, cursor)
     cursor = _validity(reader, cursor, tbs_end)
     subject_start = cursor
-    cursor = reader.name(cursor, tbs_end, 3)
+    cursor = _name(reader, cursor, tbs_end)
     subject = (subject_start, cursor)
     key_start = cursor
-    key_content, cursor = reader.element(cursor, tbs_end, 0x30, 3)
+    key_content, cursor = reader.contents(cursor, tbs_end, 0x30)
     algorithm_end = _key_algorithm(reader, key_content, cursor)
-    if reader.element(algorithm_end, cursor, 0x03, 4)[1] != cursor:
+    if reader.span(algorithm_end, cursor, 0x03) != cursor:
         raise NotCanonicalError
     public_key = (key_start, cursor)
     # Then issuerUniqueID [1], subjectUniqueID [2], extensions [3], each optional, in order.
     for tag in (0x81, 0x82, 0xA3):
         if cursor < tbs_end and der[cursor] == tag:
-            cursor = reader.element(cursor, tbs_end, tag, 3)[1]
+            cursor = reader.span(cursor, tbs_end, tag)
     if cursor != tbs_end:
         raise NotCanonicalError
-    cursor = reader.element(tbs_end, end, 0x30, 2)[1]  # signatureAlgorithm
-    if reader.element(cursor, end, 0x03, 2)[1] != end:
+    cursor = reader.span(tbs_end, end, 0x30)  # signatureAlgorithm
+    if reader.span(cursor, end, 0x03) != end:
         raise NotCanonicalError
     return CertificateOutline((start, tbs_end), serial_number, issuer, subject, public_key)
 
 
+def _integer(reader: Reader, position: int, end: int) -> tuple[int, int]:
+    start, stop = reader.contents(position, end, 0x02)
+    return int.from_bytes(reader.data[start:stop], "big", signed=True), stop
+
+
+def _name(reader: Reader, position: int, end: int) -> int:
+    """End of a Name of SETs of SEQUENCEs, at most MAX_NAME_ATTRIBUTES of them: what
+    `pyscep._extensions.check_name` asks of a certificate's names (their values are
+    decoded on first use)."""
+    start, stop = reader.contents(position, end, 0x30)
+    attributes = 0
+    cursor = start
+    while cursor < stop:
+        rdn_start, rdn_end = reader.contents(cursor, stop, 0x31)
+        if rdn_start == rdn_end:
+            raise NotCanonicalError
+        while rdn_start < rdn_end:
+            attributes += 1
+            if attributes > MAX_NAME_ATTRIBUTES:
+                raise NotCanonicalError
+            rdn_start = reader.span(rdn_start, rdn_end, 0x30)
+        cursor = rdn_end
+    return stop
+
+
 def _validity(reader: Reader, position: int, end: int) -> int:
-    start, stop = reader.element(position, end, 0x30, 3)
+    start, stop = reader.contents(position, end, 0x30)
     cursor = start
     for _ in range(2):
         if cursor >= stop or reader.data[cursor] not in _TIME_TAGS:
             raise NotCanonicalError
-        cursor = reader.element(cursor, stop, reader.data[cursor], 4)[1]
+        cursor = reader.span(cursor, stop, reader.data[cursor])
     if cursor != stop:
         raise NotCanonicalError
     return stop
@@ -100,14 +129,15 @@ def _key_algorithm(reader: Reader, position: int, end: int) -> int:
     """End of the SubjectPublicKeyInfo's AlgorithmIdentifier, if asn1crypto reads its
     parameters without question (the common key types only)."""
     der = reader.data
-    start, stop = reader.element(position, end, 0x30, 4)
-    oid, cursor = reader.oid(start, stop, 5)
+    start, stop = reader.contents(position, end, 0x30)
+    oid_start, cursor = reader.contents(start, stop, 0x06)
+    oid = der[oid_start:cursor]
     parameters = der[cursor:stop]
     if oid == _RSA_ENCRYPTION:
         if parameters not in (b"", b"\x05\x00"):
             raise NotCanonicalError
     elif oid == _EC_PUBLIC_KEY:
-        if reader.oid(cursor, stop, 5)[1] != stop:
+        if reader.span(cursor, stop, 0x06) != stop:
             raise NotCanonicalError
     elif oid != _ED25519 or parameters:
         raise NotCanonicalError

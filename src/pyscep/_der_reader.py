@@ -88,6 +88,11 @@ class Reader:
         """End of the element with ``tag`` at ``position``, not counted (`scan` counts it)."""
         return self._bounds(position, end, tag)[1]
 
+    def contents(self, position: int, end: int, tag: int) -> tuple[int, int]:
+        """(content start, content end) of the element with ``tag`` at ``position``,
+        neither counted nor checked: for DER that `scan` or the pre-scan walked already."""
+        return self._bounds(position, end, tag)
+
     def element(self, position: int, end: int, tag: int, depth: int) -> tuple[int, int]:
         """(content start, content end) of the element with one-octet ``tag`` at ``position``.
 
