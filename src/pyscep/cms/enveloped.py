@@ -36,7 +36,15 @@ from pyscep._der_reader import NotCanonicalError, Reader
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
 from pyscep.cms._identifiers import read_identifier
-from pyscep.crypto import CryptoBackend, Decrypter, KeyAgreer, KeyWrapBackend, PrivateKey, Rng
+from pyscep.crypto import (
+    CryptoBackend,
+    Decrypter,
+    KeyAgreer,
+    KeyPair,
+    KeyWrapBackend,
+    PrivateKey,
+    Rng,
+)
 from pyscep.errors import DecryptionError, ParseError, UnsupportedAlgorithmError
 from pyscep.oids import CipherOID
 
@@ -530,7 +538,8 @@ def decrypt_envelope(
         )
     else:
         transport = key_transport_of(recipient)
-        if not isinstance(decrypter, Decrypter):
+        # KeyPair first: a runtime Protocol check costs more than the AES decryption.
+        if not isinstance(decrypter, (KeyPair, Decrypter)):
             raise UnsupportedAlgorithmError("key transport needs a decrypter with an RSA key")
         try:
             key = decrypter.decrypt_key(recipient.encrypted_key, transport)

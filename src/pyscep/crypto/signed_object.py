@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from asn1crypto import algos
 
+from pyscep import _der_writer as w
 from pyscep._boundary import field
+from pyscep._der_reader import SIGNATURE_ALGORITHMS
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate, names_equal
 from pyscep.crypto import CryptoBackend
@@ -44,6 +46,24 @@ def verify_signed_object(
     unreadable one, UnsupportedAlgorithmError for a scheme, hash, key or
     parameter that pyscep does not implement or ``algorithms`` refuses.
     """
+    known = _KNOWN_ALGORITHMS.get(algorithm_der)
+    scheme, digest, salt = known if known is not None else _read_algorithm(algorithm_der)
+    verify_signature(
+        backend,
+        public_key_der,
+        signature,
+        signed,
+        digest=digest,
+        scheme=scheme,
+        algorithms=algorithms,
+        pss_salt_length=salt,
+    )
+
+
+def _read_algorithm(
+    algorithm_der: bytes,
+) -> tuple[SignatureScheme, DigestAlgorithm, int | None]:
+    """(scheme, digest, RSASSA-PSS salt length) of a DER signature AlgorithmIdentifier."""
     with field("signatureAlgorithm"):
         algorithm = algos.SignedDigestAlgorithm.load(algorithm_der, strict=True)
         name = str(algorithm["algorithm"].native)
@@ -64,16 +84,25 @@ def verify_signed_object(
                 _trailer(parameters),
             )
             salt = int(parameters["salt_length"].native)
-    verify_signature(
-        backend,
-        public_key_der,
-        signature,
-        signed,
-        digest=digest,
-        scheme=scheme,
-        algorithms=algorithms,
-        pss_salt_length=salt,
-    )
+    return scheme, digest, salt
+
+
+def _known_algorithms() -> dict[bytes, tuple[SignatureScheme, DigestAlgorithm, int | None]]:
+    """`_read_algorithm` of the usual identifiers (parameters absent or NULL), by their DER:
+    read once here instead of by asn1crypto for every signature."""
+    known = {}
+    for oid in SIGNATURE_ALGORITHMS:
+        identifier = w.tlv(0x06, oid)
+        for parameters in (b"", b"\x05\x00"):
+            der = w.tlv(0x30, identifier + parameters)
+            try:
+                known[der] = _read_algorithm(der)
+            except ScepError:
+                continue  # refused on every use: left to _read_algorithm to say so
+    return known
+
+
+_KNOWN_ALGORITHMS = _known_algorithms()
 
 
 def _trailer(parameters: algos.RSASSAPSSParams) -> int:

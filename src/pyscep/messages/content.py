@@ -13,7 +13,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from asn1crypto import cms, core, csr, x509
+from asn1crypto import cms, csr, x509
 
 from pyscep._asn1 import IssuerAndSubject as _Asn1IssuerAndSubject
 from pyscep._asn1 import NameValuePair
@@ -146,7 +146,8 @@ class CertificationRequest:
             bits = read_header(self.der, algorithm_tlv.end, top.content_end)
             signed = self.der[info.start : info.end]
             algorithm = self.der[algorithm_tlv.start : algorithm_tlv.end]
-            signature = bytes(core.BitString.load(self.der[bits.start : bits.end]).contents[1:])
+            # The BIT STRING after its unused-bits octet (`load` checked the fields' types).
+            signature = self.der[bits.content_start + 1 : bits.content_end]
         try:
             verify_signed_object(
                 backend, self.public_key_der, algorithm, signature, signed, algorithms=algorithms
