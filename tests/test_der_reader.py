@@ -464,6 +464,7 @@ def test_the_outline_is_where_asn1crypto_finds_the_fields() -> None:
         assert der[slice(*outline.subject)] == tbs["subject"].dump()
         assert der[slice(*outline.public_key)] == tbs["subject_public_key_info"].dump()
         assert outline.serial_number == tbs["serial_number"].native
+        assert outline.key_algorithm == parsed.public_key.algorithm
 
 
 def _rebuilt(der: bytes, edit: Callable[[object], None]) -> bytes:

@@ -36,6 +36,8 @@ class CertificateOutline(NamedTuple):
     issuer: tuple[int, int]
     subject: tuple[int, int]
     public_key: tuple[int, int]
+    #: The SubjectPublicKeyInfo algorithm, as asn1crypto names it.
+    key_algorithm: str
 
 
 def read_certificate_outline(der: bytes) -> CertificateOutline | None:
@@ -72,7 +74,7 @@ def _read(reader: Reader) -> CertificateOutline:
     subject = (subject_start, cursor)
     key_start = cursor
     key_content, cursor = reader.contents(cursor, tbs_end, 0x30)
-    algorithm_end = _key_algorithm(reader, key_content, cursor)
+    key_algorithm, algorithm_end = _key_algorithm(reader, key_content, cursor)
     if reader.span(algorithm_end, cursor, 0x03) != cursor:
         raise NotCanonicalError
     public_key = (key_start, cursor)
@@ -85,7 +87,9 @@ def _read(reader: Reader) -> CertificateOutline:
     cursor = reader.span(tbs_end, end, 0x30)  # signatureAlgorithm
     if reader.span(cursor, end, 0x03) != end:
         raise NotCanonicalError
-    return CertificateOutline((start, tbs_end), serial_number, issuer, subject, public_key)
+    return CertificateOutline(
+        (start, tbs_end), serial_number, issuer, subject, public_key, key_algorithm
+    )
 
 
 def _integer(reader: Reader, position: int, end: int) -> tuple[int, int]:
@@ -125,9 +129,9 @@ def _validity(reader: Reader, position: int, end: int) -> int:
     return stop
 
 
-def _key_algorithm(reader: Reader, position: int, end: int) -> int:
-    """End of the SubjectPublicKeyInfo's AlgorithmIdentifier, if asn1crypto reads its
-    parameters without question (the common key types only)."""
+def _key_algorithm(reader: Reader, position: int, end: int) -> tuple[str, int]:
+    """(asn1crypto's name, end) of the SubjectPublicKeyInfo's AlgorithmIdentifier, if
+    asn1crypto reads its parameters without question (the common key types only)."""
     der = reader.data
     start, stop = reader.contents(position, end, 0x30)
     oid_start, cursor = reader.contents(start, stop, 0x06)
@@ -136,12 +140,14 @@ def _key_algorithm(reader: Reader, position: int, end: int) -> int:
     if oid == _RSA_ENCRYPTION:
         if parameters not in (b"", b"\x05\x00"):
             raise NotCanonicalError
-    elif oid == _EC_PUBLIC_KEY:
+        return "rsa", stop
+    if oid == _EC_PUBLIC_KEY:
         if reader.span(cursor, stop, 0x06) != stop:
             raise NotCanonicalError
-    elif oid != _ED25519 or parameters:
+        return "ec", stop
+    if oid != _ED25519 or parameters:
         raise NotCanonicalError
-    return stop
+    return "ed25519", stop
 
 
 _TIME_TAGS = frozenset({0x17, 0x18})  # UTCTime, GeneralizedTime

@@ -267,6 +267,8 @@ class Certificate:
     @cached_property
     def public_key_algorithm(self) -> str:
         """``rsa``, ``ec``, ``dsa``... as asn1crypto names it."""
+        if self._outline is not None:
+            return self._outline.key_algorithm
         with parse_field("subjectPublicKeyInfo"):
             return str(self._parsed.public_key.algorithm)
 

@@ -225,8 +225,8 @@ def build_signed_data(
     scheme, digest = _signing_choice(signer_certificate, scheme, digest, algorithms)
     message_digest = backend.digest(digest, content or b"")
     all_attributes = [
-        der.sequence(der.oid(_CONTENT_TYPE), der.set_of([der.oid(_DATA)])),
-        der.sequence(der.oid(_MESSAGE_DIGEST), der.set_of([der.octet_string(message_digest)])),
+        _CONTENT_TYPE_DATA,
+        der.sequence(_MESSAGE_DIGEST_OID, der.set_of([der.octet_string(message_digest)])),
     ]
     if signing_time is not None:
         all_attributes.append(
@@ -268,6 +268,9 @@ _CONTENT_TYPE = "1.2.840.113549.1.9.3"
 _MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 _DATA = "1.2.840.113549.1.7.1"
 _SIGNED_DATA = "1.2.840.113549.1.7.2"
+# The same in every SignedData pyscep builds: encoded once.
+_CONTENT_TYPE_DATA = der.sequence(der.oid(_CONTENT_TYPE), der.set_of([der.oid(_DATA)]))
+_MESSAGE_DIGEST_OID = der.oid(_MESSAGE_DIGEST)
 
 
 @lru_cache(maxsize=64)
