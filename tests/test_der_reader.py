@@ -22,7 +22,14 @@ from hypothesis import strategies as st
 
 from pyscep import Limits, ScepError
 from pyscep._der import prescan
-from pyscep._der_reader import NotCanonicalError, Reader, decode_oid, oid_octets, utc_time
+from pyscep._der_reader import (
+    NotCanonicalError,
+    Reader,
+    content_type_name,
+    decode_oid,
+    oid_octets,
+    utc_time,
+)
 from pyscep.cms import _enveloped_reader, _signed_reader
 from pyscep.cms.enveloped import parse_enveloped_data
 from pyscep.cms.signed import parse_signed_data
@@ -163,6 +170,28 @@ def test_the_envelope_is_read_in_the_pass_that_counts_it() -> None:
         assert_same(unusual)
 
 
+def test_signed_attributes_out_of_der_order_are_noted_on_both_paths() -> None:
+    from pyscep.findings import FindingCode
+
+    data = (ROOT / "bench" / "fixtures" / "pkcsreq.der").read_bytes()
+    attributes = parse_signed_data(data).signer_infos[0].signed_attrs_der
+    assert attributes is not None
+    reader = Reader(attributes, DEFAULT_LIMITS)
+    start, end = reader.element(0, len(attributes), 0x31, 1)
+    first_end = reader.span(start, end, 0x30)
+    second_end = reader.span(first_end, end, 0x30)
+    swapped = attributes[first_end:second_end] + attributes[start:first_end]
+    at = data.index(attributes[start:second_end])
+    unsorted = data[:at] + swapped + data[at + len(swapped) :]
+    assert _fast_reads(unsorted)
+    codes = [f.code for f in parse_pki_message(unsorted).findings]
+    assert FindingCode.UNSORTED_SIGNED_ATTRIBUTES in codes
+    assert FindingCode.UNSORTED_SIGNED_ATTRIBUTES not in [
+        f.code for f in parse_pki_message(data).findings
+    ]
+    assert_same(unsorted)
+
+
 def test_ber_and_unusual_shapes_step_aside() -> None:
     request = (ROOT / "bench" / "fixtures" / "pkcsreq.der").read_bytes()
     # Non-minimal outer length (0x82 0x0a 0x05 -> 0x83 0x00 0x0a 0x05): BER, not for the fast path.
@@ -254,6 +283,17 @@ def test_oid_octets_and_decode_oid_agree_with_asn1crypto(dotted: str) -> None:
     octets = oid_octets(dotted)
     assert bytes(core.ObjectIdentifier(dotted).contents) == octets
     assert decode_oid(octets) == dotted
+
+
+@pytest.mark.parametrize(
+    "dotted",
+    ["1.2.840.113549.1.7.1", "1.2.840.113549.1.7.2", "1.2.840.113549.1.7.3",
+     "1.2.840.113549.1.9.16.1.23", "1.2.840.113549.1.7.6", "2.999.1"],
+)  # fmt: skip
+def test_content_type_names_are_asn1crypto_names(dotted: str) -> None:
+    from asn1crypto import cms
+
+    assert content_type_name(oid_octets(dotted)) == str(cms.ContentType.map(dotted))
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from asn1crypto import algos
+from asn1crypto import algos, cms
 
 from pyscep._der import (
     Limits,
@@ -41,6 +41,7 @@ __all__ = [
     "SIGNATURE_ALGORITHMS",
     "NotCanonicalError",
     "Reader",
+    "content_type_name",
     "decode_oid",
     "oid_octets",
     "utc_time",
@@ -245,15 +246,25 @@ class Reader:
                 raise NotCanonicalError
         return oid, null, stop
 
+    def count(self, elements: int, depth: int) -> None:
+        """Count ``elements`` read with `contents`, the deepest at ``depth``, against the
+        limits: once for a whole structure, not once per element."""
+        budget = self.budget
+        budget.elements -= elements
+        if budget.elements < 0 or depth > self.max_depth:
+            raise NotCanonicalError
+
     def name(self, position: int, end: int, depth: int) -> int:
         """End of a Name whose every value asn1crypto decodes the way this reader checks,
         of at most MAX_NAME_ATTRIBUTES attributes (`pyscep._extensions.check_name`)."""
         data = self.data
         start, stop = self.element(position, end, 0x30, depth)
+        contents = self._bounds
         cursor = start
-        attributes = 0
+        attributes = rdns = 0
         while cursor < stop:
-            rdn_start, rdn_end = self.element(cursor, stop, 0x31, depth + 1)
+            rdns += 1
+            rdn_start, rdn_end = contents(cursor, stop, 0x31)
             if rdn_start == rdn_end:
                 raise NotCanonicalError
             inner = rdn_start
@@ -261,13 +272,16 @@ class Reader:
                 attributes += 1
                 if attributes > MAX_NAME_ATTRIBUTES:
                     raise NotCanonicalError
-                pair_start, pair_end = self.element(inner, rdn_end, 0x30, depth + 2)
-                oid, value = self.oid(pair_start, pair_end, depth + 3)
-                if oid not in _DIRECTORY_STRING_TYPES or value >= pair_end:
+                pair_start, pair_end = contents(inner, rdn_end, 0x30)
+                oid_start, value = contents(pair_start, pair_end, 0x06)
+                # A known OID is a well-formed one: no primitive check needed.
+                if data[oid_start:value] not in _DIRECTORY_STRING_TYPES or value >= pair_end:
                     raise NotCanonicalError
                 tag = data[value]
-                value_start, value_end = self.element(value, pair_end, tag, depth + 3)
-                if value_end != pair_end or tag not in _NAME_STRING_TAGS:
+                if tag not in _NAME_STRING_TAGS:
+                    raise NotCanonicalError
+                value_start, value_end = contents(value, pair_end, tag)
+                if value_end != pair_end:
                     raise NotCanonicalError
                 if tag == 0x0C:
                     try:
@@ -276,6 +290,9 @@ class Reader:
                         raise NotCanonicalError from None
                 inner = pair_end
             cursor = rdn_end
+        if attributes:
+            # The RDN SETs, and each attribute's SEQUENCE, OID and value.
+            self.count(rdns + 3 * attributes, depth + 3)
         return stop
 
 
@@ -313,6 +330,18 @@ _DIRECTORY_STRING_TYPES = frozenset(
     oid_octets(f"2.5.4.{number}")
     for number in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 17, 41, 42, 43, 44, 46, 65)
 )
+
+
+_CONTENT_TYPES = {
+    oid_octets(cms.ContentType.unmap(name)): name
+    for name in ("data", "signed_data", "enveloped_data")
+}
+
+
+def content_type_name(octets: bytes) -> str:
+    """asn1crypto's name of a ContentType OID (its dotted form when it has none)."""
+    name = _CONTENT_TYPES.get(octets)
+    return name if name is not None else str(cms.ContentType.map(decode_oid(octets)))
 
 
 def decode_oid(octets: bytes) -> str:

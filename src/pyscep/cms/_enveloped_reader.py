@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from asn1crypto import algos, cms
 
-from pyscep._der_reader import NotCanonicalError, Reader, decode_oid, oid_octets
+from pyscep._der_reader import NotCanonicalError, Reader, content_type_name, oid_octets
 
 from .enveloped import MAX_RECIPIENTS, ParsedEnvelope, RecipientView
 
@@ -62,7 +62,7 @@ def read_enveloped_data(reader: Reader) -> ParsedEnvelope:
     return ParsedEnvelope(
         version=version,
         recipients=tuple(recipients),
-        content_type=str(cms.ContentType.map(decode_oid(encrypted_type))),
+        content_type=content_type_name(encrypted_type),
         cipher_name=cipher[0],
         cipher_oid=cipher[1],
         iv=iv,

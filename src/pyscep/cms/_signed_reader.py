@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from asn1crypto import cms
-
 from pyscep._asn1 import ScepAttributeType
 from pyscep._der_reader import (
     DIGEST_ALGORITHMS,
     SIGNATURE_ALGORITHMS,
     NotCanonicalError,
     Reader,
-    decode_oid,
+    content_type_name,
     oid_octets,
     utc_time,
 )
@@ -119,7 +117,7 @@ def _encapsulated(
 ) -> tuple[str, bytes | None, ParsedEnvelope | None, int]:
     start, stop = reader.element(position, end, 0x30, 4)
     oid, cursor = reader.oid(start, stop, 5)
-    content_type = str(cms.ContentType.map(decode_oid(oid)))
+    content_type = content_type_name(oid)
     if cursor == stop:
         return content_type, None, None, stop
     explicit_start, explicit_end = reader.element(cursor, stop, 0xA0, 5)
@@ -177,12 +175,13 @@ def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerI
     digest_oid, _, cursor = reader.algorithm(sid_end, stop, 6)
     digest_algorithm = _known(DIGEST_ALGORITHMS, digest_oid)
     signed_attrs_der = None
+    in_order: bool | None = None
     types: list[str] = []
     cms_values: list[tuple[str, tuple[object, ...]]] = []
     raw_values: list[tuple[str, tuple[tuple[int, bytes], ...]]] = []
     if cursor < stop and data[cursor] == 0xA0:
         attrs_start, attrs_end = reader.element(cursor, stop, 0xA0, 6)
-        _signed_attributes(reader, attrs_start, attrs_end, types, cms_values, raw_values)
+        in_order = _signed_attributes(reader, attrs_start, attrs_end, types, cms_values, raw_values)
         signed_attrs_der = b"\x31" + data[cursor + 1 : attrs_end]
         cursor = attrs_end
     signature_oid, _, cursor = reader.algorithm(cursor, stop, 6)
@@ -207,6 +206,7 @@ def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerI
             unsigned_attr_count=0,
             cms_attribute_values=tuple(cms_values),
             attribute_contents=tuple(raw_values),
+            signed_attrs_sorted=in_order,
         ),
         stop,
     )
@@ -219,20 +219,33 @@ def _signed_attributes(
     types: list[str],
     cms_values: list[tuple[str, tuple[object, ...]]],
     raw_values: list[tuple[str, tuple[tuple[int, bytes], ...]]],
-) -> None:
+) -> bool:
+    """Read the attributes into the lists; True when they are in DER SET OF order."""
     data = reader.data
+    in_order = True
+    previous = b""
+    contents = reader.contents
+    # Counted once at the end (Reader.count): each Attribute's SEQUENCE, OID and SET,
+    # and each value, except an OBJECT IDENTIFIER value, which `element` checks and counts.
+    counted = 0
     cursor = start
     while cursor < end:
         if len(types) == MAX_SIGNED_ATTRIBUTES:
             raise NotCanonicalError
-        attribute_start, attribute_end = reader.element(cursor, end, 0x30, 7)
-        oid, values_at = reader.oid(attribute_start, attribute_end, 8)
-        name = _ATTRIBUTES.get(oid)
+        attribute_start, attribute_end = contents(cursor, end, 0x30)
+        encoding = data[cursor:attribute_end]
+        if encoding < previous:
+            in_order = False
+        previous = encoding
+        oid_start, values_at = contents(attribute_start, attribute_end, 0x06)
+        # A known OID is a well-formed one: no primitive check needed.
+        name = _ATTRIBUTES.get(data[oid_start:values_at])
         if name is None:
             raise NotCanonicalError  # other attribute types: asn1crypto knows their values
-        values_start, values_end = reader.element(values_at, attribute_end, 0x31, 8)
+        values_start, values_end = contents(values_at, attribute_end, 0x31)
         if values_end != attribute_end:
             raise NotCanonicalError
+        counted += 3
         allowed = _ATTRIBUTE_TAGS[name]
         values: list[tuple[int, bytes]] = []
         inner = values_start
@@ -242,7 +255,11 @@ def _signed_attributes(
             tag = data[inner]
             if tag not in allowed:
                 raise NotCanonicalError
-            value_start, inner = reader.element(inner, values_end, tag, 9)
+            if tag == 0x06:
+                value_start, inner = reader.element(inner, values_end, tag, 9)
+            else:
+                value_start, inner = contents(inner, values_end, tag)
+                counted += 1
             if tag == 0x04:
                 reader.opaque(0x04, value_start, inner, 9)
             elif tag in _DECODED_STRINGS:
@@ -258,12 +275,15 @@ def _signed_attributes(
         if name in _CMS_VALUES:
             cms_values.append((name, tuple(_cms_native(name, value) for value in values)))
         cursor = attribute_end
+    if counted:
+        reader.count(counted, 9 if any(values for _, values in raw_values) else 8)
+    return in_order
 
 
 def _cms_native(name: str, value: tuple[int, bytes]) -> object:
     contents = value[1]
     if name == "content_type":
-        return str(cms.ContentType.map(decode_oid(contents)))
+        return content_type_name(contents)
     if name == "signing_time":
         return utc_time(contents)
     return contents

@@ -91,6 +91,9 @@ class ParsedSignerInfo:
     attribute_contents: tuple[tuple[str, tuple[tuple[int, bytes], ...]], ...] | None = field(
         default=None, repr=False, compare=False
     )
+    #: Whether the signed attributes are in DER SET OF order, when the DER fast path
+    #: read them (None: not looked at).
+    signed_attrs_sorted: bool | None = field(default=None, repr=False, compare=False)
 
     def names(self, certificate: Certificate) -> bool:
         """True when this SignerInfo's sid names ``certificate``."""

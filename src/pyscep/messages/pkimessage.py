@@ -365,7 +365,8 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
                 signing_time = values[0]
     if attributes.message_type is None:
         raise _protocol_error(attributes, "messageType is missing")
-    if not _sorted_set(info.signed_attrs_der):
+    in_order = info.signed_attrs_sorted
+    if not (_sorted_set(info.signed_attrs_der) if in_order is None else in_order):
         findings.append(
             Finding(FindingCode.UNSORTED_SIGNED_ATTRIBUTES, "signed attributes not in DER order")
         )
