@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from pyscep.testing import SeededBackend, make_identity
 from tests import asn1_reference
 from tests.helpers import NOW
 
+ROOT = Path(__file__).resolve().parents[1]
 #: The oracle (untyped: it is asn1crypto all the way down).
 reference: Any = asn1_reference
 IDENTITIES = {
@@ -238,3 +240,38 @@ def test_key_transport_envelopes(cipher: ContentCipher, transport: KeyTransport,
         content[:size], CA.certificate, rng=SeededBackend(b"w").random_bytes, **options
     )
     assert ours == theirs
+
+
+def test_issuer_and_serial_number_is_what_asn1crypto_writes() -> None:
+    from asn1crypto import cms, x509
+
+    certificates = [CA.certificate, *(identity.certificate for identity in IDENTITIES.values())]
+    vectors = Certificate.load_all(
+        (ROOT / "tests" / "vectors" / "keys" / "micromdm-ca.crt").read_bytes()
+    )
+    for certificate in [*certificates, *vectors]:
+        expected = cms.IssuerAndSerialNumber(
+            {
+                "issuer": x509.Name.load(certificate.issuer_der),
+                "serial_number": certificate.serial_number,
+            }
+        ).dump()
+        assert certificate.issuer_and_serial_der == expected
+
+
+@pytest.mark.parametrize("size", range(0, 49))
+def test_content_padding_is_what_cryptography_pads(size: int) -> None:
+    """PKCS#7 padding written by hand equals cryptography's padder: the ciphertext with a
+    fixed key and IV is the same, and it decrypts to the plaintext."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    backend = pyscep.get_backend()
+    key, iv, plaintext = bytes(range(16)), bytes(range(16, 32)), bytes(range(size))
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    expected = encryptor.update(padded) + encryptor.finalize()
+    encrypted = backend.encrypt_content(ContentCipher.AES128_CBC, key, iv, plaintext)
+    assert encrypted == expected
+    assert backend.decrypt_content(ContentCipher.AES128_CBC, key, iv, encrypted) == plaintext

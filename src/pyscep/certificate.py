@@ -22,6 +22,7 @@ from asn1crypto.core import Void
 from ._boundary import field as parse_field
 from ._certificate_reader import CertificateOutline, read_certificate_outline
 from ._der import prescan
+from ._der_writer import integer, tlv
 from ._extensions import (
     RawExtension,
     check_name,
@@ -197,6 +198,11 @@ class Certificate:
         if self._outline is not None:
             return self._slice(self._outline.issuer)
         return bytes(self._parsed.issuer.dump())
+
+    @cached_property
+    def issuer_and_serial_der(self) -> bytes:
+        """DER IssuerAndSerialNumber: how CMS names this certificate (signer, recipient)."""
+        return tlv(0x30, self.issuer_der + integer(self.serial_number))
 
     @cached_property
     def _extensions(self) -> dict[str, RawExtension]:

@@ -277,7 +277,7 @@ def _key_transport_recipient(
     # KeyTransRecipientInfo, untagged in the RecipientInfo CHOICE.
     return w.sequence(
         w.integer(0),
-        w.sequence(recipient.issuer_der, w.integer(recipient.serial_number)),
+        recipient.issuer_and_serial_der,
         _key_transport_algorithm_der(key_transport),
         w.octet_string(encrypted_key),
     )

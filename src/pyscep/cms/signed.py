@@ -244,7 +244,7 @@ def build_signed_data(
     signature = signer.sign(signed_attrs_der, digest, scheme)
     signer_info = der.sequence(
         der.integer(1),
-        der.sequence(signer_certificate.issuer_der, der.integer(signer_certificate.serial_number)),
+        signer_certificate.issuer_and_serial_der,
         _digest_algorithm(digest),
         # [0] IMPLICIT: the SET's contents under the context tag.
         der.context(0, attributes_content),

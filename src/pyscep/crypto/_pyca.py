@@ -149,8 +149,9 @@ class PycaBackend:
         self, cipher: ContentCipher, key: bytes, iv: bytes, plaintext: bytes
     ) -> bytes:
         """CBC with PKCS#7 padding."""
-        padder = sym_padding.PKCS7(cipher.block_size * 8).padder()
-        padded = padder.update(plaintext) + padder.finalize()
+        # PKCS#7 (RFC 5652 section 6.3): 1 to block_size octets, each the pad length.
+        pad = cipher.block_size - len(plaintext) % cipher.block_size
+        padded = plaintext + bytes((pad,)) * pad
         encryptor = Cipher(_cipher_algorithm(cipher, key), modes.CBC(iv)).encryptor()
         return encryptor.update(padded) + encryptor.finalize()
 

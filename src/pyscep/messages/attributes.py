@@ -78,7 +78,8 @@ def attribute_ders(attributes: ScepAttributes) -> list[bytes]:
         (oid.RECIPIENT_NONCE, _octets(attributes.recipient_nonce)),
         (oid.FAIL_INFO_TEXT, None if text is None else w.utf8_string(text)),
     ]
-    return [w.sequence(w.oid(kind), w.set_of([value])) for kind, value in values if value]
+    # SEQUENCE { OID, SET { value } }: a SET of one value needs no sorting.
+    return [w.tlv(0x30, w.oid(kind) + w.tlv(0x31, value)) for kind, value in values if value]
 
 
 def _wire(value: MessageType | PKIStatus | FailInfo | None) -> bytes | None:
