@@ -104,7 +104,7 @@ def main() -> int:
         der = build_certs_only(certificates[:count])
         seconds, memory = _measure(lambda der=der: parse_certs_only(der), len(der))  # type: ignore[misc]
         print(
-            f"{f'certs-only, {count} certificates':<40}{len(der):>12,}"
+            f"{f'certs-only, {count} certificates':<40}{len(der):>12,}{seconds * 1e3:>10.3f}"
             f"{seconds / count * 1e6:>12.1f}{memory:>12.1f}"
         )
     request = parse_pki_message(
@@ -115,6 +115,7 @@ def main() -> int:
         ).der
     )
     reply_to = ReplyTo.of(pyscep.messages.verify_request(request))
+    decrypter = CLIENT.decrypter  # loaded once: loading an RSA key is not what is measured
     for entries in (10, 100, 1_000, 10_000, 100_000):
         reply = build_cert_rep_success(reply_to, crls=[_crl(entries)], signer=CA.signer)
 
@@ -122,14 +123,14 @@ def main() -> int:
             message = verify_cert_rep(
                 parse_pki_message(reply, limits=ROOMY), ca_certificates=[CA.certificate]
             )
-            content = decrypt_pki_message(message, CLIENT.decrypter, limits=ROOMY)
+            content = decrypt_pki_message(message, decrypter, limits=ROOMY)
             assert isinstance(content, CertsOnly)
             return len(content.crls)
 
         seconds, memory = _measure(client, len(reply))
         print(
             f"{f'CertRep with a CRL of {entries:,} entries':<40}{len(reply):>12,}"
-            f"{seconds / entries * 1e6:>12.2f}{memory:>12.1f}"
+            f"{seconds * 1e3:>10.3f}{seconds / entries * 1e6:>12.2f}{memory:>12.1f}"
         )
     return 0
 
