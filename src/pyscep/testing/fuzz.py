@@ -24,7 +24,7 @@ from pyscep.http import decode_get_message, read_request
 from pyscep.messages.ca import parse_ca_certificates, parse_next_ca_certificates
 from pyscep.messages.caps import CACaps
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
-from pyscep.messages.inspect import inspect_payload
+from pyscep.messages.inspect import describe_certificate, describe_content, inspect_payload
 from pyscep.messages.pkimessage import (
     decrypt_pki_message,
     parse_pki_message,
@@ -80,10 +80,15 @@ def fuzz_one_input(data: bytes) -> None:
     _quietly(lambda: parse_ca_certificates(data, now=keys.ca.not_valid_before))
     _quietly(lambda: parse_next_ca_certificates(data, [keys.ca], algorithms=LEGACY))
     _quietly(lambda: CACaps.parse(data))
-    _quietly(lambda: CertificationRequest.load(data))
+    csr = _quietly(lambda: CertificationRequest.load(data))
+    if csr is not None:
+        _quietly(lambda: describe_content(csr))  # what it decodes on first use
     _quietly(lambda: IssuerAndSubject.load(data))
     _quietly(lambda: IssuerAndSerial.load(data))
-    _quietly(lambda: Certificate.load(data))
+    certificate = _quietly(lambda: Certificate.load(data))
+    if certificate is not None:
+        # Loading only outlines a certificate: the rest is decoded on first use.
+        _quietly(lambda: describe_certificate(certificate))
     text = data.decode("latin-1")
     _quietly(lambda: decode_get_message(text))
     # The other parsers of outside text: PEM (GetCACert bodies, certificate
