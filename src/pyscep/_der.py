@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import LimitExceededError, ParseError
 from .limits import DEFAULT_LIMITS, Limits
@@ -178,9 +179,11 @@ def der_length(length: int) -> bytes:
     return bytes([0x80 | len(octets)]) + octets
 
 
-@dataclass(frozen=True)
-class ScanReport:
-    """What the pre-scan saw: sizes, and the BER forms a strict DER reader would refuse."""
+class ScanReport(NamedTuple):
+    """What the pre-scan saw: sizes, and the BER forms a strict DER reader would refuse.
+
+    (A named tuple: one is made for every walk, DER hidden in strings included.)
+    """
 
     elements: int
     depth: int
