@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 from unittest import mock
 
 import pytest
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VECTORS = sorted(
     [*(ROOT / "tests" / "vectors").glob("**/*.der"), *(ROOT / "bench" / "fixtures").glob("*.der")]
 )
+_View = TypeVar("_View")
 MUTATIONS = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -354,13 +356,22 @@ def _key_outcome(der: bytes) -> object:
         return ("error", type(exc), str(exc))
 
 
+def _both_paths(
+    view: Callable[[bytes], _View], der: bytes, module: object, reader: str, off: mock.Mock
+) -> tuple[_View, _View]:
+    """``view(der)`` as shipped, and with the fast reader ``module.reader`` replaced by
+    ``off`` (which steps aside): the asn1crypto path alone."""
+    fast = view(der)
+    with mock.patch.object(module, reader, off):
+        slow = view(der)
+    return fast, slow
+
+
 def _key_outcomes(der: bytes) -> tuple[object, object]:
     from pyscep import public_key
 
-    fast = _key_outcome(der)
-    with mock.patch.object(public_key, "_read_canonical", mock.Mock(side_effect=NotCanonicalError)):
-        slow = _key_outcome(der)
-    return fast, slow
+    off = mock.Mock(side_effect=NotCanonicalError)
+    return _both_paths(_key_outcome, der, public_key, "_read_canonical", off)
 
 
 def test_public_keys_read_the_same() -> None:
@@ -468,10 +479,8 @@ def _certificate_view(der: bytes) -> tuple[object, ...]:
 def _certificate_views(der: bytes) -> tuple[tuple[object, ...], tuple[object, ...]]:
     from pyscep import certificate
 
-    fast = _certificate_view(der)
-    with mock.patch.object(certificate, "read_certificate_outline", mock.Mock(return_value=None)):
-        slow = _certificate_view(der)
-    return fast, slow
+    off = mock.Mock(return_value=None)
+    return _both_paths(_certificate_view, der, certificate, "read_certificate_outline", off)
 
 
 def test_certificates_read_the_same() -> None:
@@ -705,10 +714,8 @@ def _request_outcome(der: bytes) -> object:
 def _request_outcomes(der: bytes) -> tuple[object, object]:
     from pyscep.messages import content
 
-    fast = _request_outcome(der)
-    with mock.patch.object(content, "read_request", mock.Mock(side_effect=NotCanonicalError)):
-        slow = _request_outcome(der)
-    return fast, slow
+    off = mock.Mock(side_effect=NotCanonicalError)
+    return _both_paths(_request_outcome, der, content, "read_request", off)
 
 
 def test_requests_read_the_same() -> None:
