@@ -59,11 +59,11 @@ def _read(reader: Reader) -> CertificateOutline:
     cursor = tbs_start
     if cursor < tbs_end and der[cursor] == 0xA0:
         version_start, version_end = reader.contents(cursor, tbs_end, 0xA0)
-        version, after = _integer(reader, version_start, version_end)
+        version, after = reader.uncounted_integer(version_start, version_end)
         if after != version_end or not 0 <= version <= 2:
             raise NotCanonicalError
         cursor = version_end
-    serial_number, cursor = _integer(reader, cursor, tbs_end)
+    serial_number, cursor = reader.uncounted_integer(cursor, tbs_end)
     cursor = reader.span(cursor, tbs_end, 0x30)  # signature AlgorithmIdentifier
     issuer_start = cursor
     cursor = _name(reader, cursor, tbs_end)
@@ -90,11 +90,6 @@ def _read(reader: Reader) -> CertificateOutline:
     return CertificateOutline(
         (start, tbs_end), serial_number, issuer, subject, public_key, key_algorithm
     )
-
-
-def _integer(reader: Reader, position: int, end: int) -> tuple[int, int]:
-    start, stop = reader.contents(position, end, 0x02)
-    return int.from_bytes(reader.data[start:stop], "big", signed=True), stop
 
 
 def _name(reader: Reader, position: int, end: int) -> int:

@@ -21,7 +21,9 @@ that the asn1crypto path raises the same LimitExceededError.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from asn1crypto import algos, cms
 
@@ -39,13 +41,18 @@ from pyscep.errors import ParseError, ScepError
 __all__ = [
     "DIGEST_ALGORITHMS",
     "SIGNATURE_ALGORITHMS",
+    "STRING_TYPES",
     "NotCanonicalError",
     "Reader",
     "content_type_name",
     "decode_oid",
+    "decode_string",
     "oid_octets",
     "utc_time",
 ]
+
+
+_Read = TypeVar("_Read")
 
 
 class NotCanonicalError(Exception):
@@ -68,22 +75,32 @@ class Reader:
         self.limits = limits
         self.budget = _Budget(limits.max_elements)
         #: The element this reader reads (`content_info`): all of ``data``, or the
-        #: DER hidden in an OCTET STRING of an outer reader (`inner`).
+        #: DER hidden in an OCTET STRING of an outer reader (`hidden`).
         self.start, self.end = 0, len(data)
         #: Depths passed to this reader's methods are relative to ``base_depth``.
         self.base_depth = 0
         self.max_depth = limits.max_depth
 
-    def inner(self, start: int, end: int, depth: int) -> Reader:
-        """A reader of the DER hidden in the OCTET STRING whose contents are
-        ``data[start:end]`` at ``depth``: it counts against this reader's budget at the
-        depths the pre-scan gives that DER, as if it walked the string's contents."""
+    def hidden(
+        self, start: int, end: int, depth: int, read: Callable[[Reader], _Read]
+    ) -> _Read | None:
+        """``read`` the DER hidden in the OCTET STRING whose contents are ``data[start:end]``
+        at ``depth``, in the pass that counts it: against this reader's budget, at the
+        depths the pre-scan gives that DER. None when ``read`` steps aside: then the
+        contents are walked for the limits, as the pre-scan walks them, and nothing
+        the attempt counted stays counted."""
         reader = Reader.__new__(Reader)
         reader.data, reader.limits, reader.budget = self.data, self.limits, self.budget
         reader.start, reader.end = start, end
         reader.base_depth = self.base_depth + depth
         reader.max_depth = self.limits.max_depth - reader.base_depth
-        return reader
+        budget = self.budget.elements
+        try:
+            return read(reader)
+        except NotCanonicalError:
+            self.budget.elements = budget
+            self.opaque(0x04, start, end, depth)
+            return None
 
     def span(self, position: int, end: int, tag: int) -> int:
         """End of the element with ``tag`` at ``position``, not counted (`scan` counts it)."""
@@ -215,8 +232,9 @@ class Reader:
         key_identifier, stop = self.octets(position, end, depth, tag=0x80)
         return None, None, key_identifier, stop
 
-    def key_integer(self, position: int, end: int) -> tuple[int, int]:
-        """(value, end) of an INTEGER of any size inside a key (not counted, not capped)."""
+    def uncounted_integer(self, position: int, end: int) -> tuple[int, int]:
+        """(value, end) of an INTEGER of any size, neither counted nor capped: inside a
+        key, or in DER that `scan` or the pre-scan walked already."""
         start, stop = self._bounds(position, end, 0x02)
         if start == stop:
             raise NotCanonicalError
@@ -283,11 +301,7 @@ class Reader:
                 value_start, value_end = contents(value, pair_end, tag)
                 if value_end != pair_end:
                     raise NotCanonicalError
-                if tag == 0x0C:
-                    try:
-                        data[value_start:value_end].decode("utf-8")
-                    except UnicodeDecodeError:
-                        raise NotCanonicalError from None
+                decode_string(tag, data[value_start:value_end])
                 inner = pair_end
             cursor = rdn_end
         if attributes:
@@ -300,6 +314,24 @@ class Reader:
 _CHECKED_PRIMITIVES = frozenset({0x02, 0x03, 0x06})
 # PrintableString (any octet: asn1crypto decodes it as latin-1) and UTF8String.
 _NAME_STRING_TAGS = frozenset({0x13, 0x0C})
+
+
+#: The string tags the fast path reads: (asn1crypto's name of the choice, and how
+#: asn1crypto decodes it; PrintableString as latin-1, so any octet).
+STRING_TYPES = {
+    0x13: ("printable_string", "latin-1"),
+    0x0C: ("utf8_string", "utf-8"),
+    0x16: ("ia5_string", "ascii"),
+}
+
+
+def decode_string(tag: int, contents: bytes) -> str:
+    """A string of one of STRING_TYPES, decoded as asn1crypto decodes it; NotCanonicalError
+    when that fails (asn1crypto's path then raises its own error, with its path)."""
+    try:
+        return contents.decode(STRING_TYPES[tag][1])
+    except UnicodeDecodeError:
+        raise NotCanonicalError from None
 
 
 def oid_octets(dotted: str) -> bytes:

@@ -191,6 +191,12 @@ def friendly_name(name: x509.Name) -> str:
         return str(copy.human_friendly)
 
 
+def name_text(name_der: bytes) -> str:
+    """`friendly_name` of a DER Name."""
+    with field("Name"):
+        return friendly_name(x509.Name.load(name_der))
+
+
 def check_name(name: x509.Name) -> None:
     """Refuse a Name with more than MAX_NAME_ATTRIBUTES attributes, before walking it."""
     with field("Name"):

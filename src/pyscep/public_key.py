@@ -116,8 +116,8 @@ def _read_canonical(cls: type[PublicKey], der: bytes) -> PublicKey:
         if bits_start == bits_end or der[bits_start] != 0:
             raise NotCanonicalError
         key_start, key_end = reader.element(bits_start + 1, bits_end, 0x30, 3)
-        modulus, after = reader.key_integer(key_start, key_end)
-        exponent, after = reader.key_integer(after, key_end)
+        modulus, after = reader.uncounted_integer(key_start, key_end)
+        exponent, after = reader.uncounted_integer(after, key_end)
         if after != key_end or key_end != bits_end or modulus <= 0:
             raise NotCanonicalError
         return cls(der, "rsa", modulus.bit_length(), public_exponent=exponent)

@@ -12,9 +12,11 @@ from pyscep._asn1 import ScepAttributeType
 from pyscep._der_reader import (
     DIGEST_ALGORITHMS,
     SIGNATURE_ALGORITHMS,
+    STRING_TYPES,
     NotCanonicalError,
     Reader,
     content_type_name,
+    decode_string,
     oid_octets,
     utc_time,
 )
@@ -52,8 +54,6 @@ _ATTRIBUTE_TAGS: dict[str, frozenset[int]] = {
 }
 _ATTRIBUTES = {oid_octets(ScepAttributeType.unmap(name)): name for name in _ATTRIBUTE_TAGS}
 _CMS_VALUES = frozenset({"content_type", "message_digest", "signing_time"})
-# UTF8String and IA5String: how asn1crypto decodes them (PrintableString is latin-1: always).
-_DECODED_STRINGS = {0x0C: "utf-8", 0x16: "ascii"}
 
 
 def read_signed_data(reader: Reader) -> ParsedSignedData:
@@ -126,13 +126,7 @@ def _encapsulated(
         raise NotCanonicalError
     # A pkcsPKIEnvelope is read here, in the pass that counts its elements, instead
     # of walked once for the limits and read again (`ParsedSignedData.envelope`).
-    budget = reader.budget.elements
-    try:
-        envelope = read_enveloped_data(reader.inner(content_start, content_end, 6))
-    except NotCanonicalError:
-        reader.budget.elements = budget  # not counted: the pre-scan's walk counts it
-        reader.opaque(0x04, content_start, content_end, 6)
-        envelope = None
+    envelope = reader.hidden(content_start, content_end, 6, read_enveloped_data)
     return content_type, reader.data[content_start:content_end], envelope, stop
 
 
@@ -227,7 +221,7 @@ def _signed_attributes(
     contents = reader.contents
     # Counted once at the end (Reader.count): each Attribute's SEQUENCE, OID and SET,
     # and each value, except an OBJECT IDENTIFIER value, which `element` checks and counts.
-    counted = 0
+    counted, deepest = 0, 8
     cursor = start
     while cursor < end:
         if len(types) == MAX_SIGNED_ATTRIBUTES:
@@ -255,6 +249,7 @@ def _signed_attributes(
             tag = data[inner]
             if tag not in allowed:
                 raise NotCanonicalError
+            deepest = 9
             if tag == 0x06:
                 value_start, inner = reader.element(inner, values_end, tag, 9)
             else:
@@ -262,13 +257,10 @@ def _signed_attributes(
                 counted += 1
             if tag == 0x04:
                 reader.opaque(0x04, value_start, inner, 9)
-            elif tag in _DECODED_STRINGS:
+            elif tag in STRING_TYPES:
                 # asn1crypto decodes every value while parsing: an undecodable one is
                 # its error to raise, with its path.
-                try:
-                    data[value_start:inner].decode(_DECODED_STRINGS[tag])
-                except UnicodeDecodeError:
-                    raise NotCanonicalError from None
+                decode_string(tag, data[value_start:inner])
             values.append((tag, data[value_start:inner]))
         types.append(name)
         raw_values.append((name, tuple(values)))
@@ -276,7 +268,7 @@ def _signed_attributes(
             cms_values.append((name, tuple(_cms_native(name, value) for value in values)))
         cursor = attribute_end
     if counted:
-        reader.count(counted, 9 if any(values for _, values in raw_values) else 8)
+        reader.count(counted, deepest)
     return in_order
 
 

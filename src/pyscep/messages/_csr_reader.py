@@ -13,7 +13,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from pyscep._der import DEFAULT_LIMITS
-from pyscep._der_reader import SIGNATURE_ALGORITHMS, NotCanonicalError, Reader, oid_octets
+from pyscep._der_reader import (
+    SIGNATURE_ALGORITHMS,
+    STRING_TYPES,
+    NotCanonicalError,
+    Reader,
+    decode_string,
+    oid_octets,
+)
 
 __all__ = ["RequestReading", "read_request"]
 
@@ -22,8 +29,8 @@ MAX_ATTRIBUTES = 32
 
 _CHALLENGE_PASSWORD = oid_octets("1.2.840.113549.1.9.7")
 _EXTENSION_REQUEST = oid_octets("1.2.840.113549.1.9.14")
-# The DirectoryString choices read here, with asn1crypto's names and decodings.
-_PASSWORD_STRINGS = {0x13: ("printable_string", "latin-1"), 0x0C: ("utf8_string", "utf-8")}
+# The DirectoryString choices read here (PrintableString, UTF8String).
+_PASSWORD_TAGS = frozenset({0x13, 0x0C})
 
 
 class RequestReading(NamedTuple):
@@ -73,7 +80,7 @@ def read_request(der: bytes) -> RequestReading:
         oid, values_at = reader.oid(attribute_start, attribute_end, 5)
         values = _values(reader, values_at, attribute_end)
         if oid == _CHALLENGE_PASSWORD:
-            if password is not None or len(values) != 1 or values[0][0] not in _PASSWORD_STRINGS:
+            if password is not None or len(values) != 1 or values[0][0] not in _PASSWORD_TAGS:
                 raise NotCanonicalError  # asn1crypto's path refuses or reports it
             password = _password(der, *values[0])
             types.append("challenge_password")
@@ -116,8 +123,4 @@ def _values(reader: Reader, position: int, end: int) -> list[tuple[int, int, int
 
 
 def _password(der: bytes, tag: int, start: int, end: int) -> tuple[str, str]:
-    name, encoding = _PASSWORD_STRINGS[tag]
-    try:
-        return der[start:end].decode(encoding), name
-    except UnicodeDecodeError:
-        raise NotCanonicalError from None
+    return decode_string(tag, der[start:end]), STRING_TYPES[tag][0]

@@ -19,7 +19,7 @@ from pyscep._asn1 import ScepAttribute
 from pyscep._asn1 import ScepAttributes as _Asn1Attributes
 from pyscep._boundary import field
 from pyscep._der import count_children, prescan, read_header
-from pyscep._der_reader import NotCanonicalError
+from pyscep._der_reader import STRING_TYPES, NotCanonicalError, decode_string
 from pyscep.cms.signed import MAX_SIGNED_ATTRIBUTES
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.errors import LocalProtocolError, ParseError, RemoteProtocolError
@@ -179,23 +179,11 @@ def decode_read(
         if len(read) != 1:
             raise NotCanonicalError
         tag, contents = read[0]
-        kind, encoding = _STRING_KINDS.get(tag, ("", ""))
-        if not encoding:
-            values[name] = (kind, contents)
-            continue
-        try:
-            values[name] = (kind, contents.decode(encoding))
-        except UnicodeDecodeError:
-            raise NotCanonicalError from None
+        if tag in STRING_TYPES:  # a ScepString choice
+            values[name] = (STRING_TYPES[tag][0], decode_string(tag, contents))
+        else:
+            values[name] = ("", contents)
     return _typed(values, [])
-
-
-# Tag -> (asn1crypto's name of the ScepString choice, how asn1crypto decodes it).
-_STRING_KINDS = {
-    0x13: ("printable_string", "latin1"),
-    0x0C: ("utf8_string", "utf-8"),
-    0x16: ("ia5_string", "ascii"),
-}
 
 
 def _unknown_attribute(dotted: str) -> Finding:

@@ -29,7 +29,7 @@ from pyscep._extensions import (
     decode_general_names,
     decode_key_purposes,
     decode_key_usage,
-    friendly_name,
+    name_text,
     read_extensions,
 )
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
@@ -59,11 +59,6 @@ _PERIOD_DAYS = {"years": 365, "months": 30, "weeks": 7, "days": 1}
 _STRICT_EXTENSIONS = frozenset(
     {"subject_alt_name", "extended_key_usage", "basic_constraints", "key_usage"}
 )
-
-
-def _human(name_bytes: bytes) -> str:
-    with field("Name"):
-        return friendly_name(x509.Name.load(name_bytes))
 
 
 def _jsonable(value: Any) -> Any:
@@ -114,7 +109,7 @@ class CertificationRequest:
     @cached_property
     def subject(self) -> str:
         """Subject in asn1crypto's human-friendly form (most specific RDN first)."""
-        return _human(self.subject_der)
+        return name_text(self.subject_der)
 
     @property
     def requested_validity(self) -> timedelta | None:
@@ -351,12 +346,12 @@ class IssuerAndSubject:
     @property
     def issuer(self) -> str:
         """Issuer, human-friendly."""
-        return _human(self.issuer_der)
+        return name_text(self.issuer_der)
 
     @property
     def subject(self) -> str:
         """Subject, human-friendly."""
-        return _human(self.subject_der)
+        return name_text(self.subject_der)
 
     def dump(self) -> bytes:
         """DER encoding."""
@@ -386,7 +381,7 @@ class IssuerAndSerial:
     @property
     def issuer(self) -> str:
         """Issuer, human-friendly."""
-        return _human(self.issuer_der)
+        return name_text(self.issuer_der)
 
     def dump(self) -> bytes:
         """DER encoding."""

@@ -22,9 +22,8 @@ from typing import Any
 
 from asn1crypto import cms, pem
 
-from pyscep._boundary import field as parse_field
 from pyscep._der import prescan
-from pyscep._extensions import friendly_name
+from pyscep._extensions import name_text
 from pyscep.algorithms import LEGACY
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import CertsOnly, parse_certs_only
@@ -371,18 +370,11 @@ def _describe_recipient(
         return None
     match = next((c for c in known if c.matches_issuer_and_serial(issuer_der, serial)), None)
     return {
-        "issuer": _human_name(issuer_der),
+        "issuer": name_text(issuer_der),
         "serial": serial,
         "serial_hex": format(serial, "X"),
         "recipient_cert_subject": match.subject if match else None,
     }
-
-
-def _human_name(name_der: bytes) -> str:
-    from asn1crypto import x509
-
-    with parse_field("Name"):
-        return friendly_name(x509.Name.load(name_der))
 
 
 def _pss(message: UnverifiedPKIMessage) -> dict[str, Any] | None:
