@@ -754,3 +754,27 @@ def test_requests_with_a_mutated_byte_read_the_same(der: bytes, position: int, v
     data[position % len(data)] = value
     fast, slow = _request_outcomes(bytes(data))
     assert fast == slow
+
+
+def test_regression_an_extension_asn1crypto_cannot_show_is_kept_raw() -> None:
+    """Hypothesis's find: a subjectAltName whose OID lost an octet (``0.0.29.17``) is an
+    untyped extension whose SEQUENCE holds a ``[7]`` element; asn1crypto reads that as
+    an ObjectDescriptor, which has no ``native``, and its AttributeError escaped
+    `CertificationRequest.load`. The extension is kept raw, with a finding, on both paths."""
+    import pyscep
+    from pyscep.findings import FindingCode
+    from pyscep.messages import CertificationRequest, build_csr
+    from pyscep.testing import fixed_keys
+
+    key = pyscep.load_private_key(fixed_keys().client_key)
+    der = build_csr(key, "CN=t", subject_alt_names=["ip_address:192.0.2.1"]).der
+    san = b"\x06\x03\x55\x1d\x11"
+    assert der.count(san) == 1
+    broken = der.replace(san, b"\x06\x03\x00\x1d\x11")
+    request = CertificationRequest.load(broken)
+    kept = [e for e in request.requested_extensions if e["id"] == "0.0.29.17"]
+    assert kept == [{"id": "0.0.29.17", "critical": False, "value": kept[0]["value"]}]
+    assert "raw_der" in kept[0]["value"]
+    assert FindingCode.MISTYPED_VALUE in [f.code for f in request.findings]
+    fast, slow = _request_outcomes(broken)
+    assert fast == slow

@@ -171,7 +171,13 @@ def decode_display(extension: RawExtension) -> Any:
     """
     prescan(extension.value, _DISPLAY_LIMITS)
     loaded = x509.Extension.load(_sequence(extension.contents), strict=True)
-    return loaded["extn_value"].parsed.native
+    value = loaded["extn_value"].parsed
+    try:
+        return value.native
+    except AttributeError:
+        # asn1crypto types some universal tags (ObjectDescriptor, [7] read as one
+        # inside an untyped SEQUENCE) with classes that have no native value.
+        raise ParseError("a value asn1crypto cannot show") from None
 
 
 def friendly_name(name: x509.Name) -> str:
