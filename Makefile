@@ -9,7 +9,7 @@ OSC_VENV := .venv-oscrypto
 # Seconds of fuzzing in `make test` (CI); run fuzz/run_campaign.sh for longer.
 FUZZ_SECONDS ?= 60
 
-.PHONY: demo test lint unit oscrypto-test fuzz-smoke bench docs docs-check clean
+.PHONY: demo test lint unit oscrypto-test fuzz-smoke test-clock-moved bench docs docs-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +58,30 @@ docs: $(VENV)/.installed
 docs-check: docs
 	$(BIN)/python docs/check_site.py docs/_build/html
 
-test: lint unit oscrypto-test fuzz-smoke docs-check
+# The tests that start a program (marker `external`: openssl, the peers, pyscep's CLI;
+# tests/conftest.py fails a test that starts one unmarked) again with the clock moved
+# by libfaketime, in every process they start: past every one-year fixture made at the
+# fixed test time (tests.helpers.NOW), ten years on, and back before NOW whatever
+# today is (CLOCK_BEFORE). The monotonic clock is left alone (a faked one hangs every
+# timed wait); tests/clock_moved/ mends time.sleep for that. Marker `real_clock`:
+# a peer libfaketime cannot reach (tests/conftest.py says which and why).
+CLOCK_SHIFT_DAYS ?= 400 3653
+CLOCK_BEFORE ?= 2026-11-01
+
+test-clock-moved: $(VENV)/.installed
+	@command -v faketime >/dev/null || { echo "test-clock-moved needs faketime (Debian package faketime)"; exit 1; }
+	@now=$$(date -u +%s); before=$$(date -u -d $(CLOCK_BEFORE) +%s); failed=; \
+	for days in $(CLOCK_SHIFT_DAYS) $$(( (before - now) / 86400 - 1 )); do \
+	  seconds=$$((days * 86400)); offset=$$([ $$seconds -lt 0 ] || printf +)$$seconds; \
+	  echo "== external tests, clock moved $$days days: $$(faketime -f $$offset date -u)"; \
+	  PYSCEP_CLOCK_SHIFT=$$seconds PYTHONPATH=$(CURDIR)/tests/clock_moved \
+	    faketime --exclude-monotonic -f $$offset \
+	    $(BIN)/python -bb -m pytest -q -p no:cacheprovider -m "external and not real_clock" \
+	    || failed="$$failed $$days"; \
+	done; \
+	[ -z "$$failed" ] || { echo "== failed with the clock moved (days):$$failed"; exit 1; }
+
+test: lint unit oscrypto-test fuzz-smoke docs-check test-clock-moved
 
 clean:
 	rm -rf $(VENV) $(OSC_VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis docs/_build

@@ -15,6 +15,10 @@ from cryptography.x509.oid import NameOID
 from pyscep.certificate import Certificate
 from pyscep.testing import DemoIdentity, make_identity
 
+# The fixed time of the deterministic tests: they pass it as ``now=`` to pyscep, which
+# reads no clock. Never hand material made at NOW to a program that checks validity
+# against its own clock (openssl verify, cms -verify without -noverify, a peer): make
+# that material at current_time(), or tell the program the time (``-attime``).
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 BACKENDS = os.environ.get("PYSCEP_BACKENDS", "cryptography").split(",")
 
@@ -30,6 +34,11 @@ activate = 1
 [legacy_sect]
 activate = 1
 """
+
+
+def current_time() -> datetime:
+    """The clock's time now, as the programs the tests run read it (faketime moves both)."""
+    return datetime.now(timezone.utc)
 
 
 def openssl(args: list[str], data: bytes = b"", tmp: Path | None = None) -> bytes:
@@ -89,6 +98,7 @@ def make_ec_identity(common_name: str, issuer: DemoIdentity) -> DemoIdentity:
 __all__ = [
     "BACKENDS",
     "NOW",
+    "current_time",
     "make_csr",
     "make_ec_identity",
     "make_identity",

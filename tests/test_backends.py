@@ -71,6 +71,7 @@ def test_random_bytes(backend: CryptoBackend) -> None:
     assert first != second
 
 
+@pytest.mark.external
 @pytest.mark.parametrize("cipher", list(ContentCipher))
 @pytest.mark.parametrize("length", [0, 1, 15, 16, 100])
 def test_cipher_matches_openssl_enc(
@@ -110,6 +111,7 @@ def test_cipher_failures_are_one_error(backend: CryptoBackend, cipher: ContentCi
     assert len(messages) == 1
 
 
+@pytest.mark.external
 @pytest.mark.parametrize(
     ("transport", "pkeyopts"),
     [
@@ -148,6 +150,7 @@ def test_key_transport_both_ways_with_openssl(
     assert decrypter.decrypt_key(from_openssl, transport) == content_key
 
 
+@pytest.mark.external
 @pytest.mark.parametrize("digest", [DigestAlgorithm.SHA1, DigestAlgorithm.SHA256])
 @pytest.mark.parametrize("scheme", [SignatureScheme.RSA_PKCS1V15, SignatureScheme.RSA_PSS])
 def test_rsa_signatures_with_openssl(
@@ -186,6 +189,7 @@ def test_rsa_signatures_with_openssl(
         backend.verify_signature(public, theirs, data + b"!", digest, scheme)
 
 
+@pytest.mark.external
 def test_ecdsa_signatures_with_openssl(
     backend: CryptoBackend, ec_client: DemoIdentity, tmp_path: Path
 ) -> None:

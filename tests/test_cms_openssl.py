@@ -25,6 +25,8 @@ from pyscep.findings import FindingCode
 from pyscep.testing import DemoIdentity
 from tests.helpers import openssl, pem_cert, pem_key
 
+pytestmark = pytest.mark.external
+
 PAYLOAD = b"SCEP payload \x00\x01\x02" * 20
 OPENSSL_CIPHER_FLAGS = {
     ContentCipher.BLOWFISH_CBC: "-bf-cbc",  # OID 1.3.6.1.4.1.3029.1.2, as sscep -E blowfish

@@ -17,6 +17,8 @@ from pyscep.cms.degenerate import parse_certs_only
 from pyscep.cms.enveloped import decrypt_envelope, parse_enveloped_data
 from tests.helpers import openssl
 
+pytestmark = pytest.mark.external
+
 ROOT = Path(cryptography_vectors.__file__).parent
 PKCS7 = ROOT / "pkcs7"
 CA_CERT = ROOT / "x509" / "custom" / "ca" / "rsa_ca.pem"

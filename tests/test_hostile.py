@@ -260,6 +260,7 @@ def test_policy_check_on_a_hostile_request_decides_or_says_bad_input(
     common = ["policy", "check", "--config", str(tmp_path / "scep.conf")]
     common += ["--inventory", str(tmp_path / "inventory.json")]
     common += ["--ca-cert", str(tmp_path / "ca.der"), "--ca-key", str(tmp_path / "ca.key")]
+    common += ["--now", NOW.isoformat()]  # judged at the time the material was made
     # The CSR inside cannot be checked: bad input, exit 2, one line on stderr.
     assert main([*common, "--request", str(tmp_path / "request")]) == 2
     assert "Traceback" not in capsys.readouterr().err

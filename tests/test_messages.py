@@ -49,8 +49,8 @@ from pyscep.messages.pkimessage import (
     verify_cert_rep,
     verify_request,
 )
-from pyscep.testing import make_identity
-from tests.helpers import NOW, make_csr, openssl, pem_cert, pem_key
+from pyscep.testing import DemoIdentity, make_identity
+from tests.helpers import NOW, current_time, make_csr, openssl, pem_cert, pem_key
 
 CA = make_identity("pyscep message CA", now=NOW, ca=True)
 DEVICE = make_identity("device", now=NOW)
@@ -336,15 +336,20 @@ def test_signer_absent_is_a_finding_and_verifiable_with_given_certs() -> None:
 # --- peers accept what we build ---------------------------------------------------
 
 
+def _pki_files(directory: Path, ca: DemoIdentity, device: DemoIdentity) -> dict[str, str]:
+    (directory / "ca.key").write_bytes(pem_key(ca))
+    (directory / "ca.crt").write_bytes(pem_cert(ca.certificate))
+    (directory / "dev.key").write_bytes(pem_key(device))
+    (directory / "dev.crt").write_bytes(pem_cert(device.certificate))
+    return {p.name: str(p) for p in directory.iterdir()}
+
+
 @pytest.fixture
 def ca_files(tmp_path: Path) -> dict[str, str]:
-    (tmp_path / "ca.key").write_bytes(pem_key(CA))
-    (tmp_path / "ca.crt").write_bytes(pem_cert(CA.certificate))
-    (tmp_path / "dev.key").write_bytes(pem_key(DEVICE))
-    (tmp_path / "dev.crt").write_bytes(pem_cert(DEVICE.certificate))
-    return {p.name: str(p) for p in tmp_path.iterdir()}
+    return _pki_files(tmp_path, CA, DEVICE)
 
 
+@pytest.mark.external
 @pytest.mark.parametrize("kind", sorted(m for m in MessageType if m is not MessageType.CERT_REP))
 def test_openssl_accepts_every_request_type(
     kind: MessageType, ca_files: dict[str, str], tmp_path: Path
@@ -394,11 +399,15 @@ def test_openssl_accepts_every_request_type(
     assert f"PRINTABLESTRING:{kind.wire}" in printed.replace(" ", "")
 
 
-def test_openssl_accepts_cert_rep(ca_files: dict[str, str]) -> None:
-    request = verify_request(
-        parse_pki_message(build_pkcs_req(CSR, signer=DEVICE_SIGNER, recipient=CA.certificate).der)
-    )
-    der = build_cert_rep_success(request, [DEVICE.certificate, CA.certificate], signer=CA_SIGNER)
+@pytest.mark.external
+def test_openssl_accepts_cert_rep(tmp_path: Path) -> None:
+    # cms -verify checks the CA certificate against openssl's clock: made at its time.
+    now = current_time()
+    ca, device = make_identity("CertRep CA", now=now, ca=True), make_identity("device", now=now)
+    ca_files = _pki_files(tmp_path, ca, device)
+    built = build_pkcs_req(make_csr(device), signer=device.signer, recipient=ca.certificate)
+    request = verify_request(parse_pki_message(built.der))
+    der = build_cert_rep_success(request, [device.certificate, ca.certificate], signer=ca.signer)
     envelope = openssl(
         ["cms", "-verify", "-inform", "DER", "-binary", "-CAfile", ca_files["ca.crt"]], der
     )
@@ -417,7 +426,7 @@ def test_openssl_accepts_cert_rep(ca_files: dict[str, str]) -> None:
         envelope,
     )
     printed = openssl(["pkcs7", "-inform", "DER", "-print_certs"], degenerate)
-    assert Certificate.load_all(printed) == [DEVICE.certificate, CA.certificate]
+    assert Certificate.load_all(printed) == [device.certificate, ca.certificate]
 
 
 def test_cert_rep_success_with_a_crl_for_get_crl() -> None:

@@ -64,6 +64,7 @@ def test_vector_matches_its_manifest_entry(file: str) -> None:
     assert hashlib.sha256(plaintext).hexdigest() == entry["plaintext_sha256"]
 
 
+@pytest.mark.external
 @pytest.mark.parametrize("file", sorted(ENTRIES))
 def test_inspect_json_reports_the_manifest(file: str) -> None:
     entry = ENTRIES[file]

@@ -33,7 +33,7 @@ from pyscep.crypto.keywrap import aes_key_unwrap, aes_key_wrap, pwri_unwrap, pwr
 from pyscep.errors import UnsupportedAlgorithmError
 from pyscep.messages import CertificationRequest, build_csr, self_signed_signer
 from pyscep.testing import SeededBackend, fixed_keys, make_identity
-from tests.helpers import NOW, openssl, pem_cert, pem_key
+from tests.helpers import NOW, current_time, openssl, pem_cert, pem_key
 
 BACKEND = get_backend()
 WRAPPER = key_wrap_backend(BACKEND)
@@ -107,6 +107,7 @@ def _files(tmp_path: Path, curve: str) -> tuple[Path, Path]:
     return tmp_path / "r.crt", tmp_path / "r.key"
 
 
+@pytest.mark.external
 @pytest.mark.parametrize("curve", CURVES)
 @pytest.mark.parametrize("kdf", ["sha1", "sha224", "sha256", "sha384", "sha512"])
 @pytest.mark.parametrize("cipher", ["aes128", "aes256"])
@@ -132,6 +133,7 @@ def test_openssl_key_agreement_opens_in_pyscep(
     assert (plaintext, transport) == (message, None)
 
 
+@pytest.mark.external
 @pytest.mark.parametrize("curve", CURVES)
 @pytest.mark.parametrize(
     "kdf", [DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512]
@@ -160,6 +162,7 @@ def test_pyscep_key_agreement_opens_in_openssl(
     assert info["content"]["version"].native == "v2"  # RFC 5652 section 6.1
 
 
+@pytest.mark.external
 @pytest.mark.parametrize(
     ("cipher", "flag"),
     [(ContentCipher.AES128_CBC, "-aes128"), (ContentCipher.AES192_CBC, "-aes192"),
@@ -392,6 +395,7 @@ def _inspect(*arguments: str) -> tuple[int, dict[str, object]]:
     return run.returncode, json.loads(run.stdout) if run.stdout else {}
 
 
+@pytest.mark.external
 def test_inspect_opens_a_bare_envelope_with_a_key_or_a_password(tmp_path: Path) -> None:
     certificate, key = _files(tmp_path, "ec-p384")
     message = b"what openssl encrypted"
@@ -428,16 +432,24 @@ def test_inspect_opens_a_bare_envelope_with_a_key_or_a_password(tmp_path: Path) 
 
 
 def _self_signed(tmp_path: Path, key_type: str) -> tuple[Path, Path, pyscep.crypto.Signer]:
-    """A self-signed certificate for a new key, as files and as a pyscep Signer."""
-    identity = make_identity(f"signer {key_type}", now=NOW, key_type=key_type)
+    """A self-signed certificate for a new key, as files and as a pyscep Signer.
+
+    Made at the clock's time: openssl cms -verify checks it against its own clock.
+    """
+    identity = make_identity(f"signer {key_type}", now=current_time(), key_type=key_type)
     (tmp_path / "s.crt").write_bytes(pem_cert(identity.certificate))
     (tmp_path / "s.key").write_bytes(pem_key(identity))
     return tmp_path / "s.crt", tmp_path / "s.key", identity.signer
 
 
 def _ed25519_files(tmp_path: Path) -> tuple[Path, Path, pyscep.crypto.Signer]:
+    """A self-signed Ed25519 certificate, as files and as a pyscep Signer.
+
+    Seven days from the clock's time: openssl verify checks it against its own clock.
+    """
     key = ed25519.Ed25519PrivateKey.generate()
-    signer = self_signed_signer(pyscep.load_private_key(key), "CN=ed25519 signer", now=NOW)
+    now = current_time()
+    signer = self_signed_signer(pyscep.load_private_key(key), "CN=ed25519 signer", now=now)
     (tmp_path / "s.crt").write_bytes(pem_cert(signer.certificate))
     (tmp_path / "s.key").write_bytes(
         key.private_bytes(
@@ -449,6 +461,7 @@ def _ed25519_files(tmp_path: Path) -> tuple[Path, Path, pyscep.crypto.Signer]:
     return tmp_path / "s.crt", tmp_path / "s.key", signer
 
 
+@pytest.mark.external
 @pytest.mark.parametrize("key_type", ["ec-p256", "ec-p384", "ec-p521"])
 def test_ecdsa_signer_infos_both_ways_with_openssl(tmp_path: Path, key_type: str) -> None:
     certificate, key, signer = _self_signed(tmp_path, key_type)
@@ -473,6 +486,7 @@ def test_ecdsa_signer_infos_both_ways_with_openssl(tmp_path: Path, key_type: str
     assert out == payload
 
 
+@pytest.mark.external
 def test_ed25519_certificates_and_csrs_both_ways_with_openssl(tmp_path: Path) -> None:
     # OpenSSL 3.0 has no Ed25519 in CMS (3.2 added it), but signs and verifies
     # Ed25519 certificates and PKCS#10 requests: those are checked both ways.

@@ -262,6 +262,7 @@ def test_inspect_opens_a_request_with_the_ca_key_alone(
     assert output["decrypted_with"]["issuer"] == entry["envelope_recipient"]["issuer"]
 
 
+@pytest.mark.external
 def test_inspect_command_line_entry_point(tmp_path: Path) -> None:
     file = "strongswan-pki-5.9.8_renewalreq1_des3_sha256.req.der"
     result = subprocess.run(

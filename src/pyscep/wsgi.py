@@ -3,9 +3,13 @@
 The handler is the application's: ``handler(method, path, query, body)``
 returns an `HttpResponse` (usually by calling `ScepResponder.receive` and
 deciding on the event). These adapters only move bytes: they read the body
-up to `MAX_BODY_SIZE` (a bigger or chunked-without-length body is refused
-with 413 / 411 before it is read), and write status, Content-Type and
-Content-Length. gunicorn runs the WSGI one, uvicorn the ASGI one.
+up to `MAX_BODY_SIZE`, and write status, Content-Type and Content-Length.
+The handler only ever sees a whole body. Refused before it is called: a POST
+without a Content-Length (411), a Content-Length that is not ASCII digits
+(400), a bigger body (413, before it is read); a body that ends before its
+Content-Length (400) or stops arriving until the server's read times out
+(408). Under ASGI a client that disconnects before its body is complete gets
+no answer. gunicorn runs the WSGI one, uvicorn the ASGI one.
 """
 
 from __future__ import annotations
@@ -21,12 +25,17 @@ __all__ = ["Handler", "asgi_application", "wsgi_application"]
 #: What the application supplies: method, path, raw query string, body -> response.
 Handler = Callable[[str, str, str, bytes], HttpResponse]
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 411: "Length Required"}
-_REASONS.update({413: "Content Too Large", 500: "Internal Server Error"})
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout"}
+_REASONS.update({411: "Length Required", 413: "Content Too Large", 500: "Internal Server Error"})
+_DIGITS = frozenset("0123456789")
 
 
 def _too_large() -> HttpResponse:
     return HttpResponse(413, "text/plain", b"request too large\n")
+
+
+def _refused(status: int, text: str) -> HttpResponse:
+    return HttpResponse(status, "text/plain", f"{text}\n".encode())
 
 
 def _status_line(status: int) -> str:
@@ -47,22 +56,74 @@ def wsgi_application(handler: Handler) -> Callable[..., Iterable[bytes]]:
     return application
 
 
+def _content_length(text: str) -> int | HttpResponse:
+    """A Content-Length value (RFC 9110: 1*DIGIT, ASCII only), or the refusal."""
+    text = text.strip(" \t")  # optional whitespace around a field value
+    if not text:
+        return _refused(411, "Content-Length required")
+    if not _DIGITS.issuperset(text):
+        # Not int(): it takes "²", "+1", " 1", "1_000" and refuses 5000 digits.
+        return _refused(400, "Content-Length is not a number")
+    significant = text.lstrip("0")
+    if len(significant) > len(str(MAX_BODY_SIZE)):
+        return _too_large()
+    return int(significant or "0")
+
+
+def _read_body(stream: Any, length: int) -> bytes | HttpResponse:
+    """Exactly ``length`` bytes of ``wsgi.input``, however the server hands them out."""
+    body = bytearray()
+    try:
+        while len(body) < length:
+            chunk = stream.read(length - len(body))
+            if not chunk:
+                break
+            body += chunk
+    except TimeoutError:
+        return _refused(408, "the request body stopped arriving")
+    except OSError:
+        return _refused(400, "the request body could not be read")
+    if len(body) < length:
+        return _refused(400, "the request body is shorter than its Content-Length")
+    return bytes(body)
+
+
 def _read_and_handle(handler: Handler, environ: dict[str, Any], method: str) -> HttpResponse:
     body = b""
     if method == "POST":
-        length_text = str(environ.get("CONTENT_LENGTH") or "")
-        if not length_text.isdigit():
-            return HttpResponse(411, "text/plain", b"Content-Length required\n")
-        length = int(length_text)
+        length = _content_length(str(environ.get("CONTENT_LENGTH") or ""))
+        if isinstance(length, HttpResponse):
+            return length
         if length > MAX_BODY_SIZE:
             return _too_large()
-        body = environ["wsgi.input"].read(length)
+        read = _read_body(environ.get("wsgi.input"), length) if length else b""
+        if isinstance(read, HttpResponse):
+            return read
+        body = read
     path = str(environ.get("PATH_INFO", "/"))
     return handler(method, path, str(environ.get("QUERY_STRING", "")), body)
 
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+async def _receive_body(receive: Receive) -> bytes | HttpResponse | None:
+    """The whole body, or a 413 as soon as it grows too big; None: the client left."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        event = await receive()
+        if event.get("type") != "http.request":
+            return None  # http.disconnect before the body was complete
+        chunk = bytes(event.get("body") or b"")
+        size += len(chunk)
+        if size > MAX_BODY_SIZE:
+            return _too_large()
+        if chunk:
+            chunks.append(chunk)
+        if not event.get("more_body", False):
+            return b"".join(chunks)
 
 
 def asgi_application(handler: Handler) -> Callable[..., Awaitable[None]]:
@@ -72,20 +133,16 @@ def asgi_application(handler: Handler) -> Callable[..., Awaitable[None]]:
         if scope["type"] != "http":
             return
         method = str(scope.get("method", "GET"))
-        body, response = b"", None
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if len(body) > MAX_BODY_SIZE:
-                response = _too_large()
-                break
-            if not event.get("more_body", False):
-                break
-        if response is None:
+        received = await _receive_body(receive)
+        if received is None:
+            return  # nobody is left to answer
+        if isinstance(received, HttpResponse):
+            response = received
+        else:
             path = str(scope.get("path", "/"))
             query = bytes(scope.get("query_string", b"")).decode("latin-1")
             # Public-key operations block: keep them off the event loop.
-            response = await asyncio.to_thread(handler, method, path, query, body)
+            response = await asyncio.to_thread(handler, method, path, query, received)
         headers = [(k.lower().encode(), v.encode()) for k, v in response.headers]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
