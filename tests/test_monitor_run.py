@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -402,3 +403,29 @@ def test_the_next_ca_is_switched_to_when_the_current_one_expires(tmp_path: Path)
     (backup,) = tmp_path.glob("ca.crt.*.bak")
     assert Certificate.load(backup.read_bytes()) == current.certificate
     assert _state(tmp_path)["next_ca"] == {}
+
+
+def test_a_link_planted_at_a_backup_name_is_never_followed_by_a_renewal_as_root(
+    keystore: tuple[Path, Path],
+) -> None:
+    directory, config = keystore
+    # A root-only file elsewhere, and a keystore that belongs to the service user.
+    victims = directory / "victims"
+    victims.mkdir(mode=0o700)
+    victim = victims / "shadow"
+    victim.write_bytes(b"root-only secret\n")
+    victim.chmod(0o600)
+    for name in ("web.key", "web.crt"):
+        os.chown(directory / name, 4242, 4242)
+    old_key = (directory / "web.key").read_bytes()
+    now = datetime.now(timezone.utc)
+    stamp = now.strftime("%Y%m%dT%H%M%S")
+    (directory / f"web.key.{stamp}.bak").symlink_to(victim)
+    assert monitor_run.renew_all(config, now)[0].result == "renewed"
+    status = victim.stat()
+    assert victim.read_bytes() == b"root-only secret\n"
+    assert (status.st_mode & 0o777, status.st_uid, status.st_gid) == (0o600, 0, 0)
+    assert (directory / f"web.key.{stamp}.bak").is_symlink()  # left as it was found
+    assert (directory / f"web.key.{stamp}.1.bak").read_bytes() == old_key
+    _consistent(directory)
+    assert (directory / "web.key").stat().st_uid == 4242

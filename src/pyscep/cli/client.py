@@ -12,13 +12,17 @@
     pyscep client getcrl URL --key KEY --cert CERT --out FILE
 
 Exit status: 0 SUCCESS, 3 PENDING (the command to poll is printed), 4 FAILURE
-(the failInfo is printed), 5 a reply that broke the protocol, 2 bad input.
-Keys are written 0600.
+(the failInfo is printed), 5 a reply that broke the protocol or a certificate
+that is not the one asked for (another key or subject, not signed by the CA,
+not valid now: nothing is written), 2 bad input. Keys are written 0600; every
+file is written whole, never through a link, in a directory no one else can
+write to (`durable.SafeDirectory`).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 import time
@@ -33,7 +37,7 @@ from cryptography.hazmat.primitives import serialization
 
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
 from pyscep.certificate import Certificate
-from pyscep.crypto import KeyPair, load_private_key
+from pyscep.crypto import KeyPair, PrivateKey, load_private_key
 from pyscep.errors import LocalProtocolError, ScepError
 from pyscep.http import HttpRequest
 from pyscep.messages import CertificationRequest, IssuerAndSerial, build_csr
@@ -41,6 +45,7 @@ from pyscep.protocol.client import (
     CACertificatesReceived,
     CapabilitiesReceived,
     CertificateIssued,
+    CertificateRefused,
     CertificatesReceived,
     ClientEvent,
     CrlReceived,
@@ -52,12 +57,23 @@ from pyscep.protocol.client import (
 )
 from pyscep.protocol.profiles import PROFILES, STRICT
 
-from .file_ca import write_private
-from .keys import KEY_TYPES, new_private_key
+from .durable import write_durably
+from .keys import KEY_TYPES, new_private_key, renewal_request
 
 __all__ = ["add_parser", "http_exchange", "run"]
 
-EXIT_PENDING, EXIT_FAILURE, EXIT_PROTOCOL = 3, 4, 5
+EXIT_PENDING, EXIT_FAILURE, EXIT_PROTOCOL, EXIT_USAGE = 3, 4, 5, 2
+#: The options each action cannot do without.
+_REQUIRED = {
+    "getca": ("out",),
+    "enroll": ("subject", "key_out", "cert_out"),
+    "renew": ("key", "cert", "key_out", "cert_out"),
+    "poll": ("pending",),
+    "getcert": ("key", "cert", "out"),
+    "getcrl": ("key", "cert", "out"),
+}
+#: What a pending file holds (each a string).
+_PENDING_KEYS = ("key", "csr", "cert_out", "transaction_id")
 
 
 class _ClientError(Exception):
@@ -81,6 +97,10 @@ def http_exchange(base: str, request: HttpRequest) -> tuple[int, str | None, byt
             return response.status, response.headers.get("Content-Type"), response.read(1 << 20)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers.get("Content-Type"), exc.read(1 << 16)
+    except urllib.error.URLError as exc:  # refused, unreachable, unknown host...
+        raise ConnectionError(f"{target}: {exc.reason}") from None
+    except http.client.HTTPException as exc:  # not HTTP at all: no OSError of its own
+        raise ConnectionError(f"{target}: the answer is not HTTP ({exc!r:.80})") from None
 
 
 def _exchange(client: ScepClient, base: str, request: HttpRequest) -> ClientEvent:
@@ -91,8 +111,21 @@ def _exchange(client: ScepClient, base: str, request: HttpRequest) -> ClientEven
     return event
 
 
+def _pin(text: str | None) -> bytes | None:
+    if not text:
+        return None
+    try:
+        pin = bytes.fromhex(text.replace(":", ""))
+    except ValueError:
+        pin = b""
+    if len(pin) != 32:
+        raise _ClientError(
+            EXIT_USAGE, "--ca-fingerprint: the SHA-256 of the CA certificate, 64 hex digits"
+        )
+    return pin
+
+
 def _client(args: argparse.Namespace) -> ScepClient:
-    pin = bytes.fromhex(args.ca_fingerprint.replace(":", "")) if args.ca_fingerprint else None
     profile = PROFILES[args.profile]
     if args.get:
         profile = replace(profile, use_post=False)
@@ -100,28 +133,49 @@ def _client(args: argparse.Namespace) -> ScepClient:
         path=urlsplit(args.url).path or "/scep",
         algorithms=LEGACY if args.legacy else DEFAULT_POLICY,
         profile=profile,
-        ca_fingerprint=pin,
+        ca_fingerprint=_pin(args.ca_fingerprint),
+        allow_subject_rewrite=args.allow_subject_rewrite,
     )
 
 
-def _ready(client: ScepClient, base: str) -> None:
+def _caps(client: ScepClient, base: str) -> CapabilitiesReceived:
     caps = _exchange(client, base, client.get_caps())
-    assert isinstance(caps, CapabilitiesReceived)
+    if not isinstance(caps, CapabilitiesReceived):
+        raise _ClientError(EXIT_PROTOCOL, f"GetCACaps answered with {type(caps).__name__}")
+    return caps
+
+
+def _ready(client: ScepClient, base: str) -> None:
+    caps = _caps(client, base)
     if caps.negotiated is None:
-        raise _ClientError(2, "the CA's capabilities need the legacy algorithms (--legacy)")
+        why = (
+            "the CA's capabilities need"
+            if caps.caps.keywords
+            else "the CA advertised no capabilities (GetCACaps unanswered): RFC 8894 then assumes"
+        )
+        raise _ClientError(EXIT_USAGE, f"{why} the legacy algorithms (--legacy)")
     ca = _exchange(client, base, client.get_ca_certificates())
-    assert isinstance(ca, CACertificatesReceived)
+    if not isinstance(ca, CACertificatesReceived):
+        raise _ClientError(EXIT_PROTOCOL, f"GetCACert answered with {type(ca).__name__}")
 
 
 def _new_key(kind: str) -> bytes:
     try:
         return new_private_key(kind)
     except LocalProtocolError as exc:
-        raise _ClientError(2, f"--key-type: {exc}") from None
+        raise _ClientError(EXIT_USAGE, f"--key-type: {exc}") from None
 
 
 def _pem(certificate: Certificate) -> bytes:
     return bytes(certificate.to_cryptography().public_bytes(serialization.Encoding.PEM))
+
+
+def _read_keys(args: argparse.Namespace) -> KeyPair:
+    """The existing key and certificate (--key, --cert)."""
+    return KeyPair(
+        load_private_key(Path(args.key).read_bytes()),
+        Certificate.load(Path(args.cert).read_bytes()),
+    )
 
 
 def _finish(
@@ -135,14 +189,20 @@ def _finish(
         time.sleep(max(0.0, (event.poll_at - datetime.now(timezone.utc)).total_seconds()))
         event = _exchange(client, base, client.poll(now=datetime.now(timezone.utc)))
     if isinstance(event, CertificateIssued):
-        Path(args.cert_out).write_bytes(
-            b"".join(_pem(c) for c in (event.certificate, *event.chain))
-        )
+        certificates = b"".join(_pem(c) for c in (event.certificate, *event.chain))
+        write_durably(Path(args.cert_out), certificates, mode=0o644)
         print(f"issued: {event.certificate.subject} serial {event.certificate.serial_number}")
         return 0
+    if isinstance(event, CertificateRefused):
+        raise _ClientError(
+            EXIT_PROTOCOL,
+            f"the issued certificate is refused: {event.reason}"
+            f" (transaction {event.transaction_id}; {args.cert_out} not written)",
+        )
     if isinstance(event, RequestPending):
         state = Path(args.cert_out).with_suffix(".pending.json")
-        state.write_text(json.dumps({**pending, "transaction_id": event.transaction_id}))
+        record = {**pending, "transaction_id": event.transaction_id}
+        write_durably(state, json.dumps(record).encode(), mode=0o600)
         print(f"pending: transaction {event.transaction_id}; poll with:")
         print(f"  pyscep client poll {args.url} --pending {state}")
         return EXIT_PENDING
@@ -150,7 +210,7 @@ def _finish(
         print(f"rejected: failInfo {event.fail_info.rfc_name} {event.fail_info_text or ''}".strip())
         return EXIT_FAILURE
     if isinstance(event, ReplyUnreadable):
-        Path(args.cert_out).with_suffix(".reply.der").write_bytes(event.reply)
+        write_durably(Path(args.cert_out).with_suffix(".reply.der"), event.reply, mode=0o600)
         print(f"issued, but the reply is unreadable under your policy: {event.reason}")
         return EXIT_PROTOCOL
     raise _ClientError(EXIT_PROTOCOL, f"unexpected {type(event).__name__}")
@@ -160,7 +220,7 @@ def _enroll(args: argparse.Namespace) -> int:
     client = _client(args)
     _ready(client, args.url)
     key_pem = _new_key(args.key_type)
-    write_private(Path(args.key_out), key_pem)
+    write_durably(Path(args.key_out), key_pem, mode=0o600)
     key = load_private_key(key_pem)
     request = build_csr(key, args.subject, challenge_password=args.challenge)
     event = _exchange(client, args.url, client.enroll(request, key, now=datetime.now(timezone.utc)))
@@ -176,16 +236,13 @@ def _enroll(args: argparse.Namespace) -> int:
 def _renew(args: argparse.Namespace) -> int:
     client = _client(args)
     _ready(client, args.url)
-    current = KeyPair(
-        load_private_key(Path(args.key).read_bytes()),
-        Certificate.load(Path(args.cert).read_bytes()),
-    )
+    current = _read_keys(args)
     key_pem = _new_key(args.key_type)
-    write_private(Path(args.key_out), key_pem)
+    write_durably(Path(args.key_out), key_pem, mode=0o600)
     key = load_private_key(key_pem)
     # No challenge is needed to renew, except by a key that only signs (Ed25519):
     # its CertRep is keyed by the challengePassword (RFC 8894 section 3.1).
-    request = build_csr(key, current.certificate.subject_der, challenge_password=args.challenge)
+    request = renewal_request(key, current.certificate, challenge_password=args.challenge)
     event = _exchange(
         client, args.url, client.renew(request, current, now=datetime.now(timezone.utc))
     )
@@ -199,22 +256,17 @@ def _renew(args: argparse.Namespace) -> int:
 
 
 def _get(args: argparse.Namespace, crl: bool) -> int:
+    keys = _read_keys(args)
+    wanted = IssuerAndSerial(keys.certificate.issuer_der, _serial(args, keys.certificate))
     client = _client(args)
     _ready(client, args.url)
-    keys = KeyPair(
-        load_private_key(Path(args.key).read_bytes()),
-        Certificate.load(Path(args.cert).read_bytes()),
-    )
-    wanted = IssuerAndSerial(
-        keys.certificate.issuer_der, int(args.serial or keys.certificate.serial_number)
-    )
     request = client.get_crl(wanted, keys) if crl else client.get_cert(wanted, keys)
     event = _exchange(client, args.url, request)
     if isinstance(event, CrlReceived):
-        Path(args.out).write_bytes(b"".join(event.crls))
+        write_durably(Path(args.out), b"".join(event.crls), mode=0o644)
         return 0
     if isinstance(event, CertificatesReceived):
-        Path(args.out).write_bytes(b"".join(_pem(c) for c in event.certificates))
+        write_durably(Path(args.out), b"".join(_pem(c) for c in event.certificates), mode=0o644)
         return 0
     if isinstance(event, RequestRejected):
         print(f"rejected: failInfo {event.fail_info.rfc_name}")
@@ -222,12 +274,53 @@ def _get(args: argparse.Namespace, crl: bool) -> int:
     raise _ClientError(EXIT_PROTOCOL, f"unexpected {type(event).__name__}")
 
 
+def _serial(args: argparse.Namespace, certificate: Certificate) -> int:
+    if args.serial is None:
+        return certificate.serial_number
+    try:
+        return int(args.serial)
+    except ValueError:
+        raise _ClientError(
+            EXIT_USAGE, f"--serial {args.serial!r}: a serial number in decimal"
+        ) from None
+
+
+def _pending(path: str) -> tuple[dict[str, str], PrivateKey, CertificationRequest]:
+    """What a pending file holds; any defect is a one-line _ClientError naming it."""
+
+    def bad(why: str) -> _ClientError:
+        return _ClientError(EXIT_USAGE, f"--pending {path}: {why}")
+
+    try:
+        state = json.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise bad(exc.strerror or "cannot be read") from None
+    except (ValueError, RecursionError):
+        raise bad("not JSON (a .pending.json that pyscep client wrote)") from None
+    if not isinstance(state, dict):
+        raise bad("not a pending request (a JSON object)")
+    wrong = [key for key in _PENDING_KEYS if not isinstance(state.get(key), str)]
+    if wrong:
+        raise bad(f"{', '.join(wrong)} missing or not a string")
+    try:
+        request = CertificationRequest.load(bytes.fromhex(state["csr"]))
+    except ValueError:  # bad hex, or a ParseError
+        raise bad("csr is not a certification request in hex") from None
+    try:
+        key = load_private_key(Path(state["key"]).read_bytes())
+    except OSError as exc:
+        raise bad(f"the key {state['key']}: {exc.strerror or 'cannot be read'}") from None
+    except (ScepError, ValueError):
+        raise bad(f"the key {state['key']} is not a private key") from None
+    if key.public_key_der != request.public_key_der:
+        raise bad(f"the key {state['key']} is not the csr's")
+    return state, key, request
+
+
 def _poll(args: argparse.Namespace) -> int:
-    state = json.loads(Path(args.pending).read_text())
+    state, key, request = _pending(args.pending)
     client = _client(args)
     _ready(client, args.url)
-    key = load_private_key(Path(state["key"]).read_bytes())
-    request = CertificationRequest.load(bytes.fromhex(state["csr"]))
     now = datetime.now(timezone.utc)
     client.resume(request, key, state["transaction_id"], now=now)
     event = _exchange(client, args.url, client.poll(now=now))
@@ -238,17 +331,27 @@ def _poll(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run one client action."""
     try:
+        missing = [n for n in _REQUIRED.get(args.action, ()) if getattr(args, n) is None]
+        if missing:
+            options = ", ".join("--" + name.replace("_", "-") for name in missing)
+            raise _ClientError(EXIT_USAGE, f"{args.action} needs {options}")
         if args.action == "getcaps":
             client = _client(args)
-            event = _exchange(client, args.url, client.get_caps())
-            assert isinstance(event, CapabilitiesReceived)
-            print("\n".join(event.caps.keywords))
+            keywords = _caps(client, args.url).caps.keywords
+            if not keywords:
+                print(
+                    "no capabilities advertised (an HTTP error or an empty answer)", file=sys.stderr
+                )
+            print("\n".join(keywords))
             return 0
         if args.action == "getca":
             client = _client(args)
             _ready(client, args.url)
-            assert client.ca is not None
-            Path(args.out).write_bytes(b"".join(_pem(c) for c in client.ca.certificates))
+            if client.ca is None:
+                raise _ClientError(EXIT_PROTOCOL, "GetCACert gave no CA")
+            write_durably(
+                Path(args.out), b"".join(_pem(c) for c in client.ca.certificates), mode=0o644
+            )
             for reason in client.ca.reasons:
                 print(reason)
             return 0
@@ -298,4 +401,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     client.add_argument("--serial", help="getcert: the serial number wanted")
     client.add_argument("--pending", help="poll: the .pending.json an enroll left")
     client.add_argument("--wait", action="store_true", help="keep polling while PENDING")
+    client.add_argument(
+        "--allow-subject-rewrite",
+        action="store_true",
+        help="accept a certificate for another subject than requested (CAs that set it)",
+    )
     client.set_defaults(handler=run)

@@ -1,14 +1,19 @@
-"""New private keys for the applications, by name: ``rsa2048`` ... ``ec-p256`` ... ``ed25519``."""
+"""New private keys for the applications, by name: ``rsa2048`` ... ``ec-p256`` ... ``ed25519``;
+and the request that renews a certificate with one."""
 
 from __future__ import annotations
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import ExtensionOID
 
 from pyscep.certificate import Certificate
+from pyscep.crypto import PrivateKey
 from pyscep.errors import LocalProtocolError
+from pyscep.messages import CertificationRequest, build_csr
 
-__all__ = ["KEY_TYPES", "key_type_of", "new_private_key"]
+__all__ = ["KEY_TYPES", "key_type_of", "new_private_key", "renewal_request"]
 
 _CURVES: dict[str, ec.EllipticCurve] = {
     "ec-p256": ec.SECP256R1(),
@@ -49,3 +54,30 @@ def key_type_of(certificate: Certificate) -> str:
         return "ed25519"
     # The smallest size pyscep makes that is at least the old one.
     return next((f"rsa{n}" for n in (2048, 3072) if public.bits <= n), "rsa4096")
+
+
+def renewal_request(
+    key: PrivateKey, current: Certificate, *, challenge_password: str | None = None
+) -> CertificationRequest:
+    """A CSR for ``key`` asking for what ``current`` has: its subject and subjectAltNames.
+
+    The subjectAltName extension is copied as it is (every kind of name, and
+    its criticality), so that a renewal never silently drops a name.
+    """
+    try:
+        names = current.to_cryptography().extensions.get_extension_for_oid(
+            ExtensionOID.SUBJECT_ALTERNATIVE_NAME
+        )
+    except x509.ExtensionNotFound:
+        extensions = []
+    else:
+        extensions = [
+            (
+                ExtensionOID.SUBJECT_ALTERNATIVE_NAME.dotted_string,
+                names.critical,
+                names.value.public_bytes(),
+            )
+        ]
+    return build_csr(
+        key, current.subject_der, challenge_password=challenge_password, extensions=extensions
+    )

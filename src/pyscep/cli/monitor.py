@@ -23,6 +23,7 @@ from pyscep.errors import ScepError
 from pyscep.policy import check_renewal
 
 from .clock import now_or
+from .durable import Directories
 from .monitor_config import KeystoreConfig, MonitorConfigError, load_config
 from .monitor_keystores import keystore_for
 from .monitor_state import MonitorState
@@ -33,39 +34,42 @@ __all__ = ["KeystoreConfig", "MonitorConfigError", "add_parser", "load_config", 
 def status(config: Path, now: datetime) -> list[dict[str, Any]]:
     """One row per keystore: name, subject, notAfter, state, next action and when."""
     keystores = load_config(config)
-    state = MonitorState(config)
-    rows = []
-    for keystore in keystores:
-        row: dict[str, Any] = {"name": keystore.name}
-        try:
-            _, certificate = keystore_for(keystore).read()
-        except (OSError, ScepError, ValueError) as exc:
-            row.update(state="FAILED", action="fix the keystore", detail=str(exc)[:200])
-            rows.append(row)
-            continue
-        check = check_renewal(certificate, keystore.thresholds, now=now)
-        row.update(subject=certificate.subject, not_after=certificate.not_valid_after.isoformat())
-        if keystore.name in state["swaps"]:
-            row.update(
-                state="PENDING",
-                action="finish the interrupted swap (monitor run)",
-                when=now.isoformat(),
-            )
-        elif keystore.name in state["pending"]:
-            poll_at = state["pending"][keystore.name].get("poll_at") or now.isoformat()
-            row.update(state="PENDING", action="poll the CA (monitor run)", when=poll_at)
-        elif check.state.name == "NOT_DUE":
-            row.update(state="NOT_DUE", action="renew", when=check.renew_at.isoformat())
-        elif check.state.name == "EXPIRED":
-            row.update(
-                state="EXPIRED",
-                action="enroll again with a challenge (an expired certificate cannot sign)",
-                when=None,
-            )
-        else:
-            row.update(state=check.state.name, action="renew", when=now.isoformat())
-        rows.append(row)
-    return rows
+    with Directories() as directories:
+        state = MonitorState(config, directories.of(config)[0])
+        return [_row(keystore, state, now, directories) for keystore in keystores]
+
+
+def _row(
+    keystore: KeystoreConfig, state: MonitorState, now: datetime, directories: Directories
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": keystore.name}
+    try:
+        _, certificate = keystore_for(keystore, directories).read()
+    except (OSError, ScepError, ValueError) as exc:
+        row.update(state="FAILED", action="fix the keystore", detail=str(exc)[:200])
+        return row
+    check = check_renewal(certificate, keystore.thresholds, now=now)
+    row.update(subject=certificate.subject, not_after=certificate.not_valid_after.isoformat())
+    if keystore.name in state["swaps"]:
+        row.update(
+            state="PENDING",
+            action="finish the interrupted swap (monitor run)",
+            when=now.isoformat(),
+        )
+    elif keystore.name in state["pending"]:
+        poll_at = state["pending"][keystore.name].get("poll_at") or now.isoformat()
+        row.update(state="PENDING", action="poll the CA (monitor run)", when=poll_at)
+    elif check.state.name == "NOT_DUE":
+        row.update(state="NOT_DUE", action="renew", when=check.renew_at.isoformat())
+    elif check.state.name == "EXPIRED":
+        row.update(
+            state="EXPIRED",
+            action="enroll again with a challenge (an expired certificate cannot sign)",
+            when=None,
+        )
+    else:
+        row.update(state=check.state.name, action="renew", when=now.isoformat())
+    return row
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

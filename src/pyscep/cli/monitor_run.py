@@ -1,49 +1,55 @@
 """``pyscep monitor run``: renew the keystores that are due, never losing one.
 
 For each keystore (PEM or PKCS#12) that is DUE or OVERDUE: a new key (of the
-old kind, or ``key_type``), a CSR for the same subject, a renewal signed with
-the existing certificate (RenewalReq when the CA advertises Renewal, else
-PKCSReq), then, each step recorded before the next one is taken:
+old kind, or ``key_type``), a CSR for the same subject and subjectAltNames, a
+renewal signed with the existing certificate (RenewalReq when the CA
+advertises Renewal, else PKCSReq), then, each step recorded before the next
+one is taken:
 
 1. the new key is written 0600 beside the old one and the transaction is
    recorded in the state file *before* anything is sent, so a PENDING answer
    or a crash resumes with a CertPoll on the next run (never a second
    enrollment);
-2. the issued certificate is verified (signed by the pinned CA, for the new
-   key, the requested subject, valid now) and the new keystore is staged
-   beside the old one;
+2. the issued certificate is accepted by `ScepClient` (signed by the pinned
+   CA, for the new key, the requested subject, valid now) and the new
+   keystore is staged beside the old one;
 3. the old files are backed up (dated ``.bak``, mode and owner kept), the
    swap is recorded, and each new file takes its old one's mode and owner
-   and replaces it with ``os.replace`` (files and directory fsynced). A run
-   that finds a swap recorded finishes it before anything else;
+   and replaces it with a rename (files and directory fsynced). A run that
+   finds a swap recorded finishes it before anything else;
 4. the ``post_renew`` hook runs, then the swap is forgotten (a run that stops
    before that runs the hook again: at least once, never zero times).
 
-A lock file keeps two runs (cron overlap) from renewing at once. CA rollover
-(GetNextCACert) is `monitor_rollover`'s.
+Every file is written through its directory opened once and checked
+(`durable.SafeDirectory`): created exclusively, never through a link, with
+its mode from the start. A lock file keeps two runs (cron overlap) from
+renewing at once. CA rollover (GetNextCACert) is `monitor_rollover`'s.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pyscep.algorithms import DEFAULT_POLICY
 from pyscep.certificate import Certificate
-from pyscep.crypto import KeyPair, PrivateKey, get_backend, load_private_key
-from pyscep.crypto.signed_object import is_issued_by
+from pyscep.crypto import KeyPair, PrivateKey, load_private_key
 from pyscep.errors import ScepError
-from pyscep.messages import CertificationRequest, build_csr, transaction_id_for_key
+from pyscep.messages import CertificationRequest, transaction_id_for_key
 from pyscep.policy import RenewalState, check_renewal
-from pyscep.protocol.client import CertificateIssued, ClientEvent, RequestPending, ScepClient
+from pyscep.protocol.client import (
+    CertificateIssued,
+    CertificateRefused,
+    ClientEvent,
+    RequestPending,
+    ScepClient,
+)
 
 from .client import http_exchange
-from .durable import backup, keep_mode_and_owner, sync_directory, write_durably
+from .durable import Directories
+from .keys import renewal_request
 from .monitor_config import KeystoreConfig, MonitorConfigError, load_config
 from .monitor_keystores import Keystore, Swap, keystore_for, new_key_for
 from .monitor_rollover import connect, look_ahead, rollover_check_due
@@ -67,20 +73,30 @@ def _reached(step: str) -> None:
     """A named point of a renewal, passed in order; the tests stop the run at each one."""
 
 
-def complete_swap(config: KeystoreConfig, state: MonitorState, swap: Swap) -> None:
+def complete_swap(keystore: Keystore, state: MonitorState, swap: Swap) -> None:
     """Move each staged file over its old one, run the hook, forget the swap (idempotent).
 
     The swap stays recorded until the hook has run: a run that stops after the
     files moved runs the hook on the next run (at least once, never zero times).
+    A recorded swap that is not the keystore's own is refused: the state file
+    cannot make the monitor move other files.
     """
+    config = keystore.config
+    if swap != keystore.swap():
+        raise MonitorConfigError(
+            f"the state file's swap record for {config.name!r} names other files than the"
+            " keystore's: check it, then remove it from the state file"
+        )
+    directories = keystore.directories
     for target, staged in swap.replace.items():
-        if Path(staged).exists():
-            os.replace(staged, target)
-            _reached(f"replaced {Path(target).name}")
+        directory, name = directories.of(Path(target))
+        if directory.exists(Path(staged).name):
+            directory.replace(Path(staged).name, name)
+            _reached(f"replaced {name}")
     for leftover in swap.discard:
-        Path(leftover).unlink(missing_ok=True)
-    for directory in {Path(target).parent for target in swap.replace}:
-        sync_directory(directory)
+        directory, name = directories.of(Path(leftover))
+        directory.unlink(name)
+        directory.sync()
     _reached("swap finished")
     if config.post_renew:
         subprocess.run(config.post_renew, shell=True, check=False, timeout=300)  # noqa: S602 - the operator's hook
@@ -100,7 +116,9 @@ class _Renewal:
         self.notes: list[str] = []
 
     def client(self) -> ScepClient:
-        client, note = connect(self.keystore.config, self.state, self.now)
+        client, note = connect(
+            self.keystore.config, self.state, self.now, self.keystore.directories
+        )
         if note:
             self.notes.append(note)
         return client
@@ -109,10 +127,10 @@ class _Renewal:
         # The new key is on disk (0600) before anything is sent: a PENDING answer or a
         # crash resumes with it, and never enrolls a second time.
         new_pem = new_key_for(self.keystore.config.key_type, old)
-        write_durably(self.keystore.new_key_path, new_pem, mode=0o600)
+        self.keystore.write(self.keystore.new_key_path, new_pem, mode=0o600)
         _reached("new key written")
         new_key = load_private_key(new_pem)
-        request = build_csr(new_key, old.subject_der)
+        request = renewal_request(new_key, old)
         # Recorded before sending: if this run dies with the request in flight, the next
         # one asks about this transaction instead of enrolling again.
         self.state["pending"][self.name] = {
@@ -125,23 +143,23 @@ class _Renewal:
         sent = client.renew(request, KeyPair(old_key, old), now=self.now)
         answer = http_exchange(self.keystore.config.url, sent)
         _reached("answer received")
-        return self.settle(client, client.receive(*answer, now=self.now), request, new_key)
+        return self.settle(client, client.receive(*answer, now=self.now), request)
 
     def resume(self, pending: dict[str, str]) -> Outcome:
-        new_key = load_private_key(self.keystore.new_key_path.read_bytes())
+        if not {"csr", "transaction_id"} <= pending.keys():
+            raise MonitorConfigError(
+                f"the state file's pending record for {self.name!r} is damaged"
+            )
+        new_key = load_private_key(self.keystore.load(self.keystore.new_key_path, follow=False))
         request = CertificationRequest.load(bytes.fromhex(pending["csr"]))
         client = self.client()
         client.resume(request, new_key, pending["transaction_id"], now=self.now)
         answer = http_exchange(self.keystore.config.url, client.poll(now=self.now))
         _reached("answer received")
-        return self.settle(client, client.receive(*answer, now=self.now), request, new_key)
+        return self.settle(client, client.receive(*answer, now=self.now), request)
 
     def settle(
-        self,
-        client: ScepClient,
-        event: ClientEvent,
-        request: CertificationRequest,
-        new_key: PrivateKey,
+        self, client: ScepClient, event: ClientEvent, request: CertificationRequest
     ) -> Outcome:
         if isinstance(event, RequestPending):
             self.state["pending"][self.name] = {
@@ -151,15 +169,17 @@ class _Renewal:
             }
             self.state.save()
             return self.outcome("pending", f"transaction {event.transaction_id}")
+        if isinstance(event, CertificateRefused):
+            # The CA has issued: the transaction stays recorded, so that a later run
+            # asks about it again instead of enrolling a second time.
+            return self.outcome("failed", f"the issued certificate is refused: {event.reason}")
         if not isinstance(event, CertificateIssued):
             self.state["pending"].pop(self.name, None)
             self.state.save()
-            self.keystore.new_key_path.unlink(missing_ok=True)
+            directory, name = self.keystore.directories.of(self.keystore.new_key_path)
+            directory.unlink(name)
             return self.outcome("failed", f"{type(event).__name__}: {event}")
-        assert client.ca is not None
-        problem = _check(event.certificate, new_key, request, client.ca.ca, self.now)
-        if problem:
-            return self.outcome("failed", f"the issued certificate is refused: {problem}")
+        assert client.ca is not None  # a client that received a CertRep has its CA
         swap = self.keystore.stage(event.certificate, client.ca.ca)
         _reached("new keystore staged")
         self.install(swap)
@@ -168,8 +188,9 @@ class _Renewal:
     def install(self, swap: Swap) -> None:
         stamp = self.now.strftime("%Y%m%dT%H%M%S")
         for path in self.keystore.files:
-            backup(path, stamp)
-            keep_mode_and_owner(path, Path(swap.replace[str(path)]))
+            directory, name = self.keystore.directories.of(path)
+            directory.backup(name, stamp)
+            directory.copy_mode_and_owner(name, Path(swap.replace[str(path)]).name)
         _reached("old keystore backed up")
         # One write moves the renewal from "pending" to "swap": from here on, a run that
         # stops is finished by the next one, which no longer asks the CA.
@@ -177,28 +198,10 @@ class _Renewal:
         self.state["swaps"][self.name] = swap.to_json()
         self.state.save()
         _reached("swap recorded")
-        complete_swap(self.keystore.config, self.state, swap)
+        complete_swap(self.keystore, self.state, swap)
 
     def outcome(self, result: str, detail: str) -> Outcome:
         return Outcome(self.name, result, "; ".join([detail, *self.notes]))
-
-
-def _check(
-    certificate: Certificate,
-    key: PrivateKey,
-    request: CertificationRequest,
-    ca: Certificate,
-    now: datetime,
-) -> str | None:
-    if certificate.public_key_der != key.public_key_der:
-        return "not for the new key"
-    if certificate.subject_der != request.subject_der:
-        return "not for the requested subject"
-    if not certificate.not_valid_before <= now <= certificate.not_valid_after:
-        return "not valid now"
-    if not is_issued_by(certificate, ca, backend=get_backend(), algorithms=DEFAULT_POLICY):
-        return "not signed by the CA"
-    return None
 
 
 def renew_all(
@@ -209,30 +212,33 @@ def renew_all(
     ``report`` is called with each keystore's outcome as soon as it is known.
     """
     keystores = load_config(config)
-    lock_path = config.with_name(config.name + ".lock")
-    with lock_path.open("w") as lock:
+    with Directories() as directories:
+        here, name = directories.of(config)
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock = here.lock(name + ".lock")
         except BlockingIOError:
             raise MonitorConfigError("another monitor run holds the lock") from None
-        state = MonitorState(config)
-        outcomes = []
-        for keystore in keystores:
-            outcome = _one(keystore, state, now)
-            if report is not None:
-                report(outcome)
-            outcomes.append(outcome)
-        return outcomes
+        with lock:
+            state = MonitorState(config, here)
+            outcomes = []
+            for keystore in keystores:
+                outcome = _one(keystore, state, now, directories)
+                if report is not None:
+                    report(outcome)
+                outcomes.append(outcome)
+            return outcomes
 
 
-def _one(config: KeystoreConfig, state: MonitorState, now: datetime) -> Outcome:
+def _one(
+    config: KeystoreConfig, state: MonitorState, now: datetime, directories: Directories
+) -> Outcome:
     name = config.name
     try:
+        keystore = keystore_for(config, directories)
         swap = state["swaps"].get(name)
         if swap is not None:  # a run stopped mid-swap: finish it, and that is the renewal
-            complete_swap(config, state, Swap.from_json(swap))
+            complete_swap(keystore, state, Swap.from_json(swap))
             return Outcome(name, "renewed", "finished the swap an earlier run began")
-        keystore = keystore_for(config)
         renewal = _Renewal(keystore, state, now)
         pending = state["pending"].get(name)
         if pending is not None:
@@ -243,9 +249,9 @@ def _one(config: KeystoreConfig, state: MonitorState, now: datetime) -> Outcome:
             if check.state is RenewalState.EXPIRED:
                 return Outcome(name, "expired", "expired: enroll again with a challenge")
             if check.state is RenewalState.NOT_DUE:
-                if rollover_check_due(config, state, now):
+                if rollover_check_due(config, state, now, directories):
                     renewal.client()  # the rollover alone
-                    renewal.notes.append(look_ahead(config, state, now))
+                    renewal.notes.append(look_ahead(config, state, now, directories))
                 detail = "; ".join(
                     [f"renew from {check.renew_at.isoformat()}", *filter(None, renewal.notes)]
                 )
@@ -253,7 +259,7 @@ def _one(config: KeystoreConfig, state: MonitorState, now: datetime) -> Outcome:
             outcome = renewal.start(old_key, old)
         if outcome.result not in ("renewed", "pending"):
             return outcome
-        note = look_ahead(config, state, now)
+        note = look_ahead(config, state, now, directories)
         return Outcome(name, outcome.result, "; ".join(filter(None, [outcome.detail, note])))
     except (OSError, ScepError, ValueError) as exc:
         return Outcome(name, "failed", str(exc)[:300])

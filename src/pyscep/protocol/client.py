@@ -10,7 +10,9 @@ and changes nothing.
 PENDING, FAILURE and an issued certificate are events, not exceptions. A
 reply that breaks the protocol (wrong transactionID, recipientNonce not
 echoed, bad signature, wrong Content-Type) moves the client to FAILED with a
-`ProtocolFailed` event.
+`ProtocolFailed` event. An issued certificate is accepted (`CertificateIssued`)
+only when it is for the requested key and subject, signed by the CA of
+GetCACert and valid at ``now``; any other is `CertificateRefused`, with why.
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
-from pyscep.certificate import Certificate
+from pyscep.certificate import Certificate, names_equal
 from pyscep.cms.enveloped import signature_only
-from pyscep.crypto import KeyPair, PrivateKey
+from pyscep.crypto import KeyPair, PrivateKey, get_backend
+from pyscep.crypto.signed_object import is_issued_by
 from pyscep.enums import FailInfo, MessageType, PKIStatus
-from pyscep.errors import LocalProtocolError, ScepError, UnsupportedAlgorithmError
+from pyscep.errors import (
+    LocalProtocolError,
+    RemoteProtocolError,
+    ScepError,
+    UnsupportedAlgorithmError,
+)
 from pyscep.http import HttpRequest, Operation, classify_response, client_request
 from pyscep.messages import (
     BuiltRequest,
@@ -42,7 +50,6 @@ from pyscep.messages import (
     build_pkcs_req,
     build_request,
     decrypt_pki_message,
-    issued_certificate,
     negotiate,
     parse_ca_certificates,
     parse_next_ca_certificates,
@@ -57,6 +64,7 @@ __all__ = [
     "CACertificatesReceived",
     "CapabilitiesReceived",
     "CertificateIssued",
+    "CertificateRefused",
     "CertificatesReceived",
     "ClientEvent",
     "ClientState",
@@ -121,8 +129,13 @@ class PollSchedule:
 
     def delay(self, attempt: int) -> timedelta:
         """How long to wait before poll number ``attempt`` (0 for the first)."""
-        seconds = self.first.total_seconds() * self.factor ** min(attempt, 64)
-        return min(timedelta(seconds=seconds), self.maximum)
+        longest = self.maximum.total_seconds()
+        try:
+            seconds = self.first.total_seconds() * self.factor**attempt
+        except OverflowError:  # a float can be larger than any wait
+            seconds = longest
+        # Capped as seconds: a timedelta that large would not exist.
+        return timedelta(seconds=min(seconds, longest))
 
 
 # --- events ----------------------------------------------------------------------
@@ -156,6 +169,20 @@ class CertificateIssued:
 
     certificate: Certificate
     chain: tuple[Certificate, ...]
+    transaction_id: str
+
+
+@dataclass(frozen=True)
+class CertificateRefused:
+    """SUCCESS, but the certificate is not the one asked for: ``reason`` says why.
+
+    Not for the requested key, not signed by the CA of GetCACert, not valid
+    at ``now``, or (unless ``allow_subject_rewrite``) for another subject.
+    The CA has issued it: poll or resume the transaction, never enroll again.
+    """
+
+    certificate: Certificate
+    reason: str
     transaction_id: str
 
 
@@ -216,6 +243,7 @@ ClientEvent = (
     | CACertificatesReceived
     | NextCAReceived
     | CertificateIssued
+    | CertificateRefused
     | CertificatesReceived
     | CrlReceived
     | RequestPending
@@ -233,14 +261,21 @@ class _Outstanding:
     keys: KeyPair
     #: The CSR's key (enrollments), to pick the issued certificate.
     requested_key: bytes | None
-    #: For polls: what CertPoll names.
+    #: For polls: what CertPoll names (and the subject the certificate must have).
     poll_content: IssuerAndSubject | None
     #: A key that only signs: the challengePassword that keys the CertRep (RFC 8894 3.1).
     password: bytes | None = field(default=None, repr=False)
+    #: When the reply was received (`ScepClient.reopen` judges validity then).
+    received_at: datetime | None = None
 
 
 class ScepClient:
-    """The client side of SCEP against one CA, sans I/O."""
+    """The client side of SCEP against one CA, sans I/O.
+
+    ``allow_subject_rewrite``: accept an issued certificate whose subject is not
+    the one requested (for CAs that set it themselves, from a template or a
+    directory); the key, the CA's signature and the validity are still checked.
+    """
 
     def __init__(
         self,
@@ -250,8 +285,10 @@ class ScepClient:
         profile: InteropProfile = STRICT,
         ca_fingerprint: bytes | None = None,
         poll_schedule: PollSchedule = PollSchedule(),
+        allow_subject_rewrite: bool = False,
     ) -> None:
         self.path = path
+        self.allow_subject_rewrite = allow_subject_rewrite
         self.algorithms = algorithms
         self.profile = profile
         self.ca_fingerprint = ca_fingerprint
@@ -518,7 +555,7 @@ class ScepClient:
         if status is PKIStatus.FAILURE:
             assert message.fail_info is not None
             return RequestRejected(txid, message.fail_info, message.fail_info_text)
-        return self._success(message, outstanding, body)
+        return self._success(message, outstanding, body, now)
 
     def _now_pending(self, outstanding: _Outstanding, now: datetime) -> ClientEvent:
         if self._pending is None:
@@ -534,17 +571,25 @@ class ScepClient:
             )
         return RequestPending(outstanding.built.transaction_id, self.next_poll_at, give_up_at)
 
-    def _success(self, message: PKIMessage, outstanding: _Outstanding, body: bytes) -> ClientEvent:
+    def _success(
+        self, message: PKIMessage, outstanding: _Outstanding, body: bytes, now: datetime
+    ) -> ClientEvent:
         try:
             content = decrypt_pki_message(
                 message, outstanding.keys, algorithms=self.algorithms, password=outstanding.password
             )
         except UnsupportedAlgorithmError as exc:
-            self._unread = outstanding
+            self._unread = replace(outstanding, received_at=now)
             return ReplyUnreadable(body, str(exc))
-        return self._content(content, outstanding)
+        return self._content(content, outstanding, self.algorithms, now)
 
-    def _content(self, content: DecryptedContent, outstanding: _Outstanding) -> ClientEvent:
+    def _content(
+        self,
+        content: DecryptedContent,
+        outstanding: _Outstanding,
+        algorithms: AlgorithmPolicy,
+        now: datetime,
+    ) -> ClientEvent:
         if not isinstance(content, CertsOnly):
             raise LocalProtocolError("a CertRep SUCCESS carries a certs-only SignedData")
         kind = outstanding.built.message_type
@@ -552,16 +597,53 @@ class ScepClient:
             return CrlReceived(content.crls)
         if kind is MessageType.GET_CERT:
             return CertificatesReceived(content.certificates)
-        assert outstanding.requested_key is not None
-        issued = issued_certificate(content, outstanding.requested_key)
+        if not content.certificates:
+            raise RemoteProtocolError("the CertRep carries no certificate")
+        # RFC 8894: the issued certificate comes first, any chain after it.
+        issued, txid = content.certificates[0], outstanding.built.transaction_id
+        reason = self._refusal(issued, outstanding, algorithms, now)
+        if reason is not None:
+            return CertificateRefused(issued, reason, txid)
         chain = tuple(c for c in content.certificates if c != issued)
-        return CertificateIssued(issued, chain, outstanding.built.transaction_id)
+        return CertificateIssued(issued, chain, txid)
 
-    def reopen(self, reply: bytes, *, algorithms: AlgorithmPolicy) -> ClientEvent:
-        """Open a kept `ReplyUnreadable` reply under a policy that allows its algorithms."""
+    def _refusal(
+        self,
+        issued: Certificate,
+        outstanding: _Outstanding,
+        algorithms: AlgorithmPolicy,
+        now: datetime,
+    ) -> str | None:
+        """Why ``issued`` is not the certificate requested, or None: the one acceptance check."""
+        assert self.ca is not None
+        assert outstanding.poll_content is not None  # enrollments and polls name their subject
+        if issued.public_key_der != outstanding.requested_key:
+            return "it is not for the requested key"
+        # The CA's key, whoever signed the CertRep (an RA signs replies, not certificates).
+        if not is_issued_by(issued, self.ca.ca, backend=get_backend(), algorithms=algorithms):
+            return f"it is not signed by the CA ({self.ca.ca.subject})"
+        if now + _CLOCK_SKEW < issued.not_valid_before:
+            return f"it is not valid before {issued.not_valid_before.isoformat()}"
+        if now > issued.not_valid_after:
+            return f"it expired at {issued.not_valid_after.isoformat()}"
+        requested = outstanding.poll_content.subject_der
+        if not self.allow_subject_rewrite and not names_equal(issued.subject_der, requested):
+            return f"it is for another subject ({issued.subject})"
+        return None
+
+    def reopen(
+        self, reply: bytes, *, algorithms: AlgorithmPolicy, now: datetime | None = None
+    ) -> ClientEvent:
+        """Open a kept `ReplyUnreadable` reply under a policy that allows its algorithms.
+
+        The certificate is judged valid or not at ``now`` (default: when the
+        reply was received).
+        """
         outstanding = self._unread
         if outstanding is None or self.ca is None:
             raise LocalProtocolError("no unreadable reply to reopen")
+        assert outstanding.received_at is not None
+        when = outstanding.received_at if now is None else now
         message = verify_cert_rep(
             parse_pki_message(reply),
             ca_certificates=self.ca.verification,
@@ -572,7 +654,7 @@ class ScepClient:
         content = decrypt_pki_message(
             message, outstanding.keys, algorithms=algorithms, password=outstanding.password
         )
-        return self._content(content, outstanding)
+        return self._content(content, outstanding, algorithms, when)
 
 
 def _reply_password(signer: Certificate, request: CertificationRequest) -> bytes | None:
@@ -586,6 +668,9 @@ def _reply_password(signer: Certificate, request: CertificationRequest) -> bytes
         )
     return request.challenge_password.encode()
 
+
+#: How far ahead of the client's clock a new certificate's notBefore may be (clocks differ).
+_CLOCK_SKEW = timedelta(minutes=5)
 
 _AWAITING = frozenset(
     {
