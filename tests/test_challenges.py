@@ -17,6 +17,7 @@ from pyscep.messages import CertificationRequest, build_csr
 from pyscep.protocol.challenges import (
     CHALLENGE_ALPHABET,
     CallbackChallenge,
+    ChallengeOutcome,
     ChallengeVerdict,
     Consumed,
     InMemoryChallenges,
@@ -48,11 +49,11 @@ class Clock:
 
 def test_static_challenge_is_compared_and_says_why() -> None:
     checker = StaticChallenge("sesame-open-sesame")
-    assert checker.check("sesame-open-sesame", request()).ok is True
-    assert checker.check("sesame", request()) == ChallengeVerdict(
-        False, "the challenge password is wrong"
+    assert checker.check("sesame-open-sesame", request()).accepted
+    assert checker.check("sesame", request()) == ChallengeVerdict.refuse(
+        "the challenge password is wrong"
     )
-    assert checker.check(None, request()).ok is None
+    assert checker.check(None, request()).outcome is ChallengeOutcome.ABSENT
 
 
 def test_a_callback_is_the_applications_validator() -> None:
@@ -60,11 +61,13 @@ def test_a_callback_is_the_applications_validator() -> None:
 
     def validate(password: str | None, csr: CertificationRequest) -> ChallengeVerdict:
         seen.append(password)
-        return ChallengeVerdict(password == "from-the-mdm", "asked the MDM")
+        if password == "from-the-mdm":
+            return ChallengeVerdict.accept("asked the MDM")
+        return ChallengeVerdict.refuse("asked the MDM")
 
     checker = CallbackChallenge(validate)
-    assert checker.check("from-the-mdm", request()).ok is True
-    assert checker.check("guess", request()).ok is False
+    assert checker.check("from-the-mdm", request()).accepted
+    assert checker.check("guess", request()).outcome is ChallengeOutcome.REFUSED
     assert seen == ["from-the-mdm", "guess"]
 
 
@@ -95,9 +98,9 @@ def test_a_one_time_challenge_works_once() -> None:
     checker = _one_time(Clock())
     challenge = checker.issue(ttl=timedelta(hours=1), subject="CN=dev1")
     first = checker.check(challenge, request())
-    assert first == ChallengeVerdict(True, "the one-time challenge checked out")
+    assert first == ChallengeVerdict.accept("the one-time challenge checked out")
     again = checker.check(challenge, request())
-    assert again == ChallengeVerdict(False, "the challenge password was already used")
+    assert again == ChallengeVerdict.refuse("the challenge password was already used")
 
 
 def test_an_expired_challenge_is_refused_by_the_injected_clock() -> None:
@@ -105,31 +108,35 @@ def test_an_expired_challenge_is_refused_by_the_injected_clock() -> None:
     checker = _one_time(clock)
     challenge = checker.issue(ttl=timedelta(minutes=5))
     clock.now = NOW + timedelta(minutes=6)
-    assert checker.check(challenge, request()) == ChallengeVerdict(
-        False, "the challenge password has expired"
+    assert checker.check(challenge, request()) == ChallengeVerdict.refuse(
+        "the challenge password has expired"
     )
 
 
 def test_a_challenge_for_another_identity_is_refused_and_stays_valid() -> None:
     checker = _one_time(Clock())
     challenge = checker.issue(ttl=timedelta(hours=1), subject="CN=dev1")
-    assert checker.check(challenge, request("CN=intruder")) == ChallengeVerdict(
-        False, "the challenge password was issued for another identity"
+    assert checker.check(challenge, request("CN=intruder")) == ChallengeVerdict.refuse(
+        "the challenge password was issued for another identity: the request's subject"
+        " CN=intruder does not match 'CN=dev1'"
     )
-    assert checker.check(challenge, request("CN=dev1")).ok is True
+    assert checker.check(challenge, request("CN=dev1")).accepted
 
 
 def test_a_challenge_can_be_bound_to_a_subject_alt_name() -> None:
     checker = _one_time(Clock())
     challenge = checker.issue(ttl=timedelta(hours=1), subject_alt_name="dns_name:*.example.com")
-    assert checker.check(challenge, request(sans=("dns_name:other.test",))).ok is False
-    assert checker.check(challenge, request(sans=("dns_name:vpn.example.com",))).ok is True
+    assert (
+        checker.check(challenge, request(sans=("dns_name:other.test",))).outcome
+        is ChallengeOutcome.REFUSED
+    )
+    assert checker.check(challenge, request(sans=("dns_name:vpn.example.com",))).accepted
 
 
 def test_unknown_challenges_and_bad_patterns() -> None:
     checker = _one_time(Clock())
-    assert checker.check("never-issued-challenge", request()) == ChallengeVerdict(
-        False, "the challenge password is unknown"
+    assert checker.check("never-issued-challenge", request()) == ChallengeVerdict.refuse(
+        "the challenge password is unknown"
     )
     with pytest.raises(PolicyConfigError):
         checker.issue(ttl=timedelta(hours=1), subject="CN")
@@ -143,11 +150,11 @@ def test_a_consumed_challenge_never_works_twice(attempts: list[str]) -> None:
     successes = 0
     for attempt in attempts:
         if attempt == "right":
-            successes += bool(checker.check(challenge, request()).ok)
+            successes += checker.check(challenge, request()).accepted
         elif attempt == "wrong-identity":
-            assert checker.check(challenge, request("CN=else")).ok is False
+            assert checker.check(challenge, request("CN=else")).outcome is ChallengeOutcome.REFUSED
         else:
-            assert checker.check("x" * 24, request()).ok is False
+            assert checker.check("x" * 24, request()).outcome is ChallengeOutcome.REFUSED
     assert successes == (1 if "right" in attempts else 0)
 
 
@@ -181,7 +188,7 @@ def test_the_sqlite_store_reports_each_outcome(tmp_path: Path) -> None:
     clock = Clock()
     checker = OneTimeChallenges(SqliteChallenges(tmp_path / "state.sqlite"), clock)
     used = checker.issue(ttl=timedelta(hours=1))
-    assert checker.check(used, request()).ok is True
+    assert checker.check(used, request()).accepted
     assert checker.check(used, request()).reason == "the challenge password was already used"
     stale = checker.issue(ttl=timedelta(seconds=1))
     clock.now = NOW + timedelta(seconds=2)

@@ -41,6 +41,7 @@ from pyscep.protocol.server import (
     ResponderConfig,
     ScepResponder,
 )
+from pyscep.protocol.transactions import Awaiting
 from pyscep.testing import DemoIdentity, make_identity
 from tests.helpers import NOW
 
@@ -64,13 +65,13 @@ def _send(
     client: ScepClient, server: ScepResponder, ca: DemoIdentity, request: HttpRequest
 ) -> object:
     target = urlsplit(request.target)
-    event = server.receive(request.method, target.path, target.query, request.body)
+    event = server.receive(request.method, target.path, target.query, request.body, now=NOW)
     if isinstance(event, Answered):
         response = event.response
     else:
         assert isinstance(event, EnrollmentRequested)
-        if event.challenge_ok or event.renewal:
-            response = server.issue(event, ca.issue(event.request, now=NOW), now=NOW)
+        if event.challenge.accepted or event.renewal:
+            response = server.issue(event, ca, now=NOW)
         else:
             response = server.reject(event, FailInfo.BAD_REQUEST, now=NOW)
     return client.receive(response.status, response.content_type, response.body, now=NOW)
@@ -195,7 +196,7 @@ def test_an_ed25519_key_without_a_challenge_is_told_why() -> None:
         signer=self_signed_signer(key, "CN=no challenge", now=NOW),
         recipient=ca.certificate,
     )
-    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der)
+    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der, now=NOW)
     assert isinstance(event, Answered)
     reply = parse_pki_message(event.response.body)
     assert reply.fail_info is FailInfo.BAD_ALG
@@ -210,10 +211,10 @@ def test_a_request_enveloped_by_password_alone_is_opened_with_the_static_challen
     signer = self_signed_signer(key, "CN=password only", now=NOW)
     built = build_pkcs_req(request, signer=signer, recipient=None, password=CHALLENGE.encode())
     assert [r.kind for r in parse_pki_message(built.der).envelope.recipients] == ["pwri"]  # type: ignore[union-attr]
-    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der)
+    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der, now=NOW)
     assert isinstance(event, EnrollmentRequested)
-    assert event.challenge_ok
-    response = server.issue(event, ca.issue(event.request, now=NOW), now=NOW)
+    assert event.challenge.accepted
+    response = server.issue(event, ca, now=NOW)
     reply = verify_cert_rep(
         parse_pki_message(response.body), ca_certificates=[ca.certificate], request=built
     )
@@ -237,17 +238,17 @@ def test_an_ed25519_client_polls_a_pending_request_and_reads_the_reply() -> None
     request = build_csr(key, "CN=pending ed25519", challenge_password=CHALLENGE)
     sent = client.enroll(request, key, now=NOW)
     target = urlsplit(sent.target)
-    first = server.receive(sent.method, target.path, target.query, sent.body)
+    first = server.receive(sent.method, target.path, target.query, sent.body, now=NOW)
     assert isinstance(first, EnrollmentRequested)
-    pending = server.pending(first, now=NOW)
+    pending = server.pending(first, now=NOW, awaiting=Awaiting.APPLICATION)
     assert isinstance(
         client.receive(pending.status, pending.content_type, pending.body, now=NOW), RequestPending
     )
     poll = client.poll(now=NOW)
     target = urlsplit(poll.target)
-    polled = server.receive(poll.method, target.path, target.query, poll.body)
+    polled = server.receive(poll.method, target.path, target.query, poll.body, now=NOW)
     assert isinstance(polled, PollRequested)
-    response = server.issue(polled, ca.issue(polled.request, now=NOW), now=NOW)
+    response = server.issue(polled, ca, now=NOW)
     event = client.receive(response.status, response.content_type, response.body, now=NOW)
     assert isinstance(event, CertificateIssued), event
     assert event.certificate.public_key_der == key.public_key_der
@@ -301,9 +302,9 @@ def test_inspect_opens_a_certrep_to_an_ec_or_ed25519_client(kind: str) -> None:
         key = pyscep.load_private_key(make_identity("device", now=NOW, key_type=kind).key_der)
     sent = client.enroll(build_csr(key, "CN=inspected", challenge_password=CHALLENGE), key, now=NOW)
     target = urlsplit(sent.target)
-    event = server.receive(sent.method, target.path, target.query, sent.body)
+    event = server.receive(sent.method, target.path, target.query, sent.body, now=NOW)
     assert isinstance(event, EnrollmentRequested)
-    reply = server.issue(event, ca.issue(event.request, now=NOW), now=NOW).body
+    reply = server.issue(event, ca, now=NOW).body
     if kind == "ed25519":
         found = inspect_payload(reply, certificates=[ca.certificate], passwords=[b"let-me-in"])
     else:

@@ -92,6 +92,41 @@ def test_strongswan_enrolls_and_renews(tmp_path: Path) -> None:
     assert renewed.public_key_der == _public_key_of(tmp_path / "renewed.key")
 
 
+def test_strongswan_renewals_that_prove_nothing_are_refused(tmp_path: Path) -> None:
+    """Issue 20, classes 1 and 3: a RenewalReq signed by a certificate made on the spot,
+    by a foreign CA with our CA's name, or by our certificate for another subject."""
+    result = _run("forged-renewals", tmp_path)
+    assert result["exits"] == {
+        "self-signed": 1,
+        "self-signed-own-key": 1,
+        "foreign-ca": 1,
+        "printer-enroll": 0,
+        "subject-change": 1,
+        "renewal": 0,
+    }, result
+    # The certificate made on the spot does not even carry the requested key: the
+    # responder refuses it before the application is asked (so it is no decision).
+    # Signed by a certificate that is neither the requested key's nor this CA's (made on
+    # the spot, or by a foreign CA): the responder refuses it before the application is
+    # asked, so it is no decision in the log, only a refusal with its reason.
+    assert result["log"] == [
+        "RenewalReq sha256 aes128_cbc sha256_rsa rejected",
+        "PKCSReq sha256 aes128_cbc sha256_rsa issued",
+        "RenewalReq sha256 aes128_cbc sha256_rsa rejected",
+        "RenewalReq sha256 aes128_cbc sha256_rsa issued",
+    ]
+    refused = "the signer's key is not the requested key, and the signer is not this CA's"
+    reasons = result["reasons"]
+    assert reasons[0] == refused
+    assert "self-signed certificate (a first enrollment)" in reasons[1]
+    assert reasons[2] == refused
+    assert "a renewal keeps its subject" in reasons[4]
+    assert reasons[5].startswith("renewal of serial")
+    _verify_chain(tmp_path, "printer.pem", "printer-2.pem")
+    renewed = Certificate.load((tmp_path / "printer-2.pem").read_bytes())
+    assert renewed.subject == Certificate.load((tmp_path / "printer.pem").read_bytes()).subject
+
+
 def test_strongswan_polls_after_pending(tmp_path: Path) -> None:
     result = _run("strongswan-pending", tmp_path)
     assert result["exit"] == 0, result["stderr"]
@@ -135,7 +170,18 @@ def test_two_hundred_enrollments_against_gunicorn_workers_sharing_one_state(
     result = _run("gunicorn-load", tmp_path)
     # Every request answered, every certificate distinct, no serial number reused.
     assert (result["count"], result["distinct"], result["serials"]) == (200, 200, 200)
+    _signed_once(result)
     _verify_chain(tmp_path, *(f"load-{index}.pem" for index in range(200)))
+
+
+def _signed_once(result: dict[str, Any]) -> None:
+    """Each transaction signed once: one serial number handed out per certificate issued
+    (the 200, and the one of the raced request), and racing retries share one certificate."""
+    assert result["stored_issued"] == 201
+    assert result["stored_serials"] == [201, 201]
+    assert result["race_last"] == "SUCCESS"
+    assert set(result["race_statuses"]) <= {"SUCCESS", "PENDING"}
+    assert result["race_certificates"] == 1
 
 
 def test_the_asgi_application_under_uvicorn(tmp_path: Path) -> None:
@@ -162,8 +208,7 @@ def test_certmonger_enrolls_against_pyscep_serve_through_an_ra(tmp_path: Path) -
 def test_two_hundred_enrollments_with_the_state_in_postgresql(tmp_path: Path) -> None:
     result = _run("gunicorn-load-postgres", tmp_path)
     assert (result["count"], result["distinct"], result["serials"]) == (200, 200, 200)
-    assert result["stored_serials"] == [200, 200]
-    assert result["stored_issued"] == 200
+    _signed_once(result)
     _verify_chain(tmp_path, *(f"load-{index}.pem" for index in range(200)))
 
 

@@ -22,6 +22,7 @@ from pyscep import Certificate, FailInfo, MessageType, PolicyConfigError
 from pyscep.policy import (
     Action,
     CertificateStatus,
+    ChallengeVerdict,
     Classification,
     DistinguishedName,
     EnrollmentMode,
@@ -125,6 +126,15 @@ def revoked(p: Party) -> InventoryRecord:
     return InventoryRecord(p.certificate, CertificateStatus.REVOKED, "VPN Server", "Trustcenter")
 
 
+def _verdict(challenge: bool | None) -> ChallengeVerdict:
+    """The checker's verdict a test asks for: True accepted, False refused, None absent."""
+    if challenge is None:
+        return ChallengeVerdict.absent()
+    if challenge:
+        return ChallengeVerdict.accept("the challenge password checked out")
+    return ChallengeVerdict.refuse("the challenge password is wrong")
+
+
 def request(
     *,
     signer: Party = DEVICE,
@@ -146,7 +156,7 @@ def request(
         public_key=PublicKeyView.from_der(spki),
         signer=signer.certificate,
         signature_verified=signature,
-        challenge_ok=challenge,
+        challenge=_verdict(challenge),
         subject_alt_names=sans,
         extended_key_usages=ekus,
         transaction_id=transaction_id,

@@ -33,7 +33,13 @@ from pyscep.http import (
     read_request,
     route_of,
 )
-from pyscep.messages import IssuerAndSerial, IssuerAndSubject, build_cert_poll, build_csr
+from pyscep.messages import (
+    CertificationRequest,
+    IssuerAndSerial,
+    IssuerAndSubject,
+    build_cert_poll,
+    build_csr,
+)
 from pyscep.protocol.challenges import StaticChallenge
 from pyscep.protocol.client import (
     _CALLS,
@@ -60,8 +66,16 @@ from pyscep.protocol.server import (
     ResponderConfig,
     ScepResponder,
     ServerEvent,
+    VerifiedRenewal,
 )
-from pyscep.protocol.transactions import Transaction, TransactionState
+from pyscep.protocol.transactions import (
+    CLAIM_LEASE,
+    Act,
+    Awaiting,
+    Phase,
+    Transaction,
+    TransactionState,
+)
 from pyscep.testing import make_identity
 from tests.helpers import NOW
 
@@ -88,8 +102,8 @@ def issue_if_challenge_ok(server: ScepResponder, event: ServerEvent) -> HttpResp
     if isinstance(event, Answered):
         return event.response
     assert isinstance(event, EnrollmentRequested)
-    if event.challenge_ok or event.renewal:
-        return server.issue(event, CA.issue(event.request, now=NOW), now=NOW)
+    if event.challenge.accepted or event.renewal:
+        return server.issue(event, CA, now=NOW)
     return server.reject(event, FailInfo.BAD_REQUEST, now=NOW)
 
 
@@ -103,7 +117,9 @@ def always_pending(server: ScepResponder, event: ServerEvent) -> HttpResponse:
 def exchange(server: ScepResponder, request: HttpRequest, decide: Decide) -> HttpResponse:
     """What an HTTP transport does: carry the request, let the application decide."""
     target = urlsplit(request.target)
-    return decide(server, server.receive(request.method, target.path, target.query, request.body))
+    return decide(
+        server, server.receive(request.method, target.path, target.query, request.body, now=NOW)
+    )
 
 
 def send(client: ScepClient, server: ScepResponder, request: HttpRequest, decide: Decide) -> object:
@@ -242,11 +258,11 @@ def test_pending_then_poll_then_manual_approval() -> None:
     event = send(client, server, client.poll(now=NOW), always_pending)
     assert isinstance(event, RequestPending)
     assert event.poll_at == NOW + timedelta(seconds=60)  # backing off
-    issued = CA.issue(request, now=NOW)
-    server.approve(event.transaction_id, issued, now=NOW)
+    approved = server.approve(event.transaction_id, CA, now=NOW)
     final = send(client, server, client.poll(now=NOW), always_pending)
     assert isinstance(final, CertificateIssued)
-    assert final.certificate == issued
+    assert final.certificate.der == approved.certificates[0]
+    assert final.certificate.public_key_der == request.public_key_der
 
 
 def test_a_resent_request_gets_the_same_certificate_never_a_second() -> None:
@@ -316,7 +332,7 @@ def test_message_types_the_application_did_not_take_on_are_refused() -> None:
     client = ready_client(handling)
     request = client.get_cert(IssuerAndSerial.of(keys.certificate), keys)
     target = urlsplit(request.target)
-    reached = handling.receive(request.method, target.path, target.query, request.body)
+    reached = handling.receive(request.method, target.path, target.query, request.body, now=NOW)
     assert isinstance(reached, CertificateRequested)
     assert reached.wanted == IssuerAndSerial.of(keys.certificate)
 
@@ -329,7 +345,11 @@ def test_renewal_is_signed_with_the_existing_certificate(
 ) -> None:
     server = responder()
     client = ready_client(server, profile=profile)
-    current = pyscep.KeyPair(DEVICE_KEY, CA.issue(csr(), now=NOW))
+    enrolled = send(
+        client, server, client.enroll(csr(), DEVICE_KEY, now=NOW), issue_if_challenge_ok
+    )
+    assert isinstance(enrolled, CertificateIssued)
+    current = pyscep.KeyPair(DEVICE_KEY, enrolled.certificate)
     new_key = pyscep.load_private_key(make_identity("device", now=NOW).key_der)
     seen: list[ServerEvent] = []
 
@@ -343,7 +363,9 @@ def test_renewal_is_signed_with_the_existing_certificate(
     assert event.certificate.public_key_der == new_key.public_key_der
     (requested,) = seen
     assert isinstance(requested, EnrollmentRequested)
-    assert (requested.message_type, requested.renewal) == (kind, True)
+    assert requested.message_type is kind
+    assert requested.renewal == VerifiedRenewal(current.certificate, enrolled.transaction_id)
+    assert requested.why_not_renewal is None
     assert requested.signer_certificate == current.certificate
 
 
@@ -462,7 +484,7 @@ def test_a_response_nobody_waits_for_is_refused(state: ClientState) -> None:
 def test_the_responder_answers_anything_with_an_event(body: bytes, method: str, query: str) -> None:
     server = responder()
     for q in (query, "operation=PKIOperation", "operation=PKIOperation&message=" + query):
-        event = server.receive(method, "/scep", q, body)
+        event = server.receive(method, "/scep", q, body, now=NOW)
         assert isinstance(event, Answered)
         assert event.response.status in (200, 400, 404)
         if event.response.status == 200 and "PKIOperation" in q:
@@ -505,27 +527,32 @@ def test_ca_rollover_through_get_next_ca_cert() -> None:
 
 # --- the responder: (stored transaction, incoming request) pairs ------------------------
 
-_STORED = [None, TransactionState.PENDING, TransactionState.ISSUED, TransactionState.REJECTED]
-_INCOMING = ["PKCSReq same key", "PKCSReq other key", "CertPoll same key", "CertPoll other key"]
+_INCOMING = [
+    "PKCSReq same key",
+    "PKCSReq same key, another CSR",
+    "PKCSReq other key",
+    "PKCSReq victim's CSR under a throw-away certificate",
+    "PKCSReq victim's CSR under another CA's certificate",
+    "CertPoll same key",
+    "CertPoll other key",
+]
 # What the responder does for each pair: an event for the application, or its own answer.
-_EXPECTED = {
-    (None, "PKCSReq same key"): "EnrollmentRequested",
-    (None, "PKCSReq other key"): "EnrollmentRequested",
-    (None, "CertPoll same key"): "FAILURE badCertId",
-    (None, "CertPoll other key"): "FAILURE badCertId",
-    (TransactionState.PENDING, "PKCSReq same key"): "PollRequested",
-    (TransactionState.PENDING, "PKCSReq other key"): "FAILURE badRequest",
-    (TransactionState.PENDING, "CertPoll same key"): "PollRequested",
-    (TransactionState.PENDING, "CertPoll other key"): "FAILURE badCertId",
-    (TransactionState.ISSUED, "PKCSReq same key"): "SUCCESS",
-    (TransactionState.ISSUED, "PKCSReq other key"): "FAILURE badRequest",
-    (TransactionState.ISSUED, "CertPoll same key"): "SUCCESS",
-    (TransactionState.ISSUED, "CertPoll other key"): "FAILURE badCertId",
-    (TransactionState.REJECTED, "PKCSReq same key"): "FAILURE badRequest",
-    (TransactionState.REJECTED, "PKCSReq other key"): "FAILURE badRequest",
-    (TransactionState.REJECTED, "CertPoll same key"): "FAILURE badRequest",
-    (TransactionState.REJECTED, "CertPoll other key"): "FAILURE badCertId",
-}
+# Rows: what the store holds for the transactionID; columns: what arrives for it.
+_WRAPPED = ("FAILURE badMessageCheck", "FAILURE badMessageCheck")
+_TABLE = {
+    None: ("EnrollmentRequested", "EnrollmentRequested", "EnrollmentRequested", *_WRAPPED,
+           "FAILURE badCertId", "FAILURE badCertId"),
+    Phase.PENDING_OPERATOR: ("PENDING", "FAILURE badRequest", "FAILURE badRequest", *_WRAPPED,
+                             "PENDING", "FAILURE badCertId"),
+    Phase.PENDING_APPLICATION: ("PollRequested", "FAILURE badRequest", "FAILURE badRequest",
+                                *_WRAPPED, "PollRequested", "FAILURE badCertId"),
+    Phase.ISSUING: ("PENDING", "FAILURE badRequest", "FAILURE badRequest", *_WRAPPED,
+                    "PENDING", "FAILURE badCertId"),
+    Phase.ISSUED: ("SUCCESS", "FAILURE badRequest", "FAILURE badRequest", *_WRAPPED,
+                   "SUCCESS", "FAILURE badCertId"),
+    Phase.REJECTED: ("FAILURE badRequest", "FAILURE badRequest", "FAILURE badRequest",
+                     *_WRAPPED, "FAILURE badRequest", "FAILURE badCertId"),
+}  # fmt: skip
 OTHER_KEY = pyscep.load_private_key(make_identity("other", now=NOW).key_der)
 TXID = "PAIRS-1"
 
@@ -542,31 +569,48 @@ def _outcome(event: ServerEvent) -> str:
     return status.name
 
 
+def _seed(server: ScepResponder, phase: Phase | None, request: CertificationRequest) -> None:
+    """Bring transaction TXID to ``phase`` the way responders and operators do."""
+    opened = Transaction(
+        TXID, request.public_key_der, TransactionState.PENDING, request.der, updated=NOW
+    )
+    if phase is None:
+        return
+    application = phase is Phase.PENDING_APPLICATION
+    awaiting = Awaiting.APPLICATION if application else Awaiting.OPERATOR
+    assert server.store.record(Act.HOLD, replace(opened, awaiting=awaiting)).applied
+    if phase in (Phase.PENDING_OPERATOR, Phase.PENDING_APPLICATION):
+        return
+    if phase is Phase.REJECTED:
+        denied = replace(opened, fail_info=FailInfo.BAD_REQUEST)
+        assert server.store.record(Act.DENY, denied).applied
+        return
+    claimed = replace(opened, state=TransactionState.ISSUING, claim="the-claim")
+    assert server.store.record(Act.APPROVE, claimed).applied
+    if phase is Phase.ISSUED:
+        issued = replace(claimed, certificates=(CA.issue(request, now=NOW).der,))
+        assert server.store.record(Act.DELIVER, issued).applied
+
+
 @pytest.mark.parametrize(
     ("stored", "incoming"),
-    [(s, i) for s in _STORED for i in _INCOMING],
-    ids=[f"{s.value if s else 'none'}-{i}" for s in _STORED for i in _INCOMING],
+    [(s, i) for s in _TABLE for i in _INCOMING],
+    ids=[f"{s.value if s else 'none'}-{i}" for s in _TABLE for i in _INCOMING],
 )
-def test_every_stored_state_and_request_pair(
-    stored: TransactionState | None, incoming: str
-) -> None:
+def test_every_stored_state_and_request_pair(stored: Phase | None, incoming: str) -> None:
     server = responder()
     request = csr()
-    if stored is not None:
-        server.store.record(
-            Transaction(
-                TXID,
-                request.public_key_der,
-                stored,
-                request.der,
-                (CA.issue(request, now=NOW).der,) if stored is TransactionState.ISSUED else (),
-                fail_info=FailInfo.BAD_REQUEST if stored is TransactionState.REJECTED else None,
-            )
-        )
-    key = DEVICE_KEY if incoming.endswith("same key") else OTHER_KEY
-    signer = pyscep.messages.self_signed_signer(key, "CN=device", now=NOW)
+    _seed(server, stored, request)
+    signing_key = DEVICE_KEY if "same key" in incoming else OTHER_KEY
+    signer = pyscep.messages.self_signed_signer(signing_key, "CN=device", now=NOW)
+    if incoming.endswith("another CA's certificate"):
+        foreign = make_identity("Foreign CA", now=NOW, ca=True)
+        signer = pyscep.KeyPair(OTHER_KEY, foreign.issue(build_csr(OTHER_KEY, "CN=x"), now=NOW))
     if incoming.startswith("PKCSReq"):
-        content = request if key is DEVICE_KEY else build_csr(key, "CN=device")
+        content = {
+            "PKCSReq other key": build_csr(OTHER_KEY, "CN=device"),
+            "PKCSReq same key, another CSR": build_csr(DEVICE_KEY, "CN=admin"),
+        }.get(incoming, request)
         built = pyscep.messages.build_pkcs_req(
             content, signer=signer, recipient=CA.certificate, transaction_id=TXID
         )
@@ -577,8 +621,49 @@ def test_every_stored_state_and_request_pair(
             recipient=CA.certificate,
             transaction_id=TXID,
         )
-    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der)
-    assert _outcome(event) == _EXPECTED[(stored, incoming)]
+    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der, now=NOW)
+    assert _outcome(event) == _TABLE[stored][_INCOMING.index(incoming)]
+    if isinstance(event, PollRequested):  # decided on the request that opened it, always
+        assert event.request.der == request.der
+    after = server.store.get(TXID)
+    # Whatever arrived, nothing the responder did on its own changed the transaction.
+    assert (after.state if after else None) is (
+        None if stored is None else TransactionState(stored.value.split(" ")[0])
+    )
+
+
+@pytest.mark.parametrize("awaiting", list(Awaiting))
+def test_a_claim_whose_worker_died_is_decided_again(awaiting: Awaiting) -> None:
+    """A worker that claimed a transaction and died leaves it ISSUING; after the lease it is
+    what it was before: the application's to decide again, or the operator's."""
+    server = responder()
+    request = csr()
+    opened = Transaction(
+        TXID, request.public_key_der, TransactionState.PENDING, request.der, updated=NOW
+    )
+    server.store.record(Act.HOLD, replace(opened, awaiting=awaiting))
+    claimed = replace(opened, state=TransactionState.ISSUING, claim="died")
+    assert server.store.record(Act.CLAIM if awaiting is Awaiting.APPLICATION else Act.APPROVE,
+                               claimed).applied  # fmt: skip
+    poll = build_cert_poll(
+        IssuerAndSubject(CA.certificate.subject_der, request.subject_der),
+        signer=pyscep.messages.self_signed_signer(DEVICE_KEY, "CN=device", now=NOW),
+        recipient=CA.certificate,
+        transaction_id=TXID,
+    )
+    soon, late = NOW + CLAIM_LEASE, NOW + CLAIM_LEASE + timedelta(seconds=1)
+    during = server.receive("POST", "/scep", "operation=PKIOperation", poll.der, now=soon)
+    assert _outcome(during) == "PENDING"
+    after = server.receive("POST", "/scep", "operation=PKIOperation", poll.der, now=late)
+    if awaiting is Awaiting.OPERATOR:
+        assert _outcome(after) == "PENDING"
+        server.approve(TXID, CA, now=late)
+    else:
+        assert isinstance(after, PollRequested)
+        server.issue(after, CA, now=late)
+    final = server.store.get(TXID)
+    assert final is not None
+    assert final.state is TransactionState.ISSUED
 
 
 def test_get_cert_and_get_crl_when_the_application_handles_them() -> None:
@@ -628,7 +713,7 @@ def test_profiles_shape_what_the_responder_sends() -> None:
         (java, "application/x-x509-ca-ra-cert", None, "sha256_rsa"),
     ):
         server = responder(profile=profile)
-        cacert = server.receive("GET", "/scep", "operation=GetCACert")
+        cacert = server.receive("GET", "/scep", "operation=GetCACert", now=NOW)
         assert isinstance(cacert, Answered)
         assert cacert.response.content_type == shape
         found = pyscep.messages.parse_ca_certificates(cacert.response.body, now=NOW)
@@ -643,7 +728,7 @@ def test_profiles_shape_what_the_responder_sends() -> None:
             recipient=CA.certificate,
             transaction_id=f"SHAPE-{profile.name}",
         )
-        answered = server.receive("POST", "/scep", "operation=PKIOperation", built.der)
+        answered = server.receive("POST", "/scep", "operation=PKIOperation", built.der, now=NOW)
         assert isinstance(answered, EnrollmentRequested)
         body = server.pending(answered, now=NOW).body
         assert pyscep.messages.parse_pki_message(body).signature_algorithm == oid
@@ -665,7 +750,7 @@ def test_a_challenge_some_clients_cannot_send_is_flagged_on_the_event() -> None:
     )
     (event,) = seen
     assert isinstance(event, EnrollmentRequested)
-    assert event.challenge_ok is True
+    assert event.challenge.accepted
     assert [f.code for f in event.challenge_findings] == [
         pyscep.FindingCode.NOT_PRINTABLE_STRING
     ] * 2

@@ -233,7 +233,11 @@ def test_manual_approval_and_rejection(served: Served) -> None:
         json.loads((served.directory / f"{n}.pending.json").read_text())["transaction_id"]: n
         for n in ("approved", "refused")
     }
-    assert {line.split()[0] for line in listed.stdout.splitlines()} == set(pending)
+    firsts = [line for line in listed.stdout.splitlines() if not line.startswith(" ")]
+    assert {line.split()[0] for line in firsts} == set(pending)
+    # The operator sees whom each request is for before deciding.
+    assert "subject: CN=approved, O=Example" in listed.stdout
+    assert "subject: CN=refused, O=Example" in listed.stdout
     by_name = {name: txid for txid, name in pending.items()}
     assert admin("approve", state_dir, by_name["approved"]).returncode == 0
     assert admin("reject", state_dir, by_name["refused"]).returncode == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from asn1crypto import cms, core, x509
 
+from ._setup_asn1crypto import set_up
 from .oids import ScepAttributeOID
 
 __all__ = [
@@ -204,3 +205,6 @@ class ContentInfo(cms.ContentInfo):
         "signed_data": SignedData,
         "enveloped_data": EnvelopedData,
     }
+
+
+set_up(list(globals().values()))  # this module's classes too (see _setup_asn1crypto)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from . import _setup_asn1crypto  # noqa: F401 - asn1crypto's tables, built before threads race
 from .errors import ParseError, ScepError
 
 __all__ = ["DEPENDENCY_ERRORS", "field"]

@@ -156,10 +156,19 @@ class Certificate:
             return bytes(self._parsed["signature_algorithm"].dump())
 
     @cached_property
+    def signed_signature_algorithm_der(self) -> bytes:
+        """DER AlgorithmIdentifier inside the TBSCertificate (what the issuer signed)."""
+        with parse_field("tbsCertificate.signature"):
+            return bytes(self._parsed["tbs_certificate"]["signature"].dump())
+
+    @cached_property
     def signature(self) -> bytes:
-        """The issuer's signature value."""
+        """The issuer's signature value (a BIT STRING of whole octets)."""
         with parse_field("signatureValue"):
-            return bytes(self._parsed["signature_value"].native)
+            value = self._parsed["signature_value"]
+            if value.contents[:1] != b"\x00":
+                raise ParseError("the signature BIT STRING has unused bits")
+            return bytes(value.native)
 
     @cached_property
     def ec_curve(self) -> str | None:

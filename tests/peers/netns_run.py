@@ -157,8 +157,8 @@ def _serve(work: Path, *flags: str) -> subprocess.Popen[bytes]:
             "serve",
             "--state-dir",
             str(work / "state"),
-            "--challenge",
-            CHALLENGE,
+            # One-time challenges come from `serve challenge`: no shared one then.
+            *(() if "one-time" in flags else ("--challenge", CHALLENGE)),
             "--port",
             str(PORT),
             "--log",
@@ -189,6 +189,7 @@ def _requests(work: Path) -> list[str]:
         ("GET " if e["method"] == "GET" else "")
         + f"{e['type']} {e['digest']} {e['cipher']} {e['signature']} {e['decision']}"
         for e in entries
+        if "type" in e  # not what the responder answered by itself
     ]
 
 
@@ -473,8 +474,47 @@ def _enroll_many(count: int, name: str) -> list[bytes]:
     return issued
 
 
+def _race_one_request(threads: int) -> dict[str, Any]:
+    """One PKCSReq posted by ``threads`` clients at once (retries racing over the workers),
+    then once more: what each got, and how many different certificates."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    now = datetime.now(timezone.utc)
+    ca = parse_ca_certificates(_http(f"{URL}?operation=GetCACert"), now=now)
+    racer = make_identity("racer", now=now)
+    built = build_pkcs_req(
+        make_csr(racer, "racer", CHALLENGE),
+        signer=load_signer(racer.key_der, racer.certificate),
+        recipient=ca.encryption,
+    )
+
+    def post(_: object) -> bytes:
+        return _http(f"{URL}?operation=PKIOperation", built.der)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        bodies = list(pool.map(post, range(threads)))
+    bodies.append(post(None))
+    statuses, certificates = [], set()
+    for body in bodies:
+        reply = verify_cert_rep(
+            parse_pki_message(body), ca_certificates=ca.verification, request=built
+        )
+        assert reply.pki_status is not None
+        statuses.append(reply.pki_status.name)
+        if reply.pki_status.name == "SUCCESS":
+            content = decrypt_pki_message(reply, load_decrypter(racer.key_der, racer.certificate))
+            assert isinstance(content, CertsOnly)
+            certificates.add(content.certificates[0].der)
+    return {
+        "race_statuses": sorted(set(statuses[:-1])),
+        "race_last": statuses[-1],
+        "race_certificates": len(certificates),
+    }
+
+
 def gunicorn_load(work: Path) -> dict[str, Any]:
-    """200 enrollments from 8 concurrent clients against 4 gunicorn workers, one state dir."""
+    """200 enrollments from 8 concurrent clients against 4 gunicorn workers, one state dir;
+    then one request re-sent by 16 clients at once."""
     from concurrent.futures import ThreadPoolExecutor
 
     server = _gunicorn(work, workers=4)
@@ -482,17 +522,29 @@ def gunicorn_load(work: Path) -> dict[str, Any]:
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             batches = list(pool.map(lambda n: _enroll_many(25, f"load{n}"), range(8)))
+        race = _race_one_request(16)
     finally:
         _stop(server)
     certificates = [der for batch in batches for der in batch]
     for index, der in enumerate(certificates):
         (work / f"load-{index}.pem").write_bytes(pem_cert(Certificate.load(der)))
-    return {
+    result = {
         "count": len(certificates),
         "distinct": len(set(certificates)),
         "serials": len({Certificate.load(der).serial_number for der in certificates}),
         "seconds": round(time.monotonic() - started, 1),
+        **race,
     }
+    if "PYSCEP_STATE_URL" not in os.environ:
+        import sqlite3
+        from contextlib import closing
+
+        with closing(sqlite3.connect(work / "state" / "state.sqlite")) as db:
+            row = db.execute("SELECT count(*), count(DISTINCT serial) FROM serials").fetchone()
+            result["stored_serials"] = [int(row[0]), int(row[1])]
+            issued = db.execute("SELECT count(*) FROM transactions WHERE state = 'issued'")
+            result["stored_issued"] = int(issued.fetchone()[0])
+    return result
 
 
 def uvicorn_asgi(work: Path) -> dict[str, Any]:
@@ -763,7 +815,83 @@ def policy(work: Path) -> dict[str, Any]:
     return {"exits": exits, "decisions": decisions}
 
 
+def _strongswan_pki(*arguments: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["pki", *arguments], capture_output=True, timeout=90, check=False)
+
+
+def forged_renewals(work: Path) -> dict[str, Any]:
+    """strongSwan renews with certificates that prove no right to a certificate: one
+    self-signed on the spot, one from a foreign CA bearing this CA's name, one of ours
+    asking for another subject. Only the honest enrollment and renewal may be issued."""
+    server = _serve(work)
+    exits: dict[str, int] = {}
+
+    def scep(name: str, dn: str, password: str, *extra: str, key: Path | None = None) -> int:
+        run = _strongswan_pki(
+            "--scep", "--url", URL, "--dn", dn, "--password", password,
+            "--cacert-enc", str(work / "ca.der"), "--cacert-sig", str(work / "ca.der"),
+            "--in", str(key or _key(work, f"{name}-new")), "--outform", "pem", *extra,
+        )  # fmt: skip
+        (work / f"{name}.pem").write_bytes(run.stdout)
+        return run.returncode
+
+    def signed_with(certificate: str, key: str) -> list[str]:
+        return ["--cert", str(work / certificate), "--key", str(work / key)]
+
+    try:
+        # 1. A certificate self-signed on the spot for the identity wanted, no challenge.
+        forger = _key(work, "forger")
+        forged = _strongswan_pki(
+            "--self", "--in", str(forger), "--dn", "CN=admin, O=Victim Corp", "--outform", "pem"
+        )
+        (work / "forged-self.pem").write_bytes(forged.stdout)
+        exits["self-signed"] = scep(
+            "admin-1", "CN=admin, O=Victim Corp", "", *signed_with("forged-self.pem", "forger.key")
+        )
+        # ... and for its own key, so that the request reaches the application.
+        exits["self-signed-own-key"] = scep(
+            "admin-0", "CN=admin, O=Victim Corp", "",
+            *signed_with("forged-self.pem", "forger.key"), key=forger,
+        )  # fmt: skip
+        # 2. A foreign CA with this CA's very name issues the signer.
+        ca_key = _key(work, "foreign-ca")
+        ca_dn = "O=pyscep serve, CN=pyscep serve CA"
+        foreign = _strongswan_pki(
+            "--self", "--ca", "--in", str(ca_key), "--dn", ca_dn, "--outform", "pem"
+        )
+        (work / "foreign-ca.pem").write_bytes(foreign.stdout)
+        public = _strongswan_pki("--pub", "--in", str(forger))
+        issued = subprocess.run(
+            ["pki", "--issue", "--cacert", str(work / "foreign-ca.pem"), "--cakey", str(ca_key),
+             "--type", "pub", "--dn", "CN=admin, O=Victim Corp", "--outform", "pem"],
+            input=public.stdout, capture_output=True, timeout=90, check=False,
+        )  # fmt: skip
+        (work / "foreign-signer.pem").write_bytes(issued.stdout)
+        exits["foreign-ca"] = scep(
+            "admin-2", "CN=admin, O=Victim Corp", "",
+            *signed_with("foreign-signer.pem", "forger.key"),
+        )  # fmt: skip
+        # 3. An honest enrollment, then its certificate asks to become someone else.
+        exits["printer-enroll"] = scep("printer", "CN=printer-7, O=pyscep", CHALLENGE)
+        exits["subject-change"] = scep(
+            "admin-3", "CN=admin, O=pyscep", "", *signed_with("printer.pem", "printer-new.key")
+        )
+        # 4. The honest renewal.
+        exits["renewal"] = scep(
+            "printer-2", "CN=printer-7, O=pyscep", "",
+            *signed_with("printer.pem", "printer-new.key"),
+        )  # fmt: skip
+    finally:
+        _stop(server)
+    entries = [json.loads(line) for line in (work / "requests.log").read_text().splitlines()]
+    # Why each pkiMessage was refused or issued: the application's reason, or the
+    # responder's own (a refusal before the application is asked).
+    reasons = [entry.get("reason") or entry.get("answered", "") for entry in entries]
+    return {"exits": exits, "log": _requests(work), "reasons": reasons}
+
+
 SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "forged-renewals": forged_renewals,
     "micromdm-server": micromdm_server,
     "micromdm-client": micromdm_client,
     "strongswan": strongswan,

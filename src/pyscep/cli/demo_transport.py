@@ -45,7 +45,6 @@ def demo_options(state_dir: Path) -> ServeOptions:
     policy.write_text(POLICY)
     return ServeOptions(
         state_dir=state_dir,
-        challenge="",
         challenge_mode="one-time",
         manual=True,
         next_ca=True,

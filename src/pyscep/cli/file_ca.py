@@ -3,12 +3,13 @@
 Created on first start (under a lock, so workers starting together make one
 CA): ``ca.pem`` / ``ca.key``, with ``--ra`` an RA certificate (sign and
 encrypt) ``ra.pem`` / ``ra.key``, with ``--next-ca`` a rollover CA
-``next-ca.pem`` / ``next-ca.key``. Keys are written 0600.
+``next-ca.pem`` / ``next-ca.key``. Keys are written 0600, every file as
+`durable.SafeDirectory` writes them (exclusively, never through a link), in a
+directory made 0700 that nobody else may write.
 """
 
 from __future__ import annotations
 
-import fcntl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,11 +21,20 @@ from cryptography.x509.oid import NameOID
 
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, load_private_key
+from pyscep.errors import ScepError
 
-from .durable import write_durably
+from .durable import SafeDirectory, write_durably
 from .keys import new_private_key
 
-__all__ = ["FileCA", "write_private"]
+__all__ = ["CA_KEY_TYPES", "CAConfigError", "FileCA", "write_private"]
+
+#: The keys a CA of ``pyscep serve`` can have: they sign certificates and CertReps and
+#: open requests (an Ed25519 key only signs, so it cannot be the CA here).
+CA_KEY_TYPES = ("rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384", "ec-p521")
+
+
+class CAConfigError(ScepError):
+    """The CA of a state directory cannot be opened or made as asked (a mistyped path?)."""
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -107,14 +117,30 @@ class FileCA:
         next_ca: bool,
         now: datetime,
         ca_key_type: str = "rsa2048",
+        create: bool = True,
     ) -> FileCA:
         """Load the CA of ``directory``, creating what is missing (a new CA of ``ca_key_type``).
 
-        The RA, when asked for, is RSA: every SCEP client can encrypt to it.
+        The RA, when asked for, is RSA: every SCEP client can encrypt to it. With
+        ``create=False`` (the operator's commands) nothing is created: a directory
+        without a CA raises `CAConfigError` instead of growing a new CA.
         """
-        directory.mkdir(parents=True, exist_ok=True)
-        with (directory / ".lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        if not create:
+            if not (directory / "ca.pem").is_file() or not (directory / "ca.key").is_file():
+                raise CAConfigError(
+                    f"{directory} holds no pyscep serve CA (no ca.pem and ca.key):"
+                    " is it the --state-dir the server runs with?"
+                )
+            ra = ra and (directory / "ra.pem").is_file()
+            next_ca = next_ca and (directory / "next-ca.pem").is_file()
+        if ca_key_type not in CA_KEY_TYPES:
+            raise CAConfigError(
+                f"a CA key cannot be {ca_key_type!r}: one of {', '.join(CA_KEY_TYPES)}"
+                " (an Ed25519 key only signs: it cannot open requests)"
+            )
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Workers starting together make one CA: they take turns on the lock.
+        with SafeDirectory(directory) as here, here.lock(".lock", wait=True):
             ca_pair = _load_or_create(
                 directory, "ca", "pyscep serve CA", None, now, ca=True, key_type=ca_key_type
             )
@@ -161,7 +187,7 @@ def _load_or_create(
             signing = (issuer.certificate.to_cryptography().subject, issuer_key)
         certificate = _certificate(subject, key, issuer=signing, now=now, ca=ca)
         write_private(key_file, _pem_key(key))
-        cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        write_durably(cert_file, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return KeyPair(
         load_private_key(key_file.read_bytes()), Certificate.load(cert_file.read_bytes())
     )

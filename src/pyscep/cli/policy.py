@@ -22,6 +22,7 @@ from pyscep.messages import (
     verify_request,
 )
 from pyscep.policy import (
+    ChallengeVerdict,
     Decision,
     DistinguishedName,
     InMemoryInventory,
@@ -109,12 +110,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _challenge_ok(args: argparse.Namespace, csr: CertificationRequest) -> bool | None:
+def _challenge(args: argparse.Namespace, csr: CertificationRequest) -> ChallengeVerdict:
     if args.challenge_ok:
-        return True
+        return ChallengeVerdict.accept("the operator vouches for the challenge (--challenge-ok)")
     if args.challenge is None or csr.challenge_password is None:
-        return None
-    return hmac.compare_digest(csr.challenge_password.encode(), args.challenge.encode())
+        return ChallengeVerdict.absent()
+    if hmac.compare_digest(csr.challenge_password.encode(), args.challenge.encode()):
+        return ChallengeVerdict.accept("the challenge password checked out")
+    return ChallengeVerdict.refuse("the challenge password is wrong")
 
 
 def _request_view(
@@ -144,7 +147,7 @@ def _request_view(
             public_key=PublicKeyView.from_der(csr.public_key_der),
             signer=Certificate.load(Path(args.signer_cert).read_bytes()),
             signature_verified=True,
-            challenge_ok=_challenge_ok(args, csr),
+            challenge=_challenge(args, csr),
             subject_alt_names=csr.subject_alt_names,
             extended_key_usages=csr.extended_key_usages,
         )
@@ -174,4 +177,4 @@ def _request_view(
             continue
     if not isinstance(content, CertificationRequest):
         raise LocalProtocolError("the request does not decrypt to a CSR with --ca-key")
-    return None, policy_request_view(checked, content, challenge_ok=_challenge_ok(args, content))
+    return None, policy_request_view(checked, content, challenge=_challenge(args, content))

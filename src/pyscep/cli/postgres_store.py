@@ -1,9 +1,11 @@
 """The reference server's state in PostgreSQL: for workers on several machines.
 
-Same semantics as the SQLite store: the first final outcome of a transaction
-wins (``INSERT ... ON CONFLICT`` then a row lock), poll counts and serial
-numbers are handed out by the database. ``--state-url postgresql://...``;
-needs psycopg (``pip install 'pyscep-sansio[postgres]'``).
+Same rules as the SQLite store: every change of a transaction is decided by
+`pyscep.protocol.transactions.resolve` inside one database transaction that
+holds an advisory lock on the transactionID (so two workers creating the
+same transaction take turns too); poll counts and serial numbers are handed
+out by the database. ``--state-url postgresql://...``; needs psycopg
+(``pip install 'pyscep-sansio[postgres]'``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,23 @@ from typing import Any
 
 import psycopg
 
-from pyscep.protocol.transactions import Transaction, TransactionState
+from pyscep.protocol.transactions import (
+    Act,
+    IssuedCertificate,
+    Recorded,
+    Transaction,
+    TransactionState,
+    resolve,
+)
 
-from .state import COLUMNS, pack, transaction_from_row
+from .state import (
+    COLUMNS,
+    ISSUED_EXTRA,
+    NEW_COLUMNS,
+    issued_from_row,
+    row_values,
+    transaction_from_row,
+)
 
 __all__ = ["PostgresTransactions"]
 
@@ -35,18 +51,16 @@ CREATE TABLE IF NOT EXISTS serials (serial NUMERIC PRIMARY KEY);
 """
 #: Serialises schema creation when several workers start at once.
 _SCHEMA_LOCK = 0x5C39
-
-
-def _values(transaction: Transaction) -> tuple[Any, ...]:
-    return (
-        transaction.transaction_id,
-        transaction.requester_key,
-        transaction.state.value,
-        transaction.csr,
-        pack(transaction.certificates),
-        None if transaction.fail_info is None else transaction.fail_info.value,
-        None if transaction.updated is None else transaction.updated.isoformat(),
-    )
+_WRITE = (
+    f"INSERT INTO transactions ({COLUMNS}, fingerprint) VALUES"  # noqa: S608 - constants
+    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (transaction_id) DO UPDATE"
+    " SET requester_key = excluded.requester_key, state = excluded.state, csr = excluded.csr,"
+    " certificates = excluded.certificates, fail_info = excluded.fail_info,"
+    " updated = excluded.updated, signer_key = excluded.signer_key,"
+    " awaiting = excluded.awaiting, claim = excluded.claim, context = excluded.context,"
+    " renews = excluded.renews,"
+    " fingerprint = excluded.fingerprint"
+)
 
 
 class PostgresTransactions:
@@ -57,45 +71,60 @@ class PostgresTransactions:
         with self._connect() as db:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             db.execute(_SCHEMA)
+            for name, kind in NEW_COLUMNS:
+                column = kind.format(blob="BYTEA", empty="''::bytea")
+                db.execute(f"ALTER TABLE transactions ADD COLUMN IF NOT EXISTS {name} {column}")
+            db.execute(
+                "CREATE INDEX IF NOT EXISTS transactions_fingerprint ON transactions (fingerprint)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS transactions_renews ON transactions (renews)")
+            rows = db.execute(
+                f"SELECT {COLUMNS} FROM transactions"  # noqa: S608 - constants
+                " WHERE state = 'issued' AND fingerprint IS NULL"
+            ).fetchall()
+            for row in rows:  # issued before the column existed
+                values = row_values(transaction_from_row(row))
+                db.execute(
+                    "UPDATE transactions SET fingerprint = %s WHERE transaction_id = %s",
+                    (values[-1], values[0]),
+                )
 
     def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.url)
+        db = psycopg.connect(self.url)
+        # `record` reads after taking its lock: that read must see what committed meanwhile,
+        # whatever the server's default isolation level.
+        db.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+        return db
 
     def get(self, transaction_id: str) -> Transaction | None:
         """The stored transaction, or None."""
         with self._connect() as db:
-            row = db.execute(
-                f"SELECT {COLUMNS} FROM transactions WHERE transaction_id = %s",  # noqa: S608
-                (transaction_id,),
-            ).fetchone()
-        return None if row is None else transaction_from_row(row)
+            return _read(db, transaction_id)
 
-    def record(self, transaction: Transaction) -> Transaction:
-        """Store unless a final outcome is already stored; return what is stored."""
+    def record(self, act: Act, proposed: Transaction) -> Recorded:
+        """`resolve` in one database transaction, under the transactionID's advisory lock."""
         with self._connect() as db:
-            inserted = db.execute(
-                "INSERT INTO transactions (transaction_id, requester_key, state, csr,"
-                " certificates, fail_info, updated) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (transaction_id) DO NOTHING RETURNING transaction_id",
-                _values(transaction),
-            ).fetchone()
-            if inserted is not None:
-                return transaction
-            row = db.execute(
-                f"SELECT {COLUMNS} FROM transactions WHERE transaction_id = %s"  # noqa: S608
-                " FOR UPDATE",
-                (transaction.transaction_id,),
-            ).fetchone()
-            assert row is not None  # the conflict says it exists
-            stored = transaction_from_row(row)
-            if stored.final:
-                return stored
             db.execute(
-                "UPDATE transactions SET requester_key = %s, state = %s, csr = %s,"
-                " certificates = %s, fail_info = %s, updated = %s WHERE transaction_id = %s",
-                (*_values(transaction)[1:], transaction.transaction_id),
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (proposed.transaction_id,),
             )
-            return transaction
+            stored = _read(db, proposed.transaction_id)
+            new = resolve(stored, act, proposed)
+            if new is None:
+                return Recorded(stored, False)
+            db.execute(_WRITE, row_values(new))
+            return Recorded(new, True)
+
+    def find_certificate(self, fingerprint: bytes) -> IssuedCertificate | None:
+        """The issued certificate with this SHA-256."""
+        with self._connect() as db:
+            extra = ISSUED_EXTRA.format(mark="%s")
+            row = db.execute(
+                f"SELECT {COLUMNS}, {extra} FROM transactions"  # noqa: S608 - constants
+                " WHERE fingerprint = %s AND state = 'issued'",
+                (fingerprint, fingerprint),
+            ).fetchone()
+        return None if row is None else issued_from_row(row)
 
     def count_poll(self, transaction_id: str) -> int:
         """Count one more poll of a transaction; the new count."""
@@ -121,15 +150,16 @@ class PostgresTransactions:
                     return serial
 
     def pending(self) -> list[Transaction]:
-        """Every PENDING transaction, oldest first."""
-        return self._in_state(TransactionState.PENDING)
+        """Every transaction still undecided (PENDING) or being issued, oldest first."""
+        return self._in_state(TransactionState.PENDING, TransactionState.ISSUING)
 
-    def _in_state(self, state: TransactionState) -> list[Transaction]:
+    def _in_state(self, *states: TransactionState) -> list[Transaction]:
+        marks = ", ".join("%s" for _ in states)
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT {COLUMNS} FROM transactions WHERE state = %s"  # noqa: S608
+                f"SELECT {COLUMNS} FROM transactions WHERE state IN ({marks})"  # noqa: S608
                 " ORDER BY updated",
-                (state.value,),
+                tuple(state.value for state in states),
             ).fetchall()
         return [transaction_from_row(row) for row in rows]
 
@@ -150,3 +180,11 @@ class PostgresTransactions:
         with self._connect() as db:
             rows = db.execute("SELECT transaction_id FROM transactions WHERE revoked").fetchall()
         return frozenset(str(row[0]) for row in rows)
+
+
+def _read(db: psycopg.Connection[Any], transaction_id: str) -> Transaction | None:
+    row = db.execute(
+        f"SELECT {COLUMNS} FROM transactions WHERE transaction_id = %s",  # noqa: S608
+        (transaction_id,),
+    ).fetchone()
+    return None if row is None else transaction_from_row(row)

@@ -1,9 +1,9 @@
 """A `TransactionStore` in SQLite, shared safely by several worker processes.
 
-WAL journal, one short ``BEGIN IMMEDIATE`` transaction per write: two
-workers answering the same request cannot both record an issuance (the
-first final outcome wins, as the store protocol says), and serial numbers
-are handed out by the database, so they are unique across workers.
+WAL journal, one short ``BEGIN IMMEDIATE`` transaction per write, inside
+which `pyscep.protocol.transactions.resolve` decides: workers answering the
+same request take turns, so one of them claims the transaction and signs,
+and serial numbers are handed out by the database, unique across workers.
 """
 
 from __future__ import annotations
@@ -15,9 +15,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pyscep.protocol.challenges import Consumed, IssuedChallenge
-from pyscep.protocol.transactions import Transaction, TransactionState
+from pyscep.protocol.transactions import (
+    Act,
+    IssuedCertificate,
+    Recorded,
+    Transaction,
+    TransactionState,
+    resolve,
+)
 
-from .state import COLUMNS, pack, transaction_from_row
+from .state import (
+    COLUMNS,
+    ISSUED_EXTRA,
+    NEW_COLUMNS,
+    issued_from_row,
+    row_values,
+    transaction_from_row,
+)
 
 __all__ = ["SqliteChallenges", "SqliteTransactions"]
 
@@ -35,6 +49,16 @@ CREATE TABLE IF NOT EXISTS transactions (
 );
 CREATE TABLE IF NOT EXISTS serials (serial TEXT PRIMARY KEY);
 """
+_WRITE = (
+    f"INSERT INTO transactions ({COLUMNS}, fingerprint) VALUES"  # noqa: S608 - constants
+    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (transaction_id) DO UPDATE SET"
+    " requester_key = excluded.requester_key, state = excluded.state, csr = excluded.csr,"
+    " certificates = excluded.certificates, fail_info = excluded.fail_info,"
+    " updated = excluded.updated, signer_key = excluded.signer_key,"
+    " awaiting = excluded.awaiting, claim = excluded.claim, context = excluded.context,"
+    " renews = excluded.renews,"
+    " fingerprint = excluded.fingerprint"
+)
 
 
 class SqliteTransactions:
@@ -42,9 +66,27 @@ class SqliteTransactions:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with closing(self._connect()) as db:
+        db = self._connect()
+        try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+            db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            present = {row[1] for row in db.execute("PRAGMA table_info(transactions)")}
+            for name, kind in NEW_COLUMNS:
+                if name not in present:
+                    column = kind.format(blob="BLOB", empty="x''")
+                    db.execute(f"ALTER TABLE transactions ADD COLUMN {name} {column}")
+            db.execute(
+                "CREATE INDEX IF NOT EXISTS transactions_fingerprint ON transactions (fingerprint)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS transactions_renews ON transactions (renews)")
+            if "fingerprint" not in present:
+                _index_issued(db)
+            db.execute("COMMIT")
+        finally:
+            db.close()
 
     def _connect(self) -> sqlite3.Connection:
         # A connection per operation: safe across threads and forked workers.
@@ -55,43 +97,32 @@ class SqliteTransactions:
     def get(self, transaction_id: str) -> Transaction | None:
         """The stored transaction, or None."""
         with closing(self._connect()) as db:
-            row = db.execute(
-                f"SELECT {COLUMNS} FROM transactions WHERE transaction_id = ?",  # noqa: S608
-                (transaction_id,),
-            ).fetchone()
-        return None if row is None else transaction_from_row(row)
+            return _read(db, transaction_id)
 
-    def record(self, transaction: Transaction) -> Transaction:
-        """Store unless a final outcome is already stored; return what is stored."""
+    def record(self, act: Act, proposed: Transaction) -> Recorded:
+        """`resolve` inside one ``BEGIN IMMEDIATE`` transaction: workers take turns."""
         db = self._connect()
         try:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute(
-                f"SELECT {COLUMNS} FROM transactions WHERE transaction_id = ?",  # noqa: S608
-                (transaction.transaction_id,),
-            ).fetchone()
-            if row is not None and transaction_from_row(row).final:
-                db.execute("COMMIT")
-                return transaction_from_row(row)
-            db.execute(
-                "INSERT OR REPLACE INTO transactions (transaction_id, requester_key, state, csr,"
-                " certificates, fail_info, updated, polls) VALUES (?, ?, ?, ?, ?, ?, ?,"
-                " COALESCE((SELECT polls FROM transactions WHERE transaction_id = ?), 0))",
-                (
-                    transaction.transaction_id,
-                    transaction.requester_key,
-                    transaction.state.value,
-                    transaction.csr,
-                    pack(transaction.certificates),
-                    None if transaction.fail_info is None else transaction.fail_info.value,
-                    None if transaction.updated is None else transaction.updated.isoformat(),
-                    transaction.transaction_id,
-                ),
-            )
+            stored = _read(db, proposed.transaction_id)
+            new = resolve(stored, act, proposed)
+            if new is not None:
+                db.execute(_WRITE, row_values(new))
             db.execute("COMMIT")
-            return transaction
+            return Recorded(stored, False) if new is None else Recorded(new, True)
         finally:
             db.close()
+
+    def find_certificate(self, fingerprint: bytes) -> IssuedCertificate | None:
+        """The issued certificate with this SHA-256."""
+        with closing(self._connect()) as db:
+            extra = ISSUED_EXTRA.format(mark="?")
+            row = db.execute(
+                f"SELECT {COLUMNS}, {extra} FROM transactions"  # noqa: S608 - constants
+                " WHERE fingerprint = ? AND state = 'issued'",
+                (fingerprint, fingerprint),
+            ).fetchone()
+        return None if row is None else issued_from_row(row)
 
     def count_poll(self, transaction_id: str) -> int:
         """Count one more poll of a transaction; the new count."""
@@ -125,14 +156,16 @@ class SqliteTransactions:
             db.close()
 
     def pending(self) -> list[Transaction]:
-        """Every PENDING transaction, oldest first."""
-        return self._in_state(TransactionState.PENDING)
+        """Every transaction still undecided (PENDING) or being issued, oldest first."""
+        return self._in_state(TransactionState.PENDING, TransactionState.ISSUING)
 
-    def _in_state(self, state: TransactionState) -> list[Transaction]:
+    def _in_state(self, *states: TransactionState) -> list[Transaction]:
+        marks = ", ".join("?" for _ in states)
         with closing(self._connect()) as db:
             rows = db.execute(
-                f"SELECT {COLUMNS} FROM transactions WHERE state = ? ORDER BY updated",  # noqa: S608
-                (state.value,),
+                f"SELECT {COLUMNS} FROM transactions WHERE state IN ({marks})"  # noqa: S608
+                " ORDER BY updated",
+                tuple(state.value for state in states),
             ).fetchall()
         return [transaction_from_row(row) for row in rows]
 
@@ -152,6 +185,27 @@ class SqliteTransactions:
         with closing(self._connect()) as db:
             rows = db.execute("SELECT transaction_id FROM transactions WHERE revoked = 1")
             return frozenset(str(row[0]) for row in rows.fetchall())
+
+
+def _read(db: sqlite3.Connection, transaction_id: str) -> Transaction | None:
+    row = db.execute(
+        f"SELECT {COLUMNS} FROM transactions WHERE transaction_id = ?",  # noqa: S608
+        (transaction_id,),
+    ).fetchone()
+    return None if row is None else transaction_from_row(row)
+
+
+def _index_issued(db: sqlite3.Connection) -> None:
+    """Fingerprint the issued certificates of a state file made before the column existed."""
+    rows = db.execute(
+        f"SELECT {COLUMNS} FROM transactions WHERE state = 'issued'"  # noqa: S608
+    ).fetchall()
+    for row in rows:
+        values = row_values(transaction_from_row(row))
+        db.execute(
+            "UPDATE transactions SET fingerprint = ? WHERE transaction_id = ?",
+            (values[-1], values[0]),
+        )
 
 
 _CHALLENGES_SCHEMA = """

@@ -1,8 +1,10 @@
 """The reference server's state: transactions and serial numbers, in SQLite or PostgreSQL.
 
 Both stores implement `ServerState`: the responder's `TransactionStore`
-(first final outcome wins) plus what ``pyscep serve`` needs on top (poll
-counts, serial numbers unique across workers and machines, the pending list).
+(every change through `pyscep.protocol.transactions.resolve`, in one
+database transaction) plus what ``pyscep serve`` needs on top (poll counts,
+serial numbers unique across workers and machines, the pending list). This
+module holds what they share: the protocol, the row codec and the factory.
 """
 
 from __future__ import annotations
@@ -12,24 +14,47 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pyscep.enums import FailInfo
-from pyscep.protocol.transactions import Transaction, TransactionState
+from pyscep.protocol.transactions import (
+    Awaiting,
+    IssuedCertificate,
+    Transaction,
+    TransactionState,
+    TransactionStore,
+    certificate_fingerprint,
+)
 
-__all__ = ["COLUMNS", "ServerState", "open_state", "pack", "transaction_from_row"]
+__all__ = [
+    "COLUMNS",
+    "ISSUED_EXTRA",
+    "NEW_COLUMNS",
+    "ServerState",
+    "issued_from_row",
+    "open_state",
+    "pack",
+    "row_values",
+    "transaction_from_row",
+]
 
-#: The columns a row is read with, in `transaction_from_row`'s order.
-COLUMNS = "transaction_id, requester_key, state, csr, certificates, fail_info, updated"
+#: The columns a row is read and written with, in `transaction_from_row`'s order.
+COLUMNS = (
+    "transaction_id, requester_key, state, csr, certificates, fail_info, updated,"
+    " signer_key, awaiting, claim, context, renews"
+)
+#: Columns added after the first release, with their SQL type and default: an older
+#: state file or database gets them when it is opened (PENDING rows then await the
+#: operator, the safe reading of an old decision). ``{blob}`` is the dialect's BLOB.
+NEW_COLUMNS = (
+    ("signer_key", "{blob} NOT NULL DEFAULT {empty}"),
+    ("awaiting", "TEXT NOT NULL DEFAULT 'operator'"),
+    ("claim", "TEXT NOT NULL DEFAULT ''"),
+    ("context", "TEXT NOT NULL DEFAULT ''"),
+    ("renews", "{blob} NOT NULL DEFAULT {empty}"),
+    ("fingerprint", "{blob}"),
+)
 
 
-class ServerState(Protocol):
+class ServerState(TransactionStore, Protocol):
     """Where ``pyscep serve`` keeps what must survive a request."""
-
-    def get(self, transaction_id: str) -> Transaction | None:
-        """The stored transaction, or None."""
-        ...
-
-    def record(self, transaction: Transaction) -> Transaction:
-        """Store unless a final outcome is already stored; return what is stored."""
-        ...
 
     def count_poll(self, transaction_id: str) -> int:
         """Count one more poll of a transaction; the new count."""
@@ -40,15 +65,11 @@ class ServerState(Protocol):
         ...
 
     def pending(self) -> list[Transaction]:
-        """Every PENDING transaction, oldest first."""
+        """Every transaction still undecided (PENDING) or being issued, oldest first."""
         ...
 
     def issued(self) -> list[Transaction]:
         """Every ISSUED transaction (the inventory ``--policy`` decides on)."""
-        ...
-
-    def revoke(self, transaction_id: str) -> None:
-        """Mark the certificate an ISSUED transaction holds as revoked."""
         ...
 
     def revoked(self) -> frozenset[str]:
@@ -70,9 +91,33 @@ def _unpack(blob: bytes) -> tuple[bytes, ...]:
     return tuple(found)
 
 
+def row_values(transaction: Transaction) -> tuple[Any, ...]:
+    """A transaction as the values of `COLUMNS`, then its certificate's fingerprint."""
+    fingerprint = None
+    if transaction.state is TransactionState.ISSUED and transaction.certificates:
+        fingerprint = certificate_fingerprint(transaction.certificates[0])
+    return (
+        transaction.transaction_id,
+        transaction.requester_key,
+        transaction.state.value,
+        transaction.csr,
+        pack(transaction.certificates),
+        None if transaction.fail_info is None else transaction.fail_info.value,
+        None if transaction.updated is None else transaction.updated.isoformat(),
+        transaction.signer_key,
+        transaction.awaiting.value,
+        transaction.claim,
+        transaction.context,
+        transaction.renews,
+        fingerprint,
+    )
+
+
 def transaction_from_row(row: tuple[Any, ...]) -> Transaction:
     """A `Transaction` from a row read with `COLUMNS`."""
-    txid, key, state, csr, certificates, fail_info, updated = row
+    txid, key, state, csr, certificates, fail_info, updated, signer, awaiting, claim, context = row[
+        :11
+    ]
     return Transaction(
         transaction_id=str(txid),
         requester_key=bytes(key),
@@ -81,6 +126,30 @@ def transaction_from_row(row: tuple[Any, ...]) -> Transaction:
         certificates=_unpack(bytes(certificates)),
         fail_info=None if fail_info is None else FailInfo(int(fail_info)),
         updated=None if updated is None else datetime.fromisoformat(str(updated)),
+        signer_key=bytes(signer),
+        awaiting=Awaiting(awaiting),
+        claim=str(claim),
+        context=str(context),
+        renews=bytes(row[11]),
+    )
+
+
+#: What `issued_from_row` reads after `COLUMNS` (``{mark}``: the SHA-256 searched for).
+ISSUED_EXTRA = (
+    "revoked, (SELECT r.transaction_id FROM transactions r WHERE r.renews = {mark}"
+    " AND r.state = 'issued' ORDER BY r.updated LIMIT 1)"
+)
+
+
+def issued_from_row(row: tuple[Any, ...]) -> IssuedCertificate:
+    """An `IssuedCertificate` from a row read with `COLUMNS` and `ISSUED_EXTRA`."""
+    transaction = transaction_from_row(row[:-2])
+    revoked, renewed_by = row[-2:]
+    return IssuedCertificate(
+        transaction.certificates[0],
+        transaction.transaction_id,
+        bool(revoked),
+        None if renewed_by is None else str(renewed_by),
     )
 
 

@@ -125,6 +125,10 @@ def verify_issued_by(
     """
     if not names_equal(certificate.issuer_der, issuer.subject_der):
         raise VerificationError("the certificate names another issuer")
+    # RFC 5280 section 4.1.1.2: the unsigned outer algorithm must be the signed one,
+    # or its parameters could be anything while the signature still verifies.
+    if certificate.signature_algorithm_der != certificate.signed_signature_algorithm_der:
+        raise VerificationError("the certificate's signatureAlgorithm is not the signed one")
     verify_signed_object(
         backend,
         issuer.public_key_der,

@@ -40,10 +40,12 @@ from pyscep.messages.caps import CACaps, Negotiated, negotiate
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
 from pyscep.messages.identifiers import new_nonce, transaction_id_for_key
 from pyscep.messages.identity import (
+    SUBJECT_ALT_NAME_KINDS,
     build_csr,
     issue_certificate,
     self_signed_certificate,
     self_signed_signer,
+    writable_subject_alt_name,
 )
 from pyscep.messages.options import DEFAULT_OPTIONS, MessageOptions
 from pyscep.messages.pkimessage import (
@@ -70,6 +72,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_OPTIONS",
     "NEXT_CA_CERT_CONTENT_TYPE",
+    "SUBJECT_ALT_NAME_KINDS",
     "BuiltRequest",
     "CACaps",
     "CACertificates",
@@ -119,4 +122,5 @@ __all__ = [
     "transaction_id_for_key",
     "verify_cert_rep",
     "verify_request",
+    "writable_subject_alt_name",
 ]

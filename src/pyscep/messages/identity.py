@@ -29,10 +29,18 @@ from pyscep.crypto import KeyPair, PrivateKey, Signer
 from pyscep.errors import LocalProtocolError, ParseError
 from pyscep.messages.content import CertificationRequest
 
-__all__ = ["build_csr", "issue_certificate", "self_signed_certificate", "self_signed_signer"]
+__all__ = [
+    "SUBJECT_ALT_NAME_KINDS",
+    "build_csr",
+    "issue_certificate",
+    "self_signed_certificate",
+    "self_signed_signer",
+    "writable_subject_alt_name",
+]
 
 #: subjectAltName prefixes, as `CertificationRequest.subject_alt_names` reports them.
-_SAN_KINDS = ("dns_name", "rfc822_name", "uniform_resource_identifier", "ip_address")
+#: The subjectAltName kinds `build_csr` and `issue_certificate` write (``kind:value``).
+SUBJECT_ALT_NAME_KINDS = ("dns_name", "rfc822_name", "uniform_resource_identifier", "ip_address")
 _PRINTABLE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
 
 
@@ -84,11 +92,24 @@ def _sign(
 
 def _general_name(entry: str) -> x509.GeneralName:
     kind, sep, value = entry.partition(":")
-    if not sep or kind not in _SAN_KINDS:
-        raise LocalProtocolError(
-            f"subjectAltName {entry!r}: write {' / '.join(k + ':...' for k in _SAN_KINDS)}"
-        )
-    return x509.GeneralName(name=kind, value=value)
+    if not sep or kind not in SUBJECT_ALT_NAME_KINDS:
+        kinds = " / ".join(k + ":..." for k in SUBJECT_ALT_NAME_KINDS)
+        raise LocalProtocolError(f"subjectAltName {entry!r}: write {kinds}")
+    try:
+        name = x509.GeneralName(name=kind, value=value)
+        name.dump()  # an address that is none raises here, not in the middle of signing
+    except (ValueError, TypeError, OSError):
+        raise LocalProtocolError(f"subjectAltName {entry!r} cannot be written") from None
+    return name
+
+
+def writable_subject_alt_name(entry: str) -> bool:
+    """Can `build_csr` and `issue_certificate` write ``entry`` (``kind:value``)?"""
+    try:
+        _general_name(entry)
+    except LocalProtocolError:
+        return False
+    return True
 
 
 def build_csr(
@@ -184,6 +205,7 @@ def _certificate(
     ca: bool,
     key_usage: set[str],
     digest: DigestAlgorithm,
+    subject_alt_names: Sequence[x509.GeneralName] = (),
 ) -> Certificate:
     subject_key_id = _key_identifier(subject_spki)
     authority_key_id = _key_identifier(issuer_spki)
@@ -197,6 +219,14 @@ def _certificate(
             "extn_value": {"key_identifier": authority_key_id},
         },
     ]
+    if subject_alt_names:
+        extensions.append(
+            {
+                "extn_id": "subject_alt_name",
+                "critical": False,
+                "extn_value": x509.GeneralNames(list(subject_alt_names)),
+            }
+        )
     signature_algorithm = _algorithm(issuer_spki, digest)
     tbs = x509.TbsCertificate(
         {
@@ -288,11 +318,14 @@ def issue_certificate(
     days: int = 365,
     serial_number: int | None = None,
     subject: str | bytes | None = None,
+    subject_alt_names: Sequence[str] = (),
 ) -> Certificate:
     """A certificate for ``request``'s key and subject (or ``subject``), signed by ``ca``.
 
     End-entity: keyUsage digitalSignature (and keyEncipherment for RSA). The
-    request's extensions are not copied: what to grant is the CA's decision.
+    request's extensions are not copied: what to grant is the CA's decision,
+    for instance the ``subject_alt_names`` it grants (written as for
+    `build_csr`).
     """
     subject_spki = keys.PublicKeyInfo.load(request.public_key_der)
     try:
@@ -317,4 +350,5 @@ def issue_certificate(
         ca=False,
         key_usage=usage,
         digest=DigestAlgorithm.SHA256,
+        subject_alt_names=[_general_name(entry) for entry in subject_alt_names],
     )

@@ -10,7 +10,7 @@ from pyscep.certificate import Certificate
 from pyscep.errors import LocalProtocolError
 from pyscep.messages.content import CertificationRequest
 from pyscep.messages.pkimessage import PKIMessage, UnverifiedPKIMessage
-from pyscep.policy import DistinguishedName, PublicKeyView, RequestView
+from pyscep.policy import ChallengeVerdict, DistinguishedName, PublicKeyView, RequestView
 
 __all__ = ["policy_request_view"]
 
@@ -19,7 +19,7 @@ def policy_request_view(
     message: PKIMessage | UnverifiedPKIMessage,
     csr: CertificationRequest | None = None,
     *,
-    challenge_ok: bool | None = None,
+    challenge: ChallengeVerdict | None = None,
     certificates: tuple[Certificate, ...] = (),
 ) -> RequestView:
     """The `RequestView` of an enrollment or renewal request.
@@ -29,7 +29,8 @@ def policy_request_view(
     signature failed) is described by what it claims: its signer (looked up
     among the embedded certificates and ``certificates``), whose subject and
     key stand in for the CSR's; the evaluator rejects it at its first rule.
-    ``challenge_ok`` is the application's verdict on the challengePassword.
+    ``challenge`` is the application's verdict on the challengePassword (absent
+    when not given).
     """
     if isinstance(message, PKIMessage):
         if csr is None:
@@ -48,7 +49,7 @@ def policy_request_view(
         public_key=PublicKeyView.from_der(key_der),
         signer=signer,
         signature_verified=verified,
-        challenge_ok=challenge_ok,
+        challenge=challenge if challenge is not None else ChallengeVerdict.absent(),
         subject_alt_names=csr.subject_alt_names if csr is not None else (),
         extended_key_usages=csr.extended_key_usages if csr is not None else None,
         transaction_id=message.transaction_id,

@@ -15,6 +15,8 @@ from pyscep.policy.evaluate import decide_before_decrypting, evaluate
 from pyscep.policy.identity import DistinguishedName, NamePattern
 from pyscep.policy.inputs import (
     CertificateStatus,
+    ChallengeOutcome,
+    ChallengeVerdict,
     InMemoryInventory,
     Inventory,
     InventoryRecord,
@@ -28,6 +30,8 @@ from pyscep.policy.timing import RenewalCheck, RenewalState, RenewalThresholds, 
 __all__ = [
     "Action",
     "CertificateStatus",
+    "ChallengeOutcome",
+    "ChallengeVerdict",
     "Classification",
     "Decision",
     "DistinguishedName",

@@ -23,6 +23,7 @@ from pyscep.policy.decision import Action, Classification, Decision, Outcome, Tr
 from pyscep.policy.identity import DistinguishedName, NamePattern
 from pyscep.policy.inputs import (
     CertificateStatus,
+    ChallengeOutcome,
     Inventory,
     InventoryRecord,
     RequestView,
@@ -288,10 +289,12 @@ def _check_signer(
 
 
 def _challenge(run: _Run, request: RequestView, *, required: bool, waiver: str | None) -> None:
-    if request.challenge_ok is False:
-        raise run.reject("challenge", FailInfo.BAD_REQUEST, "the challenge password is wrong")
-    if request.challenge_ok:
-        run.passed("challenge", "the challenge password checked out")
+    verdict = request.challenge
+    # The verdict's own reason goes in the trace: wrong, used, expired, someone else's.
+    if verdict.outcome is ChallengeOutcome.REFUSED:
+        raise run.reject("challenge", FailInfo.BAD_REQUEST, verdict.reason)
+    if verdict.accepted:
+        run.passed("challenge", verdict.reason)
     elif waiver is not None:
         run.note("challenge", Outcome.INFO, f"no challenge needed: {waiver}")
     elif required:
@@ -403,7 +406,7 @@ def _initial(
     _common_checks(run, request, config, inventory)
     # Only a checked challenge authorizes an issue without the operator: a request
     # that brought none (where none is required) waits for approval.
-    auto = config.auto_approve_enrollment and request.challenge_ok is True
+    auto = config.auto_approve_enrollment and request.challenge.accepted
     return _new_identity(run, request, config, auto=auto, why="ScepAutoApproveEnrollment")
 
 

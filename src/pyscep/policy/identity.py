@@ -137,6 +137,10 @@ class NamePattern:
     A DN matches when it has the same number of RDNs, each with the same
     attribute types in the same position, and every value matches its
     pattern case-insensitively (``*`` any run of characters, ``?`` one).
+    The RDNs may come in either order: RFC 4514 text (``CN=dev-1, O=Example``)
+    lists the last RDN first, while ``openssl req -subj /CN=dev-1/O=Example``
+    and many clients encode the CN first; both are the identity the operator
+    meant.
     """
 
     text: str
@@ -153,10 +157,14 @@ class NamePattern:
         return cls(text, compiled)
 
     def matches(self, name: DistinguishedName) -> bool:
-        """True when ``name`` has this pattern's structure and every value matches."""
+        """True when ``name`` has this pattern's structure (in either order) and every
+        value matches."""
         if len(name.rdns) != len(self.rdns):
             return False
-        for wanted, actual in zip(self.rdns, name.rdns, strict=True):
+        return self._matches_in_order(name.rdns) or self._matches_in_order(name.rdns[::-1])
+
+    def _matches_in_order(self, rdns: tuple[RDN, ...]) -> bool:
+        for wanted, actual in zip(self.rdns, rdns, strict=True):
             if len(wanted) != len(actual):
                 return False
             by_type = sorted(actual, key=lambda pair: pair[0])

@@ -17,6 +17,8 @@ from pyscep.public_key import PublicKey
 
 __all__ = [
     "CertificateStatus",
+    "ChallengeOutcome",
+    "ChallengeVerdict",
     "InMemoryInventory",
     "Inventory",
     "InventoryRecord",
@@ -42,13 +44,59 @@ class PublicKeyView:
         return cls(der, key.family.upper(), key.bits)
 
 
+class ChallengeOutcome(str, enum.Enum):
+    """What checking a request's challengePassword found."""
+
+    #: It checked out: the request is authorized by it.
+    ACCEPTED = "accepted"
+    #: One was presented and refused (wrong, used, expired, someone else's).
+    REFUSED = "refused"
+    #: None was presented, or nothing could check it.
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class ChallengeVerdict:
+    """The verdict on a challengePassword, and why (what a failInfoText or trace says).
+
+    Read it with ``verdict.accepted`` (true only for `ChallengeOutcome.ACCEPTED`)
+    or by its ``outcome``. It has no truth value: ``if verdict:`` raises
+    TypeError, because "a verdict was given" is not "the challenge checked out".
+    """
+
+    outcome: ChallengeOutcome
+    reason: str
+
+    @classmethod
+    def accept(cls, reason: str) -> ChallengeVerdict:
+        """The challenge checked out."""
+        return cls(ChallengeOutcome.ACCEPTED, reason)
+
+    @classmethod
+    def refuse(cls, reason: str) -> ChallengeVerdict:
+        """A challenge was presented and is not good."""
+        return cls(ChallengeOutcome.REFUSED, reason)
+
+    @classmethod
+    def absent(cls, reason: str = "no challenge password") -> ChallengeVerdict:
+        """No challenge to judge."""
+        return cls(ChallengeOutcome.ABSENT, reason)
+
+    @property
+    def accepted(self) -> bool:
+        """True only when the challenge checked out."""
+        return self.outcome is ChallengeOutcome.ACCEPTED
+
+    def __bool__(self) -> bool:
+        raise TypeError("a ChallengeVerdict has no truth value: read .accepted or .outcome")
+
+
 @dataclass(frozen=True)
 class RequestView:
     """What the policy needs to know about one request (built by the application).
 
-    ``challenge_ok`` is the application's verdict on the challengePassword:
-    None when the request carried none, True when it checked out, False when
-    it was wrong. ``signature_verified`` says whether the pkiMessage signature
+    ``challenge`` is the application's verdict on the challengePassword (absent
+    by default). ``signature_verified`` says whether the pkiMessage signature
     verified with ``signer``.
     """
 
@@ -57,7 +105,7 @@ class RequestView:
     public_key: PublicKeyView
     signer: Certificate
     signature_verified: bool
-    challenge_ok: bool | None = None
+    challenge: ChallengeVerdict = field(default_factory=ChallengeVerdict.absent)
     subject_alt_names: tuple[str, ...] = ()
     #: Extended key usages requested (dotted OIDs or asn1crypto names), None if none asked.
     extended_key_usages: frozenset[str] | None = None

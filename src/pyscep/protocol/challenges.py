@@ -1,10 +1,11 @@
 """Challenge passwords as a protocol the application plugs in, and their hygiene.
 
 A `ChallengeChecker` gives its verdict on a request's challengePassword as a
-`ChallengeVerdict` (ok, and why: the reason becomes the failInfoText and the
-trace entry). Three checkers ship:
+`ChallengeVerdict` (accepted, refused or absent, and why: the reason becomes
+the failInfoText and the trace entry). Three checkers ship:
 
-- `StaticChallenge`: one shared secret, compared in constant time;
+- `StaticChallenge`: one shared secret, compared in constant time (an
+  empty secret is refused when it is configured);
 - `OneTimeChallenges`: challenges issued for one identity (a subject and/or
   SAN pattern) with an expiry, consumed atomically on first use, behind a
   `ChallengeStore` (`InMemoryChallenges` here, SQLite in ``pyscep serve``);
@@ -35,7 +36,7 @@ from typing import Protocol
 from pyscep.errors import LocalProtocolError
 from pyscep.findings import Finding, FindingCode
 from pyscep.messages import CertificationRequest
-from pyscep.policy import NamePattern
+from pyscep.policy import ChallengeOutcome, ChallengeVerdict, NamePattern
 from pyscep.policy.identity import DistinguishedName
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "MIN_CHALLENGE_LENGTH",
     "CallbackChallenge",
     "ChallengeChecker",
+    "ChallengeOutcome",
     "ChallengeStore",
     "ChallengeVerdict",
     "Consumed",
@@ -53,6 +55,7 @@ __all__ = [
     "challenge_digest",
     "challenge_findings",
     "new_challenge",
+    "require_secret",
 ]
 
 #: Characters every client carries in a PrintableString challengePassword
@@ -63,14 +66,6 @@ MIN_CHALLENGE_LENGTH = 16
 _PRINTABLE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
 
 
-@dataclass(frozen=True)
-class ChallengeVerdict:
-    """A checker's verdict: ``ok`` True, False, or None (no challenge to check), and why."""
-
-    ok: bool | None
-    reason: str
-
-
 class ChallengeChecker(Protocol):
     """The application's verdict on a request's challengePassword."""
 
@@ -79,22 +74,37 @@ class ChallengeChecker(Protocol):
         ...
 
 
-_NONE = ChallengeVerdict(None, "no challenge password")
+_NONE = ChallengeVerdict.absent()
+
+
+def require_secret(secret: str | None, what: str = "a challenge password") -> str:
+    """``secret`` if it has something in it; LocalProtocolError for an empty or absent one.
+
+    An empty shared secret would admit anyone whose request carries an empty
+    challengePassword (or none, to a careless reader): refuse it where it is
+    configured, not where it is compared.
+    """
+    if secret is None or not secret.strip():
+        raise LocalProtocolError(f"{what} cannot be empty")
+    return secret
 
 
 @dataclass(frozen=True)
 class StaticChallenge:
-    """One shared secret, compared in constant time."""
+    """One shared secret, compared in constant time; an empty one is refused here."""
 
     secret: str
+
+    def __post_init__(self) -> None:
+        require_secret(self.secret, "a static challenge")
 
     def check(self, password: str | None, request: CertificationRequest) -> ChallengeVerdict:
         """Constant-time comparison."""
         if password is None:
             return _NONE
         if hmac.compare_digest(password.encode(), self.secret.encode()):
-            return ChallengeVerdict(True, "the challenge password checked out")
-        return ChallengeVerdict(False, "the challenge password is wrong")
+            return ChallengeVerdict.accept("the challenge password checked out")
+        return ChallengeVerdict.refuse("the challenge password is wrong")
 
 
 @dataclass(frozen=True)
@@ -251,27 +261,33 @@ class OneTimeChallenges:
         digest = challenge_digest(password)
         issued = self.store.find(digest)
         if issued is None:
-            return ChallengeVerdict(False, "the challenge password is unknown")
-        if not _for(issued, request):
+            return ChallengeVerdict.refuse("the challenge password is unknown")
+        mismatch = _not_for(issued, request)
+        if mismatch is not None:
             # Checked before consuming: a challenge tried for another identity stays valid
             # for the identity it was issued to.
-            return ChallengeVerdict(False, "the challenge password was issued for another identity")
+            return ChallengeVerdict.refuse(
+                f"the challenge password was issued for another identity: {mismatch}"
+            )
         outcome = self.store.consume(digest, self.clock())
         if outcome is Consumed.OK:
-            return ChallengeVerdict(True, "the one-time challenge checked out")
+            return ChallengeVerdict.accept("the one-time challenge checked out")
         if outcome is Consumed.USED:
-            return ChallengeVerdict(False, "the challenge password was already used")
+            return ChallengeVerdict.refuse("the challenge password was already used")
         if outcome is Consumed.EXPIRED:
-            return ChallengeVerdict(False, "the challenge password has expired")
-        return ChallengeVerdict(False, "the challenge password is unknown")
+            return ChallengeVerdict.refuse("the challenge password has expired")
+        return ChallengeVerdict.refuse("the challenge password is unknown")
 
 
-def _for(issued: IssuedChallenge, request: CertificationRequest) -> bool:
+def _not_for(issued: IssuedChallenge, request: CertificationRequest) -> str | None:
+    """Why ``request`` is not the identity ``issued`` is for, or None when it is."""
     if issued.subject is not None:
         subject = DistinguishedName.from_der(request.subject_der)
         if not NamePattern.parse(issued.subject).matches(subject):
-            return False
+            return f"the request's subject {subject} does not match {issued.subject!r}"
     if issued.subject_alt_name is not None:
         wanted = issued.subject_alt_name.casefold()
-        return any(fnmatch.fnmatchcase(san.casefold(), wanted) for san in request.subject_alt_names)
-    return True
+        names = request.subject_alt_names
+        if not any(fnmatch.fnmatchcase(san.casefold(), wanted) for san in names):
+            return f"no subjectAltName of the request matches {issued.subject_alt_name!r}"
+    return None

@@ -1,43 +1,55 @@
 """The sans-IO SCEP responder: one HTTP request in, exactly one event out.
 
 The application hands `ScepResponder.receive` what arrived (method, path,
-query, body). Everything SCEP is done here: the operation is
+query, body) and the time. Everything SCEP is done here: the operation is
 read from the HTTP values, the pkiMessage is parsed, verified, checked
 against the message types the application handles (default deny), decrypted
 and checked for a requester pyscep can answer. What is left is the
-application's decision, asked for with an event:
+application's decision, asked for with an event that carries only proven
+facts:
 
 - `Answered`: nothing to decide (capabilities, CA certificates, a poll, a
   re-sent request, an HTTP 400, a FAILURE the responder owes the client);
   send ``event.response``;
 - `EnrollmentRequested` (PKCSReq, RenewalReq, and draft-era renewals: a
   PKCSReq signed with an existing certificate): call `issue`, `pending` or
-  `reject`;
-- `PollRequested` (CertPoll for a PENDING transaction, from the key that
-  asked): call `issue`, `pending` or `reject` (polls of issued or rejected
-  transactions are answered from the store);
+  `reject`. ``event.challenge`` is the challenge checker's verdict (read
+  ``.accepted``); ``event.renewal`` is a `VerifiedRenewal` only when the
+  request is signed by a certificate this CA issued, valid now, not revoked,
+  known to the store, and asks for the same identity; otherwise it is None
+  and ``event.why_not_renewal`` says why;
+- `PollRequested` (CertPoll, or a re-sent PKCSReq, for a transaction that
+  awaits the application's fresh decision): call `issue`, `pending` or
+  `reject`. A transaction held for the operator is answered PENDING until
+  `approve` or `deny`;
 - `CertificateRequested` (GetCert) and `CrlRequested` (GetCRL), only when
   the application said it handles them: call `send_certificates`,
   `send_crl` or `reject`.
 
 Every failure after the request's signature checked out is a signed CertRep
 FAILURE with its failInfo, never an HTTP 500; input that is no pkiMessage is
-an HTTP 400. Transactions live in a `TransactionStore` so that a re-sent
-PKCSReq or CertPoll for an issued transaction gets the same certificate back.
+an HTTP 400. Transactions live in a `TransactionStore` and change only as
+`pyscep.protocol.transactions.resolve` allows: a decision stays decided, a
+transaction belongs to the keys that opened it, and a certificate is signed
+once per transaction (`issue` claims the transaction before it asks the
+application's issuer to sign).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import build_certs_only
 from pyscep.cms.enveloped import recipient_problem, signature_only
 from pyscep.crypto import Decrypter, Signer, get_backend
-from pyscep.enums import CACapability, FailInfo, MessageType
+from pyscep.crypto.signed_object import is_issued_by
+from pyscep.enums import CACapability, FailInfo, MessageType, PKIStatus
 from pyscep.errors import LocalProtocolError, RemoteProtocolError, ScepError
 from pyscep.findings import Finding
 from pyscep.http import (
@@ -66,7 +78,7 @@ from pyscep.messages import (
     policy_request_view,
     verify_request,
 )
-from pyscep.policy import RequestView
+from pyscep.policy import DistinguishedName, RequestView
 from pyscep.protocol.challenges import (
     ChallengeChecker,
     ChallengeVerdict,
@@ -75,14 +87,19 @@ from pyscep.protocol.challenges import (
 )
 from pyscep.protocol.profiles import STRICT, CACertificatesShape, InteropProfile
 from pyscep.protocol.transactions import (
+    Act,
+    Awaiting,
     InMemoryTransactions,
     Transaction,
     TransactionState,
     TransactionStore,
+    certificate_fingerprint,
+    claim_is_stale,
 )
 
 __all__ = [
     "Answered",
+    "CertificateIssuer",
     "CertificateRequested",
     "CrlRequested",
     "Enrollment",
@@ -91,6 +108,7 @@ __all__ = [
     "ResponderConfig",
     "ScepResponder",
     "ServerEvent",
+    "VerifiedRenewal",
 ]
 
 #: Message types answered by default; anything else is refused (default deny).
@@ -104,7 +122,8 @@ class ResponderConfig:
     ``signer`` signs CertReps and ``decrypter`` opens requests: the CA's key,
     or RA keys (``ra_certificates`` are then sent with the CA certificate).
     ``handled`` is the allowlist of message types the application decides
-    on; ``next_ca_certificates`` is a ready GetNextCACert body.
+    on; ``next_ca_certificates`` is a ready GetNextCACert body. Without a
+    ``challenge`` checker no challenge is ever accepted.
     """
 
     ca_certificate: Certificate
@@ -123,14 +142,47 @@ class ResponderConfig:
     #: its envelope is opened (e.g. with `pyscep.policy.decide_before_decrypting`): a
     #: (failInfo, failInfoText) refuses it there.
     before_decrypt: Callable[[PKIMessage], tuple[FailInfo, str] | None] | None = None
+    #: SHA-256 fingerprints of certificates (RAs of other CAs) that may sign requests
+    #: for keys other than their own; this CA's certificates may anyway.
+    trusted_signers: frozenset[bytes] = frozenset()
+
+
+class CertificateIssuer(Protocol):
+    """What signs a certificate for a request: the application's CA (a file, an HSM...)."""
+
+    def issue(self, request: CertificationRequest, *, now: datetime) -> Certificate:
+        """A certificate for ``request``'s key."""
+        ...
 
 
 @dataclass(frozen=True)
 class Answered:
-    """Nothing for the application to decide: send ``response`` (``reason`` is for logs)."""
+    """Nothing for the application to decide: send ``response`` (``reason`` is for logs).
+
+    ``pki_status`` is the status of the CertRep sent (None when the answer is no
+    CertRep: capabilities, CA certificates, an HTTP error).
+    """
 
     response: HttpResponse
     reason: str
+    pki_status: PKIStatus | None = None
+
+
+@dataclass(frozen=True)
+class VerifiedRenewal:
+    """Proof that a request renews a certificate of this CA, checked by the responder.
+
+    The request is signed by ``certificate``, whose signature by the CA
+    verified, which is valid at the time of the request, is known to the
+    store as issued (by ``transaction_id``) and not revoked; and the request
+    asks for the same subject and no subjectAltName the certificate lacks.
+    Only the responder makes one.
+    """
+
+    #: The existing certificate (the request's signer).
+    certificate: Certificate
+    #: The transaction that issued it.
+    transaction_id: str
 
 
 @dataclass(frozen=True)
@@ -142,14 +194,14 @@ class EnrollmentRequested:
     request: CertificationRequest
     #: The certificate that signed the request (self-signed for a first enrollment).
     signer_certificate: Certificate
-    #: The challenge checker's verdict (None without a checker or a password).
-    challenge_ok: bool | None
-    #: Why (what a FAILURE's failInfoText can say).
-    challenge_reason: str
+    #: The challenge checker's verdict: ``challenge.accepted``, and ``challenge.reason``.
+    challenge: ChallengeVerdict
     #: What the challengePassword may break on some clients (not a PrintableString...).
     challenge_findings: tuple[Finding, ...]
-    #: Signed with a certificate rather than a throw-away self-signed one.
-    renewal: bool
+    #: The proven renewal, or None (then ``why_not_renewal`` says why).
+    renewal: VerifiedRenewal | None
+    #: Why the request is no verified renewal (None when it is one).
+    why_not_renewal: str | None
     #: What `pyscep.policy.evaluate` decides on.
     policy_view: RequestView
     #: The verified request itself (its algorithms, findings, attributes).
@@ -159,7 +211,7 @@ class EnrollmentRequested:
 
 @dataclass(frozen=True)
 class PollRequested:
-    """CertPoll for a transaction still PENDING: issue it now, keep it pending, or reject."""
+    """CertPoll (or a re-sent PKCSReq) for a transaction awaiting the application's decision."""
 
     transaction_id: str
     transaction: Transaction
@@ -203,6 +255,38 @@ def _bad_request(reason: str) -> Answered:
     return Answered(HttpResponse(400, "text/plain", b"bad request\n"), reason)
 
 
+def _opening(
+    transaction_id: str, request: CertificationRequest, signer: Certificate
+) -> Transaction:
+    """The transaction a request opens: bound to its CSR and to the key that signed it."""
+    requested, signing = request.public_key_der, signer.public_key_der
+    return Transaction(
+        transaction_id,
+        requested,
+        TransactionState.PENDING,
+        request.der,
+        signer_key=b"" if signing == requested else signing,
+    )
+
+
+def _opened_by(event: Enrollment) -> Transaction:
+    """The transaction as the event's requester opens (or opened) it."""
+    if isinstance(event, PollRequested):
+        return event.transaction
+    opened = _opening(event.transaction_id, event.request, event.signer_certificate)
+    if event.renewal is not None:
+        return replace(opened, renews=event.renewal.certificate.sha256_fingerprint)
+    return opened
+
+
+def _same_request(known: Transaction, opened: Transaction) -> bool:
+    return (known.requester_key, known.csr, known.signer_key) == (
+        opened.requester_key,
+        opened.csr,
+        opened.signer_key,
+    )
+
+
 class ScepResponder:
     """The server side of SCEP for one CA (or one route), sans I/O."""
 
@@ -217,8 +301,13 @@ class ScepResponder:
 
     # --- in --------------------------------------------------------------------
 
-    def receive(self, method: str, path: str, query: str, body: bytes = b"") -> ServerEvent:
-        """One request in, one event out; never raises for what a client sent."""
+    def receive(
+        self, method: str, path: str, query: str, body: bytes = b"", *, now: datetime
+    ) -> ServerEvent:
+        """One request in, one event out; never raises for what a client sent.
+
+        ``now`` is when it arrived: the time a renewal's certificate must be valid at.
+        """
         try:
             incoming = read_request(method, path, query, body)
         except RemoteProtocolError as exc:
@@ -245,9 +334,9 @@ class ScepResponder:
             body = self.config.next_ca_certificates
             return Answered(HttpResponse(200, CONTENT_TYPE_NEXT_CA_CERT, body), "next CA")
         assert incoming.message is not None  # read_request guarantees it for PKIOperation
-        return self._pki_operation(incoming.message)
+        return self._pki_operation(incoming.message, now)
 
-    def _pki_operation(self, der: bytes) -> ServerEvent:
+    def _pki_operation(self, der: bytes, now: datetime) -> ServerEvent:
         try:
             message = verify_request(parse_pki_message(der), algorithms=self.config.algorithms)
         except ScepError as exc:
@@ -272,7 +361,9 @@ class ScepResponder:
             refusal = self.config.before_decrypt(message)
             if refusal is not None:
                 fail_info, text = refusal
-                return self._failure(reply_to, fail_info, "refused before decrypting", text)
+                return self._failure(
+                    reply_to, fail_info, f"refused before decrypting: {text}", text
+                )
         try:
             content = decrypt_pki_message(
                 message, self.config.decrypter, password=self._request_password()
@@ -280,9 +371,9 @@ class ScepResponder:
         except ScepError as exc:
             return self._failure(reply_to, _fail_info(exc), f"refused: {exc}")
         if isinstance(content, CertificationRequest):
-            return self._enrollment(message, content, reply_to)
+            return self._enrollment(message, content, reply_to, now)
         if isinstance(content, IssuerAndSubject):
-            return self._poll(message, reply_to)
+            return self._poll(message, reply_to, now)
         if isinstance(content, IssuerAndSerial):
             event = CertificateRequested if kind is MessageType.GET_CERT else CrlRequested
             return event(reply_to.transaction_id, content, message.signer_certificate, reply_to)
@@ -298,8 +389,28 @@ class ScepResponder:
         message: PKIMessage,
         request: CertificationRequest,
         reply_to: ReplyTo,
+        now: datetime,
     ) -> ServerEvent:
-        if signature_only(message.signer_certificate):
+        signer = message.signer_certificate
+        ours = not signer.self_signed and is_issued_by(
+            signer,
+            self.config.ca_certificate,
+            backend=get_backend(),
+            algorithms=self.config.algorithms,
+        )
+        if signer.public_key_der != request.public_key_der and not (
+            ours or signer.sha256_fingerprint in self.config.trusted_signers
+        ):
+            # RFC 8894 section 3: without a certificate of this CA, a request is signed by a
+            # self-signed certificate for the CSR's own key. Otherwise anyone could wrap
+            # someone else's CSR and have its reply (and its one-time challenge).
+            return self._failure(
+                reply_to,
+                FailInfo.BAD_MESSAGE_CHECK,
+                "the signer's key is not the requested key, and the signer is not this CA's",
+                "the request must be signed by the requested key, or by a certificate of this CA",
+            )
+        if signature_only(signer):
             if request.challenge_password is None:
                 return self._failure(
                     reply_to,
@@ -315,45 +426,121 @@ class ScepResponder:
                 return self._failure(
                     reply_to, FailInfo.BAD_REQUEST, "transactionID in use for another key"
                 )
-            if known.state is TransactionState.PENDING:
-                # A re-sent PKCSReq is how draft-era clients poll.
-                return PollRequested(reply_to.transaction_id, known, request, message, reply_to)
-            return self._from_store(known, reply_to, "re-sent request")
-        checker = self.config.challenge
-        verdict = (
-            ChallengeVerdict(None, "no challenge checker")
-            if checker is None
-            else checker.check(request.challenge_password, request)
-        )
-        challenge_ok = verdict.ok
-        signer = message.signer_certificate
-        renewal = message.message_type is MessageType.RENEWAL_REQ or not signer.self_signed
+            if not _same_request(known, _opening(reply_to.transaction_id, request, signer)):
+                # Only the very request that opened the transaction may be re-sent: another
+                # CSR (or signer) under its ID would be decided as if it were that one.
+                return self._failure(
+                    reply_to, FailInfo.BAD_REQUEST, "transactionID in use for another request"
+                )
+            # A re-sent PKCSReq is how draft-era clients poll.
+            return self._known(known, message, reply_to, "re-sent request", now)
+        try:
+            # Everything read from the CSR, read before anything is decided or consumed.
+            policy_view = policy_request_view(message, request)
+            request.subject  # noqa: B018 - the readable subject (logs), read while guarded
+        except ScepError as exc:
+            return self._failure(reply_to, FailInfo.BAD_REQUEST, f"unreadable request: {exc}")
+        renewal, why_not = self._renewal(signer, ours, policy_view.subject, request, now)
+        verdict = self._challenge_verdict(request)
         return EnrollmentRequested(
             transaction_id=reply_to.transaction_id,
             message_type=message.message_type,
             request=request,
             signer_certificate=signer,
-            challenge_ok=challenge_ok,
-            challenge_reason=verdict.reason,
+            challenge=verdict,
             challenge_findings=challenge_findings(request),
             renewal=renewal,
-            policy_view=policy_request_view(message, request, challenge_ok=challenge_ok),
+            why_not_renewal=why_not,
+            policy_view=replace(policy_view, challenge=verdict),
             message=message,
             reply_to=reply_to,
         )
 
-    def _poll(self, message: PKIMessage, reply_to: ReplyTo) -> ServerEvent:
+    def _challenge_verdict(self, request: CertificationRequest) -> ChallengeVerdict:
+        checker, password = self.config.challenge, request.challenge_password
+        if checker is None:
+            if password is None:
+                return ChallengeVerdict.absent()
+            return ChallengeVerdict.refuse("this server checks no challenge password")
+        return checker.check(password, request)
+
+    def _renewal(
+        self,
+        signer: Certificate,
+        ours: bool,
+        wanted: DistinguishedName,
+        request: CertificationRequest,
+        now: datetime,
+    ) -> tuple[VerifiedRenewal | None, str | None]:
+        """The proof that ``signer`` renews a certificate of ours, or why there is none.
+
+        ``ours``: the CA's signature on ``signer`` verified. It is checked before the
+        store is asked about the signer, so nothing is learnt of the store without it.
+        """
+        if signer.self_signed:
+            return None, "signed with a self-signed certificate (a first enrollment)"
+        if not ours:
+            return None, f"the signer certificate {signer.subject!r} was not issued by this CA"
+        if now < signer.not_valid_before:
+            return None, "the signer certificate is not valid yet"
+        if now > signer.not_valid_after:
+            return None, f"the signer certificate expired on {signer.not_valid_after.isoformat()}"
+        issued = self.store.find_certificate(certificate_fingerprint(signer.der))
+        if issued is None:
+            return None, "the signer certificate is not one this server issued"
+        if issued.revoked:
+            return None, f"the signer certificate (serial {signer.serial_number}) is revoked"
+        if issued.renewed_by is not None:
+            # One successor per certificate (catalog #95): a stolen old key cannot keep
+            # making new certificates once its holder has renewed.
+            return None, (
+                f"the signer certificate (serial {signer.serial_number}) was already renewed"
+                f" by transaction {issued.renewed_by}"
+            )
+        current = DistinguishedName.from_certificate(signer)
+        if wanted != current:
+            return None, (
+                f"a renewal keeps its subject: the request asks for {wanted},"
+                f" the certificate is for {current}"
+            )
+        added = sorted(set(request.subject_alt_names) - set(signer.subject_alt_names))
+        if added:
+            return None, f"a renewal keeps its subjectAltNames: the request adds {added}"
+        return VerifiedRenewal(signer, issued.transaction_id), None
+
+    def _poll(self, message: PKIMessage, reply_to: ReplyTo, now: datetime) -> ServerEvent:
         known = self.store.get(reply_to.transaction_id)
-        # The poll must come from the key that asked (catalog #65, #68).
-        if known is None or known.requester_key != message.signer_certificate.public_key_der:
+        # The poll must come from the requester (catalog #65, #68): the requested key, or
+        # the certificate that signed the request.
+        if known is None or not known.signed_by_requester(
+            message.signer_certificate.public_key_der
+        ):
             return self._failure(reply_to, FailInfo.BAD_CERT_ID, "no such transaction")
-        stored_password = CertificationRequest.load(known.csr).challenge_password
-        if signature_only(message.signer_certificate) and stored_password is not None:
-            reply_to = replace(reply_to, password=stored_password.encode())
-        if known.state is TransactionState.PENDING:
+        password = CertificationRequest.load(known.csr).challenge_password
+        if signature_only(message.signer_certificate) and password is not None:
+            reply_to = replace(reply_to, password=password.encode())
+        return self._known(known, message, reply_to, "poll", now)
+
+    def _known(
+        self,
+        known: Transaction,
+        message: PKIMessage,
+        reply_to: ReplyTo,
+        why: str,
+        now: datetime,
+    ) -> ServerEvent:
+        """A message about a stored transaction: the application's turn, or the store's answer.
+
+        The application decides on the stored request, never on what the message carries.
+        A claim whose worker died (`claim_is_stale`) is what it was before the claim.
+        """
+        undecided = known.state is TransactionState.PENDING or claim_is_stale(known, now)
+        if undecided and known.awaiting is Awaiting.APPLICATION:
             request = CertificationRequest.load(known.csr)
             return PollRequested(reply_to.transaction_id, known, request, message, reply_to)
-        return self._from_store(known, reply_to, "poll")
+        if undecided:
+            return self._pending_answer(reply_to, f"{why}: still pending")
+        return self._from_store(known, reply_to, why)
 
     def _from_store(self, known: Transaction, reply_to: ReplyTo, why: str) -> Answered:
         if known.state is TransactionState.ISSUED:
@@ -361,14 +548,26 @@ class ScepResponder:
             body = build_cert_rep_success(
                 reply_to, certificates, signer=self.config.signer, options=self._reply_options
             )
-            return Answered(_pki(body), f"{why}: already issued")
+            return Answered(_pki(body), f"{why}: already issued", PKIStatus.SUCCESS)
         if known.state is TransactionState.REJECTED:
             fail_info = known.fail_info or FailInfo.BAD_REQUEST
             return self._failure(reply_to, fail_info, f"{why}: rejected before")
+        waiting = "being issued" if known.state is TransactionState.ISSUING else "still pending"
+        return self._pending_answer(reply_to, f"{why}: {waiting}")
+
+    def _pending_answer(self, reply_to: ReplyTo, reason: str) -> Answered:
         body = build_cert_rep_pending(
             reply_to, signer=self.config.signer, options=self._reply_options
         )
-        return Answered(_pki(body), f"{why}: still pending")
+        return Answered(_pki(body), reason, PKIStatus.PENDING)
+
+    def _answer(self, stored: Transaction | None, event: Enrollment, why: str) -> HttpResponse:
+        """What the client is told once the store has answered an act."""
+        if stored is None or not _same_request(stored, _opened_by(event)):
+            return self._failure(
+                event.reply_to, FailInfo.BAD_REQUEST, "transactionID in use for another request"
+            ).response
+        return self._from_store(stored, event.reply_to, why).response
 
     def _failure(
         self, reply_to: ReplyTo, fail_info: FailInfo, reason: str, text: str | None = None
@@ -376,49 +575,82 @@ class ScepResponder:
         body = build_cert_rep_failure(
             reply_to, fail_info, text, signer=self.config.signer, options=self._reply_options
         )
-        return Answered(_pki(body), reason)
+        return Answered(_pki(body), reason, PKIStatus.FAILURE)
 
     # --- out: the application's decisions ------------------------------------------
 
     def issue(
         self,
         event: Enrollment,
-        certificate: Certificate,
+        issuer: CertificateIssuer,
         *,
         chain: Sequence[Certificate] = (),
         now: datetime,
+        context: str = "",
     ) -> HttpResponse:
-        """Answer SUCCESS with ``certificate`` (for the request's key) and ``chain``.
+        """Answer SUCCESS with a certificate ``issuer`` signs for the request (and ``chain``).
 
-        If another worker already answered this transaction, its certificate
-        is sent instead: one transaction, one certificate.
+        The transaction is claimed first, so ``issuer`` signs at most once per
+        transaction: a retry racing this one is answered PENDING while it signs,
+        and gets this certificate afterwards. A transaction held for the operator
+        is not the application's to issue (the answer stays PENDING). If ``issuer``
+        raises, the claim is given back (the transaction awaits the application,
+        with ``context``) and the exception goes on.
         """
-        if certificate.public_key_der != event.request.public_key_der:
-            raise LocalProtocolError("the certificate is not for the requested key")
-        stored = self.store.record(
-            Transaction(
-                event.transaction_id,
-                event.request.public_key_der,
-                TransactionState.ISSUED,
-                event.request.der,
-                tuple(c.der for c in (certificate, *chain)),
-                updated=now,
-            )
-        )
-        return self._from_store(stored, event.reply_to, "issued").response
+        opened = _opened_by(event)
+        proposal = replace(opened, updated=now, context=context or opened.context)
+        claimed = self._claim(Act.CLAIM, proposal)
+        if claimed is None:
+            stored = self.store.get(event.transaction_id)
+            return self._answer(stored, event, "issue")
+        delivered = self._sign_and_deliver(claimed, issuer, chain, now)
+        return self._answer(delivered, event, "issued")
 
-    def pending(self, event: Enrollment, *, now: datetime) -> HttpResponse:
-        """Answer PENDING; approve later with `approve` (or `deny`), the client polls."""
-        stored = self.store.record(
-            Transaction(
-                event.transaction_id,
-                event.request.public_key_der,
-                TransactionState.PENDING,
-                event.request.der,
-                updated=now,
-            )
-        )
-        return self._from_store(stored, event.reply_to, "pending").response
+    def _claim(self, act: Act, opened: Transaction) -> Transaction | None:
+        """Claim the right to sign for ``opened``; the claimed transaction, or None."""
+        proposal = replace(opened, state=TransactionState.ISSUING, claim=secrets.token_hex(16))
+        outcome = self.store.record(act, proposal)
+        return outcome.transaction if outcome.applied else None
+
+    def _sign_and_deliver(
+        self,
+        claimed: Transaction,
+        issuer: CertificateIssuer,
+        chain: Sequence[Certificate],
+        now: datetime,
+    ) -> Transaction | None:
+        """Sign under the claim, record ISSUED; the claim is given back if signing fails."""
+        release = replace(claimed, updated=now)
+        try:
+            certificate = issuer.issue(CertificationRequest.load(claimed.csr), now=now)
+            if certificate.public_key_der != claimed.requester_key:
+                raise LocalProtocolError("the certificate is not for the requested key")
+        except BaseException:
+            self.store.record(Act.RELEASE, release)
+            raise
+        certificates = tuple(c.der for c in (certificate, *chain))
+        outcome = self.store.record(Act.DELIVER, replace(release, certificates=certificates))
+        return outcome.transaction
+
+    def pending(
+        self,
+        event: Enrollment,
+        *,
+        now: datetime,
+        awaiting: Awaiting = Awaiting.OPERATOR,
+        context: str = "",
+    ) -> HttpResponse:
+        """Answer PENDING: the client polls.
+
+        With ``awaiting=Awaiting.OPERATOR`` (the default) the decision stays
+        until the operator calls `approve` or `deny`: polls are answered PENDING
+        without asking the application. With ``Awaiting.APPLICATION`` each poll
+        comes back as a `PollRequested` for a fresh decision. ``context`` is kept
+        with the transaction (e.g. the terms an approval issues on).
+        """
+        proposal = replace(_opened_by(event), updated=now, awaiting=awaiting, context=context)
+        outcome = self.store.record(Act.HOLD, proposal)
+        return self._answer(outcome.transaction, event, "pending")
 
     def reject(
         self,
@@ -435,16 +667,10 @@ class ScepResponder:
         ask again (a mistyped challenge must not lock it out for good).
         """
         if isinstance(event, PollRequested):
-            self.store.record(
-                Transaction(
-                    event.transaction_id,
-                    event.request.public_key_der,
-                    TransactionState.REJECTED,
-                    event.request.der,
-                    fail_info=fail_info,
-                    updated=now,
-                )
-            )
+            proposal = replace(event.transaction, fail_info=fail_info, updated=now)
+            outcome = self.store.record(Act.REJECT, proposal)
+            if not outcome.applied:  # decided meanwhile (approved, say): that answer stands
+                return self._answer(outcome.transaction, event, "reject")
         return self._failure(event.reply_to, fail_info, "rejected", text).response
 
     def send_certificates(
@@ -466,45 +692,36 @@ class ScepResponder:
     def approve(
         self,
         transaction_id: str,
-        certificate: Certificate,
+        issuer: CertificateIssuer,
         *,
         chain: Sequence[Certificate] = (),
         now: datetime,
     ) -> Transaction:
-        """Issue a PENDING transaction (manual approval); the next CertPoll gets it."""
-        known = self._pending(transaction_id)
-        if certificate.public_key_der != known.requester_key:
-            raise LocalProtocolError("the certificate is not for the requested key")
-        return self.store.record(
-            Transaction(
-                transaction_id,
-                known.requester_key,
-                TransactionState.ISSUED,
-                known.csr,
-                tuple(c.der for c in (certificate, *chain)),
-                updated=now,
+        """The operator's yes to a PENDING transaction: sign (once), the next poll gets it."""
+        known = self.store.get(transaction_id)
+        if known is None:
+            raise LocalProtocolError(f"no transaction {transaction_id!r}")
+        claimed = self._claim(Act.APPROVE, replace(known, updated=now))
+        if claimed is None:
+            raise LocalProtocolError(
+                f"transaction {transaction_id!r} is {known.state.value}, not pending"
             )
-        )
+        delivered = self._sign_and_deliver(claimed, issuer, chain, now)
+        if delivered is None or delivered.state is not TransactionState.ISSUED:
+            raise LocalProtocolError(f"transaction {transaction_id!r} changed while it was signed")
+        return delivered
 
     def deny(self, transaction_id: str, fail_info: FailInfo, *, now: datetime) -> Transaction:
-        """Reject a PENDING transaction; the next CertPoll gets FAILURE."""
-        known = self._pending(transaction_id)
-        return self.store.record(
-            Transaction(
-                transaction_id,
-                known.requester_key,
-                TransactionState.REJECTED,
-                known.csr,
-                fail_info=fail_info,
-                updated=now,
-            )
-        )
-
-    def _pending(self, transaction_id: str) -> Transaction:
+        """The operator's no to a PENDING transaction; the next poll gets FAILURE."""
         known = self.store.get(transaction_id)
-        if known is None or known.state is not TransactionState.PENDING:
-            raise LocalProtocolError(f"no pending transaction {transaction_id!r}")
-        return known
+        if known is None:
+            raise LocalProtocolError(f"no transaction {transaction_id!r}")
+        outcome = self.store.record(Act.DENY, replace(known, fail_info=fail_info, updated=now))
+        if not outcome.applied or outcome.transaction is None:
+            raise LocalProtocolError(
+                f"transaction {transaction_id!r} is {known.state.value}, not pending"
+            )
+        return outcome.transaction
 
 
 def _fail_info(error: ScepError) -> FailInfo:

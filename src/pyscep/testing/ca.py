@@ -21,9 +21,11 @@ Transport = Callable[[HttpRequest], tuple[int, str | None, bytes]]
 def in_memory_ca(*, challenge: str, now: datetime) -> tuple[Transport, Certificate]:
     """(a transport into a fresh CA, the CA's certificate).
 
-    The CA is a `ScepResponder` that issues to every enrollment carrying
-    ``challenge`` and to renewals, and refuses the rest (badRequest): a
-    stand-in for the HTTP client and SCEP server of real life.
+    The CA is a `ScepResponder` that issues to every enrollment whose
+    ``challenge`` checked out and to verified renewals (signed by a
+    certificate it issued, valid, for the same identity), and refuses the
+    rest (badRequest): a stand-in for the HTTP client and SCEP server of real
+    life. Every request is judged at ``now``.
     """
     ca = make_identity("In-memory CA", now=now, ca=True)
     responder = ScepResponder(
@@ -37,11 +39,11 @@ def in_memory_ca(*, challenge: str, now: datetime) -> tuple[Transport, Certifica
 
     def send(request: HttpRequest) -> tuple[int, str | None, bytes]:
         query = request.target.partition("?")[2]
-        event = responder.receive(request.method, request.path, query, request.body)
+        event = responder.receive(request.method, request.path, query, request.body, now=now)
         if isinstance(event, Answered):
             response = event.response
-        elif isinstance(event, EnrollmentRequested) and (event.challenge_ok or event.renewal):
-            response = responder.issue(event, ca.issue(event.request, now=now), now=now)
+        elif isinstance(event, EnrollmentRequested) and (event.challenge.accepted or event.renewal):
+            response = responder.issue(event, ca, now=now)
         else:
             response = responder.reject(event, FailInfo.BAD_REQUEST, now=now)
         return response.status, response.content_type, response.body

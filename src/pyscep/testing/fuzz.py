@@ -104,8 +104,9 @@ def fuzz_one_input(data: bytes) -> None:
         ResponderConfig(ca_certificate=keys.ca, signer=keys.ca_signer, decrypter=keys.ca_decrypter)
     )
     _quietly(lambda: read_request("GET", "/scep", text, data))
-    responder.receive("POST", "/scep", "operation=PKIOperation", data)
-    responder.receive("GET", "/scep", text)
+    moment = keys.ca.not_valid_before
+    responder.receive("POST", "/scep", "operation=PKIOperation", data, now=moment)
+    responder.receive("GET", "/scep", text, now=moment)
     _quietly(lambda: inspect_payload(data, certificates=[keys.ca]))
     message = _quietly(lambda: parse_pki_message(data))
     if message is None:
