@@ -113,3 +113,40 @@ def test_regression_malformed_recipient_issuer_is_a_parse_error() -> None:
     with pytest.raises(ParseError):
         inspect_payload(broken)
     fuzz_one_input(broken)
+
+
+def test_regression_a_signer_whose_names_cannot_be_read_is_a_failure() -> None:
+    """The fuzzer's find in the responder: the embedded signer's subject made invalid UTF-8
+    (its issuer still readable) raised ParseError out of ScepResponder.receive."""
+    from datetime import timedelta
+
+    from pyscep.enums import MessageType
+    from pyscep.messages.build import build_request
+    from pyscep.protocol.server import Answered, ResponderConfig, ScepResponder
+    from pyscep.testing._csr import client_csr
+
+    keys = fixed_keys()
+    message = build_request(
+        MessageType.RENEWAL_REQ,
+        client_csr(),
+        signer=keys.client_signer,
+        recipient=keys.ca,
+        transaction_id="T",
+    ).der
+    certificate = keys.client.der
+    subject = keys.client.subject_der  # self-signed: issuer first, then the same subject
+    at = certificate.index(subject, certificate.index(subject) + 1)
+    garbled = subject.replace(b"p t", b"\xff\xfft")
+    broken = certificate[:at] + garbled + certificate[at + len(subject) :]
+    assert message.count(certificate) == 1
+    responder = ScepResponder(ResponderConfig(keys.ca, keys.ca_signer, keys.ca_decrypter))
+    event = responder.receive(
+        "POST",
+        "/scep",
+        "operation=PKIOperation",
+        message.replace(certificate, broken),
+        now=keys.ca.not_valid_before + timedelta(days=1),
+    )
+    assert isinstance(event, Answered)
+    assert event.pki_status is PKIStatus.FAILURE
+    assert "unreadable request" in event.reason

@@ -50,7 +50,7 @@ from pyscep.cms.enveloped import recipient_problem, signature_only
 from pyscep.crypto import Decrypter, Signer, get_backend
 from pyscep.crypto.signed_object import is_issued_by
 from pyscep.enums import CACapability, FailInfo, MessageType, PKIStatus
-from pyscep.errors import LocalProtocolError, RemoteProtocolError, ScepError
+from pyscep.errors import LocalProtocolError, ParseError, RemoteProtocolError, ScepError
 from pyscep.findings import Finding
 from pyscep.http import (
     CONTENT_TYPE_CA_RA_CERT,
@@ -370,10 +370,15 @@ class ScepResponder:
             )
         except ScepError as exc:
             return self._failure(reply_to, _fail_info(exc), f"refused: {exc}")
-        if isinstance(content, CertificationRequest):
-            return self._enrollment(message, content, reply_to, now)
-        if isinstance(content, IssuerAndSubject):
-            return self._poll(message, reply_to, now)
+        try:
+            # What the client sent is read further while it is judged (the signer's names,
+            # the CSR's subject): anything unreadable there is a FAILURE, never a raise.
+            if isinstance(content, CertificationRequest):
+                return self._enrollment(message, content, reply_to, now)
+            if isinstance(content, IssuerAndSubject):
+                return self._poll(message, reply_to, now)
+        except ParseError as exc:
+            return self._failure(reply_to, FailInfo.BAD_REQUEST, f"unreadable request: {exc}")
         if isinstance(content, IssuerAndSerial):
             event = CertificateRequested if kind is MessageType.GET_CERT else CrlRequested
             return event(reply_to.transaction_id, content, message.signer_certificate, reply_to)
@@ -434,12 +439,10 @@ class ScepResponder:
                 )
             # A re-sent PKCSReq is how draft-era clients poll.
             return self._known(known, message, reply_to, "re-sent request", now)
-        try:
-            # Everything read from the CSR, read before anything is decided or consumed.
-            policy_view = policy_request_view(message, request)
-            request.subject  # noqa: B018 - the readable subject (logs), read while guarded
-        except ScepError as exc:
-            return self._failure(reply_to, FailInfo.BAD_REQUEST, f"unreadable request: {exc}")
+        # Everything read from the CSR, read before anything is decided or consumed (a
+        # ParseError here is the caller's FAILURE).
+        policy_view = policy_request_view(message, request)
+        request.subject  # noqa: B018 - the readable subject (logs), read while guarded
         renewal, why_not = self._renewal(signer, ours, policy_view.subject, request, now)
         verdict = self._challenge_verdict(request)
         return EnrollmentRequested(
