@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from pyscep.certificate import Certificate
+from pyscep.crypto import Decrypter
+from pyscep.messages import RequestReference
 from pyscep.testing import DemoIdentity, make_identity
 
 # The fixed time of the deterministic tests: they pass it as ``now=`` to pyscep, which
@@ -122,3 +124,23 @@ def make_csr(
         builder = builder.add_attribute(AttributeOID.CHALLENGE_PASSWORD, challenge.encode())
     request = builder.sign(key, hashes.SHA256())  # type: ignore[arg-type]
     return bytes(request.public_bytes(serialization.Encoding.DER))
+
+
+def open_cert_rep(
+    body: bytes,
+    ca: Certificate,
+    signer: Decrypter,
+    request: RequestReference | None = None,
+) -> tuple[str, Certificate | None]:
+    """A CertRep as its requester reads it: (pkiStatus name, the certificate a SUCCESS
+    carries), checked against ``ca`` (and the ``request`` sent, if given)."""
+    from pyscep.cms.degenerate import CertsOnly
+    from pyscep.messages import decrypt_pki_message, parse_pki_message, verify_cert_rep
+
+    reply = verify_cert_rep(parse_pki_message(body), ca_certificates=[ca], request=request)
+    assert reply.pki_status is not None
+    if reply.pki_status.name != "SUCCESS":
+        return reply.pki_status.name, None
+    content = decrypt_pki_message(reply, signer)
+    assert isinstance(content, CertsOnly)
+    return "SUCCESS", content.certificates[0]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyscep import ParseError, PKIStatus
+from pyscep import MessageType, ParseError, PKIStatus
 from pyscep.messages.ca import parse_ca_certificates
 from pyscep.messages.pkimessage import (
     decrypt_pki_message,
@@ -89,21 +89,23 @@ def test_caps_strategy_parses() -> None:
     check()
 
 
-def test_regression_malformed_recipient_issuer_is_a_parse_error() -> None:
-    """The fuzzer's second find: an RDN of the recipient's issuer with a wrong tag."""
-    from pyscep.enums import MessageType
+def _client_request(kind: MessageType) -> bytes:
+    """A request of ``kind`` from the fixed test client to the fixed test CA."""
     from pyscep.messages.build import build_request
-    from pyscep.messages.inspect import inspect_payload
     from pyscep.testing._csr import client_csr
 
     keys = fixed_keys()
-    message = build_request(
-        MessageType.PKCS_REQ,
-        client_csr(),
-        signer=keys.client_signer,
-        recipient=keys.ca,
-        transaction_id="T",
+    return build_request(
+        kind, client_csr(), signer=keys.client_signer, recipient=keys.ca, transaction_id="T"
     ).der
+
+
+def test_regression_malformed_recipient_issuer_is_a_parse_error() -> None:
+    """The fuzzer's second find: an RDN of the recipient's issuer with a wrong tag."""
+    from pyscep.messages.inspect import inspect_payload
+
+    keys = fixed_keys()
+    message = _client_request(MessageType.PKCS_REQ)
     name = keys.ca.issuer_der  # appears only as the envelope's recipient issuer
     assert message.count(name) == 1
     broken_name = name[:2] + b"\x12" + name[3:]  # the first RDN SET (0x31) becomes 0x12
@@ -120,19 +122,10 @@ def test_regression_a_signer_whose_names_cannot_be_read_is_a_failure() -> None:
     (its issuer still readable) raised ParseError out of ScepResponder.receive."""
     from datetime import timedelta
 
-    from pyscep.enums import MessageType
-    from pyscep.messages.build import build_request
     from pyscep.protocol.server import Answered, ResponderConfig, ScepResponder
-    from pyscep.testing._csr import client_csr
 
     keys = fixed_keys()
-    message = build_request(
-        MessageType.RENEWAL_REQ,
-        client_csr(),
-        signer=keys.client_signer,
-        recipient=keys.ca,
-        transaction_id="T",
-    ).der
+    message = _client_request(MessageType.RENEWAL_REQ)
     certificate = keys.client.der
     subject = keys.client.subject_der  # self-signed: issuer first, then the same subject
     at = certificate.index(subject, certificate.index(subject) + 1)

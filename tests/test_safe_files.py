@@ -485,3 +485,22 @@ def test_the_client_refuses_an_output_directory_anyone_can_write(
     assert _client_enroll(shared) == 2
     assert f"{shared}: writable by anyone" in capsys.readouterr().err
     assert list(shared.iterdir()) == []
+
+
+def test_a_log_grows_in_place_and_never_through_a_link(tmp_path: Path) -> None:
+    """``pyscep serve --log``: appended to, made 0640 at most if new; a planted link is
+    refused."""
+    from pyscep.cli.durable import append
+
+    log = tmp_path / "decisions.jsonl"
+    append(log, b"one\n")
+    append(log, b"two\n")
+    assert log.read_bytes() == b"one\ntwo\n"
+    assert stat.S_IMODE(log.stat().st_mode) & ~0o640 == 0  # the umask may narrow it
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"root's file\n")
+    planted = tmp_path / "planted.jsonl"
+    planted.symlink_to(victim)
+    with pytest.raises(UnsafeFileError, match="symbolic link"):
+        append(planted, b"injected\n")
+    assert victim.read_bytes() == b"root's file\n"

@@ -38,17 +38,14 @@ from pyscep.cli.serve import (
     options_from_environment,
     wsgi_from_environment,
 )
-from pyscep.cms.degenerate import CertsOnly
 from pyscep.http import HttpRequest
 from pyscep.messages import (
     BuiltRequest,
     CertificationRequest,
     build_csr,
     build_pkcs_req,
-    decrypt_pki_message,
     parse_pki_message,
     self_signed_signer,
-    verify_cert_rep,
 )
 from pyscep.policy import ChallengeVerdict, DistinguishedName
 from pyscep.protocol.challenges import StaticChallenge
@@ -60,6 +57,7 @@ from pyscep.protocol.server import (
 )
 from pyscep.protocol.transactions import Awaiting, TransactionState
 from pyscep.testing import in_memory_ca, make_identity
+from tests.helpers import open_cert_rep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,17 +148,7 @@ def _request(
 
 def _answer(site: Site, built: BuiltRequest, signer: KeyPair) -> tuple[str, Certificate | None]:
     """(pkiStatus, the certificate a SUCCESS carries)."""
-    reply = verify_cert_rep(
-        parse_pki_message(site.post(built.der)),
-        ca_certificates=[site.ca_certificate],
-        request=built,
-    )
-    assert reply.pki_status is not None
-    if reply.pki_status is not pyscep.PKIStatus.SUCCESS:
-        return reply.pki_status.name, None
-    content = decrypt_pki_message(reply, signer)
-    assert isinstance(content, CertsOnly)
-    return "SUCCESS", content.certificates[0]
+    return open_cert_rep(site.post(built.der), site.ca_certificate, signer, built)
 
 
 def _enroll(site: Site, subject: str, sans: tuple[str, ...] = ()) -> KeyPair:

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 import pyscep
 from pyscep import FailInfo
 from pyscep.certificate import Certificate
-from pyscep.cms.degenerate import CertsOnly
 from pyscep.messages import CertificationRequest, build_csr, build_pkcs_req, self_signed_signer
 from pyscep.protocol.server import (
     Answered,
@@ -43,7 +42,7 @@ from pyscep.protocol.transactions import (
     resolve,
 )
 from pyscep.testing import make_identity
-from tests.helpers import NOW
+from tests.helpers import NOW, open_cert_rep
 
 CA = make_identity("Store CA", now=NOW, ca=True)
 KEY = pyscep.load_private_key(make_identity("store device", now=NOW).key_der)
@@ -372,13 +371,12 @@ def _status(body: bytes) -> str:
 
 
 def _issued_to(body: bytes, key: Any) -> Certificate:
-    reply = pyscep.messages.parse_pki_message(body)
-    signer = self_signed_signer(key, "CN=racer", now=NOW)
-    content = pyscep.messages.decrypt_pki_message(
-        pyscep.messages.verify_cert_rep(reply, ca_certificates=[CA.certificate]), signer
+    status, certificate = open_cert_rep(
+        body, CA.certificate, self_signed_signer(key, "CN=racer", now=NOW)
     )
-    assert isinstance(content, CertsOnly)
-    return content.certificates[0]
+    assert status == "SUCCESS"
+    assert certificate is not None
+    return certificate
 
 
 def test_racing_retries_are_signed_once(store: TransactionStore) -> None:

@@ -33,10 +33,12 @@ from typing import IO, TypeVar
 
 from pyscep.errors import ScepError
 
-__all__ = ["Directories", "SafeDirectory", "UnsafeFileError", "write_durably"]
+__all__ = ["Directories", "SafeDirectory", "UnsafeFileError", "append", "write_durably"]
 
 #: Create a name that does not exist yet, never through a link.
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+#: Append to a file, made if need be, never through a link.
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 #: Read, without blocking on a FIFO planted where a file was expected.
 _READ = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
 #: Names tried (``.bak``, ``.1.bak`` ...; random temporary names) before giving up.
@@ -45,6 +47,23 @@ _ATTEMPTS = 100
 
 class UnsafeFileError(ScepError):
     """A directory or file that pyscep refuses to write through; the message names it."""
+
+
+def append(path: Path, data: bytes, *, mode: int = 0o640) -> None:
+    """Add ``data`` at the end of the regular file ``path`` (made with ``mode`` if new),
+    never through a link: for logs, which grow in place rather than being replaced."""
+    try:
+        descriptor = os.open(path, _APPEND, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeFileError(f"{path} is a symbolic link: refusing to follow it") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise UnsafeFileError(f"{path} is not a regular file")
+        _write_all(descriptor, data)
+    finally:
+        os.close(descriptor)
 
 
 def write_durably(path: Path, data: bytes, *, mode: int) -> None:

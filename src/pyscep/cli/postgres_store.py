@@ -24,14 +24,7 @@ from pyscep.protocol.transactions import (
     resolve,
 )
 
-from .state import (
-    COLUMNS,
-    ISSUED_EXTRA,
-    NEW_COLUMNS,
-    issued_from_row,
-    row_values,
-    transaction_from_row,
-)
+from .state import POSTGRES, issued_from_row, migrate, row_values, transaction_from_row
 
 __all__ = ["PostgresTransactions"]
 
@@ -51,16 +44,6 @@ CREATE TABLE IF NOT EXISTS serials (serial NUMERIC PRIMARY KEY);
 """
 #: Serialises schema creation when several workers start at once.
 _SCHEMA_LOCK = 0x5C39
-_WRITE = (
-    f"INSERT INTO transactions ({COLUMNS}, fingerprint) VALUES"  # noqa: S608 - constants
-    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (transaction_id) DO UPDATE"
-    " SET requester_key = excluded.requester_key, state = excluded.state, csr = excluded.csr,"
-    " certificates = excluded.certificates, fail_info = excluded.fail_info,"
-    " updated = excluded.updated, signer_key = excluded.signer_key,"
-    " awaiting = excluded.awaiting, claim = excluded.claim, context = excluded.context,"
-    " renews = excluded.renews,"
-    " fingerprint = excluded.fingerprint"
-)
 
 
 class PostgresTransactions:
@@ -71,23 +54,7 @@ class PostgresTransactions:
         with self._connect() as db:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             db.execute(_SCHEMA)
-            for name, kind in NEW_COLUMNS:
-                column = kind.format(blob="BYTEA", empty="''::bytea")
-                db.execute(f"ALTER TABLE transactions ADD COLUMN IF NOT EXISTS {name} {column}")
-            db.execute(
-                "CREATE INDEX IF NOT EXISTS transactions_fingerprint ON transactions (fingerprint)"
-            )
-            db.execute("CREATE INDEX IF NOT EXISTS transactions_renews ON transactions (renews)")
-            rows = db.execute(
-                f"SELECT {COLUMNS} FROM transactions"  # noqa: S608 - constants
-                " WHERE state = 'issued' AND fingerprint IS NULL"
-            ).fetchall()
-            for row in rows:  # issued before the column existed
-                values = row_values(transaction_from_row(row))
-                db.execute(
-                    "UPDATE transactions SET fingerprint = %s WHERE transaction_id = %s",
-                    (values[-1], values[0]),
-                )
+            migrate(db.execute, POSTGRES)
 
     def _connect(self) -> psycopg.Connection[Any]:
         db = psycopg.connect(self.url)
@@ -112,18 +79,13 @@ class PostgresTransactions:
             new = resolve(stored, act, proposed)
             if new is None:
                 return Recorded(stored, False)
-            db.execute(_WRITE, row_values(new))
+            db.execute(POSTGRES.upsert, row_values(new))
             return Recorded(new, True)
 
     def find_certificate(self, fingerprint: bytes) -> IssuedCertificate | None:
         """The issued certificate with this SHA-256."""
         with self._connect() as db:
-            extra = ISSUED_EXTRA.format(mark="%s")
-            row = db.execute(
-                f"SELECT {COLUMNS}, {extra} FROM transactions"  # noqa: S608 - constants
-                " WHERE fingerprint = %s AND state = 'issued'",
-                (fingerprint, fingerprint),
-            ).fetchone()
+            row = db.execute(POSTGRES.select_issued, (fingerprint, fingerprint)).fetchone()
         return None if row is None else issued_from_row(row)
 
     def count_poll(self, transaction_id: str) -> int:
@@ -154,12 +116,9 @@ class PostgresTransactions:
         return self._in_state(TransactionState.PENDING, TransactionState.ISSUING)
 
     def _in_state(self, *states: TransactionState) -> list[Transaction]:
-        marks = ", ".join("%s" for _ in states)
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT {COLUMNS} FROM transactions WHERE state IN ({marks})"  # noqa: S608
-                " ORDER BY updated",
-                tuple(state.value for state in states),
+                POSTGRES.select_in_states(len(states)), tuple(state.value for state in states)
             ).fetchall()
         return [transaction_from_row(row) for row in rows]
 
@@ -183,8 +142,5 @@ class PostgresTransactions:
 
 
 def _read(db: psycopg.Connection[Any], transaction_id: str) -> Transaction | None:
-    row = db.execute(
-        f"SELECT {COLUMNS} FROM transactions WHERE transaction_id = %s",  # noqa: S608
-        (transaction_id,),
-    ).fetchone()
+    row = db.execute(POSTGRES.select_one, (transaction_id,)).fetchone()
     return None if row is None else transaction_from_row(row)

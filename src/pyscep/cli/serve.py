@@ -74,6 +74,7 @@ from pyscep.protocol.server import (
 from pyscep.protocol.transactions import Awaiting, Transaction, TransactionState
 from pyscep.wsgi import asgi_application, wsgi_application
 
+from .durable import append
 from .file_ca import CA_KEY_TYPES, FileCA
 from .sqlite_store import SqliteChallenges
 from .state import open_state
@@ -326,8 +327,7 @@ class ReferenceServer:
 
     def _write_log(self, entry: Mapping[str, Any]) -> None:
         if self.options.log is not None:
-            with self.options.log.open("a") as file:
-                file.write(json.dumps(entry) + "\n")
+            append(self.options.log, (json.dumps(entry) + "\n").encode())
 
     def _log_answer(self, event: Answered, method: str) -> None:
         """A pkiMessage the responder answered itself (a refusal, a poll, a re-send)."""

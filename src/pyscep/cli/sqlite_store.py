@@ -24,14 +24,7 @@ from pyscep.protocol.transactions import (
     resolve,
 )
 
-from .state import (
-    COLUMNS,
-    ISSUED_EXTRA,
-    NEW_COLUMNS,
-    issued_from_row,
-    row_values,
-    transaction_from_row,
-)
+from .state import SQLITE, issued_from_row, migrate, row_values, transaction_from_row
 
 __all__ = ["SqliteChallenges", "SqliteTransactions"]
 
@@ -49,16 +42,6 @@ CREATE TABLE IF NOT EXISTS transactions (
 );
 CREATE TABLE IF NOT EXISTS serials (serial TEXT PRIMARY KEY);
 """
-_WRITE = (
-    f"INSERT INTO transactions ({COLUMNS}, fingerprint) VALUES"  # noqa: S608 - constants
-    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (transaction_id) DO UPDATE SET"
-    " requester_key = excluded.requester_key, state = excluded.state, csr = excluded.csr,"
-    " certificates = excluded.certificates, fail_info = excluded.fail_info,"
-    " updated = excluded.updated, signer_key = excluded.signer_key,"
-    " awaiting = excluded.awaiting, claim = excluded.claim, context = excluded.context,"
-    " renews = excluded.renews,"
-    " fingerprint = excluded.fingerprint"
-)
 
 
 class SqliteTransactions:
@@ -73,17 +56,7 @@ class SqliteTransactions:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-            present = {row[1] for row in db.execute("PRAGMA table_info(transactions)")}
-            for name, kind in NEW_COLUMNS:
-                if name not in present:
-                    column = kind.format(blob="BLOB", empty="x''")
-                    db.execute(f"ALTER TABLE transactions ADD COLUMN {name} {column}")
-            db.execute(
-                "CREATE INDEX IF NOT EXISTS transactions_fingerprint ON transactions (fingerprint)"
-            )
-            db.execute("CREATE INDEX IF NOT EXISTS transactions_renews ON transactions (renews)")
-            if "fingerprint" not in present:
-                _index_issued(db)
+            migrate(db.execute, SQLITE)
             db.execute("COMMIT")
         finally:
             db.close()
@@ -107,7 +80,7 @@ class SqliteTransactions:
             stored = _read(db, proposed.transaction_id)
             new = resolve(stored, act, proposed)
             if new is not None:
-                db.execute(_WRITE, row_values(new))
+                db.execute(SQLITE.upsert, row_values(new))
             db.execute("COMMIT")
             return Recorded(stored, False) if new is None else Recorded(new, True)
         finally:
@@ -116,12 +89,7 @@ class SqliteTransactions:
     def find_certificate(self, fingerprint: bytes) -> IssuedCertificate | None:
         """The issued certificate with this SHA-256."""
         with closing(self._connect()) as db:
-            extra = ISSUED_EXTRA.format(mark="?")
-            row = db.execute(
-                f"SELECT {COLUMNS}, {extra} FROM transactions"  # noqa: S608 - constants
-                " WHERE fingerprint = ? AND state = 'issued'",
-                (fingerprint, fingerprint),
-            ).fetchone()
+            row = db.execute(SQLITE.select_issued, (fingerprint, fingerprint)).fetchone()
         return None if row is None else issued_from_row(row)
 
     def count_poll(self, transaction_id: str) -> int:
@@ -160,12 +128,9 @@ class SqliteTransactions:
         return self._in_state(TransactionState.PENDING, TransactionState.ISSUING)
 
     def _in_state(self, *states: TransactionState) -> list[Transaction]:
-        marks = ", ".join("?" for _ in states)
         with closing(self._connect()) as db:
             rows = db.execute(
-                f"SELECT {COLUMNS} FROM transactions WHERE state IN ({marks})"  # noqa: S608
-                " ORDER BY updated",
-                tuple(state.value for state in states),
+                SQLITE.select_in_states(len(states)), tuple(state.value for state in states)
             ).fetchall()
         return [transaction_from_row(row) for row in rows]
 
@@ -188,24 +153,8 @@ class SqliteTransactions:
 
 
 def _read(db: sqlite3.Connection, transaction_id: str) -> Transaction | None:
-    row = db.execute(
-        f"SELECT {COLUMNS} FROM transactions WHERE transaction_id = ?",  # noqa: S608
-        (transaction_id,),
-    ).fetchone()
+    row = db.execute(SQLITE.select_one, (transaction_id,)).fetchone()
     return None if row is None else transaction_from_row(row)
-
-
-def _index_issued(db: sqlite3.Connection) -> None:
-    """Fingerprint the issued certificates of a state file made before the column existed."""
-    rows = db.execute(
-        f"SELECT {COLUMNS} FROM transactions WHERE state = 'issued'"  # noqa: S608
-    ).fetchall()
-    for row in rows:
-        values = row_values(transaction_from_row(row))
-        db.execute(
-            "UPDATE transactions SET fingerprint = ? WHERE transaction_id = ?",
-            (values[-1], values[0]),
-        )
 
 
 _CHALLENGES_SCHEMA = """

@@ -4,11 +4,15 @@ Both stores implement `ServerState`: the responder's `TransactionStore`
 (every change through `pyscep.protocol.transactions.resolve`, in one
 database transaction) plus what ``pyscep serve`` needs on top (poll counts,
 serial numbers unique across workers and machines, the pending list). This
-module holds what they share: the protocol, the row codec and the factory.
+module holds what they share: the protocol, the row codec, the SQL (written
+once, in each store's `Dialect`), the migration of older tables, and the
+factory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,10 +29,13 @@ from pyscep.protocol.transactions import (
 
 __all__ = [
     "COLUMNS",
-    "ISSUED_EXTRA",
     "NEW_COLUMNS",
+    "POSTGRES",
+    "SQLITE",
+    "Dialect",
     "ServerState",
     "issued_from_row",
+    "migrate",
     "open_state",
     "pack",
     "row_values",
@@ -134,15 +141,8 @@ def transaction_from_row(row: tuple[Any, ...]) -> Transaction:
     )
 
 
-#: What `issued_from_row` reads after `COLUMNS` (``{mark}``: the SHA-256 searched for).
-ISSUED_EXTRA = (
-    "revoked, (SELECT r.transaction_id FROM transactions r WHERE r.renews = {mark}"
-    " AND r.state = 'issued' ORDER BY r.updated LIMIT 1)"
-)
-
-
 def issued_from_row(row: tuple[Any, ...]) -> IssuedCertificate:
-    """An `IssuedCertificate` from a row read with `COLUMNS` and `ISSUED_EXTRA`."""
+    """An `IssuedCertificate` from a row read with `Dialect.select_issued`."""
     transaction = transaction_from_row(row[:-2])
     revoked, renewed_by = row[-2:]
     return IssuedCertificate(
@@ -151,6 +151,92 @@ def issued_from_row(row: tuple[Any, ...]) -> IssuedCertificate:
         bool(revoked),
         None if renewed_by is None else str(renewed_by),
     )
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The stores' SQL, written once: what differs is the placeholder and the BLOB type."""
+
+    mark: str
+    blob: str
+    empty_blob: str
+
+    @property
+    def select_one(self) -> str:
+        """The row of one transactionID."""
+        return f"SELECT {COLUMNS} FROM transactions WHERE transaction_id = {self.mark}"  # noqa: S608
+
+    @property
+    def upsert(self) -> str:
+        """Write a transaction as `row_values` gives it (the polls and revoked flag stay)."""
+        marks = ", ".join([self.mark] * (COLUMNS.count(",") + 2))
+        kept = ("transaction_id", "polls", "revoked")
+        names = [name.strip() for name in COLUMNS.split(",")] + ["fingerprint"]
+        updates = ", ".join(f"{name} = excluded.{name}" for name in names if name not in kept)
+        return (
+            f"INSERT INTO transactions ({COLUMNS}, fingerprint) VALUES ({marks})"  # noqa: S608
+            f" ON CONFLICT (transaction_id) DO UPDATE SET {updates}"
+        )
+
+    @property
+    def select_issued(self) -> str:
+        """The issued certificate with a SHA-256 (given twice), for `issued_from_row`."""
+        renewed_by = (
+            "SELECT r.transaction_id FROM transactions r"  # noqa: S608 - a placeholder only
+            f" WHERE r.renews = {self.mark} AND r.state = 'issued' ORDER BY r.updated LIMIT 1"
+        )
+        return (
+            f"SELECT {COLUMNS}, revoked, ({renewed_by}) FROM transactions"  # noqa: S608
+            f" WHERE fingerprint = {self.mark} AND state = 'issued'"
+        )
+
+    def select_in_states(self, count: int) -> str:
+        """The transactions in any of ``count`` states, oldest first."""
+        marks = ", ".join([self.mark] * count)
+        return (
+            f"SELECT {COLUMNS} FROM transactions WHERE state IN ({marks})"  # noqa: S608
+            " ORDER BY updated"
+        )
+
+    def added_column(self, name: str, kind: str) -> str:
+        """The definition of a column of `NEW_COLUMNS` in this dialect."""
+        return f"{name} {kind.format(blob=self.blob, empty=self.empty_blob)}"
+
+
+SQLITE = Dialect("?", "BLOB", "x''")
+POSTGRES = Dialect("%s", "BYTEA", "''::bytea")
+
+
+def migrate(execute: Callable[..., Any], dialect: Dialect) -> None:
+    """Bring a table made by an older pyscep up to `COLUMNS`, inside the caller's
+    transaction: the new columns, their indexes, the fingerprints of what it issued."""
+    if dialect is SQLITE:  # no ADD COLUMN IF NOT EXISTS in SQLite
+        present = {row[1] for row in execute("PRAGMA table_info(transactions)").fetchall()}
+        statements = [
+            f"ALTER TABLE transactions ADD COLUMN {dialect.added_column(name, kind)}"
+            for name, kind in NEW_COLUMNS
+            if name not in present
+        ]
+    else:
+        statements = [
+            f"ALTER TABLE transactions ADD COLUMN IF NOT EXISTS {dialect.added_column(n, k)}"
+            for n, k in NEW_COLUMNS
+        ]
+    for statement in statements:
+        execute(statement)
+    execute("CREATE INDEX IF NOT EXISTS transactions_fingerprint ON transactions (fingerprint)")
+    execute("CREATE INDEX IF NOT EXISTS transactions_renews ON transactions (renews)")
+    rows = execute(
+        f"SELECT {COLUMNS} FROM transactions"  # noqa: S608 - constants
+        " WHERE state = 'issued' AND fingerprint IS NULL"
+    ).fetchall()
+    for row in rows:  # issued before the column existed
+        values = row_values(transaction_from_row(row))
+        execute(
+            f"UPDATE transactions SET fingerprint = {dialect.mark}"  # noqa: S608 - placeholders
+            f" WHERE transaction_id = {dialect.mark}",
+            (values[-1], values[0]),
+        )
 
 
 def open_state(state_dir: Path, state_url: str | None) -> ServerState:

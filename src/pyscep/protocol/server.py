@@ -93,7 +93,6 @@ from pyscep.protocol.transactions import (
     Transaction,
     TransactionState,
     TransactionStore,
-    certificate_fingerprint,
     claim_is_stale,
 )
 
@@ -279,14 +278,6 @@ def _opened_by(event: Enrollment) -> Transaction:
     return opened
 
 
-def _same_request(known: Transaction, opened: Transaction) -> bool:
-    return (known.requester_key, known.csr, known.signer_key) == (
-        opened.requester_key,
-        opened.csr,
-        opened.signer_key,
-    )
-
-
 class ScepResponder:
     """The server side of SCEP for one CA (or one route), sans I/O."""
 
@@ -431,7 +422,7 @@ class ScepResponder:
                 return self._failure(
                     reply_to, FailInfo.BAD_REQUEST, "transactionID in use for another key"
                 )
-            if not _same_request(known, _opening(reply_to.transaction_id, request, signer)):
+            if not known.same_request(_opening(reply_to.transaction_id, request, signer)):
                 # Only the very request that opened the transaction may be re-sent: another
                 # CSR (or signer) under its ID would be decided as if it were that one.
                 return self._failure(
@@ -488,7 +479,7 @@ class ScepResponder:
             return None, "the signer certificate is not valid yet"
         if now > signer.not_valid_after:
             return None, f"the signer certificate expired on {signer.not_valid_after.isoformat()}"
-        issued = self.store.find_certificate(certificate_fingerprint(signer.der))
+        issued = self.store.find_certificate(signer.sha256_fingerprint)
         if issued is None:
             return None, "the signer certificate is not one this server issued"
         if issued.revoked:
@@ -566,7 +557,7 @@ class ScepResponder:
 
     def _answer(self, stored: Transaction | None, event: Enrollment, why: str) -> HttpResponse:
         """What the client is told once the store has answered an act."""
-        if stored is None or not _same_request(stored, _opened_by(event)):
+        if stored is None or not stored.same_request(_opened_by(event)):
             return self._failure(
                 event.reply_to, FailInfo.BAD_REQUEST, "transactionID in use for another request"
             ).response

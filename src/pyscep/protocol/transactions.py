@@ -132,6 +132,14 @@ class Transaction:
         """ISSUED and REJECTED never change again."""
         return self.state in (TransactionState.ISSUED, TransactionState.REJECTED)
 
+    def same_request(self, other: Transaction) -> bool:
+        """Was ``other`` opened by the same request: the same CSR, signed by the same key?"""
+        return (self.requester_key, self.csr, self.signer_key) == (
+            other.requester_key,
+            other.csr,
+            other.signer_key,
+        )
+
     def signed_by_requester(self, key: bytes) -> bool:
         """Is ``key`` (a message signer's SPKI) one of this transaction's requester keys?"""
         return key == self.requester_key or (bool(self.signer_key) and key == self.signer_key)
@@ -209,11 +217,7 @@ def resolve(stored: Transaction | None, act: Act, proposed: Transaction) -> Tran
             return None
         # A transactionID belongs to the request that opened it: its CSR (so its key) and
         # the key that signed it. Another request under the same ID changes nothing.
-        if (stored.requester_key, stored.csr, stored.signer_key) != (
-            proposed.requester_key,
-            proposed.csr,
-            proposed.signer_key,
-        ):
+        if not stored.same_request(proposed):
             return None
         if act in _CLAIM_HOLDER_ACTS and stored.claim != proposed.claim:
             return None
