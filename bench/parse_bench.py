@@ -20,21 +20,11 @@ from collections.abc import Callable
 
 from asn1crypto import core
 
+from pyscep._der_writer import tlv
 from pyscep.errors import ScepError
 from pyscep.messages.pkimessage import parse_pki_message
 from pyscep.testing import fixed_keys
 from pyscep.testing._csr import client_csr
-
-
-def _len(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(raw)]) + raw
-
-
-def tlv(tag: int, body: bytes) -> bytes:
-    return bytes([tag]) + _len(len(body)) + body
 
 
 def big_message(size: int) -> bytes:

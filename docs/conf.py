@@ -16,7 +16,7 @@ author = "the pyscep authors"
 copyright = "2026, the pyscep authors"
 version = release = __version__
 
-extensions = ["myst_parser", "sphinx.ext.autodoc", "pyscep_cli"]
+extensions = ["myst_parser", "sphinx.ext.autodoc", "pyscep_cli", "pyscep_tables"]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "_ext", "README.md"]

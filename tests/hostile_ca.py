@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from pyscep import Certificate
-from pyscep.http import HttpRequest
+from pyscep.http import HTTPRequest
 from pyscep.messages import (
     CertificationRequest,
     build_ca_certificates,
@@ -70,7 +70,7 @@ class HostileCA:
             return 200, "application/x-pki-message", reply
         return 404, "text/plain", b"no such operation"
 
-    def send(self, request: HttpRequest) -> Answer:
+    def send(self, request: HTTPRequest) -> Answer:
         """What an HTTP transport to this CA returns for ``request``."""
         return self.answer(request.target, request.body)
 

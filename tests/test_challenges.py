@@ -1,10 +1,12 @@
-"""Challenge checkers: static, one-time (in memory and SQLite, across processes), callback."""
+"""Challenge checkers: static, one-time, callback.
+
+The stores behind one-time challenges (memory, SQLite, PostgreSQL, across
+processes) are held to their contract in tests/test_store_contract.py.
+"""
 
 from __future__ import annotations
 
-import multiprocessing
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,18 +14,15 @@ from hypothesis import strategies as st
 
 import pyscep
 from pyscep import LocalProtocolError, PolicyConfigError
-from pyscep.cli.sqlite_store import SqliteChallenges
 from pyscep.messages import CertificationRequest, build_csr
 from pyscep.protocol.challenges import (
     CHALLENGE_ALPHABET,
     CallbackChallenge,
     ChallengeOutcome,
     ChallengeVerdict,
-    Consumed,
     InMemoryChallenges,
     OneTimeChallenges,
     StaticChallenge,
-    challenge_digest,
     challenge_findings,
     new_challenge,
 )
@@ -156,41 +155,3 @@ def test_a_consumed_challenge_never_works_twice(attempts: list[str]) -> None:
         else:
             assert checker.check("x" * 24, request()).outcome is ChallengeOutcome.REFUSED
     assert successes == (1 if "right" in attempts else 0)
-
-
-def _consume_in_another_process(path: str, digest: bytes, now: datetime, results: object) -> None:
-    store = SqliteChallenges(Path(path))
-    results.put(store.consume(digest, now).value)  # type: ignore[attr-defined]
-
-
-def test_concurrent_processes_consume_a_challenge_exactly_once(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite"
-    checker = OneTimeChallenges(SqliteChallenges(path), Clock())
-    challenge = checker.issue(ttl=timedelta(hours=1))
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
-    workers = [
-        context.Process(
-            target=_consume_in_another_process,
-            args=(str(path), challenge_digest(challenge), NOW, results),
-        )
-        for _ in range(8)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
-    outcomes = sorted(results.get(timeout=5) for _ in workers)
-    assert outcomes == [Consumed.OK.value] + [Consumed.USED.value] * 7
-
-
-def test_the_sqlite_store_reports_each_outcome(tmp_path: Path) -> None:
-    clock = Clock()
-    checker = OneTimeChallenges(SqliteChallenges(tmp_path / "state.sqlite"), clock)
-    used = checker.issue(ttl=timedelta(hours=1))
-    assert checker.check(used, request()).accepted
-    assert checker.check(used, request()).reason == "the challenge password was already used"
-    stale = checker.issue(ttl=timedelta(seconds=1))
-    clock.now = NOW + timedelta(seconds=2)
-    assert checker.check(stale, request()).reason == "the challenge password has expired"
-    assert checker.check("y" * 24, request()).reason == "the challenge password is unknown"

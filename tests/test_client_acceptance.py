@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 
 import pyscep
 from pyscep import Certificate
-from pyscep.cli import main, monitor_run
+from pyscep.cli import main
 from pyscep.messages import (
     CertificationRequest,
     ReplyTo,
@@ -27,6 +27,7 @@ from pyscep.messages import (
     issue_certificate,
     parse_pki_message,
 )
+from pyscep.monitor import run as monitor_run
 from pyscep.protocol.client import (
     CertificateIssued,
     CertificateRefused,

@@ -423,3 +423,67 @@ def test_the_signer_is_the_callers_copy_of_an_embedded_certificate() -> None:
     assert embedded is not keys.ca
     verified = verify_cert_rep(reply, ca_certificates=[keys.ca])
     assert verified.signer_certificate is keys.ca
+
+
+# --- the package front ------------------------------------------------------------------
+
+_ASN1CRYPTO_TYPES = ("cms.", "core.", "x509.", "algos.", "keys.", "crl.", "asn1crypto")
+
+
+def _annotations(obj: object) -> dict[str, str]:
+    """The annotations of a function, or of a class's fields and public methods."""
+    import inspect
+
+    if inspect.isfunction(obj):
+        return {k: str(v) for k, v in obj.__annotations__.items()}
+    found: dict[str, str] = {}
+    if isinstance(obj, type):
+        for klass in reversed(obj.__mro__):
+            found.update({k: str(v) for k, v in getattr(klass, "__annotations__", {}).items()})
+        for name, member in vars(obj).items():
+            function = member.fget if isinstance(member, property) else member
+            if not name.startswith("_") and inspect.isfunction(function):
+                found.update({f"{name}.{k}": str(v) for k, v in function.__annotations__.items()})
+    return found
+
+
+def test_the_cms_front_is_curated_and_free_of_asn1crypto() -> None:
+    import pyscep.cms
+
+    assert len(pyscep.cms.__all__) >= 25
+    assert sorted(pyscep.cms.__all__) == sorted(set(pyscep.cms.__all__))
+    for name in pyscep.cms.__all__:
+        assert not name.startswith("_"), name
+        value = getattr(pyscep.cms, name)
+        for where, annotation in _annotations(value).items():
+            assert not any(t in annotation for t in _ASN1CRYPTO_TYPES), (name, where, annotation)
+    # The check sees an asn1crypto-typed function (the now private builders).
+    from pyscep.cms import key_agreement
+
+    assert "cms.RecipientInfo" in _annotations(key_agreement._build_key_agreement)["return"]
+    assert pyscep.cms.parse_signed_data is parse_signed_data
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("key_agreement", "build_key_agreement"),
+        ("key_agreement", "key_agreement_views"),
+        ("password", "build_password_recipient"),
+        ("password", "password_parameters"),
+    ],
+)
+def test_the_asn1crypto_typed_functions_are_private_with_a_deprecated_alias(
+    module: str, name: str
+) -> None:
+    import importlib
+
+    import pyscep.cms
+
+    namespace = importlib.import_module(f"pyscep.cms.{module}")
+    assert name not in namespace.__all__
+    assert name not in pyscep.cms.__all__
+    with pytest.warns(DeprecationWarning, match=f"{name} is deprecated"):
+        alias = getattr(namespace, name)
+    assert alias is getattr(namespace, f"_{name}")
+    assert not hasattr(namespace, "no_such_name")

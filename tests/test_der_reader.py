@@ -3,19 +3,20 @@
 `pyscep._der_reader` (with `cms._signed_reader` and `cms._enveloped_reader`)
 reads canonical DER of the usual envelope shapes and steps aside for the rest.
 Every test here parses the same input twice, once as shipped and once with the
-fast path switched off (asn1crypto alone), and requires the same outcome: the
-same values, or the same error (type, text, failInfo, path). The inputs are
-the conformance vectors, the benchmark messages, generated messages of every
-type, their mutations, and limits set exactly at each input's size.
+fast path switched off (`pyscep._parser_switch.asn1crypto_only`), and requires
+the same outcome: the same values, or the same error (type, text, failInfo,
+path). The switch counts which path each reading took, and every comparison
+asserts that the asn1crypto side really ran on asn1crypto (and the shipped side
+decided once), so the suite cannot quietly compare the fast path with itself.
+The inputs are the conformance vectors, the benchmark messages, generated
+messages of every type, their mutations, and limits set exactly at each input's size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
-from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,9 +32,15 @@ from pyscep._der_reader import (
     oid_octets,
     utc_time,
 )
+from pyscep._parser_switch import (
+    ParserCounts,
+    Reading,
+    asn1crypto_only,
+    count_paths,
+)
 from pyscep.cms import _enveloped_reader, _signed_reader
 from pyscep.cms.enveloped import parse_enveloped_data
-from pyscep.cms.signed import parse_signed_data
+from pyscep.cms.signed import parse_signed_data, parse_signed_envelope
 from pyscep.limits import DEFAULT_LIMITS
 from pyscep.messages import parse_pki_message
 from pyscep.testing import strategies as scep_st
@@ -46,16 +53,26 @@ _View = TypeVar("_View")
 MUTATIONS = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 
 
-@contextmanager
-def asn1crypto_only() -> Iterator[None]:
-    """Switch the fast path off: every input goes to the asn1crypto path."""
-    refuse = mock.Mock(side_effect=NotCanonicalError)
-    with (
-        mock.patch.object(_signed_reader, "read_signed_data", refuse),
-        mock.patch.object(_enveloped_reader, "read_enveloped_data", refuse),
-        mock.patch("pyscep.messages.pkimessage.decode_read", refuse),
-    ):
-        yield
+def assert_paths(reading: Reading, shipped: ParserCounts, forced: ParserCounts) -> None:
+    """The forced run read on asn1crypto only, and ``reading`` ran there whenever the
+    shipped run decided it; the shipped run took the fast path for it or not, never both."""
+    decided = shipped.fast[reading] + shipped.asn1crypto[reading]
+    assert forced.total("fast") == 0, "the fast path ran while switched off"
+    if decided:
+        assert forced.asn1crypto[reading] >= 1, f"the asn1crypto path did not read {reading}"
+
+
+def _both_paths(
+    view: Callable[[bytes], _View], der: bytes, reading: Reading
+) -> tuple[_View, _View]:
+    """``view(der)`` as shipped, and with the fast path switched off (asn1crypto alone),
+    after checking that each ran on the path it claims (`assert_paths`)."""
+    with count_paths() as shipped:
+        fast = view(der)
+    with asn1crypto_only(), count_paths() as forced:
+        slow = view(der)
+    assert_paths(reading, shipped, forced)
+    return fast, slow
 
 
 def _message_view(data: bytes, limits: Limits) -> object:
@@ -82,10 +99,10 @@ def _envelope_view(data: bytes, limits: Limits) -> object:
     return parse_enveloped_data(data, limits=limits)
 
 
-PARSERS: dict[str, Callable[[bytes, Limits], object]] = {
-    "parse_pki_message": _message_view,
-    "parse_signed_data": _signed_view,
-    "parse_enveloped_data": _envelope_view,
+PARSERS: dict[str, tuple[Callable[[bytes, Limits], object], Reading]] = {
+    "parse_pki_message": (_message_view, "signed_data"),
+    "parse_signed_data": (_signed_view, "signed_data"),
+    "parse_enveloped_data": (_envelope_view, "enveloped_data"),
 }
 
 
@@ -97,12 +114,26 @@ def _outcome(parse: Callable[[bytes, Limits], object], data: bytes, limits: Limi
         return ("error", type(exc), str(exc), exc.fail_info, getattr(exc, "path", None), extra)
 
 
-def assert_same(data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
-    for name, parse in PARSERS.items():
+def _compare(
+    parse: Callable[[bytes, Limits], object], reading: Reading, data: bytes, limits: Limits
+) -> None:
+    with count_paths() as shipped:
         fast = _outcome(parse, data, limits)
-        with asn1crypto_only():
-            slow = _outcome(parse, data, limits)
-        assert fast == slow, name
+    with asn1crypto_only(), count_paths() as forced:
+        slow = _outcome(parse, data, limits)
+    # Every parse decides its first reading exactly once, on one path.
+    assert shipped.fast[reading] + shipped.asn1crypto[reading] == 1
+    assert forced.asn1crypto[reading] == 1
+    assert_paths(reading, shipped, forced)
+    assert fast == slow
+
+
+def assert_same(data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
+    for name, (parse, reading) in PARSERS.items():
+        try:
+            _compare(parse, reading, data, limits)
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from exc
 
 
 def _envelope_of(data: bytes) -> bytes | None:
@@ -160,14 +191,20 @@ def test_the_envelope_is_read_in_the_pass_that_counts_it() -> None:
     is walked for the limits instead, and the message still reads the same."""
     for name in ("pkcsreq.der", "certrep.der"):
         data = (ROOT / "bench" / "fixtures" / name).read_bytes()
-        signed = parse_signed_data(data)
+        with count_paths() as counts:
+            signed = parse_signed_data(data)
         assert signed.content is not None
-        assert signed.envelope is not None
-        assert signed.envelope == parse_enveloped_data(signed.content)
+        assert signed._envelope is not None
+        assert counts.fast["enveloped_data"] == 1
+        with count_paths() as counts:
+            assert parse_signed_envelope(signed) == parse_enveloped_data(signed.content)
+        assert counts.fast["enveloped_data"] == 1  # parse_enveloped_data's; the first is reused
         # EnvelopedData version 0 -> 7: outside what the reader reads.
         version = data.index(b"\x02\x01\x00", data.index(signed.content))
         unusual = data[:version] + b"\x02\x01\x07" + data[version + 3 :]
-        assert parse_signed_data(unusual).envelope is None
+        with count_paths() as counts:
+            assert parse_signed_data(unusual)._envelope is None
+        assert counts.fast == {"signed_data": 1, "certificate": 1}
         assert _fast_reads(unusual)
         assert_same(unusual)
 
@@ -356,22 +393,10 @@ def _key_outcome(der: bytes) -> object:
         return ("error", type(exc), str(exc))
 
 
-def _both_paths(
-    view: Callable[[bytes], _View], der: bytes, module: object, reader: str, off: mock.Mock
-) -> tuple[_View, _View]:
-    """``view(der)`` as shipped, and with the fast reader ``module.reader`` replaced by
-    ``off`` (which steps aside): the asn1crypto path alone."""
-    fast = view(der)
-    with mock.patch.object(module, reader, off):
-        slow = view(der)
-    return fast, slow
-
-
 def _key_outcomes(der: bytes) -> tuple[object, object]:
-    from pyscep import public_key
-
-    off = mock.Mock(side_effect=NotCanonicalError)
-    return _both_paths(_key_outcome, der, public_key, "_read_canonical", off)
+    # public_key.py does not count its readings yet: the Reader under its fast path
+    # refuses to start while the switch is off (test_the_switch_holds_every_reader).
+    return _both_paths(_key_outcome, der, "public_key")
 
 
 def test_public_keys_read_the_same() -> None:
@@ -384,7 +409,9 @@ def test_public_keys_read_the_same() -> None:
         assert fast == slow
     # The fast path reads the usual keys: RSA, P-256 and Ed25519.
     for der in _usual_keys():
-        assert ("value", public_key._read_canonical(public_key.PublicKey, der)) == _key_outcome(der)
+        key = public_key.PublicKey.load(der)
+        fields = (key.algorithm, key.bits, key.curve, key.public_exponent)
+        assert tuple(public_key._read_canonical(der)) == fields
 
 
 @MUTATIONS
@@ -477,10 +504,7 @@ def _certificate_view(der: bytes) -> tuple[object, ...]:
 
 
 def _certificate_views(der: bytes) -> tuple[tuple[object, ...], tuple[object, ...]]:
-    from pyscep import certificate
-
-    off = mock.Mock(return_value=None)
-    return _both_paths(_certificate_view, der, certificate, "read_certificate_outline", off)
+    return _both_paths(_certificate_view, der, "certificate")
 
 
 def test_certificates_read_the_same() -> None:
@@ -712,10 +736,7 @@ def _request_outcome(der: bytes) -> object:
 
 
 def _request_outcomes(der: bytes) -> tuple[object, object]:
-    from pyscep.messages import content
-
-    off = mock.Mock(side_effect=NotCanonicalError)
-    return _both_paths(_request_outcome, der, content, "read_request", off)
+    return _both_paths(_request_outcome, der, "request")
 
 
 def test_requests_read_the_same() -> None:

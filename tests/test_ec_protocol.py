@@ -13,7 +13,7 @@ from pyscep import FailInfo
 from pyscep.cms.degenerate import CertsOnly
 from pyscep.cms.enveloped import ParsedEnvelope, recipient_problem
 from pyscep.crypto import KeyPair, get_backend
-from pyscep.http import HttpRequest
+from pyscep.http import HTTPRequest
 from pyscep.messages import (
     build_csr,
     build_pkcs_req,
@@ -62,7 +62,7 @@ def _responder(ca: DemoIdentity) -> ScepResponder:
 
 
 def _send(
-    client: ScepClient, server: ScepResponder, ca: DemoIdentity, request: HttpRequest
+    client: ScepClient, server: ScepResponder, ca: DemoIdentity, request: HTTPRequest
 ) -> object:
     target = urlsplit(request.target)
     event = server.receive(request.method, target.path, target.query, request.body, now=NOW)
@@ -176,7 +176,7 @@ def test_an_ed25519_client_enrolls_and_renews_by_password(ca_kind: str) -> None:
     assert renewed.certificate.public_key_der == new_key.public_key_der
 
 
-def _envelope_of(request: HttpRequest) -> ParsedEnvelope:
+def _envelope_of(request: HTTPRequest) -> ParsedEnvelope:
     message = parse_pki_message(request.body)
     assert message.envelope is not None
     return message.envelope

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from pyscep.cli import main
-from pyscep.cli.monitor import MonitorConfigError, load_config, status
+from pyscep.monitor import MonitorConfigError, load_config, status
 from pyscep.testing import make_identity
 from tests.helpers import NOW, pem_cert
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from pyscep import Certificate, load_private_key
-from pyscep.cli import main, monitor_run
+from pyscep.cli import main
+from pyscep.monitor import run as monitor_run
 from pyscep.testing import make_identity
 from tests.helpers import openssl
 from tests.test_serve import CHALLENGE, Served
@@ -130,15 +131,16 @@ def test_a_pending_renewal_resumes_with_a_poll_never_a_second_enrollment(tmp_pat
             == transaction
         )
         state_dir = str(tmp_path / "state")
+        approve = ["serve", "approve", "--state-dir", state_dir, transaction]
         approved = subprocess.run(
-            [sys.executable, "-m", "pyscep", "serve", "approve", state_dir, transaction],
+            [sys.executable, "-m", "pyscep", *approve],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert approved.returncode == 0, approved.stderr
         assert main(["monitor", "run", "--config", str(config)]) == 0
         _consistent(tmp_path)
         listed = subprocess.run(
-            [sys.executable, "-m", "pyscep", "serve", "list", str(tmp_path / "state")],
+            [sys.executable, "-m", "pyscep", "serve", "list", "--state-dir", state_dir],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         assert transaction not in listed.stdout  # issued: no longer pending

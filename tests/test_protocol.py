@@ -24,8 +24,8 @@ from pyscep.cms.signed import parse_signed_data
 from pyscep.http import (
     CONTENT_TYPE_CA_CERT,
     CONTENT_TYPE_PKI_MESSAGE,
-    HttpRequest,
-    HttpResponse,
+    HTTPRequest,
+    HTTPResponse,
     Operation,
     ResponseKind,
     classify_response,
@@ -40,15 +40,15 @@ from pyscep.messages import (
     build_cert_poll,
     build_csr,
 )
+from pyscep.protocol._client_state import TRANSITIONS, Call
 from pyscep.protocol.challenges import StaticChallenge
 from pyscep.protocol.client import (
-    _CALLS,
     CACertificatesReceived,
     CapabilitiesReceived,
     CertificateIssued,
     CertificatesReceived,
     ClientState,
-    CrlReceived,
+    CRLReceived,
     NextCAReceived,
     ProtocolFailed,
     ReplyUnreadable,
@@ -60,7 +60,7 @@ from pyscep.protocol.profiles import CISCO_IOS, DRAFT, MICROMDM, STRICT
 from pyscep.protocol.server import (
     Answered,
     CertificateRequested,
-    CrlRequested,
+    CRLRequested,
     EnrollmentRequested,
     PollRequested,
     ResponderConfig,
@@ -94,10 +94,10 @@ def responder(**changes: object) -> ScepResponder:
     return ScepResponder(replace(config, **changes))  # type: ignore[arg-type]
 
 
-Decide = Callable[[ScepResponder, ServerEvent], HttpResponse]
+Decide = Callable[[ScepResponder, ServerEvent], HTTPResponse]
 
 
-def issue_if_challenge_ok(server: ScepResponder, event: ServerEvent) -> HttpResponse:
+def issue_if_challenge_ok(server: ScepResponder, event: ServerEvent) -> HTTPResponse:
     """The application of a small CA: issue with the right challenge or a renewal."""
     if isinstance(event, Answered):
         return event.response
@@ -107,14 +107,14 @@ def issue_if_challenge_ok(server: ScepResponder, event: ServerEvent) -> HttpResp
     return server.reject(event, FailInfo.BAD_REQUEST, now=NOW)
 
 
-def always_pending(server: ScepResponder, event: ServerEvent) -> HttpResponse:
+def always_pending(server: ScepResponder, event: ServerEvent) -> HTTPResponse:
     if isinstance(event, (EnrollmentRequested, PollRequested)):
         return server.pending(event, now=NOW)
     assert isinstance(event, Answered)
     return event.response
 
 
-def exchange(server: ScepResponder, request: HttpRequest, decide: Decide) -> HttpResponse:
+def exchange(server: ScepResponder, request: HTTPRequest, decide: Decide) -> HTTPResponse:
     """What an HTTP transport does: carry the request, let the application decide."""
     target = urlsplit(request.target)
     return decide(
@@ -122,7 +122,7 @@ def exchange(server: ScepResponder, request: HttpRequest, decide: Decide) -> Htt
     )
 
 
-def send(client: ScepClient, server: ScepResponder, request: HttpRequest, decide: Decide) -> object:
+def send(client: ScepClient, server: ScepResponder, request: HTTPRequest, decide: Decide) -> object:
     response = exchange(server, request, decide)
     return client.receive(response.status, response.content_type, response.body, now=NOW)
 
@@ -353,7 +353,7 @@ def test_renewal_is_signed_with_the_existing_certificate(
     new_key = pyscep.load_private_key(make_identity("device", now=NOW).key_der)
     seen: list[ServerEvent] = []
 
-    def record(server: ScepResponder, event: ServerEvent) -> HttpResponse:
+    def record(server: ScepResponder, event: ServerEvent) -> HTTPResponse:
         seen.append(event)
         return issue_if_challenge_ok(server, event)
 
@@ -364,7 +364,9 @@ def test_renewal_is_signed_with_the_existing_certificate(
     (requested,) = seen
     assert isinstance(requested, EnrollmentRequested)
     assert requested.message_type is kind
-    assert requested.renewal == VerifiedRenewal(current.certificate, enrolled.transaction_id)
+    assert requested.renewal == VerifiedRenewal(
+        certificate=current.certificate, transaction_id=enrolled.transaction_id
+    )
     assert requested.why_not_renewal is None
     assert requested.signer_certificate == current.certificate
 
@@ -449,23 +451,23 @@ def _make_call(client: ScepClient, call: str) -> object:
     return arguments[call]()
 
 
-PAIRS = [(state, call) for state in ClientState for call in sorted(_CALLS)]
+PAIRS = [(state, call) for state in ClientState for call in Call]
 
 
-@pytest.mark.parametrize(("state", "call"), PAIRS, ids=[f"{s.value}-{c}" for s, c in PAIRS])
+@pytest.mark.parametrize(("state", "call"), PAIRS, ids=[f"{s.value}-{c.value}" for s, c in PAIRS])
 def test_every_call_in_every_state_follows_the_transition_table(
-    state: ClientState, call: str
+    state: ClientState, call: Call
 ) -> None:
     client, _ = _client_in(state)
-    allowed, after = _CALLS[call]
-    if state in allowed:
-        sent = _make_call(client, call)
+    after = TRANSITIONS.get((state, call))
+    if after is not None:
+        sent = _make_call(client, call.value)
         # Every call sends a request, except taking up a pending enrollment.
-        assert isinstance(sent, HttpRequest) is (call != "resume")
+        assert isinstance(sent, HTTPRequest) is (call is not Call.RESUME)
         assert client.state is after
     else:
         with pytest.raises(LocalProtocolError):
-            _make_call(client, call)
+            _make_call(client, call.value)
         assert client.state is state
 
 
@@ -503,7 +505,7 @@ def test_ca_rollover_through_get_next_ca_cert() -> None:
     assert plain is not None
     assert CACapability.GET_NEXT_CA_CERT not in plain
     event = send(client, server, client.get_next_ca_certificates(), issue_if_challenge_ok)
-    assert event == NextCAReceived((next_ca.certificate,))
+    assert event == NextCAReceived(certificates=(next_ca.certificate,))
     assert client.state is ClientState.READY
     # A rollover announced by anyone else is a protocol failure.
     forged = pyscep.messages.build_next_ca_certificates(
@@ -684,18 +686,18 @@ def test_get_cert_and_get_crl_when_the_application_handles_them() -> None:
         .public_bytes(serialization.Encoding.DER)
     )
 
-    def answer(server: ScepResponder, event: ServerEvent) -> HttpResponse:
+    def answer(server: ScepResponder, event: ServerEvent) -> HTTPResponse:
         if isinstance(event, CertificateRequested):
             return server.send_certificates(event, [keys.certificate])
-        if isinstance(event, CrlRequested):
+        if isinstance(event, CRLRequested):
             return server.send_crl(event, crl)
         return issue_if_challenge_ok(server, event)
 
     wanted = IssuerAndSerial.of(keys.certificate)
     got = send(client, server, client.get_cert(wanted, keys), answer)
-    assert got == CertificatesReceived((keys.certificate,))
+    assert got == CertificatesReceived(certificates=(keys.certificate,))
     crls = send(client, server, client.get_crl(wanted, keys), answer)
-    assert crls == CrlReceived((crl,))
+    assert crls == CRLReceived(crls=(crl,))
 
 
 def test_profiles_shape_what_the_responder_sends() -> None:
@@ -740,7 +742,7 @@ def test_a_challenge_some_clients_cannot_send_is_flagged_on_the_event() -> None:
     client = ready_client(server)
     seen: list[ServerEvent] = []
 
-    def record(server: ScepResponder, event: ServerEvent) -> HttpResponse:
+    def record(server: ScepResponder, event: ServerEvent) -> HTTPResponse:
         seen.append(event)
         return issue_if_challenge_ok(server, event)
 
@@ -754,3 +756,53 @@ def test_a_challenge_some_clients_cannot_send_is_flagged_on_the_event() -> None:
     assert [f.code for f in event.challenge_findings] == [
         pyscep.FindingCode.NOT_PRINTABLE_STRING
     ] * 2
+
+
+# --- a CA without GetCACaps (draft-era: HTTP 404) ----------------------------------------
+
+
+def no_get_ca_caps(server: ScepResponder, event: ServerEvent) -> HTTPResponse:
+    """pyscep's responder behind a front that answers GetCACaps with 404, as draft-era CAs do."""
+    if isinstance(event, Answered) and event.reason == "caps":
+        return HTTPResponse(404, "text/html", b"<html>Not Found</html>")
+    return issue_if_challenge_ok(server, event)
+
+
+@pytest.mark.parametrize("caps_first", [True, False])
+def test_a_ca_answering_get_ca_caps_with_404_enrolls_with_the_draft_defaults(
+    caps_first: bool,
+) -> None:
+    server = responder(algorithms=LEGACY)
+    client = ScepClient(algorithms=LEGACY, ca_fingerprint=CA.certificate.sha256_fingerprint)
+    calls = [client.get_caps, client.get_ca_certificates]
+    events = [
+        send(client, server, call(), no_get_ca_caps) for call in calls[:: 1 if caps_first else -1]
+    ]
+    (caps,) = [e for e in events if isinstance(e, CapabilitiesReceived)]
+    assert caps.caps.keywords == ()
+    # RFC 8894 section 3.5.1: no capabilities; the draft baseline, which LEGACY allows.
+    assert caps.negotiated is not None
+    assert caps.negotiated.digest is pyscep.DigestAlgorithm.MD5
+    assert caps.negotiated.cipher is pyscep.ContentCipher.DES_CBC
+    assert client.state is ClientState.READY
+    request = client.enroll(csr(), DEVICE_KEY, now=NOW)
+    assert request.method == "GET"  # POSTPKIOperation was not advertised
+    event = send(client, server, request, no_get_ca_caps)
+    assert isinstance(event, CertificateIssued)
+    assert event.certificate.public_key_der == DEVICE_KEY.public_key_der
+    assert client.state is ClientState.READY
+
+
+def test_a_ca_answering_get_ca_caps_with_404_is_refused_clearly_under_the_default_policy() -> None:
+    server = responder()
+    client = ScepClient(ca_fingerprint=CA.certificate.sha256_fingerprint)
+    caps = send(client, server, client.get_caps(), no_get_ca_caps)
+    assert isinstance(caps, CapabilitiesReceived)
+    assert caps.negotiated is None
+    send(client, server, client.get_ca_certificates(), no_get_ca_caps)
+    # Not READY: a READY client has agreed algorithms. The refusal says why, before sending.
+    assert client.state is ClientState.IDLE
+    with pytest.raises(pyscep.UnsupportedAlgorithmError, match=r"no algorithms agreed.*legacy"):
+        client.enroll(csr(), DEVICE_KEY, now=NOW)
+    assert client.state is ClientState.IDLE
+    assert client.ca is not None  # what was learnt stays

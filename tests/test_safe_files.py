@@ -20,9 +20,10 @@ import pytest
 
 import pyscep
 from pyscep import Certificate
-from pyscep.cli import main, monitor_run
-from pyscep.cli.durable import SafeDirectory, UnsafeFileError, write_durably
+from pyscep._appkit.durable import SafeDirectory, UnsafeFileError, write_durably
+from pyscep.cli import main
 from pyscep.messages import build_csr
+from pyscep.monitor import run as monitor_run
 from pyscep.testing import make_identity
 from tests.helpers import NOW, pem_key
 from tests.hostile_ca import HostileCA, monitor_keystore, served
@@ -490,7 +491,7 @@ def test_the_client_refuses_an_output_directory_anyone_can_write(
 def test_a_log_grows_in_place_and_never_through_a_link(tmp_path: Path) -> None:
     """``pyscep serve --log``: appended to, made 0640 at most if new; a planted link is
     refused."""
-    from pyscep.cli.durable import append
+    from pyscep._appkit.durable import append
 
     log = tmp_path / "decisions.jsonl"
     append(log, b"one\n")

@@ -12,6 +12,9 @@ is wrong.
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import io
 import itertools
 import json
 import logging
@@ -31,14 +34,8 @@ import pyscep
 from pyscep import FailInfo, KeyPair, MessageType
 from pyscep.certificate import Certificate
 from pyscep.cli import main
-from pyscep.cli.serve import (
-    ReferenceServer,
-    ServeConfigError,
-    ServeOptions,
-    options_from_environment,
-    wsgi_from_environment,
-)
-from pyscep.http import HttpRequest
+from pyscep.cli import parser as cli_parser
+from pyscep.http import HTTPRequest
 from pyscep.messages import (
     BuiltRequest,
     CertificationRequest,
@@ -56,6 +53,15 @@ from pyscep.protocol.server import (
     VerifiedRenewal,
 )
 from pyscep.protocol.transactions import Awaiting, TransactionState
+from pyscep.server import (
+    Operator,
+    ReferenceServer,
+    ServeConfigError,
+    ServeOptions,
+    check_options,
+    options_from_environment,
+    wsgi_from_environment,
+)
 from pyscep.testing import in_memory_ca, make_identity
 from tests.helpers import open_cert_rep
 
@@ -116,7 +122,7 @@ def _in_memory() -> Site:
 
     def post(body: bytes) -> bytes:
         status, _, answer = send(
-            HttpRequest("POST", "/scep?operation=PKIOperation", body=body, headers=())
+            HTTPRequest("POST", "/scep?operation=PKIOperation", body=body, headers=())
         )
         assert status == 200
         return answer
@@ -312,7 +318,9 @@ def test_each_renewal_proof_says_why_it_fails() -> None:
     same = build_csr(_key(), holder.certificate.subject_der)
 
     good = event_for(same, holder, now)
-    assert good.renewal == VerifiedRenewal(holder.certificate, enrolled.transaction_id)
+    assert good.renewal == VerifiedRenewal(
+        certificate=holder.certificate, transaction_id=enrolled.transaction_id
+    )
     assert good.why_not_renewal is None
     cases = {
         "expired on": event_for(same, holder, now + timedelta(days=400)),
@@ -485,7 +493,8 @@ def test_the_reference_server_refuses_what_the_docs_refuse(tmp_path: Path) -> No
     )
     assert status == "SUCCESS"
     assert renewed is not None
-    assert main(["serve", "revoke", str(tmp_path / "state"), str(renewed.serial_number)]) == 0
+    state = ["--state-dir", str(tmp_path / "state")]
+    assert main(["serve", "revoke", *state, str(renewed.serial_number)]) == 0
     revoked = KeyPair(new_key, renewed)
     again = build_csr(_key(), renewed.subject_der)
     reply = parse_pki_message(site.post(_request(site, again, revoked).der))
@@ -528,7 +537,10 @@ def test_an_approval_issues_on_the_terms_the_server_decided(tmp_path: Path) -> N
     signer = self_signed_signer(key, "CN=short,O=Example", now=_now())
     built = _request(site, csr, signer, MessageType.PKCS_REQ)
     assert _answer(site, built, signer)[0] == "PENDING"
-    assert main(["serve", "approve", str(tmp_path / "state"), built.transaction_id]) == 0
+    assert (
+        main(["serve", "approve", "--state-dir", str(tmp_path / "state"), built.transaction_id])
+        == 0
+    )
     stored = server.store.get(built.transaction_id)
     assert stored is not None
     issued = Certificate.load(stored.certificates[0])
@@ -538,6 +550,12 @@ def test_an_approval_issues_on_the_terms_the_server_decided(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     "command",
     [
+        ["approve", "--state-dir", "{dir}", "TX-1"],
+        ["reject", "--state-dir", "{dir}", "TX-1"],
+        ["list", "--state-dir", "{dir}"],
+        ["challenge", "--state-dir", "{dir}"],
+        ["revoke", "--state-dir", "{dir}", "12"],
+        # The deprecated form operators' scripts use: the directory as an argument.
         ["approve", "{dir}", "TX-1"],
         ["reject", "{dir}", "TX-1"],
         ["list", "{dir}"],
@@ -564,8 +582,8 @@ def test_operator_commands_say_what_is_wrong(
     assert "is not a serial number" in capsys.readouterr().err
     assert main(["serve", "approve", state, "no-such-transaction"]) == 2
     assert "no transaction 'no-such-transaction'" in capsys.readouterr().err
-    assert main(["serve", "approve", state]) == 2
-    assert "usage" in capsys.readouterr().err
+    assert main(["serve", "approve", state]) == 2  # a TXID, and no state named
+    assert "--state-dir DIR or --state-url URL" in capsys.readouterr().err
 
 
 def test_an_ed25519_ca_is_refused_clearly(
@@ -863,8 +881,6 @@ def test_a_subject_alt_name_the_ca_cannot_write_is_dropped_not_a_crash(tmp_path:
 def test_options_that_cannot_work_are_refused_at_start(
     tmp_path: Path, options: dict[str, Any], complaint: str
 ) -> None:
-    from pyscep.cli.serve import check_options
-
     options.setdefault("challenge", "a-secret")
     with pytest.raises(ServeConfigError, match=complaint):
         check_options(ServeOptions(tmp_path / "state", **options))
@@ -875,8 +891,8 @@ def test_a_state_file_of_the_last_release_keeps_working(tmp_path: Path) -> None:
     import sqlite3
     from contextlib import closing
 
-    from pyscep.cli.sqlite_store import SqliteTransactions
-    from pyscep.cli.state import pack
+    from pyscep.server.stores import SqliteStore
+    from pyscep.server.stores.rows import pack
 
     now = _now()
     ca = make_identity("Old CA", now=now, ca=True)
@@ -902,7 +918,7 @@ def test_a_state_file_of_the_last_release_keeps_working(tmp_path: Path) -> None:
                 (txid, owner, state, csr, certificates, at.isoformat()),
             )
         db.commit()
-    store = SqliteTransactions(path)
+    store = SqliteStore(path)
     pending = store.get("T-pending")
     assert pending is not None
     assert pending.awaiting is Awaiting.OPERATOR
@@ -942,3 +958,213 @@ def test_a_trusted_ra_of_another_ca_may_enroll_on_behalf(tmp_path: Path) -> None
     other = KeyPair(pyscep.load_private_key(stranger.key_der), stranger.certificate)
     reply = parse_pki_message(site.post(_request(site, device, other, MessageType.PKCS_REQ).der))
     assert reply.fail_info is FailInfo.BAD_MESSAGE_CHECK
+
+
+# --- pyscep serve's command line: sub-commands, on SQLite and PostgreSQL state ------------
+
+
+def _walk(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.Action]]:
+    """Every option, argument and sub-command of ``parser`` and of its sub-parsers."""
+    for action in parser._actions:
+        yield parser.prog, action
+        if isinstance(action, argparse._SubParsersAction):
+            yield from ((parser.prog, choice) for choice in action._choices_actions)
+            for sub in action.choices.values():
+                yield from _walk(sub)
+
+
+def test_every_option_and_sub_command_has_help() -> None:
+    """Every option and sub-command of ``pyscep`` (``serve --help``, ``serve approve --help``)."""
+    walked = list(_walk(cli_parser()))
+    lacking = [f"{prog} {action.dest}" for prog, action in walked if not action.help]
+    assert lacking == []
+    progs = {prog for prog, _ in walked}
+    actions = {"list", "approve", "reject", "challenge", "revoke"}
+    assert {f"pyscep serve {name}" for name in actions} <= progs
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    from tests.peers.netns_run import _postgres
+
+    url, stop = _postgres(Path("/tmp"))
+    try:
+        yield url
+    finally:
+        stop()
+
+
+@pytest.mark.parametrize(
+    "kind", ["sqlite", pytest.param("postgresql", marks=[pytest.mark.peer, pytest.mark.external])]
+)
+def test_the_operator_commands_work_on_either_state(
+    tmp_path: Path,
+    kind: str,
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """challenge, list, approve, reject, revoke: with --state-url (the directory only for
+    the CA that signs an approval), or --state-dir given before or after the sub-command."""
+    url = request.getfixturevalue("postgres_url") if kind == "postgresql" else None
+    server, site = _reference(
+        tmp_path, manual=True, challenge_mode="one-time", challenge=None, state_url=url
+    )
+    directory = ["--state-dir", str(tmp_path / "state")]
+    state = ["--state-url", url] if url else directory
+
+    def operator(*command: str, before: bool = False) -> str:
+        arguments = [*state, *command] if before else [*command, *state]
+        assert main(["serve", *arguments]) == 0, capsys.readouterr().err
+        return capsys.readouterr().out
+
+    def pending(subject: str) -> tuple[str, str]:
+        """A request made with a fresh challenge, PENDING (``--manual``): its transactionID."""
+        challenge = operator("challenge", "--subject", subject, "--ttl", "600").strip()
+        key = _key()
+        csr = build_csr(key, subject, challenge_password=challenge)
+        signer = self_signed_signer(key, subject, now=_now())
+        built = _request(site, csr, signer, MessageType.PKCS_REQ)
+        return built.transaction_id, _answer(site, built, signer)[0]
+
+    approved, status = pending("CN=dev-1,O=Example")
+    assert status == "PENDING"
+    refused, status = pending("CN=dev-2,O=Example")
+    assert status == "PENDING"
+    listed = operator("list", before=True)
+    assert approved in listed
+    assert refused in listed
+    approve = ["approve", approved, *directory] if url else ["approve", approved]
+    assert "approved: serial" in operator(*approve)
+    assert "rejected" in operator("reject", refused)
+    assert approved not in operator("list")
+    issued = server.store.get(approved)
+    assert issued is not None
+    assert issued.state is TransactionState.ISSUED
+    denied = server.store.get(refused)
+    assert denied is not None
+    assert denied.state is TransactionState.REJECTED
+    serial = Certificate.load(issued.certificates[0]).serial_number
+    assert f"serial {serial} revoked" in operator("revoke", hex(serial))
+    assert server.store.revoked() == frozenset({approved})
+    if url:  # all of it in PostgreSQL: no local state file was made
+        assert not (tmp_path / "state" / "state.sqlite").exists()
+
+
+def test_the_deprecated_directory_argument_still_works_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _reference(tmp_path, challenge_mode="one-time", challenge=None)
+    assert main(["serve", "challenge", str(tmp_path / "state")]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.strip()) >= 24  # the challenge
+    assert "`serve challenge DIR` is deprecated: use `serve challenge --state-dir DIR`" in (
+        captured.err
+    )
+    both = ["serve", "list", str(tmp_path / "state"), "--state-dir", str(tmp_path / "state")]
+    assert main(both) == 2
+    assert "the state directory twice" in capsys.readouterr().err
+
+
+def test_approve_needs_the_directory_of_the_ca_that_signs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(ServeConfigError, match="--state-dir DIR is required"):
+        Operator(state_url="postgresql://nowhere.invalid/none").approve("TX", now=_now())
+    assert main(["serve", "list"]) == 2
+    assert "--state-dir DIR or --state-url URL" in capsys.readouterr().err
+
+
+# --- the old pyscep.cli paths: still there for one release, deprecated --------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "name", "new"),
+    [
+        ("pyscep.cli.serve", "ReferenceServer", "pyscep.server"),
+        ("pyscep.cli.serve", "ServeOptions", "pyscep.server"),
+        ("pyscep.cli.serve", "describe_pending", "pyscep.server"),
+        ("pyscep.cli.serve", "options_from_environment", "pyscep.server"),
+        ("pyscep.cli.serve", "asgi_from_environment", "pyscep.server"),
+        ("pyscep.cli.file_ca", "FileCA", "pyscep.server.file_ca"),
+        ("pyscep.cli.monitor", "status", "pyscep.monitor"),
+        ("pyscep.cli.monitor", "load_config", "pyscep.monitor"),
+        ("pyscep.cli.monitor", "MonitorConfigError", "pyscep.monitor"),
+        ("pyscep.cli.monitor_config", "KeystoreConfig", "pyscep.monitor.config"),
+        ("pyscep.cli.monitor_keystores", "keystore_for", "pyscep.monitor.keystores"),
+        ("pyscep.cli.monitor_rollover", "look_ahead", "pyscep.monitor.rollover"),
+        ("pyscep.cli.monitor_run", "renew_all", "pyscep.monitor.run"),
+        ("pyscep.cli.monitor_state", "MonitorState", "pyscep.monitor.state"),
+        ("pyscep.cli.durable", "SafeDirectory", "pyscep._appkit.durable"),
+        ("pyscep.cli.clock", "now_or", "pyscep._appkit.clock"),
+        ("pyscep.cli.keys", "new_private_key", "pyscep._appkit.keys"),
+        ("pyscep.cli.demo_story", "tell", "pyscep.demo.story"),
+        ("pyscep.cli.demo_transport", "InProcessServer", "pyscep.demo.transport"),
+        ("pyscep.cli.client", "http_exchange", "pyscep._appkit.http"),
+    ],
+)
+def test_an_old_cli_path_gives_the_moved_name_with_a_warning(old: str, name: str, new: str) -> None:
+    module = importlib.import_module(old)
+    with pytest.warns(
+        DeprecationWarning, match=rf"{old}\.{name} is deprecated: use {new}\.{name} "
+    ):
+        value = getattr(module, name)
+    assert value is getattr(importlib.import_module(new), name)
+
+
+def test_an_old_cli_path_knows_only_the_names_it_had() -> None:
+    serve = importlib.import_module("pyscep.cli.serve")
+    with pytest.raises(AttributeError, match="no attribute 'Operator'"):
+        serve.Operator  # noqa: B018 - new in 0.2: never at the old path
+    durable = importlib.import_module("pyscep.cli.durable")
+    with pytest.raises(AttributeError, match="no attribute 'not_there'"):
+        durable.not_there  # noqa: B018
+
+
+def test_the_old_deployment_spelling_still_serves_and_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``gunicorn 'pyscep.cli.serve:wsgi_from_environment()'`` (gunicorn imports the module
+    and takes the attribute): a working application, and a DeprecationWarning."""
+    monkeypatch.setenv("PYSCEP_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PYSCEP_CHALLENGE", "a-secret")
+    module = importlib.import_module("pyscep.cli.serve")
+    with pytest.warns(DeprecationWarning, match="use pyscep.server.wsgi_from_environment"):
+        factory = module.wsgi_from_environment
+    application = factory()
+    answers: list[str] = []
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/scep",
+        "QUERY_STRING": "operation=GetCACaps",
+        "wsgi.input": io.BytesIO(),
+    }
+    body = b"".join(application(environ, lambda status, headers: answers.append(status)))
+    assert answers == ["200 OK"]
+    assert b"POSTPKIOperation" in body
+
+
+# --- the stores' old paths, for one release ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "name", "new"),
+    [
+        ("pyscep.cli.sqlite_store", "SqliteTransactions", "SqliteStore"),
+        ("pyscep.cli.sqlite_store", "SqliteChallenges", "SqliteChallenges"),
+        ("pyscep.cli.postgres_store", "PostgresTransactions", "PostgresStore"),
+        ("pyscep.cli.state", "ServerState", "ServerStore"),
+        ("pyscep.cli.state", "open_state", "open_state"),
+        ("pyscep.cli.state", "pack", "pack"),
+        ("pyscep.cli.state_inventory", "StateInventory", "StateInventory"),
+    ],
+)
+def test_the_old_names_still_work_and_warn(old: str, name: str, new: str) -> None:
+    import importlib
+
+    import pyscep.server.stores.rows
+    import pyscep.server.stores.sqlite
+
+    with pytest.deprecated_call(match=name):
+        found = getattr(importlib.import_module(old), name)
+    homes = (pyscep.server.stores, pyscep.server.stores.rows, pyscep.server.stores.sqlite)
+    assert any(getattr(home, new, None) is found for home in homes)

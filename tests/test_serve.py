@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from pyscep import Certificate
-from pyscep.cli.sqlite_store import SqliteTransactions
 from pyscep.protocol.transactions import TransactionState
+from pyscep.server.stores import SqliteStore
 from tests.helpers import openssl
 
 CHALLENGE = "serve-secret"
@@ -247,7 +247,7 @@ def test_manual_approval_and_rejection(served: Served) -> None:
     _verified(served, "approved")
     no = client("poll", served.url, "--pending", str(served.directory / "refused.pending.json"))
     assert no.returncode == 4
-    store = SqliteTransactions(served.directory / "state" / "state.sqlite")
+    store = SqliteStore(served.directory / "state" / "state.sqlite")
     states = {name: store.get(txid).state for txid, name in pending.items()}  # type: ignore[union-attr]
     assert states == {"approved": TransactionState.ISSUED, "refused": TransactionState.REJECTED}
 

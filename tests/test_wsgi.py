@@ -12,7 +12,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
-from pyscep.http import MAX_BODY_SIZE, HttpResponse
+from pyscep.http import MAX_BODY_SIZE, HTTPResponse
 from pyscep.wsgi import asgi_application, wsgi_application
 
 
@@ -22,9 +22,9 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str, bytes]] = []
 
-    def __call__(self, method: str, path: str, query: str, body: bytes) -> HttpResponse:
+    def __call__(self, method: str, path: str, query: str, body: bytes) -> HTTPResponse:
         self.calls.append((method, path, query, body))
-        return HttpResponse(200, "text/plain", b"handled\n")
+        return HTTPResponse(200, "text/plain", b"handled\n")
 
 
 def _post(

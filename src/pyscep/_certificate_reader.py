@@ -24,6 +24,7 @@ from typing import NamedTuple
 from ._der import DEFAULT_LIMITS
 from ._der_reader import NotCanonicalError, Reader, oid_octets
 from ._extensions import MAX_NAME_ATTRIBUTES
+from ._parser_switch import read_fast
 
 __all__ = ["CertificateOutline", "read_certificate_outline"]
 
@@ -41,11 +42,9 @@ class CertificateOutline(NamedTuple):
 
 
 def read_certificate_outline(der: bytes) -> CertificateOutline | None:
-    """The outline of a canonical DER certificate, or None when asn1crypto must read it."""
-    try:
-        return _read(Reader(der, DEFAULT_LIMITS))
-    except NotCanonicalError:
-        return None
+    """The outline of a canonical DER certificate, or None when asn1crypto must read it
+    (or the fast path is off: `pyscep._parser_switch`)."""
+    return read_fast("certificate", lambda: _read(Reader(der, DEFAULT_LIMITS)))
 
 
 def _read(reader: Reader) -> CertificateOutline:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ._der_writer import length as der_length  # the one length writer, by its old name
 from .errors import LimitExceededError, ParseError
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -25,6 +26,7 @@ __all__ = [
     "octet_string_value",
     "prescan",
     "read_header",
+    "read_length",
 ]
 
 #: Most segments one constructed OCTET STRING may have.
@@ -58,12 +60,9 @@ def read_header(data: bytes, offset: int = 0, end: int | None = None, *, _depth:
         raise ParseError("truncated: no tag")
     first = data[offset]
     tag_number, pos = _read_tag(data, offset, limit)
-    if pos >= limit:
-        raise ParseError("truncated: no length")
-    length_byte = data[pos]
-    pos += 1
+    length, pos = read_length(data, pos, limit)
     constructed = bool(first & 0x20)
-    if length_byte == 0x80:
+    if length == -1:
         if not constructed:
             raise ParseError("indefinite length on a primitive")
         if _depth >= _MAX_INDEFINITE_DEPTH:
@@ -85,14 +84,6 @@ def read_header(data: bytes, offset: int = 0, end: int | None = None, *, _depth:
             child_pos + 2,
             indefinite=True,
         )
-    if length_byte & 0x80:
-        count = length_byte & 0x7F
-        if count > 4 or pos + count > limit:
-            raise ParseError("bad length")
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    else:
-        length = length_byte
     if pos + length > limit:
         raise ParseError("length larger than the data")
     return Header(
@@ -105,6 +96,28 @@ def read_header(data: bytes, offset: int = 0, end: int | None = None, *, _depth:
         pos + length,
         indefinite=False,
     )
+
+
+def read_length(data: bytes, position: int, limit: int) -> tuple[int, int]:
+    """(length, where the contents start) of the length octets at ``position``: the one
+    length reader. The length is -1 for the indefinite form; ParseError when the octets
+    run past ``limit`` or are more than 4 (nothing that size fits the limits).
+
+    Short lengths are read inline on the hot loops (`_scan`, `Reader.element`); every
+    long form is read here.
+    """
+    if position >= limit:
+        raise ParseError("truncated: no length")
+    first = data[position]
+    if first < 0x80:
+        return first, position + 1
+    if first == 0x80:
+        return -1, position + 1
+    count = first & 0x7F
+    start = position + 1
+    if count > 4 or start + count > limit:
+        raise ParseError("bad length")
+    return int.from_bytes(data[start : start + count], "big"), start + count
 
 
 def _read_tag(data: bytes, offset: int, limit: int) -> tuple[int, int]:
@@ -169,14 +182,6 @@ def octet_string_value(encoded: bytes) -> bytes:
         else:
             parts.append(encoded[child.content_start : child.content_end])
     return b"".join(parts)
-
-
-def der_length(length: int) -> bytes:
-    """DER encoding of a length."""
-    if length < 0x80:
-        return bytes([length])
-    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(octets)]) + octets
 
 
 class ScanReport(NamedTuple):
@@ -301,13 +306,10 @@ def _scan(
                 pos = cursor
                 continue
             if length_byte & 0x80:
-                count = length_byte & 0x7F
-                if count > 4 or cursor + count > end:
-                    raise ParseError("bad length")
-                length = int.from_bytes(data[cursor : cursor + count], "big")
+                length, after = read_length(data, cursor - 1, end)
                 if length < 0x80 or data[cursor] == 0:
                     non_minimal = True
-                cursor += count
+                cursor = after
             else:
                 length = length_byte
             content_end = cursor + length
@@ -362,14 +364,12 @@ def _claimed_end(data: bytes, start: int, end: int) -> int:
             return -1
     if start + 1 >= end:
         return -1
-    length = data[start + 1]
-    cursor = start + 2
+    length, cursor = data[start + 1], start + 2
     if length & 0x80:
-        count = length & 0x7F
-        if count > 4 or cursor + count > end:
+        try:
+            length, cursor = read_length(data, start + 1, end)
+        except ParseError:
             return -1
-        length = int.from_bytes(data[cursor : cursor + count], "big")
-        cursor += count
     return cursor + length if cursor + length <= end else -1
 
 

@@ -17,6 +17,9 @@ goes: every element it reads counts against ``max_elements`` and
 ``max_depth``, embedded certificates and DER hidden inside OCTET/BIT STRINGs
 are walked by the pre-scan itself, and anything over a limit steps aside, so
 that the asn1crypto path raises the same LimitExceededError.
+
+Whether the fast path may read at all is decided in one place,
+`pyscep._parser_switch` (a `Reader` refuses to start while it is off).
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ from pyscep._der import (
     _check_primitive,
     _scan,
     _scan_inside,
+    read_length,
 )
 from pyscep._der_writer import oid_contents
 from pyscep._extensions import MAX_NAME_ATTRIBUTES
+from pyscep._parser_switch import NotCanonicalError, fast_path_on
 from pyscep.errors import ParseError, ScepError
 
 __all__ = [
@@ -55,21 +60,14 @@ __all__ = [
 _Read = TypeVar("_Read")
 
 
-class NotCanonicalError(Exception):
-    """The input is outside what the fast reader reads: the asn1crypto path takes it.
-
-    Not a ScepError, and never seen outside this package: every caller
-    catches it and falls back.
-    """
-
-
 class Reader:
     """One input, its limits and what reading it has spent so far."""
 
     __slots__ = ("base_depth", "budget", "data", "end", "limits", "max_depth", "start")
 
     def __init__(self, data: bytes, limits: Limits) -> None:
-        if not 0 < len(data) <= limits.max_size:
+        # The switch holds every fast reader, even one that does not ask `read_fast`.
+        if not 0 < len(data) <= limits.max_size or not fast_path_on():
             raise NotCanonicalError
         self.data = data
         self.limits = limits
@@ -146,24 +144,15 @@ class Reader:
         size = data[position + 1]
         start = position + 2
         if size >= 0x80:
-            octets = size - 0x80
-            if octets == 1:
-                if start >= end:
-                    raise NotCanonicalError
-                size = data[start]
-                if size < 0x80:
-                    raise NotCanonicalError
-            elif octets == 2:
-                if start + 2 > end or data[start] == 0:
-                    raise NotCanonicalError
-                size = (data[start] << 8) | data[start + 1]
-            elif octets == 3:
-                if start + 3 > end or data[start] == 0:
-                    raise NotCanonicalError
-                size = int.from_bytes(data[start : start + 3], "big")
-            else:
+            # Minimal (DER) long forms of 1 to 3 octets only: the rest steps aside.
+            if size > 0x83:
                 raise NotCanonicalError
-            start += octets
+            try:
+                size, start = read_length(data, position + 1, end)
+            except ParseError:
+                raise NotCanonicalError from None
+            if size < 0x80 or data[position + 2] == 0:
+                raise NotCanonicalError
         stop = start + size
         if stop > end:
             raise NotCanonicalError

@@ -30,24 +30,21 @@ __all__ = [
 
 
 def length(size: int) -> bytes:
-    """The DER length octets for ``size`` content octets."""
+    """The DER length octets for ``size`` content octets: the one length writer."""
+    # The common sizes first: this runs for every element of every build.
     if size < 0x80:
         return bytes((size,))
+    if size < 0x100:
+        return bytes((0x81, size))
+    if size < 0x10000:
+        return bytes((0x82, size >> 8, size & 0xFF))
     octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
     return bytes((0x80 | len(octets),)) + octets
 
 
 def tlv(tag: int, content: bytes) -> bytes:
     """One element: a one-octet tag, the DER length, the content."""
-    size = len(content)
-    # The common sizes inline: this is the innermost loop of every build.
-    if size < 0x80:
-        return bytes((tag, size)) + content
-    if size < 0x100:
-        return bytes((tag, 0x81, size)) + content
-    if size < 0x10000:
-        return bytes((tag, 0x82, size >> 8, size & 0xFF)) + content
-    return bytes((tag,)) + length(size) + content
+    return bytes((tag,)) + length(len(content)) + content
 
 
 def sequence(*parts: bytes) -> bytes:

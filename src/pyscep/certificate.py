@@ -11,7 +11,7 @@ key decode nothing with asn1crypto.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -46,13 +46,13 @@ CertificateLike = Any
 
 @dataclass(frozen=True, eq=False)
 class Certificate:
-    """An X.509 certificate, compared and hashed by its DER encoding."""
+    """An X.509 certificate, compared and hashed by its DER encoding.
+
+    ``der`` is its only field: everything else is read from it (on first use),
+    so ``dataclasses.replace(certificate, der=other)`` is the other certificate.
+    """
 
     der: bytes
-    #: asn1crypto's reading, when it was needed to build this value.
-    _decoded: x509.Certificate | None = field(default=None, repr=False, compare=False)
-    #: Where the DER fast path found the fields a message needs, when it could.
-    _outline: CertificateOutline | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def load(cls, value: CertificateLike) -> Certificate:
@@ -119,17 +119,25 @@ class Certificate:
         ParseError when it is not a certificate. Canonical DER is only outlined
         (serial, issuer, subject, key); asn1crypto decodes it on first use of anything else.
         """
+        certificate = cls(der)
+        # The caller scanned der: seed the caches of this new value (what the
+        # lazy accessors would compute, minus a second scan) before anyone sees it.
         outline = read_certificate_outline(der)
-        if outline is not None:
-            return cls(der, None, outline)
-        return cls(der, _decode(der))
+        certificate.__dict__["_outline"] = outline
+        if outline is None:
+            certificate.__dict__["_parsed"] = _decode(der)  # ParseError now, not later
+        return certificate
+
+    @cached_property
+    def _outline(self) -> CertificateOutline | None:
+        """Where the DER fast path finds the fields a message needs, or None."""
+        prescan(self.der)  # built directly from bytes: not scanned yet
+        return read_certificate_outline(self.der)
 
     @cached_property
     def _parsed(self) -> x509.Certificate:
-        if self._decoded is not None:
-            return self._decoded
-        if self._outline is None:  # built directly from bytes: not scanned yet
-            prescan(self.der)
+        """asn1crypto's reading, for what the outline does not cover."""
+        self._outline  # noqa: B018 - scans der first when no caller did
         return _decode(self.der)
 
     def _slice(self, bounds: tuple[int, int]) -> bytes:

@@ -3,17 +3,18 @@
 Every error the library raises for bad input, failed checks or misuse is a
 `ScepError`. Errors that a SCEP server would answer with a CertRep FAILURE
 carry the failInfo to use in `fail_info`.
+
+This module is the ground every layer stands on, so it imports only
+`pyscep.enums`: an error carries plain fields, and the reply context a
+server needs (``reply_to``) is a value of the message layer that the errors
+hold without knowing its type (`pyscep.messages.ReplyTo.of_error` reads it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from .enums import FailInfo
-
-if TYPE_CHECKING:  # errors.py imports nothing else from pyscep at run time
-    from .messages.reply import ReplyTo
 
 __all__ = [
     "BackendError",
@@ -37,14 +38,16 @@ class ScepError(Exception):
 
     :ivar fail_info: the failInfo a SCEP server would answer with, or None
         where the error is not the peer's fault (misuse, configuration).
-    :ivar reply_to: set when the request's signature had checked out before
-        this error: everything a server needs to answer the CertRep FAILURE
-        that RFC 8894 requires (transactionID, senderNonce, the signer
-        certificate, the request's algorithms). None otherwise.
+    :ivar reply_to: a `pyscep.messages.ReplyTo` when the error is about a
+        request whose IDs could be read: everything a server needs to answer
+        the CertRep FAILURE that RFC 8894 requires. None otherwise. Read it
+        typed with ``ReplyTo.of_error(error)``.
     """
 
     default_fail_info: FailInfo | None = None
-    reply_to: ReplyTo | None = None
+    #: Typed object because the ground layer cannot name the message layer's value;
+    #: the message layer sets it only on a complete copy it raises (never after a raise).
+    reply_to: object = None
 
     def __init__(self, message: str, *, fail_info: FailInfo | None = None) -> None:
         super().__init__(message)

@@ -8,13 +8,14 @@ curve parameters are reported as such (and refused by the policy).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asn1crypto import keys
 
-from ._boundary import field
+from ._boundary import field as parse_field
 from ._der import DEFAULT_LIMITS
 from ._der_reader import NotCanonicalError, Reader, oid_octets
+from ._parser_switch import read_fast
 from .errors import ParseError
 
 __all__ = ["PublicKey"]
@@ -25,18 +26,33 @@ _RSA_ALGORITHMS = frozenset({"rsa", "rsassa_pss"})
 
 @dataclass(frozen=True)
 class PublicKey:
-    """What the key is, not what it can do: algorithm, size, curve, exponent."""
+    """What the key is, not what it can do: algorithm, size, curve, exponent.
+
+    ``der`` is its only argument; the rest is read from it when it is made
+    (ParseError when it is no SubjectPublicKeyInfo), so ``replace(key, der=...)``
+    reads the new key and the read fields cannot be replaced.
+    """
 
     der: bytes
     #: asn1crypto's name of the SPKI algorithm (``rsa``, ``rsassa_pss``, ``ec``...)
     #: or its dotted OID.
-    algorithm: str
+    algorithm: str = field(init=False)
     #: Modulus size for RSA, curve size for a named EC curve or Ed25519; 0 when unknown.
-    bits: int
+    bits: int = field(init=False)
     #: EC keys: the named curve (asn1crypto name or dotted OID), or ``explicit``.
-    curve: str | None = None
+    curve: str | None = field(init=False)
     #: RSA keys: the public exponent.
-    public_exponent: int | None = None
+    public_exponent: int | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        read = read_fast("public_key", lambda: _read_canonical(self.der))
+        if read is None:
+            read = _read_with_asn1crypto(self.der)
+        # Frozen: the fields read from der are set once, here, before the value is seen.
+        for name, value in zip(
+            ("algorithm", "bits", "curve", "public_exponent"), read, strict=True
+        ):
+            object.__setattr__(self, name, value)
 
     @property
     def family(self) -> str:
@@ -51,30 +67,34 @@ class PublicKey:
     @classmethod
     def load(cls, der: bytes) -> PublicKey:
         """Read DER SubjectPublicKeyInfo; ParseError when it is not one."""
-        try:
-            return _read_canonical(cls, der)
-        except NotCanonicalError:
-            pass  # asn1crypto reads every other spelling, and refuses what is wrong
-        with field("subjectPublicKeyInfo"):
-            info = keys.PublicKeyInfo.load(der, strict=True)
-            algorithm = str(info["algorithm"]["algorithm"].native)
-            if algorithm in _RSA_ALGORITHMS:
-                numbers = info["public_key"].parsed
-                modulus = int(numbers["modulus"].native)
-                exponent = int(numbers["public_exponent"].native)
-                if modulus <= 0:
-                    raise ParseError("RSA modulus is not positive")
-                return cls(der, algorithm, modulus.bit_length(), public_exponent=exponent)
-            if algorithm == "ec":
-                parameters = info["algorithm"]["parameters"]
-                if parameters.name != "named":
-                    return cls(der, algorithm, 0, curve="explicit")
-                curve = str(parameters.chosen.native)
-                bits = _CURVE_BITS.get(curve, 0)
-                return cls(der, algorithm, bits, curve=curve)
-            if algorithm == "ed25519":
-                return cls(der, algorithm, 256)
-            return cls(der, algorithm, 0)
+        return cls(der)
+
+
+#: What is read from a SubjectPublicKeyInfo: algorithm, bits, curve, public exponent.
+_KeyFields = tuple[str, int, str | None, int | None]
+
+
+def _read_with_asn1crypto(der: bytes) -> _KeyFields:
+    """Every spelling the fast path leaves; asn1crypto refuses what is wrong."""
+    with parse_field("subjectPublicKeyInfo"):
+        info = keys.PublicKeyInfo.load(der, strict=True)
+        algorithm = str(info["algorithm"]["algorithm"].native)
+        if algorithm in _RSA_ALGORITHMS:
+            numbers = info["public_key"].parsed
+            modulus = int(numbers["modulus"].native)
+            exponent = int(numbers["public_exponent"].native)
+            if modulus <= 0:
+                raise ParseError("RSA modulus is not positive")
+            return algorithm, modulus.bit_length(), None, exponent
+        if algorithm == "ec":
+            parameters = info["algorithm"]["parameters"]
+            if parameters.name != "named":
+                return algorithm, 0, "explicit", None
+            curve = str(parameters.chosen.native)
+            return algorithm, _CURVE_BITS.get(curve, 0), curve, None
+        if algorithm == "ed25519":
+            return algorithm, 256, None, None
+        return algorithm, 0, None, None
 
 
 #: Sizes of the curves a policy may allow (others are refused, their size is moot).
@@ -98,7 +118,7 @@ _ED25519 = oid_octets("1.3.101.112")
 _NAMED_CURVES = {oid_octets(keys.NamedCurve.unmap(name)): name for name in _CURVE_BITS}
 
 
-def _read_canonical(cls: type[PublicKey], der: bytes) -> PublicKey:
+def _read_canonical(der: bytes) -> _KeyFields:
     """The DER fast path (`pyscep._der_reader`): rsaEncryption with NULL parameters, a
     named-curve EC key or an Ed25519 key; NotCanonicalError for anything else."""
     reader = Reader(der, DEFAULT_LIMITS)
@@ -120,13 +140,13 @@ def _read_canonical(cls: type[PublicKey], der: bytes) -> PublicKey:
         exponent, after = reader.uncounted_integer(after, key_end)
         if after != key_end or key_end != bits_end or modulus <= 0:
             raise NotCanonicalError
-        return cls(der, "rsa", modulus.bit_length(), public_exponent=exponent)
+        return "rsa", modulus.bit_length(), None, exponent
     if oid == _EC_PUBLIC_KEY:
         curve_oid, after = reader.oid(cursor, algorithm_end, 3)
         curve = _NAMED_CURVES.get(curve_oid)
         if curve is None or after != algorithm_end:
             raise NotCanonicalError
-        return cls(der, "ec", _CURVE_BITS[curve], curve=curve)
+        return "ec", _CURVE_BITS[curve], curve, None
     if oid == _ED25519 and cursor == algorithm_end:
-        return cls(der, "ed25519", 256)
+        return "ed25519", 256, None, None
     raise NotCanonicalError

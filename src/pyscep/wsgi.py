@@ -1,7 +1,7 @@
 """Transport adapters: a SCEP handler as a WSGI or an ASGI application.
 
 The handler is the application's: ``handler(method, path, query, body)``
-returns an `HttpResponse` (usually by calling `ScepResponder.receive` and
+returns an `HTTPResponse` (usually by calling `ScepResponder.receive` and
 deciding on the event). These adapters only move bytes: they read the body
 up to `MAX_BODY_SIZE`, and write status, Content-Type and Content-Length.
 The handler only ever sees a whole body. Refused before it is called: a POST
@@ -18,24 +18,24 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from pyscep.http import MAX_BODY_SIZE, HttpResponse
+from pyscep.http import MAX_BODY_SIZE, HTTPResponse
 
 __all__ = ["Handler", "asgi_application", "wsgi_application"]
 
 #: What the application supplies: method, path, raw query string, body -> response.
-Handler = Callable[[str, str, str, bytes], HttpResponse]
+Handler = Callable[[str, str, str, bytes], HTTPResponse]
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout"}
 _REASONS.update({411: "Length Required", 413: "Content Too Large", 500: "Internal Server Error"})
 _DIGITS = frozenset("0123456789")
 
 
-def _too_large() -> HttpResponse:
-    return HttpResponse(413, "text/plain", b"request too large\n")
+def _too_large() -> HTTPResponse:
+    return HTTPResponse(413, "text/plain", b"request too large\n")
 
 
-def _refused(status: int, text: str) -> HttpResponse:
-    return HttpResponse(status, "text/plain", f"{text}\n".encode())
+def _refused(status: int, text: str) -> HTTPResponse:
+    return HTTPResponse(status, "text/plain", f"{text}\n".encode())
 
 
 def _status_line(status: int) -> str:
@@ -56,7 +56,7 @@ def wsgi_application(handler: Handler) -> Callable[..., Iterable[bytes]]:
     return application
 
 
-def _content_length(text: str) -> int | HttpResponse:
+def _content_length(text: str) -> int | HTTPResponse:
     """A Content-Length value (RFC 9110: 1*DIGIT, ASCII only), or the refusal."""
     text = text.strip(" \t")  # optional whitespace around a field value
     if not text:
@@ -70,7 +70,7 @@ def _content_length(text: str) -> int | HttpResponse:
     return int(significant or "0")
 
 
-def _read_body(stream: Any, length: int) -> bytes | HttpResponse:
+def _read_body(stream: Any, length: int) -> bytes | HTTPResponse:
     """Exactly ``length`` bytes of ``wsgi.input``, however the server hands them out."""
     body = bytearray()
     try:
@@ -88,16 +88,16 @@ def _read_body(stream: Any, length: int) -> bytes | HttpResponse:
     return bytes(body)
 
 
-def _read_and_handle(handler: Handler, environ: dict[str, Any], method: str) -> HttpResponse:
+def _read_and_handle(handler: Handler, environ: dict[str, Any], method: str) -> HTTPResponse:
     body = b""
     if method == "POST":
         length = _content_length(str(environ.get("CONTENT_LENGTH") or ""))
-        if isinstance(length, HttpResponse):
+        if isinstance(length, HTTPResponse):
             return length
         if length > MAX_BODY_SIZE:
             return _too_large()
         read = _read_body(environ.get("wsgi.input"), length) if length else b""
-        if isinstance(read, HttpResponse):
+        if isinstance(read, HTTPResponse):
             return read
         body = read
     path = str(environ.get("PATH_INFO", "/"))
@@ -108,7 +108,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-async def _receive_body(receive: Receive) -> bytes | HttpResponse | None:
+async def _receive_body(receive: Receive) -> bytes | HTTPResponse | None:
     """The whole body, or a 413 as soon as it grows too big; None: the client left."""
     chunks: list[bytes] = []
     size = 0
@@ -136,7 +136,7 @@ def asgi_application(handler: Handler) -> Callable[..., Awaitable[None]]:
         received = await _receive_body(receive)
         if received is None:
             return  # nobody is left to answer
-        if isinstance(received, HttpResponse):
+        if isinstance(received, HTTPResponse):
             response = received
         else:
             path = str(scope.get("path", "/"))

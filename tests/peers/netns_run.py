@@ -437,7 +437,7 @@ def _gunicorn(work: Path, workers: int) -> subprocess.Popen[bytes]:
             f"127.0.0.1:{PORT}",
             "--timeout",
             "120",
-            "pyscep.cli.serve:wsgi_from_environment()",
+            "pyscep.server:wsgi_from_environment()",
         ],
         env=environment,
         stdout=subprocess.DEVNULL,
@@ -452,7 +452,7 @@ def _enroll_many(count: int, name: str) -> list[bytes]:
     """``count`` enrollments by one client (one caps and CA exchange, fresh keys)."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from pyscep.cli.client import http_exchange
+    from pyscep._appkit.http import http_exchange
     from pyscep.crypto import load_private_key
     from pyscep.messages import build_csr
     from pyscep.protocol.client import CertificateIssued, ScepClient
@@ -563,7 +563,7 @@ def uvicorn_asgi(work: Path) -> dict[str, Any]:
             "127.0.0.1",
             "--port",
             str(PORT),
-            "pyscep.cli.serve:asgi_from_environment",
+            "pyscep.server:asgi_from_environment",
         ],
         env=environment,
         stdout=subprocess.DEVNULL,
@@ -720,7 +720,7 @@ def gunicorn_load_postgres(work: Path) -> dict[str, Any]:
 def _one_time_challenge(work: Path) -> str:
     """A fresh one-time challenge from ``pyscep serve challenge``."""
     made = subprocess.run(
-        [sys.executable, "-m", "pyscep", "serve", "challenge", str(work / "state")],
+        [sys.executable, "-m", "pyscep", "serve", "challenge", "--state-dir", str(work / "state")],
         capture_output=True,
         check=True,
         timeout=60,

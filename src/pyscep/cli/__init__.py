@@ -13,7 +13,9 @@ __all__ = ["main", "parser"]
 def parser() -> argparse.ArgumentParser:
     """The ``pyscep`` command line (the docs' CLI reference is printed from it)."""
     parser = argparse.ArgumentParser(prog="pyscep", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(
+        dest="command", required=True, help="the command (each has --help)"
+    )
     demo.add_parser(commands)
     inspect.add_parser(commands)
     policy.add_parser(commands)

@@ -22,24 +22,26 @@ write to (`durable.SafeDirectory`).
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 
+from pyscep._appkit.durable import write_durably
+from pyscep._appkit.http import http_exchange as _http_exchange
+from pyscep._appkit.keys import KEY_TYPES, new_private_key, renewal_request
+from pyscep._deprecation import moved
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey, load_private_key
 from pyscep.errors import LocalProtocolError, ScepError
-from pyscep.http import HttpRequest
+from pyscep.http import HTTPRequest
 from pyscep.messages import CertificationRequest, IssuerAndSerial, build_csr
 from pyscep.protocol.client import (
     CACertificatesReceived,
@@ -48,7 +50,7 @@ from pyscep.protocol.client import (
     CertificateRefused,
     CertificatesReceived,
     ClientEvent,
-    CrlReceived,
+    CRLReceived,
     ProtocolFailed,
     ReplyUnreadable,
     RequestPending,
@@ -57,10 +59,15 @@ from pyscep.protocol.client import (
 )
 from pyscep.protocol.profiles import PROFILES, STRICT
 
-from .durable import write_durably
-from .keys import KEY_TYPES, new_private_key, renewal_request
+__all__ = ["add_parser", "run"]
 
-__all__ = ["add_parser", "http_exchange", "run"]
+
+def __getattr__(name: str) -> Any:
+    # http_exchange lived here before 0.2 (the monitor and the demo borrowed it).
+    if name == "http_exchange":
+        return moved(__name__, "pyscep._appkit.http", name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 EXIT_PENDING, EXIT_FAILURE, EXIT_PROTOCOL, EXIT_USAGE = 3, 4, 5, 2
 #: The options each action cannot do without.
@@ -82,29 +89,8 @@ class _ClientError(Exception):
         self.status = status
 
 
-def http_exchange(base: str, request: HttpRequest) -> tuple[int, str | None, bytes]:
-    """Send ``request`` to the server at ``base``; (status, Content-Type, body)."""
-    parts = urlsplit(base)
-    target = f"{parts.scheme}://{parts.netloc}{request.target}"
-    http_request = urllib.request.Request(  # noqa: S310 - the user's SCEP URL
-        target,
-        data=request.body if request.method == "POST" else None,
-        method=request.method,
-        headers=dict(request.headers),
-    )
-    try:
-        with urllib.request.urlopen(http_request, timeout=60) as response:  # noqa: S310
-            return response.status, response.headers.get("Content-Type"), response.read(1 << 20)
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers.get("Content-Type"), exc.read(1 << 16)
-    except urllib.error.URLError as exc:  # refused, unreachable, unknown host...
-        raise ConnectionError(f"{target}: {exc.reason}") from None
-    except http.client.HTTPException as exc:  # not HTTP at all: no OSError of its own
-        raise ConnectionError(f"{target}: the answer is not HTTP ({exc!r:.80})") from None
-
-
-def _exchange(client: ScepClient, base: str, request: HttpRequest) -> ClientEvent:
-    status, content_type, body = http_exchange(base, request)
+def _exchange(client: ScepClient, base: str, request: HTTPRequest) -> ClientEvent:
+    status, content_type, body = _http_exchange(base, request)
     event = client.receive(status, content_type, body, now=datetime.now(timezone.utc))
     if isinstance(event, ProtocolFailed):
         raise _ClientError(EXIT_PROTOCOL, f"the server broke the protocol: {event.reason}")
@@ -262,7 +248,7 @@ def _get(args: argparse.Namespace, crl: bool) -> int:
     _ready(client, args.url)
     request = client.get_crl(wanted, keys) if crl else client.get_cert(wanted, keys)
     event = _exchange(client, args.url, request)
-    if isinstance(event, CrlReceived):
+    if isinstance(event, CRLReceived):
         write_durably(Path(args.out), b"".join(event.crls), mode=0o644)
         return 0
     if isinstance(event, CertificatesReceived):
@@ -379,11 +365,18 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     client.add_argument(
-        "action", choices=["getcaps", "getca", "enroll", "renew", "poll", "getcert", "getcrl"]
+        "action",
+        choices=["getcaps", "getca", "enroll", "renew", "poll", "getcert", "getcrl"],
+        help="what to ask of the CA (see above)",
     )
     client.add_argument("url", help="the SCEP URL, e.g. http://127.0.0.1:8080/scep")
     client.add_argument("--ca-fingerprint", help="SHA-256 of the CA certificate (hex)")
-    client.add_argument("--profile", choices=sorted(PROFILES), default=STRICT.name)
+    client.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=STRICT.name,
+        help="the interop profile: what the client expects of this CA",
+    )
     client.add_argument("--get", action="store_true", help="send PKIOperation by GET")
     client.add_argument("--legacy", action="store_true", help="allow MD5 and single DES")
     client.add_argument("--subject", help="the DN to enroll, e.g. CN=device-7,O=Example")

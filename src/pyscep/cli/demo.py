@@ -24,8 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .demo_story import Exchange, Step, tell
-from .demo_transport import POLICY, DemoServer, InProcessServer, LiveServer
+from pyscep.demo import POLICY, DemoServer, Exchange, InProcessServer, LiveServer, Step, tell
 
 __all__ = ["add_parser", "run"]
 

@@ -7,7 +7,7 @@ The configuration lists keystores (TOML, ``[[keystore]]`` tables); paths are
 relative to the configuration file. ``status`` prints, for each keystore,
 its subject, notAfter, renewal state (NOT_DUE / DUE / OVERDUE / EXPIRED, or
 PENDING when a renewal awaits the CA) and when the next action is due, as a
-table or ``--json``. The decision is `pyscep.policy.check_renewal`.
+table or ``--json``. The decision is `pyscep.policy.check_renewal`; the agent is `pyscep.monitor`.
 """
 
 from __future__ import annotations
@@ -19,57 +19,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pyscep._appkit.clock import now_or
+from pyscep._deprecation import moved
 from pyscep.errors import ScepError
-from pyscep.policy import check_renewal
+from pyscep.monitor import EXIT_FAILED, EXIT_PENDING, Outcome, renew_all
+from pyscep.monitor import status as keystore_status
 
-from .clock import now_or
-from .durable import Directories
-from .monitor_config import KeystoreConfig, MonitorConfigError, load_config
-from .monitor_keystores import keystore_for
-from .monitor_state import MonitorState
+__all__ = ["add_parser", "run"]
 
-__all__ = ["KeystoreConfig", "MonitorConfigError", "add_parser", "load_config", "run", "status"]
+#: The application names this module exposed before 0.2 (now in `pyscep.monitor`).
+_MOVED = frozenset({"KeystoreConfig", "MonitorConfigError", "load_config", "status"})
 
 
-def status(config: Path, now: datetime) -> list[dict[str, Any]]:
-    """One row per keystore: name, subject, notAfter, state, next action and when."""
-    keystores = load_config(config)
-    with Directories() as directories:
-        state = MonitorState(config, directories.of(config)[0])
-        return [_row(keystore, state, now, directories) for keystore in keystores]
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return moved(__name__, "pyscep.monitor", name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _row(
-    keystore: KeystoreConfig, state: MonitorState, now: datetime, directories: Directories
-) -> dict[str, Any]:
-    row: dict[str, Any] = {"name": keystore.name}
-    try:
-        _, certificate = keystore_for(keystore, directories).read()
-    except (OSError, ScepError, ValueError) as exc:
-        row.update(state="FAILED", action="fix the keystore", detail=str(exc)[:200])
-        return row
-    check = check_renewal(certificate, keystore.thresholds, now=now)
-    row.update(subject=certificate.subject, not_after=certificate.not_valid_after.isoformat())
-    if keystore.name in state["swaps"]:
-        row.update(
-            state="PENDING",
-            action="finish the interrupted swap (monitor run)",
-            when=now.isoformat(),
-        )
-    elif keystore.name in state["pending"]:
-        poll_at = state["pending"][keystore.name].get("poll_at") or now.isoformat()
-        row.update(state="PENDING", action="poll the CA (monitor run)", when=poll_at)
-    elif check.state.name == "NOT_DUE":
-        row.update(state="NOT_DUE", action="renew", when=check.renew_at.isoformat())
-    elif check.state.name == "EXPIRED":
-        row.update(
-            state="EXPIRED",
-            action="enroll again with a challenge (an expired certificate cannot sign)",
-            when=None,
-        )
-    else:
-        row.update(state=check.state.name, action="renew", when=now.isoformat())
-    return row
+_CONFIG_HELP = "the monitor's TOML configuration (its [[keystore]] tables)"
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,16 +48,16 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    actions = monitor.add_subparsers(dest="action", required=True)
+    actions = monitor.add_subparsers(dest="action", required=True, help="what to do")
     show = actions.add_parser("status", help="where each keystore stands")
-    show.add_argument("--config", type=Path, required=True)
+    show.add_argument("--config", type=Path, required=True, help=_CONFIG_HELP)
     show.add_argument("--now", help="ISO 8601 time to judge at (default: now)")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("--json", action="store_true", help="print the rows as JSON")
     show.set_defaults(handler=run)
     renew = actions.add_parser("run", help="renew the keystores that are due")
-    renew.add_argument("--config", type=Path, required=True)
+    renew.add_argument("--config", type=Path, required=True, help=_CONFIG_HELP)
     renew.add_argument("--now", help="ISO 8601 time to judge at (default: now)")
-    renew.add_argument("--json", action="store_true")
+    renew.add_argument("--json", action="store_true", help="print the outcomes as JSON")
     renew.set_defaults(handler=run)
 
 
@@ -103,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "run":
         return _run(args.config, now, as_json=args.json)
     try:
-        rows = status(args.config, now)
+        rows = keystore_status(args.config, now)
     except (OSError, ScepError) as exc:
         print(f"pyscep monitor: {exc}", file=sys.stderr)
         return 2
@@ -121,7 +89,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(config: Path, now: datetime, *, as_json: bool) -> int:
     """``monitor run``: 0 nothing to do or all renewed, 3 something pending, 1 a failure."""
-    from .monitor_run import EXIT_FAILED, EXIT_PENDING, Outcome, renew_all
 
     def progress(outcome: Outcome) -> None:
         print(f"{outcome.name:<16} {outcome.result:<14} {outcome.detail}", flush=True)

@@ -9,6 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from pyscep._appkit.clock import now_or
 from pyscep.algorithms import LEGACY
 from pyscep.certificate import Certificate
 from pyscep.crypto import load_decrypter, load_private_key
@@ -36,15 +37,13 @@ from pyscep.policy import (
     parse_scep_conf,
 )
 
-from .clock import now_or
-
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``policy check``."""
     policy = commands.add_parser("policy", help="enrollment and renewal policy tools")
-    actions = policy.add_subparsers(dest="action", required=True)
+    actions = policy.add_subparsers(dest="action", required=True, help="what to do")
     check = actions.add_parser(
         "check",
         help="decide a request under a scep.conf policy and print the trace",

@@ -1,14 +1,82 @@
 """The CMS layer under the SCEP messages: public, documented, provisional.
 
 - `signed`: SignedData build, parse and verify (RFC 5652 section 5).
-- `enveloped`: EnvelopedData with KeyTransRecipientInfo, build, parse, open
-  (RFC 5652 section 6).
+- `enveloped`: EnvelopedData build, parse, open (RFC 5652 section 6), with
+  key-transport, key-agreement (`key_agreement`, RFC 5753) and password
+  (`password`, RFC 3211) recipients.
 - `degenerate`: certs-only SignedData (RFC 8894 section 3.4).
 
 Stability: provisional until 1.0 (names may change in a minor release, and
 the changelog says so); `pyscep.messages` is the stable SCEP API built on it.
-Its values hold DER bytes and pyscep values, never asn1crypto objects.
+Its values hold DER bytes and pyscep values, never asn1crypto objects, and are
+the same whichever of pyscep's two parsers read the input.
 Input may be BER; output is always DER. Every parser raises `ParseError`
 for malformed input; checks raise `VerificationError`,
 `UnsupportedAlgorithmError` or `DecryptionError`.
 """
+
+from __future__ import annotations
+
+from pyscep.cms.degenerate import CertsOnly, build_certs_only, parse_certs_only
+from pyscep.cms.enveloped import (
+    ParsedEnvelope,
+    RecipientView,
+    build_enveloped_data,
+    decrypt_envelope,
+    key_transport_of,
+    open_with_key,
+    open_with_password,
+    parse_enveloped_data,
+    recipient_problem,
+    signature_only,
+)
+from pyscep.cms.key_agreement import KeyAgreement, check_key_agreement, open_key_agreement
+from pyscep.cms.password import (
+    DEFAULT_ITERATIONS,
+    MAX_ITERATIONS,
+    PasswordParameters,
+    check_password_parameters,
+    open_password_recipient,
+)
+from pyscep.cms.signed import (
+    MAX_CERTIFICATES,
+    ParsedSignedData,
+    ParsedSignerInfo,
+    VerifiedSignedData,
+    build_signed_data,
+    parse_signed_data,
+    parse_signed_envelope,
+    verify_signed_data,
+)
+
+__all__ = [
+    "DEFAULT_ITERATIONS",
+    "MAX_CERTIFICATES",
+    "MAX_ITERATIONS",
+    "CertsOnly",
+    "KeyAgreement",
+    "ParsedEnvelope",
+    "ParsedSignedData",
+    "ParsedSignerInfo",
+    "PasswordParameters",
+    "RecipientView",
+    "VerifiedSignedData",
+    "build_certs_only",
+    "build_enveloped_data",
+    "build_signed_data",
+    "check_key_agreement",
+    "check_password_parameters",
+    "decrypt_envelope",
+    "key_transport_of",
+    "open_key_agreement",
+    "open_password_recipient",
+    "open_with_key",
+    "open_with_password",
+    "parse_certs_only",
+    "parse_enveloped_data",
+    "parse_signed_data",
+    "parse_signed_envelope",
+    "recipient_problem",
+    "signature_only",
+    "verify_signed_data",
+]

@@ -88,7 +88,7 @@ def read_signed_data(reader: Reader) -> ParsedSignedData:
         crls=(),
         signer_infos=tuple(signer_infos),
         findings=tuple(findings),
-        envelope=envelope,
+        _envelope=envelope,
     )
 
 
@@ -125,7 +125,7 @@ def _encapsulated(
     if content_end != explicit_end or explicit_end != stop:
         raise NotCanonicalError
     # A pkcsPKIEnvelope is read here, in the pass that counts its elements, instead
-    # of walked once for the limits and read again (`ParsedSignedData.envelope`).
+    # of walked once for the limits and read again (`parse_signed_envelope`).
     envelope = reader.hidden(content_start, content_end, 6, read_enveloped_data)
     return content_type, reader.data[content_start:content_end], envelope, stop
 
@@ -199,8 +199,8 @@ def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerI
             signed_attr_types=tuple(types),
             unsigned_attr_count=0,
             cms_attribute_values=tuple(cms_values),
-            attribute_contents=tuple(raw_values),
-            signed_attrs_sorted=in_order,
+            _attribute_contents=tuple(raw_values),
+            _signed_attrs_sorted=in_order,
         ),
         stop,
     )

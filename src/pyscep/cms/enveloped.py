@@ -32,7 +32,8 @@ from pyscep._der import (
     prescan,
     read_header,
 )
-from pyscep._der_reader import NotCanonicalError, Reader
+from pyscep._der_reader import Reader
+from pyscep._parser_switch import read_fast
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
 from pyscep.cms._identifiers import read_identifier
@@ -50,18 +51,18 @@ from pyscep.oids import CipherOID
 
 from .key_agreement import (
     KeyAgreement,
-    build_key_agreement,
+    _build_key_agreement,
+    _key_agreement_views,
     check_key_agreement,
-    key_agreement_views,
     open_key_agreement,
 )
 from .password import (
     DEFAULT_ITERATIONS,
     PasswordParameters,
-    build_password_recipient,
+    _build_password_recipient,
+    _password_parameters,
     check_password_parameters,
     open_password_recipient,
-    password_parameters,
 )
 
 __all__ = [
@@ -182,7 +183,7 @@ def build_enveloped_data(
     infos: list[tuple[str, bytes]] = []
     if recipient is not None:
         if recipient.public_key_algorithm == "ec":
-            agreement = build_key_agreement(
+            agreement = _build_key_agreement(
                 recipient,
                 key,
                 backend=backend,
@@ -197,7 +198,7 @@ def build_enveloped_data(
             )
             infos.append(("ktri", transport))
     if password is not None:
-        by_password = build_password_recipient(
+        by_password = _build_password_recipient(
             password,
             key,
             kek_cipher=cipher,
@@ -315,12 +316,13 @@ def parse_enveloped_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Par
     (`pyscep._der_reader`); anything else by asn1crypto, after the resource
     pre-scan: asn1crypto never sees input over the limits.
     """
-    from pyscep.cms._enveloped_reader import read_enveloped_data  # it builds on this module
+    # Imported here: the fast reader builds on this module's values.
+    from pyscep.cms._enveloped_reader import read_enveloped_data
 
-    try:
-        return read_enveloped_data(Reader(data, limits))
-    except NotCanonicalError:
-        pass  # BER, or a shape the fast path leaves to asn1crypto
+    fast = read_fast("enveloped_data", lambda: read_enveloped_data(Reader(data, limits)))
+    if fast is not None:
+        return fast
+    # BER, or a shape the fast path leaves to asn1crypto (or the fast path is off).
     prescan(data, limits)
     with field("ContentInfo"):
         info = ContentInfo.load(data, strict=True)
@@ -416,12 +418,12 @@ def _read_recipient(recipient: cms.RecipientInfo) -> list[RecipientView]:
                 agreement=agreement,
             )
             for agreement, issuer_der, serial, key_identifier, encrypted_key in (
-                key_agreement_views(kari)
+                _key_agreement_views(kari)
             )
         ]
     if recipient.name == "pwri":
         pwri = recipient.chosen
-        parameters = password_parameters(pwri)
+        parameters = _password_parameters(pwri)
         return [
             RecipientView(
                 kind="pwri",

@@ -17,6 +17,7 @@ from asn1crypto import cms, core, keys, x509
 
 from pyscep._asn1 import EccCmsSharedInfo
 from pyscep._boundary import field
+from pyscep._deprecation import renamed
 from pyscep._der import count_children
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm
 from pyscep.certificate import Certificate
@@ -29,9 +30,7 @@ from pyscep.public_key import PublicKey
 
 __all__ = [
     "KeyAgreement",
-    "build_key_agreement",
     "check_key_agreement",
-    "key_agreement_views",
     "open_key_agreement",
 ]
 
@@ -76,7 +75,7 @@ def _kek(
     return x963_kdf(backend, digest, secret, size, bytes(shared_info.dump()))
 
 
-def build_key_agreement(
+def _build_key_agreement(
     recipient: Certificate,
     content_key: bytes,
     *,
@@ -141,7 +140,7 @@ def build_key_agreement(
     )
 
 
-def key_agreement_views(
+def _key_agreement_views(
     kari: cms.KeyAgreeRecipientInfo,
 ) -> list[tuple[KeyAgreement, bytes | None, int | None, bytes | None, bytes]]:
     """(agreement, issuer DER, serial, key identifier, encrypted key) per recipient key."""
@@ -236,3 +235,23 @@ def open_key_agreement(
         return None
     kek = _kek(backend, digest, secret, agreement.wrap_oid, agreement.wrap_key_size, agreement.ukm)
     return aes_key_unwrap(wrapper, kek, encrypted_key)
+
+
+# Typed with asn1crypto objects, so private since 0.x (`build_enveloped_data` builds
+# these recipients; `parse_enveloped_data` gives their `RecipientView`).
+_PRIVATE_NOW = {
+    "build_key_agreement": "_build_key_agreement",
+    "key_agreement_views": "_key_agreement_views",
+}
+
+
+def __getattr__(name: str) -> object:
+    """The old public names, for one release, with a DeprecationWarning."""
+    return renamed(
+        __name__,
+        name,
+        _PRIVATE_NOW,
+        globals(),
+        why="typed with asn1crypto objects",
+        instead="pyscep.cms.build_enveloped_data, and RecipientView from parse_enveloped_data",
+    )

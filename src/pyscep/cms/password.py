@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from asn1crypto import algos, cms, core
 
 from pyscep._boundary import field
+from pyscep._deprecation import renamed
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm
 from pyscep.crypto import CryptoBackend, Rng, key_wrap_backend
 from pyscep.crypto.keywrap import pbkdf2, pwri_unwrap, pwri_wrap
@@ -25,9 +26,8 @@ __all__ = [
     "DEFAULT_ITERATIONS",
     "MAX_ITERATIONS",
     "PasswordParameters",
-    "build_password_recipient",
+    "check_password_parameters",
     "open_password_recipient",
-    "password_parameters",
 ]
 
 #: PBKDF2 iterations pyscep writes.
@@ -52,7 +52,7 @@ class PasswordParameters:
     kek_iv: bytes | None
 
 
-def build_password_recipient(
+def _build_password_recipient(
     password: bytes,
     content_key: bytes,
     *,
@@ -100,7 +100,7 @@ def build_password_recipient(
     )
 
 
-def password_parameters(pwri: cms.PasswordRecipientInfo) -> PasswordParameters:
+def _password_parameters(pwri: cms.PasswordRecipientInfo) -> PasswordParameters:
     """Read the public parameters of a PasswordRecipientInfo (ParseError when malformed)."""
     with field("keyDerivationAlgorithm"):
         kdf = pwri["key_derivation_algorithm"]
@@ -173,3 +173,23 @@ def open_password_recipient(
     except Exception:
         return None
     return pwri_unwrap(wrapper, cipher, kek, parameters.kek_iv, encrypted_key)
+
+
+# Typed with asn1crypto objects, so private since 0.x (`build_enveloped_data` builds
+# these recipients; `parse_enveloped_data` gives their `RecipientView`).
+_PRIVATE_NOW = {
+    "build_password_recipient": "_build_password_recipient",
+    "password_parameters": "_password_parameters",
+}
+
+
+def __getattr__(name: str) -> object:
+    """The old public names, for one release, with a DeprecationWarning."""
+    return renamed(
+        __name__,
+        name,
+        _PRIVATE_NOW,
+        globals(),
+        why="typed with asn1crypto objects",
+        instead="pyscep.cms.build_enveloped_data, and RecipientView from parse_enveloped_data",
+    )

@@ -12,35 +12,34 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 from asn1crypto import algos, cms, core
 
 from pyscep import _der_writer as der
 from pyscep._asn1 import ContentInfo, ScepAttribute, ScepAttributes
 from pyscep._boundary import field as parse_field
+from pyscep._deprecation import warn
 from pyscep._der import (
     DEFAULT_LIMITS,
     Limits,
     ScanReport,
     count_children,
-    der_length,
     octet_string_value,
     prescan,
     read_header,
 )
-from pyscep._der_reader import NotCanonicalError, Reader
+from pyscep._der_reader import Reader
+from pyscep._parser_switch import read_fast, record
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.cms._identifiers import read_identifier
+from pyscep.cms.enveloped import ParsedEnvelope, parse_enveloped_data
 from pyscep.crypto import CryptoBackend, Signer
 from pyscep.crypto.verify import check_pss_parameters, verify_signature
 from pyscep.enums import FailInfo
 from pyscep.errors import ParseError, UnsupportedAlgorithmError, VerificationError
 from pyscep.findings import Finding, FindingCode
-
-if TYPE_CHECKING:
-    from .enveloped import ParsedEnvelope
 
 __all__ = [
     "MAX_CERTIFICATES",
@@ -49,6 +48,7 @@ __all__ = [
     "VerifiedSignedData",
     "build_signed_data",
     "parse_signed_data",
+    "parse_signed_envelope",
     "verify_signed_data",
 ]
 
@@ -61,6 +61,11 @@ _CMS_ATTRIBUTES = frozenset({"content_type", "message_digest", "signing_time", "
 _VERIFIED_ATTRIBUTES = frozenset({"content_type", "message_digest", "signing_time"})
 #: Most signed attributes a SignerInfo may carry.
 MAX_SIGNED_ATTRIBUTES = 64
+
+
+#: Signed attributes as the DER fast path reads them: (type name, ((tag, contents), ...)).
+RawAttributes = tuple[tuple[str, tuple[tuple[int, bytes], ...]], ...]
+_Decoded = TypeVar("_Decoded")
 
 
 @dataclass(frozen=True)
@@ -87,13 +92,41 @@ class ParsedSignerInfo:
     unsigned_attr_count: int
     #: contentType, messageDigest and signingTime: each one's values, decoded (verify reads them).
     cms_attribute_values: tuple[tuple[str, tuple[object, ...]], ...] = field(default=(), repr=False)
-    #: Every signed attribute's values as (tag, contents) when the DER fast path read them.
-    attribute_contents: tuple[tuple[str, tuple[tuple[int, bytes], ...]], ...] | None = field(
-        default=None, repr=False, compare=False
-    )
-    #: Whether the signed attributes are in DER SET OF order, when the DER fast path
-    #: read them (None: not looked at).
-    signed_attrs_sorted: bool | None = field(default=None, repr=False, compare=False)
+    # What only the DER fast path knows (so private: a public field is the same
+    # whichever parser read the input). Every signed attribute's values as
+    # (tag, contents); whether the attributes are in DER SET OF order.
+    _attribute_contents: RawAttributes | None = field(default=None, repr=False, compare=False)
+    _signed_attrs_sorted: bool | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def signed_attrs_in_der_order(self) -> bool:
+        """Whether the signed attributes are in DER SET OF order (True when absent)."""
+        if self._signed_attrs_sorted is not None:
+            return self._signed_attrs_sorted  # the fast path looked while it read them
+        return self.signed_attrs_der is None or _sorted_set(self.signed_attrs_der)
+
+    def read_fast_attributes(self, decode: Callable[[RawAttributes], _Decoded]) -> _Decoded | None:
+        """``decode`` of the signed attributes' values as the DER fast path read them,
+        each as (type name, ((tag, contents), ...)); None when the asn1crypto path must
+        decode ``signed_attrs_der`` instead (the fast path is off or did not read them,
+        or ``decode`` steps aside). The decision is counted (`pyscep._parser_switch`)."""
+        raw = self._attribute_contents
+        if raw is None:
+            record("scep_attributes", "asn1crypto")
+            return None
+        return read_fast("scep_attributes", lambda: decode(raw))
+
+    @property
+    def attribute_contents(self) -> RawAttributes | None:
+        """Deprecated (parser-dependent, private since 0.x): None on the asn1crypto path."""
+        warn("ParsedSignerInfo.attribute_contents", why="parser-dependent")
+        return self._attribute_contents
+
+    @property
+    def signed_attrs_sorted(self) -> bool | None:
+        """Deprecated: use `signed_attrs_in_der_order` (the same on both parsers)."""
+        warn("ParsedSignerInfo.signed_attrs_sorted", "signed_attrs_in_der_order")
+        return self._signed_attrs_sorted
 
     def names(self, certificate: Certificate) -> bool:
         """True when this SignerInfo's sid names ``certificate``."""
@@ -116,12 +149,38 @@ class ParsedSignedData:
     signer_infos: tuple[ParsedSignerInfo, ...]
     #: Deviations tolerated while parsing (indefinite lengths, unparsable extra certificates...).
     findings: tuple[Finding, ...]
-    #: What the resource pre-scan saw (None when the DER fast path read the input:
-    #: canonical DER, so no BER forms, its limits counted as it read).
-    scan: ScanReport | None = field(default=None, compare=False)
-    #: The eContent read as a ContentInfo(EnvelopedData), when the DER fast path
-    #: could in the same pass; otherwise `parse_enveloped_data` reads ``content``.
-    envelope: ParsedEnvelope | None = field(default=None, compare=False, repr=False)
+    # What only one parser knows (so private: a public field is the same whichever
+    # parser read the input). The resource pre-scan's report (asn1crypto path);
+    # the eContent read as a ContentInfo(EnvelopedData) in the same pass (fast
+    # path): `pyscep.cms.enveloped.parse_signed_envelope` gives it to callers.
+    _scan: ScanReport | None = field(default=None, compare=False, repr=False)
+    _envelope: ParsedEnvelope | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def scan(self) -> ScanReport | None:
+        """Deprecated (parser-dependent): the pre-scan's report, None on the fast path."""
+        warn("ParsedSignedData.scan", "its findings (the BER forms the pre-scan saw)")
+        return self._scan
+
+    @property
+    def envelope(self) -> ParsedEnvelope | None:
+        """Deprecated (parser-dependent): use `pyscep.cms.parse_signed_envelope`."""
+        warn("ParsedSignedData.envelope", "pyscep.cms.parse_signed_envelope")
+        return self._envelope
+
+
+def _sorted_set(set_der: bytes) -> bool:
+    """True when the SET OF children are in DER (ascending encoding) order."""
+    top = read_header(set_der)
+    previous = b""
+    position = top.content_start
+    while position < top.content_end:
+        child = read_header(set_der, position, top.content_end)
+        encoding = set_der[child.start : child.end]
+        if encoding < previous:
+            return False
+        previous, position = encoding, child.end
+    return True
 
 
 @dataclass(frozen=True)
@@ -303,17 +362,12 @@ def _check_attribute(attribute: bytes) -> None:
 
 def _element(data: bytes, position: int, tag: int) -> tuple[int, int]:
     """(end, content start) of the DER element with ``tag`` at ``position`` (definite length)."""
-    if position + 2 > len(data) or data[position] != tag:
+    if position >= len(data) or data[position] != tag:
         raise ParseError(f"expected tag 0x{tag:02x}")
-    size, start = data[position + 1], position + 2
-    if size & 0x80:
-        octets = size & 0x7F
-        if not 1 <= octets <= 4 or start + octets > len(data):
-            raise ParseError("a bad length")
-        size, start = int.from_bytes(data[start : start + octets], "big"), start + octets
-    if start + size > len(data):
-        raise ParseError("truncated")
-    return start + size, start
+    header = read_header(data, position)
+    if header.indefinite:
+        raise ParseError("an indefinite length")
+    return header.end, header.content_start
 
 
 # --- parsing ------------------------------------------------------------------
@@ -326,12 +380,15 @@ def parse_signed_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Parsed
     (`pyscep._der_reader`); anything else by asn1crypto, after the resource
     pre-scan (`pyscep._der.prescan`): asn1crypto never sees input over the limits.
     """
-    from pyscep.cms._signed_reader import read_signed_data  # it builds on this module
+    # Imported here: the fast reader builds on this module's values.
+    from pyscep.cms._signed_reader import read_signed_data
 
-    try:
-        return read_signed_data(Reader(data, limits))
-    except NotCanonicalError:
-        pass  # BER, or a shape the fast path leaves to asn1crypto
+    fast = read_fast("signed_data", lambda: read_signed_data(Reader(data, limits)))
+    if fast is not None:
+        if fast._envelope is not None:
+            record("enveloped_data", "fast")  # read in the same pass
+        return fast
+    # BER, or a shape the fast path leaves to asn1crypto (or the fast path is off).
     scan = prescan(data, limits)
     with parse_field("ContentInfo"):
         info = ContentInfo.load(data, strict=True)
@@ -342,7 +399,23 @@ def parse_signed_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Parsed
         if not isinstance(signed_data, cms.SignedData):
             raise ParseError("signedData content is missing")
         with parse_field("SignedData"):
-            return replace(_parse_signed_data(signed_data, _scan_findings(scan)), scan=scan)
+            return replace(_parse_signed_data(signed_data, _scan_findings(scan)), _scan=scan)
+
+
+def parse_signed_envelope(
+    signed: ParsedSignedData, *, limits: Limits = DEFAULT_LIMITS
+) -> ParsedEnvelope | None:
+    """The eContent of ``signed`` read as a ContentInfo(EnvelopedData) (a pkcsPKIEnvelope),
+    or None when there is no eContent; ParseError as `parse_enveloped_data`.
+
+    The same value whichever parser read ``signed``: the DER fast path reads the
+    envelope in the pass that reads the SignedData, and it is not read twice.
+    """
+    if signed.content is None:
+        return None
+    if signed._envelope is not None:
+        return signed._envelope
+    return parse_enveloped_data(signed.content, limits=limits)
 
 
 def _scan_findings(scan: ScanReport) -> list[Finding]:
@@ -458,7 +531,7 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
         if not isinstance(raw_attrs, core.Void):
             contents = raw_attrs.contents
             count_children(contents, MAX_SIGNED_ATTRIBUTES, "signed attributes")
-            signed_attrs_der = b"\x31" + der_length(len(contents)) + contents
+            signed_attrs_der = der.tlv(0x31, contents)
             signed_attrs = ScepAttributes.load(signed_attrs_der, strict=True)
             for attribute in signed_attrs:
                 kind = attribute["type"].native

@@ -2,10 +2,10 @@
 
 No networking, and nothing about the scheme: HTTPS, proxies and
 authentication stay the transport's. A client turns an operation into an
-`HttpRequest` (`client_request`) and learns from a response's status and
+`HTTPRequest` (`client_request`) and learns from a response's status and
 Content-Type which parser its body needs (`classify_response`); a server
 turns what arrived into a `ScepRequest` (`read_request`) or a precise error,
-and answers with an `HttpResponse`. Decoding is tolerant of what real
+and answers with an `HTTPResponse`. Decoding is tolerant of what real
 clients send, encoding is strict.
 """
 
@@ -14,8 +14,10 @@ from __future__ import annotations
 import base64
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
+from pyscep._deprecation import renamed
 from pyscep.errors import ParseError, RemoteProtocolError
 
 from .encoding import MAX_GET_MESSAGE_LENGTH, decode_get_message
@@ -27,8 +29,8 @@ __all__ = [
     "CONTENT_TYPE_NEXT_CA_CERT",
     "CONTENT_TYPE_PKI_MESSAGE",
     "MAX_BODY_SIZE",
-    "HttpRequest",
-    "HttpResponse",
+    "HTTPRequest",
+    "HTTPResponse",
     "Operation",
     "ResponseKind",
     "ScepRequest",
@@ -62,7 +64,7 @@ _OPERATIONS.update({"getcertinitial": Operation.PKI_OPERATION, "certpoll": Opera
 
 
 @dataclass(frozen=True)
-class HttpRequest:
+class HTTPRequest:
     """An HTTP request as values: what a client sends, or what a server received.
 
     ``query`` holds decoded (name, value) pairs; `target` encodes them.
@@ -84,7 +86,7 @@ class HttpRequest:
 
 
 @dataclass(frozen=True)
-class HttpResponse:
+class HTTPResponse:
     """An HTTP response as values: status, Content-Type and body."""
 
     status: int
@@ -104,7 +106,7 @@ def client_request(
     message: bytes | None = None,
     use_post: bool = False,
     ca_identifier: str | None = None,
-) -> HttpRequest:
+) -> HTTPRequest:
     """The HTTP request for ``operation``.
 
     A PKIOperation goes by POST as raw DER (``use_post``, when the CA
@@ -117,12 +119,12 @@ def client_request(
             raise ValueError("a PKIOperation carries a message")
         if use_post:
             headers = (("Content-Type", CONTENT_TYPE_PKI_MESSAGE),)
-            return HttpRequest("POST", path, tuple(query), message, headers)
+            return HTTPRequest("POST", path, tuple(query), message, headers)
         # Kept unescaped here: `target` applies RFC 3986 escaping once.
         query.append(("message", _unescaped_base64(message)))
     elif ca_identifier is not None:
         query.append(("message", ca_identifier))
-    return HttpRequest("GET", path, tuple(query))
+    return HTTPRequest("GET", path, tuple(query))
 
 
 def _unescaped_base64(message: bytes) -> str:
@@ -246,3 +248,16 @@ def classify_response(
             f" expected {' or '.join(_EXPECTED[operation])}"
         )
     return kind
+
+
+#: Old spelling -> new name: the acronyms are all capitals, as in PKIMessage and CACaps.
+_RENAMED = {"HttpRequest": "HTTPRequest", "HttpResponse": "HTTPResponse"}
+
+if TYPE_CHECKING:  # the old names type-check as the new ones; at run time they warn
+    HttpRequest = HTTPRequest
+    HttpResponse = HTTPResponse
+
+
+def __getattr__(name: str) -> object:
+    """The deprecated spellings (`HttpRequest`, `HttpResponse`), for one release."""
+    return renamed(__name__, name, _RENAMED, globals())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from pyscep.algorithms import (
     DEFAULT_POLICY,
@@ -31,12 +32,12 @@ from pyscep.cms.enveloped import build_enveloped_data, signature_only
 from pyscep.cms.signed import build_signed_data
 from pyscep.crypto import CryptoBackend, Signer, get_backend
 from pyscep.enums import FailInfo, MessageType, PKIStatus
-from pyscep.errors import LocalProtocolError, UnsupportedAlgorithmError
+from pyscep.errors import LocalProtocolError, ParseError, UnsupportedAlgorithmError
 from pyscep.messages.attributes import ScepAttributes, attribute_ders
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
 from pyscep.messages.identifiers import new_nonce, transaction_id_for_key
 from pyscep.messages.options import DEFAULT_OPTIONS, MessageOptions
-from pyscep.messages.pkimessage import PKIMessage
+from pyscep.messages.pkimessage import PKIMessage, parse_pki_message
 from pyscep.messages.reply import ReplyTo
 
 __all__ = [
@@ -54,12 +55,43 @@ __all__ = [
 
 @dataclass(frozen=True)
 class BuiltRequest:
-    """A request ready to send, with what the client must remember to check the reply."""
+    """A request ready to send, with what the client must remember to check the reply.
+
+    ``der`` is its only field; the message type, transactionID and senderNonce
+    are read from it (the builders hand them over, so nothing is parsed
+    twice), so ``replace(request, der=other)`` is the other request.
+    """
 
     der: bytes
-    message_type: MessageType
-    transaction_id: str
-    sender_nonce: bytes
+
+    @classmethod
+    def _built(cls, der: bytes, attributes: ScepAttributes) -> BuiltRequest:
+        """The value the builders return: its attributes known, not parsed again."""
+        built = cls(der)
+        built.__dict__["_attributes"] = attributes
+        return built
+
+    @cached_property
+    def _attributes(self) -> ScepAttributes:
+        return parse_pki_message(self.der).attributes
+
+    @property
+    def message_type(self) -> MessageType:
+        """The request's messageType."""
+        message_type = self._attributes.message_type
+        if message_type is None:  # parse_pki_message refuses a pkiMessage without one
+            raise ParseError("the request has no messageType")
+        return message_type
+
+    @property
+    def transaction_id(self) -> str:
+        """The request's transactionID (the CertRep must echo it)."""
+        return self._attributes.transaction_id or ""
+
+    @property
+    def sender_nonce(self) -> bytes:
+        """The request's senderNonce (the CertRep's recipientNonce must echo it)."""
+        return self._attributes.sender_nonce or b""
 
 
 def _signed(
@@ -139,7 +171,7 @@ def build_request(
         backend=crypto,
         options=options,
     )
-    return BuiltRequest(der, message_type, transaction_id, nonce)
+    return BuiltRequest._built(der, attributes)
 
 
 def build_pkcs_req(

@@ -8,18 +8,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from asn1crypto import cms, csr, x509
 
 from pyscep._asn1 import IssuerAndSubject as _Asn1IssuerAndSubject
 from pyscep._asn1 import NameValuePair
-from pyscep._boundary import field
+from pyscep._boundary import field as parse_field
 from pyscep._der import count_children, prescan, read_header
-from pyscep._der_reader import NotCanonicalError
 from pyscep._extensions import (
     MAX_EXTENSIONS,
     RawExtension,
@@ -32,6 +31,7 @@ from pyscep._extensions import (
     name_text,
     read_extensions,
 )
+from pyscep._parser_switch import read_fast
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend
@@ -78,33 +78,61 @@ def _mistyped(what: str) -> Finding:
     return Finding(FindingCode.MISTYPED_VALUE, f"{what} is not of its OID's type; kept raw")
 
 
-@dataclass(frozen=True)
-class CertificationRequest:
-    """A PKCS#10 request, with what a SCEP server needs already extracted."""
+class _RequestFields(NamedTuple):
+    """What `CertificationRequest` reads from its der (its fields, but der)."""
 
-    der: bytes
     subject_der: bytes
     public_key_der: bytes
-    #: ``RSA-2048``, ``EC-256``...
     public_key_description: str
     signature_algorithm: str
-    #: Attribute types present, asn1crypto names or dotted OIDs, in order.
     attribute_types: tuple[str, ...]
     challenge_password: str | None
-    #: The challengePassword's string type (``printable_string``, ``utf8_string``...).
     challenge_password_type: str | None
-    #: Requested extensions: ``{"id", "critical", "value"}`` with JSON-friendly values.
     requested_extensions: tuple[dict[str, Any], ...]
+    subject_alt_names: tuple[str, ...]
+    extended_key_usages: frozenset[str] | None
+    findings: tuple[Finding, ...]
+    name_value_pairs: tuple[tuple[str, str], ...]
+    certificate_template: str | None
+
+
+@dataclass(frozen=True)
+class CertificationRequest:
+    """A PKCS#10 request, with what a SCEP server needs already extracted.
+
+    ``der`` is its only argument (ParseError when it is no request); every
+    other field is read from it and cannot be replaced on its own.
+    """
+
+    der: bytes
+    subject_der: bytes = field(init=False)
+    public_key_der: bytes = field(init=False)
+    #: ``RSA-2048``, ``EC-256``...
+    public_key_description: str = field(init=False)
+    signature_algorithm: str = field(init=False)
+    #: Attribute types present, asn1crypto names or dotted OIDs, in order.
+    attribute_types: tuple[str, ...] = field(init=False)
+    challenge_password: str | None = field(init=False)
+    #: The challengePassword's string type (``printable_string``, ``utf8_string``...).
+    challenge_password_type: str | None = field(init=False)
+    #: Requested extensions: ``{"id", "critical", "value"}`` with JSON-friendly values.
+    requested_extensions: tuple[dict[str, Any], ...] = field(init=False)
     #: Requested subjectAltNames as ``type:value`` (``dns_name:host.example``).
-    subject_alt_names: tuple[str, ...] = ()
+    subject_alt_names: tuple[str, ...] = field(init=False)
     #: Requested extended key usages (asn1crypto names or dotted OIDs), None if not asked.
-    extended_key_usages: frozenset[str] | None = None
+    extended_key_usages: frozenset[str] | None = field(init=False)
     #: Values kept raw because they are not of the type their OID calls for.
-    findings: tuple[Finding, ...] = ()
+    findings: tuple[Finding, ...] = field(init=False)
     #: Microsoft enrollmentNameValuePair attributes, in order (``ValidityPeriod``...).
-    name_value_pairs: tuple[tuple[str, str], ...] = ()
+    name_value_pairs: tuple[tuple[str, str], ...] = field(init=False)
     #: The Microsoft certificate-template name extension (1.3.6.1.4.1.311.20.2).
-    certificate_template: str | None = None
+    certificate_template: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Frozen: every field is read from der, once, here, before the value is
+        # seen; so ``replace(request, der=other)`` reads the other request.
+        for name, value in _read_request(self.der)._asdict().items():
+            object.__setattr__(self, name, value)
 
     @cached_property
     def subject(self) -> str:
@@ -134,7 +162,7 @@ class CertificationRequest:
         """
         # Read as raw TLVs: the signed bytes are exactly as received, and a
         # value kept raw (a mistyped extension) is not parsed again.
-        with field("CertificationRequest"):
+        with parse_field("CertificationRequest"):
             top = read_header(self.der)
             info = read_header(self.der, top.content_start, top.content_end)
             algorithm_tlv = read_header(self.der, info.end, top.content_end)
@@ -158,32 +186,35 @@ class CertificationRequest:
         subjectAltNames), and only the extensions a policy acts on are
         decoded in full; others are decoded for display when small.
         """
-        prescan(der)
-        try:
-            reading = read_request(der)
-        except NotCanonicalError:
-            return _load_unusual(der)  # asn1crypto reads every other shape
-        with field("CertificationRequest"):
-            key = PublicKey.load(der[slice(*reading.public_key)])
-            extensions: list[RawExtension] = []
-            for contents in reading.extension_sets:
-                extensions.extend(read_extensions(contents))
-            return _assemble(
-                der,
-                der[slice(*reading.subject)],
-                key,
-                reading.signature_algorithm,
-                reading.attribute_types,
-                (reading.challenge_password, reading.challenge_password_type),
-                extensions,
-                findings=[],
-                pairs=[],
-            )
+        return cls(der)
 
 
-def _load_unusual(der: bytes) -> CertificationRequest:
+def _read_request(der: bytes) -> _RequestFields:
+    """Every field of a `CertificationRequest` read from ``der``, by either path."""
+    prescan(der)
+    reading = read_fast("request", lambda: read_request(der))
+    if reading is None:
+        return _load_unusual(der)  # asn1crypto reads every other shape
+    with parse_field("CertificationRequest"):
+        key = PublicKey.load(der[slice(*reading.public_key)])
+        extensions: list[RawExtension] = []
+        for contents in reading.extension_sets:
+            extensions.extend(read_extensions(contents))
+        return _assemble(
+            der[slice(*reading.subject)],
+            key,
+            reading.signature_algorithm,
+            reading.attribute_types,
+            (reading.challenge_password, reading.challenge_password_type),
+            extensions,
+            findings=[],
+            pairs=[],
+        )
+
+
+def _load_unusual(der: bytes) -> _RequestFields:
     """`CertificationRequest.load` by asn1crypto, for the shapes the fast path leaves."""
-    with field("CertificationRequest"):
+    with parse_field("CertificationRequest"):
         request = csr.CertificationRequest.load(der, strict=True)
         info = request["certification_request_info"]
         subject = info["subject"]
@@ -224,7 +255,6 @@ def _load_unusual(der: bytes) -> CertificationRequest:
                 for extension_set in values:
                     extensions.extend(read_extensions(extension_set.contents or b""))
         return _assemble(
-            der,
             bytes(subject.dump()),
             key,
             signature_algorithm,
@@ -237,7 +267,6 @@ def _load_unusual(der: bytes) -> CertificationRequest:
 
 
 def _assemble(
-    der: bytes,
     subject_der: bytes,
     key: PublicKey,
     signature_algorithm: str,
@@ -247,11 +276,10 @@ def _assemble(
     *,
     findings: list[Finding],
     pairs: list[tuple[str, str]],
-) -> CertificationRequest:
-    """The value, once either path has read the request: the extensions decoded."""
+) -> _RequestFields:
+    """The fields, once either path has read the request: the extensions decoded."""
     requested, sans, ekus = _requested(extensions, findings)
-    return CertificationRequest(
-        der=der,
+    return _RequestFields(
         subject_der=subject_der,
         public_key_der=key.der,
         public_key_description=f"{key.algorithm.upper()}-{key.bits}",
@@ -364,7 +392,7 @@ class IssuerAndSubject:
     def load(cls, der: bytes) -> IssuerAndSubject:
         """Parse DER; ParseError if malformed."""
         prescan(der)
-        with field("IssuerAndSubject"):
+        with parse_field("IssuerAndSubject"):
             value = _Asn1IssuerAndSubject.load(der, strict=True)
             value["issuer"].native  # noqa: B018 - materialise
             value["subject"].native  # noqa: B018
@@ -399,7 +427,7 @@ class IssuerAndSerial:
     def load(cls, der: bytes) -> IssuerAndSerial:
         """Parse DER; ParseError if malformed."""
         prescan(der)
-        with field("IssuerAndSerialNumber"):
+        with parse_field("IssuerAndSerialNumber"):
             value = cms.IssuerAndSerialNumber.load(der, strict=True)
             value["issuer"].native  # noqa: B018 - materialise
             return cls(bytes(value["issuer"].dump()), int(value["serial_number"].native))

@@ -24,8 +24,7 @@ from typing import Protocol, TypeVar
 
 from pyscep._asn1 import ScepAttributes as _Asn1Attributes
 from pyscep._boundary import field as parse_field
-from pyscep._der import DEFAULT_LIMITS, Limits, read_header
-from pyscep._der_reader import NotCanonicalError
+from pyscep._der import DEFAULT_LIMITS, Limits
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import CertsOnly, parse_certs_only
@@ -33,12 +32,12 @@ from pyscep.cms.enveloped import (
     ParsedEnvelope,
     decrypt_envelope,
     open_with_password,
-    parse_enveloped_data,
 )
 from pyscep.cms.signed import (
     ParsedSignedData,
     ParsedSignerInfo,
     parse_signed_data,
+    parse_signed_envelope,
     verify_signed_data,
 )
 from pyscep.crypto import CryptoBackend, Decrypter, KeyAgreer, get_backend
@@ -54,7 +53,7 @@ from pyscep.findings import Finding, FindingCode
 from pyscep.messages.attributes import ScepAttributes, decode_parsed, decode_read
 from pyscep.messages.ca import may_sign
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
-from pyscep.messages.reply import ReplyTo
+from pyscep.messages.reply import ReplyTo, answerable
 
 __all__ = [
     "DecryptedContent",
@@ -365,8 +364,7 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
                 signing_time = values[0]
     if attributes.message_type is None:
         raise _protocol_error(attributes, "messageType is missing")
-    in_order = info.signed_attrs_sorted
-    if not (_sorted_set(info.signed_attrs_der) if in_order is None else in_order):
+    if not info.signed_attrs_in_der_order:
         findings.append(
             Finding(FindingCode.UNSORTED_SIGNED_ATTRIBUTES, "signed attributes not in DER order")
         )
@@ -384,7 +382,8 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
     envelope = None
     if signed.content:
         with parse_field("pkcsPKIEnvelope"):
-            envelope = signed.envelope or parse_enveloped_data(signed.content, limits=limits)
+            envelope = parse_signed_envelope(signed, limits=limits)
+        assert envelope is not None  # there is eContent
         if envelope.cipher_name in (ContentCipher.DES_CBC.value, ContentCipher.BLOWFISH_CBC.value):
             findings.append(
                 Finding(FindingCode.LEGACY_ALGORITHM, f"{envelope.cipher_name} content encryption")
@@ -412,11 +411,9 @@ def _decode_attributes(
     info: ParsedSignerInfo, signed_attrs_der: bytes
 ) -> tuple[ScepAttributes, tuple[Finding, ...]]:
     """The SCEP attributes: from the values the DER fast path read, else through asn1crypto."""
-    if info.attribute_contents is not None:
-        try:
-            return decode_read(info.attribute_contents)
-        except NotCanonicalError:
-            pass
+    fast = info.read_fast_attributes(decode_read)
+    if fast is not None:
+        return fast
     return decode_parsed(_Asn1Attributes.load(signed_attrs_der))
 
 
@@ -424,24 +421,13 @@ _Error = TypeVar("_Error", bound=ScepError)
 
 
 def _answerable(error: _Error, transaction_id: str | None, sender_nonce: bytes | None) -> _Error:
-    """Attach a bare ReplyTo (IDs only) when the error has none and the IDs are known."""
+    """``error`` with a bare ReplyTo (IDs only) when it has none and the IDs are known.
+
+    A copy (`answerable`): an error already raised is never changed.
+    """
     if error.reply_to is None and transaction_id and sender_nonce is not None:
-        error.reply_to = ReplyTo(transaction_id, sender_nonce)
+        return answerable(error, ReplyTo(transaction_id, sender_nonce))
     return error
-
-
-def _sorted_set(set_der: bytes) -> bool:
-    """True when the SET OF children are in DER (ascending encoding) order."""
-    top = read_header(set_der)
-    previous = b""
-    position = top.content_start
-    while position < top.content_end:
-        child = read_header(set_der, position, top.content_end)
-        encoding = set_der[child.start : child.end]
-        if encoding < previous:
-            return False
-        previous, position = encoding, child.end
-    return True
 
 
 # --- verify -------------------------------------------------------------------
@@ -513,8 +499,10 @@ def verify_request(
         return _verified(message, certificates, algorithms, backend, None)
     except ScepError as exc:
         # The signature did not check out: the reply is a bare FAILURE.
-        _answerable(exc, message.transaction_id, message.sender_nonce)
-        raise
+        completed = _answerable(exc, message.transaction_id, message.sender_nonce)
+        if completed is exc:
+            raise
+        raise completed from exc
 
 
 def verify_cert_rep(
@@ -681,7 +669,7 @@ def open_request(
     Every error raised once the signature has checked out carries
     ``reply_to`` (a `ReplyTo` mirroring the verified request) and its
     ``fail_info``, so the server can answer the CertRep FAILURE RFC 8894
-    requires: ``build_cert_rep_failure(error.reply_to, error.fail_info, ...)``.
+    requires: ``build_cert_rep_failure(ReplyTo.of_error(error), error.fail_info, ...)``.
     Errors before that carry a bare ``reply_to`` when the transactionID and
     senderNonce could be read, and none when the bytes are no pkiMessage
     (answer HTTP 400).
@@ -695,9 +683,8 @@ def open_request(
     try:
         return message, decrypt_pki_message(message, decrypter, backend=backend)
     except ScepError as exc:
-        # Same error, same text: only the reply context is added.
-        exc.reply_to = ReplyTo.of(message)
-        raise
+        # Same error, same text: only the reply context is added (to a copy).
+        raise answerable(exc, ReplyTo.of(message)) from exc
 
 
 def open_cert_rep(

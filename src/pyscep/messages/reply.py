@@ -1,18 +1,20 @@
-"""`ReplyTo`: what a CertRep needs from the request it answers."""
+"""`ReplyTo`: what a CertRep needs from the request it answers, and the errors that carry it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
-from pyscep.errors import LocalProtocolError
+from pyscep.errors import LocalProtocolError, ScepError
 
 if TYPE_CHECKING:
     from pyscep.messages.pkimessage import PKIMessage
 
-__all__ = ["ReplyTo"]
+__all__ = ["ReplyTo", "answerable"]
+
+_Error = TypeVar("_Error", bound=ScepError)
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class ReplyTo:
 
     Made from a verified request by `ReplyTo.of`, and found on every
     `ScepError` raised after a request's signature checked out
-    (``error.reply_to``), so a server can always answer FAILURE. For a
+    (`ReplyTo.of_error`), so a server can always answer FAILURE. For a
     request that could not be verified it carries only the transactionID and
     senderNonce (no recipient: a FAILURE or PENDING has no envelope).
     """
@@ -56,3 +58,22 @@ class ReplyTo:
             cipher=cipher,
             algorithms=request.algorithms,
         )
+
+    @classmethod
+    def of_error(cls, error: ScepError) -> ReplyTo | None:
+        """The reply context an error carries (``error.reply_to``), typed; None when it has none."""
+        reply_to = error.reply_to
+        return reply_to if isinstance(reply_to, cls) else None
+
+
+def answerable(error: _Error, reply_to: ReplyTo) -> _Error:
+    """A copy of ``error`` that carries ``reply_to``: raise it ``from error``.
+
+    Same class, text, ``args`` and fields; ``error`` itself is never changed,
+    so an exception is complete when it is raised and never modified after.
+    """
+    # Not the constructor: subclasses take different arguments (DecryptionError none).
+    completed = type(error).__new__(type(error), *error.args)
+    completed.__dict__.update(error.__dict__)
+    completed.reply_to = reply_to
+    return completed

@@ -31,17 +31,25 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PublicKeyView:
-    """A public key: its DER SubjectPublicKeyInfo, algorithm (``RSA``/``EC``) and size."""
+    """A public key: its DER SubjectPublicKeyInfo, algorithm (``RSA``/``EC``) and size.
+
+    Algorithm and size are read from ``der`` (they cannot be given or replaced).
+    """
 
     der: bytes
-    algorithm: str
-    bits: int
+    algorithm: str = field(init=False)
+    bits: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        # An id-RSASSA-PSS key is an RSA key.
+        key = PublicKey.load(self.der)
+        object.__setattr__(self, "algorithm", key.family.upper())
+        object.__setattr__(self, "bits", key.bits)
 
     @classmethod
     def from_der(cls, der: bytes) -> PublicKeyView:
-        """From DER SubjectPublicKeyInfo (an id-RSASSA-PSS key is an RSA key)."""
-        key = PublicKey.load(der)
-        return cls(der, key.family.upper(), key.bits)
+        """From DER SubjectPublicKeyInfo; ParseError when it is not one."""
+        return cls(der)
 
 
 class ChallengeOutcome(str, enum.Enum):

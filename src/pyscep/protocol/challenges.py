@@ -8,7 +8,8 @@ the failInfoText and the trace entry). Three checkers ship:
   empty secret is refused when it is configured);
 - `OneTimeChallenges`: challenges issued for one identity (a subject and/or
   SAN pattern) with an expiry, consumed atomically on first use, behind a
-  `ChallengeStore` (`InMemoryChallenges` here, SQLite in ``pyscep serve``);
+  `ChallengeStore` (`InMemoryChallenges` here; memory, SQLite and PostgreSQL in
+  `pyscep.server.stores`);
   a replay, an expired challenge and one used for another identity are each
   refused with their own reason;
 - `CallbackChallenge`: the application's own validator (an MDM, an
@@ -54,6 +55,7 @@ __all__ = [
     "StaticChallenge",
     "challenge_digest",
     "challenge_findings",
+    "decide_consumption",
     "new_challenge",
     "require_secret",
 ]
@@ -173,8 +175,25 @@ class Consumed(str, enum.Enum):
     EXPIRED = "expired"
 
 
+def decide_consumption(stored: IssuedChallenge | None, used: bool, now: datetime) -> Consumed:
+    """What consuming a challenge finds, from what a store holds: the one rule of every store.
+
+    A store reads the challenge (and whether it was used), asks this, and marks
+    it used only on `Consumed.OK`, all in one atomic step: so a challenge is
+    consumed once, however many workers or hosts try it at once. A challenge
+    is valid up to and including its expiry time.
+    """
+    if stored is None:
+        return Consumed.UNKNOWN
+    if used:
+        return Consumed.USED
+    if now > stored.expires:
+        return Consumed.EXPIRED
+    return Consumed.OK
+
+
 class ChallengeStore(Protocol):
-    """Where one-time challenges live; ``consume`` is atomic."""
+    """Where one-time challenges live; ``consume`` is atomic (see `decide_consumption`)."""
 
     def add(self, challenge: IssuedChallenge) -> None:
         """Store a newly issued challenge."""
@@ -207,17 +226,12 @@ class InMemoryChallenges:
         return self._challenges.get(digest)
 
     def consume(self, digest: bytes, now: datetime) -> Consumed:
-        """First use wins."""
+        """`decide_consumption`, under a lock: first use wins."""
         with self._lock:
-            challenge = self._challenges.get(digest)
-            if challenge is None:
-                return Consumed.UNKNOWN
-            if digest in self._used:
-                return Consumed.USED
-            if now > challenge.expires:
-                return Consumed.EXPIRED
-            self._used.add(digest)
-            return Consumed.OK
+            outcome = decide_consumption(self._challenges.get(digest), digest in self._used, now)
+            if outcome is Consumed.OK:
+                self._used.add(digest)
+            return outcome
 
 
 def challenge_digest(challenge: str) -> bytes:

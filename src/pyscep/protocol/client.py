@@ -1,11 +1,13 @@
 """The sans-IO SCEP client: calls make HTTP requests, responses make events.
 
 `ScepClient` knows one CA (one URL path). The application sends the
-`HttpRequest` a call returns, feeds the response back with `receive`, and
-acts on the event it gets. Time is an argument, never read. Every transition
-is in `_CALLS` (what a call needs and leads to) and `_AFTER` (where a
-response leads); a call that does not fit the state raises LocalProtocolError
-and changes nothing.
+`HTTPRequest` a call returns, feeds the response back with `receive`, and
+acts on the event it gets. Time is an argument, never read. The client's
+state is a record holding exactly what that state has (a READY client has its
+capabilities, algorithms and CA certificates), and every transition, for
+calls and answers alike, is in one table
+(`pyscep.protocol._client_state.TRANSITIONS`): a call that does not fit the
+state raises LocalProtocolError and changes nothing.
 
 PENDING, FAILURE and an issued certificate are events, not exceptions. A
 reply that breaks the protocol (wrong transactionID, recipientNonce not
@@ -17,10 +19,10 @@ GetCACert and valid at ``now``; any other is `CertificateRefused`, with why.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from pyscep._deprecation import renamed
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate, names_equal
 from pyscep.cms.enveloped import signature_only
@@ -33,9 +35,8 @@ from pyscep.errors import (
     ScepError,
     UnsupportedAlgorithmError,
 )
-from pyscep.http import HttpRequest, Operation, classify_response, client_request
+from pyscep.http import HTTPRequest, Operation, classify_response, client_request
 from pyscep.messages import (
-    BuiltRequest,
     CACaps,
     CACertificates,
     CertificationRequest,
@@ -58,17 +59,33 @@ from pyscep.messages import (
     transaction_id_for_key,
     verify_cert_rep,
 )
+from pyscep.protocol import _client_state as st
+from pyscep.protocol._client_state import Call, ClientState, Outcome
+from pyscep.protocol.events import (
+    CACertificatesReceived,
+    CapabilitiesReceived,
+    CertificateIssued,
+    CertificateRefused,
+    CertificatesReceived,
+    ClientEvent,
+    CRLReceived,
+    NextCAReceived,
+    ProtocolFailed,
+    ReplyUnreadable,
+    RequestPending,
+    RequestRejected,
+)
 from pyscep.protocol.profiles import STRICT, InteropProfile, Renewal
 
 __all__ = [
     "CACertificatesReceived",
+    "CRLReceived",
     "CapabilitiesReceived",
     "CertificateIssued",
     "CertificateRefused",
     "CertificatesReceived",
     "ClientEvent",
     "ClientState",
-    "CrlReceived",
     "NextCAReceived",
     "PollSchedule",
     "ProtocolFailed",
@@ -79,45 +96,16 @@ __all__ = [
 ]
 
 
-class ClientState(str, enum.Enum):
-    """Where the client stands."""
-
-    #: Capabilities or CA certificates not known yet.
-    IDLE = "idle"
-    #: Both known: requests can be made.
-    READY = "ready"
-    AWAIT_CAPS = "await-caps"
-    AWAIT_CA = "await-ca"
-    AWAIT_NEXT_CA = "await-next-ca"
-    #: A pkiMessage is out; its CertRep is awaited.
-    AWAIT_REPLY = "await-reply"
-    #: The CA answered PENDING: poll when `ScepClient.next_poll_at` says.
-    PENDING = "pending"
-    #: A reply broke the protocol; make a new client.
-    FAILED = "failed"
+#: Old spellings, before one acronym style (all capitals, as in PKIMessage and CACaps).
+_RENAMES = {"CrlReceived": "CRLReceived"}
 
 
-#: What each call needs (states it is allowed in) and the state it leads to.
-_CALLS: dict[str, tuple[frozenset[ClientState], ClientState]] = {
-    "get_caps": (frozenset({ClientState.IDLE, ClientState.READY}), ClientState.AWAIT_CAPS),
-    "get_ca_certificates": (frozenset({ClientState.IDLE, ClientState.READY}), ClientState.AWAIT_CA),
-    "get_next_ca_certificates": (frozenset({ClientState.READY}), ClientState.AWAIT_NEXT_CA),
-    "enroll": (frozenset({ClientState.READY}), ClientState.AWAIT_REPLY),
-    "renew": (frozenset({ClientState.READY}), ClientState.AWAIT_REPLY),
-    "get_cert": (frozenset({ClientState.READY}), ClientState.AWAIT_REPLY),
-    "get_crl": (frozenset({ClientState.READY}), ClientState.AWAIT_REPLY),
-    "poll": (frozenset({ClientState.PENDING}), ClientState.AWAIT_REPLY),
-    "resume": (frozenset({ClientState.READY}), ClientState.PENDING),
-}
-#: Where a CertRep leads.
-_AFTER: dict[PKIStatus, ClientState] = {
-    PKIStatus.SUCCESS: ClientState.READY,
-    PKIStatus.FAILURE: ClientState.READY,
-    PKIStatus.PENDING: ClientState.PENDING,
-}
+def __getattr__(name: str) -> object:
+    """The deprecated spellings (`CrlReceived`, `CrlRequested`), for one release."""
+    return renamed(__name__, name, _RENAMES, globals())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PollSchedule:
     """When to poll a PENDING request: ``first``, then ``factor`` times longer each time
     (at most ``maximum``), giving up ``give_up_after`` the first PENDING."""
@@ -136,137 +124,6 @@ class PollSchedule:
             seconds = longest
         # Capped as seconds: a timedelta that large would not exist.
         return timedelta(seconds=min(seconds, longest))
-
-
-# --- events ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CapabilitiesReceived:
-    """GetCACaps answered; ``negotiated`` is what requests will use (None if nothing fits)."""
-
-    caps: CACaps
-    negotiated: Negotiated | None
-
-
-@dataclass(frozen=True)
-class CACertificatesReceived:
-    """GetCACert answered: the CA, where to encrypt, who may sign replies, and why."""
-
-    certificates: CACertificates
-
-
-@dataclass(frozen=True)
-class NextCAReceived:
-    """GetNextCACert answered, verified against the current CA: the rollover chain."""
-
-    certificates: tuple[Certificate, ...]
-
-
-@dataclass(frozen=True)
-class CertificateIssued:
-    """SUCCESS: the certificate for the requested key, and any chain sent with it."""
-
-    certificate: Certificate
-    chain: tuple[Certificate, ...]
-    transaction_id: str
-
-
-@dataclass(frozen=True)
-class CertificateRefused:
-    """SUCCESS, but the certificate is not the one asked for: ``reason`` says why.
-
-    Not for the requested key, not signed by the CA of GetCACert, not valid
-    at ``now``, or (unless ``allow_subject_rewrite``) for another subject.
-    The CA has issued it: poll or resume the transaction, never enroll again.
-    """
-
-    certificate: Certificate
-    reason: str
-    transaction_id: str
-
-
-@dataclass(frozen=True)
-class CertificatesReceived:
-    """GetCert SUCCESS."""
-
-    certificates: tuple[Certificate, ...]
-
-
-@dataclass(frozen=True)
-class CrlReceived:
-    """GetCRL SUCCESS: DER CRLs."""
-
-    crls: tuple[bytes, ...]
-
-
-@dataclass(frozen=True)
-class RequestPending:
-    """PENDING: call `ScepClient.poll` at ``poll_at`` (or give up after ``give_up_at``)."""
-
-    transaction_id: str
-    poll_at: datetime
-    give_up_at: datetime
-
-
-@dataclass(frozen=True)
-class RequestRejected:
-    """FAILURE: the CA said no, and why."""
-
-    transaction_id: str
-    fail_info: FailInfo
-    fail_info_text: str | None
-
-
-@dataclass(frozen=True)
-class ReplyUnreadable:
-    """SUCCESS, but the reply uses algorithms the client's policy refuses.
-
-    The certificate exists on the CA: ``reply`` is kept so that
-    `ScepClient.reopen` with a policy that allows them can still read it.
-    """
-
-    reply: bytes
-    reason: str
-
-
-@dataclass(frozen=True)
-class ProtocolFailed:
-    """The reply broke the protocol; the client is FAILED."""
-
-    reason: str
-    error: ScepError = field(repr=False)
-
-
-ClientEvent = (
-    CapabilitiesReceived
-    | CACertificatesReceived
-    | NextCAReceived
-    | CertificateIssued
-    | CertificateRefused
-    | CertificatesReceived
-    | CrlReceived
-    | RequestPending
-    | RequestRejected
-    | ReplyUnreadable
-    | ProtocolFailed
-)
-
-
-@dataclass(frozen=True)
-class _Outstanding:
-    """The pkiMessage awaiting its CertRep, with what opening the reply needs."""
-
-    built: BuiltRequest
-    keys: KeyPair
-    #: The CSR's key (enrollments), to pick the issued certificate.
-    requested_key: bytes | None
-    #: For polls: what CertPoll names (and the subject the certificate must have).
-    poll_content: IssuerAndSubject | None
-    #: A key that only signs: the challengePassword that keys the CertRep (RFC 8894 3.1).
-    password: bytes | None = field(default=None, repr=False)
-    #: When the reply was received (`ScepClient.reopen` judges validity then).
-    received_at: datetime | None = None
 
 
 class ScepClient:
@@ -293,127 +150,79 @@ class ScepClient:
         self.profile = profile
         self.ca_fingerprint = ca_fingerprint
         self.poll_schedule = poll_schedule
-        self.state = ClientState.IDLE
-        self.caps: CACaps | None = None
-        self.negotiated: Negotiated | None = None
-        self.ca: CACertificates | None = None
-        #: PENDING: when to poll next.
-        self.next_poll_at: datetime | None = None
-        self._operation: Operation | None = None
-        self._outstanding: _Outstanding | None = None
-        self._pending: _Outstanding | None = None
-        self._pending_since: datetime | None = None
-        self._polls = 0
-        self._unread: _Outstanding | None = None
+        self._state: st.State = st.Idle()
+        #: A SUCCESS the policy could not read, whatever the state (see `reopen`).
+        self._unread: st.Unread | None = None
+
+    # --- what the client holds ---------------------------------------------------
+
+    @property
+    def state(self) -> ClientState:
+        """Where the client stands."""
+        return self._state.kind
+
+    @property
+    def caps(self) -> CACaps | None:
+        """The CA's capabilities, once GetCACaps was answered."""
+        return st.known_in(self._state).caps
+
+    @property
+    def negotiated(self) -> Negotiated | None:
+        """The algorithms requests use, once agreed with the CA's capabilities."""
+        return st.known_in(self._state).negotiated
+
+    @property
+    def ca(self) -> CACertificates | None:
+        """The CA's certificates, once GetCACert was answered."""
+        return st.known_in(self._state).ca
+
+    @property
+    def next_poll_at(self) -> datetime | None:
+        """PENDING: when to poll next."""
+        state = self._state
+        if isinstance(state, st.Pending | st.AwaitingReply) and state.polling is not None:
+            return state.polling.next_poll_at
+        return None
 
     # --- transitions ----------------------------------------------------------
 
-    def _call(self, name: str) -> None:
-        allowed, after = _CALLS[name]
-        if self.state not in allowed:
-            raise LocalProtocolError(f"{name} is not possible in state {self.state.value}")
-        self.state = after
+    def _enter(self, event: st.Input, state: st.State) -> None:
+        """Move to ``state``, which must be where the table leads for ``event``."""
+        after = st.step(self._state.kind, event)
+        if state.kind is not after:  # a client defect, never the peer's doing
+            raise LocalProtocolError(
+                f"{event.value} in state {self.state.value} leads to {after.value},"
+                f" not {state.kind.value}"
+            )
+        self._state = state
 
-    def _settle(self) -> ClientState:
-        return (
-            ClientState.READY if self.caps is not None and self.ca is not None else ClientState.IDLE
+    def _ready_for(self, call: Call) -> st.Ready:
+        """The READY record, if ``call`` is possible now; it changes nothing."""
+        state = self._state
+        if not isinstance(state, st.Ready):
+            raise self._refusal_of(call)
+        st.step(state.kind, call)  # the table has the last word
+        return state
+
+    def _refusal_of(self, event: st.Input) -> LocalProtocolError:
+        """Why ``event`` cannot happen in this state: the table's own refusal."""
+        try:
+            after = st.step(self._state.kind, event)
+        except LocalProtocolError as exc:
+            return exc
+        # The table allows it but the state's record lacks what it needs: a client defect.
+        return LocalProtocolError(
+            f"{event.value} leads to {after.value}, but state {self.state.value} cannot take it"
         )
 
-    # --- calls: each returns the request to send ------------------------------
-
-    def get_caps(self) -> HttpRequest:
-        """GetCACaps."""
-        self._call("get_caps")
-        self._operation = Operation.GET_CA_CAPS
-        return client_request(Operation.GET_CA_CAPS, path=self.path)
-
-    def get_ca_certificates(self) -> HttpRequest:
-        """GetCACert."""
-        self._call("get_ca_certificates")
-        self._operation = Operation.GET_CA_CERT
-        return client_request(Operation.GET_CA_CERT, path=self.path)
-
-    def get_next_ca_certificates(self) -> HttpRequest:
-        """GetNextCACert (CA rollover), verified against the current CA."""
-        self._call("get_next_ca_certificates")
-        self._operation = Operation.GET_NEXT_CA_CERT
-        return client_request(Operation.GET_NEXT_CA_CERT, path=self.path)
-
-    def enroll(
-        self, request: CertificationRequest, key: PrivateKey, *, now: datetime
-    ) -> HttpRequest:
-        """PKCSReq for ``request``, signed by a throw-away certificate for ``key``."""
-        self._require_ready()
-        signer = self_signed_signer(key, request.subject_der, now=now)
-        return self._pki("enroll", MessageType.PKCS_REQ, request, signer)
-
-    def renew(
-        self, request: CertificationRequest, current: KeyPair, *, now: datetime
-    ) -> HttpRequest:
-        """Renewal signed with the existing certificate and key (``current``).
-
-        RenewalReq when the CA advertises Renewal and the profile renews by
-        caps, else a PKCSReq signed with the existing certificate, as
-        draft-era servers expect.
-        """
-        self._require_ready()
-        assert self.negotiated is not None
-        by_caps = self.profile.renewal is Renewal.BY_CAPS and self.negotiated.renewal_supported
-        kind = MessageType.RENEWAL_REQ if by_caps else MessageType.PKCS_REQ
-        return self._pki("renew", kind, request, current)
-
-    def get_cert(self, wanted: IssuerAndSerial, keys: KeyPair) -> HttpRequest:
-        """GetCert for the certificate ``wanted`` names, signed with ``keys``."""
-        self._require_ready()
-        return self._query("get_cert", MessageType.GET_CERT, wanted, keys)
-
-    def get_crl(self, wanted: IssuerAndSerial, keys: KeyPair) -> HttpRequest:
-        """GetCRL for the CRL covering ``wanted``, signed with ``keys``."""
-        self._require_ready()
-        return self._query("get_crl", MessageType.GET_CRL, wanted, keys)
-
-    def poll(self, *, now: datetime) -> HttpRequest:
-        """CertPoll for the PENDING request (same transactionID, same signer)."""
-        pending = self._pending
-        if self.state is not ClientState.PENDING or pending is None:
-            raise LocalProtocolError(f"poll is not possible in state {self.state.value}")
-        assert self.ca is not None
-        assert pending.poll_content is not None
-        built = build_cert_poll(
-            pending.poll_content,
-            signer=pending.keys,
-            recipient=self.ca.encryption,
-            transaction_id=pending.built.transaction_id,
-            options=self._options(),
-        )
-        self._call("poll")
-        self._polls += 1
-        return self._send(replace(pending, built=built))
-
-    def resume(
-        self,
-        request: CertificationRequest,
-        key: PrivateKey,
-        transaction_id: str,
-        *,
-        now: datetime,
-    ) -> None:
-        """Take up a PENDING enrollment a previous process left (then `poll`)."""
-        self._require_ready()
-        assert self.ca is not None
-        keys = self_signed_signer(key, request.subject_der, now=now)
-        placeholder = BuiltRequest(b"", MessageType.PKCS_REQ, transaction_id, b"")
-        poll = IssuerAndSubject(self.ca.ca.subject_der, request.subject_der)
-        self._call("resume")
-        password = _reply_password(keys.certificate, request)
-        self._pending = _Outstanding(placeholder, keys, request.public_key_der, poll, password)
-        self._pending_since, self._polls, self.next_poll_at = now, 0, now
-
-    # --- building ---------------------------------------------------------------
-
-    def _require_ready(self) -> None:
-        if self.state is not ClientState.READY:
-            raise LocalProtocolError(f"requests need state ready, not {self.state.value}")
+    def _requests_from(self, call: Call) -> st.Ready:
+        """`_ready_for`, for a pkiMessage: also refuses what the profile says fails."""
+        state = self._state
+        if isinstance(state, st.Idle) and state.known.no_algorithms is not None:
+            raise UnsupportedAlgorithmError(
+                f"{call.value}: no algorithms agreed with the CA: {state.known.no_algorithms}"
+            )
+        ready = self._ready_for(call)
         # Refuse, before anything is sent, what the CA is known to answer with
         # algorithms this client's policy refuses: the CA may issue and the
         # certificate would then be unreadable.
@@ -427,18 +236,128 @@ class ScepClient:
                 f"the {self.profile.name} profile says this CA answers with an algorithm"
                 f" your policy refuses ({exc}); allow it before enrolling"
             ) from None
+        return ready
 
-    def _options(self) -> MessageOptions:
-        assert self.negotiated is not None
-        chosen = self.negotiated.options
+    # --- calls: each returns the request to send ------------------------------
+
+    def get_caps(self) -> HTTPRequest:
+        """GetCACaps."""
+        before = self._state
+        if not isinstance(before, st.Idle | st.Ready):
+            raise self._refusal_of(Call.GET_CAPS)
+        self._enter(Call.GET_CAPS, st.AwaitingCaps(before))
+        return client_request(Operation.GET_CA_CAPS, path=self.path)
+
+    def get_ca_certificates(self) -> HTTPRequest:
+        """GetCACert."""
+        before = self._state
+        if not isinstance(before, st.Idle | st.Ready):
+            raise self._refusal_of(Call.GET_CA_CERTIFICATES)
+        self._enter(Call.GET_CA_CERTIFICATES, st.AwaitingCA(before))
+        return client_request(Operation.GET_CA_CERT, path=self.path)
+
+    def get_next_ca_certificates(self) -> HTTPRequest:
+        """GetNextCACert (CA rollover), verified against the current CA."""
+        ready = self._ready_for(Call.GET_NEXT_CA_CERTIFICATES)
+        self._enter(Call.GET_NEXT_CA_CERTIFICATES, st.AwaitingNextCA(ready))
+        return client_request(Operation.GET_NEXT_CA_CERT, path=self.path)
+
+    def enroll(
+        self, request: CertificationRequest, key: PrivateKey, *, now: datetime
+    ) -> HTTPRequest:
+        """PKCSReq for ``request``, signed by a throw-away certificate for ``key``."""
+        ready = self._requests_from(Call.ENROLL)
+        signer = self_signed_signer(key, request.subject_der, now=now)
+        return self._enroll(ready, Call.ENROLL, MessageType.PKCS_REQ, request, signer)
+
+    def renew(
+        self, request: CertificationRequest, current: KeyPair, *, now: datetime
+    ) -> HTTPRequest:
+        """Renewal signed with the existing certificate and key (``current``).
+
+        RenewalReq when the CA advertises Renewal and the profile renews by
+        caps, else a PKCSReq signed with the existing certificate, as
+        draft-era servers expect.
+        """
+        ready = self._requests_from(Call.RENEW)
+        by_caps = self.profile.renewal is Renewal.BY_CAPS and ready.negotiated.renewal_supported
+        kind = MessageType.RENEWAL_REQ if by_caps else MessageType.PKCS_REQ
+        return self._enroll(ready, Call.RENEW, kind, request, current)
+
+    def get_cert(self, wanted: IssuerAndSerial, keys: KeyPair) -> HTTPRequest:
+        """GetCert for the certificate ``wanted`` names, signed with ``keys``."""
+        ready = self._requests_from(Call.GET_CERT)
+        return self._query(ready, Call.GET_CERT, MessageType.GET_CERT, wanted, keys)
+
+    def get_crl(self, wanted: IssuerAndSerial, keys: KeyPair) -> HTTPRequest:
+        """GetCRL for the CRL covering ``wanted``, signed with ``keys``."""
+        ready = self._requests_from(Call.GET_CRL)
+        return self._query(ready, Call.GET_CRL, MessageType.GET_CRL, wanted, keys)
+
+    def poll(self, *, now: datetime) -> HTTPRequest:
+        """CertPoll for the PENDING request (same transactionID, same signer)."""
+        state = self._state
+        if not isinstance(state, st.Pending):
+            raise self._refusal_of(Call.POLL)
+        polling, ready = state.polling, state.ready
+        enrollment = polling.enrollment
+        built = build_cert_poll(
+            enrollment.poll,
+            signer=enrollment.keys,
+            recipient=ready.ca.encryption,
+            transaction_id=enrollment.built.transaction_id,
+            options=self._options(ready),
+        )
+        polling = replace(polling, polls=polling.polls + 1)
+        return self._send(Call.POLL, ready, replace(enrollment, built=built), polling)
+
+    def resume(
+        self,
+        request: CertificationRequest,
+        key: PrivateKey,
+        transaction_id: str,
+        *,
+        now: datetime,
+    ) -> None:
+        """Take up a PENDING enrollment a previous process left (then `poll`)."""
+        ready = self._requests_from(Call.RESUME)
+        keys = self_signed_signer(key, request.subject_der, now=now)
+        poll = IssuerAndSubject(ready.ca.ca.subject_der, request.subject_der)
+        # What the enrollment would have sent last: a CertPoll of that transaction
+        # (`poll` sends a fresh one; a request carries its IDs in its own bytes).
+        last = build_cert_poll(
+            poll,
+            signer=keys,
+            recipient=ready.ca.encryption,
+            transaction_id=transaction_id,
+            options=self._options(ready),
+        )
+        enrollment = st.Enrolling(
+            built=last,
+            keys=keys,
+            requested_key=request.public_key_der,
+            poll=poll,
+            password=_reply_password(keys.certificate, request),
+        )
+        polling = st.Polling(enrollment=enrollment, since=now, polls=0, next_poll_at=now)
+        self._enter(Call.RESUME, st.Pending(ready, polling))
+
+    # --- building ---------------------------------------------------------------
+
+    def _options(self, ready: st.Ready) -> MessageOptions:
+        chosen = ready.negotiated.options
         return MessageOptions(
             digest=chosen.digest, cipher=chosen.cipher, algorithms=self.algorithms
         )
 
-    def _pki(
-        self, call: str, kind: MessageType, request: CertificationRequest, keys: KeyPair
-    ) -> HttpRequest:
-        assert self.ca is not None
+    def _enroll(
+        self,
+        ready: st.Ready,
+        call: Call,
+        kind: MessageType,
+        request: CertificationRequest,
+        keys: KeyPair,
+    ) -> HTTPRequest:
         family = keys.certificate.public_key_algorithm
         if family not in self.profile.requester_keys:
             # The CertRep goes to this key: refuse before the CA issues a certificate
@@ -451,41 +370,54 @@ class ScepClient:
         built = build_pkcs_req(
             request,
             signer=keys,
-            recipient=self.ca.encryption,
+            recipient=ready.ca.encryption,
             message_type=kind,
             transaction_id=transaction_id_for_key(request.public_key_der),
-            options=self._options(),
+            options=self._options(ready),
             password=password,
         )
-        poll = IssuerAndSubject(self.ca.ca.subject_der, request.subject_der)
-        self._call(call)
-        return self._send(_Outstanding(built, keys, request.public_key_der, poll, password))
+        enrollment = st.Enrolling(
+            built=built,
+            keys=keys,
+            requested_key=request.public_key_der,
+            poll=IssuerAndSubject(ready.ca.ca.subject_der, request.subject_der),
+            password=password,
+        )
+        return self._send(call, ready, enrollment, None)
 
     def _query(
-        self, call: str, kind: MessageType, wanted: IssuerAndSerial, keys: KeyPair
-    ) -> HttpRequest:
-        assert self.ca is not None
+        self,
+        ready: st.Ready,
+        call: Call,
+        kind: MessageType,
+        wanted: IssuerAndSerial,
+        keys: KeyPair,
+    ) -> HTTPRequest:
         built = build_request(
             kind,
             wanted.dump(),
             signer=keys,
-            recipient=self.ca.encryption,
+            recipient=ready.ca.encryption,
             transaction_id=transaction_id_for_key(keys.certificate.public_key_der + wanted.dump()),
-            options=self._options(),
+            options=self._options(ready),
         )
-        self._call(call)
-        return self._send(_Outstanding(built, keys, None, None))
+        return self._send(call, ready, st.Querying(built=built, keys=keys), None)
 
-    def _send(self, outstanding: _Outstanding) -> HttpRequest:
-        self._outstanding = outstanding
-        self._operation = Operation.PKI_OPERATION
+    def _send(
+        self,
+        call: Call,
+        ready: st.Ready,
+        exchange: st.Exchange,
+        polling: st.Polling | None,
+    ) -> HTTPRequest:
+        self._enter(call, st.AwaitingReply(ready, exchange, polling))
         use_post = self.profile.use_post
         if use_post is None:
-            use_post = self.negotiated is not None and self.negotiated.use_post
+            use_post = ready.negotiated.use_post
         return client_request(
             Operation.PKI_OPERATION,
             path=self.path,
-            message=outstanding.built.der,
+            message=exchange.built.der,
             use_post=use_post,
         )
 
@@ -495,138 +427,162 @@ class ScepClient:
         self, status: int, content_type: str | None, body: bytes, *, now: datetime
     ) -> ClientEvent:
         """The response to the request last sent, as an event."""
-        operation = self._operation
-        if operation is None or self.state not in _AWAITING:
-            raise LocalProtocolError(f"no request is awaiting a response ({self.state.value})")
-        self._operation = None
+        state = self._state
+        awaiting = st.AwaitingCaps | st.AwaitingCA | st.AwaitingNextCA | st.AwaitingReply
+        if not isinstance(state, awaiting):
+            raise self._refusal_of(Outcome.BROKEN)
         try:
-            classify_response(operation, status, content_type, body)
-            if operation is Operation.GET_CA_CAPS:
-                return self._caps(body if status == 200 else b"")
-            if operation is Operation.GET_CA_CERT:
-                return self._ca(body, now)
-            if operation is Operation.GET_NEXT_CA_CERT:
-                return self._next_ca(body)
-            return self._cert_rep(body, now)
+            classify_response(state.operation, status, content_type, body)
+            if isinstance(state, st.AwaitingCaps):
+                # RFC 8894 section 3.5.1: an HTTP error means no capabilities.
+                return self._caps(state, body if status == 200 else b"")
+            if isinstance(state, st.AwaitingCA):
+                return self._ca(state, body, now)
+            if isinstance(state, st.AwaitingNextCA):
+                return self._next_ca(state, body)
+            return self._cert_rep(state, body, now)
         except ScepError as exc:
-            self.state = ClientState.FAILED
-            return ProtocolFailed(str(exc), exc)
+            self._enter(Outcome.BROKEN, st.Failed(st.known_in(state), str(exc)))
+            return ProtocolFailed(reason=str(exc), error=exc)
 
-    def _caps(self, body: bytes) -> CapabilitiesReceived:
-        self.caps = CACaps.parse(body)
+    def _settle(self, known: st.Known) -> None:
+        after = st.settled(known)
+        self._enter(Outcome.COMPLETE if isinstance(after, st.Ready) else Outcome.INCOMPLETE, after)
+
+    def _caps(self, state: st.AwaitingCaps, body: bytes) -> CapabilitiesReceived:
+        caps = CACaps.parse(body)
+        negotiated: Negotiated | None = None
+        why_not: str | None = None
         try:
-            self.negotiated = negotiate(self.caps, self.algorithms)
-        except UnsupportedAlgorithmError:
-            self.negotiated = None
-        self.state = self._settle()
-        return CapabilitiesReceived(self.caps, self.negotiated)
+            negotiated = negotiate(caps, self.algorithms)
+        except UnsupportedAlgorithmError as exc:
+            why_not = str(exc)
+        known = replace(state.before.known, caps=caps, negotiated=negotiated, no_algorithms=why_not)
+        self._settle(known)
+        return CapabilitiesReceived(caps=caps, negotiated=negotiated)
 
-    def _ca(self, body: bytes, now: datetime) -> CACertificatesReceived:
-        self.ca = parse_ca_certificates(
+    def _ca(self, state: st.AwaitingCA, body: bytes, now: datetime) -> CACertificatesReceived:
+        ca = parse_ca_certificates(
             body, now=now, ca_fingerprint=self.ca_fingerprint, algorithms=self.algorithms
         )
-        self.state = self._settle()
-        return CACertificatesReceived(self.ca)
+        self._settle(replace(state.before.known, ca=ca))
+        return CACertificatesReceived(certificates=ca)
 
-    def _next_ca(self, body: bytes) -> NextCAReceived:
-        assert self.ca is not None
-        chain = parse_next_ca_certificates(body, self.ca, algorithms=self.algorithms)
-        self.state = ClientState.READY
-        return NextCAReceived(chain)
+    def _next_ca(self, state: st.AwaitingNextCA, body: bytes) -> NextCAReceived:
+        chain = parse_next_ca_certificates(body, state.ready.ca, algorithms=self.algorithms)
+        self._enter(Outcome.NEXT_CA, state.ready)
+        return NextCAReceived(certificates=chain)
 
-    def _cert_rep(self, body: bytes, now: datetime) -> ClientEvent:
-        outstanding = self._outstanding
-        assert outstanding is not None
-        assert self.ca is not None
+    def _cert_rep(self, state: st.AwaitingReply, body: bytes, now: datetime) -> ClientEvent:
+        exchange, ready = state.exchange, state.ready
         message = verify_cert_rep(
             parse_pki_message(body),
-            ca_certificates=self.ca.verification,
-            request=outstanding.built,
+            ca_certificates=ready.ca.verification,
+            request=exchange.built,
             algorithms=self.algorithms,
             strict_recipient_nonce=self.profile.strict_recipient_nonce,
         )
         status = message.pki_status
-        assert status is not None  # verify_cert_rep refuses a CertRep without one
-        self.state = _AFTER[status]
-        txid = outstanding.built.transaction_id
+        txid = exchange.built.transaction_id
         if status is PKIStatus.PENDING:
-            return self._now_pending(outstanding, now)
-        self._pending = None
-        if status is PKIStatus.FAILURE:
-            assert message.fail_info is not None
-            return RequestRejected(txid, message.fail_info, message.fail_info_text)
-        return self._success(message, outstanding, body, now)
-
-    def _now_pending(self, outstanding: _Outstanding, now: datetime) -> ClientEvent:
-        if self._pending is None:
-            self._pending, self._pending_since, self._polls = outstanding, now, 0
-        assert self._pending_since is not None
-        give_up_at = self._pending_since + self.poll_schedule.give_up_after
-        self.next_poll_at = now + self.poll_schedule.delay(self._polls)
-        if self.next_poll_at > give_up_at:
-            self._pending = self.next_poll_at = None
-            self.state = ClientState.READY
+            if not isinstance(exchange, st.Enrolling):
+                raise RemoteProtocolError("PENDING answers enrollments only, not GetCert or GetCRL")
+            return self._now_pending(state, exchange, now)
+        if status is PKIStatus.FAILURE and message.fail_info is not None:
+            self._enter(Outcome.FINAL, ready)
             return RequestRejected(
-                outstanding.built.transaction_id, FailInfo.BAD_REQUEST, "gave up polling"
+                transaction_id=txid,
+                fail_info=message.fail_info,
+                fail_info_text=message.fail_info_text,
             )
-        return RequestPending(outstanding.built.transaction_id, self.next_poll_at, give_up_at)
+        if status is not PKIStatus.SUCCESS:
+            raise RemoteProtocolError("a CertRep needs a pkiStatus (and a FAILURE its failInfo)")
+        event = self._success(ready, message, exchange, body, now)
+        self._enter(Outcome.FINAL, ready)
+        return event
+
+    def _now_pending(
+        self, state: st.AwaitingReply, enrollment: st.Enrolling, now: datetime
+    ) -> ClientEvent:
+        polling = state.polling
+        if polling is None:
+            polling = st.Polling(enrollment=enrollment, since=now, polls=0, next_poll_at=now)
+        give_up_at = polling.since + self.poll_schedule.give_up_after
+        # The first poll waits delay(0); each PENDING after a poll waits longer.
+        poll_at = now + self.poll_schedule.delay(polling.polls)
+        txid = enrollment.built.transaction_id
+        if poll_at > give_up_at:
+            self._enter(Outcome.GAVE_UP, state.ready)
+            return RequestRejected(
+                transaction_id=txid,
+                fail_info=FailInfo.BAD_REQUEST,
+                fail_info_text="gave up polling",
+            )
+        self._enter(
+            Outcome.PENDING, st.Pending(state.ready, replace(polling, next_poll_at=poll_at))
+        )
+        return RequestPending(transaction_id=txid, poll_at=poll_at, give_up_at=give_up_at)
 
     def _success(
-        self, message: PKIMessage, outstanding: _Outstanding, body: bytes, now: datetime
+        self,
+        ready: st.Ready,
+        message: PKIMessage,
+        exchange: st.Exchange,
+        body: bytes,
+        now: datetime,
     ) -> ClientEvent:
         try:
             content = decrypt_pki_message(
-                message, outstanding.keys, algorithms=self.algorithms, password=outstanding.password
+                message, exchange.keys, algorithms=self.algorithms, password=exchange.password
             )
         except UnsupportedAlgorithmError as exc:
-            self._unread = replace(outstanding, received_at=now)
-            return ReplyUnreadable(body, str(exc))
-        return self._content(content, outstanding, self.algorithms, now)
+            self._unread = st.Unread(exchange=exchange, ca=ready.ca, received_at=now)
+            return ReplyUnreadable(reply=body, reason=str(exc))
+        return self._content(content, exchange, ready.ca, self.algorithms, now)
 
     def _content(
         self,
         content: DecryptedContent,
-        outstanding: _Outstanding,
+        exchange: st.Exchange,
+        ca: CACertificates,
         algorithms: AlgorithmPolicy,
         now: datetime,
     ) -> ClientEvent:
         if not isinstance(content, CertsOnly):
             raise LocalProtocolError("a CertRep SUCCESS carries a certs-only SignedData")
-        kind = outstanding.built.message_type
-        if kind is MessageType.GET_CRL:
-            return CrlReceived(content.crls)
-        if kind is MessageType.GET_CERT:
-            return CertificatesReceived(content.certificates)
+        if isinstance(exchange, st.Querying):
+            if exchange.kind is MessageType.GET_CRL:
+                return CRLReceived(crls=content.crls)
+            return CertificatesReceived(certificates=content.certificates)
         if not content.certificates:
             raise RemoteProtocolError("the CertRep carries no certificate")
         # RFC 8894: the issued certificate comes first, any chain after it.
-        issued, txid = content.certificates[0], outstanding.built.transaction_id
-        reason = self._refusal(issued, outstanding, algorithms, now)
+        issued, txid = content.certificates[0], exchange.built.transaction_id
+        reason = self._refusal(issued, exchange, ca, algorithms, now)
         if reason is not None:
-            return CertificateRefused(issued, reason, txid)
+            return CertificateRefused(certificate=issued, reason=reason, transaction_id=txid)
         chain = tuple(c for c in content.certificates if c != issued)
-        return CertificateIssued(issued, chain, txid)
+        return CertificateIssued(certificate=issued, chain=chain, transaction_id=txid)
 
     def _refusal(
         self,
         issued: Certificate,
-        outstanding: _Outstanding,
+        enrollment: st.Enrolling,
+        ca: CACertificates,
         algorithms: AlgorithmPolicy,
         now: datetime,
     ) -> str | None:
         """Why ``issued`` is not the certificate requested, or None: the one acceptance check."""
-        assert self.ca is not None
-        assert outstanding.poll_content is not None  # enrollments and polls name their subject
-        if issued.public_key_der != outstanding.requested_key:
+        if issued.public_key_der != enrollment.requested_key:
             return "it is not for the requested key"
         # The CA's key, whoever signed the CertRep (an RA signs replies, not certificates).
-        if not is_issued_by(issued, self.ca.ca, backend=get_backend(), algorithms=algorithms):
-            return f"it is not signed by the CA ({self.ca.ca.subject})"
+        if not is_issued_by(issued, ca.ca, backend=get_backend(), algorithms=algorithms):
+            return f"it is not signed by the CA ({ca.ca.subject})"
         if now + _CLOCK_SKEW < issued.not_valid_before:
             return f"it is not valid before {issued.not_valid_before.isoformat()}"
         if now > issued.not_valid_after:
             return f"it expired at {issued.not_valid_after.isoformat()}"
-        requested = outstanding.poll_content.subject_der
+        requested = enrollment.poll.subject_der
         if not self.allow_subject_rewrite and not names_equal(issued.subject_der, requested):
             return f"it is for another subject ({issued.subject})"
         return None
@@ -639,22 +595,21 @@ class ScepClient:
         The certificate is judged valid or not at ``now`` (default: when the
         reply was received).
         """
-        outstanding = self._unread
-        if outstanding is None or self.ca is None:
+        unread = self._unread
+        if unread is None:
             raise LocalProtocolError("no unreadable reply to reopen")
-        assert outstanding.received_at is not None
-        when = outstanding.received_at if now is None else now
+        when = unread.received_at if now is None else now
         message = verify_cert_rep(
             parse_pki_message(reply),
-            ca_certificates=self.ca.verification,
-            request=outstanding.built,
+            ca_certificates=unread.ca.verification,
+            request=unread.exchange.built,
             algorithms=algorithms,
             strict_recipient_nonce=self.profile.strict_recipient_nonce,
         )
         content = decrypt_pki_message(
-            message, outstanding.keys, algorithms=algorithms, password=outstanding.password
+            message, unread.exchange.keys, algorithms=algorithms, password=unread.exchange.password
         )
-        return self._content(content, outstanding, algorithms, when)
+        return self._content(content, unread.exchange, unread.ca, algorithms, when)
 
 
 def _reply_password(signer: Certificate, request: CertificationRequest) -> bytes | None:
@@ -671,12 +626,3 @@ def _reply_password(signer: Certificate, request: CertificationRequest) -> bytes
 
 #: How far ahead of the client's clock a new certificate's notBefore may be (clocks differ).
 _CLOCK_SKEW = timedelta(minutes=5)
-
-_AWAITING = frozenset(
-    {
-        ClientState.AWAIT_CAPS,
-        ClientState.AWAIT_CA,
-        ClientState.AWAIT_NEXT_CA,
-        ClientState.AWAIT_REPLY,
-    }
-)

@@ -66,7 +66,7 @@ class Renewal(str, enum.Enum):
     PKCS_REQ = "pkcs-req"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InteropProfile:
     """One peer family's SCEP dialect.
 
@@ -102,17 +102,17 @@ class InteropProfile:
 _RSA_ONLY = frozenset({"rsa"})
 
 #: RFC 8894 as written.
-STRICT = InteropProfile("strict")
+STRICT = InteropProfile(name="strict")
 #: draft-nourse-scep-12 era servers: renewal is a PKCSReq signed by the old certificate.
 DRAFT = InteropProfile(
-    "draft",
+    name="draft",
     renewal=Renewal.PKCS_REQ,
     advertised_caps=CACaps.of(["DES3", "SHA-1", "POSTPKIOperation", "GetNextCACert"]),
     requester_keys=_RSA_ONLY,
 )
 #: micromdm/scep: replies are single DES and SHA-1 whatever the request used.
 MICROMDM = InteropProfile(
-    "micromdm",
+    name="micromdm",
     reply_cipher=ContentCipher.DES_CBC,
     reply_digest=DigestAlgorithm.SHA1,
     requester_keys=_RSA_ONLY,
@@ -120,24 +120,24 @@ MICROMDM = InteropProfile(
 #: Microsoft NDES: its "Renewal" means re-enrolment by subject, not RenewalReq;
 #: EC requesters get a KeyAgreeRecipientInfo.
 NDES = InteropProfile(
-    "ndes",
+    name="ndes",
     renewal=Renewal.PKCS_REQ,
     advertised_caps=CACaps.of(["POSTPKIOperation", "SHA-256", "SHA-512", "DES3", "AES"]),
     requester_keys=frozenset({"rsa", "ec"}),
 )
 #: Cisco IOS: GET only, SHA-1 on old images, renewal by PKCSReq.
 CISCO_IOS = InteropProfile(
-    "cisco-ios",
+    name="cisco-ios",
     use_post=False,
     renewal=Renewal.PKCS_REQ,
     advertised_caps=CACaps.of(["DES3", "SHA-1", "SHA-256", "Renewal"]),
     requester_keys=_RSA_ONLY,
 )
 #: Apple (iOS, macOS profiles): GET and POST, RFC 8894 algorithms.
-APPLE = InteropProfile("apple")
+APPLE = InteropProfile(name="apple")
 #: MikroTik RouterOS: needs senderNonce in CertReps (pyscep always sends one), SHA-1.
 MIKROTIK = InteropProfile(
-    "mikrotik",
+    name="mikrotik",
     advertised_caps=CACaps.of(["DES3", "SHA-1", "SHA-256", "POSTPKIOperation"]),
     requester_keys=_RSA_ONLY,
 )

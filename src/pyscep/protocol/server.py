@@ -22,7 +22,7 @@ facts:
   awaits the application's fresh decision): call `issue`, `pending` or
   `reject`. A transaction held for the operator is answered PENDING until
   `approve` or `deny`;
-- `CertificateRequested` (GetCert) and `CrlRequested` (GetCRL), only when
+- `CertificateRequested` (GetCert) and `CRLRequested` (GetCRL), only when
   the application said it handles them: call `send_certificates`,
   `send_crl` or `reject`.
 
@@ -32,17 +32,19 @@ an HTTP 400. Transactions live in a `TransactionStore` and change only as
 `pyscep.protocol.transactions.resolve` allows: a decision stays decided, a
 transaction belongs to the keys that opened it, and a certificate is signed
 once per transaction (`issue` claims the transaction before it asks the
-application's issuer to sign).
+application's issuer to sign). Whether a poll is the application's turn is
+the table's answer too. The events are defined in `pyscep.protocol.events`.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+from pyscep._deprecation import renamed
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import build_certs_only
@@ -51,13 +53,12 @@ from pyscep.crypto import Decrypter, Signer, get_backend
 from pyscep.crypto.signed_object import is_issued_by
 from pyscep.enums import CACapability, FailInfo, MessageType, PKIStatus
 from pyscep.errors import LocalProtocolError, ParseError, RemoteProtocolError, ScepError
-from pyscep.findings import Finding
 from pyscep.http import (
     CONTENT_TYPE_CA_RA_CERT,
     CONTENT_TYPE_CAPS,
     CONTENT_TYPE_NEXT_CA_CERT,
     CONTENT_TYPE_PKI_MESSAGE,
-    HttpResponse,
+    HTTPResponse,
     Operation,
     read_request,
 )
@@ -78,12 +79,22 @@ from pyscep.messages import (
     policy_request_view,
     verify_request,
 )
-from pyscep.policy import DistinguishedName, RequestView
+from pyscep.policy import DistinguishedName
 from pyscep.protocol.challenges import (
     ChallengeChecker,
     ChallengeVerdict,
     StaticChallenge,
     challenge_findings,
+)
+from pyscep.protocol.events import (
+    Answered,
+    CertificateRequested,
+    CRLRequested,
+    Enrollment,
+    EnrollmentRequested,
+    PollRequested,
+    ServerEvent,
+    VerifiedRenewal,
 )
 from pyscep.protocol.profiles import STRICT, CACertificatesShape, InteropProfile
 from pyscep.protocol.transactions import (
@@ -93,14 +104,15 @@ from pyscep.protocol.transactions import (
     Transaction,
     TransactionState,
     TransactionStore,
-    claim_is_stale,
+    deny,
+    resolve,
 )
 
 __all__ = [
     "Answered",
+    "CRLRequested",
     "CertificateIssuer",
     "CertificateRequested",
-    "CrlRequested",
     "Enrollment",
     "EnrollmentRequested",
     "PollRequested",
@@ -114,7 +126,8 @@ __all__ = [
 _ENROLLMENT = frozenset({MessageType.PKCS_REQ, MessageType.RENEWAL_REQ, MessageType.CERT_POLL})
 
 
-@dataclass(frozen=True)
+# Slotted, but positional as well: deployments spell it ResponderConfig(ca, signer, decrypter).
+@dataclass(frozen=True, slots=True)
 class ResponderConfig:
     """Who the responder is and what it answers.
 
@@ -154,104 +167,12 @@ class CertificateIssuer(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Answered:
-    """Nothing for the application to decide: send ``response`` (``reason`` is for logs).
-
-    ``pki_status`` is the status of the CertRep sent (None when the answer is no
-    CertRep: capabilities, CA certificates, an HTTP error).
-    """
-
-    response: HttpResponse
-    reason: str
-    pki_status: PKIStatus | None = None
-
-
-@dataclass(frozen=True)
-class VerifiedRenewal:
-    """Proof that a request renews a certificate of this CA, checked by the responder.
-
-    The request is signed by ``certificate``, whose signature by the CA
-    verified, which is valid at the time of the request, is known to the
-    store as issued (by ``transaction_id``) and not revoked; and the request
-    asks for the same subject and no subjectAltName the certificate lacks.
-    Only the responder makes one.
-    """
-
-    #: The existing certificate (the request's signer).
-    certificate: Certificate
-    #: The transaction that issued it.
-    transaction_id: str
-
-
-@dataclass(frozen=True)
-class EnrollmentRequested:
-    """A verified, decrypted PKCSReq or RenewalReq: issue, leave pending, or reject."""
-
-    transaction_id: str
-    message_type: MessageType
-    request: CertificationRequest
-    #: The certificate that signed the request (self-signed for a first enrollment).
-    signer_certificate: Certificate
-    #: The challenge checker's verdict: ``challenge.accepted``, and ``challenge.reason``.
-    challenge: ChallengeVerdict
-    #: What the challengePassword may break on some clients (not a PrintableString...).
-    challenge_findings: tuple[Finding, ...]
-    #: The proven renewal, or None (then ``why_not_renewal`` says why).
-    renewal: VerifiedRenewal | None
-    #: Why the request is no verified renewal (None when it is one).
-    why_not_renewal: str | None
-    #: What `pyscep.policy.evaluate` decides on.
-    policy_view: RequestView
-    #: The verified request itself (its algorithms, findings, attributes).
-    message: PKIMessage = field(repr=False)
-    reply_to: ReplyTo = field(repr=False)
-
-
-@dataclass(frozen=True)
-class PollRequested:
-    """CertPoll (or a re-sent PKCSReq) for a transaction awaiting the application's decision."""
-
-    transaction_id: str
-    transaction: Transaction
-    #: The PKCS#10 request of the transaction, parsed (what an approver issues from).
-    request: CertificationRequest
-    #: The verified CertPoll (or re-sent PKCSReq).
-    message: PKIMessage = field(repr=False)
-    reply_to: ReplyTo = field(repr=False)
-
-
-@dataclass(frozen=True)
-class _Lookup:
-    """A request about an existing certificate, named by issuer and serial number."""
-
-    transaction_id: str
-    wanted: IssuerAndSerial
-    signer_certificate: Certificate
-    reply_to: ReplyTo = field(repr=False)
-
-
-@dataclass(frozen=True)
-class CertificateRequested(_Lookup):
-    """GetCert: the certificate named by ``wanted``."""
-
-
-@dataclass(frozen=True)
-class CrlRequested(_Lookup):
-    """GetCRL: the CRL covering the certificate named by ``wanted``."""
-
-
-ServerEvent = Answered | EnrollmentRequested | PollRequested | CertificateRequested | CrlRequested
-#: The events that are about one enrollment transaction.
-Enrollment = EnrollmentRequested | PollRequested
-
-
-def _pki(body: bytes) -> HttpResponse:
-    return HttpResponse(200, CONTENT_TYPE_PKI_MESSAGE, body)
+def _pki(body: bytes) -> HTTPResponse:
+    return HTTPResponse(200, CONTENT_TYPE_PKI_MESSAGE, body)
 
 
 def _bad_request(reason: str) -> Answered:
-    return Answered(HttpResponse(400, "text/plain", b"bad request\n"), reason)
+    return Answered(response=HTTPResponse(400, "text/plain", b"bad request\n"), reason=reason)
 
 
 def _opening(
@@ -310,7 +231,9 @@ class ScepResponder:
             offered = self.config.next_ca_certificates is not None
             if offered and CACapability.GET_NEXT_CA_CERT not in caps:
                 caps = replace(caps, keywords=(*caps.keywords, "GetNextCACert"))
-            return Answered(HttpResponse(200, CONTENT_TYPE_CAPS, caps.dump()), "caps")
+            return Answered(
+                response=HTTPResponse(200, CONTENT_TYPE_CAPS, caps.dump()), reason="caps"
+            )
         if incoming.operation is Operation.GET_CA_CERT:
             ca, ras = self.config.ca_certificate, self.config.ra_certificates
             if ras or profile.ca_certificates is CACertificatesShape.DER_CA:
@@ -318,12 +241,15 @@ class ScepResponder:
             else:
                 # The CA alone, as a certs-only SignedData (some clients want that shape).
                 der, content_type = build_certs_only([ca]), CONTENT_TYPE_CA_RA_CERT
-            return Answered(HttpResponse(200, content_type, der), "CA certificates")
+            return Answered(response=HTTPResponse(200, content_type, der), reason="CA certificates")
         if incoming.operation is Operation.GET_NEXT_CA_CERT:
             if self.config.next_ca_certificates is None:
-                return Answered(HttpResponse(404, "text/plain", b"no next CA\n"), "no next CA")
+                no_next = HTTPResponse(404, "text/plain", b"no next CA\n")
+                return Answered(response=no_next, reason="no next CA")
             body = self.config.next_ca_certificates
-            return Answered(HttpResponse(200, CONTENT_TYPE_NEXT_CA_CERT, body), "next CA")
+            return Answered(
+                response=HTTPResponse(200, CONTENT_TYPE_NEXT_CA_CERT, body), reason="next CA"
+            )
         assert incoming.message is not None  # read_request guarantees it for PKIOperation
         return self._pki_operation(incoming.message, now)
 
@@ -331,9 +257,10 @@ class ScepResponder:
         try:
             message = verify_request(parse_pki_message(der), algorithms=self.config.algorithms)
         except ScepError as exc:
-            if exc.reply_to is None:
+            answer_to = ReplyTo.of_error(exc)
+            if answer_to is None:
                 return _bad_request(f"unreadable pkiMessage: {exc}")
-            return self._failure(exc.reply_to, _fail_info(exc), f"refused: {exc}")
+            return self._failure(answer_to, _fail_info(exc), f"refused: {exc}")
         reply_to = ReplyTo.of(message)
         kind = message.message_type
         if kind not in self.config.handled:
@@ -371,8 +298,13 @@ class ScepResponder:
         except ParseError as exc:
             return self._failure(reply_to, FailInfo.BAD_REQUEST, f"unreadable request: {exc}")
         if isinstance(content, IssuerAndSerial):
-            event = CertificateRequested if kind is MessageType.GET_CERT else CrlRequested
-            return event(reply_to.transaction_id, content, message.signer_certificate, reply_to)
+            event = CertificateRequested if kind is MessageType.GET_CERT else CRLRequested
+            return event(
+                transaction_id=reply_to.transaction_id,
+                wanted=content,
+                signer_certificate=message.signer_certificate,
+                reply_to=reply_to,
+            )
         return self._failure(reply_to, FailInfo.BAD_REQUEST, "unexpected content")
 
     def _request_password(self) -> bytes | None:
@@ -500,7 +432,7 @@ class ScepResponder:
         added = sorted(set(request.subject_alt_names) - set(signer.subject_alt_names))
         if added:
             return None, f"a renewal keeps its subjectAltNames: the request adds {added}"
-        return VerifiedRenewal(signer, issued.transaction_id), None
+        return VerifiedRenewal(certificate=signer, transaction_id=issued.transaction_id), None
 
     def _poll(self, message: PKIMessage, reply_to: ReplyTo, now: datetime) -> ServerEvent:
         known = self.store.get(reply_to.transaction_id)
@@ -526,14 +458,17 @@ class ScepResponder:
         """A message about a stored transaction: the application's turn, or the store's answer.
 
         The application decides on the stored request, never on what the message carries.
-        A claim whose worker died (`claim_is_stale`) is what it was before the claim.
+        It is the application's turn exactly when the lifecycle table lets it decide
+        (`Act.CLAIM`) now: PENDING awaiting the application, or a claim whose worker died.
         """
-        undecided = known.state is TransactionState.PENDING or claim_is_stale(known, now)
-        if undecided and known.awaiting is Awaiting.APPLICATION:
-            request = CertificationRequest.load(known.csr)
-            return PollRequested(reply_to.transaction_id, known, request, message, reply_to)
-        if undecided:
-            return self._pending_answer(reply_to, f"{why}: still pending")
+        if resolve(known, Act.CLAIM, replace(known, updated=now)) is not None:
+            return PollRequested(
+                transaction_id=reply_to.transaction_id,
+                transaction=known,
+                request=CertificationRequest.load(known.csr),
+                message=message,
+                reply_to=reply_to,
+            )
         return self._from_store(known, reply_to, why)
 
     def _from_store(self, known: Transaction, reply_to: ReplyTo, why: str) -> Answered:
@@ -542,7 +477,9 @@ class ScepResponder:
             body = build_cert_rep_success(
                 reply_to, certificates, signer=self.config.signer, options=self._reply_options
             )
-            return Answered(_pki(body), f"{why}: already issued", PKIStatus.SUCCESS)
+            return Answered(
+                response=_pki(body), reason=f"{why}: already issued", pki_status=PKIStatus.SUCCESS
+            )
         if known.state is TransactionState.REJECTED:
             fail_info = known.fail_info or FailInfo.BAD_REQUEST
             return self._failure(reply_to, fail_info, f"{why}: rejected before")
@@ -553,9 +490,9 @@ class ScepResponder:
         body = build_cert_rep_pending(
             reply_to, signer=self.config.signer, options=self._reply_options
         )
-        return Answered(_pki(body), reason, PKIStatus.PENDING)
+        return Answered(response=_pki(body), reason=reason, pki_status=PKIStatus.PENDING)
 
-    def _answer(self, stored: Transaction | None, event: Enrollment, why: str) -> HttpResponse:
+    def _answer(self, stored: Transaction | None, event: Enrollment, why: str) -> HTTPResponse:
         """What the client is told once the store has answered an act."""
         if stored is None or not stored.same_request(_opened_by(event)):
             return self._failure(
@@ -569,7 +506,7 @@ class ScepResponder:
         body = build_cert_rep_failure(
             reply_to, fail_info, text, signer=self.config.signer, options=self._reply_options
         )
-        return Answered(_pki(body), reason, PKIStatus.FAILURE)
+        return Answered(response=_pki(body), reason=reason, pki_status=PKIStatus.FAILURE)
 
     # --- out: the application's decisions ------------------------------------------
 
@@ -581,7 +518,7 @@ class ScepResponder:
         chain: Sequence[Certificate] = (),
         now: datetime,
         context: str = "",
-    ) -> HttpResponse:
+    ) -> HTTPResponse:
         """Answer SUCCESS with a certificate ``issuer`` signs for the request (and ``chain``).
 
         The transaction is claimed first, so ``issuer`` signs at most once per
@@ -633,7 +570,7 @@ class ScepResponder:
         now: datetime,
         awaiting: Awaiting = Awaiting.OPERATOR,
         context: str = "",
-    ) -> HttpResponse:
+    ) -> HTTPResponse:
         """Answer PENDING: the client polls.
 
         With ``awaiting=Awaiting.OPERATOR`` (the default) the decision stays
@@ -648,12 +585,12 @@ class ScepResponder:
 
     def reject(
         self,
-        event: Enrollment | CertificateRequested | CrlRequested,
+        event: Enrollment | CertificateRequested | CRLRequested,
         fail_info: FailInfo,
         *,
         now: datetime,
         text: str | None = None,
-    ) -> HttpResponse:
+    ) -> HTTPResponse:
         """Answer FAILURE with ``fail_info`` (and ``text`` as failInfoText: keep it generic).
 
         A rejected poll ends its transaction (later polls get the same
@@ -669,14 +606,14 @@ class ScepResponder:
 
     def send_certificates(
         self, event: CertificateRequested, certificates: Sequence[Certificate]
-    ) -> HttpResponse:
+    ) -> HTTPResponse:
         """Answer a GetCert with the certificate(s) found."""
         body = build_cert_rep_success(
             event.reply_to, certificates, signer=self.config.signer, options=self._reply_options
         )
         return _pki(body)
 
-    def send_crl(self, event: CrlRequested, crl: bytes) -> HttpResponse:
+    def send_crl(self, event: CRLRequested, crl: bytes) -> HTTPResponse:
         """Answer a GetCRL with a DER CRL."""
         body = build_cert_rep_success(
             event.reply_to, crls=[crl], signer=self.config.signer, options=self._reply_options
@@ -707,16 +644,17 @@ class ScepResponder:
 
     def deny(self, transaction_id: str, fail_info: FailInfo, *, now: datetime) -> Transaction:
         """The operator's no to a PENDING transaction; the next poll gets FAILURE."""
-        known = self.store.get(transaction_id)
-        if known is None:
-            raise LocalProtocolError(f"no transaction {transaction_id!r}")
-        outcome = self.store.record(Act.DENY, replace(known, fail_info=fail_info, updated=now))
-        if not outcome.applied or outcome.transaction is None:
-            raise LocalProtocolError(
-                f"transaction {transaction_id!r} is {known.state.value}, not pending"
-            )
-        return outcome.transaction
+        return deny(self.store, transaction_id, fail_info, now=now)
 
 
 def _fail_info(error: ScepError) -> FailInfo:
     return error.fail_info if error.fail_info is not None else FailInfo.BAD_REQUEST
+
+
+#: Old spellings, before one acronym style (all capitals, as in PKIMessage and CACaps).
+_RENAMES = {"CrlRequested": "CRLRequested"}
+
+
+def __getattr__(name: str) -> object:
+    """The deprecated spellings (`CrlReceived`, `CrlRequested`), for one release."""
+    return renamed(__name__, name, _RENAMES, globals())

@@ -40,6 +40,7 @@ from threading import Lock
 from typing import NamedTuple, Protocol
 
 from pyscep.enums import FailInfo
+from pyscep.errors import LocalProtocolError
 
 __all__ = [
     "CLAIM_LEASE",
@@ -55,6 +56,7 @@ __all__ = [
     "TransactionStore",
     "certificate_fingerprint",
     "claim_is_stale",
+    "deny",
     "resolve",
 ]
 
@@ -296,6 +298,26 @@ class TransactionStore(Protocol):
         ...
 
 
+def deny(
+    store: TransactionStore, transaction_id: str, fail_info: FailInfo, *, now: datetime
+) -> Transaction:
+    """The operator's no to a PENDING transaction: its next poll gets FAILURE ``fail_info``.
+
+    The store's lifecycle decides whether the DENY still applies (first final
+    outcome wins): LocalProtocolError for an unknown transaction or one that
+    is no longer PENDING.
+    """
+    known = store.get(transaction_id)
+    if known is None:
+        raise LocalProtocolError(f"no transaction {transaction_id!r}")
+    outcome = store.record(Act.DENY, replace(known, fail_info=fail_info, updated=now))
+    if not outcome.applied or outcome.transaction is None:
+        raise LocalProtocolError(
+            f"transaction {transaction_id!r} is {known.state.value}, not pending"
+        )
+    return outcome.transaction
+
+
 class InMemoryTransactions:
     """A TransactionStore in a dict (one process, any number of threads)."""
 
@@ -339,3 +361,13 @@ class InMemoryTransactions:
         """Mark it revoked."""
         with self._lock:
             self._revoked.add(transaction_id)
+
+    def transactions(self) -> list[Transaction]:
+        """Every stored transaction (a snapshot)."""
+        with self._lock:
+            return list(self._transactions.values())
+
+    def revoked(self) -> frozenset[str]:
+        """The transactionIDs marked revoked."""
+        with self._lock:
+            return frozenset(self._revoked)

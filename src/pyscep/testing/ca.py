@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pyscep.certificate import Certificate
 from pyscep.enums import FailInfo
-from pyscep.http import HttpRequest
+from pyscep.http import HTTPRequest
 from pyscep.protocol.challenges import StaticChallenge
 from pyscep.protocol.server import Answered, EnrollmentRequested, ResponderConfig, ScepResponder
 from pyscep.testing.pki import make_identity
@@ -15,7 +15,7 @@ from pyscep.testing.pki import make_identity
 __all__ = ["Transport", "in_memory_ca"]
 
 #: Sends one request and returns (status, Content-Type, body), what `ScepClient.receive` takes.
-Transport = Callable[[HttpRequest], tuple[int, str | None, bytes]]
+Transport = Callable[[HTTPRequest], tuple[int, str | None, bytes]]
 
 
 def in_memory_ca(*, challenge: str, now: datetime) -> tuple[Transport, Certificate]:
@@ -37,7 +37,7 @@ def in_memory_ca(*, challenge: str, now: datetime) -> tuple[Transport, Certifica
         )
     )
 
-    def send(request: HttpRequest) -> tuple[int, str | None, bytes]:
+    def send(request: HTTPRequest) -> tuple[int, str | None, bytes]:
         query = request.target.partition("?")[2]
         event = responder.receive(request.method, request.path, query, request.body, now=now)
         if isinstance(event, Answered):

@@ -1,0 +1,404 @@
+"""The reference server's application: `ReferenceServer` decides on the responder's events.
+
+All protocol logic is `pyscep.protocol.server.ScepResponder`; this is its
+application. Without a policy it issues to requests whose challenge checked
+out and to verified renewals (the responder's `VerifiedRenewal`: signed by a
+certificate this CA issued, valid, not revoked, same subject, no new
+subjectAltName; the renewed certificate keeps the old one's subjectAltNames),
+keeps requests PENDING for N polls (``pending_polls``) or until the operator
+approves (``manual``), and refuses the rest, each refusal logged with its
+reason. With a policy the scep.conf decides, and a PENDING decision waits for
+the operator.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from pyscep._appkit.durable import append
+from pyscep.algorithms import DEFAULT_POLICY, LEGACY
+from pyscep.certificate import Certificate
+from pyscep.enums import FailInfo, MessageType, PKIStatus
+from pyscep.http import CONTENT_TYPE_PKI_MESSAGE, HTTPResponse
+from pyscep.messages import (
+    CertificationRequest,
+    PKIMessage,
+    build_next_ca_certificates,
+    issue_certificate,
+    writable_subject_alt_name,
+)
+from pyscep.policy import (
+    Action,
+    Decision,
+    SignerView,
+    decide_before_decrypting,
+    evaluate,
+    parse_scep_conf,
+)
+from pyscep.protocol.challenges import ChallengeChecker, OneTimeChallenges, StaticChallenge
+from pyscep.protocol.profiles import PROFILES
+from pyscep.protocol.server import (
+    Answered,
+    EnrollmentRequested,
+    PollRequested,
+    ResponderConfig,
+    ScepResponder,
+)
+from pyscep.protocol.transactions import Awaiting, TransactionState
+
+from .config import MAX_VALIDITY_DAYS, ServeConfigError, ServeOptions
+from .file_ca import FileCA
+from .stores import StateInventory, open_state
+
+__all__ = ["IssuanceTerms", "ReferenceServer"]
+
+#: Where every decision and refusal is logged (with its reason), besides ``--log``.
+log = logging.getLogger("pyscep.serve")
+
+
+@dataclass(frozen=True)
+class IssuanceTerms:
+    """What an issue grants: lifetime and subjectAltNames.
+
+    Decided with the request and kept with a PENDING transaction (its
+    ``context``), so that an approval issues what was decided, whatever the
+    approving command's own options.
+    """
+
+    days: int
+    subject_alt_names: tuple[str, ...] = ()
+
+    def to_context(self) -> str:
+        """As a transaction's context."""
+        return json.dumps({"days": self.days, "subject_alt_names": list(self.subject_alt_names)})
+
+    @classmethod
+    def from_context(cls, context: str, default_days: int) -> IssuanceTerms:
+        """The terms a transaction was decided on (``default_days`` for one without)."""
+        try:
+            data = json.loads(context) if context else {}
+            days = int(data.get("days", default_days))
+            names = tuple(str(name) for name in data.get("subject_alt_names", ()))
+        except (ValueError, TypeError, AttributeError):
+            raise ServeConfigError("a stored transaction's terms are damaged") from None
+        return cls(min(max(1, days), MAX_VALIDITY_DAYS), names)
+
+
+def _issuable(names: Iterable[str]) -> tuple[str, ...]:
+    """The subjectAltNames the file CA can write (others are not granted, and logged)."""
+    names = tuple(names)
+    kept = tuple(name for name in names if writable_subject_alt_name(name))
+    dropped = [name for name in names if name not in kept]
+    if dropped:
+        log.warning("subjectAltNames not granted (a kind the file CA does not write): %s", dropped)
+    return kept
+
+
+@dataclass(frozen=True)
+class _Signing:
+    """The file CA signing on agreed terms; called by the responder once per transaction."""
+
+    files: FileCA
+    new_serial: Callable[[], int]
+    terms: IssuanceTerms
+
+    def issue(self, request: CertificationRequest, *, now: datetime) -> Certificate:
+        return issue_certificate(
+            self.files.ca,
+            request,
+            now=now,
+            days=self.terms.days,
+            serial_number=self.new_serial(),
+            subject_alt_names=self.terms.subject_alt_names,
+        )
+
+
+class ReferenceServer:
+    """The reference server's application: decisions on the responder's events."""
+
+    def __init__(
+        self, options: ServeOptions, *, now: datetime | None = None, create: bool = True
+    ) -> None:
+        """``create=False`` opens an existing state directory only (the operator's commands)."""
+        now = now or datetime.now(timezone.utc)
+        self.options = options
+        self.files = FileCA.open(
+            options.state_dir,
+            ra=options.ra,
+            next_ca=options.next_ca,
+            now=now,
+            ca_key_type=options.ca_key_type,
+            create=create,
+        )
+        self.store = open_state(options.state_dir, options.state_url)
+        ca, ra = self.files.ca, self.files.ra
+        operator = ra or ca
+        next_body = None
+        if self.files.next_ca is not None:
+            next_body = build_next_ca_certificates([self.files.next_ca.certificate], signer=ca)
+        self.algorithms = LEGACY if options.legacy else DEFAULT_POLICY
+        self.policy = (
+            None if options.policy is None else parse_scep_conf(options.policy.read_text())
+        )
+        self.inventory = StateInventory(
+            self.store,
+            role=self.policy.default_role if self.policy else "",
+            ra=self.policy.default_ra if self.policy else "",
+            clock=lambda: datetime.now(timezone.utc),
+        )
+        self.responder = ScepResponder(
+            ResponderConfig(
+                ca_certificate=ca.certificate,
+                signer=operator,
+                decrypter=operator,
+                ra_certificates=() if ra is None else (ra.certificate,),
+                algorithms=self.algorithms,
+                challenge=self._challenges(),
+                next_ca_certificates=next_body,
+                profile=PROFILES[options.profile],
+                before_decrypt=self._before_decrypt if self.policy else None,
+                # The policy's trusted RAs may sign requests for others' keys.
+                trusted_signers=frozenset(
+                    bytes.fromhex(fingerprint)
+                    for fingerprint in (self.policy.trusted_ras if self.policy else ())
+                ),
+            ),
+            self.store,
+        )
+
+    def _challenges(self) -> ChallengeChecker | None:
+        if self.options.challenge_mode == "one-time":
+            return self.one_time_challenges()
+        # The operator's commands open a server without one: they judge no request.
+        return None if self.options.challenge is None else StaticChallenge(self.options.challenge)
+
+    def one_time_challenges(self) -> OneTimeChallenges:
+        """The one-time challenges of this server's state (issue with ``serve challenge``),
+        kept in the state store: a challenge made on one host is accepted on the others."""
+        return OneTimeChallenges(self.store.challenges, clock=lambda: datetime.now(timezone.utc))
+
+    def handle(self, method: str, path: str, query: str, body: bytes) -> HTTPResponse:
+        """One HTTP request: the responder's event, decided, and logged with its reason."""
+        now = datetime.now(timezone.utc)
+        event = self.responder.receive(method, path, query, body, now=now)
+        if isinstance(event, Answered):
+            self._log_answer(event, method)
+            return event.response
+        if isinstance(event, EnrollmentRequested):
+            reason, answer = self._enrollment(event, now)
+        elif isinstance(event, PollRequested):
+            reason, answer = self._poll(event, now)
+        else:  # pragma: no cover - GetCert and GetCRL are not in `handled`
+            return self.responder.reject(event, FailInfo.BAD_REQUEST, now=now)
+        self._logged(event, method, self._outcome(event), reason)
+        return answer
+
+    def _outcome(self, event: EnrollmentRequested | PollRequested) -> str:
+        """What became of the request, as the store holds it (a race may have decided)."""
+        stored = self.store.get(event.transaction_id)
+        if stored is None:
+            return "rejected"  # a refused new request is not remembered
+        if stored.csr != event.request.der:
+            return "rejected"  # the transactionID belongs to another request
+        return {TransactionState.ISSUING: "pending"}.get(stored.state, stored.state.value)
+
+    def _write_log(self, entry: Mapping[str, Any]) -> None:
+        if self.options.log is not None:
+            append(self.options.log, (json.dumps(entry) + "\n").encode())
+
+    def _log_answer(self, event: Answered, method: str) -> None:
+        """A pkiMessage the responder answered itself (a refusal, a poll, a re-send)."""
+        response = event.response
+        if response.status == 200 and response.content_type != CONTENT_TYPE_PKI_MESSAGE:
+            return  # capabilities and CA certificates: nothing decided
+        refused = response.status != 200 or event.pki_status is PKIStatus.FAILURE
+        level = logging.WARNING if refused else logging.INFO
+        log.log(level, "%s answered by the responder: %s", method, event.reason)
+        self._write_log({"method": method, "answered": event.reason, "status": response.status})
+
+    def _logged(
+        self,
+        event: EnrollmentRequested | PollRequested,
+        method: str,
+        decision: str,
+        reason: str,
+    ) -> None:
+        message = event.message
+        level = logging.WARNING if decision == "rejected" else logging.INFO
+        log.log(
+            level,
+            "%s %s %s: %s (%s)",
+            message.message_type.rfc_name,
+            event.transaction_id,
+            decision,
+            reason,
+            event.request.subject,
+        )
+        findings = event.challenge_findings if isinstance(event, EnrollmentRequested) else ()
+        self._write_log(
+            {
+                "method": method,
+                "type": message.message_type.rfc_name,
+                "digest": message.digest.value,
+                "cipher": None if message.content_cipher is None else message.content_cipher.value,
+                "signature": message.signature_algorithm,
+                "transaction_id": event.transaction_id,
+                "subject": event.request.subject,
+                "decision": decision,
+                "reason": reason,
+                "challenge_findings": [str(f) for f in findings],
+            }
+        )
+
+    def _before_decrypt(self, message: PKIMessage) -> tuple[FailInfo, str] | None:
+        assert self.policy is not None
+        view = SignerView(
+            message.message_type, message.signer_certificate, True, message.transaction_id
+        )
+        decision = decide_before_decrypting(
+            view,
+            self.policy,
+            self.inventory,
+            [self.files.ca.certificate],
+            now=datetime.now(timezone.utc),
+            algorithms=self.algorithms,
+        )
+        if decision is None:
+            return None
+        self._log_decision(message.transaction_id, decision)
+        rule = decision.trace[-1]
+        log.warning(
+            "%s %s refused before decrypting: policy rule %s: %s",
+            message.message_type.rfc_name,
+            message.transaction_id,
+            rule.rule,
+            rule.detail,
+        )
+        return decision.fail_info or FailInfo.BAD_REQUEST, decision.fail_info_text or "refused"
+
+    def _decided(self, event: EnrollmentRequested, now: datetime) -> tuple[str, HTTPResponse]:
+        """The scep.conf policy's decision, carried out (and its trace logged)."""
+        assert self.policy is not None
+        decision = evaluate(
+            event.policy_view,
+            self.policy,
+            self.inventory,
+            [self.files.ca.certificate],
+            now=now,
+            algorithms=self.algorithms,
+        )
+        self._log_decision(event.transaction_id, decision)
+        rule = decision.trace[-1]
+        reason = f"policy rule {rule.rule}: {rule.detail}"
+        days = self.options.validity_days
+        terms = IssuanceTerms(
+            days if decision.validity is None else max(1, decision.validity.days),
+            _issuable(decision.subject_alt_names),
+        )
+        if decision.action is Action.ISSUE:
+            return reason, self._issue(event, terms, now)
+        if decision.action is Action.PENDING:
+            # Left for the operator: only `serve approve` or `serve reject` ends it.
+            return reason, self._hold(event, terms, now)
+        fail_info = decision.fail_info or FailInfo.BAD_REQUEST
+        response = self.responder.reject(event, fail_info, now=now, text=decision.fail_info_text)
+        return reason, response
+
+    def _log_decision(self, transaction_id: str | None, decision: Decision) -> None:
+        self._write_log({"transaction_id": transaction_id, "policy": decision.as_dict()})
+
+    def _enrollment(self, event: EnrollmentRequested, now: datetime) -> tuple[str, HTTPResponse]:
+        if self.policy is not None:
+            return self._decided(event, now)
+        days = self.options.validity_days
+        if event.renewal is not None:
+            # A verified renewal keeps its identity: the old certificate's names go on.
+            old_names = event.renewal.certificate.subject_alt_names
+            terms = IssuanceTerms(days, _issuable(old_names))
+            reason = f"renewal of serial {event.renewal.certificate.serial_number}"
+            if self.options.manual:
+                return reason, self._hold(event, terms, now)
+            return reason, self._issue(event, terms, now)
+        assert event.why_not_renewal is not None
+        if event.message_type is MessageType.RENEWAL_REQ:
+            reason = f"not a valid renewal: {event.why_not_renewal}"
+            text = "the request is not a valid renewal"
+            response = self.responder.reject(event, FailInfo.BAD_CERT_ID, now=now, text=text)
+            return reason, response
+        if not event.challenge.accepted:
+            why = event.challenge.reason
+            if not event.signer_certificate.self_signed:
+                why += f"; not a renewal either: {event.why_not_renewal}"
+            response = self.responder.reject(
+                event, FailInfo.BAD_REQUEST, now=now, text=event.challenge.reason
+            )
+            return why, response
+        terms = IssuanceTerms(days)
+        reason = event.challenge.reason
+        if self.options.manual:
+            return reason, self._hold(event, terms, now)
+        if self.options.pending_polls:
+            # Decided ISSUE, delivered after N polls: each poll asks this application again.
+            response = self.responder.pending(
+                event, now=now, awaiting=Awaiting.APPLICATION, context=terms.to_context()
+            )
+            return reason, response
+        return reason, self._issue(event, terms, now)
+
+    def _hold(
+        self, event: EnrollmentRequested | PollRequested, terms: IssuanceTerms, now: datetime
+    ) -> HTTPResponse:
+        """PENDING until the operator approves or rejects (``--manual``, a policy's PENDING)."""
+        return self.responder.pending(event, now=now, context=terms.to_context())
+
+    def _poll(self, event: PollRequested, now: datetime) -> tuple[str, HTTPResponse]:
+        # Only transactions this application left to itself come here (``--pending-polls``,
+        # or an issuance that failed and gave its claim back): the operator's are answered
+        # PENDING by the responder until approved.
+        context = event.transaction.context
+        terms = IssuanceTerms.from_context(context, self.options.validity_days)
+        if self.options.manual:
+            # Started under --pending-polls, now served with --manual: the operator decides.
+            return "the operator decides (--manual)", self._hold(event, terms, now)
+        polls = self.store.count_poll(event.transaction_id)
+        if polls < self.options.pending_polls:
+            reason = f"poll {polls} of {self.options.pending_polls} before issuing"
+            response = self.responder.pending(
+                event, now=now, awaiting=Awaiting.APPLICATION, context=context
+            )
+            return reason, response
+        return f"issued after {polls} polls", self._issue(event, terms, now)
+
+    def _issue(
+        self, event: EnrollmentRequested | PollRequested, terms: IssuanceTerms, now: datetime
+    ) -> HTTPResponse:
+        # The issued certificate alone: clients have the CA from GetCACert, and
+        # micromdm's scepclient keeps the last certificate of the reply. The terms go with
+        # the claim, so that an issuance that fails keeps them for the next try.
+        return self.responder.issue(
+            event, self._signing(terms), now=now, context=terms.to_context()
+        )
+
+    def _signing(self, terms: IssuanceTerms) -> _Signing:
+        return _Signing(self.files, self.store.new_serial, terms)
+
+    def approve(
+        self, transaction_id: str, *, now: datetime, days: int | None = None
+    ) -> Certificate:
+        """The operator's yes to a PENDING request: issue on the terms decided with it
+        (``days`` overrides the lifetime); the next CertPoll gets it."""
+        known = self.store.get(transaction_id)
+        if known is None:
+            raise ServeConfigError(f"no transaction {transaction_id!r}")
+        terms = IssuanceTerms.from_context(known.context, self.options.validity_days)
+        if days is not None:
+            if not 1 <= days <= MAX_VALIDITY_DAYS:
+                raise ServeConfigError(f"the validity is from 1 to {MAX_VALIDITY_DAYS} days")
+            terms = replace(terms, days=days)
+        done = self.responder.approve(transaction_id, self._signing(terms), now=now)
+        return Certificate.load(done.certificates[0])

@@ -1,0 +1,192 @@
+"""The reference server's CA: keys and certificates in a state directory.
+
+Created on first start (under a lock, so workers starting together make one
+CA): ``ca.pem`` / ``ca.key``, with ``--ra`` an RA certificate (sign and
+encrypt) ``ra.pem`` / ``ra.key``, with ``--next-ca`` a rollover CA
+``next-ca.pem`` / ``next-ca.key``. Keys are written 0600, every file as
+`durable.SafeDirectory` writes them (exclusively, never through a link), in a
+directory made 0700 that nobody else may write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from pyscep._appkit.durable import SafeDirectory, write_durably
+from pyscep._appkit.keys import new_private_key
+from pyscep.certificate import Certificate
+from pyscep.crypto import KeyPair, load_private_key
+from pyscep.errors import ScepError
+
+__all__ = ["CA_KEY_TYPES", "CAConfigError", "FileCA", "write_private"]
+
+#: The keys a CA of ``pyscep serve`` can have: they sign certificates and CertReps and
+#: open requests (an Ed25519 key only signs, so it cannot be the CA here).
+CA_KEY_TYPES = ("rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384", "ec-p521")
+
+
+class CAConfigError(ScepError):
+    """The CA of a state directory cannot be opened or made as asked (a mistyped path?)."""
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by its owner only (0600), replacing any old file."""
+    write_durably(path, data, mode=0o600)
+
+
+_Key = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+def _key(kind: str) -> _Key:
+    key = serialization.load_pem_private_key(new_private_key(kind), None)
+    assert isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey))
+    return key
+
+
+def _pem_key(key: _Key) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _certificate(
+    subject: str,
+    key: _Key,
+    *,
+    issuer: tuple[x509.Name, _Key] | None,
+    now: datetime,
+    ca: bool,
+) -> x509.Certificate:
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pyscep serve"),
+            x509.NameAttribute(NameOID.COMMON_NAME, subject),
+        ]
+    )
+    issuer_name, issuer_key = issuer if issuer is not None else (name, key)
+    is_ec = isinstance(key, ec.EllipticCurvePrivateKey)
+    usage = {
+        "digital_signature": True,
+        "content_commitment": False,
+        # What opens requests: RSA key transport for an RSA RA, ECDH for an EC key.
+        "key_encipherment": not ca and not is_ec,
+        "data_encipherment": False,
+        "key_agreement": is_ec,
+        "key_cert_sign": ca,
+        "crl_sign": ca,
+        "encipher_only": False,
+        "decipher_only": False,
+    }
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=3650 if ca else 730))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(**usage), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+
+@dataclass(frozen=True)
+class FileCA:
+    """The CA (and optional RA and next CA) of one state directory."""
+
+    ca: KeyPair
+    ra: KeyPair | None
+    next_ca: KeyPair | None
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path,
+        *,
+        ra: bool,
+        next_ca: bool,
+        now: datetime,
+        ca_key_type: str = "rsa2048",
+        create: bool = True,
+    ) -> FileCA:
+        """Load the CA of ``directory``, creating what is missing (a new CA of ``ca_key_type``).
+
+        The RA, when asked for, is RSA: every SCEP client can encrypt to it. With
+        ``create=False`` (the operator's commands) nothing is created: a directory
+        without a CA raises `CAConfigError` instead of growing a new CA.
+        """
+        if not create:
+            if not (directory / "ca.pem").is_file() or not (directory / "ca.key").is_file():
+                raise CAConfigError(
+                    f"{directory} holds no pyscep serve CA (no ca.pem and ca.key):"
+                    " is it the --state-dir the server runs with?"
+                )
+            ra = ra and (directory / "ra.pem").is_file()
+            next_ca = next_ca and (directory / "next-ca.pem").is_file()
+        if ca_key_type not in CA_KEY_TYPES:
+            raise CAConfigError(
+                f"a CA key cannot be {ca_key_type!r}: one of {', '.join(CA_KEY_TYPES)}"
+                " (an Ed25519 key only signs: it cannot open requests)"
+            )
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Workers starting together make one CA: they take turns on the lock.
+        with SafeDirectory(directory) as here, here.lock(".lock", wait=True):
+            ca_pair = _load_or_create(
+                directory, "ca", "pyscep serve CA", None, now, ca=True, key_type=ca_key_type
+            )
+            ra_pair = (
+                _load_or_create(directory, "ra", "pyscep serve RA", ca_pair, now, ca=False)
+                if ra
+                else None
+            )
+            next_pair = (
+                _load_or_create(
+                    directory,
+                    "next-ca",
+                    "pyscep serve next CA",
+                    None,
+                    now,
+                    ca=True,
+                    key_type=ca_key_type,
+                )
+                if next_ca
+                else None
+            )
+        return cls(ca_pair, ra_pair, next_pair)
+
+
+def _load_or_create(
+    directory: Path,
+    stem: str,
+    subject: str,
+    issuer: KeyPair | None,
+    now: datetime,
+    *,
+    ca: bool,
+    key_type: str = "rsa2048",
+) -> KeyPair:
+    key_file, cert_file = directory / f"{stem}.key", directory / f"{stem}.pem"
+    if not (key_file.exists() and cert_file.exists()):
+        key = _key(key_type)
+        signing = None
+        if issuer is not None:
+            issuer_key = serialization.load_pem_private_key(
+                (directory / "ca.key").read_bytes(), None
+            )
+            assert isinstance(issuer_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey))
+            signing = (issuer.certificate.to_cryptography().subject, issuer_key)
+        certificate = _certificate(subject, key, issuer=signing, now=now, ca=ca)
+        write_private(key_file, _pem_key(key))
+        write_durably(cert_file, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    return KeyPair(
+        load_private_key(key_file.read_bytes()), Certificate.load(cert_file.read_bytes())
+    )

@@ -1,0 +1,40 @@
+"""Where the reference server keeps what decides: one contract, three implementations.
+
+`ServerStore` is the contract (transactions, one-time challenges, poll
+counts, serial numbers, the issued-certificate inventory, revocations);
+`MemoryStore`, `SqliteStore` (one machine) and `PostgresStore` (several)
+keep it, and `open_state` opens the one a deployment names. Local files
+hold CA material only when the state is in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyscep.errors import LocalProtocolError
+
+from .contract import ServerState, ServerStore
+from .inventory import StateInventory
+from .memory import MemoryStore
+from .postgres import PostgresStore  # psycopg is imported when one opens
+from .sqlite import SqliteStore
+
+__all__ = [
+    "MemoryStore",
+    "PostgresStore",
+    "ServerState",
+    "ServerStore",
+    "SqliteStore",
+    "StateInventory",
+    "open_state",
+]
+
+
+def open_state(state_dir: Path | None, state_url: str | None) -> ServerStore:
+    """The PostgreSQL database at ``state_url`` (several hosts), or else SQLite in
+    ``state_dir`` (one machine)."""
+    if state_url is not None:
+        return PostgresStore(state_url)
+    if state_dir is None:
+        raise LocalProtocolError("the server's state needs a directory or a PostgreSQL URL")
+    return SqliteStore(state_dir / "state.sqlite")

@@ -1,0 +1,224 @@
+"""The `ServerStore` in one SQLite file, shared safely by several worker processes.
+
+WAL journal, one short ``BEGIN IMMEDIATE`` transaction per write, inside
+which the core decides (`resolve` for transactions, `decide_consumption` for
+challenges): workers answering the same request take turns, so one of them
+claims the transaction and signs, a challenge is consumed once, and serial
+numbers are handed out by the database, unique across workers. One machine
+only: for several, `pyscep.server.stores.postgres`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
+
+from pyscep.protocol.challenges import Consumed, IssuedChallenge, decide_consumption
+from pyscep.protocol.transactions import (
+    Act,
+    IssuedCertificate,
+    Recorded,
+    Transaction,
+    TransactionState,
+    resolve,
+)
+
+from .contract import random_serial
+from .rows import (
+    SQLITE,
+    challenge_from_row,
+    challenge_values,
+    issued_from_row,
+    migrate,
+    row_values,
+    transaction_from_row,
+)
+
+__all__ = ["SqliteChallenges", "SqliteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS transactions (
+    transaction_id TEXT PRIMARY KEY,
+    requester_key BLOB NOT NULL,
+    state TEXT NOT NULL,
+    csr BLOB NOT NULL,
+    certificates BLOB NOT NULL,
+    fail_info INTEGER,
+    updated TEXT,
+    polls INTEGER NOT NULL DEFAULT 0,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS serials (serial TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS challenges (
+    digest BLOB PRIMARY KEY,
+    subject TEXT,
+    subject_alt_name TEXT,
+    expires REAL NOT NULL,
+    used REAL
+);
+"""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # A connection per operation: safe across threads and forked workers.
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db.execute("PRAGMA busy_timeout=30000")
+    return db
+
+
+def _create(path: Path) -> None:
+    """The tables (all of them, whichever class opens the file first), migrated."""
+    db = _connect(path)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("BEGIN IMMEDIATE")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        migrate(db.execute, SQLITE)
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+class SqliteStore:
+    """Transactions, challenges, serial numbers and revocations in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        _create(path)
+        self._challenges = SqliteChallenges(path, created=True)
+
+    @property
+    def challenges(self) -> SqliteChallenges:
+        """The one-time challenges, in the same file."""
+        return self._challenges
+
+    def _connect(self) -> sqlite3.Connection:
+        return _connect(self.path)
+
+    def get(self, transaction_id: str) -> Transaction | None:
+        """The stored transaction, or None."""
+        with closing(self._connect()) as db:
+            return _read(db, transaction_id)
+
+    def record(self, act: Act, proposed: Transaction) -> Recorded:
+        """`resolve` inside one ``BEGIN IMMEDIATE`` transaction: workers take turns."""
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            stored = _read(db, proposed.transaction_id)
+            new = resolve(stored, act, proposed)
+            if new is not None:
+                db.execute(SQLITE.upsert, row_values(new))
+            db.execute("COMMIT")
+            return Recorded(stored, False) if new is None else Recorded(new, True)
+        finally:
+            db.close()
+
+    def find_certificate(self, fingerprint: bytes) -> IssuedCertificate | None:
+        """The issued certificate with this SHA-256."""
+        with closing(self._connect()) as db:
+            row = db.execute(SQLITE.select_issued, (fingerprint, fingerprint)).fetchone()
+        return None if row is None else issued_from_row(row)
+
+    def count_poll(self, transaction_id: str) -> int:
+        """Count one more poll of a transaction; the new count."""
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "UPDATE transactions SET polls = polls + 1 WHERE transaction_id = ?",
+                (transaction_id,),
+            )
+            row = db.execute(
+                "SELECT polls FROM transactions WHERE transaction_id = ?", (transaction_id,)
+            ).fetchone()
+            db.execute("COMMIT")
+            return int(row[0]) if row else 0
+        finally:
+            db.close()
+
+    def new_serial(self) -> int:
+        """A positive 64-bit serial number no worker has handed out before."""
+        db = self._connect()
+        try:
+            while True:
+                serial = random_serial()
+                try:
+                    db.execute("INSERT INTO serials (serial) VALUES (?)", (str(serial),))
+                    return serial
+                except sqlite3.IntegrityError:  # pragma: no cover - 2**-62
+                    continue
+        finally:
+            db.close()
+
+    def pending(self) -> list[Transaction]:
+        """Every transaction still undecided (PENDING) or being issued, oldest first."""
+        return self._in_state(TransactionState.PENDING, TransactionState.ISSUING)
+
+    def _in_state(self, *states: TransactionState) -> list[Transaction]:
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                SQLITE.select_in_states(len(states)), tuple(state.value for state in states)
+            ).fetchall()
+        return [transaction_from_row(row) for row in rows]
+
+    def issued(self) -> list[Transaction]:
+        """Every ISSUED transaction."""
+        return self._in_state(TransactionState.ISSUED)
+
+    def revoke(self, transaction_id: str) -> None:
+        """Mark the transaction's certificate revoked."""
+        with closing(self._connect()) as db:
+            db.execute(
+                "UPDATE transactions SET revoked = 1 WHERE transaction_id = ?", (transaction_id,)
+            )
+
+    def revoked(self) -> frozenset[str]:
+        """The transactionIDs whose certificate is revoked."""
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT transaction_id FROM transactions WHERE revoked = 1")
+            return frozenset(str(row[0]) for row in rows.fetchall())
+
+
+def _read(db: sqlite3.Connection, transaction_id: str) -> Transaction | None:
+    row = db.execute(SQLITE.select_one, (transaction_id,)).fetchone()
+    return None if row is None else transaction_from_row(row)
+
+
+class SqliteChallenges:
+    """One-time challenges in the server's SQLite file; consumed once across workers."""
+
+    def __init__(self, path: Path, *, created: bool = False) -> None:
+        self.path = path
+        if not created:
+            _create(path)
+
+    def add(self, challenge: IssuedChallenge) -> None:
+        """Store a newly issued challenge."""
+        with closing(_connect(self.path)) as db:
+            db.execute(SQLITE.insert_challenge, challenge_values(challenge))
+
+    def find(self, digest: bytes) -> IssuedChallenge | None:
+        """The challenge with this hash, used or not."""
+        with closing(_connect(self.path)) as db:
+            row = db.execute(SQLITE.select_challenge, (digest,)).fetchone()
+        return None if row is None else challenge_from_row(row)[0]
+
+    def consume(self, digest: bytes, now: datetime) -> Consumed:
+        """`decide_consumption` inside one ``BEGIN IMMEDIATE`` transaction: workers take turns."""
+        db = _connect(self.path)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute(SQLITE.lock_challenge, (digest,)).fetchone()
+            stored, used = (None, False) if row is None else challenge_from_row(row)
+            outcome = decide_consumption(stored, used, now)
+            if outcome is Consumed.OK:
+                db.execute(SQLITE.mark_used, (now.timestamp(), digest))
+            db.execute("COMMIT")
+            return outcome
+        finally:
+            db.close()
