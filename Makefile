@@ -37,7 +37,7 @@ unit: $(VENV)/.installed
 
 # The shared backend suite and the openssl interop tests, on oscrypto.
 oscrypto-test: $(OSC_VENV)/.installed
-	PYSCEP_BACKENDS=oscrypto $(OSC_VENV)/bin/python -bb -m pytest tests/test_backends.py tests/test_cms_openssl.py
+	PYSCEP_BACKENDS=oscrypto $(OSC_VENV)/bin/python -bb -m pytest tests/test_crypto_backends.py tests/test_cms_openssl.py
 
 # A bounded fuzz campaign: fails on any non-pyscep exception or an input over 1 s.
 fuzz-smoke: $(VENV)/.installed

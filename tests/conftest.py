@@ -18,7 +18,7 @@ import pytest
 
 from pyscep import CryptoBackend, get_backend
 from pyscep.testing import DemoIdentity
-from tests.helpers import BACKENDS, NOW, make_ec_identity, make_identity
+from tests.support.helpers import BACKENDS, NOW, make_ec_identity, make_identity
 
 EXTERNAL = "external"
 
@@ -26,7 +26,7 @@ EXTERNAL = "external"
 # (None: every test in the file). Their owners may move the marker into the file.
 _MARKED_HERE: dict[str, frozenset[str] | None] = {
     # pyscep serve and client as processes; openssl verify; PKCS#12 through openssl.
-    "test_serve.py": None,
+    "test_cli_serve.py": None,
     "test_monitor_run.py": None,
     # demo --live serves in a process; the other chapters read the clock in-process.
     "test_demo.py": None,

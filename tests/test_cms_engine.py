@@ -22,10 +22,12 @@ from pyscep import (
     load_signer,
 )
 from pyscep._asn1 import ScepAttributes
+from pyscep._der_writer import length as der_length
 from pyscep.cms.enveloped import build_enveloped_data, decrypt_envelope, parse_enveloped_data
 from pyscep.cms.signed import build_signed_data, parse_signed_data, verify_signed_data
 from pyscep.crypto import Decrypter
 from pyscep.testing import DemoIdentity, SeededBackend
+from tests.support.cms import resign
 
 BACKEND = get_backend()
 SEEDED = SeededBackend()
@@ -41,26 +43,6 @@ def _signed(client: DemoIdentity, content: bytes = b"content", **kwargs: object)
         algorithms=DEFAULT_POLICY,
         **kwargs,  # type: ignore[arg-type]
     )
-
-
-def _resign(message: bytes, client: DemoIdentity, mutate_attrs: object) -> bytes:
-    """Re-sign a message after ``mutate_attrs`` rewrote its signed attribute bytes."""
-    info = cms.ContentInfo.load(message)
-    signer_info = info["content"]["signer_infos"][0]
-    attrs_der = b"\x31" + signer_info["signed_attrs"].dump()[1:]
-    new_attrs = mutate_attrs(attrs_der)  # type: ignore[operator]
-    signer = load_signer(client.key_der, client.certificate)
-    signature = signer.sign(new_attrs, DigestAlgorithm.SHA256, SignatureScheme.RSA_PKCS1V15)
-    if len(new_attrs) == len(attrs_der):
-        # Splice the bytes: re-encoding through asn1crypto would re-sort the SET.
-        old_signature = bytes(signer_info["signature"].native)
-        return message.replace(b"\xa0" + attrs_der[1:], b"\xa0" + new_attrs[1:]).replace(
-            old_signature, signature
-        )
-    loaded = ScepAttributes.load(new_attrs)
-    signer_info["signed_attrs"] = loaded
-    signer_info["signature"] = signature
-    return bytes(info.dump(force=True))
 
 
 def test_output_is_der(client: DemoIdentity, ca: DemoIdentity) -> None:
@@ -148,9 +130,9 @@ def test_unsorted_signed_attributes_verify_over_received_bytes(client: DemoIdent
     def reverse(attrs_der: bytes) -> bytes:
         children = list(ScepAttributes.load(attrs_der))
         body = b"".join(child.dump() for child in reversed(children))
-        return b"\x31" + _length(len(body)) + body
+        return b"\x31" + der_length(len(body)) + body
 
-    message = _resign(_signed(client), client, reverse)
+    message = resign(_signed(client), client, reverse)
     parsed = parse_signed_data(message)
     der = parsed.signer_infos[0].signed_attrs_der
     assert der is not None
@@ -179,7 +161,7 @@ def test_content_type_attribute_rules(client: DemoIdentity) -> None:
         kept = [a for a in ScepAttributes.load(attrs_der) if a["type"].native != "content_type"]
         return bytes(ScepAttributes(kept).dump(force=True))
 
-    message = _resign(_signed(client), client, drop_content_type)
+    message = resign(_signed(client), client, drop_content_type)
     with pytest.raises(VerificationError, match="contentType"):
         verify_signed_data(parse_signed_data(message), backend=BACKEND, algorithms=DEFAULT_POLICY)
 
@@ -188,7 +170,7 @@ def test_content_type_attribute_rules(client: DemoIdentity) -> None:
         extra = [a.copy() for a in attrs if a["type"].native == "message_digest"]
         return bytes(ScepAttributes(attrs + extra).dump(force=True))
 
-    message = _resign(_signed(client), client, duplicate_digest)
+    message = resign(_signed(client), client, duplicate_digest)
     with pytest.raises(VerificationError, match="more than once"):
         verify_signed_data(parse_signed_data(message), backend=BACKEND, algorithms=DEFAULT_POLICY)
 
@@ -392,12 +374,6 @@ def test_absent_encrypted_content(ca: DemoIdentity) -> None:
             backend=BACKEND,
             algorithms=DEFAULT_POLICY,
         )
-
-
-def _length(n: int) -> bytes:
-    from pyscep._der import der_length
-
-    return der_length(n)
 
 
 def test_the_signer_is_the_callers_copy_of_an_embedded_certificate() -> None:

@@ -23,7 +23,7 @@ from pyscep.cms.enveloped import build_enveloped_data, decrypt_envelope, parse_e
 from pyscep.cms.signed import build_signed_data, parse_signed_data, verify_signed_data
 from pyscep.findings import FindingCode
 from pyscep.testing import DemoIdentity
-from tests.helpers import openssl, pem_cert, pem_key
+from tests.support.helpers import openssl, pem_cert, pem_key
 
 pytestmark = pytest.mark.external
 

@@ -1,6 +1,6 @@
 """The DER fast path against asn1crypto, its differential oracle.
 
-`pyscep._der_reader` (with `cms._signed_reader` and `cms._enveloped_reader`)
+`pyscep._der_reader` (with `cms.signed._reader` and `cms.enveloped._reader`)
 reads canonical DER of the usual envelope shapes and steps aside for the rest.
 Every test here parses the same input twice, once as shipped and once with the
 fast path switched off (`pyscep._parser_switch.asn1crypto_only`), and requires
@@ -38,8 +38,9 @@ from pyscep._parser_switch import (
     asn1crypto_only,
     count_paths,
 )
-from pyscep.cms import _enveloped_reader, _signed_reader
+from pyscep.cms.enveloped import _reader as _enveloped_reader
 from pyscep.cms.enveloped import parse_enveloped_data
+from pyscep.cms.signed import _reader as _signed_reader
 from pyscep.cms.signed import parse_signed_data, parse_signed_envelope
 from pyscep.limits import DEFAULT_LIMITS
 from pyscep.messages import parse_pki_message

@@ -28,8 +28,8 @@ from pyscep.cms.signed import build_signed_data, default_scheme, parse_signed_da
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.messages.attributes import ScepAttributes, attribute_ders
 from pyscep.testing import SeededBackend, make_identity
-from tests import asn1_reference
-from tests.helpers import NOW
+from tests.support import asn1_reference
+from tests.support.helpers import NOW
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The oracle (untyped: it is asn1crypto all the way down).

@@ -18,7 +18,7 @@ from pyscep.messages.pkimessage import (
 )
 from pyscep.testing import fixed_keys, fuzz_one_input
 from pyscep.testing import strategies as scep_st
-from tests.helpers import NOW
+from tests.support.helpers import NOW
 
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 

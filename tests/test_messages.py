@@ -50,7 +50,7 @@ from pyscep.messages.pkimessage import (
     verify_request,
 )
 from pyscep.testing import DemoIdentity, make_identity
-from tests.helpers import NOW, current_time, make_csr, openssl, pem_cert, pem_key
+from tests.support.helpers import NOW, current_time, make_csr, openssl, pem_cert, pem_key
 
 CA = make_identity("pyscep message CA", now=NOW, ca=True)
 DEVICE = make_identity("device", now=NOW)
@@ -470,14 +470,15 @@ def test_ber_and_unsorted_attributes_are_reported_and_still_verify() -> None:
     assert FindingCode.BER_INDEFINITE_LENGTH in {f.code for f in message.findings}
     # A peer's signed attributes in non-DER order, signed as they are.
     from pyscep._asn1 import ScepAttributes as Asn1Attributes
-    from tests.test_cms_engine import _length, _resign
+    from pyscep._der_writer import length
+    from tests.support.cms import resign
 
     def reverse(attrs_der: bytes) -> bytes:
         children = list(Asn1Attributes.load(attrs_der))
         body = b"".join(child.dump() for child in reversed(children))
-        return b"\x31" + _length(len(body)) + body
+        return b"\x31" + length(len(body)) + body
 
-    unsorted = _resign(der, DEVICE, reverse)
+    unsorted = resign(der, DEVICE, reverse)
     message = verify_request(parse_pki_message(unsorted))
     assert FindingCode.UNSORTED_SIGNED_ATTRIBUTES in {f.code for f in message.findings}
 

@@ -20,8 +20,8 @@ from pyscep import Certificate, load_private_key
 from pyscep.cli import main
 from pyscep.monitor import run as monitor_run
 from pyscep.testing import make_identity
-from tests.helpers import openssl
-from tests.test_serve import CHALLENGE, Served
+from tests.support.helpers import openssl
+from tests.support.served import CHALLENGE, Served
 
 
 def _enroll(server: Served, directory: Path) -> None:

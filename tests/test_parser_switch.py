@@ -22,9 +22,9 @@ from pyscep._parser_switch import (
     fast_path_on,
     read_fast,
 )
-from pyscep.cms._signed_reader import read_signed_data
 from pyscep.cms.enveloped import parse_enveloped_data
 from pyscep.cms.signed import parse_signed_data, parse_signed_envelope
+from pyscep.cms.signed._reader import read_signed_data
 from pyscep.limits import DEFAULT_LIMITS
 from pyscep.messages import CertificationRequest, parse_pki_message
 from pyscep.messages._csr_reader import read_request

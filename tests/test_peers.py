@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pyscep import Certificate
-from tests.helpers import openssl
+from tests.support.helpers import openssl
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.peer

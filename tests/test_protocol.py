@@ -77,7 +77,7 @@ from pyscep.protocol.transactions import (
     TransactionState,
 )
 from pyscep.testing import make_identity
-from tests.helpers import NOW
+from tests.support.helpers import NOW
 
 CA = make_identity("Protocol CA", now=NOW, ca=True)
 DEVICE_KEY = pyscep.load_private_key(make_identity("device", now=NOW).key_der)

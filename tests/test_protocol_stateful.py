@@ -44,7 +44,7 @@ from pyscep.protocol import (
 )
 from pyscep.protocol._client_state import TRANSITIONS
 from pyscep.testing import make_identity
-from tests.helpers import NOW
+from tests.support.helpers import NOW
 
 CA = make_identity("Stateful CA", now=NOW, ca=True)
 KEYS = [pyscep.load_private_key(make_identity(f"device {i}", now=NOW).key_der) for i in range(2)]

@@ -22,7 +22,7 @@ import pyscep
 from pyscep import messages as scep
 from pyscep.policy import PublicKeyView
 from pyscep.testing import make_identity
-from tests.helpers import current_time
+from tests.support.helpers import current_time
 
 NOW = current_time()
 RSA = make_identity("values-rsa", now=NOW, ca=True)

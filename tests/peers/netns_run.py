@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -30,7 +28,8 @@ from pyscep.messages.ca import parse_ca_certificates
 from pyscep.messages.caps import CACaps, negotiate
 from pyscep.messages.pkimessage import decrypt_pki_message, parse_pki_message, verify_cert_rep
 from pyscep.testing import make_identity
-from tests.helpers import make_csr, pem_cert, pem_key
+from tests.support.helpers import make_csr, pem_cert, pem_key
+from tests.support.postgres import start_postgres
 
 PORT = 18080
 URL = f"http://127.0.0.1:{PORT}/scep"
@@ -664,42 +663,9 @@ def certmonger(work: Path) -> dict[str, Any]:
     return results
 
 
-def _postgres(work: Path) -> tuple[str, Callable[[], None]]:
-    """A throw-away PostgreSQL server (Debian's), on a Unix socket only; its URL and a stop."""
-    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
-    # Outside WORK: the postgres user must reach it (pytest's tmp is 0700).
-    base = Path(tempfile.mkdtemp(prefix="pyscep-pg-"))
-    base.chmod(0o755)
-    data, socket_dir = base / "data", base / "socket"
-    socket_dir.mkdir()
-    shutil.chown(base, "postgres")
-    shutil.chown(socket_dir, "postgres")
-
-    def as_postgres(*command: str) -> None:
-        # No pipes: the server started by pg_ctl would hold them open.
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *command],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=120,
-        )
-
-    as_postgres(str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "scep")
-    options = f"-k {socket_dir} -c listen_addresses='' -p 5433"
-    log = str(base / "postgres.log")
-    as_postgres(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "start")
-
-    def stop() -> None:
-        as_postgres(str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
-
-    return f"postgresql://scep@/postgres?host={socket_dir}&port=5433", stop
-
-
 def gunicorn_load_postgres(work: Path) -> dict[str, Any]:
     """The same load as gunicorn-load, with the state in PostgreSQL."""
-    url, stop_postgres = _postgres(work)
+    url, stop_postgres = start_postgres()
     os.environ["PYSCEP_STATE_URL"] = url
     try:
         result = gunicorn_load(work)

@@ -1,9 +1,11 @@
 """The CMS layer under the SCEP messages: public, documented, provisional.
 
-- `signed`: SignedData build, parse and verify (RFC 5652 section 5).
-- `enveloped`: EnvelopedData build, parse, open (RFC 5652 section 6), with
-  key-transport, key-agreement (`key_agreement`, RFC 5753) and password
-  (`password`, RFC 3211) recipients.
+- `signed`: SignedData (RFC 5652 section 5), its values (`signed.values`)
+  and one module per step: `signed.build`, `signed.parse`, `signed.verify`.
+- `enveloped`: EnvelopedData (RFC 5652 section 6), its values
+  (`enveloped.values`) and one module per step: `enveloped.build`,
+  `enveloped.parse`, `enveloped.open`; with key-transport, key-agreement
+  (`key_agreement`, RFC 5753) and password (`password`, RFC 3211) recipients.
 - `degenerate`: certs-only SignedData (RFC 8894 section 3.4).
 
 Stability: provisional until 1.0 (names may change in a minor release, and
@@ -18,18 +20,15 @@ for malformed input; checks raise `VerificationError`,
 from __future__ import annotations
 
 from pyscep.cms.degenerate import CertsOnly, build_certs_only, parse_certs_only
-from pyscep.cms.enveloped import (
-    ParsedEnvelope,
-    RecipientView,
-    build_enveloped_data,
+from pyscep.cms.enveloped.build import build_enveloped_data, recipient_problem, signature_only
+from pyscep.cms.enveloped.open import (
     decrypt_envelope,
     key_transport_of,
     open_with_key,
     open_with_password,
-    parse_enveloped_data,
-    recipient_problem,
-    signature_only,
 )
+from pyscep.cms.enveloped.parse import parse_enveloped_data
+from pyscep.cms.enveloped.values import ParsedEnvelope, RecipientView
 from pyscep.cms.key_agreement import KeyAgreement, check_key_agreement, open_key_agreement
 from pyscep.cms.password import (
     DEFAULT_ITERATIONS,
@@ -38,16 +37,15 @@ from pyscep.cms.password import (
     check_password_parameters,
     open_password_recipient,
 )
-from pyscep.cms.signed import (
+from pyscep.cms.signed.build import build_signed_data
+from pyscep.cms.signed.parse import parse_signed_data, parse_signed_envelope
+from pyscep.cms.signed.values import (
     MAX_CERTIFICATES,
     ParsedSignedData,
     ParsedSignerInfo,
     VerifiedSignedData,
-    build_signed_data,
-    parse_signed_data,
-    parse_signed_envelope,
-    verify_signed_data,
 )
+from pyscep.cms.signed.verify import verify_signed_data
 
 __all__ = [
     "DEFAULT_ITERATIONS",

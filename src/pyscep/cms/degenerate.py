@@ -18,7 +18,7 @@ from pyscep.errors import ParseError
 from pyscep.findings import Finding
 from pyscep.limits import DEFAULT_LIMITS, Limits
 
-from .signed import parse_signed_data
+from .signed.parse import parse_signed_data
 
 __all__ = ["CertsOnly", "build_certs_only", "parse_certs_only"]
 

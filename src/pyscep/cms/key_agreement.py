@@ -49,10 +49,10 @@ class KeyAgreement:
     originator_curve: str | None
     #: user keying material, when sent.
     ukm: bytes | None
-    #: The keyEncryptionAlgorithm OID (dhSinglePass-*), and the KDF hash it implies.
+    #: The keyEncryptionAlgorithm OID (``dhSinglePass-*``), and the KDF hash it implies.
     scheme_oid: str
     kdf_digest: str | None
-    #: The key wrap OID (id-aes*-wrap), and its key size.
+    #: The key wrap OID (``id-aes*-wrap``), and its key size.
     wrap_oid: str | None
     wrap_key_size: int | None
 

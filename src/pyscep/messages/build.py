@@ -37,7 +37,8 @@ from pyscep.messages.attributes import ScepAttributes, attribute_ders
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
 from pyscep.messages.identifiers import new_nonce, transaction_id_for_key
 from pyscep.messages.options import DEFAULT_OPTIONS, MessageOptions
-from pyscep.messages.pkimessage import PKIMessage, parse_pki_message
+from pyscep.messages.pkimessage.parse import parse_pki_message
+from pyscep.messages.pkimessage.values import PKIMessage
 from pyscep.messages.reply import ReplyTo
 
 __all__ = [

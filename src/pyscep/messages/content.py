@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -131,8 +131,9 @@ class CertificationRequest:
     def __post_init__(self) -> None:
         # Frozen: every field is read from der, once, here, before the value is
         # seen; so ``replace(request, der=other)`` reads the other request.
-        for name, value in _read_request(self.der)._asdict().items():
-            object.__setattr__(self, name, value)
+        read = _read_request(self.der)
+        for derived in fields(self)[1:]:  # every field but der
+            object.__setattr__(self, derived.name, getattr(read, derived.name))
 
     @cached_property
     def subject(self) -> str:

@@ -41,15 +41,10 @@ from pyscep.errors import ParseError, ScepError
 from pyscep.http import decode_get_message, query_parameter
 from pyscep.messages.caps import CACaps
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
-from pyscep.messages.pkimessage import (
-    DecryptedContent,
-    PKIMessage,
-    UnverifiedPKIMessage,
-    content_of,
-    parse_pki_message,
-    verify_cert_rep,
-    verify_request,
-)
+from pyscep.messages.pkimessage.decrypt import content_of
+from pyscep.messages.pkimessage.parse import parse_pki_message
+from pyscep.messages.pkimessage.values import DecryptedContent, PKIMessage, UnverifiedPKIMessage
+from pyscep.messages.pkimessage.verify import verify_cert_rep, verify_request
 
 __all__ = ["Inspection", "describe_certificate", "inspect_payload"]
 

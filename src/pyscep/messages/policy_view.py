@@ -9,7 +9,7 @@ from __future__ import annotations
 from pyscep.certificate import Certificate
 from pyscep.errors import LocalProtocolError
 from pyscep.messages.content import CertificationRequest
-from pyscep.messages.pkimessage import PKIMessage, UnverifiedPKIMessage
+from pyscep.messages.pkimessage.values import PKIMessage, UnverifiedPKIMessage
 from pyscep.policy import ChallengeVerdict, DistinguishedName, PublicKeyView, RequestView
 
 __all__ = ["policy_request_view"]

@@ -10,7 +10,7 @@ from pyscep.certificate import Certificate
 from pyscep.errors import LocalProtocolError, ScepError
 
 if TYPE_CHECKING:
-    from pyscep.messages.pkimessage import PKIMessage
+    from pyscep.messages.pkimessage.values import PKIMessage
 
 __all__ = ["ReplyTo", "answerable"]
 

@@ -1,10 +1,12 @@
 """The server-side decision: ISSUE, PENDING or REJECT for an enrollment or renewal.
 
 Rules run in a fixed order and each leaves a trace entry; the last entry is
-the rule that decided. The order matters for security: the message type and
-the signature come first and the inventory only afterwards (an attacker
-learns nothing about certificates by sending badly signed requests), and a
-challenge is waived only once a renewal has authenticated.
+the rule that decided. The order, written here, matters for security: the
+message type and the signature come first and the inventory only afterwards
+(an attacker learns nothing about certificates by sending badly signed
+requests), and a challenge is waived only once a renewal has authenticated.
+Each rule is a step of `pyscep.policy._rules`; what they decide is a
+`pyscep.policy.decision.Decision`.
 """
 
 from __future__ import annotations
@@ -16,58 +18,15 @@ from datetime import datetime
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, get_backend
-from pyscep.enums import FailInfo, MessageType
+from pyscep.enums import FailInfo
 from pyscep.errors import ScepError
-from pyscep.policy.config import EnrollmentMode, OutsideWindow, PolicyConfig
-from pyscep.policy.decision import Action, Classification, Decision, Outcome, TraceEntry
+from pyscep.policy import _rules as rules
+from pyscep.policy.config import PolicyConfig
+from pyscep.policy.decision import Classification, Decision, Outcome, TraceEntry
 from pyscep.policy.identity import DistinguishedName, NamePattern
-from pyscep.policy.inputs import (
-    CertificateStatus,
-    ChallengeOutcome,
-    Inventory,
-    InventoryRecord,
-    RequestView,
-    SignerView,
-)
-from pyscep.policy.provenance import issuing_ca
+from pyscep.policy.inputs import Inventory, RequestView, SignerView
 
 __all__ = ["decide_before_decrypting", "evaluate"]
-
-_ENROLLMENT_TYPES = (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ)
-
-
-class _Decided(Exception):  # noqa: N818 - control flow, not an error
-    """Internal: a rule settled the decision."""
-
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(decision.action.value)
-        self.decision = decision
-
-
-class _Run:
-    """One evaluation: the trace so far and how the request is classified."""
-
-    def __init__(self) -> None:
-        self.trace: list[TraceEntry] = []
-        self.classification = Classification.UNCLASSIFIED
-
-    def note(self, rule: str, outcome: Outcome, detail: str) -> None:
-        self.trace.append(TraceEntry(rule, outcome, detail))
-
-    def passed(self, rule: str, detail: str) -> None:
-        self.note(rule, Outcome.PASS, detail)
-
-    def reject(self, rule: str, fail_info: FailInfo, detail: str) -> _Decided:
-        self.note(rule, Outcome.FAIL, detail)
-        return _Decided(
-            Decision(
-                Action.REJECT,
-                self.classification,
-                tuple(self.trace),
-                fail_info=fail_info,
-                fail_info_text=detail,
-            )
-        )
 
 
 def evaluate(
@@ -86,13 +45,13 @@ def evaluate(
     certificate (the provenance check). Never raises for a decision: input
     that cannot be read is a rejection that says why.
     """
-    run = _Run()
+    run = rules.Run()
     try:
         decision = _evaluate(
             run, request, config, inventory, ca_certificates, now, get_backend(backend), algorithms
         )
         return _requested_terms(decision, request, config)
-    except _Decided as decided:
+    except rules.Decided as decided:
         return decided.decision
     except ScepError as exc:
         # An unreadable certificate (the signer is attacker-supplied) is an
@@ -102,7 +61,7 @@ def evaluate(
 
 
 def _evaluate(
-    run: _Run,
+    run: rules.Run,
     request: RequestView,
     config: PolicyConfig,
     inventory: Inventory,
@@ -112,20 +71,20 @@ def _evaluate(
     algorithms: AlgorithmPolicy,
 ) -> Decision:
     kind = request.message_type
-    _type_and_signature(run, kind, request.signature_verified)
-    _check_key(run, request, config)
+    rules.type_and_signature(run, kind, request.signature_verified)
+    rules.check_key(run, request, config)
 
     signer = request.signer
-    if _trusted_ra(run, signer, config):
-        return _on_behalf(run, request, config, inventory, waiver="authorized by a trusted RA")
-    ca = _provenance(run, signer, cas, backend, algorithms)
+    if rules.trusted_ra(run, signer, config):
+        return rules.on_behalf(run, request, config, inventory, waiver="authorized by a trusted RA")
+    ca = rules.provenance(run, signer, cas, backend, algorithms)
     if ca is None:
-        return _initial(run, request, config, inventory, kind)
-    record = _check_signer(run, signer, config, inventory, now)
+        return rules.initial(run, request, config, inventory, kind)
+    record = rules.check_signer(run, signer, config, inventory, now)
     signer_dn = DistinguishedName.from_certificate(signer)
     if signer_dn.matches(request.subject, config.renewal_rdn_match):
         run.passed("identity", f"signer and request match on {','.join(config.renewal_rdn_match)}")
-        return _renewal(run, request, config, inventory, now, record)
+        return rules.renewal(run, request, config, inventory, now, record)
     # Structured match: a CN holding ", O=Trusted RA" is one value, never three RDNs.
     enroller = next(
         (p for p in config.on_behalf_enrollers if NamePattern.parse(p).matches(signer_dn)), None
@@ -137,7 +96,7 @@ def _evaluate(
             f"signer {signer_dn} does not match the requested {request.subject}",
         )
     run.passed("on-behalf", f"signer {signer_dn} is an authorized enroller ({enroller})")
-    return _on_behalf(run, request, config, inventory)
+    return rules.on_behalf(run, request, config, inventory)
 
 
 def _requested_terms(decision: Decision, request: RequestView, config: PolicyConfig) -> Decision:
@@ -189,319 +148,17 @@ def decide_before_decrypting(
     CAs is refused without opening its envelope. Its trace is the same
     `evaluate` would give up to that rule.
     """
-    run = _Run()
+    run = rules.Run()
     try:
-        _type_and_signature(run, view.message_type, view.signature_verified)
-        if _trusted_ra(run, view.signer, config):
+        rules.type_and_signature(run, view.message_type, view.signature_verified)
+        if rules.trusted_ra(run, view.signer, config):
             return None  # the RA vouches; the CSR decides the rest
-        ca = _provenance(run, view.signer, ca_certificates, get_backend(backend), algorithms)
+        ca = rules.provenance(run, view.signer, ca_certificates, get_backend(backend), algorithms)
         if ca is not None:
-            _check_signer(run, view.signer, config, inventory, now)
-    except _Decided as decided:
+            rules.check_signer(run, view.signer, config, inventory, now)
+    except rules.Decided as decided:
         return decided.decision
     except ScepError as exc:
         fail_info = exc.fail_info if exc.fail_info is not None else FailInfo.BAD_REQUEST
         return run.reject("readable-input", fail_info, f"unreadable input: {exc}").decision
     return None
-
-
-def _type_and_signature(run: _Run, kind: MessageType, verified: bool) -> None:
-    if kind not in _ENROLLMENT_TYPES:
-        raise run.reject(
-            "message-type",
-            FailInfo.BAD_REQUEST,
-            f"{kind.rfc_name} is not an enrollment or renewal request",
-        )
-    run.passed("message-type", kind.rfc_name)
-    if not verified:
-        raise run.reject(
-            "signature", FailInfo.BAD_MESSAGE_CHECK, "the request signature did not verify"
-        )
-    run.passed("signature", "the request signature verified")
-
-
-def _trusted_ra(run: _Run, signer: Certificate, config: PolicyConfig) -> bool:
-    """Is the signer a configured RA certificate (trusted by its fingerprint, not its name)?"""
-    if signer.sha256_fingerprint.hex() not in config.trusted_ras:
-        return False
-    run.passed("trusted-ra", f"signed by the trusted RA {signer.subject!r}")
-    return True
-
-
-def _provenance(
-    run: _Run,
-    signer: Certificate,
-    cas: Sequence[Certificate],
-    backend: CryptoBackend,
-    algorithms: AlgorithmPolicy,
-) -> Certificate | None:
-    """The CA that issued the signer; None for a self-signed signer; REJECT otherwise."""
-    ca = issuing_ca(signer, cas, backend, algorithms)
-    if ca is None:
-        if not signer.self_signed:
-            raise run.reject(
-                "signer-provenance",
-                FailInfo.BAD_CERT_ID,
-                f"signer {signer.subject!r} was not issued by one of our CAs",
-            )
-        return None
-    run.passed("signer-provenance", f"signer issued by {ca.subject!r}")
-    return ca
-
-
-def _check_key(run: _Run, request: RequestView, config: PolicyConfig) -> None:
-    key = request.public_key
-    if key.algorithm not in config.allowed_key_algorithms:
-        raise run.reject("key-algorithm", FailInfo.BAD_ALG, f"{key.algorithm} keys are not allowed")
-    minimum = config.minimum_rsa_bits if key.algorithm == "RSA" else config.minimum_ec_bits
-    if key.bits < minimum:
-        raise run.reject(
-            "key-size",
-            FailInfo.BAD_ALG,
-            f"{key.algorithm}-{key.bits} is below the minimum of {minimum} bits",
-        )
-    run.passed("key", f"{key.algorithm}-{key.bits}")
-
-
-def _check_signer(
-    run: _Run, signer: Certificate, config: PolicyConfig, inventory: Inventory, now: datetime
-) -> InventoryRecord:
-    record = inventory.lookup(signer)
-    if record is None:
-        raise run.reject(
-            "signer-status", FailInfo.BAD_CERT_ID, "the signer certificate is not in the inventory"
-        )
-    if record.status is CertificateStatus.REVOKED:
-        raise run.reject("signer-status", FailInfo.BAD_CERT_ID, "the signer certificate is revoked")
-    if now < signer.not_valid_before:
-        raise run.reject(
-            "signer-validity", FailInfo.BAD_TIME, "the signer certificate is not valid yet"
-        )
-    if now > signer.not_valid_after:
-        if now > signer.not_valid_after + config.expired_signer_grace:
-            raise run.reject(
-                "signer-validity", FailInfo.BAD_CERT_ID, "the signer certificate has expired"
-            )
-        run.note("signer-validity", Outcome.INFO, "expired, but within the grace period")
-    else:
-        run.passed("signer-validity", "the signer certificate is valid and not revoked")
-    return record
-
-
-def _challenge(run: _Run, request: RequestView, *, required: bool, waiver: str | None) -> None:
-    verdict = request.challenge
-    # The verdict's own reason goes in the trace: wrong, used, expired, someone else's.
-    if verdict.outcome is ChallengeOutcome.REFUSED:
-        raise run.reject("challenge", FailInfo.BAD_REQUEST, verdict.reason)
-    if verdict.accepted:
-        run.passed("challenge", verdict.reason)
-    elif waiver is not None:
-        run.note("challenge", Outcome.INFO, f"no challenge needed: {waiver}")
-    elif required:
-        raise run.reject("challenge", FailInfo.BAD_REQUEST, "a challenge password is required")
-    else:
-        run.note("challenge", Outcome.INFO, "no challenge, none required")
-
-
-def _common_checks(
-    run: _Run, request: RequestView, config: PolicyConfig, inventory: Inventory
-) -> list[InventoryRecord]:
-    matching = list(inventory.find(request.subject, config.renewal_rdn_match))
-    valid = [r for r in matching if r.status is CertificateStatus.VALID]
-    if request.transaction_id is not None:
-        done = next((r for r in valid if r.request_id == request.transaction_id), None)
-        if done is not None:
-            raise run.reject(
-                "duplicate-transaction",
-                FailInfo.BAD_REQUEST,
-                f"transaction already issued serial {done.certificate.serial_number}",
-            )
-    if len(valid) >= config.max_valid_certificates:
-        raise run.reject(
-            "max-valid-certificates",
-            FailInfo.BAD_REQUEST,
-            f"{len(valid)} valid certificates already match, at most "
-            f"{config.max_valid_certificates} allowed",
-        )
-    run.passed(
-        "max-valid-certificates", f"{len(valid)} valid of {config.max_valid_certificates} allowed"
-    )
-    return valid
-
-
-def _subject_alt_names(run: _Run, request: RequestView, config: PolicyConfig) -> tuple[str, ...]:
-    if config.keep_subject_alt_name:
-        run.note("subject-alt-name", Outcome.INFO, f"kept {len(request.subject_alt_names)} SANs")
-        return request.subject_alt_names
-    if request.subject_alt_names:
-        run.note("subject-alt-name", Outcome.INFO, "requested SANs dropped")
-    return ()
-
-
-def _approve(
-    run: _Run, *, auto: bool, why: str, role: str, ra: str, sans: tuple[str, ...]
-) -> Decision:
-    if auto:
-        run.passed("approval", f"issued automatically: {why}")
-        action = Action.ISSUE
-    else:
-        run.note("approval", Outcome.INFO, "left for manual approval")
-        action = Action.PENDING
-    return Decision(
-        action, run.classification, tuple(run.trace), role=role, ra=ra, subject_alt_names=sans
-    )
-
-
-def _new_identity(
-    run: _Run, request: RequestView, config: PolicyConfig, *, auto: bool, why: str
-) -> Decision:
-    """Approval of an identity we have not issued to before: the default role and RA."""
-    run.note("role", Outcome.INFO, "defaults for a new enrollment")
-    return _approve(
-        run,
-        auto=auto,
-        why=why,
-        role=config.default_role,
-        ra=config.default_ra,
-        sans=_subject_alt_names(run, request, config),
-    )
-
-
-def _initial(
-    run: _Run,
-    request: RequestView,
-    config: PolicyConfig,
-    inventory: Inventory,
-    kind: MessageType,
-) -> Decision:
-    run.classification = Classification.INITIAL
-    if kind is MessageType.RENEWAL_REQ:
-        raise run.reject(
-            "renewal-authentication",
-            FailInfo.BAD_MESSAGE_CHECK,
-            "a RenewalReq must be signed by the certificate being renewed",
-        )
-    if request.signer.public_key_der != request.public_key.der:
-        raise run.reject(
-            "proof-of-possession",
-            FailInfo.BAD_MESSAGE_CHECK,
-            "the self-signed signer's key is not the requested key",
-        )
-    run.passed("proof-of-possession", "self-signed with the requested key")
-    mode = config.allow_enrollment
-    if mode is EnrollmentMode.VALIDSIGNATURE:
-        raise run.reject(
-            "allow-enrollment",
-            FailInfo.BAD_REQUEST,
-            "only requests signed by one of our certificates are accepted",
-        )
-    if mode is EnrollmentMode.NO and not inventory.find(request.subject, config.renewal_rdn_match):
-        raise run.reject(
-            "allow-enrollment",
-            FailInfo.BAD_REQUEST,
-            f"no certificate exists yet for {request.subject}",
-        )
-    run.passed("allow-enrollment", f"ScepAllowEnrollment {mode.value}")
-    _challenge(run, request, required=config.require_challenge, waiver=None)
-    _common_checks(run, request, config, inventory)
-    # Only a checked challenge authorizes an issue without the operator: a request
-    # that brought none (where none is required) waits for approval.
-    auto = config.auto_approve_enrollment and request.challenge.accepted
-    return _new_identity(run, request, config, auto=auto, why="ScepAutoApproveEnrollment")
-
-
-def _renewal(
-    run: _Run,
-    request: RequestView,
-    config: PolicyConfig,
-    inventory: Inventory,
-    now: datetime,
-    record: InventoryRecord,
-) -> Decision:
-    signer = request.signer
-    same_key = signer.public_key_der == request.public_key.der
-    run.classification = Classification.RENEWAL if same_key else Classification.REKEY
-    if not config.allow_renewal:
-        raise run.reject("allow-renewal", FailInfo.BAD_REQUEST, "renewal is not allowed")
-    run.passed("allow-renewal", "ScepAllowRenewal YES")
-    if same_key and config.require_new_key:
-        raise run.reject("new-key", FailInfo.BAD_REQUEST, "a renewal must use a new key")
-    run.passed("new-key", "same key allowed" if same_key else "new key")
-    _no_identity_drift(run, request, config)
-    window = config.renewal_window
-    auto = config.auto_approve
-    if window is not None and signer.not_valid_after - now > window:
-        detail = f"more than {window.days} days before the signer expires"
-        if config.outside_window is OutsideWindow.REJECT:
-            raise run.reject("renewal-window", FailInfo.BAD_REQUEST, detail)
-        run.note("renewal-window", Outcome.INFO, detail + ": manual approval")
-        auto = False
-    else:
-        run.passed("renewal-window", "inside the renewal window" if window else "no window set")
-    waiver = "renewal authenticated by its signer" if config.waive_challenge_on_renewal else None
-    _challenge(run, request, required=True, waiver=waiver)
-    valid = _common_checks(run, request, config, inventory)
-    role, ra = _inherited(run, valid or [record])
-    return _approve(
-        run,
-        auto=auto,
-        why="ScepAutoApprove",
-        role=role,
-        ra=ra,
-        sans=_subject_alt_names(run, request, config),
-    )
-
-
-def _no_identity_drift(run: _Run, request: RequestView, config: PolicyConfig) -> None:
-    signer = request.signer
-    if config.keep_subject_alt_name and request.subject_alt_names:
-        old = set(signer.subject_alt_names)
-        added = [san for san in request.subject_alt_names if san not in old]
-        if added:
-            raise run.reject(
-                "identity-drift", FailInfo.BAD_REQUEST, f"the renewal adds subjectAltNames {added}"
-            )
-    if request.extended_key_usages is not None:
-        old_ekus = signer.extended_key_usages
-        if old_ekus is not None and not request.extended_key_usages <= old_ekus:
-            raise run.reject(
-                "identity-drift", FailInfo.BAD_REQUEST, "the renewal widens the extended key usage"
-            )
-    run.passed("identity-drift", "no new names or usages")
-
-
-def _inherited(run: _Run, records: Sequence[InventoryRecord]) -> tuple[str, str]:
-    newest = max(records, key=lambda r: r.certificate.not_valid_before)
-    run.note(
-        "role",
-        Outcome.INFO,
-        f"inherited from serial {newest.certificate.serial_number}: "
-        f"role {newest.role!r}, RA {newest.ra!r}",
-    )
-    return newest.role, newest.ra
-
-
-def _on_behalf(
-    run: _Run,
-    request: RequestView,
-    config: PolicyConfig,
-    inventory: Inventory,
-    *,
-    waiver: str = "signed by an authorized enroller",
-) -> Decision:
-    """A request made for someone else: the subject is the CSR's, never the signer's."""
-    run.classification = Classification.ON_BEHALF
-    if config.allow_enrollment is EnrollmentMode.NO and not inventory.find(
-        request.subject, config.renewal_rdn_match
-    ):
-        raise run.reject(
-            "allow-enrollment",
-            FailInfo.BAD_REQUEST,
-            f"no certificate exists yet for {request.subject}",
-        )
-    run.passed("allow-enrollment", f"ScepAllowEnrollment {config.allow_enrollment.value}")
-    _challenge(run, request, required=False, waiver=waiver)
-    _common_checks(run, request, config, inventory)
-    return _new_identity(
-        run, request, config, auto=config.auto_approve, why="ScepAutoApprove (authorized enroller)"
-    )

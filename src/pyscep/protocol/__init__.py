@@ -2,12 +2,18 @@
 
 - `pyscep.protocol.client`: `ScepClient`, the client's state machine;
 - `pyscep.protocol.server`: `ScepResponder`, one HTTP request in, one event out;
+- `pyscep.protocol.config`: what the application configures both with, as values
+  (`PollSchedule`, `ResponderConfig`, `CertificateIssuer`);
 - `pyscep.protocol.events`: what both tell the application, as frozen values;
 - `pyscep.protocol.transactions`: what a server remembers, and its lifecycle table;
 - `pyscep.protocol.challenges`: challenge passwords, static, one-time or the application's;
 - `pyscep.protocol.profiles`: how real peers differ, as named values.
 
-Every public name of those modules is importable from here too.
+Every public name of those modules is importable from here too. The machines'
+steps sit beside them in private modules: `_client_state` (the client's states
+and table), `_client_requests` and `_client_replies` (what it sends, how it
+reads the answers), `_server_requests` and `_server_replies` (what the
+responder reads from a request, the CertReps it answers with).
 """
 
 from __future__ import annotations
@@ -32,11 +38,8 @@ from pyscep.protocol.challenges import (
     new_challenge,
     require_secret,
 )
-from pyscep.protocol.client import (
-    ClientState,
-    PollSchedule,
-    ScepClient,
-)
+from pyscep.protocol.client import ClientState, ScepClient
+from pyscep.protocol.config import CertificateIssuer, PollSchedule, ResponderConfig
 from pyscep.protocol.events import (
     Answered,
     CACertificatesReceived,
@@ -73,11 +76,7 @@ from pyscep.protocol.profiles import (
     InteropProfile,
     Renewal,
 )
-from pyscep.protocol.server import (
-    CertificateIssuer,
-    ResponderConfig,
-    ScepResponder,
-)
+from pyscep.protocol.server import ScepResponder
 from pyscep.protocol.transactions import (
     CLAIM_LEASE,
     TRANSITIONS,

@@ -15,19 +15,20 @@ echoed, bad signature, wrong Content-Type) moves the client to FAILED with a
 `ProtocolFailed` event. An issued certificate is accepted (`CertificateIssued`)
 only when it is for the requested key and subject, signed by the CA of
 GetCACert and valid at ``now``; any other is `CertificateRefused`, with why.
+
+The requests are built in `pyscep.protocol._client_requests`, the replies
+judged in `pyscep.protocol._client_replies`; `PollSchedule` lives in
+`pyscep.protocol.config` (and is importable from here).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 
 from pyscep._deprecation import renamed
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
-from pyscep.certificate import Certificate, names_equal
-from pyscep.cms.enveloped import signature_only
-from pyscep.crypto import KeyPair, PrivateKey, get_backend
-from pyscep.crypto.signed_object import is_issued_by
+from pyscep.crypto import KeyPair, PrivateKey
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.errors import (
     LocalProtocolError,
@@ -40,27 +41,21 @@ from pyscep.messages import (
     CACaps,
     CACertificates,
     CertificationRequest,
-    CertsOnly,
     DecryptedContent,
     IssuerAndSerial,
-    IssuerAndSubject,
-    MessageOptions,
     Negotiated,
     PKIMessage,
-    build_cert_poll,
-    build_pkcs_req,
-    build_request,
     decrypt_pki_message,
     negotiate,
     parse_ca_certificates,
     parse_next_ca_certificates,
-    parse_pki_message,
     self_signed_signer,
-    transaction_id_for_key,
-    verify_cert_rep,
 )
+from pyscep.protocol import _client_replies as incoming
+from pyscep.protocol import _client_requests as outgoing
 from pyscep.protocol import _client_state as st
 from pyscep.protocol._client_state import Call, ClientState, Outcome
+from pyscep.protocol.config import PollSchedule
 from pyscep.protocol.events import (
     CACertificatesReceived,
     CapabilitiesReceived,
@@ -105,25 +100,8 @@ def __getattr__(name: str) -> object:
     return renamed(__name__, name, _RENAMES, globals())
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PollSchedule:
-    """When to poll a PENDING request: ``first``, then ``factor`` times longer each time
-    (at most ``maximum``), giving up ``give_up_after`` the first PENDING."""
-
-    first: timedelta = timedelta(seconds=30)
-    factor: float = 2.0
-    maximum: timedelta = timedelta(hours=1)
-    give_up_after: timedelta = timedelta(days=7)
-
-    def delay(self, attempt: int) -> timedelta:
-        """How long to wait before poll number ``attempt`` (0 for the first)."""
-        longest = self.maximum.total_seconds()
-        try:
-            seconds = self.first.total_seconds() * self.factor**attempt
-        except OverflowError:  # a float can be larger than any wait
-            seconds = longest
-        # Capped as seconds: a timedelta that large would not exist.
-        return timedelta(seconds=min(seconds, longest))
+#: The default `PollSchedule` (one value, shared: it is frozen).
+_DEFAULT_POLL_SCHEDULE = PollSchedule()
 
 
 class ScepClient:
@@ -141,7 +119,7 @@ class ScepClient:
         algorithms: AlgorithmPolicy = DEFAULT_POLICY,
         profile: InteropProfile = STRICT,
         ca_fingerprint: bytes | None = None,
-        poll_schedule: PollSchedule = PollSchedule(),
+        poll_schedule: PollSchedule = _DEFAULT_POLL_SCHEDULE,
         allow_subject_rewrite: bool = False,
     ) -> None:
         self.path = path
@@ -226,16 +204,7 @@ class ScepClient:
         # Refuse, before anything is sent, what the CA is known to answer with
         # algorithms this client's policy refuses: the CA may issue and the
         # certificate would then be unreadable.
-        try:
-            if self.profile.reply_cipher is not None:
-                self.algorithms.check_cipher(self.profile.reply_cipher)
-            if self.profile.reply_digest is not None:
-                self.algorithms.check_digest(self.profile.reply_digest)
-        except UnsupportedAlgorithmError as exc:
-            raise UnsupportedAlgorithmError(
-                f"the {self.profile.name} profile says this CA answers with an algorithm"
-                f" your policy refuses ({exc}); allow it before enrolling"
-            ) from None
+        outgoing.check_reply_algorithms(self.profile, self.algorithms)
         return ready
 
     # --- calls: each returns the request to send ------------------------------
@@ -287,12 +256,18 @@ class ScepClient:
     def get_cert(self, wanted: IssuerAndSerial, keys: KeyPair) -> HTTPRequest:
         """GetCert for the certificate ``wanted`` names, signed with ``keys``."""
         ready = self._requests_from(Call.GET_CERT)
-        return self._query(ready, Call.GET_CERT, MessageType.GET_CERT, wanted, keys)
+        querying = outgoing.query(
+            ready, MessageType.GET_CERT, wanted, keys, algorithms=self.algorithms
+        )
+        return self._send(Call.GET_CERT, ready, querying, None)
 
     def get_crl(self, wanted: IssuerAndSerial, keys: KeyPair) -> HTTPRequest:
         """GetCRL for the CRL covering ``wanted``, signed with ``keys``."""
         ready = self._requests_from(Call.GET_CRL)
-        return self._query(ready, Call.GET_CRL, MessageType.GET_CRL, wanted, keys)
+        querying = outgoing.query(
+            ready, MessageType.GET_CRL, wanted, keys, algorithms=self.algorithms
+        )
+        return self._send(Call.GET_CRL, ready, querying, None)
 
     def poll(self, *, now: datetime) -> HTTPRequest:
         """CertPoll for the PENDING request (same transactionID, same signer)."""
@@ -301,12 +276,12 @@ class ScepClient:
             raise self._refusal_of(Call.POLL)
         polling, ready = state.polling, state.ready
         enrollment = polling.enrollment
-        built = build_cert_poll(
+        built = outgoing.cert_poll(
+            ready,
             enrollment.poll,
-            signer=enrollment.keys,
-            recipient=ready.ca.encryption,
-            transaction_id=enrollment.built.transaction_id,
-            options=self._options(ready),
+            enrollment.keys,
+            enrollment.built.transaction_id,
+            algorithms=self.algorithms,
         )
         polling = replace(polling, polls=polling.polls + 1)
         return self._send(Call.POLL, ready, replace(enrollment, built=built), polling)
@@ -321,34 +296,13 @@ class ScepClient:
     ) -> None:
         """Take up a PENDING enrollment a previous process left (then `poll`)."""
         ready = self._requests_from(Call.RESUME)
-        keys = self_signed_signer(key, request.subject_der, now=now)
-        poll = IssuerAndSubject(ready.ca.ca.subject_der, request.subject_der)
-        # What the enrollment would have sent last: a CertPoll of that transaction
-        # (`poll` sends a fresh one; a request carries its IDs in its own bytes).
-        last = build_cert_poll(
-            poll,
-            signer=keys,
-            recipient=ready.ca.encryption,
-            transaction_id=transaction_id,
-            options=self._options(ready),
-        )
-        enrollment = st.Enrolling(
-            built=last,
-            keys=keys,
-            requested_key=request.public_key_der,
-            poll=poll,
-            password=_reply_password(keys.certificate, request),
+        enrollment = outgoing.resumed(
+            ready, request, key, transaction_id, algorithms=self.algorithms, now=now
         )
         polling = st.Polling(enrollment=enrollment, since=now, polls=0, next_poll_at=now)
         self._enter(Call.RESUME, st.Pending(ready, polling))
 
-    # --- building ---------------------------------------------------------------
-
-    def _options(self, ready: st.Ready) -> MessageOptions:
-        chosen = ready.negotiated.options
-        return MessageOptions(
-            digest=chosen.digest, cipher=chosen.cipher, algorithms=self.algorithms
-        )
+    # --- sending ---------------------------------------------------------------------
 
     def _enroll(
         self,
@@ -358,50 +312,10 @@ class ScepClient:
         request: CertificationRequest,
         keys: KeyPair,
     ) -> HTTPRequest:
-        family = keys.certificate.public_key_algorithm
-        if family not in self.profile.requester_keys:
-            # The CertRep goes to this key: refuse before the CA issues a certificate
-            # that could not be delivered.
-            raise UnsupportedAlgorithmError(
-                f"the {self.profile.name} profile says this CA answers "
-                f"{', '.join(sorted(self.profile.requester_keys))} keys only, not {family}"
-            )
-        password = _reply_password(keys.certificate, request)
-        built = build_pkcs_req(
-            request,
-            signer=keys,
-            recipient=ready.ca.encryption,
-            message_type=kind,
-            transaction_id=transaction_id_for_key(request.public_key_der),
-            options=self._options(ready),
-            password=password,
-        )
-        enrollment = st.Enrolling(
-            built=built,
-            keys=keys,
-            requested_key=request.public_key_der,
-            poll=IssuerAndSubject(ready.ca.ca.subject_der, request.subject_der),
-            password=password,
+        enrollment = outgoing.enrollment(
+            ready, kind, request, keys, profile=self.profile, algorithms=self.algorithms
         )
         return self._send(call, ready, enrollment, None)
-
-    def _query(
-        self,
-        ready: st.Ready,
-        call: Call,
-        kind: MessageType,
-        wanted: IssuerAndSerial,
-        keys: KeyPair,
-    ) -> HTTPRequest:
-        built = build_request(
-            kind,
-            wanted.dump(),
-            signer=keys,
-            recipient=ready.ca.encryption,
-            transaction_id=transaction_id_for_key(keys.certificate.public_key_der + wanted.dump()),
-            options=self._options(ready),
-        )
-        return self._send(call, ready, st.Querying(built=built, keys=keys), None)
 
     def _send(
         self,
@@ -411,15 +325,7 @@ class ScepClient:
         polling: st.Polling | None,
     ) -> HTTPRequest:
         self._enter(call, st.AwaitingReply(ready, exchange, polling))
-        use_post = self.profile.use_post
-        if use_post is None:
-            use_post = ready.negotiated.use_post
-        return client_request(
-            Operation.PKI_OPERATION,
-            path=self.path,
-            message=exchange.built.der,
-            use_post=use_post,
-        )
+        return outgoing.http_request(self.path, ready, exchange, self.profile)
 
     # --- receiving ----------------------------------------------------------------
 
@@ -475,12 +381,8 @@ class ScepClient:
 
     def _cert_rep(self, state: st.AwaitingReply, body: bytes, now: datetime) -> ClientEvent:
         exchange, ready = state.exchange, state.ready
-        message = verify_cert_rep(
-            parse_pki_message(body),
-            ca_certificates=ready.ca.verification,
-            request=exchange.built,
-            algorithms=self.algorithms,
-            strict_recipient_nonce=self.profile.strict_recipient_nonce,
+        message = incoming.open_cert_rep(
+            body, exchange, ready.ca, profile=self.profile, algorithms=self.algorithms
         )
         status = message.pki_status
         txid = exchange.built.transaction_id
@@ -538,54 +440,7 @@ class ScepClient:
         except UnsupportedAlgorithmError as exc:
             self._unread = st.Unread(exchange=exchange, ca=ready.ca, received_at=now)
             return ReplyUnreadable(reply=body, reason=str(exc))
-        return self._content(content, exchange, ready.ca, self.algorithms, now)
-
-    def _content(
-        self,
-        content: DecryptedContent,
-        exchange: st.Exchange,
-        ca: CACertificates,
-        algorithms: AlgorithmPolicy,
-        now: datetime,
-    ) -> ClientEvent:
-        if not isinstance(content, CertsOnly):
-            raise LocalProtocolError("a CertRep SUCCESS carries a certs-only SignedData")
-        if isinstance(exchange, st.Querying):
-            if exchange.kind is MessageType.GET_CRL:
-                return CRLReceived(crls=content.crls)
-            return CertificatesReceived(certificates=content.certificates)
-        if not content.certificates:
-            raise RemoteProtocolError("the CertRep carries no certificate")
-        # RFC 8894: the issued certificate comes first, any chain after it.
-        issued, txid = content.certificates[0], exchange.built.transaction_id
-        reason = self._refusal(issued, exchange, ca, algorithms, now)
-        if reason is not None:
-            return CertificateRefused(certificate=issued, reason=reason, transaction_id=txid)
-        chain = tuple(c for c in content.certificates if c != issued)
-        return CertificateIssued(certificate=issued, chain=chain, transaction_id=txid)
-
-    def _refusal(
-        self,
-        issued: Certificate,
-        enrollment: st.Enrolling,
-        ca: CACertificates,
-        algorithms: AlgorithmPolicy,
-        now: datetime,
-    ) -> str | None:
-        """Why ``issued`` is not the certificate requested, or None: the one acceptance check."""
-        if issued.public_key_der != enrollment.requested_key:
-            return "it is not for the requested key"
-        # The CA's key, whoever signed the CertRep (an RA signs replies, not certificates).
-        if not is_issued_by(issued, ca.ca, backend=get_backend(), algorithms=algorithms):
-            return f"it is not signed by the CA ({ca.ca.subject})"
-        if now + _CLOCK_SKEW < issued.not_valid_before:
-            return f"it is not valid before {issued.not_valid_before.isoformat()}"
-        if now > issued.not_valid_after:
-            return f"it expired at {issued.not_valid_after.isoformat()}"
-        requested = enrollment.poll.subject_der
-        if not self.allow_subject_rewrite and not names_equal(issued.subject_der, requested):
-            return f"it is for another subject ({issued.subject})"
-        return None
+        return self._event_of(content, exchange, ready.ca, self.algorithms, now)
 
     def reopen(
         self, reply: bytes, *, algorithms: AlgorithmPolicy, now: datetime | None = None
@@ -599,30 +454,22 @@ class ScepClient:
         if unread is None:
             raise LocalProtocolError("no unreadable reply to reopen")
         when = unread.received_at if now is None else now
-        message = verify_cert_rep(
-            parse_pki_message(reply),
-            ca_certificates=unread.ca.verification,
-            request=unread.exchange.built,
-            algorithms=algorithms,
-            strict_recipient_nonce=self.profile.strict_recipient_nonce,
+        message = incoming.open_cert_rep(
+            reply, unread.exchange, unread.ca, profile=self.profile, algorithms=algorithms
         )
         content = decrypt_pki_message(
             message, unread.exchange.keys, algorithms=algorithms, password=unread.exchange.password
         )
-        return self._content(content, unread.exchange, unread.ca, algorithms, when)
+        return self._event_of(content, unread.exchange, unread.ca, algorithms, when)
 
-
-def _reply_password(signer: Certificate, request: CertificationRequest) -> bytes | None:
-    """The password a CertRep to ``signer`` will be keyed with, when its key only signs."""
-    if not signature_only(signer):
-        return None
-    if request.challenge_password is None:
-        raise LocalProtocolError(
-            "a key that only signs (Ed25519) needs a challengePassword in its CSR: "
-            "the CA envelopes the CertRep with it (RFC 8894 section 3.1)"
+    def _event_of(
+        self,
+        content: DecryptedContent,
+        exchange: st.Exchange,
+        ca: CACertificates,
+        algorithms: AlgorithmPolicy,
+        now: datetime,
+    ) -> ClientEvent:
+        return incoming.content_event(
+            content, exchange, ca, algorithms, now, allow_subject_rewrite=self.allow_subject_rewrite
         )
-    return request.challenge_password.encode()
-
-
-#: How far ahead of the client's clock a new certificate's notBefore may be (clocks differ).
-_CLOCK_SKEW = timedelta(minutes=5)

@@ -1,0 +1,281 @@
+"""PRIVATE: ContentInfo(SignedData) read by the DER fast path (`pyscep._der_reader`).
+
+`read_signed_data` gives the same `ParsedSignedData` as the asn1crypto path
+for the canonical DER it reads, and raises `NotCanonicalError` for everything else.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pyscep._asn1 import ScepAttributeType
+from pyscep._der_reader import (
+    DIGEST_ALGORITHMS,
+    SIGNATURE_ALGORITHMS,
+    STRING_TYPES,
+    NotCanonicalError,
+    Reader,
+    content_type_name,
+    decode_string,
+    oid_octets,
+    utc_time,
+)
+from pyscep.certificate import Certificate
+from pyscep.cms.enveloped._reader import read_enveloped_data
+from pyscep.cms.enveloped.values import ParsedEnvelope
+from pyscep.errors import ParseError
+from pyscep.findings import Finding, FindingCode
+
+from .values import (
+    MAX_CERTIFICATES,
+    MAX_SIGNED_ATTRIBUTES,
+    MAX_SIGNER_INFOS,
+    ParsedSignedData,
+    ParsedSignerInfo,
+)
+
+__all__ = ["read_signed_data"]
+
+_Value = TypeVar("_Value")
+
+_SIGNED_DATA = oid_octets("1.2.840.113549.1.7.2")
+# The signed attribute types this reader reads, and the value tags each may have.
+_ATTRIBUTE_TAGS: dict[str, frozenset[int]] = {
+    "content_type": frozenset({0x06}),
+    "message_digest": frozenset({0x04}),
+    "signing_time": frozenset({0x17}),
+    "message_type": frozenset({0x13, 0x0C, 0x16}),
+    "pki_status": frozenset({0x13, 0x0C, 0x16}),
+    "fail_info": frozenset({0x13, 0x0C, 0x16}),
+    "transaction_id": frozenset({0x13, 0x0C, 0x16}),
+    "sender_nonce": frozenset({0x04}),
+    "recipient_nonce": frozenset({0x04}),
+    "fail_info_text": frozenset({0x0C}),
+}
+_ATTRIBUTES = {oid_octets(ScepAttributeType.unmap(name)): name for name in _ATTRIBUTE_TAGS}
+_CMS_VALUES = frozenset({"content_type", "message_digest", "signing_time"})
+
+
+def read_signed_data(reader: Reader) -> ParsedSignedData:
+    """The SignedData of a ContentInfo in canonical DER; NotCanonicalError otherwise."""
+    data = reader.data
+    body, body_end = reader.content_info(_SIGNED_DATA)
+    version, cursor = reader.version(body, body_end, 4)
+    digest_algorithms, cursor = _digest_algorithms(reader, cursor, body_end)
+    encap_type, content, envelope, cursor = _encapsulated(reader, cursor, body_end)
+    certificates: list[Certificate] = []
+    findings: list[Finding] = []
+    if cursor < body_end and data[cursor] == 0xA0:
+        cursor = _certificates(reader, cursor, body_end, certificates, findings)
+    if cursor < body_end and data[cursor] == 0xA1:
+        raise NotCanonicalError  # CRLs at this level: rare, left to asn1crypto
+    infos_start, infos_end = reader.element(cursor, body_end, 0x31, 4)
+    if infos_end != body_end:
+        raise NotCanonicalError
+    signer_infos: list[ParsedSignerInfo] = []
+    cursor = infos_start
+    while cursor < infos_end:
+        if len(signer_infos) == MAX_SIGNER_INFOS:
+            raise NotCanonicalError
+        info, cursor = _signer_info(reader, cursor, infos_end)
+        signer_infos.append(info)
+    return ParsedSignedData(
+        version=version,
+        digest_algorithms=digest_algorithms,
+        content_type=encap_type,
+        content=content,
+        certificates=tuple(certificates),
+        crls=(),
+        signer_infos=tuple(signer_infos),
+        findings=tuple(findings),
+        _envelope=envelope,
+    )
+
+
+def _digest_algorithms(reader: Reader, position: int, end: int) -> tuple[tuple[str, ...], int]:
+    start, stop = reader.element(position, end, 0x31, 4)
+    names: list[str] = []
+    cursor = start
+    while cursor < stop:
+        if len(names) == MAX_SIGNER_INFOS:
+            raise NotCanonicalError
+        oid, _, cursor = reader.algorithm(cursor, stop, 5)
+        names.append(_known(DIGEST_ALGORITHMS, oid))
+    return tuple(names), stop
+
+
+def _known(table: dict[bytes, _Value], oid: bytes) -> _Value:
+    """What ``table`` says of ``oid``; an OID it does not list is left to asn1crypto."""
+    try:
+        return table[oid]
+    except KeyError:
+        raise NotCanonicalError from None
+
+
+def _encapsulated(
+    reader: Reader, position: int, end: int
+) -> tuple[str, bytes | None, ParsedEnvelope | None, int]:
+    start, stop = reader.element(position, end, 0x30, 4)
+    oid, cursor = reader.oid(start, stop, 5)
+    content_type = content_type_name(oid)
+    if cursor == stop:
+        return content_type, None, None, stop
+    explicit_start, explicit_end = reader.element(cursor, stop, 0xA0, 5)
+    content_start, content_end = reader.element(explicit_start, explicit_end, 0x04, 6)
+    if content_end != explicit_end or explicit_end != stop:
+        raise NotCanonicalError
+    # A pkcsPKIEnvelope is read here, in the pass that counts its elements, instead
+    # of walked once for the limits and read again (`parse_signed_envelope`).
+    envelope = reader.hidden(content_start, content_end, 6, read_enveloped_data)
+    return content_type, reader.data[content_start:content_end], envelope, stop
+
+
+def _certificates(
+    reader: Reader,
+    position: int,
+    end: int,
+    certificates: list[Certificate],
+    findings: list[Finding],
+) -> int:
+    data = reader.data
+    start, stop = reader.element(position, end, 0xA0, 4)
+    cursor = start
+    index = 0
+    while cursor < stop:
+        if index == MAX_CERTIFICATES:
+            raise NotCanonicalError
+        certificate_end = reader.span(cursor, stop, 0x30)
+        reader.scan(cursor, certificate_end, 5)
+        try:
+            certificates.append(Certificate.from_scanned_der(data[cursor:certificate_end]))
+        except ParseError:
+            findings.append(
+                Finding(
+                    FindingCode.UNPARSABLE_CERTIFICATE,
+                    f"certificates[{index}] cannot be parsed, ignored",
+                )
+            )
+        cursor = certificate_end
+        index += 1
+    return stop
+
+
+def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerInfo, int]:
+    data = reader.data
+    start, stop = reader.element(position, end, 0x30, 5)
+    version, cursor = reader.version(start, stop, 6)
+    issuer_der, serial, key_identifier, sid_end = reader.identifier(cursor, stop, 6)
+    sid_type = "subject_key_identifier" if issuer_der is None else "issuer_and_serial_number"
+    digest_oid, _, cursor = reader.algorithm(sid_end, stop, 6)
+    digest_algorithm = _known(DIGEST_ALGORITHMS, digest_oid)
+    signed_attrs_der = None
+    in_order: bool | None = None
+    types: list[str] = []
+    cms_values: list[tuple[str, tuple[object, ...]]] = []
+    raw_values: list[tuple[str, tuple[tuple[int, bytes], ...]]] = []
+    if cursor < stop and data[cursor] == 0xA0:
+        attrs_start, attrs_end = reader.element(cursor, stop, 0xA0, 6)
+        in_order = _signed_attributes(reader, attrs_start, attrs_end, types, cms_values, raw_values)
+        signed_attrs_der = b"\x31" + data[cursor + 1 : attrs_end]
+        cursor = attrs_end
+    signature_oid, _, cursor = reader.algorithm(cursor, stop, 6)
+    signature_algorithm, signature_algorithm_oid = _known(SIGNATURE_ALGORITHMS, signature_oid)
+    signature, cursor = reader.octets(cursor, stop, 6)
+    if cursor != stop:
+        raise NotCanonicalError  # unsignedAttrs: rare, left to asn1crypto
+    return (
+        ParsedSignerInfo(
+            sid_type=sid_type,
+            sid_issuer_der=issuer_der,
+            sid_serial=serial,
+            sid_key_identifier=key_identifier,
+            version=version,
+            digest_algorithm=digest_algorithm,
+            signature_algorithm=signature_algorithm,
+            signature_algorithm_oid=signature_algorithm_oid,
+            pss_params=None,
+            signature=signature,
+            signed_attrs_der=signed_attrs_der,
+            signed_attr_types=tuple(types),
+            unsigned_attr_count=0,
+            cms_attribute_values=tuple(cms_values),
+            _attribute_contents=tuple(raw_values),
+            _signed_attrs_sorted=in_order,
+        ),
+        stop,
+    )
+
+
+def _signed_attributes(
+    reader: Reader,
+    start: int,
+    end: int,
+    types: list[str],
+    cms_values: list[tuple[str, tuple[object, ...]]],
+    raw_values: list[tuple[str, tuple[tuple[int, bytes], ...]]],
+) -> bool:
+    """Read the attributes into the lists; True when they are in DER SET OF order."""
+    data = reader.data
+    in_order = True
+    previous = b""
+    contents = reader.contents
+    # Counted once at the end (Reader.count): each Attribute's SEQUENCE, OID and SET,
+    # and each value, except an OBJECT IDENTIFIER value, which `element` checks and counts.
+    counted, deepest = 0, 8
+    cursor = start
+    while cursor < end:
+        if len(types) == MAX_SIGNED_ATTRIBUTES:
+            raise NotCanonicalError
+        attribute_start, attribute_end = contents(cursor, end, 0x30)
+        encoding = data[cursor:attribute_end]
+        if encoding < previous:
+            in_order = False
+        previous = encoding
+        oid_start, values_at = contents(attribute_start, attribute_end, 0x06)
+        # A known OID is a well-formed one: no primitive check needed.
+        name = _ATTRIBUTES.get(data[oid_start:values_at])
+        if name is None:
+            raise NotCanonicalError  # other attribute types: asn1crypto knows their values
+        values_start, values_end = contents(values_at, attribute_end, 0x31)
+        if values_end != attribute_end:
+            raise NotCanonicalError
+        counted += 3
+        allowed = _ATTRIBUTE_TAGS[name]
+        values: list[tuple[int, bytes]] = []
+        inner = values_start
+        while inner < values_end:
+            if len(values) == MAX_SIGNER_INFOS:
+                raise NotCanonicalError
+            tag = data[inner]
+            if tag not in allowed:
+                raise NotCanonicalError
+            deepest = 9
+            if tag == 0x06:
+                value_start, inner = reader.element(inner, values_end, tag, 9)
+            else:
+                value_start, inner = contents(inner, values_end, tag)
+                counted += 1
+            if tag == 0x04:
+                reader.opaque(0x04, value_start, inner, 9)
+            elif tag in STRING_TYPES:
+                # asn1crypto decodes every value while parsing: an undecodable one is
+                # its error to raise, with its path.
+                decode_string(tag, data[value_start:inner])
+            values.append((tag, data[value_start:inner]))
+        types.append(name)
+        raw_values.append((name, tuple(values)))
+        if name in _CMS_VALUES:
+            cms_values.append((name, tuple(_cms_native(name, value) for value in values)))
+        cursor = attribute_end
+    if counted:
+        reader.count(counted, deepest)
+    return in_order
+
+
+def _cms_native(name: str, value: tuple[int, bytes]) -> object:
+    contents = value[1]
+    if name == "content_type":
+        return content_type_name(contents)
+    if name == "signing_time":
+        return utc_time(contents)
+    return contents

@@ -1,0 +1,188 @@
+"""The client's requests: the pkiMessages a `ScepClient` call sends, built from its state.
+
+Steps only, no state of their own: `ScepClient` checks that a call fits its
+state (`pyscep.protocol._client_state`), these build what the call sends
+(RFC 8894 sections 3.3.1 to 3.3.4: PKCSReq, RenewalReq, CertPoll, GetCert and
+GetCRL), and refuse, before anything is sent, what the CA could not answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyscep.algorithms import AlgorithmPolicy
+from pyscep.certificate import Certificate
+from pyscep.cms.enveloped import signature_only
+from pyscep.crypto import KeyPair, PrivateKey
+from pyscep.enums import MessageType
+from pyscep.errors import LocalProtocolError, UnsupportedAlgorithmError
+from pyscep.http import HTTPRequest, Operation, client_request
+from pyscep.messages import (
+    BuiltRequest,
+    CertificationRequest,
+    IssuerAndSerial,
+    IssuerAndSubject,
+    MessageOptions,
+    build_cert_poll,
+    build_pkcs_req,
+    build_request,
+    self_signed_signer,
+    transaction_id_for_key,
+)
+from pyscep.protocol import _client_state as st
+from pyscep.protocol.profiles import InteropProfile
+
+__all__ = [
+    "cert_poll",
+    "check_reply_algorithms",
+    "enrollment",
+    "http_request",
+    "message_options",
+    "query",
+    "reply_password",
+    "resumed",
+]
+
+
+def message_options(ready: st.Ready, algorithms: AlgorithmPolicy) -> MessageOptions:
+    """The options every request to this CA is built with: the negotiated algorithms."""
+    chosen = ready.negotiated.options
+    return MessageOptions(digest=chosen.digest, cipher=chosen.cipher, algorithms=algorithms)
+
+
+def check_reply_algorithms(profile: InteropProfile, algorithms: AlgorithmPolicy) -> None:
+    """Refuse when the profile says the CA answers with algorithms ``algorithms`` refuses."""
+    # The CA may issue and the certificate would then be unreadable.
+    try:
+        if profile.reply_cipher is not None:
+            algorithms.check_cipher(profile.reply_cipher)
+        if profile.reply_digest is not None:
+            algorithms.check_digest(profile.reply_digest)
+    except UnsupportedAlgorithmError as exc:
+        raise UnsupportedAlgorithmError(
+            f"the {profile.name} profile says this CA answers with an algorithm"
+            f" your policy refuses ({exc}); allow it before enrolling"
+        ) from None
+
+
+def enrollment(
+    ready: st.Ready,
+    kind: MessageType,
+    request: CertificationRequest,
+    keys: KeyPair,
+    *,
+    profile: InteropProfile,
+    algorithms: AlgorithmPolicy,
+) -> st.Enrolling:
+    """A PKCSReq or RenewalReq (``kind``) for ``request``, signed with ``keys``."""
+    family = keys.certificate.public_key_algorithm
+    if family not in profile.requester_keys:
+        # The CertRep goes to this key: refuse before the CA issues a certificate
+        # that could not be delivered.
+        raise UnsupportedAlgorithmError(
+            f"the {profile.name} profile says this CA answers "
+            f"{', '.join(sorted(profile.requester_keys))} keys only, not {family}"
+        )
+    password = reply_password(keys.certificate, request)
+    built = build_pkcs_req(
+        request,
+        signer=keys,
+        recipient=ready.ca.encryption,
+        message_type=kind,
+        transaction_id=transaction_id_for_key(request.public_key_der),
+        options=message_options(ready, algorithms),
+        password=password,
+    )
+    return st.Enrolling(
+        built=built,
+        keys=keys,
+        requested_key=request.public_key_der,
+        poll=IssuerAndSubject(ready.ca.ca.subject_der, request.subject_der),
+        password=password,
+    )
+
+
+def query(
+    ready: st.Ready,
+    kind: MessageType,
+    wanted: IssuerAndSerial,
+    keys: KeyPair,
+    *,
+    algorithms: AlgorithmPolicy,
+) -> st.Querying:
+    """A GetCert or GetCRL (``kind``) for what ``wanted`` names, signed with ``keys``."""
+    built = build_request(
+        kind,
+        wanted.dump(),
+        signer=keys,
+        recipient=ready.ca.encryption,
+        transaction_id=transaction_id_for_key(keys.certificate.public_key_der + wanted.dump()),
+        options=message_options(ready, algorithms),
+    )
+    return st.Querying(built=built, keys=keys)
+
+
+def cert_poll(
+    ready: st.Ready,
+    poll: IssuerAndSubject,
+    keys: KeyPair,
+    transaction_id: str,
+    *,
+    algorithms: AlgorithmPolicy,
+) -> BuiltRequest:
+    """A CertPoll of ``transaction_id`` (fresh nonces each time)."""
+    return build_cert_poll(
+        poll,
+        signer=keys,
+        recipient=ready.ca.encryption,
+        transaction_id=transaction_id,
+        options=message_options(ready, algorithms),
+    )
+
+
+def resumed(
+    ready: st.Ready,
+    request: CertificationRequest,
+    key: PrivateKey,
+    transaction_id: str,
+    *,
+    algorithms: AlgorithmPolicy,
+    now: datetime,
+) -> st.Enrolling:
+    """The enrollment of ``transaction_id`` a previous process left PENDING."""
+    keys = self_signed_signer(key, request.subject_der, now=now)
+    poll = IssuerAndSubject(ready.ca.ca.subject_der, request.subject_der)
+    # What the enrollment would have sent last: a CertPoll of that transaction
+    # (`poll` sends a fresh one; a request carries its IDs in its own bytes).
+    last = cert_poll(ready, poll, keys, transaction_id, algorithms=algorithms)
+    return st.Enrolling(
+        built=last,
+        keys=keys,
+        requested_key=request.public_key_der,
+        poll=poll,
+        password=reply_password(keys.certificate, request),
+    )
+
+
+def http_request(
+    path: str, ready: st.Ready, exchange: st.Exchange, profile: InteropProfile
+) -> HTTPRequest:
+    """The PKIOperation carrying ``exchange``: POST or GET as the profile or the CA says."""
+    use_post = profile.use_post
+    if use_post is None:
+        use_post = ready.negotiated.use_post
+    return client_request(
+        Operation.PKI_OPERATION, path=path, message=exchange.built.der, use_post=use_post
+    )
+
+
+def reply_password(signer: Certificate, request: CertificationRequest) -> bytes | None:
+    """The password a CertRep to ``signer`` will be keyed with, when its key only signs."""
+    if not signature_only(signer):
+        return None
+    if request.challenge_password is None:
+        raise LocalProtocolError(
+            "a key that only signs (Ed25519) needs a challengePassword in its CSR: "
+            "the CA envelopes the CertRep with it (RFC 8894 section 3.1)"
+        )
+    return request.challenge_password.encode()

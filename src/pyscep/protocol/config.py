@@ -1,0 +1,91 @@
+"""What the application configures the protocol machines with, as values.
+
+`PollSchedule` says when a `ScepClient` polls a PENDING request (RFC 8894
+section 3.3.3); `ResponderConfig` says who a `ScepResponder` is and what it
+answers; `CertificateIssuer` is what the application's CA provides to sign a
+certificate. (Also importable from `pyscep.protocol.client`,
+`pyscep.protocol.server` and `pyscep.protocol`.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
+from pyscep.certificate import Certificate
+from pyscep.crypto import Decrypter, Signer
+from pyscep.enums import FailInfo, MessageType
+from pyscep.messages import CACaps, CertificationRequest, PKIMessage
+from pyscep.protocol.challenges import ChallengeChecker
+from pyscep.protocol.profiles import STRICT, InteropProfile
+
+__all__ = ["CertificateIssuer", "PollSchedule", "ResponderConfig"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollSchedule:
+    """When to poll a PENDING request: ``first``, then ``factor`` times longer each time
+    (at most ``maximum``), giving up ``give_up_after`` the first PENDING."""
+
+    first: timedelta = timedelta(seconds=30)
+    factor: float = 2.0
+    maximum: timedelta = timedelta(hours=1)
+    give_up_after: timedelta = timedelta(days=7)
+
+    def delay(self, attempt: int) -> timedelta:
+        """How long to wait before poll number ``attempt`` (0 for the first)."""
+        longest = self.maximum.total_seconds()
+        try:
+            seconds = self.first.total_seconds() * self.factor**attempt
+        except OverflowError:  # a float can be larger than any wait
+            seconds = longest
+        # Capped as seconds: a timedelta that large would not exist.
+        return timedelta(seconds=min(seconds, longest))
+
+
+#: Message types answered by default; anything else is refused (default deny).
+_ENROLLMENT = frozenset({MessageType.PKCS_REQ, MessageType.RENEWAL_REQ, MessageType.CERT_POLL})
+
+
+# Slotted, but positional as well: deployments spell it ResponderConfig(ca, signer, decrypter).
+@dataclass(frozen=True, slots=True)
+class ResponderConfig:
+    """Who the responder is and what it answers.
+
+    ``signer`` signs CertReps and ``decrypter`` opens requests: the CA's key,
+    or RA keys (``ra_certificates`` are then sent with the CA certificate).
+    ``handled`` is the allowlist of message types the application decides
+    on; ``next_ca_certificates`` is a ready GetNextCACert body. Without a
+    ``challenge`` checker no challenge is ever accepted.
+    """
+
+    ca_certificate: Certificate
+    signer: Signer
+    decrypter: Decrypter
+    ra_certificates: tuple[Certificate, ...] = ()
+    #: The dialect spoken: capabilities, GetCACert shape, CertRep details.
+    profile: InteropProfile = STRICT
+    #: The capabilities advertised, if not the profile's.
+    caps: CACaps | None = None
+    algorithms: AlgorithmPolicy = DEFAULT_POLICY
+    handled: frozenset[MessageType] = _ENROLLMENT
+    challenge: ChallengeChecker | None = None
+    next_ca_certificates: bytes | None = None
+    #: The application's decision from a PKCSReq's or RenewalReq's signer alone, before
+    #: its envelope is opened (e.g. with `pyscep.policy.decide_before_decrypting`): a
+    #: (failInfo, failInfoText) refuses it there.
+    before_decrypt: Callable[[PKIMessage], tuple[FailInfo, str] | None] | None = None
+    #: SHA-256 fingerprints of certificates (RAs of other CAs) that may sign requests
+    #: for keys other than their own; this CA's certificates may anyway.
+    trusted_signers: frozenset[bytes] = frozenset()
+
+
+class CertificateIssuer(Protocol):
+    """What signs a certificate for a request: the application's CA (a file, an HSM...)."""
+
+    def issue(self, request: CertificationRequest, *, now: datetime) -> Certificate:
+        """A certificate for ``request``'s key."""
+        ...
