@@ -395,8 +395,8 @@ def _key_outcome(der: bytes) -> object:
 
 
 def _key_outcomes(der: bytes) -> tuple[object, object]:
-    # public_key.py does not count its readings yet: the Reader under its fast path
-    # refuses to start while the switch is off (test_the_switch_holds_every_reader).
+    # PublicKey reads through the switch (read_fast "public_key"), so the counts
+    # prove which path read each key, as for every other reading.
     return _both_paths(_key_outcome, der, "public_key")
 
 

@@ -237,6 +237,20 @@ def test_enrollment_with_the_right_challenge_is_issued(profile: object) -> None:
     assert client.state is ClientState.READY
 
 
+def test_a_replaced_config_signs_the_next_reply() -> None:
+    # An application replaces its responder's config (a CA rollover): the very
+    # next CertRep is signed by the new signer, not one captured at creation.
+    server = responder()
+    client = ready_client(server)
+    successor = make_identity("Protocol CA II", now=NOW, ca=True)
+    server.config = replace(server.config, signer=successor.signer)
+    wrong = client.enroll(csr("wrong"), DEVICE_KEY, now=NOW)
+    response = exchange(server, wrong, issue_if_challenge_ok)
+    signer = pyscep.messages.parse_pki_message(response.body).signer_identifier
+    assert signer.names(successor.certificate)
+    assert not signer.names(CA.certificate)
+
+
 def test_a_wrong_challenge_is_a_rejection_event_not_an_exception() -> None:
     server = responder()
     client = ready_client(server)

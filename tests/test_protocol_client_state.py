@@ -71,6 +71,23 @@ def test_every_state_is_reachable_and_every_wait_can_fail() -> None:
 
 
 def test_only_a_complete_known_settles_ready() -> None:
+    from pyscep.messages import CACaps, build_ca_certificates, negotiate, parse_ca_certificates
+    from pyscep.testing import make_identity
+    from tests.support.helpers import NOW
+
+    caps = CACaps.parse(b"POSTPKIOperation\nSHA-256\nAES\n")
+    ca = make_identity("settled CA", now=NOW, ca=True).certificate
+    certificates = parse_ca_certificates(build_ca_certificates(ca)[0], now=NOW)
+    complete = st.Known(caps=caps, negotiated=negotiate(caps), ca=certificates)
+    ready = st.settled(complete)
+    assert isinstance(ready, st.Ready)
+    assert (ready.caps, ready.negotiated, ready.ca) == (caps, negotiate(caps), certificates)
+    # Any one part missing (or no algorithms agreed) leaves the client Idle, keeping the rest.
+    for missing in ("caps", "negotiated", "ca"):
+        partial = dataclasses.replace(complete, **{missing: None})
+        idle = st.settled(partial)
+        assert isinstance(idle, st.Idle)
+        assert idle.known == partial
     assert isinstance(st.settled(st.Known()), st.Idle)
     assert isinstance(st.settled(st.Known(no_algorithms="none")), st.Idle)
 

@@ -391,7 +391,7 @@ def test_pyscep_serve_refuses_no_challenge(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["serve", "--state-dir", str(tmp_path / "state")]) == 2
-    assert "cannot be empty" in capsys.readouterr().err
+    assert "is required in static mode" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("variables", [{"PYSCEP_CHALLENGE": ""}, {}])
@@ -403,7 +403,7 @@ def test_the_gunicorn_factory_refuses_an_empty_challenge(
     monkeypatch.delenv("PYSCEP_CHALLENGE_MODE", raising=False)
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(ServeConfigError, match="cannot be empty"):
+    with pytest.raises(ServeConfigError, match=r"cannot be empty|is required in static mode"):
         wsgi_from_environment()
 
 
@@ -994,6 +994,55 @@ def postgres_url() -> Iterator[str]:
         stop()
 
 
+@pytest.mark.peer
+@pytest.mark.external
+def test_the_operator_commands_open_only_a_state_a_server_made(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A URL naming the wrong database makes nothing there: one line, exit 2."""
+    assert main(["serve", "challenge", "--state-url", postgres_url, "--ttl", "60"]) == 2
+    assert "no pyscep state in this database" in capsys.readouterr().err
+    import psycopg
+
+    with psycopg.connect(postgres_url) as db:
+        assert db.execute("SELECT to_regclass('transactions')").fetchone() == (None,)
+    (tmp_path / "state").mkdir()
+    assert main(["serve", "list", "--state-dir", str(tmp_path / "state")]) == 2
+    assert not (tmp_path / "state" / "state.sqlite").exists()
+
+
+def test_a_challenge_that_would_be_dead_when_made_is_not_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _reference(tmp_path, challenge_mode="one-time", challenge=None)
+    for ttl in ("0", "-5"):
+        state = ["--state-dir", str(tmp_path / "state")]
+        assert main(["serve", "challenge", *state, "--ttl", ttl]) == 2
+        assert "a challenge lives a positive time" in capsys.readouterr().err
+
+
+def test_an_unreachable_state_database_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql://nobody@127.0.0.1:1/scep?connect_timeout=5"
+    assert main(["serve", "list", "--state-url", url]) == 2
+    error = capsys.readouterr().err
+    assert "cannot reach the PostgreSQL state" in error
+    assert "Traceback" not in error
+
+
+def test_a_port_in_use_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        arguments = ["serve", "--state-dir", str(tmp_path / "state"), "--challenge", "s3cret"]
+        assert main([*arguments, "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert main([*arguments, "--port", "99999"]) == 2
+    assert "cannot listen on 127.0.0.1:99999" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "kind", ["sqlite", pytest.param("postgresql", marks=[pytest.mark.peer, pytest.mark.external])]
 )
@@ -1085,6 +1134,9 @@ def test_approve_needs_the_directory_of_the_ca_that_signs(
         ("pyscep.cli.serve", "describe_pending", "pyscep.server"),
         ("pyscep.cli.serve", "options_from_environment", "pyscep.server"),
         ("pyscep.cli.serve", "asgi_from_environment", "pyscep.server"),
+        ("pyscep.cli.serve", "CA_KEY_TYPES", "pyscep.server"),
+        ("pyscep.cli.serve", "FileCA", "pyscep.server"),
+        ("pyscep.cli.serve", "log", "pyscep.server.app"),
         ("pyscep.cli.file_ca", "FileCA", "pyscep.server.file_ca"),
         ("pyscep.cli.monitor", "status", "pyscep.monitor"),
         ("pyscep.cli.monitor", "load_config", "pyscep.monitor"),

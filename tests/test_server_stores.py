@@ -400,6 +400,16 @@ def test_a_challenge_is_stored_found_and_consumed_once(store: ServerStore) -> No
     assert store.challenges.find(challenge.digest) == challenge
 
 
+def test_a_naive_clock_is_judged_like_an_aware_one(store: ServerStore) -> None:
+    # An application's clock may be naive (local time); every store judges it alike.
+    challenge = _challenge(minutes=5)
+    store.challenges.add(challenge)
+    naive_late = (challenge.expires + timedelta(seconds=1)).astimezone().replace(tzinfo=None)
+    assert store.challenges.consume(challenge.digest, naive_late) is Consumed.EXPIRED
+    naive_now = NOW.astimezone().replace(tzinfo=None)
+    assert store.challenges.consume(challenge.digest, naive_now) is Consumed.OK
+
+
 def test_a_challenge_expires_at_its_time(store: ServerStore) -> None:
     challenge = _challenge(minutes=5)
     store.challenges.add(challenge)

@@ -37,6 +37,8 @@ __all__ = ["add_parser", "run"]
 _MOVED = frozenset(
     {
         "BODY_TIMEOUT",
+        "CA_KEY_TYPES",
+        "FileCA",
         "IssuanceTerms",
         "MAX_VALIDITY_DAYS",
         "ReferenceServer",
@@ -56,6 +58,8 @@ def __getattr__(name: str) -> Any:
     # Deployments spelled ``pyscep.cli.serve:wsgi_from_environment()`` keep working, warned.
     if name in _MOVED:
         return moved(__name__, "pyscep.server", name)
+    if name == "log":  # the ``pyscep.serve`` logger
+        return moved(__name__, "pyscep.server.app", name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -268,7 +272,10 @@ def _serve(args: argparse.Namespace) -> int:
     )
     server = app.ReferenceServer(options)
     logging.basicConfig(level=logging.INFO, format="pyscep serve: %(message)s", stream=sys.stderr)
-    httpd = app.http_server(server, args.host, args.port, body_timeout=args.body_timeout)
+    try:
+        httpd = app.http_server(server, args.host, args.port, body_timeout=args.body_timeout)
+    except (OSError, OverflowError) as exc:  # in use, not an address, not a port
+        return _fail(f"cannot listen on {args.host}:{args.port}: {exc}")
     port = httpd.server_address[1]
     print(f"pyscep serve: ready on http://{args.host}:{port}/scep (state in {args.state_dir})")
     sys.stdout.flush()

@@ -187,7 +187,9 @@ def decide_consumption(stored: IssuedChallenge | None, used: bool, now: datetime
         return Consumed.UNKNOWN
     if used:
         return Consumed.USED
-    if now > stored.expires:
+    # As timestamps: stores hand back what they kept (aware or naive), and a
+    # clock of either kind compares with either (a naive time is local time).
+    if now.timestamp() > stored.expires.timestamp():
         return Consumed.EXPIRED
     return Consumed.OK
 
@@ -257,7 +259,13 @@ class OneTimeChallenges:
         subject_alt_name: str | None = None,
         length: int = 24,
     ) -> str:
-        """A fresh challenge for ``subject`` (an RFC 4514 pattern) and/or a SAN pattern."""
+        """A fresh challenge for ``subject`` (an RFC 4514 pattern) and/or a SAN pattern.
+
+        LocalProtocolError for a ``ttl`` that is not positive (a challenge expired
+        when made would only fail the device that is given it).
+        """
+        if ttl <= timedelta(0):
+            raise LocalProtocolError(f"a challenge lives a positive time, not {ttl}")
         if subject is not None:
             NamePattern.parse(subject)  # PolicyConfigError for a bad pattern, now
         challenge = new_challenge(length)

@@ -112,7 +112,12 @@ class ScepResponder:
     def __init__(self, config: ResponderConfig, store: TransactionStore | None = None) -> None:
         self.config = config
         self.store: TransactionStore = store if store is not None else InMemoryTransactions()
-        self._replies = CertReps.of(config)
+
+    @property
+    def _replies(self) -> CertReps:
+        # Read from config at each reply: an application may replace config
+        # (a CA rollover), and the next CertRep must be signed by the new signer.
+        return CertReps.of(self.config)
 
     # --- in --------------------------------------------------------------------
 

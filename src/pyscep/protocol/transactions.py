@@ -312,8 +312,10 @@ def deny(
         raise LocalProtocolError(f"no transaction {transaction_id!r}")
     outcome = store.record(Act.DENY, replace(known, fail_info=fail_info, updated=now))
     if not outcome.applied or outcome.transaction is None:
+        # What the store holds now: another worker or operator may have just decided.
+        now_held = outcome.transaction or known
         raise LocalProtocolError(
-            f"transaction {transaction_id!r} is {known.state.value}, not pending"
+            f"transaction {transaction_id!r} is {now_held.state.value}, not pending"
         )
     return outcome.transaction
 

@@ -69,6 +69,11 @@ def check_options(options: ServeOptions) -> ServeOptions:
     if options.challenge_mode not in ("static", "one-time"):
         raise ServeConfigError(f"challenge mode {options.challenge_mode!r}: 'static' or 'one-time'")
     if options.challenge_mode == "static":
+        if options.challenge is None:
+            raise ServeConfigError(
+                "the challenge (--challenge or PYSCEP_CHALLENGE) is required in static mode"
+                " (or use --challenge-mode one-time for challenges made per device)"
+            )
         try:
             require_secret(options.challenge, "the challenge (--challenge or PYSCEP_CHALLENGE)")
         except ScepError as exc:

@@ -56,7 +56,7 @@ class Operator:
     @cached_property
     def store(self) -> ServerStore:
         """The state store, opened on first use (an approval checks its options first)."""
-        return open_state(self.state_dir, self.state_url)
+        return open_state(self.state_dir, self.state_url, create=False)
 
     def pending(self) -> list[Transaction]:
         """Every transaction that waits for a decision or is being issued, oldest first."""

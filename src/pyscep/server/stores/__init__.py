@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pyscep.errors import LocalProtocolError
 
-from .contract import ServerState, ServerStore
+from .contract import ServerState, ServerStore, StateUnavailableError
 from .inventory import StateInventory
 from .memory import MemoryStore
 from .postgres import PostgresStore  # psycopg is imported when one opens
@@ -26,15 +26,23 @@ __all__ = [
     "ServerStore",
     "SqliteStore",
     "StateInventory",
+    "StateUnavailableError",
     "open_state",
 ]
 
 
-def open_state(state_dir: Path | None, state_url: str | None) -> ServerStore:
+def open_state(
+    state_dir: Path | None, state_url: str | None, *, create: bool = True
+) -> ServerStore:
     """The PostgreSQL database at ``state_url`` (several hosts), or else SQLite in
-    ``state_dir`` (one machine)."""
+    ``state_dir`` (one machine).
+
+    A server creates its state (``create=True``); the operator's commands open
+    only a state a server made (`StateUnavailableError` otherwise, as for a
+    database that cannot be reached).
+    """
     if state_url is not None:
-        return PostgresStore(state_url)
+        return PostgresStore(state_url, create=create)
     if state_dir is None:
         raise LocalProtocolError("the server's state needs a directory or a PostgreSQL URL")
-    return SqliteStore(state_dir / "state.sqlite")
+    return SqliteStore(state_dir / "state.sqlite", create=create)

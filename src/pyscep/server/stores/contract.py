@@ -14,10 +14,15 @@ from __future__ import annotations
 import secrets
 from typing import Protocol
 
+from pyscep.errors import ScepError
 from pyscep.protocol.challenges import ChallengeStore
 from pyscep.protocol.transactions import Transaction, TransactionStore
 
-__all__ = ["ServerState", "ServerStore", "random_serial"]
+__all__ = ["ServerState", "ServerStore", "StateUnavailableError", "random_serial"]
+
+
+class StateUnavailableError(ScepError):
+    """The state store cannot be reached, or holds no pyscep state where one was expected."""
 
 
 class ServerStore(TransactionStore, Protocol):

@@ -25,7 +25,7 @@ from pyscep.protocol.transactions import (
     resolve,
 )
 
-from .contract import random_serial
+from .contract import StateUnavailableError, random_serial
 from .rows import (
     POSTGRES,
     challenge_from_row,
@@ -69,7 +69,12 @@ _SCHEMA_LOCK = 0x5C39
 def _connect(url: str) -> psycopg.Connection[Any]:
     import psycopg  # the optional dependency, needed only by who uses this store
 
-    db = psycopg.connect(url)
+    try:
+        db = psycopg.connect(url)
+    except psycopg.OperationalError as exc:
+        # One line, not a traceback: an operator's typo or a database that is down.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StateUnavailableError(f"cannot reach the PostgreSQL state: {reason}") from None
     # `record` and `consume` read after taking their lock: that read must see what
     # committed meanwhile, whatever the server's default isolation level.
     db.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
@@ -87,9 +92,18 @@ def _create(url: str) -> None:
 class PostgresStore:
     """Transactions, challenges, serial numbers and revocations in a PostgreSQL database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """``create=False`` (the operator's commands): refuse a database no server set up."""
         self.url = url
-        _create(url)
+        if create:
+            _create(url)
+        else:
+            with _connect(url) as db:
+                row = db.execute("SELECT to_regclass('transactions')").fetchone()
+            if row is None or row[0] is None:
+                raise StateUnavailableError(
+                    "no pyscep state in this database (a server makes it when it first starts)"
+                )
         self._challenges = PostgresChallenges(url, created=True)
 
     @property

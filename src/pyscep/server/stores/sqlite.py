@@ -25,7 +25,7 @@ from pyscep.protocol.transactions import (
     resolve,
 )
 
-from .contract import random_serial
+from .contract import StateUnavailableError, random_serial
 from .rows import (
     SQLITE,
     challenge_from_row,
@@ -86,8 +86,13 @@ def _create(path: Path) -> None:
 class SqliteStore:
     """Transactions, challenges, serial numbers and revocations in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        """``create=False`` (the operator's commands): refuse a file no server made."""
         self.path = path
+        if not create and not path.is_file():
+            raise StateUnavailableError(
+                f"no pyscep state at {path} (a server makes it when it first starts)"
+            )
         _create(path)
         self._challenges = SqliteChallenges(path, created=True)
 
