@@ -365,7 +365,9 @@ def _claimed_end(data: bytes, start: int, end: int) -> int:
     if start + 1 >= end:
         return -1
     length, cursor = data[start + 1], start + 2
-    if length & 0x80:
+    if length == 0x81 and cursor < end:  # the common long form, as read_length reads it
+        length, cursor = data[cursor], cursor + 1
+    elif length & 0x80:
         try:
             length, cursor = read_length(data, start + 1, end)
         except ParseError:

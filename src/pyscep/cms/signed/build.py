@@ -15,7 +15,7 @@ from asn1crypto import algos, cms, core
 from pyscep import _der_writer as der
 from pyscep._asn1 import ScepAttribute
 from pyscep._boundary import field as parse_field
-from pyscep._der import read_header
+from pyscep._der import read_length
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, Signer
@@ -187,9 +187,15 @@ def _check_attribute(attribute: bytes) -> None:
 
 def _element(data: bytes, position: int, tag: int) -> tuple[int, int]:
     """(end, content start) of the DER element with ``tag`` at ``position`` (definite length)."""
-    if position >= len(data) or data[position] != tag:
+    if position + 2 > len(data) or data[position] != tag:
         raise ParseError(f"expected tag 0x{tag:02x}")
-    header = read_header(data, position)
-    if header.indefinite:
-        raise ParseError("an indefinite length")
-    return header.end, header.content_start
+    # Short lengths inline (this runs for every attribute of every build); long
+    # forms through the one length reader.
+    size, start = data[position + 1], position + 2
+    if size & 0x80:
+        size, start = read_length(data, position + 1, len(data))
+        if size < 0:
+            raise ParseError("an indefinite length")
+    if start + size > len(data):
+        raise ParseError("truncated")
+    return start + size, start
