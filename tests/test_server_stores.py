@@ -12,6 +12,7 @@ unique, revocations are seen by everyone.
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -24,9 +25,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pyscep
-from pyscep import FailInfo
+from pyscep import FailInfo, RevocationReason
 from pyscep.certificate import Certificate
-from pyscep.messages import CertificationRequest, build_csr, build_pkcs_req, self_signed_signer
+from pyscep.messages import (
+    CertificationRequest,
+    RevokedCertificate,
+    build_crl,
+    build_csr,
+    build_pkcs_req,
+    self_signed_signer,
+)
 from pyscep.protocol.challenges import (
     Consumed,
     IssuedChallenge,
@@ -50,7 +58,15 @@ from pyscep.protocol.transactions import (
     certificate_fingerprint,
     resolve,
 )
-from pyscep.server.stores import MemoryStore, PostgresStore, ServerStore, SqliteStore
+from pyscep.server.stores import (
+    MemoryStore,
+    PostgresStore,
+    PublishedCRL,
+    Revocation,
+    ServerStore,
+    SqliteStore,
+    StoreCounts,
+)
 from pyscep.testing import make_identity
 from tests.support.helpers import NOW, open_cert_rep
 
@@ -61,6 +77,7 @@ REQUEST = build_csr(KEY, "CN=store-device")
 KEY_SPKI = REQUEST.public_key_der
 CERTIFICATE = CA.issue(REQUEST, now=NOW)
 TXID = "contract-1"
+WEEK = timedelta(days=7)
 
 
 # --- the stores under test ------------------------------------------------------------
@@ -340,6 +357,110 @@ def test_revocations_are_listed(store: ServerStore) -> None:
     assert store.revoked() == frozenset({TXID})
 
 
+def test_a_revocation_keeps_when_and_why_and_the_first_one_stands(store: ServerStore) -> None:
+    bring(store, "issued")
+    assert store.revocations() == []
+    at = NOW + timedelta(hours=1, microseconds=654321)
+    store.revoke(TXID, revoked_at=at, reason=RevocationReason.KEY_COMPROMISE)
+    expected = Revocation(
+        TXID, CERTIFICATE.serial_number, NOW + timedelta(hours=1), RevocationReason.KEY_COMPROMISE
+    )
+    assert store.revocations() == [expected]
+    # Revoking again changes neither the time nor the reason: a decision stands.
+    store.revoke(TXID, revoked_at=NOW + timedelta(days=1), reason=RevocationReason.SUPERSEDED)
+    assert store.revocations() == [expected]
+    assert store.revoked() == frozenset({TXID})
+
+
+def test_only_an_issued_certificate_is_revoked(store: ServerStore) -> None:
+    bring(store, "pending-operator")
+    store.revoke(TXID, revoked_at=NOW)
+    store.revoke("no-such-transaction", revoked_at=NOW)
+    assert (store.revocations(), store.revoked()) == ([], frozenset())
+
+
+def test_counts_follow_what_the_store_holds(store: ServerStore) -> None:
+    assert store.counts() == StoreCounts(0, 0, 0, 0, 0)
+    bring(store, "issued")
+    waiting = replace(opened(OTHER), transaction_id="contract-2")
+    assert store.record(Act.HOLD, waiting).applied
+    store.revoke(TXID, revoked_at=NOW)
+    first, second = _challenge(), replace(_challenge(), digest=challenge_digest("another"))
+    store.challenges.add(first)
+    store.challenges.add(second)
+    assert store.challenges.consume(first.digest, NOW) is Consumed.OK
+    assert store.counts() == StoreCounts(
+        pending=1, issued=1, revoked=1, challenges_issued=2, challenges_consumed=1
+    )
+
+
+def _crl(number: int, variant: int) -> PublishedCRL:
+    """CRL ``number`` as one host signed it (``variant``: what it lists, so hosts differ)."""
+    listed = [RevokedCertificate(variant, NOW)]
+    return PublishedCRL(
+        build_crl(CA.signer, listed, number=number, this_update=NOW, next_update=NOW + WEEK)
+    )
+
+
+def test_each_crl_number_is_published_once_and_the_latest_is_served(store: ServerStore) -> None:
+    assert store.latest_crl() is None
+    assert store.publish_crl(_crl(1, 1)) == _crl(1, 1)
+    # Another host signed number 1 too, a moment later: the first one kept stands.
+    assert store.publish_crl(_crl(1, 2)) == _crl(1, 1)
+    assert store.publish_crl(_crl(2, 3)) == _crl(2, 3)
+    # A host that read a stale latest CRL cannot take the number back.
+    assert store.publish_crl(_crl(2, 4)) == _crl(2, 3)
+    assert store.latest_crl() == _crl(2, 3)
+
+
+def test_hosts_racing_to_publish_a_crl_number_agree_on_one(store: ServerStore) -> None:
+    barrier = threading.Barrier(8)
+    kept: list[PublishedCRL] = []
+
+    def publish(index: int) -> None:
+        barrier.wait()
+        kept.append(store.publish_crl(_crl(1, index + 10)))
+
+    threads = [threading.Thread(target=publish, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(kept)) == 1
+    assert store.latest_crl() == kept[0]
+
+
+def test_revocations_made_before_their_time_was_kept_get_one(tmp_path: Path) -> None:
+    """A state file of the first release (a revoked flag only) is migrated when opened."""
+    path = tmp_path / "state.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE transactions (transaction_id TEXT PRIMARY KEY, requester_key BLOB NOT"
+            " NULL, state TEXT NOT NULL, csr BLOB NOT NULL, certificates BLOB NOT NULL,"
+            " fail_info INTEGER, updated TEXT, polls INTEGER NOT NULL DEFAULT 0,"
+            " revoked INTEGER NOT NULL DEFAULT 0)"
+        )
+        db.execute(
+            "INSERT INTO transactions VALUES (?, ?, 'issued', ?, ?, NULL, ?, 0, 1)",
+            (
+                TXID,
+                KEY_SPKI,
+                REQUEST.der,
+                len(CERTIFICATE.der).to_bytes(4, "big") + CERTIFICATE.der,
+                NOW.isoformat(),
+            ),
+        )
+    db.close()
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    (revocation,) = SqliteStore(path).revocations()
+    assert (revocation.transaction_id, revocation.serial_number, revocation.reason) == (
+        TXID,
+        CERTIFICATE.serial_number,
+        RevocationReason.UNSPECIFIED,
+    )
+    assert before <= revocation.revoked_at <= datetime.now(timezone.utc)
+
+
 def test_serials_are_positive_fixed_length_and_unique_across_threads(store: ServerStore) -> None:
     barrier = threading.Barrier(8)
     serials: list[int] = []
@@ -517,8 +638,11 @@ def test_what_one_connection_writes_every_other_sees(shared_store: ServerStore) 
     bring(shared_store, "issued")
     challenge = _challenge()
     shared_store.challenges.add(challenge)
-    shared_store.revoke(TXID)
+    shared_store.revoke(TXID, revoked_at=NOW, reason=RevocationReason.CESSATION_OF_OPERATION)
     assert other.revoked() == frozenset({TXID})
+    assert [r.reason for r in other.revocations()] == [RevocationReason.CESSATION_OF_OPERATION]
+    shared_store.publish_crl(_crl(1, 5))
+    assert other.latest_crl() == _crl(1, 5)
     found = other.find_certificate(certificate_fingerprint(CERTIFICATE.der))
     assert found is not None
     assert found.revoked
@@ -589,6 +713,29 @@ def test_a_challenge_made_on_one_host_is_accepted_once_on_another(
     assert _answer(first, body, signer) == "FAILURE"
     assert _holds_ca_material_only(tmp_path / "a")
     assert _holds_ca_material_only(tmp_path / "b")
+
+
+@pytest.mark.peer
+def test_every_host_serves_the_crl_of_a_revocation_made_on_any_of_them(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from pyscep.messages import read_crl
+    from pyscep.server import Operator
+
+    first, second, url = _two_hosts(request, tmp_path, challenge="a-shared-challenge-secret")
+    signer, body = _enrollment(first, "CN=stolen-device", "a-shared-challenge-secret")
+    assert _answer(first, body, signer) == "SUCCESS"
+    [issued] = second.store.issued()
+    serial = Certificate.load(issued.certificates[0]).serial_number
+    # The operator revokes from a host with the state URL only (no CA there).
+    Operator(state_url=url).revoke(serial, reason=RevocationReason.KEY_COMPROMISE)
+    served = [host.handle("GET", "/crl", "", b"").body for host in (second, first)]
+    assert served[0] == served[1]
+    facts = read_crl(served[0])
+    assert [(e.serial_number, e.reason) for e in facts.revoked] == [
+        (serial, RevocationReason.KEY_COMPROMISE)
+    ]
+    assert facts.number == 1
 
 
 @pytest.mark.peer

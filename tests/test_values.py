@@ -13,6 +13,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest
 import pyscep
 from pyscep import messages as scep
 from pyscep.policy import PublicKeyView
+from pyscep.server.stores import PublishedCRL
 from pyscep.testing import make_identity
 from tests.support.helpers import current_time
 
@@ -32,6 +34,14 @@ EC = make_identity("values-ec", now=NOW, key_type="ec")
 def _request(identity: Any, name: str) -> scep.BuiltRequest:
     csr = scep.build_csr(pyscep.load_private_key(identity.key_der), f"CN={name}")
     return scep.build_pkcs_req(csr, signer=identity.signer, recipient=RSA.certificate)
+
+
+def _crl(identity: Any, number: int, days: int, listed: int) -> PublishedCRL:
+    entries = [scep.RevokedCertificate(serial, NOW) for serial in range(1, listed + 1)]
+    later = NOW + timedelta(days=days)
+    return PublishedCRL(
+        scep.build_crl(identity.signer, entries, number=number, this_update=NOW, next_update=later)
+    )
 
 
 def _csr(identity: Any, name: str, challenge: str) -> scep.CertificationRequest:
@@ -54,6 +64,10 @@ SAMPLES: dict[str, Callable[[], tuple[Any, Any]]] = {
     "pyscep.messages.build.BuiltRequest": lambda: (
         _request(RSA, "values-rsa"),
         _request(EC, "values-ec"),
+    ),
+    "pyscep.server.stores.contract.PublishedCRL": lambda: (
+        _crl(RSA, 1, 7, 0),
+        _crl(EC, 2, 3, 2),
     ),
 }
 

@@ -28,7 +28,7 @@ from .crypto import (
     load_private_key,
     load_signer,
 )
-from .enums import CACapability, FailInfo, MessageType, PKIStatus
+from .enums import CACapability, FailInfo, MessageType, PKIStatus, RevocationReason
 from .errors import (
     BackendError,
     DecryptionError,
@@ -79,6 +79,7 @@ __all__ = [
     "ProtocolError",
     "PublicKey",
     "RemoteProtocolError",
+    "RevocationReason",
     "ScepError",
     "SignatureScheme",
     "Signer",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["CACapability", "FailInfo", "MessageType", "PKIStatus"]
+__all__ = ["CACapability", "FailInfo", "MessageType", "PKIStatus", "RevocationReason"]
 
 
 class _WireInt(enum.IntEnum):
@@ -111,6 +111,39 @@ class FailInfo(_WireInt):
         """The camelCase name used by RFC 8894 (``badMessageCheck``)."""
         head, *rest = self.name.lower().split("_")
         return head + "".join(part.capitalize() for part in rest)
+
+
+class RevocationReason(enum.IntEnum):
+    """Why a certificate was revoked: the CRLReason of RFC 5280 section 5.3.1 (7 is unused)."""
+
+    UNSPECIFIED = 0
+    KEY_COMPROMISE = 1
+    CA_COMPROMISE = 2
+    AFFILIATION_CHANGED = 3
+    SUPERSEDED = 4
+    CESSATION_OF_OPERATION = 5
+    CERTIFICATE_HOLD = 6
+    REMOVE_FROM_CRL = 8
+    PRIVILEGE_WITHDRAWN = 9
+    AA_COMPROMISE = 10
+
+    @property
+    def rfc_name(self) -> str:
+        """The name RFC 5280 gives it (``keyCompromise``, ``cACompromise``, ``removeFromCRL``)."""
+        special = {"CA_COMPROMISE": "cACompromise", "AA_COMPROMISE": "aACompromise"}
+        if self.name in special:
+            return special[self.name]
+        head, *rest = self.name.lower().split("_")
+        return head + "".join(part.upper() if part == "crl" else part.capitalize() for part in rest)
+
+    @classmethod
+    def from_rfc_name(cls, text: str) -> RevocationReason:
+        """The reason named ``text`` (RFC 5280's name, any case); ValueError otherwise."""
+        for reason in cls:
+            if reason.rfc_name.lower() == text.lower():
+                return reason
+        names = ", ".join(reason.rfc_name for reason in cls)
+        raise ValueError(f"{text!r} is not a revocation reason: one of {names}")
 
 
 class CACapability(str, enum.Enum):

@@ -28,6 +28,7 @@ from pyscep.messages.ca import parse_ca_certificates
 from pyscep.messages.caps import CACaps, negotiate
 from pyscep.messages.pkimessage import decrypt_pki_message, parse_pki_message, verify_cert_rep
 from pyscep.testing import make_identity
+from tests.peers.fleet import two_hosts_sigkill
 from tests.support.helpers import make_csr, pem_cert, pem_key
 from tests.support.postgres import start_postgres
 
@@ -866,6 +867,7 @@ SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "micromdm-client-get": micromdm_client_get,
     "gunicorn-load": gunicorn_load,
     "gunicorn-load-postgres": gunicorn_load_postgres,
+    "two-hosts-sigkill": two_hosts_sigkill,
     "uvicorn-asgi": uvicorn_asgi,
     "certmonger": certmonger,
     "one-time": one_time,

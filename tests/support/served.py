@@ -19,6 +19,8 @@ def free_port() -> int:
 
 
 class Served:
+    """``pyscep serve`` on a free port; ``{port}`` in a flag is that port."""
+
     def __init__(self, directory: Path, *flags: str) -> None:
         self.directory = directory
         self.flags = flags
@@ -36,13 +38,15 @@ class Served:
                 CHALLENGE,
                 "--port",
                 str(self.port),
-                *flags,
+                *(flag.replace("{port}", str(self.port)) for flag in flags),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
         assert self.process.stdout is not None
-        assert "ready" in self.process.stdout.readline().decode()
+        #: What the server printed when it was ready (its addresses).
+        self.ready = self.process.stdout.readline().decode()
+        assert "ready" in self.ready
 
     def stop(self) -> None:
         self.process.terminate()

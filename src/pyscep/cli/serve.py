@@ -2,11 +2,14 @@
 
     pyscep serve --state-dir DIR --challenge SECRET [--port 8080] [--pending-polls N]
                  [--manual] [--legacy] [--ra] [--next-ca] [--validity DAYS] ...
+    pyscep serve --config FILE [--admin-port PORT] ...
     pyscep serve list      (--state-dir DIR | --state-url URL)
     pyscep serve approve   (--state-dir DIR [--state-url URL]) TXID [--validity DAYS]
     pyscep serve reject    (--state-dir DIR | --state-url URL) TXID
     pyscep serve challenge (--state-dir DIR | --state-url URL) [--subject DN] [--ttl SECONDS]
-    pyscep serve revoke    (--state-dir DIR | --state-url URL) SERIAL
+    pyscep serve revoke    (--state-dir DIR | --state-url URL) (SERIAL | --subject DN)
+                           [--reason REASON]
+    pyscep serve crl       --state-dir DIR [--state-url URL] [--crl-days DAYS]
 
 The server is `pyscep.server` (deploy it under gunicorn or uvicorn with
 `pyscep.server.wsgi_from_environment` / `asgi_from_environment`); this module
@@ -20,7 +23,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -28,7 +33,9 @@ from typing import Any
 # As a module: the names this module had before 0.2 answer only through __getattr__.
 from pyscep import server as app
 from pyscep._deprecation import moved
+from pyscep.enums import RevocationReason
 from pyscep.errors import ScepError
+from pyscep.messages import crl_to_pem
 from pyscep.protocol.profiles import PROFILES
 
 __all__ = ["add_parser", "run"]
@@ -150,21 +157,66 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     revoke = actions.add_parser(
         "revoke",
-        help="revoke an issued certificate (its renewals are refused)",
-        description="Revoke a certificate this server issued: renewals signed by it are"
-        " refused from now on.",
+        help="revoke an issued certificate (the CRL lists it; its renewals are refused)",
+        description="Revoke a certificate this server issued, by serial number or by"
+        " subject: the next CRL lists it, and renewals signed by it are refused from now on."
+        " A revocation stands: revoking again is refused.",
     )
     _state_options(revoke)
     revoke.add_argument(
-        "serial", metavar="SERIAL", help="its serial number (decimal, or hex with 0x)"
+        "serial", nargs="?", metavar="SERIAL", help="its serial number (decimal, or hex with 0x)"
     )
-    for action in (listing, approve, reject, challenge, revoke):
+    revoke.add_argument(
+        "--subject",
+        metavar="DN",
+        help="instead of SERIAL: every unexpired certificate issued to this RFC 4514 DN",
+    )
+    revoke.add_argument(
+        "--reason",
+        default="unspecified",
+        metavar="REASON",
+        help="the CRLReason of RFC 5280: "
+        + ", ".join(reason.rfc_name for reason in RevocationReason)
+        + " (default unspecified)",
+    )
+    crl = actions.add_parser(
+        "crl",
+        help="print the CA's current CRL (PEM), signing a new one if due",
+        description="Print the CRL every host serves now, as PEM (openssl crl reads it),"
+        " signing a new one first if what is revoked changed or half its lifetime passed."
+        " The CA signs: --state-dir is required (with --state-url when the state is shared).",
+    )
+    _state_options(crl)
+    crl.add_argument(
+        "--crl-days",
+        type=int,
+        default=argparse.SUPPRESS,  # ``serve --crl-days N crl`` is kept too
+        metavar="DAYS",
+        help="how long a CRL signed now is valid (default 7)",
+    )
+    for action in (listing, approve, reject, challenge, revoke, crl):
         action.set_defaults(handler=run)
 
 
 def _serving_options(serve: argparse.ArgumentParser) -> None:
-    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
-    serve.add_argument("--port", type=int, default=8080, help="the port to listen on")
+    # No defaults here: an option not given leaves its setting to PYSCEP_* and --config
+    # (`pyscep.server.load_settings`); the defaults named in the help are theirs.
+    serve.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a TOML file with any of these settings (its keys are the options' names:"
+        " challenge_mode = ...); PYSCEP_* variables override it, and options both",
+    )
+    serve.add_argument("--host", help="the address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="the port to listen on (default 8080)")
+    serve.add_argument(
+        "--admin-port",
+        type=int,
+        metavar="PORT",
+        help="serve /healthz, /readyz and /metrics (Prometheus) on this port",
+    )
+    serve.add_argument("--admin-host", help="the address of the admin port (default 127.0.0.1)")
     serve.add_argument(
         "--state-dir",
         type=Path,
@@ -182,30 +234,30 @@ def _serving_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--challenge-mode",
         choices=["static", "one-time"],
-        default="static",
-        help="static: --challenge for everyone; one-time: made by `serve challenge`,"
-        " each valid once",
+        help="static (the default): --challenge for everyone; one-time: made by"
+        " `serve challenge`, each valid once",
     )
     serve.add_argument(
         "--pending-polls",
         type=int,
-        default=0,
         metavar="N",
         help="answer PENDING to N polls before issuing",
     )
     serve.add_argument(
         "--manual",
         action="store_true",
+        default=None,
         help="keep every request PENDING until `serve approve` or `serve reject`",
     )
-    serve.add_argument("--legacy", action="store_true", help="accept MD5 and single DES")
-    serve.add_argument("--ra", action="store_true", help="a separate RA certificate")
-    serve.add_argument("--next-ca", action="store_true", help="offer a rollover CA")
+    serve.add_argument(
+        "--legacy", action="store_true", default=None, help="accept MD5 and single DES"
+    )
+    serve.add_argument("--ra", action="store_true", default=None, help="a separate RA certificate")
+    serve.add_argument("--next-ca", action="store_true", default=None, help="offer a rollover CA")
     serve.add_argument(
         "--profile",
         choices=sorted(PROFILES),
-        default="strict",
-        help="the capabilities advertised (interop profile)",
+        help="the capabilities advertised (interop profile; default strict)",
     )
     serve.add_argument(
         "--log", type=Path, help="append one JSON line per request decided, with its reason"
@@ -220,16 +272,30 @@ def _serving_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--ca-key-type",
         choices=app.CA_KEY_TYPES,
-        default="rsa2048",
-        help="the key of a new CA (EC CAs open requests by key agreement)",
+        help="the key of a new CA (default rsa2048; EC CAs open requests by key agreement)",
+    )
+    serve.add_argument(
+        "--crl-url",
+        metavar="URL",
+        help="where relying parties fetch the CRL (http://...): written into every certificate"
+        " issued, and served at its path (/crl without it)",
+    )
+    serve.add_argument(
+        "--crl-days",
+        type=int,
+        metavar="DAYS",
+        help="how long each CRL is valid (default 7; a new one is signed after half of it)",
     )
     serve.add_argument(
         "--body-timeout",
         type=float,
-        default=app.BODY_TIMEOUT,
         metavar="SECONDS",
         help=f"seconds a client may take to send its request (default {app.BODY_TIMEOUT})",
     )
+
+
+#: The settings ``pyscep serve`` takes from its options (argparse's name -> the setting's).
+_GIVEN = {name: name for name in app.settings.SETTINGS} | {"validity": "validity_days"}
 
 
 def _fail(message: str) -> int:
@@ -248,36 +314,30 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.state_dir is None:
-        return _fail("--state-dir is required")
-    if not args.body_timeout > 0:
-        return _fail("--body-timeout is a positive number of seconds")
-    options = app.check_options(
-        app.ServeOptions(
-            state_dir=args.state_dir,
-            challenge=args.challenge,
-            pending_polls=args.pending_polls,
-            manual=args.manual,
-            legacy=args.legacy,
-            ra=args.ra,
-            next_ca=args.next_ca,
-            profile=args.profile,
-            log=args.log,
-            state_url=args.state_url,
-            challenge_mode=args.challenge_mode,
-            policy=args.policy,
-            validity_days=365 if args.validity is None else args.validity,
-            ca_key_type=args.ca_key_type,
-        )
-    )
+    given = {
+        setting: getattr(args, name) for name, setting in _GIVEN.items() if hasattr(args, name)
+    }
+    settings = app.load_settings(args.config, os.environ, given)
+    options, listening = settings.options, settings.listening
     server = app.ReferenceServer(options)
     logging.basicConfig(level=logging.INFO, format="pyscep serve: %(message)s", stream=sys.stderr)
+    # The human lines above say each decision; the JSON lines go to --log only.
+    logging.getLogger("pyscep.decisions").propagate = False
+    host, port = listening.host, listening.port
     try:
-        httpd = app.http_server(server, args.host, args.port, body_timeout=args.body_timeout)
+        httpd = app.http_server(server, host, port, body_timeout=listening.body_timeout)
     except (OSError, OverflowError) as exc:  # in use, not an address, not a port
-        return _fail(f"cannot listen on {args.host}:{args.port}: {exc}")
-    port = httpd.server_address[1]
-    print(f"pyscep serve: ready on http://{args.host}:{port}/scep (state in {args.state_dir})")
+        return _fail(f"cannot listen on {host}:{port}: {exc}")
+    ready = f"pyscep serve: ready on http://{host}:{httpd.server_address[1]}/scep"
+    if listening.admin_port is not None:
+        admin_host, admin_port = listening.admin_host, listening.admin_port
+        try:
+            admin = app.http_server(app.AdminApplication(server), admin_host, admin_port)
+        except (OSError, OverflowError) as exc:
+            return _fail(f"cannot listen on {admin_host}:{admin_port} (the admin port): {exc}")
+        threading.Thread(target=admin.serve_forever, daemon=True).start()
+        ready += f", admin on http://{admin_host}:{admin.server_address[1]}"
+    print(f"{ready} (state in {options.state_dir})")
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
         httpd.serve_forever()
@@ -299,13 +359,45 @@ def _operator(args: argparse.Namespace) -> app.Operator:
     return app.Operator(state_dir, args.state_url)
 
 
+def _revocation(args: argparse.Namespace) -> tuple[int | None, RevocationReason]:
+    """The serial (None: by --subject) and reason of ``serve revoke``; ServeConfigError."""
+    given_state = args.state_dir is not None or args.state_url is not None
+    if args.serial is None and args.directory is not None and given_state:
+        # ``revoke --state-dir DIR SERIAL``: argparse gave the lone positional to the
+        # deprecated directory argument (``revoke DIR SERIAL``), which comes first.
+        args.serial, args.directory = str(args.directory), None
+    try:
+        reason = RevocationReason.from_rfc_name(args.reason)
+    except ValueError as exc:
+        raise app.ServeConfigError(str(exc)) from None
+    if (args.serial is None) == (args.subject is None):
+        raise app.ServeConfigError("what to revoke: a SERIAL or --subject DN (one of them)")
+    if args.serial is None:
+        return None, reason
+    try:
+        return int(args.serial, 0), reason
+    except ValueError:
+        raise app.ServeConfigError(
+            f"{args.serial!r} is not a serial number (decimal, or hex with 0x)"
+        ) from None
+
+
+def _revoke(operator: app.Operator, args: argparse.Namespace, now: datetime) -> None:
+    serial, reason = _revocation(args)
+    if serial is not None:
+        operator.revoke(serial, reason=reason, now=now)
+        print(f"pyscep serve: serial {serial} revoked ({reason.rfc_name})")
+        return
+    for certificate in operator.revoke_subject(args.subject, reason=reason, now=now):
+        print(
+            f"pyscep serve: serial {certificate.serial_number} revoked ({reason.rfc_name}):"
+            f" {certificate.subject}"
+        )
+
+
 def _administer(args: argparse.Namespace) -> int:
-    serial = None
     if args.action == "revoke":
-        try:
-            serial = int(args.serial, 0)
-        except ValueError:
-            return _fail(f"{args.serial!r} is not a serial number (decimal, or hex with 0x)")
+        _revocation(args)  # a mistyped reason or serial is refused before the state is opened
     operator = _operator(args)
     now = datetime.now(timezone.utc)
     if args.action == "list":
@@ -322,8 +414,10 @@ def _administer(args: argparse.Namespace) -> int:
     elif args.action == "reject":
         operator.reject(args.transaction_id, now=now)
         print(f"pyscep serve: {args.transaction_id} rejected")
+    elif args.action == "crl":
+        if args.crl_days is not None:
+            operator.crl_days = args.crl_days
+        print(crl_to_pem(operator.crl(now=now).der), end="")
     else:
-        assert serial is not None  # revoke, parsed above
-        operator.revoke(serial)
-        print(f"pyscep serve: serial {serial} revoked")
+        _revoke(operator, args, now)
     return 0

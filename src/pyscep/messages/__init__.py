@@ -38,6 +38,7 @@ from pyscep.messages.ca import (
 )
 from pyscep.messages.caps import CACaps, Negotiated, negotiate
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
+from pyscep.messages.crl import CRLFacts, RevokedCertificate, build_crl, crl_to_pem, read_crl
 from pyscep.messages.identifiers import new_nonce, transaction_id_for_key
 from pyscep.messages.identity import (
     SUBJECT_ALT_NAME_KINDS,
@@ -76,6 +77,7 @@ __all__ = [
     "BuiltRequest",
     "CACaps",
     "CACertificates",
+    "CRLFacts",
     "CertificationRequest",
     "CertsOnly",
     "DecryptedContent",
@@ -90,6 +92,7 @@ __all__ = [
     "PSSParameters",
     "ReplyTo",
     "RequestReference",
+    "RevokedCertificate",
     "ScepAttributes",
     "SignerIdentifier",
     "UnverifiedPKIMessage",
@@ -98,12 +101,14 @@ __all__ = [
     "build_cert_rep_failure",
     "build_cert_rep_pending",
     "build_cert_rep_success",
+    "build_crl",
     "build_csr",
     "build_get_cert",
     "build_get_crl",
     "build_next_ca_certificates",
     "build_pkcs_req",
     "build_request",
+    "crl_to_pem",
     "decode_attributes",
     "decrypt_pki_message",
     "encode_attributes",
@@ -117,6 +122,7 @@ __all__ = [
     "parse_next_ca_certificates",
     "parse_pki_message",
     "policy_request_view",
+    "read_crl",
     "self_signed_certificate",
     "self_signed_signer",
     "transaction_id_for_key",

@@ -206,6 +206,7 @@ def _certificate(
     key_usage: set[str],
     digest: DigestAlgorithm,
     subject_alt_names: Sequence[x509.GeneralName] = (),
+    crl_urls: Sequence[str] = (),
 ) -> Certificate:
     subject_key_id = _key_identifier(subject_spki)
     authority_key_id = _key_identifier(issuer_spki)
@@ -225,6 +226,17 @@ def _certificate(
                 "extn_id": "subject_alt_name",
                 "critical": False,
                 "extn_value": x509.GeneralNames(list(subject_alt_names)),
+            }
+        )
+    if crl_urls:
+        full_name = [
+            x509.GeneralName(name="uniform_resource_identifier", value=u) for u in crl_urls
+        ]
+        extensions.append(
+            {
+                "extn_id": "crl_distribution_points",
+                "critical": False,
+                "extn_value": [{"distribution_point": {"full_name": full_name}}],
             }
         )
     signature_algorithm = _algorithm(issuer_spki, digest)
@@ -319,13 +331,15 @@ def issue_certificate(
     serial_number: int | None = None,
     subject: str | bytes | None = None,
     subject_alt_names: Sequence[str] = (),
+    crl_urls: Sequence[str] = (),
 ) -> Certificate:
     """A certificate for ``request``'s key and subject (or ``subject``), signed by ``ca``.
 
     End-entity: keyUsage digitalSignature (and keyEncipherment for RSA). The
     request's extensions are not copied: what to grant is the CA's decision,
     for instance the ``subject_alt_names`` it grants (written as for
-    `build_csr`).
+    `build_csr`). ``crl_urls`` go in a cRLDistributionPoints extension, one
+    distribution point with these full names (where relying parties fetch the CRL).
     """
     subject_spki = keys.PublicKeyInfo.load(request.public_key_der)
     try:
@@ -351,4 +365,5 @@ def issue_certificate(
         key_usage=usage,
         digest=DigestAlgorithm.SHA256,
         subject_alt_names=[_general_name(entry) for entry in subject_alt_names],
+        crl_urls=crl_urls,
     )

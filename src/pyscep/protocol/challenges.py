@@ -235,6 +235,11 @@ class InMemoryChallenges:
                 self._used.add(digest)
             return outcome
 
+    def counts(self) -> tuple[int, int]:
+        """How many challenges were issued, and how many of them consumed."""
+        with self._lock:
+            return len(self._challenges), len(self._used)
+
 
 def challenge_digest(challenge: str) -> bytes:
     """How a one-time challenge is stored: its SHA-256."""

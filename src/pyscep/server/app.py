@@ -13,12 +13,15 @@ the operator.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from pyscep._appkit.durable import append
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
@@ -44,6 +47,7 @@ from pyscep.protocol.challenges import ChallengeChecker, OneTimeChallenges, Stat
 from pyscep.protocol.profiles import PROFILES
 from pyscep.protocol.server import (
     Answered,
+    CRLRequested,
     EnrollmentRequested,
     PollRequested,
     ResponderConfig,
@@ -53,12 +57,17 @@ from pyscep.protocol.transactions import Awaiting, TransactionState
 
 from .config import MAX_VALIDITY_DAYS, ServeConfigError, ServeOptions
 from .file_ca import FileCA
-from .stores import StateInventory, open_state
+from .metrics import ServerMetrics
+from .revocation import CRL_CONTENT_TYPE, CRL_PATH, current_crl
+from .stores import PublishedCRL, StateInventory, open_state
 
 __all__ = ["IssuanceTerms", "ReferenceServer"]
 
 #: Where every decision and refusal is logged (with its reason), besides ``--log``.
 log = logging.getLogger("pyscep.serve")
+#: Each decision as one JSON line (what ``--log`` appends), at INFO; the gunicorn and
+#: uvicorn factories send it to stderr.
+decisions = logging.getLogger("pyscep.decisions")
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,7 @@ class _Signing:
     files: FileCA
     new_serial: Callable[[], int]
     terms: IssuanceTerms
+    crl_urls: tuple[str, ...] = ()
 
     def issue(self, request: CertificationRequest, *, now: datetime) -> Certificate:
         return issue_certificate(
@@ -115,6 +125,7 @@ class _Signing:
             days=self.terms.days,
             serial_number=self.new_serial(),
             subject_alt_names=self.terms.subject_alt_names,
+            crl_urls=self.crl_urls,
         )
 
 
@@ -136,6 +147,11 @@ class ReferenceServer:
             create=create,
         )
         self.store = open_state(options.state_dir, options.state_url)
+        #: What this server answered, and what its store holds (None without
+        #: prometheus_client: nothing is counted, and there is no admin port).
+        self.metrics: ServerMetrics | None = None
+        with contextlib.suppress(ServeConfigError):
+            self.metrics = ServerMetrics(self.store)
         ca, ra = self.files.ca, self.files.ra
         operator = ra or ca
         next_body = None
@@ -158,6 +174,15 @@ class ReferenceServer:
                 decrypter=operator,
                 ra_certificates=() if ra is None else (ra.certificate,),
                 algorithms=self.algorithms,
+                # Default deny: the enrollment messages, and GetCRL (the CRL is public).
+                handled=frozenset(
+                    {
+                        MessageType.PKCS_REQ,
+                        MessageType.RENEWAL_REQ,
+                        MessageType.CERT_POLL,
+                        MessageType.GET_CRL,
+                    }
+                ),
                 challenge=self._challenges(),
                 next_ca_certificates=next_body,
                 profile=PROFILES[options.profile],
@@ -182,21 +207,72 @@ class ReferenceServer:
         kept in the state store: a challenge made on one host is accepted on the others."""
         return OneTimeChallenges(self.store.challenges, clock=lambda: datetime.now(timezone.utc))
 
+    @property
+    def crl_path(self) -> str:
+        """Where the CRL is served by plain HTTP GET: the path of ``--crl-url``, or ``/crl``."""
+        return urlsplit(self.options.crl_url).path if self.options.crl_url else CRL_PATH
+
+    def current_crl(self, now: datetime) -> PublishedCRL:
+        """The CRL every host serves now (a new one is signed when it is due)."""
+        return current_crl(self.store, self.files.ca, now=now, days=self.options.crl_days)
+
     def handle(self, method: str, path: str, query: str, body: bytes) -> HTTPResponse:
-        """One HTTP request: the responder's event, decided, and logged with its reason."""
+        """One HTTP request: the responder's event, decided, logged with its reason, and
+        counted in the metrics."""
+        started = time.perf_counter()
+        operations = parse_qs(query).get("operation", [])
+        operation = operations[0] if operations else ""
+        response, outcome = self._answer(method, path, query, body, operation)
+        if self.metrics is not None:
+            self.metrics.observe(operation or "other", outcome, time.perf_counter() - started)
+        return response
+
+    def _answer(
+        self, method: str, path: str, query: str, body: bytes, operation: str
+    ) -> tuple[HTTPResponse, str]:
+        """The response, and its outcome for the metrics (a CertRep's pkiStatus or the
+        decision taken; else ``ok`` or the HTTP status's class)."""
         now = datetime.now(timezone.utc)
+        if method == "GET" and path == self.crl_path and not operation:
+            return HTTPResponse(200, CRL_CONTENT_TYPE, self.current_crl(now).der), "crl"
         event = self.responder.receive(method, path, query, body, now=now)
         if isinstance(event, Answered):
             self._log_answer(event, method)
-            return event.response
+            if event.pki_status is not None:
+                return event.response, event.pki_status.name.lower()
+            return event.response, "ok" if event.response.status < 400 else "refused"
+        if isinstance(event, CRLRequested):
+            response = self._crl_requested(event, method, now)
+            return response, "crl" if response.status == 200 else "refused"
         if isinstance(event, EnrollmentRequested):
             reason, answer = self._enrollment(event, now)
         elif isinstance(event, PollRequested):
             reason, answer = self._poll(event, now)
-        else:  # pragma: no cover - GetCert and GetCRL are not in `handled`
-            return self.responder.reject(event, FailInfo.BAD_REQUEST, now=now)
-        self._logged(event, method, self._outcome(event), reason)
-        return answer
+        else:  # pragma: no cover - GetCert is not in `handled`
+            return self.responder.reject(event, FailInfo.BAD_REQUEST, now=now), "rejected"
+        outcome = self._outcome(event)
+        self._logged(event, method, outcome, reason)
+        return answer, outcome
+
+    def _crl_requested(self, event: CRLRequested, method: str, now: datetime) -> HTTPResponse:
+        """GetCRL: this CA's CRL, for a certificate this CA issued (or badCertId)."""
+        if event.wanted.issuer_der != self.files.ca.certificate.subject_der:
+            log.warning(
+                "GetCRL %s refused: %s is not this CA", event.transaction_id, event.wanted.issuer
+            )
+            text = "this CA keeps no CRL for that issuer"
+            return self.responder.reject(event, FailInfo.BAD_CERT_ID, now=now, text=text)
+        crl = self.current_crl(now)
+        log.info("GetCRL %s answered with CRL number %d", event.transaction_id, crl.number)
+        self._write_log(
+            {
+                "method": method,
+                "type": "GetCRL",
+                "transaction_id": event.transaction_id,
+                "crl_number": crl.number,
+            }
+        )
+        return self.responder.send_crl(event, crl.der)
 
     def _outcome(self, event: EnrollmentRequested | PollRequested) -> str:
         """What became of the request, as the store holds it (a race may have decided)."""
@@ -208,8 +284,10 @@ class ReferenceServer:
         return {TransactionState.ISSUING: "pending"}.get(stored.state, stored.state.value)
 
     def _write_log(self, entry: Mapping[str, Any]) -> None:
+        line = json.dumps(entry)
+        decisions.info(line)
         if self.options.log is not None:
-            append(self.options.log, (json.dumps(entry) + "\n").encode())
+            append(self.options.log, (line + "\n").encode())
 
     def _log_answer(self, event: Answered, method: str) -> None:
         """A pkiMessage the responder answered itself (a refusal, a poll, a re-send)."""
@@ -385,7 +463,8 @@ class ReferenceServer:
         )
 
     def _signing(self, terms: IssuanceTerms) -> _Signing:
-        return _Signing(self.files, self.store.new_serial, terms)
+        crl_urls = () if self.options.crl_url is None else (self.options.crl_url,)
+        return _Signing(self.files, self.store.new_serial, terms, crl_urls)
 
     def approve(
         self, transaction_id: str, *, now: datetime, days: int | None = None

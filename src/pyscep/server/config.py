@@ -1,12 +1,12 @@
-"""The reference server's configuration: `ServeOptions`, checked before a server starts,
-from ``pyscep serve``'s options or from the ``PYSCEP_*`` variables of a deployment."""
+"""The reference server's configuration: `ServeOptions`, checked before a server starts
+(`check_options`); `pyscep.server.settings` reads them from a file, the ``PYSCEP_*``
+variables and the command line."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pyscep.errors import ScepError
 from pyscep.policy import parse_scep_conf
@@ -17,15 +17,17 @@ from .file_ca import CA_KEY_TYPES
 
 __all__ = [
     "BODY_TIMEOUT",
+    "MAX_CRL_DAYS",
     "MAX_VALIDITY_DAYS",
     "ServeConfigError",
     "ServeOptions",
     "check_options",
-    "options_from_environment",
 ]
 
 #: The longest lifetime an issued certificate may be given, in days (about 100 years).
 MAX_VALIDITY_DAYS = 36_500
+#: The longest a CRL may be valid, in days (it is renewed after half its lifetime).
+MAX_CRL_DAYS = 366
 #: Seconds a client may take to send its request, by default (``pyscep serve``'s own HTTP
 #: server; under gunicorn or uvicorn their own timeouts apply).
 BODY_TIMEOUT = 30
@@ -62,6 +64,11 @@ class ServeOptions:
     validity_days: int = 365
     #: The key type of a CA this server creates (an existing CA is used as it is).
     ca_key_type: str = "rsa2048"
+    #: Where relying parties fetch the CRL (http:// or https://): written into every
+    #: certificate issued, and served at its path (``/crl`` without it).
+    crl_url: str | None = None
+    #: How long each CRL is valid, in days (a new one is signed after half of it).
+    crl_days: int = 7
 
 
 def check_options(options: ServeOptions) -> ServeOptions:
@@ -103,57 +110,18 @@ def check_options(options: ServeOptions) -> ServeOptions:
             raise ServeConfigError(f"the policy {options.policy}: {exc}") from None
     if options.profile not in PROFILES:
         raise ServeConfigError(f"unknown profile {options.profile!r}: {', '.join(PROFILES)}")
+    if not 1 <= options.crl_days <= MAX_CRL_DAYS:
+        raise ServeConfigError(f"a CRL is valid from 1 to {MAX_CRL_DAYS} days (--crl-days)")
+    if options.crl_url is not None:
+        url = urlsplit(options.crl_url)
+        if url.scheme not in ("http", "https") or not url.netloc or len(url.path) < 2:
+            raise ServeConfigError(
+                f"--crl-url {options.crl_url!r}: an http:// or https:// URL with a path,"
+                " such as http://ca.example/crl"
+            )
     if options.ca_key_type not in CA_KEY_TYPES:
         raise ServeConfigError(
             f"a CA key cannot be {options.ca_key_type!r}: one of {', '.join(CA_KEY_TYPES)}"
             " (an Ed25519 key only signs: it cannot open requests)"
         )
     return options
-
-
-def _switch(environment: Mapping[str, str], name: str) -> bool:
-    text = environment.get(name, "")
-    if text not in ("", "0", "1"):
-        raise ServeConfigError(f"{name}={text!r}: 1 for yes, 0 or unset for no")
-    return text == "1"
-
-
-def _number(environment: Mapping[str, str], name: str, default: int) -> int:
-    text = environment.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isascii() or not text.isdigit():
-        raise ServeConfigError(f"{name}={text!r} is not a whole number")
-    return int(text)
-
-
-def options_from_environment(environment: Mapping[str, str] | None = None) -> ServeOptions:
-    """`ServeOptions` from the ``PYSCEP_*`` variables (the gunicorn and uvicorn factories).
-
-    ``PYSCEP_STATE_DIR`` (required), ``PYSCEP_CHALLENGE`` (required in static mode),
-    ``PYSCEP_CHALLENGE_MODE``, ``PYSCEP_PENDING_POLLS``, ``PYSCEP_MANUAL``,
-    ``PYSCEP_LEGACY``, ``PYSCEP_RA``, ``PYSCEP_NEXT_CA`` (``1`` for yes),
-    ``PYSCEP_PROFILE``, ``PYSCEP_STATE_URL``, ``PYSCEP_POLICY``, ``PYSCEP_LOG``,
-    ``PYSCEP_VALIDITY_DAYS``, ``PYSCEP_CA_KEY_TYPE``. ServeConfigError says what is wrong.
-    """
-    env = os.environ if environment is None else environment
-    if not env.get("PYSCEP_STATE_DIR"):
-        raise ServeConfigError("PYSCEP_STATE_DIR is required")
-    return check_options(
-        ServeOptions(
-            state_dir=Path(env["PYSCEP_STATE_DIR"]),
-            challenge=env.get("PYSCEP_CHALLENGE") if "PYSCEP_CHALLENGE" in env else None,
-            pending_polls=_number(env, "PYSCEP_PENDING_POLLS", 0),
-            manual=_switch(env, "PYSCEP_MANUAL"),
-            legacy=_switch(env, "PYSCEP_LEGACY"),
-            ra=_switch(env, "PYSCEP_RA"),
-            next_ca=_switch(env, "PYSCEP_NEXT_CA"),
-            profile=env.get("PYSCEP_PROFILE", "strict"),
-            log=Path(env["PYSCEP_LOG"]) if env.get("PYSCEP_LOG") else None,
-            state_url=env.get("PYSCEP_STATE_URL") or None,
-            challenge_mode=env.get("PYSCEP_CHALLENGE_MODE", "static"),
-            policy=Path(env["PYSCEP_POLICY"]) if env.get("PYSCEP_POLICY") else None,
-            validity_days=_number(env, "PYSCEP_VALIDITY_DAYS", 365),
-            ca_key_type=env.get("PYSCEP_CA_KEY_TYPE", "rsa2048"),
-        )
-    )

@@ -1,8 +1,10 @@
-"""The operator's actions on a server's state: what waits, approve, reject, challenges, revoke.
+"""The operator's actions on a server's state: what waits, approve, reject, challenges,
+revoke, the CRL.
 
 They work on the state store alone (SQLite in the state directory, or the
 PostgreSQL of ``state_url``), so that any host of a shared deployment may run
-them; only an approval also needs the CA (it signs), from the state directory.
+them; only an approval and a CRL also need the CA (it signs), from the state
+directory.
 """
 
 from __future__ import annotations
@@ -13,17 +15,17 @@ from functools import cached_property
 from pathlib import Path
 
 from pyscep.certificate import Certificate
-from pyscep.enums import FailInfo
-from pyscep.errors import LocalProtocolError
+from pyscep.enums import FailInfo, RevocationReason
+from pyscep.errors import LocalProtocolError, PolicyConfigError
 from pyscep.messages import CertificationRequest
 from pyscep.policy import DistinguishedName, PublicKeyView
 from pyscep.protocol.challenges import OneTimeChallenges
 from pyscep.protocol.transactions import Transaction, TransactionState, deny
 
 from .app import IssuanceTerms, ReferenceServer
-from .config import ServeConfigError, ServeOptions
+from .config import MAX_CRL_DAYS, ServeConfigError, ServeOptions
 from .file_ca import FileCA
-from .stores import ServerStore, open_state
+from .stores import PublishedCRL, Revocation, ServerStore, open_state
 
 __all__ = ["Operator", "describe_pending"]
 
@@ -39,6 +41,8 @@ class Operator:
     state_url: str | None = None
     #: The lifetime of an approved certificate whose transaction recorded none.
     validity_days: int = 365
+    #: How long a CRL this operator has signed is valid, in days.
+    crl_days: int = 7
 
     def __post_init__(self) -> None:
         if self.state_dir is None and self.state_url is None:
@@ -66,18 +70,31 @@ class Operator:
         """What an operator needs to decide on ``transaction``, a line each."""
         return describe_pending(transaction, self.validity_days)
 
+    def _server(self, doing: str, now: datetime) -> ReferenceServer:
+        """The server of this state, for what the CA signs (needs ``state_dir``)."""
+        if self.state_dir is None:
+            raise ServeConfigError(f"{doing} signs with the CA: --state-dir DIR is required")
+        options = ServeOptions(
+            self.state_dir,
+            state_url=self.state_url,
+            validity_days=self.validity_days,
+            crl_days=self.crl_days,
+        )
+        return ReferenceServer(options, now=now, create=False)
+
     def approve(
         self, transaction_id: str, *, now: datetime, days: int | None = None
     ) -> Certificate:
         """Issue a PENDING request on the terms decided with it (``days`` overrides the
         lifetime); the next CertPoll gets the certificate. The CA signs: needs ``state_dir``."""
-        if self.state_dir is None:
-            raise ServeConfigError("approving signs with the CA: --state-dir DIR is required")
-        options = ServeOptions(
-            self.state_dir, state_url=self.state_url, validity_days=self.validity_days
-        )
-        server = ReferenceServer(options, now=now, create=False)
-        return server.approve(transaction_id, now=now, days=days)
+        return self._server("approving", now).approve(transaction_id, now=now, days=days)
+
+    def crl(self, *, now: datetime) -> PublishedCRL:
+        """The CRL every host serves now, signed anew if due (as a server would when asked).
+        The CA signs: needs ``state_dir``."""
+        if not 1 <= self.crl_days <= MAX_CRL_DAYS:
+            raise ServeConfigError(f"a CRL is valid from 1 to {MAX_CRL_DAYS} days (--crl-days)")
+        return self._server("a CRL", now).current_crl(now)
 
     def reject(self, transaction_id: str, *, now: datetime) -> Transaction:
         """The operator's no to a PENDING request: its next CertPoll gets FAILURE (badRequest)."""
@@ -94,13 +111,62 @@ class Operator:
         )
         return challenges.issue(ttl=ttl, subject=subject)
 
-    def revoke(self, serial: int) -> Transaction:
-        """Revoke the certificate with ``serial``: its renewals are refused from now on."""
+    def revoke(
+        self,
+        serial: int,
+        *,
+        reason: RevocationReason = RevocationReason.UNSPECIFIED,
+        now: datetime | None = None,
+    ) -> Transaction:
+        """Revoke the certificate with ``serial`` at ``now`` (None: now), for ``reason``:
+        the next CRL lists it, and its renewals are refused from now on."""
+        revoked = self._revocations()
         for transaction in self.store.issued():
             if Certificate.load(transaction.certificates[0]).serial_number == serial:
-                self.store.revoke(transaction.transaction_id)
+                earlier = revoked.get(transaction.transaction_id)
+                if earlier is not None:
+                    raise ServeConfigError(_already(earlier))
+                self.store.revoke(transaction.transaction_id, revoked_at=now, reason=reason)
                 return transaction
         raise ServeConfigError(f"no certificate with serial {serial}")
+
+    def revoke_subject(
+        self,
+        subject: str,
+        *,
+        reason: RevocationReason = RevocationReason.UNSPECIFIED,
+        now: datetime,
+    ) -> list[Certificate]:
+        """Revoke every unexpired, unrevoked certificate issued to ``subject`` (an RFC 4514
+        DN, exactly); the ones revoked. ServeConfigError when there is none."""
+        try:
+            wanted = DistinguishedName.parse(subject)
+        except PolicyConfigError as exc:
+            raise ServeConfigError(f"--subject: {exc}") from None
+        revoked = self._revocations()
+        done = []
+        for transaction in self.store.issued():
+            certificate = Certificate.load(transaction.certificates[0])
+            if (
+                transaction.transaction_id not in revoked
+                and certificate.not_valid_after > now
+                and DistinguishedName.from_certificate(certificate) == wanted
+            ):
+                self.store.revoke(transaction.transaction_id, revoked_at=now, reason=reason)
+                done.append(certificate)
+        if not done:
+            raise ServeConfigError(f"no unexpired, unrevoked certificate has subject {wanted}")
+        return done
+
+    def _revocations(self) -> dict[str, Revocation]:
+        return {r.transaction_id: r for r in self.store.revocations()}
+
+
+def _already(revocation: Revocation) -> str:
+    return (
+        f"serial {revocation.serial_number} was revoked at {revocation.revoked_at.isoformat()}"
+        f" ({revocation.reason.rfc_name}); a revocation stands"
+    )
 
 
 def describe_pending(transaction: Transaction, default_days: int) -> list[str]:

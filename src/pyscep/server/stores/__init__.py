@@ -1,7 +1,8 @@
 """Where the reference server keeps what decides: one contract, three implementations.
 
 `ServerStore` is the contract (transactions, one-time challenges, poll
-counts, serial numbers, the issued-certificate inventory, revocations);
+counts, serial numbers, the issued-certificate inventory, revocations with
+their time and reason, and the CRLs published);
 `MemoryStore`, `SqliteStore` (one machine) and `PostgresStore` (several)
 keep it, and `open_state` opens the one a deployment names. Local files
 hold CA material only when the state is in PostgreSQL.
@@ -13,7 +14,15 @@ from pathlib import Path
 
 from pyscep.errors import LocalProtocolError
 
-from .contract import ServerState, ServerStore, StateUnavailableError
+from .contract import (
+    PublishedCRL,
+    Revocation,
+    ServerState,
+    ServerStore,
+    StateUnavailableError,
+    StoreCounts,
+    revocations_digest,
+)
 from .inventory import StateInventory
 from .memory import MemoryStore
 from .postgres import PostgresStore  # psycopg is imported when one opens
@@ -22,12 +31,16 @@ from .sqlite import SqliteStore
 __all__ = [
     "MemoryStore",
     "PostgresStore",
+    "PublishedCRL",
+    "Revocation",
     "ServerState",
     "ServerStore",
     "SqliteStore",
     "StateInventory",
     "StateUnavailableError",
+    "StoreCounts",
     "open_state",
+    "revocations_digest",
 ]
 
 

@@ -11,26 +11,144 @@ atomic read-modify-write, so every implementation obeys the same rules.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Protocol
 
-from pyscep.errors import ScepError
+from pyscep.enums import RevocationReason
+from pyscep.errors import ParseError, ScepError
+from pyscep.messages.crl import CRLFacts, RevokedCertificate, read_crl
 from pyscep.protocol.challenges import ChallengeStore
 from pyscep.protocol.transactions import Transaction, TransactionStore
 
-__all__ = ["ServerState", "ServerStore", "StateUnavailableError", "random_serial"]
+__all__ = [
+    "PublishedCRL",
+    "Revocation",
+    "ServerState",
+    "ServerStore",
+    "StateUnavailableError",
+    "StoreCounts",
+    "random_serial",
+    "revocation_time",
+    "revocations_digest",
+]
 
 
 class StateUnavailableError(ScepError):
     """The state store cannot be reached, or holds no pyscep state where one was expected."""
 
 
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """A revoked certificate, as the store keeps it: which, when, and why."""
+
+    transaction_id: str
+    serial_number: int
+    revoked_at: datetime
+    reason: RevocationReason
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedCRL:
+    """A CRL the CA signed, as the store keeps it for every host to serve; its facts are
+    read from its bytes."""
+
+    der: bytes
+
+    @property
+    def facts(self) -> CRLFacts:
+        """What it says (`pyscep.messages.read_crl`)."""
+        return read_crl(self.der)
+
+    @property
+    def number(self) -> int:
+        """Its cRLNumber: each CRL published is the previous one's plus one."""
+        number = self.facts.number
+        if number is None:
+            raise ParseError("a published CRL has a CRL number")
+        return number
+
+    @property
+    def this_update(self) -> datetime:
+        """When it was signed."""
+        return self.facts.this_update
+
+    @property
+    def next_update(self) -> datetime:
+        """When the next one is due at the latest."""
+        next_update = self.facts.next_update
+        if next_update is None:
+            raise ParseError("a published CRL has a nextUpdate")
+        return next_update
+
+    @property
+    def basis(self) -> bytes:
+        """`revocations_digest` of what it lists: it is current while that is revoked."""
+        return revocations_digest(self.facts.revoked)
+
+
+def revocation_time(revoked_at: datetime | None) -> datetime:
+    """When a revocation is recorded: ``revoked_at`` (None: now) in UTC, to the second
+    (what a CRL can say, and what every store keeps alike)."""
+    if revoked_at is None:
+        revoked_at = datetime.now(timezone.utc)
+    elif revoked_at.tzinfo is None:
+        raise ValueError("a revocation time must be timezone-aware")
+    return revoked_at.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def revocations_digest(revocations: Iterable[RevokedCertificate]) -> bytes:
+    """What identifies a set of revocations (in any order): a CRL listing them is current."""
+    listed = sorted(
+        f"{r.serial_number}:{r.revoked_at.timestamp()}:{int(r.reason)}" for r in revocations
+    )
+    return hashlib.sha256("\n".join(listed).encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """What a store holds, counted (for metrics): the same on every host sharing it."""
+
+    #: Transactions undecided (PENDING) or being issued: the operator's queue.
+    pending: int
+    issued: int
+    revoked: int
+    challenges_issued: int
+    challenges_consumed: int
+
+
 class ServerStore(TransactionStore, Protocol):
     """Where the reference server keeps everything that decides: shared by all its workers.
 
-    Besides `TransactionStore` (``get``, ``record``, ``find_certificate``,
-    ``revoke``):
+    Besides `TransactionStore` (``get``, ``record``, ``find_certificate``):
     """
+
+    def revoke(
+        self,
+        transaction_id: str,
+        *,
+        revoked_at: datetime | None = None,
+        reason: RevocationReason = RevocationReason.UNSPECIFIED,
+    ) -> None:
+        """Revoke the certificate of an ISSUED transaction at ``revoked_at`` (None: now), for
+        ``reason``. The first revocation stands: revoking again changes neither."""
+        ...
+
+    def revocations(self) -> list[Revocation]:
+        """Every revoked certificate, with when and why."""
+        ...
+
+    def latest_crl(self) -> PublishedCRL | None:
+        """The CRL published last (the highest number), or None before the first."""
+        ...
+
+    def publish_crl(self, crl: PublishedCRL) -> PublishedCRL:
+        """Keep ``crl`` unless a CRL with its number is kept already (another host was
+        first); the latest CRL after."""
+        ...
 
     @property
     def challenges(self) -> ChallengeStore:
@@ -55,6 +173,10 @@ class ServerStore(TransactionStore, Protocol):
 
     def revoked(self) -> frozenset[str]:
         """The transactionIDs whose certificate is revoked."""
+        ...
+
+    def counts(self) -> StoreCounts:
+        """What it holds, counted (a database reads it without loading a row)."""
         ...
 
 

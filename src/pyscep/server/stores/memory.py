@@ -6,8 +6,11 @@ It composes the core's own in-memory stores (`InMemoryTransactions`,
 
 from __future__ import annotations
 
+from datetime import datetime
 from threading import Lock
 
+from pyscep.certificate import Certificate
+from pyscep.enums import RevocationReason
 from pyscep.protocol.challenges import InMemoryChallenges
 from pyscep.protocol.transactions import (
     Act,
@@ -18,7 +21,7 @@ from pyscep.protocol.transactions import (
     TransactionState,
 )
 
-from .contract import random_serial
+from .contract import PublishedCRL, Revocation, StoreCounts, random_serial, revocation_time
 
 __all__ = ["MemoryStore"]
 
@@ -31,6 +34,8 @@ class MemoryStore:
         self._challenges = InMemoryChallenges()
         self._polls: dict[str, int] = {}
         self._serials: set[int] = set()
+        self._revocations: dict[str, Revocation] = {}
+        self._crls: dict[int, PublishedCRL] = {}
         self._lock = Lock()
 
     @property
@@ -50,13 +55,59 @@ class MemoryStore:
         """The issued certificate with this SHA-256."""
         return self._transactions.find_certificate(fingerprint)
 
-    def revoke(self, transaction_id: str) -> None:
-        """Mark the transaction's certificate revoked."""
-        self._transactions.revoke(transaction_id)
+    def revoke(
+        self,
+        transaction_id: str,
+        *,
+        revoked_at: datetime | None = None,
+        reason: RevocationReason = RevocationReason.UNSPECIFIED,
+    ) -> None:
+        """Revoke the transaction's certificate (the first revocation stands)."""
+        with self._lock:
+            transaction = self._transactions.get(transaction_id)
+            if transaction_id in self._revocations or transaction is None:
+                return
+            if transaction.state is not TransactionState.ISSUED or not transaction.certificates:
+                return
+            serial = Certificate.load(transaction.certificates[0]).serial_number
+            when = revocation_time(revoked_at)
+            self._revocations[transaction_id] = Revocation(transaction_id, serial, when, reason)
+            self._transactions.revoke(transaction_id)
 
     def revoked(self) -> frozenset[str]:
         """The transactionIDs whose certificate is revoked."""
         return self._transactions.revoked()
+
+    def counts(self) -> StoreCounts:
+        """What it holds, counted."""
+        transactions = self._transactions.transactions()
+        issued, consumed = self._challenges.counts()
+        return StoreCounts(
+            pending=sum(
+                t.state in (TransactionState.PENDING, TransactionState.ISSUING)
+                for t in transactions
+            ),
+            issued=sum(t.state is TransactionState.ISSUED for t in transactions),
+            revoked=len(self._transactions.revoked()),
+            challenges_issued=issued,
+            challenges_consumed=consumed,
+        )
+
+    def revocations(self) -> list[Revocation]:
+        """Every revoked certificate, with when and why."""
+        with self._lock:
+            return sorted(self._revocations.values(), key=lambda r: r.transaction_id)
+
+    def latest_crl(self) -> PublishedCRL | None:
+        """The CRL published last."""
+        with self._lock:
+            return self._crls[max(self._crls)] if self._crls else None
+
+    def publish_crl(self, crl: PublishedCRL) -> PublishedCRL:
+        """Keep ``crl`` unless one with its number is kept; the latest after."""
+        with self._lock:
+            self._crls.setdefault(crl.number, crl)
+            return self._crls[max(self._crls)]
 
     def count_poll(self, transaction_id: str) -> int:
         """Count one more poll of a transaction; the new count (0 for an unknown one)."""

@@ -8,12 +8,14 @@ they take goes through the pure functions of `pyscep.protocol`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from pyscep.enums import FailInfo
+from pyscep.certificate import Certificate
+from pyscep.enums import FailInfo, RevocationReason
 from pyscep.protocol.challenges import IssuedChallenge
 from pyscep.protocol.transactions import (
     Awaiting,
@@ -22,6 +24,8 @@ from pyscep.protocol.transactions import (
     TransactionState,
     certificate_fingerprint,
 )
+
+from .contract import Revocation
 
 __all__ = [
     "CHALLENGE_COLUMNS",
@@ -35,6 +39,7 @@ __all__ = [
     "issued_from_row",
     "migrate",
     "pack",
+    "revocation_from_row",
     "row_values",
     "transaction_from_row",
 ]
@@ -54,6 +59,9 @@ NEW_COLUMNS = (
     ("context", "TEXT NOT NULL DEFAULT ''"),
     ("renews", "{blob} NOT NULL DEFAULT {empty}"),
     ("fingerprint", "{blob}"),
+    # When and why a certificate was revoked (a POSIX timestamp; RFC 5280's CRLReason).
+    ("revoked_at", "{real}"),
+    ("revocation_reason", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -153,6 +161,21 @@ def challenge_from_row(row: tuple[Any, ...]) -> tuple[IssuedChallenge, bool]:
     return issued, used is not None
 
 
+#: The columns a revocation is read with, in `revocation_from_row`'s order.
+REVOCATION_COLUMNS = "transaction_id, certificates, revoked_at, revocation_reason"
+
+
+def revocation_from_row(row: tuple[Any, ...]) -> Revocation:
+    """A `Revocation` read with `REVOCATION_COLUMNS`."""
+    transaction_id, certificates, revoked_at, reason = row
+    return Revocation(
+        str(transaction_id),
+        Certificate.load(_unpack(bytes(certificates))[0]).serial_number,
+        datetime.fromtimestamp(float(revoked_at), tz=timezone.utc),
+        RevocationReason(int(reason)),
+    )
+
+
 @dataclass(frozen=True)
 class Dialect:
     """The stores' SQL, written once: what differs is the placeholder and the BLOB type."""
@@ -160,6 +183,9 @@ class Dialect:
     mark: str
     blob: str
     empty_blob: str
+    real: str
+    #: How the ``revoked`` column says yes.
+    true: str
     #: What makes a SELECT lock the rows it reads until the transaction ends ("" where the
     #: whole database is locked already, as SQLite's ``BEGIN IMMEDIATE`` does).
     row_lock: str = ""
@@ -217,6 +243,54 @@ class Dialect:
         """Record the time a challenge was consumed."""
         return f"UPDATE challenges SET used = {self.mark} WHERE digest = {self.mark}"  # noqa: S608
 
+    @property
+    def revoke(self) -> str:
+        """Revoke an issued certificate at a time, for a reason, unless it is revoked already."""
+        m = self.mark
+        return (
+            f"UPDATE transactions SET revoked = {self.true}, revoked_at = {m},"  # noqa: S608
+            f" revocation_reason = {m} WHERE transaction_id = {m} AND state = 'issued'"
+            f" AND revoked <> {self.true}"
+        )
+
+    @property
+    def select_revocations(self) -> str:
+        """Every revoked certificate, for `revocation_from_row`."""
+        return (
+            f"SELECT {REVOCATION_COLUMNS} FROM transactions"  # noqa: S608 - constants
+            f" WHERE revoked = {self.true} ORDER BY transaction_id"
+        )
+
+    @property
+    def create_crls(self) -> str:
+        """The table of published CRLs: each one by its number."""
+        return (
+            f"CREATE TABLE IF NOT EXISTS crls (number BIGINT PRIMARY KEY, der {self.blob} NOT NULL)"
+        )
+
+    @property
+    def insert_crl(self) -> str:
+        """Keep a CRL (number, DER) unless one with its number is kept: the first host wins."""
+        return (
+            f"INSERT INTO crls (number, der) VALUES ({self.mark}, {self.mark})"  # noqa: S608
+            " ON CONFLICT (number) DO NOTHING"
+        )
+
+    @property
+    def select_latest_crl(self) -> str:
+        """The DER of the CRL with the highest number."""
+        return "SELECT der FROM crls ORDER BY number DESC LIMIT 1"
+
+    @property
+    def select_counts(self) -> str:
+        """`StoreCounts`, in its order, in one row."""
+        return (
+            "SELECT (SELECT count(*) FROM transactions WHERE state IN ('pending', 'issuing')),"  # noqa: S608 - constants
+            " (SELECT count(*) FROM transactions WHERE state = 'issued'),"
+            f" (SELECT count(*) FROM transactions WHERE revoked = {self.true}),"
+            " (SELECT count(*) FROM challenges), (SELECT count(used) FROM challenges)"
+        )
+
     def select_in_states(self, count: int) -> str:
         """The transactions in any of ``count`` states, oldest first."""
         marks = ", ".join([self.mark] * count)
@@ -227,16 +301,17 @@ class Dialect:
 
     def added_column(self, name: str, kind: str) -> str:
         """The definition of a column of `NEW_COLUMNS` in this dialect."""
-        return f"{name} {kind.format(blob=self.blob, empty=self.empty_blob)}"
+        return f"{name} {kind.format(blob=self.blob, empty=self.empty_blob, real=self.real)}"
 
 
-SQLITE = Dialect("?", "BLOB", "x''")
-POSTGRES = Dialect("%s", "BYTEA", "''::bytea", " FOR UPDATE")
+SQLITE = Dialect("?", "BLOB", "x''", "REAL", "1")
+POSTGRES = Dialect("%s", "BYTEA", "''::bytea", "DOUBLE PRECISION", "TRUE", " FOR UPDATE")
 
 
 def migrate(execute: Callable[..., Any], dialect: Dialect) -> None:
     """Bring a table made by an older pyscep up to `COLUMNS`, inside the caller's
-    transaction: the new columns, their indexes, the fingerprints of what it issued."""
+    transaction: the new columns, their indexes, the fingerprints of what it issued,
+    the time of revocations made before it was kept (the migration's), the CRL table."""
     if dialect is SQLITE:  # no ADD COLUMN IF NOT EXISTS in SQLite
         present = {row[1] for row in execute("PRAGMA table_info(transactions)").fetchall()}
         statements = [
@@ -264,3 +339,9 @@ def migrate(execute: Callable[..., Any], dialect: Dialect) -> None:
             f" WHERE transaction_id = {dialect.mark}",
             (values[-1], values[0]),
         )
+    execute(
+        f"UPDATE transactions SET revoked_at = {dialect.mark}"  # noqa: S608 - constants
+        f" WHERE revoked = {dialect.true} AND revoked_at IS NULL",
+        (time.time() // 1,),
+    )
+    execute(dialect.create_crls)

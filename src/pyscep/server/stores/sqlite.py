@@ -15,6 +15,7 @@ from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
+from pyscep.enums import RevocationReason
 from pyscep.protocol.challenges import Consumed, IssuedChallenge, decide_consumption
 from pyscep.protocol.transactions import (
     Act,
@@ -25,13 +26,21 @@ from pyscep.protocol.transactions import (
     resolve,
 )
 
-from .contract import StateUnavailableError, random_serial
+from .contract import (
+    PublishedCRL,
+    Revocation,
+    StateUnavailableError,
+    StoreCounts,
+    random_serial,
+    revocation_time,
+)
 from .rows import (
     SQLITE,
     challenge_from_row,
     challenge_values,
     issued_from_row,
     migrate,
+    revocation_from_row,
     row_values,
     transaction_from_row,
 )
@@ -175,12 +184,44 @@ class SqliteStore:
         """Every ISSUED transaction."""
         return self._in_state(TransactionState.ISSUED)
 
-    def revoke(self, transaction_id: str) -> None:
-        """Mark the transaction's certificate revoked."""
+    def revoke(
+        self,
+        transaction_id: str,
+        *,
+        revoked_at: datetime | None = None,
+        reason: RevocationReason = RevocationReason.UNSPECIFIED,
+    ) -> None:
+        """Revoke the transaction's certificate (the first revocation stands)."""
+        when = revocation_time(revoked_at).timestamp()
         with closing(self._connect()) as db:
-            db.execute(
-                "UPDATE transactions SET revoked = 1 WHERE transaction_id = ?", (transaction_id,)
-            )
+            db.execute(SQLITE.revoke, (when, int(reason), transaction_id))
+
+    def counts(self) -> StoreCounts:
+        """What it holds, counted by the database."""
+        with closing(self._connect()) as db:
+            row = db.execute(SQLITE.select_counts).fetchone()
+        if row is None:  # pragma: no cover - a SELECT of counts has one row
+            raise StateUnavailableError("the state could not be counted")
+        return StoreCounts(*(int(value) for value in row))
+
+    def revocations(self) -> list[Revocation]:
+        """Every revoked certificate, with when and why."""
+        with closing(self._connect()) as db:
+            rows = db.execute(SQLITE.select_revocations).fetchall()
+        return [revocation_from_row(row) for row in rows]
+
+    def latest_crl(self) -> PublishedCRL | None:
+        """The CRL published last."""
+        with closing(self._connect()) as db:
+            row = db.execute(SQLITE.select_latest_crl).fetchone()
+        return None if row is None else PublishedCRL(bytes(row[0]))
+
+    def publish_crl(self, crl: PublishedCRL) -> PublishedCRL:
+        """Keep ``crl`` unless one with its number is kept; the latest after."""
+        with closing(self._connect()) as db:
+            db.execute(SQLITE.insert_crl, (crl.number, crl.der))
+            row = db.execute(SQLITE.select_latest_crl).fetchone()
+        return crl if row is None else PublishedCRL(bytes(row[0]))
 
     def revoked(self) -> frozenset[str]:
         """The transactionIDs whose certificate is revoked."""
