@@ -12,10 +12,10 @@ database. ``--state-url postgresql://...``; needs psycopg
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pyscep.enums import RevocationReason
 from pyscep.protocol.challenges import Consumed, IssuedChallenge, decide_consumption
 from pyscep.protocol.transactions import (
     Act,
@@ -27,12 +27,8 @@ from pyscep.protocol.transactions import (
 )
 
 from .contract import (
-    PublishedCRL,
-    Revocation,
     StateUnavailableError,
-    StoreCounts,
     random_serial,
-    revocation_time,
 )
 from .rows import (
     POSTGRES,
@@ -40,10 +36,10 @@ from .rows import (
     challenge_values,
     issued_from_row,
     migrate,
-    revocation_from_row,
     row_values,
     transaction_from_row,
 )
+from .sql import SqlRecords
 
 if TYPE_CHECKING:
     import psycopg
@@ -98,8 +94,10 @@ def _create(url: str) -> None:
         migrate(db.execute, POSTGRES)
 
 
-class PostgresStore:
+class PostgresStore(SqlRecords):
     """Transactions, challenges, serial numbers and revocations in a PostgreSQL database."""
+
+    dialect = POSTGRES
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         """``create=False`` (the operator's commands): refuse a database no server set up."""
@@ -122,6 +120,9 @@ class PostgresStore:
 
     def _connect(self) -> psycopg.Connection[Any]:
         return _connect(self.url)
+
+    def _session(self) -> AbstractContextManager[Any]:
+        return self._connect()
 
     def get(self, transaction_id: str) -> Transaction | None:
         """The stored transaction, or None."""
@@ -185,51 +186,6 @@ class PostgresStore:
     def issued(self) -> list[Transaction]:
         """Every ISSUED transaction."""
         return self._in_state(TransactionState.ISSUED)
-
-    def revoke(
-        self,
-        transaction_id: str,
-        *,
-        revoked_at: datetime | None = None,
-        reason: RevocationReason = RevocationReason.UNSPECIFIED,
-    ) -> None:
-        """Revoke the transaction's certificate (the first revocation stands)."""
-        when = revocation_time(revoked_at).timestamp()
-        with self._connect() as db:
-            db.execute(POSTGRES.revoke, (when, int(reason), transaction_id))
-
-    def counts(self) -> StoreCounts:
-        """What it holds, counted by the database."""
-        with self._connect() as db:
-            row = db.execute(POSTGRES.select_counts).fetchone()
-        if row is None:  # pragma: no cover - a SELECT of counts has one row
-            raise StateUnavailableError("the state could not be counted")
-        return StoreCounts(*(int(value) for value in row))
-
-    def revocations(self) -> list[Revocation]:
-        """Every revoked certificate, with when and why."""
-        with self._connect() as db:
-            rows = db.execute(POSTGRES.select_revocations).fetchall()
-        return [revocation_from_row(row) for row in rows]
-
-    def latest_crl(self) -> PublishedCRL | None:
-        """The CRL published last."""
-        with self._connect() as db:
-            row = db.execute(POSTGRES.select_latest_crl).fetchone()
-        return None if row is None else PublishedCRL(bytes(row[0]))
-
-    def publish_crl(self, crl: PublishedCRL) -> PublishedCRL:
-        """Keep ``crl`` unless one with its number is kept; the latest after."""
-        with self._connect() as db:
-            db.execute(POSTGRES.insert_crl, (crl.number, crl.der))
-            row = db.execute(POSTGRES.select_latest_crl).fetchone()
-        return crl if row is None else PublishedCRL(bytes(row[0]))
-
-    def revoked(self) -> frozenset[str]:
-        """The transactionIDs whose certificate is revoked."""
-        with self._connect() as db:
-            rows = db.execute("SELECT transaction_id FROM transactions WHERE revoked").fetchall()
-        return frozenset(str(row[0]) for row in rows)
 
 
 def _read(db: psycopg.Connection[Any], transaction_id: str) -> Transaction | None:

@@ -171,7 +171,9 @@ def revocation_from_row(row: tuple[Any, ...]) -> Revocation:
     return Revocation(
         str(transaction_id),
         Certificate.load(_unpack(bytes(certificates))[0]).serial_number,
-        datetime.fromtimestamp(float(revoked_at), tz=timezone.utc),
+        # NULL only from an older pyscep revoking beside this one (a rolling upgrade): the
+        # epoch, a date that stays the same, rather than no revocation at all.
+        datetime.fromtimestamp(float(revoked_at or 0), tz=timezone.utc),
         RevocationReason(int(reason)),
     )
 

@@ -11,11 +11,11 @@ only: for several, `pyscep.server.stores.postgres`.
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
+from contextlib import AbstractContextManager, closing
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from pyscep.enums import RevocationReason
 from pyscep.protocol.challenges import Consumed, IssuedChallenge, decide_consumption
 from pyscep.protocol.transactions import (
     Act,
@@ -27,12 +27,8 @@ from pyscep.protocol.transactions import (
 )
 
 from .contract import (
-    PublishedCRL,
-    Revocation,
     StateUnavailableError,
-    StoreCounts,
     random_serial,
-    revocation_time,
 )
 from .rows import (
     SQLITE,
@@ -40,10 +36,10 @@ from .rows import (
     challenge_values,
     issued_from_row,
     migrate,
-    revocation_from_row,
     row_values,
     transaction_from_row,
 )
+from .sql import SqlRecords
 
 __all__ = ["SqliteChallenges", "SqliteStore"]
 
@@ -92,8 +88,10 @@ def _create(path: Path) -> None:
         db.close()
 
 
-class SqliteStore:
+class SqliteStore(SqlRecords):
     """Transactions, challenges, serial numbers and revocations in one SQLite file."""
+
+    dialect = SQLITE
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         """``create=False`` (the operator's commands): refuse a file no server made."""
@@ -112,6 +110,9 @@ class SqliteStore:
 
     def _connect(self) -> sqlite3.Connection:
         return _connect(self.path)
+
+    def _session(self) -> AbstractContextManager[Any]:
+        return closing(self._connect())
 
     def get(self, transaction_id: str) -> Transaction | None:
         """The stored transaction, or None."""
@@ -183,51 +184,6 @@ class SqliteStore:
     def issued(self) -> list[Transaction]:
         """Every ISSUED transaction."""
         return self._in_state(TransactionState.ISSUED)
-
-    def revoke(
-        self,
-        transaction_id: str,
-        *,
-        revoked_at: datetime | None = None,
-        reason: RevocationReason = RevocationReason.UNSPECIFIED,
-    ) -> None:
-        """Revoke the transaction's certificate (the first revocation stands)."""
-        when = revocation_time(revoked_at).timestamp()
-        with closing(self._connect()) as db:
-            db.execute(SQLITE.revoke, (when, int(reason), transaction_id))
-
-    def counts(self) -> StoreCounts:
-        """What it holds, counted by the database."""
-        with closing(self._connect()) as db:
-            row = db.execute(SQLITE.select_counts).fetchone()
-        if row is None:  # pragma: no cover - a SELECT of counts has one row
-            raise StateUnavailableError("the state could not be counted")
-        return StoreCounts(*(int(value) for value in row))
-
-    def revocations(self) -> list[Revocation]:
-        """Every revoked certificate, with when and why."""
-        with closing(self._connect()) as db:
-            rows = db.execute(SQLITE.select_revocations).fetchall()
-        return [revocation_from_row(row) for row in rows]
-
-    def latest_crl(self) -> PublishedCRL | None:
-        """The CRL published last."""
-        with closing(self._connect()) as db:
-            row = db.execute(SQLITE.select_latest_crl).fetchone()
-        return None if row is None else PublishedCRL(bytes(row[0]))
-
-    def publish_crl(self, crl: PublishedCRL) -> PublishedCRL:
-        """Keep ``crl`` unless one with its number is kept; the latest after."""
-        with closing(self._connect()) as db:
-            db.execute(SQLITE.insert_crl, (crl.number, crl.der))
-            row = db.execute(SQLITE.select_latest_crl).fetchone()
-        return crl if row is None else PublishedCRL(bytes(row[0]))
-
-    def revoked(self) -> frozenset[str]:
-        """The transactionIDs whose certificate is revoked."""
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT transaction_id FROM transactions WHERE revoked = 1")
-            return frozenset(str(row[0]) for row in rows.fetchall())
 
 
 def _read(db: sqlite3.Connection, transaction_id: str) -> Transaction | None:
