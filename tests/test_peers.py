@@ -212,6 +212,21 @@ def test_two_hundred_enrollments_with_the_state_in_postgresql(tmp_path: Path) ->
     _verify_chain(tmp_path, *(f"load-{index}.pem" for index in range(200)))
 
 
+def test_strongswan_enrolls_and_renews_with_the_ca_key_in_a_softhsm_token(tmp_path: Path) -> None:
+    result = _run("strongswan-hsm", tmp_path)
+    assert result["enroll"]["exit"] == 0, result["enroll"]["stderr"]
+    assert result["renewal"]["exit"] == 0, result["renewal"]["stderr"]
+    assert result["log"] == [
+        "PKCSReq sha256 aes128_cbc sha256_rsa issued",
+        "RenewalReq sha256 aes128_cbc sha256_rsa issued",
+    ]
+    _verify_chain(tmp_path, "hsm-client.pem", "hsm-renewed.pem")
+    renewed = Certificate.load((tmp_path / "hsm-renewed.pem").read_bytes())
+    assert renewed.public_key_der == _public_key_of(tmp_path / "hsm-renewed.key")
+    # The state directory holds the state only: the CA's key is in the token.
+    assert not [name for name in result["state_files"] if name.endswith((".key", ".pem"))]
+
+
 def test_two_hosts_on_postgresql_lose_nothing_when_one_is_killed_mid_run(tmp_path: Path) -> None:
     """400 enrollments from 8 clients over two gunicorn hosts (two workers each) sharing one
     PostgreSQL; the first host SIGKILLed after 100, its clients retrying on the other."""

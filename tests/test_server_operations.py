@@ -5,6 +5,7 @@ prometheus_client's own parser), and one JSON line per decision on gunicorn's st
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -51,6 +52,41 @@ def test_a_key_in_the_file_yields_to_its_variable_and_a_variable_to_the_option(
     assert options.manual is False
     assert (listening.host, listening.port, listening.body_timeout) == ("127.0.0.1", 9001, 5.0)
     assert (listening.admin_host, listening.admin_port) == ("127.0.0.1", 9100)
+
+
+def test_an_empty_variable_overrides_nothing_and_a_no_option_turns_a_switch_off(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "serve.toml"
+    config.write_text('state_dir = "state"\nchallenge = "a-secret"\nmanual = true\nlegacy = true\n')
+    kept = load_settings(config, {"PYSCEP_MANUAL": "", "PYSCEP_VALIDITY_DAYS": ""})
+    assert (kept.options.manual, kept.options.validity_days) == (True, 365)
+    assert load_settings(config, {}, {"manual": False}).options.manual is False
+    from pyscep.cli import parser as cli_parser
+
+    arguments = cli_parser().parse_args(["serve", "--no-manual", "--no-legacy", "--ra"])
+    assert (arguments.manual, arguments.legacy, arguments.ra, arguments.next_ca) == (
+        False,
+        False,
+        True,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("environment", "complaint"),
+    [
+        ({"PYSCEP_BODY_TIMEOUT": "nan"}, "body_timeout (--body-timeout) must be more than 0"),
+        ({"PYSCEP_BODY_TIMEOUT": "inf"}, "body_timeout (--body-timeout) must be more than 0"),
+        ({"PYSCEP_ADMIN_PORT": "70000"}, "admin_port (--admin-port) 70000 is not a port"),
+    ],
+)
+def test_a_listening_value_out_of_range_is_refused(
+    tmp_path: Path, environment: dict[str, str], complaint: str
+) -> None:
+    given = {"state_dir": tmp_path, "challenge": "a-secret"}
+    with pytest.raises(ServeConfigError, match=re.escape(complaint)):
+        load_settings(None, environment, given)
 
 
 def test_every_option_of_pyscep_serve_has_a_key() -> None:
@@ -214,10 +250,14 @@ def _client_enroll(url: str, name: str, directory: Path, fingerprint: str) -> No
 
 
 @pytest.mark.external
-def test_pyscep_serve_from_a_config_file_with_its_admin_port_scraped(tmp_path: Path) -> None:
+def test_pyscep_serve_from_a_config_file_with_its_admin_port_scraped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "serve.toml"
     config.write_text('admin_port = 0\ncrl_days = 2\nprofile = "strict"\n')
-    served = Served(tmp_path, "--config", str(config))
+    # Named by PYSCEP_CONFIG, as a unit file's Environment= would.
+    monkeypatch.setenv("PYSCEP_CONFIG", str(config))
+    served = Served(tmp_path)
     try:
         found = re.search(r"admin on (http://127\.0\.0\.1:\d+)", served.ready)
         assert found is not None, served.ready
@@ -264,7 +304,9 @@ def test_under_gunicorn_decisions_go_to_stderr_and_the_admin_port_adds_up_the_wo
     config.write_text(f'state_dir = "state"\nchallenge = "{CHALLENGE}"\n')
     (tmp_path / "metrics").mkdir()
     environment = {
-        "PATH": "/usr/bin:/bin",
+        # The whole environment: with the clock moved (LD_PRELOAD, FAKETIME), the server
+        # must read the same clock as the client.
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PYSCEP_", "PROMETHEUS_"))},
         "PYSCEP_CONFIG": str(config),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
 import pyscep
@@ -270,7 +271,11 @@ def _pyscep(*arguments: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.external
 def test_openssl_checks_the_served_crl_and_a_revoked_holder_cannot_renew(tmp_path: Path) -> None:
-    served = Served(tmp_path, "--crl-url", "http://127.0.0.1:{port}/ca.crl")
+    config = tmp_path / "serve.toml"
+    config.write_text("crl_days = 3\n")
+    served = Served(
+        tmp_path, "--config", str(config), "--crl-url", "http://127.0.0.1:{port}/ca.crl"
+    )
     try:
         _openssl_round(served, tmp_path)
     finally:
@@ -306,6 +311,8 @@ def _openssl_round(served: Served, tmp_path: Path) -> None:
     assert f"Serial Number: {lost.serial_number:X}".upper() in text.upper()
     assert "Key Compromise" in text
     assert re.search(r"X509v3 CRL Number: *\n *1\b", text)
+    facts = read_crl(fetched)
+    assert facts.next_update == facts.this_update + timedelta(days=3)  # from --config
     # The CRL's signature, by the CA (openssl prints its verdict on stderr).
     checked = subprocess.run(
         ["openssl", "crl", "-in", str(tmp_path / "crl.pem"), "-CAfile", str(ca), "-noout"],
@@ -358,3 +365,125 @@ def test_serve_revoke_refuses_what_it_cannot_do(tmp_path: Path) -> None:
     refused = _pyscep("serve", "crl", "--state-dir", state, "--crl-days", "0")
     assert refused.returncode == 2
     assert "a CRL is valid from 1 to" in refused.stderr
+
+
+# --- what an independent review found ------------------------------------------------------
+
+
+class _RevokedWhileReading:
+    """A store in which, the first time a host reads the latest CRL, the operator revokes
+    a certificate and another host publishes the CRL listing it: the interleaving in which
+    a host that had read the revocations first would publish a newer CRL without it."""
+
+    def __init__(self, store: Any, meanwhile: Any) -> None:
+        self.store = store
+        self.meanwhile = meanwhile
+
+    def latest_crl(self) -> Any:
+        if self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+        return self.store.latest_crl()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def test_a_newer_crl_never_leaves_out_a_revocation_another_host_published(tmp_path: Path) -> None:
+    from pyscep.server import current_crl
+
+    server = _server(tmp_path)
+    holder = _enroll(server, "CN=raced")
+    now = _now()
+
+    def revoke_and_publish_elsewhere() -> None:
+        Operator(tmp_path / "state").revoke(holder.certificate.serial_number, now=now)
+        current_crl(server.store, server.files.ca, now=now, days=7)  # the other host
+
+    racing = _RevokedWhileReading(server.store, revoke_and_publish_elsewhere)
+    served = current_crl(racing, server.files.ca, now=now, days=7)
+    latest = server.store.latest_crl()
+    assert latest is not None
+    listed = [entry.serial_number for entry in read_crl(latest.der).revoked]
+    assert listed == [holder.certificate.serial_number]
+    assert served == latest
+
+
+def test_a_crl_signed_by_another_key_is_not_served_after_the_ca_changed(tmp_path: Path) -> None:
+    from pyscep.server import current_crl
+    from pyscep.server.stores import MemoryStore
+
+    store = MemoryStore()
+    now = _now()
+    old = make_identity("Rolled CA", now=now, ca=True)
+    new = make_identity("Rolled CA", now=now, ca=True)  # the same name, another key
+    first = current_crl(store, old.signer, now=now, days=7)
+    second = current_crl(store, new.signer, now=now, days=7)
+    assert (first.number, second.number) == (1, 2)
+    key = new.certificate.to_cryptography().public_key()
+    assert x509.load_der_x509_crl(second.der).is_signature_valid(key)
+
+
+def test_a_get_storm_reads_no_revocation_while_nothing_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = _server(tmp_path)
+    holder = _enroll(server, "CN=stormed")
+    first = _http_crl(server)
+    reads: list[int] = []
+    revocations = server.store.revocations
+
+    def counted() -> Any:
+        reads.append(1)
+        return revocations()
+
+    monkeypatch.setattr(server.store, "revocations", counted)
+    assert [_http_crl(server) for _ in range(20)] == [first] * 20
+    assert reads == []
+    Operator(tmp_path / "state").revoke(holder.certificate.serial_number)
+    assert read_crl(_http_crl(server)).revoked[0].serial_number == holder.certificate.serial_number
+    assert reads == [1]
+
+
+@pytest.mark.parametrize("reason", ["removeFromCRL", "certificateHold"])
+def test_a_reason_that_would_not_stand_is_refused(tmp_path: Path, reason: str) -> None:
+    server = _server(tmp_path)
+    holder = _enroll(server, "CN=held")
+    operator = Operator(tmp_path / "state")
+    with pytest.raises(ServeConfigError, match=f"{reason} cannot be given"):
+        operator.revoke(
+            holder.certificate.serial_number, reason=RevocationReason.from_rfc_name(reason)
+        )
+    assert read_crl(_http_crl(server)).revoked == ()
+    signer = make_identity("CRL CA", now=_now(), ca=True).signer
+    entry = RevokedCertificate(5, _now(), RevocationReason.REMOVE_FROM_CRL)
+    with pytest.raises(pyscep.LocalProtocolError, match="delta CRLs only"):
+        build_crl(signer, [entry], number=1, this_update=_now(), next_update=_now() + timedelta(1))
+
+
+def test_an_approval_elsewhere_names_the_servers_crl_too(tmp_path: Path) -> None:
+    server = _server(tmp_path, manual=True, crl_url=CRL_URL)
+    now = _now()
+    key = pyscep.load_private_key(make_identity("waits", now=now).key_der)
+    built = build_pkcs_req(
+        build_csr(key, "CN=waits", challenge_password=CHALLENGE),
+        signer=self_signed_signer(key, "CN=waits", now=now),
+        recipient=server.files.ca.certificate,
+    )
+    server.handle("POST", "/scep", "operation=PKIOperation", built.der)
+    operator = Operator(tmp_path / "state")  # knows nothing of --crl-url
+    (waiting,) = operator.pending()
+    approved = operator.approve(waiting.transaction_id, now=now)
+    points = approved.to_cryptography().extensions.get_extension_for_oid(
+        ExtensionOID.CRL_DISTRIBUTION_POINTS
+    )
+    assert [name.value for point in points.value for name in point.full_name] == [CRL_URL]
+
+
+def test_the_crl_is_counted_as_crl_in_the_metrics(tmp_path: Path) -> None:
+    from pyscep.server import AdminApplication
+
+    server = _server(tmp_path, crl_url="http://ca.example/pki%20crl/ca.crl")
+    assert server.handle("GET", "/pki crl/ca.crl", "", b"").status == 200  # decoded PATH_INFO
+    scraped = AdminApplication(server).handle("GET", "/metrics", "", b"").body.decode()
+    assert 'pyscep_requests_total{operation="crl",outcome="crl"} 1.0' in scraped

@@ -430,35 +430,54 @@ def test_hosts_racing_to_publish_a_crl_number_agree_on_one(store: ServerStore) -
     assert store.latest_crl() == kept[0]
 
 
-def test_revocations_made_before_their_time_was_kept_get_one(tmp_path: Path) -> None:
-    """A state file of the first release (a revoked flag only) is migrated when opened."""
-    path = tmp_path / "state.sqlite"
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE transactions (transaction_id TEXT PRIMARY KEY, requester_key BLOB NOT"
-            " NULL, state TEXT NOT NULL, csr BLOB NOT NULL, certificates BLOB NOT NULL,"
-            " fail_info INTEGER, updated TEXT, polls INTEGER NOT NULL DEFAULT 0,"
-            " revoked INTEGER NOT NULL DEFAULT 0)"
+_FIRST_RELEASE = (
+    "CREATE TABLE transactions (transaction_id TEXT PRIMARY KEY, requester_key {blob} NOT"
+    " NULL, state TEXT NOT NULL, csr {blob} NOT NULL, certificates {blob} NOT NULL,"
+    " fail_info INTEGER, updated TEXT, polls INTEGER NOT NULL DEFAULT 0,"
+    " revoked {flag} NOT NULL DEFAULT {no})"
+)
+_OLD_ROW = (TXID, KEY_SPKI, REQUEST.der, len(CERTIFICATE.der).to_bytes(4, "big") + CERTIFICATE.der)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", _POSTGRES])
+def test_a_state_of_the_first_release_is_migrated_even_by_an_operator_command(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A revoked flag only: the operator's commands (which create nothing) still open it,
+    and its revocation is dated its certificate's notBefore (the earliest it could be)."""
+    if kind == "sqlite":
+        path = tmp_path / "state.sqlite"
+        with sqlite3.connect(path) as db:
+            db.execute(_FIRST_RELEASE.format(blob="BLOB", flag="INTEGER", no="0"))
+            db.execute(
+                "INSERT INTO transactions VALUES (?, ?, 'issued', ?, ?, NULL, NULL, 0, 1)", _OLD_ROW
+            )
+        db.close()
+        opened: ServerStore = SqliteStore(path, create=False)
+    else:
+        import psycopg
+
+        url = request.getfixturevalue("postgres_url")
+        schema = f"first_release_{next(_created)}"
+        with psycopg.connect(url) as pg:
+            pg.execute(f"CREATE SCHEMA {schema}")
+            pg.execute(f"SET search_path TO {schema}")
+            pg.execute(_FIRST_RELEASE.format(blob="BYTEA", flag="BOOLEAN", no="FALSE"))
+            pg.execute(
+                "INSERT INTO transactions VALUES (%s, %s, 'issued', %s, %s, NULL, NULL, 0, TRUE)",
+                _OLD_ROW,
+            )
+        opened = PostgresStore(f"{url}&options=-csearch_path%3D{schema}", create=False)
+    assert opened.revocations() == [
+        Revocation(
+            TXID,
+            CERTIFICATE.serial_number,
+            CERTIFICATE.not_valid_before,
+            RevocationReason.UNSPECIFIED,
         )
-        db.execute(
-            "INSERT INTO transactions VALUES (?, ?, 'issued', ?, ?, NULL, ?, 0, 1)",
-            (
-                TXID,
-                KEY_SPKI,
-                REQUEST.der,
-                len(CERTIFICATE.der).to_bytes(4, "big") + CERTIFICATE.der,
-                NOW.isoformat(),
-            ),
-        )
-    db.close()
-    before = datetime.now(timezone.utc).replace(microsecond=0)
-    (revocation,) = SqliteStore(path).revocations()
-    assert (revocation.transaction_id, revocation.serial_number, revocation.reason) == (
-        TXID,
-        CERTIFICATE.serial_number,
-        RevocationReason.UNSPECIFIED,
-    )
-    assert before <= revocation.revoked_at <= datetime.now(timezone.utc)
+    ]
+    assert opened.revoked() == frozenset({TXID})
+    assert opened.latest_crl() is None  # the CRL table is there
 
 
 def test_serials_are_positive_fixed_length_and_unique_across_threads(store: ServerStore) -> None:

@@ -316,6 +316,41 @@ def strongswan(work: Path) -> dict[str, Any]:
     return results
 
 
+def strongswan_hsm(work: Path) -> dict[str, Any]:
+    """strongSwan's pki --scep enrolls and renews against pyscep serve whose CA key was made
+    in a SoftHSM2 token and never left it (--ca-key pkcs11:...)."""
+    from tests.support.softhsm import make_token, token_ca
+
+    token = make_token(work / "softhsm")
+    os.environ["SOFTHSM2_CONF"] = str(token.conf)  # before this process loads the module
+    _, certificate = token_ca(
+        token, "scep-ca", "CN=pyscep token CA,O=pyscep", now=datetime.now(timezone.utc)
+    )
+    (work / "ca.pem").write_bytes(pem_cert(certificate))
+    (work / "ca.der").write_bytes(certificate.der)
+    server = _serve(work, "--ca-cert", str(work / "ca.pem"), "--ca-key", token.uri("scep-ca"))
+    results: dict[str, Any] = {}
+    try:
+        key = _key(work, "hsm-client")
+        run = _pki_scep(work, "hsm-client", ["--in", str(key), "--cipher", "aes"])
+        (work / "hsm-client.pem").write_bytes(run.stdout)
+        results["enroll"] = {"exit": run.returncode, "stderr": run.stderr.decode()[-1500:]}
+        renewed_key = _key(work, "hsm-renewed")
+        run = _pki_scep(
+            work,
+            "hsm-client",
+            ["--in", str(renewed_key), "--cert", str(work / "hsm-client.pem"),
+             "--key", str(key), "--cipher", "aes"],
+        )  # fmt: skip
+        (work / "hsm-renewed.pem").write_bytes(run.stdout)
+        results["renewal"] = {"exit": run.returncode, "stderr": run.stderr.decode()[-1500:]}
+    finally:
+        _stop(server)
+    results["log"] = _requests(work)
+    results["state_files"] = sorted(path.name for path in (work / "state").iterdir())
+    return results
+
+
 def strongswan_pending(work: Path) -> dict[str, Any]:
     """strongSwan polls with CertPoll after a PENDING answer."""
     server = _serve(work, "--pending-polls", "1")
@@ -863,6 +898,7 @@ SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "micromdm-client": micromdm_client,
     "strongswan": strongswan,
     "strongswan-pending": strongswan_pending,
+    "strongswan-hsm": strongswan_hsm,
     "strongswan-ra": strongswan_ra,
     "micromdm-client-get": micromdm_client_get,
     "gunicorn-load": gunicorn_load,

@@ -123,6 +123,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         " --state-dir is required (with --state-url when the state is shared).",
     )
     _state_options(approve)
+    _ca_options(approve)
     approve.add_argument("transaction_id", metavar="TXID", help="the request's transactionID")
     approve.add_argument(
         "--validity",
@@ -176,7 +177,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="unspecified",
         metavar="REASON",
         help="the CRLReason of RFC 5280: "
-        + ", ".join(reason.rfc_name for reason in RevocationReason)
+        + ", ".join(reason.rfc_name for reason in app.operator.REVOCATION_REASONS)
         + " (default unspecified)",
     )
     crl = actions.add_parser(
@@ -187,6 +188,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         " The CA signs: --state-dir is required (with --state-url when the state is shared).",
     )
     _state_options(crl)
+    _ca_options(crl)
     crl.add_argument(
         "--crl-days",
         type=int,
@@ -196,6 +198,23 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     for action in (listing, approve, reject, challenge, revoke, crl):
         action.set_defaults(handler=run)
+
+
+def _ca_options(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    parser.add_argument(
+        "--ca-cert",
+        type=Path,
+        default=default,
+        metavar="FILE",
+        help="an existing CA's certificate, instead of the state directory's CA",
+    )
+    parser.add_argument(
+        "--ca-key",
+        default=default,
+        metavar="FILE|URI",
+        help="its key: a PEM or DER file, or an RFC 7512 pkcs11: URI (the key stays in the"
+        " token; the PIN from the URI's pin-source=file:... or PYSCEP_PKCS11_PIN)",
+    )
 
 
 def _serving_options(serve: argparse.ArgumentParser) -> None:
@@ -245,15 +264,16 @@ def _serving_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--manual",
-        action="store_true",
-        default=None,
+        action=argparse.BooleanOptionalAction,
         help="keep every request PENDING until `serve approve` or `serve reject`",
     )
-    serve.add_argument(
-        "--legacy", action="store_true", default=None, help="accept MD5 and single DES"
-    )
-    serve.add_argument("--ra", action="store_true", default=None, help="a separate RA certificate")
-    serve.add_argument("--next-ca", action="store_true", default=None, help="offer a rollover CA")
+    # --no-legacy and the like: a switch the file or a variable turned on, turned off.
+    for flag, text in (
+        ("--legacy", "accept MD5 and single DES"),
+        ("--ra", "a separate RA certificate"),
+        ("--next-ca", "offer a rollover CA"),
+    ):
+        serve.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
     serve.add_argument(
         "--profile",
         choices=sorted(PROFILES),
@@ -273,6 +293,18 @@ def _serving_options(serve: argparse.ArgumentParser) -> None:
         "--ca-key-type",
         choices=app.CA_KEY_TYPES,
         help="the key of a new CA (default rsa2048; EC CAs open requests by key agreement)",
+    )
+    _ca_options(serve, default=None)
+    serve.add_argument(
+        "--ra-cert",
+        type=Path,
+        metavar="FILE",
+        help="with --ca-cert: an RA certificate that signs replies and opens requests",
+    )
+    serve.add_argument(
+        "--ra-key",
+        metavar="FILE|URI",
+        help="the RA's key: a PEM or DER file, or a pkcs11: URI",
     )
     serve.add_argument(
         "--crl-url",
@@ -317,7 +349,10 @@ def _serve(args: argparse.Namespace) -> int:
     given = {
         setting: getattr(args, name) for name, setting in _GIVEN.items() if hasattr(args, name)
     }
-    settings = app.load_settings(args.config, os.environ, given)
+    config = args.config
+    if config is None and os.environ.get("PYSCEP_CONFIG"):
+        config = Path(os.environ["PYSCEP_CONFIG"])
+    settings = app.load_settings(config, os.environ, given)
     options, listening = settings.options, settings.listening
     server = app.ReferenceServer(options)
     logging.basicConfig(level=logging.INFO, format="pyscep serve: %(message)s", stream=sys.stderr)
@@ -356,7 +391,17 @@ def _operator(args: argparse.Namespace) -> app.Operator:
             file=sys.stderr,
         )
         state_dir = args.directory
-    return app.Operator(state_dir, args.state_url)
+    # As the server: an option, else its PYSCEP_* variable (PYSCEP_CA_CERT, PYSCEP_CRL_DAYS).
+    environment = app.settings.environment_values(os.environ)
+    operator = app.Operator(
+        state_dir,
+        args.state_url,
+        ca_cert=args.ca_cert or environment.get("ca_cert"),
+        ca_key=args.ca_key or environment.get("ca_key"),
+    )
+    if "crl_days" in environment:
+        operator.crl_days = environment["crl_days"]
+    return operator
 
 
 def _revocation(args: argparse.Namespace) -> tuple[int | None, RevocationReason]:

@@ -24,7 +24,14 @@ from pyscep.enums import RevocationReason
 from pyscep.errors import LocalProtocolError, ParseError
 from pyscep.messages.identity import _algorithm, _key_identifier, _sign, _utc
 
-__all__ = ["CRLFacts", "RevokedCertificate", "build_crl", "crl_to_pem", "read_crl"]
+__all__ = [
+    "CRLFacts",
+    "RevokedCertificate",
+    "build_crl",
+    "crl_to_pem",
+    "key_identifier",
+    "read_crl",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,15 @@ class CRLFacts:
     this_update: datetime
     next_update: datetime | None
     revoked: tuple[RevokedCertificate, ...]
+    #: The authorityKeyIdentifier's keyIdentifier: which key of the issuer signed it.
+    authority_key_id: bytes | None = None
+
+
+def key_identifier(public_key_der: bytes) -> bytes:
+    """The key identifier `build_crl` and `issue_certificate` write for a key (RFC 5280
+    section 4.2.1.2, method 1): what a CRL's authorityKeyIdentifier names its signer by."""
+    with field("subjectPublicKeyInfo"):
+        return _key_identifier(keys.PublicKeyInfo.load(bytes(public_key_der), strict=True))
 
 
 def build_crl(
@@ -59,6 +75,8 @@ def build_crl(
     """A DER CRL of ``ca`` listing ``revoked``, numbered ``number`` (positive, increasing)."""
     if number < 1:
         raise LocalProtocolError("a CRL number is positive")
+    if any(entry.reason is RevocationReason.REMOVE_FROM_CRL for entry in revoked):
+        raise LocalProtocolError("removeFromCRL belongs in delta CRLs only (RFC 5280 5.3.1)")
     if next_update <= this_update:
         raise LocalProtocolError("a CRL's nextUpdate comes after its thisUpdate")
     try:
@@ -124,12 +142,14 @@ def read_crl(der: bytes) -> CRLFacts:
         )
         number = parsed.crl_number_value
         next_update = tbs["next_update"].native
+        authority = parsed.authority_key_identifier
         return CRLFacts(
             issuer_der=bytes(tbs["issuer"].dump()),
             number=None if number is None else int(number.native),
             this_update=tbs["this_update"].native,
             next_update=next_update,
             revoked=entries,
+            authority_key_id=None if authority is None else bytes(authority),
         )
 
 

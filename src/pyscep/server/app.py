@@ -19,9 +19,9 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pyscep._appkit.durable import append
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
@@ -56,7 +56,7 @@ from pyscep.protocol.server import (
 from pyscep.protocol.transactions import Awaiting, TransactionState
 
 from .config import MAX_VALIDITY_DAYS, ServeConfigError, ServeOptions
-from .file_ca import FileCA
+from .file_ca import FileCA, open_key_pair
 from .metrics import ServerMetrics
 from .revocation import CRL_CONTENT_TYPE, CRL_PATH, current_crl
 from .stores import PublishedCRL, StateInventory, open_state
@@ -72,7 +72,7 @@ decisions = logging.getLogger("pyscep.decisions")
 
 @dataclass(frozen=True)
 class IssuanceTerms:
-    """What an issue grants: lifetime and subjectAltNames.
+    """What an issue grants: lifetime, subjectAltNames, and where its CRL is.
 
     Decided with the request and kept with a PENDING transaction (its
     ``context``), so that an approval issues what was decided, whatever the
@@ -81,10 +81,18 @@ class IssuanceTerms:
 
     days: int
     subject_alt_names: tuple[str, ...] = ()
+    #: The cRLDistributionPoints of the certificate (the server's ``--crl-url``).
+    crl_urls: tuple[str, ...] = ()
 
     def to_context(self) -> str:
         """As a transaction's context."""
-        return json.dumps({"days": self.days, "subject_alt_names": list(self.subject_alt_names)})
+        return json.dumps(
+            {
+                "days": self.days,
+                "subject_alt_names": list(self.subject_alt_names),
+                "crl_urls": list(self.crl_urls),
+            }
+        )
 
     @classmethod
     def from_context(cls, context: str, default_days: int) -> IssuanceTerms:
@@ -93,9 +101,10 @@ class IssuanceTerms:
             data = json.loads(context) if context else {}
             days = int(data.get("days", default_days))
             names = tuple(str(name) for name in data.get("subject_alt_names", ()))
+            crl_urls = tuple(str(url) for url in data.get("crl_urls", ()))
         except (ValueError, TypeError, AttributeError):
             raise ServeConfigError("a stored transaction's terms are damaged") from None
-        return cls(min(max(1, days), MAX_VALIDITY_DAYS), names)
+        return cls(min(max(1, days), MAX_VALIDITY_DAYS), names, crl_urls)
 
 
 def _issuable(names: Iterable[str]) -> tuple[str, ...]:
@@ -115,7 +124,6 @@ class _Signing:
     files: FileCA
     new_serial: Callable[[], int]
     terms: IssuanceTerms
-    crl_urls: tuple[str, ...] = ()
 
     def issue(self, request: CertificationRequest, *, now: datetime) -> Certificate:
         return issue_certificate(
@@ -125,8 +133,29 @@ class _Signing:
             days=self.terms.days,
             serial_number=self.new_serial(),
             subject_alt_names=self.terms.subject_alt_names,
-            crl_urls=self.crl_urls,
+            crl_urls=self.terms.crl_urls,
         )
+
+
+def _certificate_authority(options: ServeOptions, *, now: datetime, create: bool) -> FileCA:
+    """The state directory's CA, or the existing one ``--ca-cert``/``--ca-key`` give."""
+    if options.ca_cert is None or options.ca_key is None:
+        return FileCA.open(
+            options.state_dir,
+            ra=options.ra,
+            next_ca=options.next_ca,
+            now=now,
+            ca_key_type=options.ca_key_type,
+            create=create,
+        )
+    if create:  # the state's own files (state.sqlite) live there, the CA's do not
+        options.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    has_ra = options.ra_cert is not None and options.ra_key is not None
+    ca = open_key_pair(options.ca_cert, options.ca_key, role="CA", decrypts=not has_ra)
+    ra = None
+    if options.ra_cert is not None and options.ra_key is not None:
+        ra = open_key_pair(options.ra_cert, options.ra_key, role="RA", decrypts=True)
+    return FileCA(ca, ra, None)
 
 
 class ReferenceServer:
@@ -138,18 +167,12 @@ class ReferenceServer:
         """``create=False`` opens an existing state directory only (the operator's commands)."""
         now = now or datetime.now(timezone.utc)
         self.options = options
-        self.files = FileCA.open(
-            options.state_dir,
-            ra=options.ra,
-            next_ca=options.next_ca,
-            now=now,
-            ca_key_type=options.ca_key_type,
-            create=create,
-        )
+        self.files = _certificate_authority(options, now=now, create=create)
         self.store = open_state(options.state_dir, options.state_url)
         #: What this server answered, and what its store holds (None without
         #: prometheus_client: nothing is counted, and there is no admin port).
         self.metrics: ServerMetrics | None = None
+        self._served_crl: tuple[int, PublishedCRL] | None = None
         with contextlib.suppress(ServeConfigError):
             self.metrics = ServerMetrics(self.store)
         ca, ra = self.files.ca, self.files.ra
@@ -210,11 +233,27 @@ class ReferenceServer:
     @property
     def crl_path(self) -> str:
         """Where the CRL is served by plain HTTP GET: the path of ``--crl-url``, or ``/crl``."""
-        return urlsplit(self.options.crl_url).path if self.options.crl_url else CRL_PATH
+        # Decoded, as PATH_INFO is: a percent-encoded --crl-url matches what clients send.
+        return unquote(urlsplit(self.options.crl_url).path) if self.options.crl_url else CRL_PATH
 
     def current_crl(self, now: datetime) -> PublishedCRL:
-        """The CRL every host serves now (a new one is signed when it is due)."""
-        return current_crl(self.store, self.files.ca, now=now, days=self.options.crl_days)
+        """The CRL every host serves now (a new one is signed when it is due).
+
+        Anyone may ask, so the CRL this process served last is kept, with the number of
+        revocations it was made from: while that number (one COUNT in the store) and
+        the CRL's half-life hold, nothing is read or parsed again. Revocations are never
+        taken back, so the count changes whenever what a CRL must list does.
+        """
+        revoked = self.store.counts().revoked
+        kept = self._served_crl
+        if kept is not None and kept[0] == revoked:
+            crl = kept[1]
+            lifetime = min(crl.next_update - crl.this_update, timedelta(days=self.options.crl_days))
+            if now < crl.this_update + lifetime / 2:
+                return crl
+        crl = current_crl(self.store, self.files.ca, now=now, days=self.options.crl_days)
+        self._served_crl = (revoked, crl)
+        return crl
 
     def handle(self, method: str, path: str, query: str, body: bytes) -> HTTPResponse:
         """One HTTP request: the responder's event, decided, logged with its reason, and
@@ -222,6 +261,8 @@ class ReferenceServer:
         started = time.perf_counter()
         operations = parse_qs(query).get("operation", [])
         operation = operations[0] if operations else ""
+        if not operation and path == self.crl_path:
+            operation = "crl"
         response, outcome = self._answer(method, path, query, body, operation)
         if self.metrics is not None:
             self.metrics.observe(operation or "other", outcome, time.perf_counter() - started)
@@ -233,7 +274,7 @@ class ReferenceServer:
         """The response, and its outcome for the metrics (a CertRep's pkiStatus or the
         decision taken; else ``ok`` or the HTTP status's class)."""
         now = datetime.now(timezone.utc)
-        if method == "GET" and path == self.crl_path and not operation:
+        if method == "GET" and operation == "crl":
             return HTTPResponse(200, CRL_CONTENT_TYPE, self.current_crl(now).der), "crl"
         event = self.responder.receive(method, path, query, body, now=now)
         if isinstance(event, Answered):
@@ -374,7 +415,7 @@ class ReferenceServer:
         rule = decision.trace[-1]
         reason = f"policy rule {rule.rule}: {rule.detail}"
         days = self.options.validity_days
-        terms = IssuanceTerms(
+        terms = self._terms(
             days if decision.validity is None else max(1, decision.validity.days),
             _issuable(decision.subject_alt_names),
         )
@@ -397,7 +438,7 @@ class ReferenceServer:
         if event.renewal is not None:
             # A verified renewal keeps its identity: the old certificate's names go on.
             old_names = event.renewal.certificate.subject_alt_names
-            terms = IssuanceTerms(days, _issuable(old_names))
+            terms = self._terms(days, _issuable(old_names))
             reason = f"renewal of serial {event.renewal.certificate.serial_number}"
             if self.options.manual:
                 return reason, self._hold(event, terms, now)
@@ -416,7 +457,7 @@ class ReferenceServer:
                 event, FailInfo.BAD_REQUEST, now=now, text=event.challenge.reason
             )
             return why, response
-        terms = IssuanceTerms(days)
+        terms = self._terms(days)
         reason = event.challenge.reason
         if self.options.manual:
             return reason, self._hold(event, terms, now)
@@ -462,9 +503,14 @@ class ReferenceServer:
             event, self._signing(terms), now=now, context=terms.to_context()
         )
 
-    def _signing(self, terms: IssuanceTerms) -> _Signing:
+    def _terms(self, days: int, subject_alt_names: tuple[str, ...] = ()) -> IssuanceTerms:
+        """The terms decided now: the server's CRL address goes with them, so that the
+        operator's approval, made elsewhere, writes it too."""
         crl_urls = () if self.options.crl_url is None else (self.options.crl_url,)
-        return _Signing(self.files, self.store.new_serial, terms, crl_urls)
+        return IssuanceTerms(days, subject_alt_names, crl_urls)
+
+    def _signing(self, terms: IssuanceTerms) -> _Signing:
+        return _Signing(self.files, self.store.new_serial, terms)
 
     def approve(
         self, transaction_id: str, *, now: datetime, days: int | None = None

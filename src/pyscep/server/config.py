@@ -69,6 +69,13 @@ class ServeOptions:
     crl_url: str | None = None
     #: How long each CRL is valid, in days (a new one is signed after half of it).
     crl_days: int = 7
+    #: An existing CA instead of the state directory's: its certificate, and its key as a
+    #: PEM or DER file or an RFC 7512 ``pkcs11:`` URI (the key stays in the token).
+    ca_cert: Path | None = None
+    ca_key: str | None = None
+    #: An RA that signs replies and opens requests for that CA (certificate and key alike).
+    ra_cert: Path | None = None
+    ra_key: str | None = None
 
 
 def check_options(options: ServeOptions) -> ServeOptions:
@@ -119,6 +126,17 @@ def check_options(options: ServeOptions) -> ServeOptions:
                 f"--crl-url {options.crl_url!r}: an http:// or https:// URL with a path,"
                 " such as http://ca.example/crl"
             )
+    if (options.ca_cert is None) != (options.ca_key is None):
+        raise ServeConfigError("an existing CA is given by --ca-cert and --ca-key together")
+    if (options.ra_cert is None) != (options.ra_key is None):
+        raise ServeConfigError("an existing RA is given by --ra-cert and --ra-key together")
+    if options.ra_cert is not None and options.ca_cert is None:
+        raise ServeConfigError("--ra-cert serves an existing CA: give --ca-cert and --ca-key")
+    if options.ca_cert is not None and (options.ra or options.next_ca):
+        raise ServeConfigError(
+            "--ra and --next-ca make keys in the state directory: with --ca-cert, give"
+            " --ra-cert and --ra-key for an RA"
+        )
     if options.ca_key_type not in CA_KEY_TYPES:
         raise ServeConfigError(
             f"a CA key cannot be {options.ca_key_type!r}: one of {', '.join(CA_KEY_TYPES)}"

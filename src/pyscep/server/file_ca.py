@@ -10,6 +10,8 @@ directory made 0700 that nobody else may write.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,11 +23,12 @@ from cryptography.x509.oid import NameOID
 
 from pyscep._appkit.durable import SafeDirectory, write_durably
 from pyscep._appkit.keys import new_private_key
+from pyscep.algorithms import DigestAlgorithm, KeyTransport, SignatureScheme
 from pyscep.certificate import Certificate
-from pyscep.crypto import KeyPair, load_private_key
+from pyscep.crypto import KeyPair, PrivateKey, get_backend, load_private_key
 from pyscep.errors import ScepError
 
-__all__ = ["CA_KEY_TYPES", "CAConfigError", "FileCA", "write_private"]
+__all__ = ["CA_KEY_TYPES", "CAConfigError", "FileCA", "open_key_pair", "write_private"]
 
 #: The keys a CA of ``pyscep serve`` can have: they sign certificates and CertReps and
 #: open requests (an Ed25519 key only signs, so it cannot be the CA here).
@@ -162,6 +165,66 @@ class FileCA:
                 else None
             )
         return cls(ca_pair, ra_pair, next_pair)
+
+
+_SCHEMES = {"rsa": SignatureScheme.RSA_PKCS1V15, "ec": SignatureScheme.ECDSA}
+
+
+def _open_key(spec: str, certificate: Certificate, environment: Mapping[str, str]) -> PrivateKey:
+    if spec.startswith("pkcs11:"):
+        from .pkcs11 import Pkcs11Key, Pkcs11URI
+
+        uri = Pkcs11URI.parse(spec)
+        return Pkcs11Key(uri, public_key_der=certificate.public_key_der, pin=uri.pin(environment))
+    try:
+        return load_private_key(Path(spec).read_bytes())
+    except OSError as exc:
+        raise CAConfigError(f"the key {spec}: {exc.strerror}") from None
+
+
+def open_key_pair(
+    certificate_file: Path,
+    key: str,
+    *,
+    role: str,
+    decrypts: bool,
+    environment: Mapping[str, str] | None = None,
+) -> KeyPair:
+    """The certificate of ``certificate_file`` with its key: a PEM or DER file, or an RFC
+    7512 ``pkcs11:`` URI (the key stays in the token). Checked before a server starts: the
+    key signs what the certificate verifies, and (``decrypts``) the key opens
+    RSAES-PKCS1-v1_5, the key transport SCEP clients send, or is an EC key that agrees."""
+    try:
+        certificate = Certificate.load(certificate_file.read_bytes())
+    except OSError as exc:
+        raise CAConfigError(f"the {role} certificate {certificate_file}: {exc.strerror}") from None
+    except ScepError as exc:
+        raise CAConfigError(f"the {role} certificate {certificate_file}: {exc}") from None
+    private = _open_key(key, certificate, os.environ if environment is None else environment)
+    family = certificate.public_key.family
+    scheme = _SCHEMES.get(family)
+    if scheme is None:
+        raise CAConfigError(f"the {role} key is {family}: it must be RSA or EC")
+    capabilities = getattr(private, "capabilities", None)
+    if capabilities is not None and scheme not in capabilities.signature_schemes:
+        raise CAConfigError(f"the {role} key's token cannot sign with {scheme.value}")
+    opens = capabilities is None or KeyTransport() in capabilities.key_transports
+    if decrypts and family == "rsa" and not opens:
+        raise CAConfigError(
+            f"the {role} key's token cannot open RSAES-PKCS1-v1_5, the key transport SCEP"
+            " clients send: give the requests to a key that can (an RA)"
+        )
+    if decrypts and family == "ec" and capabilities is not None and not capabilities.key_agreement:
+        raise CAConfigError(f"the {role} key's token cannot agree keys (ECDH): use an RSA RA")
+    probe = b"pyscep: does the key match its certificate?"
+    try:
+        signature = private.sign(probe, DigestAlgorithm.SHA256, scheme)
+        get_backend().verify_signature(
+            certificate.public_key_der, signature, probe, DigestAlgorithm.SHA256, scheme
+        )
+    except ScepError:
+        raise CAConfigError(f"the {role} key does not match {certificate_file}") from None
+    return KeyPair(private, certificate)
 
 
 def _load_or_create(

@@ -27,7 +27,7 @@ from .config import MAX_CRL_DAYS, ServeConfigError, ServeOptions
 from .file_ca import FileCA
 from .stores import PublishedCRL, Revocation, ServerStore, open_state
 
-__all__ = ["Operator", "describe_pending"]
+__all__ = ["REVOCATION_REASONS", "Operator", "describe_pending"]
 
 
 @dataclass
@@ -43,11 +43,15 @@ class Operator:
     validity_days: int = 365
     #: How long a CRL this operator has signed is valid, in days.
     crl_days: int = 7
+    #: The server's existing CA (``--ca-cert``, ``--ca-key``), when it has no CA of its
+    #: state directory: what an approval and a CRL sign with.
+    ca_cert: Path | None = None
+    ca_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.state_dir is None and self.state_url is None:
             raise ServeConfigError("the state: --state-dir DIR or --state-url URL")
-        if self.state_dir is not None:
+        if self.state_dir is not None and self.ca_cert is None:
             # Refuses a directory without a CA (a mistyped one) before any store is made in it.
             FileCA.open(
                 self.state_dir,
@@ -79,6 +83,8 @@ class Operator:
             state_url=self.state_url,
             validity_days=self.validity_days,
             crl_days=self.crl_days,
+            ca_cert=self.ca_cert,
+            ca_key=self.ca_key,
         )
         return ReferenceServer(options, now=now, create=False)
 
@@ -120,15 +126,26 @@ class Operator:
     ) -> Transaction:
         """Revoke the certificate with ``serial`` at ``now`` (None: now), for ``reason``:
         the next CRL lists it, and its renewals are refused from now on."""
+        _revocable(reason)
         revoked = self._revocations()
         for transaction in self.store.issued():
             if Certificate.load(transaction.certificates[0]).serial_number == serial:
                 earlier = revoked.get(transaction.transaction_id)
                 if earlier is not None:
                     raise ServeConfigError(_already(earlier))
-                self.store.revoke(transaction.transaction_id, revoked_at=now, reason=reason)
+                self._revoke(transaction, now, reason)
                 return transaction
         raise ServeConfigError(f"no certificate with serial {serial}")
+
+    def _revoke(
+        self, transaction: Transaction, now: datetime | None, reason: RevocationReason
+    ) -> None:
+        """Revoke, and say so if another operator revoked it first (the first one stands)."""
+        self.store.revoke(transaction.transaction_id, revoked_at=now, reason=reason)
+        kept = self._revocations()[transaction.transaction_id]
+        wanted = now.replace(microsecond=0) if now is not None else kept.revoked_at
+        if (kept.reason, kept.revoked_at) != (reason, wanted):
+            raise ServeConfigError(_already(kept))
 
     def revoke_subject(
         self,
@@ -139,6 +156,7 @@ class Operator:
     ) -> list[Certificate]:
         """Revoke every unexpired, unrevoked certificate issued to ``subject`` (an RFC 4514
         DN, exactly); the ones revoked. ServeConfigError when there is none."""
+        _revocable(reason)
         try:
             wanted = DistinguishedName.parse(subject)
         except PolicyConfigError as exc:
@@ -152,7 +170,7 @@ class Operator:
                 and certificate.not_valid_after > now
                 and DistinguishedName.from_certificate(certificate) == wanted
             ):
-                self.store.revoke(transaction.transaction_id, revoked_at=now, reason=reason)
+                self._revoke(transaction, now, reason)
                 done.append(certificate)
         if not done:
             raise ServeConfigError(f"no unexpired, unrevoked certificate has subject {wanted}")
@@ -160,6 +178,24 @@ class Operator:
 
     def _revocations(self) -> dict[str, Revocation]:
         return {r.transaction_id: r for r in self.store.revocations()}
+
+
+#: The reasons a revocation of ``pyscep serve`` may give: not removeFromCRL (for delta
+#: CRLs only) nor certificateHold (a hold is released; these revocations stand).
+REVOCATION_REASONS = tuple(
+    reason
+    for reason in RevocationReason
+    if reason not in (RevocationReason.REMOVE_FROM_CRL, RevocationReason.CERTIFICATE_HOLD)
+)
+
+
+def _revocable(reason: RevocationReason) -> None:
+    if reason not in REVOCATION_REASONS:
+        names = ", ".join(r.rfc_name for r in REVOCATION_REASONS)
+        raise ServeConfigError(
+            f"{reason.rfc_name} cannot be given: a revocation here stands, and a CRL of"
+            f" pyscep serve is complete (one of {names})"
+        )
 
 
 def _already(revocation: Revocation) -> str:

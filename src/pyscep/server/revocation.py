@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from pyscep.crypto import Signer
 from pyscep.messages import RevokedCertificate, build_crl
+from pyscep.messages.crl import key_identifier
 
 from .stores import PublishedCRL, ServerStore, revocations_digest
 
@@ -25,20 +26,41 @@ CRL_PATH = "/crl"
 CRL_CONTENT_TYPE = "application/pkix-crl"
 
 
-def _fresh(crl: PublishedCRL, basis: bytes, now: datetime) -> bool:
-    """Is ``crl`` still the one to serve: listing what is revoked, in its first half-life?"""
-    half_life = (crl.next_update - crl.this_update) / 2
-    return crl.basis == basis and crl.this_update <= now < crl.this_update + half_life
+def _current(crl: PublishedCRL, ca: Signer, listed: list[RevokedCertificate], now: datetime,
+             days: int) -> bool:  # fmt: skip
+    """Is ``crl`` still the one to serve: signed by this CA's key, listing what is revoked,
+    and in the first half of its lifetime (of the lifetime this server gives, if shorter)?
+
+    A CRL dated later than ``now`` (a host whose clock is ahead signed it) is current: a
+    host whose clock is behind does not sign another over it.
+    """
+    facts = crl.facts
+    certificate = ca.certificate
+    if facts.issuer_der != certificate.subject_der:
+        return False
+    if facts.authority_key_id != key_identifier(certificate.public_key_der):
+        return False  # the CA's key changed: a new CRL, signed by the key it has now
+    lifetime = min(crl.next_update - crl.this_update, timedelta(days=days))
+    return crl.basis == revocations_digest(listed) and now < crl.this_update + lifetime / 2
 
 
 def current_crl(store: ServerStore, ca: Signer, *, now: datetime, days: int) -> PublishedCRL:
-    """The CRL to serve now: the one published last if still fresh, or a new one signed
-    by ``ca`` (valid ``days``) and published."""
+    """The CRL to serve now: the one published last if still current, or a new one signed
+    by ``ca`` (valid ``days``) and published.
+
+    The latest CRL is read before the revocations: these only grow, so what is listed
+    then includes all the latest CRL lists, and a CRL with a higher number never leaves
+    out a revocation an earlier one had.
+    """
+    latest = store.latest_crl()
     revoked = store.revocations()
     listed = [RevokedCertificate(r.serial_number, r.revoked_at, r.reason) for r in revoked]
-    latest = store.latest_crl()
-    if latest is not None and _fresh(latest, revocations_digest(listed), now):
+    if latest is not None and _current(latest, ca, listed, now, days):
         return latest
+    if latest is not None:
+        kept = {(entry.serial_number, entry.reason) for entry in latest.facts.revoked}
+        if not kept <= {(entry.serial_number, entry.reason) for entry in listed}:
+            return latest  # never a newer CRL that drops a revocation (cannot happen)
     this_update = now.replace(microsecond=0)
     number = 1 if latest is None else latest.number + 1
     der = build_crl(

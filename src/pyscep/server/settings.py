@@ -12,6 +12,7 @@ Relative paths in the file are relative to the file.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ __all__ = [
     "SETTINGS",
     "Listening",
     "Settings",
+    "environment_values",
     "load_settings",
     "options_from_environment",
     "variable",
@@ -107,19 +109,19 @@ def _from_file(path: Path) -> dict[str, Any]:
 
 
 def _from_environment(environment: Mapping[str, str]) -> dict[str, Any]:
+    """The settings the ``PYSCEP_*`` variables give; an empty one gives none (it does not
+    override the file), except an empty challenge, kept to be refused."""
     values: dict[str, Any] = {}
     for key, kind in SETTINGS.items():
         name = variable(key)
-        if name not in environment:
+        text = environment.get(name)
+        if text is None or (text == "" and key != "challenge"):
             continue
-        text = environment[name]
         if kind is bool:
-            if text not in ("", "0", "1"):
-                raise ServeConfigError(f"{name}={text!r}: 1 for yes, 0 or unset for no")
+            if text not in ("0", "1"):
+                raise ServeConfigError(f"{name}={text!r}: 1 for yes, 0 for no")
             values[key] = text == "1"
         elif kind is int:
-            if text.strip() == "":
-                continue
             if not text.strip().isascii() or not text.strip().isdigit():
                 raise ServeConfigError(f"{name}={text!r} is not a whole number")
             values[key] = int(text)
@@ -129,12 +131,16 @@ def _from_environment(environment: Mapping[str, str]) -> dict[str, Any]:
             except ValueError:
                 raise ServeConfigError(f"{name}={text!r} is not a number") from None
         elif kind is Path:
-            if text:
-                values[key] = Path(text)
-        elif key == "challenge" or text:
-            # An empty challenge is kept, to be refused: it would admit anyone.
+            values[key] = Path(text)
+        else:
             values[key] = text
     return values
+
+
+def environment_values(environment: Mapping[str, str]) -> dict[str, Any]:
+    """The settings the ``PYSCEP_*`` variables of ``environment`` give, checked alone (the
+    operator's commands take the CA and the CRL's lifetime from them too)."""
+    return _from_environment(environment)
 
 
 def load_settings(
@@ -158,8 +164,10 @@ def load_settings(
         )
     options = check_options(ServeOptions(**{k: v for k, v in values.items() if k in _OPTIONS}))
     listening = Listening(**{k: v for k, v in values.items() if k not in _OPTIONS})
-    if listening.body_timeout <= 0:
+    if not (math.isfinite(listening.body_timeout) and listening.body_timeout > 0):
         raise ServeConfigError("body_timeout (--body-timeout) must be more than 0 seconds")
+    if listening.admin_port is not None and not 0 <= listening.admin_port <= 65535:
+        raise ServeConfigError(f"admin_port (--admin-port) {listening.admin_port} is not a port")
     return Settings(options, listening)
 
 

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Protocol
 
 from pyscep.enums import RevocationReason
@@ -51,16 +52,16 @@ class Revocation:
     reason: RevocationReason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PublishedCRL:
     """A CRL the CA signed, as the store keeps it for every host to serve; its facts are
     read from its bytes."""
 
     der: bytes
 
-    @property
+    @cached_property
     def facts(self) -> CRLFacts:
-        """What it says (`pyscep.messages.read_crl`)."""
+        """What it says (`pyscep.messages.read_crl`), read once."""
         return read_crl(self.der)
 
     @property

@@ -111,6 +111,8 @@ class PostgresStore(SqlRecords):
                 raise StateUnavailableError(
                     "no pyscep state in this database (a server makes it when it first starts)"
                 )
+            # A state an older server made gains what this one reads, as with SQLite.
+            _create(url)
         self._challenges = PostgresChallenges(url, created=True)
 
     @property

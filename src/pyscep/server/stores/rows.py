@@ -8,7 +8,6 @@ they take goes through the pure functions of `pyscep.protocol`
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,11 +36,13 @@ __all__ = [
     "challenge_from_row",
     "challenge_values",
     "issued_from_row",
+    "legacy_revocation",
     "migrate",
     "pack",
     "revocation_from_row",
     "row_values",
     "transaction_from_row",
+    "unpack",
 ]
 
 #: The columns a row is read and written with, in `transaction_from_row`'s order.
@@ -62,6 +63,9 @@ NEW_COLUMNS = (
     # When and why a certificate was revoked (a POSIX timestamp; RFC 5280's CRLReason).
     ("revoked_at", "{real}"),
     ("revocation_reason", "INTEGER NOT NULL DEFAULT 0"),
+    # The revoked certificate's serial number (decimal): a CRL is made without parsing
+    # every revoked certificate again.
+    ("revoked_serial", "TEXT"),
 )
 
 
@@ -70,7 +74,8 @@ def pack(certificates: tuple[bytes, ...]) -> bytes:
     return b"".join(len(c).to_bytes(4, "big") + c for c in certificates)
 
 
-def _unpack(blob: bytes) -> tuple[bytes, ...]:
+def unpack(blob: bytes) -> tuple[bytes, ...]:
+    """The certificates `pack` put in one column."""
     found, position = [], 0
     while position < len(blob):
         length = int.from_bytes(blob[position : position + 4], "big")
@@ -111,7 +116,7 @@ def transaction_from_row(row: tuple[Any, ...]) -> Transaction:
         requester_key=bytes(key),
         state=TransactionState(state),
         csr=bytes(csr),
-        certificates=_unpack(bytes(certificates)),
+        certificates=unpack(bytes(certificates)),
         fail_info=None if fail_info is None else FailInfo(int(fail_info)),
         updated=None if updated is None else datetime.fromisoformat(str(updated)),
         signer_key=bytes(signer),
@@ -162,18 +167,26 @@ def challenge_from_row(row: tuple[Any, ...]) -> tuple[IssuedChallenge, bool]:
 
 
 #: The columns a revocation is read with, in `revocation_from_row`'s order.
-REVOCATION_COLUMNS = "transaction_id, certificates, revoked_at, revocation_reason"
+REVOCATION_COLUMNS = "transaction_id, revoked_serial, revoked_at, revocation_reason, certificates"
+
+
+def legacy_revocation(certificate: bytes) -> tuple[int, float]:
+    """The serial number and revocation date of a certificate revoked before pyscep kept
+    them (or beside it, by an older pyscep): its notBefore, the earliest it could have
+    been, so that nothing it signed since it was issued is trusted; always the same."""
+    issued = Certificate.load(certificate)
+    return issued.serial_number, issued.not_valid_before.timestamp()
 
 
 def revocation_from_row(row: tuple[Any, ...]) -> Revocation:
     """A `Revocation` read with `REVOCATION_COLUMNS`."""
-    transaction_id, certificates, revoked_at, reason = row
+    transaction_id, serial, revoked_at, reason, certificates = row
+    if serial is None or revoked_at is None:
+        serial, revoked_at = legacy_revocation(unpack(bytes(certificates))[0])
     return Revocation(
         str(transaction_id),
-        Certificate.load(_unpack(bytes(certificates))[0]).serial_number,
-        # NULL only from an older pyscep revoking beside this one (a rolling upgrade): the
-        # epoch, a date that stays the same, rather than no revocation at all.
-        datetime.fromtimestamp(float(revoked_at or 0), tz=timezone.utc),
+        int(serial),
+        datetime.fromtimestamp(float(revoked_at), tz=timezone.utc),
         RevocationReason(int(reason)),
     )
 
@@ -251,9 +264,23 @@ class Dialect:
         m = self.mark
         return (
             f"UPDATE transactions SET revoked = {self.true}, revoked_at = {m},"  # noqa: S608
-            f" revocation_reason = {m} WHERE transaction_id = {m} AND state = 'issued'"
+            f" revocation_reason = {m}, revoked_serial = {m}"
+            f" WHERE transaction_id = {m} AND state = 'issued'"
             f" AND revoked <> {self.true}"
         )
+
+    @property
+    def select_issued_certificates(self) -> str:
+        """The certificates of one ISSUED transaction (to revoke it)."""
+        return (
+            "SELECT certificates FROM transactions"  # noqa: S608 - a placeholder only
+            f" WHERE transaction_id = {self.mark} AND state = 'issued'"
+        )
+
+    @property
+    def select_revoked(self) -> str:
+        """The transactionIDs of revoked certificates."""
+        return f"SELECT transaction_id FROM transactions WHERE revoked = {self.true}"  # noqa: S608
 
     @property
     def select_revocations(self) -> str:
@@ -313,7 +340,7 @@ POSTGRES = Dialect("%s", "BYTEA", "''::bytea", "DOUBLE PRECISION", "TRUE", " FOR
 def migrate(execute: Callable[..., Any], dialect: Dialect) -> None:
     """Bring a table made by an older pyscep up to `COLUMNS`, inside the caller's
     transaction: the new columns, their indexes, the fingerprints of what it issued,
-    the time of revocations made before it was kept (the migration's), the CRL table."""
+    the serial and date of revocations made before they were kept, the CRL table."""
     if dialect is SQLITE:  # no ADD COLUMN IF NOT EXISTS in SQLite
         present = {row[1] for row in execute("PRAGMA table_info(transactions)").fetchall()}
         statements = [
@@ -341,9 +368,15 @@ def migrate(execute: Callable[..., Any], dialect: Dialect) -> None:
             f" WHERE transaction_id = {dialect.mark}",
             (values[-1], values[0]),
         )
-    execute(
-        f"UPDATE transactions SET revoked_at = {dialect.mark}"  # noqa: S608 - constants
-        f" WHERE revoked = {dialect.true} AND revoked_at IS NULL",
-        (time.time() // 1,),
-    )
+    legacy = execute(
+        "SELECT transaction_id, certificates FROM transactions"  # noqa: S608 - constants
+        f" WHERE revoked = {dialect.true} AND revoked_serial IS NULL"
+    ).fetchall()
+    for transaction_id, certificates in legacy:  # revoked before the time was kept
+        serial, revoked_at = legacy_revocation(unpack(bytes(certificates))[0])
+        execute(
+            f"UPDATE transactions SET revoked_serial = {dialect.mark},"  # noqa: S608
+            f" revoked_at = {dialect.mark} WHERE transaction_id = {dialect.mark}",
+            (str(serial), revoked_at, transaction_id),
+        )
     execute(dialect.create_crls)

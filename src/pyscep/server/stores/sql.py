@@ -11,10 +11,11 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, ClassVar
 
+from pyscep.certificate import Certificate
 from pyscep.enums import RevocationReason
 
 from .contract import PublishedCRL, Revocation, StateUnavailableError, StoreCounts, revocation_time
-from .rows import Dialect, revocation_from_row
+from .rows import Dialect, revocation_from_row, unpack
 
 __all__ = ["SqlRecords"]
 
@@ -38,11 +39,17 @@ class SqlRecords:
         """Revoke the transaction's certificate (the first revocation stands)."""
         when = revocation_time(revoked_at).timestamp()
         with self._session() as db:
-            db.execute(self.dialect.revoke, (when, int(reason), transaction_id))
+            row = db.execute(self.dialect.select_issued_certificates, (transaction_id,)).fetchone()
+            if row is None:
+                return  # only an issued certificate is revoked
+            serial = Certificate.load(unpack(bytes(row[0]))[0]).serial_number
+            db.execute(self.dialect.revoke, (when, int(reason), str(serial), transaction_id))
 
     def revoked(self) -> frozenset[str]:
         """The transactionIDs whose certificate is revoked."""
-        return frozenset(revocation.transaction_id for revocation in self.revocations())
+        with self._session() as db:
+            rows = db.execute(self.dialect.select_revoked).fetchall()
+        return frozenset(str(row[0]) for row in rows)
 
     def revocations(self) -> list[Revocation]:
         """Every revoked certificate, with when and why."""

@@ -1,0 +1,275 @@
+"""CA and RA keys in a PKCS#11 token (an HSM; SoftHSM2 in the tests), named by RFC 7512 URIs.
+
+``pkcs11:token=scep;object=ca?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/pyscep/pin``
+
+The key never leaves the token: `Pkcs11Key` asks the token to sign and to
+open key transport, through python-pkcs11 (``pip install 'pyscep-sansio[hsm]'``;
+a maintained binding with wheels for every platform, typed, and a
+Pythonic session and mechanism API, where PyKCS11 is a SWIG mirror of the C
+API). The PIN comes from the URI's ``pin-source`` (a file) or from
+``PYSCEP_PKCS11_PIN``; a ``pin-value`` in the URI is refused, since URIs end up
+on command lines and in process listings. Each key declares what its token
+can do (`KeyCapabilities`), read from the token's mechanism list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from pyscep.algorithms import DigestAlgorithm, KeyTransport, SignatureScheme
+from pyscep.errors import BackendError, KeyLoadError, UnsupportedAlgorithmError
+
+__all__ = ["PIN_VARIABLE", "KeyCapabilities", "Pkcs11Key", "Pkcs11URI"]
+
+#: Where the PIN is read from when the URI names no ``pin-source``.
+PIN_VARIABLE = "PYSCEP_PKCS11_PIN"
+
+_PATH_ATTRIBUTES = frozenset({"token", "object", "id", "type", "serial", "manufacturer", "model"})
+_QUERY_ATTRIBUTES = frozenset({"module-path", "pin-source", "pin-value"})
+
+
+@dataclass(frozen=True)
+class Pkcs11URI:
+    """An RFC 7512 URI naming one private key, and the module that reaches it."""
+
+    module_path: Path
+    token: str | None = None
+    object: str | None = None
+    id: bytes | None = None
+    serial: str | None = None
+    #: The file holding the PIN (``pin-source=file:/path``), if the URI names one.
+    pin_source: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Pkcs11URI:
+        """Read ``pkcs11:...``; KeyLoadError says what is wrong with it."""
+        if not text.startswith("pkcs11:"):
+            raise KeyLoadError("a PKCS#11 URI starts with pkcs11:")
+        path, _, query = text[len("pkcs11:") :].partition("?")
+        found: dict[str, str] = {}
+        for part, known, separator in (
+            (path, _PATH_ATTRIBUTES, ";"),
+            (query, _QUERY_ATTRIBUTES, "&"),
+        ):
+            for attribute in filter(None, part.split(separator)):
+                name, equals, value = attribute.partition("=")
+                if not equals or name not in known:
+                    raise KeyLoadError(
+                        f"the PKCS#11 URI attribute {attribute!r} is not one of"
+                        f" {', '.join(sorted(known))}"
+                    )
+                if name in found:
+                    raise KeyLoadError(f"the PKCS#11 URI names {name} twice")
+                found[name] = value
+        if "pin-value" in found:
+            raise KeyLoadError(
+                "a PIN in the PKCS#11 URI would be seen in process listings: use"
+                f" pin-source=file:PATH, or {PIN_VARIABLE}"
+            )
+        if "module-path" not in found:
+            raise KeyLoadError("the PKCS#11 URI needs module-path=/path/to/the/module.so")
+        if found.get("type", "private") != "private":
+            raise KeyLoadError("the PKCS#11 URI must name a private key (type=private)")
+        if "object" not in found and "id" not in found:
+            raise KeyLoadError("the PKCS#11 URI must name the key: object=LABEL or id=%XX...")
+
+        def text_of(name: str) -> str | None:
+            return unquote_to_bytes(found[name]).decode() if name in found else None
+
+        source = text_of("pin-source")
+        if source is not None and source.startswith("file:"):
+            source = source[len("file:") :]
+        return cls(
+            module_path=Path(unquote_to_bytes(found["module-path"]).decode()),
+            token=text_of("token"),
+            object=text_of("object"),
+            id=unquote_to_bytes(found["id"]) if "id" in found else None,
+            serial=text_of("serial"),
+            pin_source=None if source is None else Path(source),
+        )
+
+    def pin(self, environment: Mapping[str, str]) -> str:
+        """The user PIN: the ``pin-source`` file's first line, or ``PYSCEP_PKCS11_PIN``."""
+        if self.pin_source is not None:
+            try:
+                lines = self.pin_source.read_text().splitlines()
+            except OSError as exc:
+                raise KeyLoadError(f"the PIN file {self.pin_source}: {exc.strerror}") from None
+            pin = lines[0] if lines else ""
+        else:
+            pin = environment.get(PIN_VARIABLE, "")
+        if not pin:
+            raise KeyLoadError(
+                f"the token's PIN: pin-source=file:PATH in the URI, or {PIN_VARIABLE}"
+                " (an empty PIN is refused)"
+            )
+        return pin
+
+
+@dataclass(frozen=True)
+class KeyCapabilities:
+    """What a key's backend can do: the signature schemes, the key transports it opens
+    and whether it agrees keys (ECDH). A cloud KMS, say, decrypts RSA-OAEP only."""
+
+    signature_schemes: frozenset[SignatureScheme]
+    key_transports: frozenset[KeyTransport]
+    key_agreement: bool = False
+
+
+def _module(uri: Pkcs11URI) -> Any:
+    try:
+        import pkcs11
+    except ImportError:
+        raise KeyLoadError(
+            "keys in a token need python-pkcs11: pip install 'pyscep-sansio[hsm]'"
+        ) from None
+    try:
+        return pkcs11, pkcs11.lib(str(uri.module_path))
+    except (RuntimeError, OSError) as exc:
+        raise KeyLoadError(f"cannot load the PKCS#11 module {uri.module_path}: {exc}") from None
+
+
+#: The PIN each token was logged in with, by (module, token): a login belongs to the
+#: process, not to a session, as PKCS#11 has it (this mirrors that state, it adds none).
+_LOGINS: dict[tuple[str, str], str] = {}
+_LOGINS_LOCK = threading.Lock()
+
+
+def _open_session(pkcs11: Any, token: Any, uri: Pkcs11URI, pin: str) -> Any:
+    """A session on ``token``, logged in with ``pin``; a token this process logged in to
+    already must be given the same PIN (the token cannot check it again)."""
+    where = (str(uri.module_path), bytes(token.serial).hex())
+    with _LOGINS_LOCK:
+        earlier = _LOGINS.get(where)
+        if earlier is not None:
+            if earlier != pin:
+                raise KeyLoadError(
+                    "another PIN than the one this process logged in to the token with"
+                )
+            try:
+                return token.open(user_pin=pin)
+            except pkcs11.exceptions.UserAlreadyLoggedIn:
+                return token.open()
+        session = token.open(user_pin=pin)
+        _LOGINS[where] = pin
+        return session
+
+
+class Pkcs11Key:
+    """A `PrivateKey` whose operations run in the token: it is never read out.
+
+    One session per key, opened when it is made and used by one thread at a time
+    (a gunicorn worker makes its own after the fork).
+    """
+
+    def __init__(self, uri: Pkcs11URI, *, public_key_der: bytes, pin: str) -> None:
+        pkcs11, library = _module(uri)
+        self._pkcs11 = pkcs11
+        self.uri = uri
+        self._public_key_der = public_key_der
+        try:
+            token = library.get_token(token_label=uri.token, token_serial=uri.serial)
+            self._session = _open_session(pkcs11, token, uri, pin)
+            self._key = self._session.get_key(
+                object_class=pkcs11.ObjectClass.PRIVATE_KEY, label=uri.object, id=uri.id
+            )
+            mechanisms = frozenset(token.slot.get_mechanisms())
+        except pkcs11.exceptions.PinIncorrect:
+            raise KeyLoadError("the token refused the PIN") from None
+        except pkcs11.exceptions.NoSuchToken:
+            raise KeyLoadError(f"no token {uri.token!r} in {uri.module_path}") from None
+        except pkcs11.exceptions.NoSuchKey:
+            raise KeyLoadError(f"no private key {uri.object!r} in token {uri.token!r}") from None
+        except pkcs11.exceptions.MultipleObjectsReturned:
+            raise KeyLoadError("the PKCS#11 URI names several keys: add id=...") from None
+        except pkcs11.exceptions.PKCS11Error as exc:
+            raise KeyLoadError(f"the token: {type(exc).__name__}") from None
+        self._lock = threading.Lock()
+        self._rsa = self._key.key_type == pkcs11.KeyType.RSA
+        self.capabilities = self._capabilities(mechanisms)
+
+    def _capabilities(self, mechanisms: frozenset[Any]) -> KeyCapabilities:
+        m = self._pkcs11.Mechanism
+        if self._rsa:
+            schemes = {SignatureScheme.RSA_PKCS1V15} if m.RSA_PKCS in mechanisms else set()
+            if m.RSA_PKCS_PSS in mechanisms:
+                schemes.add(SignatureScheme.RSA_PSS)
+            # OAEP with SHA-1 only: PKCS#11 lists no hashes per mechanism, and SHA-1 is the
+            # one every token that has CKM_RSA_PKCS_OAEP takes (SoftHSM2 takes no other).
+            transports = {
+                transport
+                for mechanism, transport in (
+                    (m.RSA_PKCS, KeyTransport()),
+                    (m.RSA_PKCS_OAEP, KeyTransport(DigestAlgorithm.SHA1)),
+                )
+                if mechanism in mechanisms
+            }
+            return KeyCapabilities(frozenset(schemes), frozenset(transports))
+        schemes = {SignatureScheme.ECDSA} if m.ECDSA in mechanisms else set()
+        return KeyCapabilities(frozenset(schemes), frozenset())
+
+    @contextlib.contextmanager
+    def _token_errors(self) -> Iterator[None]:
+        """A token's refusal as a BackendError (a ScepError), named by its PKCS#11 code."""
+        try:
+            yield
+        except self._pkcs11.exceptions.PKCS11Error as exc:
+            raise BackendError(f"the token refused: {type(exc).__name__}") from None
+
+    @property
+    def public_key_der(self) -> bytes:
+        """The DER SubjectPublicKeyInfo (of the certificate the key was opened with)."""
+        return self._public_key_der
+
+    def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
+        """Sign in the token (hashing there too)."""
+        m, name = self._pkcs11.Mechanism, digest.name
+        try:
+            if self._rsa and scheme is SignatureScheme.RSA_PKCS1V15:
+                mechanism, parameter = getattr(m, f"{name}_RSA_PKCS"), None
+            elif self._rsa and scheme is SignatureScheme.RSA_PSS and name != "MD5":
+                hash_mechanism = getattr(m, "SHA_1" if name == "SHA1" else name)
+                mgf = getattr(self._pkcs11.MGF, name)
+                mechanism = getattr(m, f"{name}_RSA_PKCS_PSS")
+                parameter = (hash_mechanism, mgf, digest.digest_size)
+            elif not self._rsa and scheme is SignatureScheme.ECDSA and name != "MD5":
+                # Plain CKM_ECDSA over a digest made here: every token has it, where the
+                # hash-and-sign mechanisms are optional (SoftHSM2 has none).
+                data = hashlib.new(digest.value, data).digest()
+                mechanism, parameter = m.ECDSA, None
+            else:
+                raise UnsupportedAlgorithmError(f"{scheme.value} does not fit this key")
+        except AttributeError:
+            raise UnsupportedAlgorithmError(f"the token cannot sign with {name}") from None
+        with self._lock, self._token_errors():
+            signature = bytes(self._key.sign(data, mechanism=mechanism, mechanism_param=parameter))
+        if not self._rsa:
+            from pkcs11.util.ec import encode_ecdsa_signature
+
+            return bytes(encode_ecdsa_signature(signature))  # raw r||s to DER
+        return signature
+
+    def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
+        """Open an RSA key transport in the token (any failure raises; the caller makes
+        every failure look the same)."""
+        if not self._rsa:
+            raise UnsupportedAlgorithmError("key transport needs an RSA key")
+        m = self._pkcs11.Mechanism
+        if transport.oaep_hash is None:
+            mechanism, parameter = m.RSA_PKCS, None
+        else:
+            name = transport.oaep_hash.name
+            hash_mechanism = getattr(m, "SHA_1" if name == "SHA1" else name)
+            mechanism = m.RSA_PKCS_OAEP
+            parameter = (hash_mechanism, getattr(self._pkcs11.MGF, name), None)
+        with self._lock, self._token_errors():
+            return bytes(
+                self._key.decrypt(encrypted_key, mechanism=mechanism, mechanism_param=parameter)
+            )
