@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -81,7 +82,10 @@ def test_a_uri_names_token_key_module_and_pin_file() -> None:
         ("file:/ca.key", "starts with pkcs11:"),
         ("pkcs11:object=ca", "needs module-path"),
         ("pkcs11:object=ca?module-path=/m.so&pin-value=1234", "seen in process listings"),
-        ("pkcs11:object=ca;colour=blue?module-path=/m.so", "'colour=blue' is not one of"),
+        ("pkcs11:object=ca;colour=blue?module-path=/m.so", "'colour' is not one of"),
+        ("pkcs11:object=ca?module-path=/m.so&pin=1234", "'pin' is not one of"),
+        ("pkcs11:object=ca;model=x?module-path=/m.so", "'model' is not one of"),
+        ("pkcs11:object=%ff?module-path=/m.so", "object is not UTF-8"),
         ("pkcs11:object=ca;object=ra?module-path=/m.so", "names object twice"),
         ("pkcs11:object=ca;type=public?module-path=/m.so", "must name a private key"),
         ("pkcs11:token=scep?module-path=/m.so", "must name the key"),
@@ -95,6 +99,11 @@ def test_a_uri_that_cannot_be_used_is_refused_with_the_reason(text: str, complai
 def test_the_pin_comes_from_its_file_or_the_variable_never_empty(tmp_path: Path) -> None:
     pin_file = tmp_path / "pin"
     pin_file.write_text("2468\n")
+    pin_file.chmod(0o644)
+    readable = Pkcs11URI.parse(f"pkcs11:object=ca?module-path=/m.so&pin-source=file:{pin_file}")
+    with pytest.raises(KeyLoadError, match="may be read by others: chmod 600"):
+        readable.pin({})
+    pin_file.chmod(0o600)
     from_file = Pkcs11URI.parse(f"pkcs11:object=ca?module-path=/m.so&pin-source=file:{pin_file}")
     assert from_file.pin({"PYSCEP_PKCS11_PIN": "ignored"}) == "2468"
     from_variable = Pkcs11URI.parse("pkcs11:object=ca?module-path=/m.so")
@@ -341,6 +350,7 @@ def test_pyscep_serve_refuses_a_wrong_pin_or_a_pin_on_its_command_line(
               "--ca-cert", str(certificate)]  # fmt: skip
     wrong = tmp_path / "wrong-pin"
     wrong.write_text("0000-wrong\n")
+    wrong.chmod(0o600)
     uri = token.uri("cli-ca", pin_in_uri=False) + f"&pin-source=file:{wrong}"
     refused = _serve(*common, "--ca-key", uri, environment=token.environment)
     assert (refused.returncode, refused.stdout) == (2, "")
@@ -383,3 +393,136 @@ def test_the_operator_signs_the_crl_with_the_key_in_the_token(token: Token, tmp_
     assert crl.is_signature_valid(ca_key)
     assert crl.next_update_utc is not None
     assert crl.next_update_utc - crl.last_update_utc == timedelta(days=2)
+
+
+# --- what the second review found ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("digest", list(DigestAlgorithm))
+def test_every_digest_signs_with_the_raw_mechanisms_legacy_ones_too(
+    token: Token, digest: DigestAlgorithm
+) -> None:
+    label = f"digest-{digest.value}"
+    spki = generate(token, label)
+    key = Pkcs11Key(Pkcs11URI.parse(token.uri(label)), public_key_der=spki, pin=PIN)
+    data = b"MD5 and SHA-1 too: LEGACY answers with the client's digest"
+    verify = pyscep.get_backend().verify_signature
+    verify(spki, key.sign(data, digest, SignatureScheme.RSA_PKCS1V15), data, digest,
+           SignatureScheme.RSA_PKCS1V15)  # fmt: skip
+    if digest is not DigestAlgorithm.MD5:
+        signature = key.sign(data, digest, SignatureScheme.RSA_PSS)
+        verify(spki, signature, data, digest, SignatureScheme.RSA_PSS)
+
+
+def test_a_key_is_found_by_token_serial_and_by_id(token: Token) -> None:
+    import pkcs11
+
+    spki = generate(token, "by-id", key_id=b"\x7f\x01")
+    serial = bytes(pkcs11.lib(str(MODULE)).get_token(token_label=token.label).serial).decode()
+    uri = Pkcs11URI.parse(
+        f"pkcs11:serial={serial};id=%7f%01?module-path={MODULE}&pin-source=file:{token.pin_file}"
+    )
+    key = Pkcs11Key(uri, public_key_der=spki, pin=PIN)
+    data = b"found by serial and id"
+    signature = key.sign(data, DigestAlgorithm.SHA256, SignatureScheme.RSA_PKCS1V15)
+    pyscep.get_backend().verify_signature(
+        spki, signature, data, DigestAlgorithm.SHA256, SignatureScheme.RSA_PKCS1V15
+    )
+    absent = Pkcs11URI.parse(f"pkcs11:serial={serial};id=%00?module-path={MODULE}")
+    with pytest.raises(
+        KeyLoadError, match=f"no private key with id 00 in token with serial '{serial}'"
+    ):
+        Pkcs11Key(absent, public_key_der=spki, pin=PIN)
+
+
+def _certificate_for(spki: bytes, subject: str) -> pyscep.Certificate:
+    """A certificate for the public key ``spki`` (whose private key may not sign a CSR),
+    issued by a software CA: what is checked is the key in the token."""
+    now = _now()
+    issuer = make_identity("Usage CA", now=now, ca=True)
+    signing_key = serialization.load_der_private_key(issuer.key_der, None)
+    assert isinstance(signing_key, rsa.RSAPrivateKey)
+    public = serialization.load_der_public_key(spki)
+    assert isinstance(public, rsa.RSAPublicKey)
+    built = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name.from_rfc4514_string(subject))
+        .issuer_name(issuer.certificate.to_cryptography().subject)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=2))
+        .sign(signing_key, hashes.SHA256())
+    )
+    return pyscep.Certificate.load(built)
+
+
+@pytest.mark.parametrize(
+    ("usage", "decrypts", "complaint"),
+    [
+        ("sign-only", True, "cannot open RSAES-PKCS1-v1_5"),
+        ("decrypt-only", False, "cannot sign with rsassa_pkcs1v15"),
+    ],
+)
+def test_what_a_key_may_do_is_read_from_the_key_too(
+    token: Token, tmp_path: Path, usage: str, decrypts: bool, complaint: str
+) -> None:
+    """CKA_SIGN and CKA_DECRYPT of the key, not only the token's mechanisms: a sign-only
+    key cannot be the one that opens requests, a decrypt-only one cannot be the CA."""
+    from pyscep.server.file_ca import open_key_pair
+
+    label = f"usage-{usage}"
+    spki = generate(token, label, usage=usage)
+    path = tmp_path / f"{label}.pem"
+    path.write_bytes(pem_cert(_certificate_for(spki, f"CN={label}")))
+    with pytest.raises(CAConfigError, match=complaint):
+        open_key_pair(path, token.uri(label), role="RA", decrypts=decrypts)
+
+
+def test_half_an_existing_ca_is_refused_not_replaced_by_the_state_directorys(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ServeConfigError, match="--ca-cert and --ca-key together"):
+        Operator(tmp_path, ca_key="pkcs11:object=ca?module-path=/m.so")
+    with pytest.raises(ServeConfigError, match="--ca-cert and --ca-key together"):
+        ReferenceServer(ServeOptions(tmp_path, challenge=CHALLENGE, ca_cert=tmp_path / "ca.pem"))
+
+
+def _sign_in_child(key: Pkcs11Key, results: Any) -> None:
+    try:
+        key.sign(b"after the fork", DigestAlgorithm.SHA256, SignatureScheme.RSA_PKCS1V15)
+        results.put("signed")
+    except BackendError as exc:
+        results.put(str(exc))
+
+
+def test_a_key_opened_before_a_fork_is_refused_in_the_child(token: Token) -> None:
+    import multiprocessing
+
+    spki = generate(token, "forked")
+    key = Pkcs11Key(Pkcs11URI.parse(token.uri("forked")), public_key_der=spki, pin=PIN)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_sign_in_child, args=(key, results))
+    child.start()
+    said = results.get(timeout=30)
+    child.join(30)
+    assert "opened before a fork cannot be used after it" in said
+    assert key.sign(b"still here", DigestAlgorithm.SHA256, SignatureScheme.RSA_PKCS1V15)
+
+
+def test_a_key_file_in_the_settings_file_is_relative_to_it(tmp_path: Path) -> None:
+    from pyscep.server import load_settings
+
+    config = tmp_path / "etc" / "serve.toml"
+    config.parent.mkdir()
+    config.write_text(
+        'state_dir = "state"\nchallenge = "a-secret"\nca_cert = "ca.pem"\nca_key = "ca.key"\n'
+        'ra_cert = "ra.pem"\nra_key = "pkcs11:object=ra?module-path=/m.so"\n'
+    )
+    options = load_settings(config, {}).options
+    assert (options.ca_cert, options.ca_key) == (
+        config.parent / "ca.pem",
+        str(config.parent / "ca.key"),
+    )
+    assert options.ra_key == "pkcs11:object=ra?module-path=/m.so"

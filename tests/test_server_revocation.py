@@ -487,3 +487,10 @@ def test_the_crl_is_counted_as_crl_in_the_metrics(tmp_path: Path) -> None:
     assert server.handle("GET", "/pki crl/ca.crl", "", b"").status == 200  # decoded PATH_INFO
     scraped = AdminApplication(server).handle("GET", "/metrics", "", b"").body.decode()
     assert 'pyscep_requests_total{operation="crl",outcome="crl"} 1.0' in scraped
+
+
+def test_only_a_get_of_the_crl_path_is_the_crl(tmp_path: Path) -> None:
+    server = _server(tmp_path)
+    asked = server.handle("GET", "/scep", "operation=crl", b"")
+    assert asked.content_type != "application/pkix-crl"
+    assert server.handle("POST", CRL_PATH, "", b"x").content_type != "application/pkix-crl"

@@ -394,6 +394,19 @@ def test_counts_follow_what_the_store_holds(store: ServerStore) -> None:
     )
 
 
+def test_a_revocation_date_kept_already_survives_the_migration(tmp_path: Path) -> None:
+    """A row revoked by 0.2's first commits: its date kept, its serial not yet."""
+    store = SqliteStore(tmp_path / "state.sqlite")
+    bring(store, "issued")
+    store.revoke(TXID, revoked_at=NOW, reason=RevocationReason.SUPERSEDED)
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE transactions SET revoked_serial = NULL")
+    db.close()
+    expected = [Revocation(TXID, CERTIFICATE.serial_number, NOW, RevocationReason.SUPERSEDED)]
+    assert store.revocations() == expected  # read as it is
+    assert SqliteStore(store.path).revocations() == expected  # and once migrated
+
+
 def _crl(number: int, variant: int) -> PublishedCRL:
     """CRL ``number`` as one host signed it (``variant``: what it lists, so hosts differ)."""
     listed = [RevokedCertificate(variant, NOW)]

@@ -64,12 +64,16 @@ def make_token(directory: Path, label: str = "scep") -> Token:
     return Token(conf, label, pin_file)
 
 
-def generate(token: Token, label: str, kind: str = "rsa") -> bytes:
-    """A key pair made inside the token (the private key sensitive, never extractable);
-    the public key's DER SubjectPublicKeyInfo. Made by another process, so that this
-    one's login to the token is pyscep's own (a login belongs to the process)."""
+def generate(
+    token: Token, label: str, kind: str = "rsa", *, key_id: bytes = b"", usage: str = "both"
+) -> bytes:
+    """A key pair made inside the token (the private key sensitive, never extractable;
+    ``usage`` ``sign-only`` or ``decrypt-only`` clears CKA_DECRYPT or CKA_SIGN); the public
+    key's DER SubjectPublicKeyInfo. Made by another process, so that this one's login to
+    the token is pyscep's own (a login belongs to the process)."""
     made = subprocess.run(
-        [sys.executable, "-m", "tests.support.softhsm", "generate", label, kind],
+        [sys.executable, "-m", "tests.support.softhsm", "generate", label, kind,
+         key_id.hex(), usage],
         env={**os.environ, **token.environment, "PYSCEP_TOKEN": token.label},
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
@@ -88,13 +92,20 @@ def private_attributes(token: Token, label: str) -> dict[str, bool]:
     return {"sensitive": sensitive == "True", "extractable": extractable == "True"}
 
 
-def _generate_here(token_label: str, label: str, kind: str) -> bytes:
+def _generate_here(token_label: str, label: str, kind: str, key_id: bytes, usage: str) -> bytes:
     import pkcs11
     from pkcs11 import Attribute, KeyType
     from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
     from pkcs11.util.rsa import encode_rsa_public_key
 
-    private_template = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False}
+    private_template: dict[Any, Any] = {
+        Attribute.SENSITIVE: True,
+        Attribute.EXTRACTABLE: False,
+        Attribute.SIGN: usage != "decrypt-only",
+        Attribute.DECRYPT: usage != "sign-only" and kind == "rsa",
+    }
+    if key_id:
+        private_template[Attribute.ID] = key_id
     token = pkcs11.lib(str(MODULE)).get_token(token_label=token_label)
     with token.open(rw=True, user_pin=PIN) as session:
         if kind == "rsa":
@@ -148,6 +159,10 @@ def token_ra(token: Token, label: str, ca: Any, *, now: datetime) -> tuple[Pkcs1
 if __name__ == "__main__":
     action, key_label = sys.argv[1], sys.argv[2]
     if action == "generate":
-        print(_generate_here(os.environ["PYSCEP_TOKEN"], key_label, sys.argv[3]).hex())
+        made = _generate_here(
+            os.environ["PYSCEP_TOKEN"], key_label, sys.argv[3], bytes.fromhex(sys.argv[4]),
+            sys.argv[5],
+        )  # fmt: skip
+        print(made.hex())
     else:
         print(*_attributes_here(os.environ["PYSCEP_TOKEN"], key_label))

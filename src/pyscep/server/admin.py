@@ -1,8 +1,8 @@
 """The operator's port: ``/healthz``, ``/readyz`` and ``/metrics`` (``pyscep serve --admin-port``).
 
 - ``/healthz``: 200 while the process answers;
-- ``/readyz``: 200 when the state store answers and the CA key signs (an HSM's
-  token is reachable), else 503 with what is wrong, a line each;
+- ``/readyz``: 200 when the state store answers and the CA key (and the RA key)
+  signs (an HSM's token is reachable), else 503 with what is wrong, a line each;
 - ``/metrics``: `ServerMetrics` in Prometheus' text format.
 
 It listens on 127.0.0.1 by default: keep it off the network clients reach.
@@ -41,12 +41,15 @@ class AdminApplication:
             self.server.store.counts()
         except ScepError as exc:
             found.append(f"the state store: {exc}")
-        ca = self.server.files.ca
-        scheme = _SCHEMES.get(ca.certificate.public_key.family, SignatureScheme.ED25519)
-        try:
-            ca.sign(b"pyscep readiness probe", DigestAlgorithm.SHA256, scheme)
-        except ScepError as exc:
-            found.append(f"the CA key: {exc}")
+        files = self.server.files
+        for role, pair in (("CA", files.ca), ("RA", files.ra)):
+            if pair is None:
+                continue
+            scheme = _SCHEMES.get(pair.certificate.public_key.family, SignatureScheme.ED25519)
+            try:
+                pair.sign(b"pyscep readiness probe", DigestAlgorithm.SHA256, scheme)
+            except ScepError as exc:
+                found.append(f"the {role} key: {exc}")
         return found
 
     def handle(self, method: str, path: str, query: str, body: bytes) -> HTTPResponse:

@@ -139,6 +139,8 @@ class _Signing:
 
 def _certificate_authority(options: ServeOptions, *, now: datetime, create: bool) -> FileCA:
     """The state directory's CA, or the existing one ``--ca-cert``/``--ca-key`` give."""
+    if (options.ca_cert is None) != (options.ca_key is None):
+        raise ServeConfigError("an existing CA is given by --ca-cert and --ca-key together")
     if options.ca_cert is None or options.ca_key is None:
         return FileCA.open(
             options.state_dir,
@@ -261,8 +263,10 @@ class ReferenceServer:
         started = time.perf_counter()
         operations = parse_qs(query).get("operation", [])
         operation = operations[0] if operations else ""
-        if not operation and path == self.crl_path:
-            operation = "crl"
+        if not operation and method == "GET" and path == self.crl_path:
+            operation = "crl"  # the CRL's own label; "?operation=crl" is no CRL request
+        elif operation == "crl":
+            operation = "other"
         response, outcome = self._answer(method, path, query, body, operation)
         if self.metrics is not None:
             self.metrics.observe(operation or "other", outcome, time.perf_counter() - started)

@@ -26,7 +26,7 @@ from pyscep._appkit.keys import new_private_key
 from pyscep.algorithms import DigestAlgorithm, KeyTransport, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey, get_backend, load_private_key
-from pyscep.errors import ScepError
+from pyscep.errors import BackendError, ScepError
 
 __all__ = ["CA_KEY_TYPES", "CAConfigError", "FileCA", "open_key_pair", "write_private"]
 
@@ -222,6 +222,8 @@ def open_key_pair(
         get_backend().verify_signature(
             certificate.public_key_der, signature, probe, DigestAlgorithm.SHA256, scheme
         )
+    except BackendError as exc:  # the token refused: say so, not "does not match"
+        raise CAConfigError(f"the {role} key cannot sign: {exc}") from None
     except ScepError:
         raise CAConfigError(f"the {role} key does not match {certificate_file}") from None
     return KeyPair(private, certificate)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,7 +32,9 @@ __all__ = ["PIN_VARIABLE", "KeyCapabilities", "Pkcs11Key", "Pkcs11URI"]
 #: Where the PIN is read from when the URI names no ``pin-source``.
 PIN_VARIABLE = "PYSCEP_PKCS11_PIN"
 
-_PATH_ATTRIBUTES = frozenset({"token", "object", "id", "type", "serial", "manufacturer", "model"})
+# manufacturer and model are not taken: matching on fewer attributes than the URI names
+# would widen what it names.
+_PATH_ATTRIBUTES = frozenset({"token", "object", "id", "type", "serial"})
 _QUERY_ATTRIBUTES = frozenset({"module-path", "pin-source", "pin-value"})
 
 
@@ -61,8 +64,9 @@ class Pkcs11URI:
             for attribute in filter(None, part.split(separator)):
                 name, equals, value = attribute.partition("=")
                 if not equals or name not in known:
+                    # The name only: a mistyped pin attribute must not print its value.
                     raise KeyLoadError(
-                        f"the PKCS#11 URI attribute {attribute!r} is not one of"
+                        f"the PKCS#11 URI attribute {name!r} is not one of"
                         f" {', '.join(sorted(known))}"
                     )
                 if name in found:
@@ -81,13 +85,18 @@ class Pkcs11URI:
             raise KeyLoadError("the PKCS#11 URI must name the key: object=LABEL or id=%XX...")
 
         def text_of(name: str) -> str | None:
-            return unquote_to_bytes(found[name]).decode() if name in found else None
+            if name not in found:
+                return None
+            try:
+                return unquote_to_bytes(found[name]).decode()
+            except UnicodeDecodeError:
+                raise KeyLoadError(f"the PKCS#11 URI's {name} is not UTF-8") from None
 
         source = text_of("pin-source")
         if source is not None and source.startswith("file:"):
             source = source[len("file:") :]
         return cls(
-            module_path=Path(unquote_to_bytes(found["module-path"]).decode()),
+            module_path=Path(text_of("module-path") or ""),
             token=text_of("token"),
             object=text_of("object"),
             id=unquote_to_bytes(found["id"]) if "id" in found else None,
@@ -96,12 +105,19 @@ class Pkcs11URI:
         )
 
     def pin(self, environment: Mapping[str, str]) -> str:
-        """The user PIN: the ``pin-source`` file's first line, or ``PYSCEP_PKCS11_PIN``."""
+        """The user PIN: the ``pin-source`` file's first line (as it is, spaces included), or
+        ``PYSCEP_PKCS11_PIN``. A PIN file others may read is refused, as a key file would be."""
         if self.pin_source is not None:
             try:
+                if self.pin_source.stat().st_mode & 0o077:
+                    raise KeyLoadError(
+                        f"the PIN file {self.pin_source} may be read by others: chmod 600 it"
+                    )
                 lines = self.pin_source.read_text().splitlines()
             except OSError as exc:
                 raise KeyLoadError(f"the PIN file {self.pin_source}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise KeyLoadError(f"the PIN file {self.pin_source} is not UTF-8") from None
             pin = lines[0] if lines else ""
         else:
             pin = environment.get(PIN_VARIABLE, "")
@@ -121,6 +137,26 @@ class KeyCapabilities:
     signature_schemes: frozenset[SignatureScheme]
     key_transports: frozenset[KeyTransport]
     key_agreement: bool = False
+
+
+#: The DER DigestInfo prefix of each digest (RFC 8017 section 9.2, note 1): what
+#: CKM_RSA_PKCS signs, followed by the hash.
+_DIGEST_INFO = {
+    DigestAlgorithm.MD5: bytes.fromhex("3020300c06082a864886f70d020505000410"),
+    DigestAlgorithm.SHA1: bytes.fromhex("3021300906052b0e03021a05000414"),
+    DigestAlgorithm.SHA224: bytes.fromhex("302d300d06096086480165030402040500041c"),
+    DigestAlgorithm.SHA256: bytes.fromhex("3031300d060960864801650304020105000420"),
+    DigestAlgorithm.SHA384: bytes.fromhex("3041300d060960864801650304020205000430"),
+    DigestAlgorithm.SHA512: bytes.fromhex("3051300d060960864801650304020305000440"),
+}
+
+
+def _token_name(uri: Pkcs11URI) -> str:
+    return repr(uri.token) if uri.token is not None else f"with serial {uri.serial!r}"
+
+
+def _key_name(uri: Pkcs11URI) -> str:
+    return repr(uri.object) if uri.object is not None else f"with id {(uri.id or b'').hex()}"
 
 
 def _module(uri: Pkcs11URI) -> Any:
@@ -175,7 +211,8 @@ class Pkcs11Key:
         self.uri = uri
         self._public_key_der = public_key_der
         try:
-            token = library.get_token(token_label=uri.token, token_serial=uri.serial)
+            serial = None if uri.serial is None else uri.serial.encode()
+            token = library.get_token(token_label=uri.token, token_serial=serial)
             self._session = _open_session(pkcs11, token, uri, pin)
             self._key = self._session.get_key(
                 object_class=pkcs11.ObjectClass.PRIVATE_KEY, label=uri.object, id=uri.id
@@ -184,44 +221,71 @@ class Pkcs11Key:
         except pkcs11.exceptions.PinIncorrect:
             raise KeyLoadError("the token refused the PIN") from None
         except pkcs11.exceptions.NoSuchToken:
-            raise KeyLoadError(f"no token {uri.token!r} in {uri.module_path}") from None
+            raise KeyLoadError(f"no token {_token_name(uri)} in {uri.module_path}") from None
+        except pkcs11.exceptions.MultipleTokensReturned:
+            raise KeyLoadError(f"several tokens in {uri.module_path}: add token=LABEL") from None
         except pkcs11.exceptions.NoSuchKey:
-            raise KeyLoadError(f"no private key {uri.object!r} in token {uri.token!r}") from None
+            raise KeyLoadError(
+                f"no private key {_key_name(uri)} in token {_token_name(uri)}"
+            ) from None
         except pkcs11.exceptions.MultipleObjectsReturned:
             raise KeyLoadError("the PKCS#11 URI names several keys: add id=...") from None
         except pkcs11.exceptions.PKCS11Error as exc:
             raise KeyLoadError(f"the token: {type(exc).__name__}") from None
         self._lock = threading.Lock()
+        #: The process that opened the session: a forked child must open its own.
+        self._pid = os.getpid()
         self._rsa = self._key.key_type == pkcs11.KeyType.RSA
-        self.capabilities = self._capabilities(mechanisms)
+        attributes = pkcs11.Attribute
+        with self._token_errors():
+            may_sign = bool(self._key[attributes.SIGN])
+            may_decrypt = self._rsa and bool(self._key[attributes.DECRYPT])
+        self.capabilities = self._capabilities(mechanisms, may_sign, may_decrypt)
 
-    def _capabilities(self, mechanisms: frozenset[Any]) -> KeyCapabilities:
+    def _capabilities(
+        self, mechanisms: frozenset[Any], may_sign: bool, may_decrypt: bool
+    ) -> KeyCapabilities:
+        """What the token's mechanisms allow, and the key's own CKA_SIGN and CKA_DECRYPT."""
         m = self._pkcs11.Mechanism
-        if self._rsa:
-            schemes = {SignatureScheme.RSA_PKCS1V15} if m.RSA_PKCS in mechanisms else set()
-            if m.RSA_PKCS_PSS in mechanisms:
-                schemes.add(SignatureScheme.RSA_PSS)
-            # OAEP with SHA-1 only: PKCS#11 lists no hashes per mechanism, and SHA-1 is the
-            # one every token that has CKM_RSA_PKCS_OAEP takes (SoftHSM2 takes no other).
-            transports = {
-                transport
-                for mechanism, transport in (
-                    (m.RSA_PKCS, KeyTransport()),
-                    (m.RSA_PKCS_OAEP, KeyTransport(DigestAlgorithm.SHA1)),
-                )
-                if mechanism in mechanisms
-            }
-            return KeyCapabilities(frozenset(schemes), frozenset(transports))
-        schemes = {SignatureScheme.ECDSA} if m.ECDSA in mechanisms else set()
-        return KeyCapabilities(frozenset(schemes), frozenset())
+        signs = {m.RSA_PKCS, m.RSA_PKCS_PSS, m.ECDSA} & mechanisms if may_sign else set()
+        opens = {m.RSA_PKCS, m.RSA_PKCS_OAEP} & mechanisms if may_decrypt else set()
+        if not self._rsa:
+            ecdsa = {SignatureScheme.ECDSA} if m.ECDSA in signs else set()
+            return KeyCapabilities(frozenset(ecdsa), frozenset())
+        schemes = {
+            scheme
+            for mechanism, scheme in (
+                (m.RSA_PKCS, SignatureScheme.RSA_PKCS1V15),
+                (m.RSA_PKCS_PSS, SignatureScheme.RSA_PSS),
+            )
+            if mechanism in signs
+        }
+        # OAEP with SHA-1 only: PKCS#11 lists no hashes per mechanism, and SHA-1 is the one
+        # every token that has CKM_RSA_PKCS_OAEP takes (SoftHSM2 takes no other).
+        transports = {
+            transport
+            for mechanism, transport in (
+                (m.RSA_PKCS, KeyTransport()),
+                (m.RSA_PKCS_OAEP, KeyTransport(DigestAlgorithm.SHA1)),
+            )
+            if mechanism in opens
+        }
+        return KeyCapabilities(frozenset(schemes), frozenset(transports))
 
     @contextlib.contextmanager
     def _token_errors(self) -> Iterator[None]:
         """A token's refusal as a BackendError (a ScepError), named by its PKCS#11 code."""
+        if os.getpid() != self._pid:
+            raise BackendError(
+                "a token key opened before a fork cannot be used after it: open it in each"
+                " worker (no gunicorn --preload)"
+            )
         try:
             yield
         except self._pkcs11.exceptions.PKCS11Error as exc:
             raise BackendError(f"the token refused: {type(exc).__name__}") from None
+        except AttributeError:  # python-pkcs11 gives a key without CKA_SIGN no sign()
+            raise BackendError("the token does not allow this key that operation") from None
 
     @property
     def public_key_der(self) -> bytes:
@@ -229,27 +293,31 @@ class Pkcs11Key:
         return self._public_key_der
 
     def sign(self, data: bytes, digest: DigestAlgorithm, scheme: SignatureScheme) -> bytes:
-        """Sign in the token (hashing there too)."""
-        m, name = self._pkcs11.Mechanism, digest.name
-        try:
-            if self._rsa and scheme is SignatureScheme.RSA_PKCS1V15:
-                mechanism, parameter = getattr(m, f"{name}_RSA_PKCS"), None
-            elif self._rsa and scheme is SignatureScheme.RSA_PSS and name != "MD5":
-                hash_mechanism = getattr(m, "SHA_1" if name == "SHA1" else name)
-                mgf = getattr(self._pkcs11.MGF, name)
-                mechanism = getattr(m, f"{name}_RSA_PKCS_PSS")
-                parameter = (hash_mechanism, mgf, digest.digest_size)
-            elif not self._rsa and scheme is SignatureScheme.ECDSA and name != "MD5":
-                # Plain CKM_ECDSA over a digest made here: every token has it, where the
-                # hash-and-sign mechanisms are optional (SoftHSM2 has none).
-                data = hashlib.new(digest.value, data).digest()
-                mechanism, parameter = m.ECDSA, None
-            else:
-                raise UnsupportedAlgorithmError(f"{scheme.value} does not fit this key")
-        except AttributeError:
-            raise UnsupportedAlgorithmError(f"the token cannot sign with {name}") from None
+        """Sign in the token. The hash is made here and the token signs it with its raw
+        mechanism (CKM_RSA_PKCS over a DigestInfo, CKM_RSA_PKCS_PSS, CKM_ECDSA): what the
+        capabilities were read from, and what every token has, for every digest."""
+        m = self._pkcs11.Mechanism
+        hashed = hashlib.new(digest.value, data).digest()
+        if self._rsa and scheme is SignatureScheme.RSA_PKCS1V15:
+            mechanism, parameter = m.RSA_PKCS, None
+            hashed = _DIGEST_INFO[digest] + hashed
+        elif self._rsa and scheme is SignatureScheme.RSA_PSS and digest is not DigestAlgorithm.MD5:
+            name = digest.name
+            hash_mechanism = getattr(m, "SHA_1" if name == "SHA1" else name)
+            mechanism = m.RSA_PKCS_PSS
+            parameter = (hash_mechanism, getattr(self._pkcs11.MGF, name), digest.digest_size)
+        elif (
+            not self._rsa and scheme is SignatureScheme.ECDSA and digest is not DigestAlgorithm.MD5
+        ):
+            mechanism, parameter = m.ECDSA, None
+        else:
+            raise UnsupportedAlgorithmError(
+                f"{scheme.value} with {digest.value} does not fit this key"
+            )
         with self._lock, self._token_errors():
-            signature = bytes(self._key.sign(data, mechanism=mechanism, mechanism_param=parameter))
+            signature = bytes(
+                self._key.sign(hashed, mechanism=mechanism, mechanism_param=parameter)
+            )
         if not self._rsa:
             from pkcs11.util.ec import encode_ecdsa_signature
 

@@ -16,7 +16,7 @@ from pyscep.crypto import Signer
 from pyscep.messages import RevokedCertificate, build_crl
 from pyscep.messages.crl import key_identifier
 
-from .stores import PublishedCRL, ServerStore, revocations_digest
+from .stores import PublishedCRL, ServerStore, StateUnavailableError, revocations_digest
 
 __all__ = ["CRL_CONTENT_TYPE", "CRL_PATH", "current_crl"]
 
@@ -60,7 +60,11 @@ def current_crl(store: ServerStore, ca: Signer, *, now: datetime, days: int) -> 
     if latest is not None:
         kept = {(entry.serial_number, entry.reason) for entry in latest.facts.revoked}
         if not kept <= {(entry.serial_number, entry.reason) for entry in listed}:
-            return latest  # never a newer CRL that drops a revocation (cannot happen)
+            # Revocations only grow: a store that lists fewer than its latest CRL was
+            # changed behind the server's back. Never sign a CRL that forgets one.
+            raise StateUnavailableError(
+                f"the state lists fewer revocations than CRL number {latest.number}"
+            )
     this_update = now.replace(microsecond=0)
     number = 1 if latest is None else latest.number + 1
     der = build_crl(

@@ -72,6 +72,8 @@ SETTINGS: dict[str, type] = {
     f.name: _kind(str(f.type)) for kind in (ServeOptions, Listening) for f in fields(kind)
 }
 _OPTIONS = frozenset(f.name for f in fields(ServeOptions))
+#: The settings that are a key file or a ``pkcs11:`` URI.
+_KEYS = frozenset({"ca_key", "ra_key"})
 
 
 def variable(key: str) -> str:
@@ -95,6 +97,8 @@ def _from_file(path: Path) -> dict[str, Any]:
             raise ServeConfigError(f"{path}: unknown key {key!r} (the keys: {known})")
         if kind is Path and isinstance(value, str):
             values[key] = path.parent / value
+        elif key in _KEYS and isinstance(value, str) and not value.startswith("pkcs11:"):
+            values[key] = str(path.parent / value)  # a key file, relative to this file
         elif kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             values[key] = float(value)
         elif (kind in (str, bool) and isinstance(value, kind)) or (

@@ -181,8 +181,10 @@ def legacy_revocation(certificate: bytes) -> tuple[int, float]:
 def revocation_from_row(row: tuple[Any, ...]) -> Revocation:
     """A `Revocation` read with `REVOCATION_COLUMNS`."""
     transaction_id, serial, revoked_at, reason, certificates = row
-    if serial is None or revoked_at is None:
-        serial, revoked_at = legacy_revocation(unpack(bytes(certificates))[0])
+    if serial is None or revoked_at is None:  # fill in what is missing only
+        legacy_serial, legacy_date = legacy_revocation(unpack(bytes(certificates))[0])
+        serial = legacy_serial if serial is None else serial
+        revoked_at = legacy_date if revoked_at is None else revoked_at
     return Revocation(
         str(transaction_id),
         int(serial),
@@ -374,9 +376,10 @@ def migrate(execute: Callable[..., Any], dialect: Dialect) -> None:
     ).fetchall()
     for transaction_id, certificates in legacy:  # revoked before the time was kept
         serial, revoked_at = legacy_revocation(unpack(bytes(certificates))[0])
-        execute(
+        execute(  # a date kept already stays: only a missing one is the notBefore
             f"UPDATE transactions SET revoked_serial = {dialect.mark},"  # noqa: S608
-            f" revoked_at = {dialect.mark} WHERE transaction_id = {dialect.mark}",
+            f" revoked_at = COALESCE(revoked_at, {dialect.mark})"
+            f" WHERE transaction_id = {dialect.mark}",
             (str(serial), revoked_at, transaction_id),
         )
     execute(dialect.create_crls)
