@@ -54,8 +54,10 @@ def make_token(directory: Path, label: str = "scep") -> Token:
         f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n"
     )
     pin_file = directory / "pin"
-    pin_file.write_text(PIN + "\n")
-    pin_file.chmod(0o600)
+    # Created readable by its owner only, as a PIN file must be (no window at 0644).
+    descriptor = os.open(pin_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w") as opened:
+        opened.write(PIN + "\n")
     subprocess.run(
         ["softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", "97531",
          "--pin", PIN],

@@ -404,8 +404,9 @@ def _operator(args: argparse.Namespace) -> app.Operator:
     return operator
 
 
-def _revocation(args: argparse.Namespace) -> tuple[int | None, RevocationReason]:
-    """The serial (None: by --subject) and reason of ``serve revoke``; ServeConfigError."""
+def _revocation(args: argparse.Namespace) -> tuple[int | str, RevocationReason]:
+    """What ``serve revoke`` revokes (a serial number, or a subject with --subject) and
+    why; ServeConfigError."""
     given_state = args.state_dir is not None or args.state_url is not None
     if args.serial is None and args.directory is not None and given_state:
         # ``revoke --state-dir DIR SERIAL``: argparse gave the lone positional to the
@@ -418,7 +419,7 @@ def _revocation(args: argparse.Namespace) -> tuple[int | None, RevocationReason]
     if (args.serial is None) == (args.subject is None):
         raise app.ServeConfigError("what to revoke: a SERIAL or --subject DN (one of them)")
     if args.serial is None:
-        return None, reason
+        return str(args.subject), reason
     try:
         return int(args.serial, 0), reason
     except ValueError:
@@ -427,13 +428,14 @@ def _revocation(args: argparse.Namespace) -> tuple[int | None, RevocationReason]
         ) from None
 
 
-def _revoke(operator: app.Operator, args: argparse.Namespace, now: datetime) -> None:
-    serial, reason = _revocation(args)
-    if serial is not None:
-        operator.revoke(serial, reason=reason, now=now)
-        print(f"pyscep serve: serial {serial} revoked ({reason.rfc_name})")
+def _revoke(
+    operator: app.Operator, target: int | str, reason: RevocationReason, now: datetime
+) -> None:
+    if isinstance(target, int):
+        operator.revoke(target, reason=reason, now=now)
+        print(f"pyscep serve: serial {target} revoked ({reason.rfc_name})")
         return
-    for certificate in operator.revoke_subject(args.subject, reason=reason, now=now):
+    for certificate in operator.revoke_subject(target, reason=reason, now=now):
         print(
             f"pyscep serve: serial {certificate.serial_number} revoked ({reason.rfc_name}):"
             f" {certificate.subject}"
@@ -441,8 +443,8 @@ def _revoke(operator: app.Operator, args: argparse.Namespace, now: datetime) -> 
 
 
 def _administer(args: argparse.Namespace) -> int:
-    if args.action == "revoke":
-        _revocation(args)  # a mistyped reason or serial is refused before the state is opened
+    # A mistyped reason or serial is refused before the state is opened.
+    revocation = _revocation(args) if args.action == "revoke" else None
     operator = _operator(args)
     now = datetime.now(timezone.utc)
     if args.action == "list":
@@ -463,6 +465,6 @@ def _administer(args: argparse.Namespace) -> int:
         if args.crl_days is not None:
             operator.crl_days = args.crl_days
         print(crl_to_pem(operator.crl(now=now).der), end="")
-    else:
-        _revoke(operator, args, now)
+    elif revocation is not None:
+        _revoke(operator, *revocation, now)
     return 0

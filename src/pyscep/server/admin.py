@@ -10,7 +10,8 @@ It listens on 127.0.0.1 by default: keep it off the network clients reach.
 
 from __future__ import annotations
 
-from pyscep.algorithms import DigestAlgorithm, SignatureScheme
+from pyscep.algorithms import DigestAlgorithm
+from pyscep.cms.signed import default_scheme
 from pyscep.errors import ScepError
 from pyscep.http import HTTPResponse
 
@@ -19,8 +20,6 @@ from .config import ServeConfigError
 from .metrics import ServerMetrics
 
 __all__ = ["AdminApplication"]
-
-_SCHEMES = {"rsa": SignatureScheme.RSA_PKCS1V15, "ec": SignatureScheme.ECDSA}
 
 
 class AdminApplication:
@@ -45,8 +44,8 @@ class AdminApplication:
         for role, pair in (("CA", files.ca), ("RA", files.ra)):
             if pair is None:
                 continue
-            scheme = _SCHEMES.get(pair.certificate.public_key.family, SignatureScheme.ED25519)
             try:
+                scheme = default_scheme(pair.certificate)
                 pair.sign(b"pyscep readiness probe", DigestAlgorithm.SHA256, scheme)
             except ScepError as exc:
                 found.append(f"the {role} key: {exc}")

@@ -19,11 +19,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pyscep._appkit.durable import append
+from pyscep._appkit.durable import SafeDirectory, append
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
 from pyscep.certificate import Certificate
 from pyscep.enums import FailInfo, MessageType, PKIStatus
@@ -55,10 +55,10 @@ from pyscep.protocol.server import (
 )
 from pyscep.protocol.transactions import Awaiting, TransactionState
 
-from .config import MAX_VALIDITY_DAYS, ServeConfigError, ServeOptions
+from .config import MAX_VALIDITY_DAYS, ServeConfigError, ServeOptions, require_whole_pair
 from .file_ca import FileCA, open_key_pair
 from .metrics import ServerMetrics
-from .revocation import CRL_CONTENT_TYPE, CRL_PATH, current_crl
+from .revocation import CRL_CONTENT_TYPE, CRL_PATH, current_crl, in_first_half
 from .stores import PublishedCRL, StateInventory, open_state
 
 __all__ = ["IssuanceTerms", "ReferenceServer"]
@@ -139,8 +139,7 @@ class _Signing:
 
 def _certificate_authority(options: ServeOptions, *, now: datetime, create: bool) -> FileCA:
     """The state directory's CA, or the existing one ``--ca-cert``/``--ca-key`` give."""
-    if (options.ca_cert is None) != (options.ca_key is None):
-        raise ServeConfigError("an existing CA is given by --ca-cert and --ca-key together")
+    require_whole_pair("CA", options.ca_cert, options.ca_key)
     if options.ca_cert is None or options.ca_key is None:
         return FileCA.open(
             options.state_dir,
@@ -152,6 +151,8 @@ def _certificate_authority(options: ServeOptions, *, now: datetime, create: bool
         )
     if create:  # the state's own files (state.sqlite) live there, the CA's do not
         options.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with SafeDirectory(options.state_dir):
+        pass  # checked as FileCA.open checks its own: a directory nobody else may write
     has_ra = options.ra_cert is not None and options.ra_key is not None
     ca = open_key_pair(options.ca_cert, options.ca_key, role="CA", decrypts=not has_ra)
     ra = None
@@ -248,11 +249,12 @@ class ReferenceServer:
         """
         revoked = self.store.counts().revoked
         kept = self._served_crl
-        if kept is not None and kept[0] == revoked:
-            crl = kept[1]
-            lifetime = min(crl.next_update - crl.this_update, timedelta(days=self.options.crl_days))
-            if now < crl.this_update + lifetime / 2:
-                return crl
+        if (
+            kept is not None
+            and kept[0] == revoked
+            and in_first_half(kept[1], now, self.options.crl_days)
+        ):
+            return kept[1]
         crl = current_crl(self.store, self.files.ca, now=now, days=self.options.crl_days)
         self._served_crl = (revoked, crl)
         return crl

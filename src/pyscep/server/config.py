@@ -22,6 +22,7 @@ __all__ = [
     "ServeConfigError",
     "ServeOptions",
     "check_options",
+    "require_whole_pair",
 ]
 
 #: The longest lifetime an issued certificate may be given, in days (about 100 years).
@@ -78,6 +79,16 @@ class ServeOptions:
     ra_key: str | None = None
 
 
+def require_whole_pair(role: str, certificate: Path | None, key: str | None) -> None:
+    """An existing CA (or RA) is its certificate and its key, both or neither: half of one
+    must never fall back to the state directory's CA (certificates from the wrong issuer)."""
+    if (certificate is None) != (key is None):
+        flag = role.lower()
+        raise ServeConfigError(
+            f"an existing {role} is given by --{flag}-cert and --{flag}-key together"
+        )
+
+
 def check_options(options: ServeOptions) -> ServeOptions:
     """``options`` if a server may start with them; ServeConfigError says what is wrong."""
     if options.challenge_mode not in ("static", "one-time"):
@@ -126,10 +137,8 @@ def check_options(options: ServeOptions) -> ServeOptions:
                 f"--crl-url {options.crl_url!r}: an http:// or https:// URL with a path,"
                 " such as http://ca.example/crl"
             )
-    if (options.ca_cert is None) != (options.ca_key is None):
-        raise ServeConfigError("an existing CA is given by --ca-cert and --ca-key together")
-    if (options.ra_cert is None) != (options.ra_key is None):
-        raise ServeConfigError("an existing RA is given by --ra-cert and --ra-key together")
+    require_whole_pair("CA", options.ca_cert, options.ca_key)
+    require_whole_pair("RA", options.ra_cert, options.ra_key)
     if options.ra_cert is not None and options.ca_cert is None:
         raise ServeConfigError("--ra-cert serves an existing CA: give --ca-cert and --ca-key")
     if options.ca_cert is not None and (options.ra or options.next_ca):

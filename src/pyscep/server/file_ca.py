@@ -23,8 +23,9 @@ from cryptography.x509.oid import NameOID
 
 from pyscep._appkit.durable import SafeDirectory, write_durably
 from pyscep._appkit.keys import new_private_key
-from pyscep.algorithms import DigestAlgorithm, KeyTransport, SignatureScheme
+from pyscep.algorithms import DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
+from pyscep.cms.signed import default_scheme
 from pyscep.crypto import KeyPair, PrivateKey, get_backend, load_private_key
 from pyscep.errors import BackendError, ScepError
 
@@ -167,9 +168,6 @@ class FileCA:
         return cls(ca_pair, ra_pair, next_pair)
 
 
-_SCHEMES = {"rsa": SignatureScheme.RSA_PKCS1V15, "ec": SignatureScheme.ECDSA}
-
-
 def _open_key(spec: str, certificate: Certificate, environment: Mapping[str, str]) -> PrivateKey:
     if spec.startswith("pkcs11:"):
         from .pkcs11 import Pkcs11Key, Pkcs11URI
@@ -202,9 +200,12 @@ def open_key_pair(
         raise CAConfigError(f"the {role} certificate {certificate_file}: {exc}") from None
     private = _open_key(key, certificate, os.environ if environment is None else environment)
     family = certificate.public_key.family
-    scheme = _SCHEMES.get(family)
-    if scheme is None:
+    if family not in ("rsa", "ec"):
         raise CAConfigError(f"the {role} key is {family}: it must be RSA or EC")
+    try:
+        scheme = default_scheme(certificate)
+    except ScepError:  # an RSASSA-PSS-only key: no PKCS#1 v1.5 signature for SCEP clients
+        raise CAConfigError(f"the {role} key is {family}: it must be RSA or EC") from None
     capabilities = getattr(private, "capabilities", None)
     if capabilities is not None and scheme not in capabilities.signature_schemes:
         raise CAConfigError(f"the {role} key's token cannot sign with {scheme.value}")

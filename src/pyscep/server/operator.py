@@ -23,7 +23,7 @@ from pyscep.protocol.challenges import OneTimeChallenges
 from pyscep.protocol.transactions import Transaction, TransactionState, deny
 
 from .app import IssuanceTerms, ReferenceServer
-from .config import MAX_CRL_DAYS, ServeConfigError, ServeOptions
+from .config import MAX_CRL_DAYS, ServeConfigError, ServeOptions, require_whole_pair
 from .file_ca import FileCA
 from .stores import PublishedCRL, Revocation, ServerStore, open_state
 
@@ -51,9 +51,7 @@ class Operator:
     def __post_init__(self) -> None:
         if self.state_dir is None and self.state_url is None:
             raise ServeConfigError("the state: --state-dir DIR or --state-url URL")
-        if (self.ca_cert is None) != (self.ca_key is None):
-            # Half an existing CA must not fall back to the state directory's: wrong issuer.
-            raise ServeConfigError("an existing CA is given by --ca-cert and --ca-key together")
+        require_whole_pair("CA", self.ca_cert, self.ca_key)
         if self.state_dir is not None and self.ca_cert is None:
             # Refuses a directory without a CA (a mistyped one) before any store is made in it.
             FileCA.open(

@@ -272,6 +272,13 @@ class Pkcs11Key:
         }
         return KeyCapabilities(frozenset(schemes), frozenset(transports))
 
+    def _hash_and_mgf(self, digest: DigestAlgorithm) -> tuple[Any, Any]:
+        """The PKCS#11 hash mechanism and MGF1 of ``digest`` (PSS and OAEP parameters)."""
+        name = digest.name
+        return getattr(self._pkcs11.Mechanism, "SHA_1" if name == "SHA1" else name), getattr(
+            self._pkcs11.MGF, name
+        )
+
     @contextlib.contextmanager
     def _token_errors(self) -> Iterator[None]:
         """A token's refusal as a BackendError (a ScepError), named by its PKCS#11 code."""
@@ -302,10 +309,8 @@ class Pkcs11Key:
             mechanism, parameter = m.RSA_PKCS, None
             hashed = _DIGEST_INFO[digest] + hashed
         elif self._rsa and scheme is SignatureScheme.RSA_PSS and digest is not DigestAlgorithm.MD5:
-            name = digest.name
-            hash_mechanism = getattr(m, "SHA_1" if name == "SHA1" else name)
             mechanism = m.RSA_PKCS_PSS
-            parameter = (hash_mechanism, getattr(self._pkcs11.MGF, name), digest.digest_size)
+            parameter = (*self._hash_and_mgf(digest), digest.digest_size)
         elif (
             not self._rsa and scheme is SignatureScheme.ECDSA and digest is not DigestAlgorithm.MD5
         ):
@@ -333,10 +338,8 @@ class Pkcs11Key:
         if transport.oaep_hash is None:
             mechanism, parameter = m.RSA_PKCS, None
         else:
-            name = transport.oaep_hash.name
-            hash_mechanism = getattr(m, "SHA_1" if name == "SHA1" else name)
             mechanism = m.RSA_PKCS_OAEP
-            parameter = (hash_mechanism, getattr(self._pkcs11.MGF, name), None)
+            parameter = (*self._hash_and_mgf(transport.oaep_hash), None)
         with self._lock, self._token_errors():
             return bytes(
                 self._key.decrypt(encrypted_key, mechanism=mechanism, mechanism_param=parameter)

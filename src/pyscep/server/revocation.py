@@ -18,7 +18,7 @@ from pyscep.messages.crl import key_identifier
 
 from .stores import PublishedCRL, ServerStore, StateUnavailableError, revocations_digest
 
-__all__ = ["CRL_CONTENT_TYPE", "CRL_PATH", "current_crl"]
+__all__ = ["CRL_CONTENT_TYPE", "CRL_PATH", "current_crl", "in_first_half"]
 
 #: Where the reference server serves its CRL by plain HTTP GET, without ``--crl-url``.
 CRL_PATH = "/crl"
@@ -40,8 +40,14 @@ def _current(crl: PublishedCRL, ca: Signer, listed: list[RevokedCertificate], no
         return False
     if facts.authority_key_id != key_identifier(certificate.public_key_der):
         return False  # the CA's key changed: a new CRL, signed by the key it has now
+    return crl.basis == revocations_digest(listed) and in_first_half(crl, now, days)
+
+
+def in_first_half(crl: PublishedCRL, now: datetime, days: int) -> bool:
+    """Is ``now`` in the first half of ``crl``'s lifetime (or of ``days``, if shorter)?
+    After it, a new CRL is signed, well before relying parties need one."""
     lifetime = min(crl.next_update - crl.this_update, timedelta(days=days))
-    return crl.basis == revocations_digest(listed) and now < crl.this_update + lifetime / 2
+    return now < crl.this_update + lifetime / 2
 
 
 def current_crl(store: ServerStore, ca: Signer, *, now: datetime, days: int) -> PublishedCRL:
