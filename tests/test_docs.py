@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,34 +36,50 @@ def _shell_blocks(*names: str) -> str:
     )
 
 
-def test_the_quickstart_shell_sessions_run(tmp_path: Path) -> None:
-    """The server quickstart's commands, then the client's, as a newcomer would paste them."""
-    import os
-    import socket
-    import subprocess
-    import sys
-
-    script = _shell_blocks("quickstart-server.md", "quickstart-client.md")
-    assert "pyscep serve" in script
-    assert "pyscep client enroll" in script
+def _run_session(script: str, directory: Path, timeout: int) -> subprocess.CompletedProcess[str]:
+    """A page's shell session, as a newcomer would paste it, in ``directory``: on a free
+    port instead of the pages' 8080, with this Python's ``pyscep`` first on the PATH."""
     with socket.socket() as probe:  # the pages say 8080; take a port nobody uses
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     script = script.replace("8080", str(port))
     environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    session = f"set -eu\n{script}\nkill %1\n"
-    result = subprocess.run(
-        ["bash", "-c", session],
-        cwd=tmp_path,
+    return subprocess.run(
+        ["bash", "-c", f"set -eu\n{script}\nkill %1\n"],
+        cwd=directory,
         env=environment,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_the_quickstart_shell_sessions_run(tmp_path: Path) -> None:
+    """The server quickstart's commands, then the client's, as a newcomer would paste them."""
+    script = _shell_blocks("quickstart-server.md", "quickstart-client.md")
+    assert "pyscep serve" in script
+    assert "pyscep client enroll" in script
+    result = _run_session(script, tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "SCEPStandard" in result.stdout  # the GetCACaps answer
     assert "issued: Common Name: my-device" in result.stdout
     # pyscep inspect of the certificate written: issued by the server's CA, to my-device.
     assert '"subject": "Common Name: my-device, Organization: Example"' in result.stdout
     assert (tmp_path / "my-device.key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.external
+def test_the_bring_your_own_ca_session_runs(tmp_path: Path) -> None:
+    """docs/server.md's own CA, step by step: openssl's CA served, its old certificate
+    imported and renewed, a new device pinning the root; openssl verifies both."""
+    script = _shell_blocks("server.md")
+    assert "pyscep serve import" in script
+    result = _run_session(script, tmp_path, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "imported: Common Name: laptop-7" in result.stdout
+    assert result.stdout.count(": OK\n") == 2  # openssl verify, renewed and new
+    assert (tmp_path / "laptop-2.pem").exists()
+    assert (tmp_path / "laptop-8.pem").exists()
+    # The CA's key stays where it was: the state directory holds none.
+    assert [p.name for p in (tmp_path / "state").iterdir() if p.suffix == ".key"] == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -42,7 +41,7 @@ from pyscep.server import (
 )
 from pyscep.testing import make_identity
 from tests.support.helpers import openssl
-from tests.support.served import CHALLENGE, Served
+from tests.support.served import CHALLENGE, Served, run_pyscep
 
 CRL_URL = "http://crl.example/pki/ca.crl"
 
@@ -259,16 +258,6 @@ def test_every_reason_has_its_rfc_name_and_back() -> None:
 # --- pyscep serve, pyscep client and openssl ----------------------------------------------
 
 
-def _pyscep(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pyscep", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.external
 def test_openssl_checks_the_served_crl_and_a_revoked_holder_cannot_renew(tmp_path: Path) -> None:
     config = tmp_path / "serve.toml"
@@ -286,7 +275,7 @@ def _openssl_round(served: Served, tmp_path: Path) -> None:
     state = str(tmp_path / "state")
     ca = tmp_path / "state" / "ca.pem"
     for name in ("lost", "kept"):
-        enrolled = _pyscep(
+        enrolled = run_pyscep(
             "client", "enroll", served.url, "--subject", f"CN={name},O=Example",
             "--challenge", CHALLENGE, "--key-out", str(tmp_path / f"{name}.key"),
             "--cert-out", str(tmp_path / f"{name}.pem"), "--ca-fingerprint", served.fingerprint(),
@@ -298,7 +287,7 @@ def _openssl_round(served: Served, tmp_path: Path) -> None:
     url = re.search(r"URI:(\S+)", points)
     assert url is not None
     assert url.group(1) == f"http://127.0.0.1:{served.port}/ca.crl"
-    revoked = _pyscep("serve", "revoke", "--state-dir", state, "--subject", "CN=lost,O=Example",
+    revoked = run_pyscep("serve", "revoke", "--state-dir", state, "--subject", "CN=lost,O=Example",
                       "--reason", "keyCompromise")  # fmt: skip
     assert revoked.returncode == 0, revoked.stderr
     assert "revoked (keyCompromise): " in revoked.stdout
@@ -327,18 +316,18 @@ def _openssl_round(served: Served, tmp_path: Path) -> None:
         )  # fmt: skip
         assert expected in verdict.stdout + verdict.stderr, (name, verdict)
     # GetCRL by pyscep client and `pyscep serve crl` give the same CRL.
-    got = _pyscep("client", "getcrl", served.url, "--key", str(tmp_path / "kept.key"),
+    got = run_pyscep("client", "getcrl", served.url, "--key", str(tmp_path / "kept.key"),
                   "--cert", str(tmp_path / "kept.pem"),
                   "--out", str(tmp_path / "got.crl"))  # fmt: skip
     assert got.returncode == 0, got.stderr
     assert (tmp_path / "got.crl").read_bytes() == fetched
-    printed = _pyscep("serve", "crl", "--state-dir", state)
+    printed = run_pyscep("serve", "crl", "--state-dir", state)
     assert printed.returncode == 0, printed.stderr
     assert printed.stdout == crl_to_pem(fetched)
     # The revoked holder cannot renew; the other one can.
     outcomes = {"lost": (4, "badCertId the request is not a valid renewal"), "kept": (0, "")}
     for name, (code, said) in outcomes.items():
-        renewed = _pyscep("client", "renew", served.url, "--key", str(tmp_path / f"{name}.key"),
+        renewed = run_pyscep("client", "renew", served.url, "--key", str(tmp_path / f"{name}.key"),
                           "--cert", str(tmp_path / f"{name}.pem"), "--key-out",
                           str(tmp_path / f"{name}-2.key"), "--cert-out",
                           str(tmp_path / f"{name}-2.pem"))  # fmt: skip
@@ -359,10 +348,10 @@ def test_serve_revoke_refuses_what_it_cannot_do(tmp_path: Path) -> None:
         (("12",), "no certificate with serial 12"),
         (("--subject", "CN=nobody"), "no unexpired, unrevoked certificate"),
     ):
-        refused = _pyscep("serve", "revoke", "--state-dir", state, *arguments)
+        refused = run_pyscep("serve", "revoke", "--state-dir", state, *arguments)
         assert (refused.returncode, refused.stdout) == (2, ""), arguments
         assert message in refused.stderr, (arguments, refused.stderr)
-    refused = _pyscep("serve", "crl", "--state-dir", state, "--crl-days", "0")
+    refused = run_pyscep("serve", "crl", "--state-dir", state, "--crl-days", "0")
     assert refused.returncode == 2
     assert "a CRL is valid from 1 to" in refused.stderr
 

@@ -168,7 +168,7 @@ def proposal(act: Act, claim: str = "held", key: Any = KEY) -> Transaction:
         return replace(base, awaiting=Awaiting.APPLICATION, context="again")
     if act in (Act.CLAIM, Act.APPROVE):
         return replace(base, state=TransactionState.ISSUING, claim="new-claim")
-    if act is Act.DELIVER:
+    if act in (Act.DELIVER, Act.IMPORT):
         return replace(base, certificates=(CERTIFICATE.der,), claim=claim)
     if act is Act.RELEASE:
         return replace(base, claim=claim)
@@ -179,19 +179,19 @@ def proposal(act: Act, claim: str = "held", key: Any = KEY) -> Transaction:
 EXPECTED = {
     "new": {
         Act.HOLD: "pending", Act.CLAIM: "issuing", Act.APPROVE: "-", Act.DELIVER: "-",
-        Act.RELEASE: "-", Act.REJECT: "-", Act.DENY: "-",
+        Act.RELEASE: "-", Act.REJECT: "-", Act.DENY: "-", Act.IMPORT: "issued",
     },
     "pending-operator": {
         Act.HOLD: "-", Act.CLAIM: "-", Act.APPROVE: "issuing", Act.DELIVER: "-",
-        Act.RELEASE: "-", Act.REJECT: "-", Act.DENY: "rejected",
+        Act.RELEASE: "-", Act.REJECT: "-", Act.DENY: "rejected", Act.IMPORT: "-",
     },
     "pending-application": {
         Act.HOLD: "pending", Act.CLAIM: "issuing", Act.APPROVE: "issuing", Act.DELIVER: "-",
-        Act.RELEASE: "-", Act.REJECT: "rejected", Act.DENY: "rejected",
+        Act.RELEASE: "-", Act.REJECT: "rejected", Act.DENY: "rejected", Act.IMPORT: "-",
     },
     "issuing": {
         Act.HOLD: "-", Act.CLAIM: "-", Act.APPROVE: "-", Act.DELIVER: "issued",
-        Act.RELEASE: "pending", Act.REJECT: "-", Act.DENY: "-",
+        Act.RELEASE: "pending", Act.REJECT: "-", Act.DENY: "-", Act.IMPORT: "-",
     },
     "issued": dict.fromkeys(Act, "-"),
     "rejected": dict.fromkeys(Act, "-"),
@@ -216,6 +216,13 @@ def test_every_act_from_every_phase(store: ServerStore, phase: str, act: Act) ->
     # Whatever changed, the transaction still belongs to the key that opened it.
     assert after.requester_key == REQUEST.public_key_der
     assert after.csr == REQUEST.der
+    # Only an import and a delivery hold a certificate; the store finds it by fingerprint.
+    issued = after.state is TransactionState.ISSUED
+    assert after.certificates == ((CERTIFICATE.der,) if issued else ())
+    if act is Act.IMPORT:
+        found = store.find_certificate(certificate_fingerprint(CERTIFICATE.der))
+        assert found is not None
+        assert (found.transaction_id, found.revoked) == (TXID, False)
 
 
 def _another(who: str, act: Act) -> Transaction:
@@ -827,7 +834,11 @@ def test_random_sequences_keep_the_promises(steps: list[tuple[Act, str, Any, int
                 assert stored.state is TransactionState.ISSUING
                 assert stored.claim == claim
         else:
-            assert act in (Act.HOLD, Act.CLAIM)
+            # Opened by a request (HOLD, CLAIM), or an operator's import: ISSUED at once.
+            assert act in (Act.HOLD, Act.CLAIM, Act.IMPORT)
+            imported = act is Act.IMPORT
+            assert (new.state is TransactionState.ISSUED) == imported
+            assert bool(new.certificates) == imported
         stored = new
 
 

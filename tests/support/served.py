@@ -12,6 +12,17 @@ from pyscep import Certificate
 CHALLENGE = "serve-secret"
 
 
+def run_pyscep(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """``python -m pyscep ARGUMENTS``, its output captured as text (not checked)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pyscep", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

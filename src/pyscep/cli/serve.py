@@ -10,6 +10,7 @@
     pyscep serve revoke    (--state-dir DIR | --state-url URL) (SERIAL | --subject DN)
                            [--reason REASON]
     pyscep serve crl       --state-dir DIR [--state-url URL] [--crl-days DAYS]
+    pyscep serve import    (--state-dir DIR | --state-url URL) [--ca-cert FILE] CERT...
 
 The server is `pyscep.server` (deploy it under gunicorn or uvicorn with
 `pyscep.server.wsgi_from_environment` / `asgi_from_environment`); this module
@@ -196,7 +197,31 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DAYS",
         help="how long a CRL signed now is valid (default 7)",
     )
-    for action in (listing, approve, reject, challenge, revoke, crl):
+    imports = actions.add_parser(
+        "import",
+        help="bring certificates the CA issued before into the inventory (so they renew)",
+        description="Bring certificates the CA issued before this server (openssl ca, another"
+        " SCEP server) into the inventory: their holders can then renew with them, and they"
+        " can be revoked. Each must be signed by the CA's key and be an end entity's;"
+        " importing one again changes nothing.",
+    )
+    _state_options(imports)
+    imports.add_argument(
+        "--ca-cert",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="the CA certificate that signed them (default: the state directory's CA,"
+        " or PYSCEP_CA_CERT)",
+    )
+    imports.add_argument(
+        "certificates",
+        nargs="+",
+        type=Path,
+        metavar="CERT",
+        help="PEM or DER files, each one or more certificates",
+    )
+    for action in (listing, approve, reject, challenge, revoke, crl, imports):
         action.set_defaults(handler=run)
 
 
@@ -307,6 +332,21 @@ def _serving_options(serve: argparse.ArgumentParser) -> None:
         help="the RA's key: a PEM or DER file, or a pkcs11: URI",
     )
     serve.add_argument(
+        "--ca-chain",
+        type=Path,
+        metavar="FILE",
+        help="with --ca-cert of an intermediate CA: the certificates above it up to the root"
+        " (PEM), sent with it in GetCACert",
+    )
+    serve.add_argument(
+        "--issuance-profiles",
+        type=Path,
+        metavar="FILE",
+        help="a TOML file of issuance profiles (validity, keyUsage, extendedKeyUsage,"
+        " subjectAltName rules, CRL and AIA URLs), chosen per request by the policy's role;"
+        " [default] otherwise",
+    )
+    serve.add_argument(
         "--crl-url",
         metavar="URL",
         help="where relying parties fetch the CRL (http://...): written into every certificate"
@@ -393,6 +433,9 @@ def _operator(args: argparse.Namespace) -> app.Operator:
         state_dir = args.directory
     # As the server: an option, else its PYSCEP_* variable (PYSCEP_CA_CERT, PYSCEP_CRL_DAYS).
     environment = app.settings.environment_values(os.environ)
+    if args.action == "import":  # needs the CA's certificate only, not its key
+        issuer = getattr(args, "ca_cert", None) or environment.get("ca_cert")
+        return app.Operator(state_dir, args.state_url, ca_cert=issuer)
     operator = app.Operator(
         state_dir,
         args.state_url,
@@ -442,6 +485,23 @@ def _revoke(
         )
 
 
+def _import(operator: app.Operator, args: argparse.Namespace, now: datetime) -> None:
+    issuer = operator.ca_certificate()
+    certificates = [
+        certificate
+        for path in args.certificates
+        for certificate in app.file_ca.read_certificates(path, "the certificates")
+    ]
+    for done in operator.import_certificates(certificates, issuer=issuer, now=now):
+        certificate = done.certificate
+        what = "imported" if done.new else "already in the inventory"
+        expired = " (expired: it cannot renew)" if certificate.not_valid_after <= now else ""
+        print(
+            f"pyscep serve: serial {certificate.serial_number} {what}: {certificate.subject},"
+            f" until {certificate.not_valid_after.isoformat()}{expired}"
+        )
+
+
 def _administer(args: argparse.Namespace) -> int:
     # A mistyped reason or serial is refused before the state is opened.
     revocation = _revocation(args) if args.action == "revoke" else None
@@ -465,6 +525,8 @@ def _administer(args: argparse.Namespace) -> int:
         if args.crl_days is not None:
             operator.crl_days = args.crl_days
         print(crl_to_pem(operator.crl(now=now).der), end="")
+    elif args.action == "import":
+        _import(operator, args, now)
     elif revocation is not None:
         _revoke(operator, *revocation, now)
     return 0

@@ -41,8 +41,10 @@ from pyscep.messages.content import CertificationRequest, IssuerAndSerial, Issue
 from pyscep.messages.crl import CRLFacts, RevokedCertificate, build_crl, crl_to_pem, read_crl
 from pyscep.messages.identifiers import new_nonce, transaction_id_for_key
 from pyscep.messages.identity import (
+    END_ENTITY_KEY_USAGES,
     SUBJECT_ALT_NAME_KINDS,
     build_csr,
+    extended_key_purpose,
     issue_certificate,
     self_signed_certificate,
     self_signed_signer,
@@ -72,6 +74,7 @@ __all__ = [
     "CA_RA_CERT_CONTENT_TYPE",
     "DEFAULT_LIMITS",
     "DEFAULT_OPTIONS",
+    "END_ENTITY_KEY_USAGES",
     "NEXT_CA_CERT_CONTENT_TYPE",
     "SUBJECT_ALT_NAME_KINDS",
     "BuiltRequest",
@@ -112,6 +115,7 @@ __all__ = [
     "decode_attributes",
     "decrypt_pki_message",
     "encode_attributes",
+    "extended_key_purpose",
     "issue_certificate",
     "issued_certificate",
     "negotiate",

@@ -146,13 +146,18 @@ def _select(
         return is_issued_by(ra, ca, backend=backend, algorithms=algorithms)
 
     if not ras:
-        ca = pinned or (cas[0] if cas else None)
-        if ca is None:
+        if not cas:
             raise ParseError("GetCACert response holds no CA certificate")
-        if pinned is None:
-            reasons.append(f"CA {ca.subject!r}: CA by basicConstraints or self-issued")
+        # An intermediate CA comes with its chain: the CA is the one whose key signed no
+        # other certificate of the response, even when the client pinned the root.
+        lowest = [c for c in cas if not any(o != c and issued(o, c) for o in cas)] or cas
+        bottom = pinned if pinned is not None and pinned in lowest else lowest[0]
+        if pinned is not None and not _chains_to(bottom, pinned, cas, issued):
+            raise VerificationError(f"the CA {bottom.subject!r} does not chain to the pinned CA")
+        if bottom != pinned:
+            reasons.append(f"CA {bottom.subject!r}: a CA that signed no other certificate here")
         reasons.append("no RA certificate: the CA encrypts and signs")
-        return CACertificates(tuple(certificates), ca, ca, (ca,), tuple(reasons))
+        return CACertificates(tuple(certificates), bottom, bottom, (bottom,), tuple(reasons))
     # The issuing CA is the one whose key signed the RA certificates (a name
     # proves nothing: a man in the middle can write any issuer name).
     ca = next((c for c in cas if issued(ras[0], c)), None)
@@ -221,12 +226,17 @@ def parse_ca_certificates(
 
 
 def build_ca_certificates(
-    ca: Certificate, ra_certificates: Sequence[Certificate] = ()
+    ca: Certificate,
+    ra_certificates: Sequence[Certificate] = (),
+    *,
+    chain: Sequence[Certificate] = (),
 ) -> tuple[bytes, str]:
-    """GetCACert body and Content-Type: the CA alone, or a certs-only SignedData with RAs."""
-    if not ra_certificates:
+    """GetCACert body and Content-Type: the CA alone, or a certs-only SignedData with RAs
+    and the ``chain`` above an intermediate CA (a SET OF, which DER orders: a client
+    tells the CA by signatures, as `parse_ca_certificates` does, never by position)."""
+    if not ra_certificates and not chain:
         return ca.der, CA_CERT_CONTENT_TYPE
-    return build_certs_only([ca, *ra_certificates]), CA_RA_CERT_CONTENT_TYPE
+    return build_certs_only([ca, *ra_certificates, *chain]), CA_RA_CERT_CONTENT_TYPE
 
 
 def build_next_ca_certificates(

@@ -14,7 +14,8 @@ accepts PEM, DER or a pyca/cryptography key). Time is a parameter.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -30,8 +31,10 @@ from pyscep.errors import LocalProtocolError, ParseError
 from pyscep.messages.content import CertificationRequest
 
 __all__ = [
+    "END_ENTITY_KEY_USAGES",
     "SUBJECT_ALT_NAME_KINDS",
     "build_csr",
+    "extended_key_purpose",
     "issue_certificate",
     "self_signed_certificate",
     "self_signed_signer",
@@ -41,6 +44,18 @@ __all__ = [
 #: subjectAltName prefixes, as `CertificationRequest.subject_alt_names` reports them.
 #: The subjectAltName kinds `build_csr` and `issue_certificate` write (``kind:value``).
 SUBJECT_ALT_NAME_KINDS = ("dns_name", "rfc822_name", "uniform_resource_identifier", "ip_address")
+#: The keyUsage bits `issue_certificate` may give an end entity (not a CA's keyCertSign
+#: or cRLSign), as asn1crypto names them.
+END_ENTITY_KEY_USAGES = (
+    "digital_signature",
+    "non_repudiation",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "encipher_only",
+    "decipher_only",
+)
+_DOTTED = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 _PRINTABLE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
 
 
@@ -207,6 +222,8 @@ def _certificate(
     digest: DigestAlgorithm,
     subject_alt_names: Sequence[x509.GeneralName] = (),
     crl_urls: Sequence[str] = (),
+    extended_key_usage: Sequence[str] = (),
+    access: Sequence[tuple[str, str]] = (),
 ) -> Certificate:
     subject_key_id = _key_identifier(subject_spki)
     authority_key_id = _key_identifier(issuer_spki)
@@ -237,6 +254,26 @@ def _certificate(
                 "extn_id": "crl_distribution_points",
                 "critical": False,
                 "extn_value": [{"distribution_point": {"full_name": full_name}}],
+            }
+        )
+    if extended_key_usage:
+        extensions.append(
+            {"extn_id": "extended_key_usage", "critical": False, "extn_value": extended_key_usage}
+        )
+    if access:
+        extensions.append(
+            {
+                "extn_id": "authority_information_access",
+                "critical": False,
+                "extn_value": [
+                    {
+                        "access_method": method,
+                        "access_location": x509.GeneralName(
+                            name="uniform_resource_identifier", value=url
+                        ),
+                    }
+                    for method, url in access
+                ],
             }
         )
     signature_algorithm = _algorithm(issuer_spki, digest)
@@ -332,14 +369,21 @@ def issue_certificate(
     subject: str | bytes | None = None,
     subject_alt_names: Sequence[str] = (),
     crl_urls: Sequence[str] = (),
+    key_usage: Collection[str] | None = None,
+    extended_key_usage: Sequence[str] = (),
+    ca_issuers_urls: Sequence[str] = (),
+    ocsp_urls: Sequence[str] = (),
 ) -> Certificate:
     """A certificate for ``request``'s key and subject (or ``subject``), signed by ``ca``.
 
-    End-entity: keyUsage digitalSignature (and keyEncipherment for RSA). The
+    End-entity: keyUsage ``key_usage`` (`END_ENTITY_KEY_USAGES` names), by default
+    digitalSignature and keyEncipherment for RSA (keyAgreement for EC). The
     request's extensions are not copied: what to grant is the CA's decision,
     for instance the ``subject_alt_names`` it grants (written as for
-    `build_csr`). ``crl_urls`` go in a cRLDistributionPoints extension, one
-    distribution point with these full names (where relying parties fetch the CRL).
+    `build_csr`) and the ``extended_key_usage`` (purpose names such as
+    ``client_auth``, or dotted OIDs). ``crl_urls`` go in a cRLDistributionPoints
+    extension, one distribution point with these full names (where relying parties
+    fetch the CRL); ``ca_issuers_urls`` and ``ocsp_urls`` in authorityInfoAccess.
     """
     subject_spki = keys.PublicKeyInfo.load(request.public_key_der)
     try:
@@ -347,11 +391,21 @@ def issue_certificate(
         issuer_name = x509.Name.load(ca.certificate.subject_der, strict=True)
     except ValueError as exc:  # pragma: no cover - a Certificate is already parsed
         raise ParseError("the CA certificate cannot be read") from exc
-    usage = {"digital_signature"}
-    if subject_spki.algorithm == "rsa":
-        usage.add("key_encipherment")
-    elif subject_spki.algorithm == "ec":
-        usage.add("key_agreement")
+    if key_usage is None:
+        usage = {"digital_signature"}
+        if subject_spki.algorithm == "rsa":
+            usage.add("key_encipherment")
+        elif subject_spki.algorithm == "ec":
+            usage.add("key_agreement")
+    else:
+        usage = set(key_usage)
+        unknown = sorted(usage - set(END_ENTITY_KEY_USAGES))
+        if unknown or not usage:
+            raise LocalProtocolError(
+                f"keyUsage {unknown or '(none)'}: an end entity's are"
+                f" {', '.join(END_ENTITY_KEY_USAGES)}"
+            )
+    purposes = [extended_key_purpose(purpose) for purpose in extended_key_usage]
     return _certificate(
         issuer_key=ca,
         issuer_spki=issuer_spki,
@@ -366,4 +420,21 @@ def issue_certificate(
         digest=DigestAlgorithm.SHA256,
         subject_alt_names=[_general_name(entry) for entry in subject_alt_names],
         crl_urls=crl_urls,
+        extended_key_usage=purposes,
+        access=[("ca_issuers", url) for url in ca_issuers_urls]
+        + [("ocsp", url) for url in ocsp_urls],
+    )
+
+
+def extended_key_purpose(purpose: str) -> str:
+    """``purpose`` as an extendedKeyUsage writes it: a name asn1crypto knows
+    (``client_auth``, ``server_auth``...) or a dotted OID; LocalProtocolError otherwise."""
+    names = x509.KeyPurposeId._map
+    if purpose in names.values():
+        return purpose
+    if _DOTTED.fullmatch(purpose):
+        return str(names.get(purpose, purpose))
+    raise LocalProtocolError(
+        f"extendedKeyUsage {purpose!r}: a purpose name (client_auth, server_auth, ...)"
+        " or a dotted OID"
     )

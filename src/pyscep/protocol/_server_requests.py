@@ -65,7 +65,9 @@ def get_answer(config: ResponderConfig, operation: Operation) -> Answered | None
         return Answered(response=HTTPResponse(200, CONTENT_TYPE_CAPS, caps.dump()), reason="caps")
     if operation is Operation.GET_CA_CERT:
         ca, ras = config.ca_certificate, config.ra_certificates
-        if ras or profile.ca_certificates is CACertificatesShape.DER_CA:
+        if config.ca_chain:
+            der, content_type = build_ca_certificates(ca, ras, chain=config.ca_chain)
+        elif ras or profile.ca_certificates is CACertificatesShape.DER_CA:
             der, content_type = build_ca_certificates(ca, ras)
         else:
             # The CA alone, as a certs-only SignedData (some clients want that shape).

@@ -66,6 +66,9 @@ class ResponderConfig:
     signer: Signer
     decrypter: Decrypter
     ra_certificates: tuple[Certificate, ...] = ()
+    #: The certificates above an intermediate CA, from its issuer up to the root: sent
+    #: after the CA (and RA) certificates in GetCACert (RFC 8894 section 4.2.1.2).
+    ca_chain: tuple[Certificate, ...] = ()
     #: The dialect spoken: capabilities, GetCACert shape, CertRep details.
     profile: InteropProfile = STRICT
     #: The capabilities advertised, if not the profile's.

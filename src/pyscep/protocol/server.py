@@ -275,9 +275,11 @@ class ScepResponder:
     def _poll(self, message: PKIMessage, reply_to: ReplyTo, now: datetime) -> ServerEvent:
         known = self.store.get(reply_to.transaction_id)
         # The poll must come from the requester (catalog #65, #68): the requested key, or
-        # the certificate that signed the request.
-        if known is None or not known.signed_by_requester(
-            message.signer_certificate.public_key_der
+        # the certificate that signed the request. An imported certificate had no request.
+        if (
+            known is None
+            or not known.csr
+            or not known.signed_by_requester(message.signer_certificate.public_key_der)
         ):
             return self._replies.failure(reply_to, FailInfo.BAD_CERT_ID, "no such transaction")
         password = CertificationRequest.load(known.csr).challenge_password

@@ -100,6 +100,9 @@ class Act(str, enum.Enum):
     REJECT = "reject"
     #: The operator refused.
     DENY = "deny"
+    #: The operator brought a certificate issued before this server (or by another
+    #: one for the same CA) into the inventory: ISSUED from the start, without a request.
+    IMPORT = "import"
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ TRANSITIONS: dict[tuple[Phase, Act], TransactionState] = {
     (Phase.PENDING_OPERATOR, Act.DENY): TransactionState.REJECTED,
     (Phase.ISSUING, Act.DELIVER): TransactionState.ISSUED,
     (Phase.ISSUING, Act.RELEASE): TransactionState.PENDING,
+    (Phase.NEW, Act.IMPORT): TransactionState.ISSUED,
 }
 
 #: Acts that only the holder of the claim may take.
@@ -230,7 +234,11 @@ def resolve(stored: Transaction | None, act: Act, proposed: Transaction) -> Tran
     if stored is None:
         # A new transaction: a claim goes back to the application if it is released.
         awaiting = Awaiting.APPLICATION if act is Act.CLAIM else proposed.awaiting
-        return replace(proposed, state=state, awaiting=awaiting, certificates=(), fail_info=None)
+        # Only an import starts with its certificate; a request earns one by DELIVER.
+        certificates = proposed.certificates if act is Act.IMPORT else ()
+        return replace(
+            proposed, state=state, awaiting=awaiting, certificates=certificates, fail_info=None
+        )
     now = proposed.updated
     if act is Act.HOLD:
         unchanged = proposed.awaiting is stored.awaiting and proposed.context == stored.context

@@ -34,7 +34,7 @@ from .deploy import (
 )
 from .file_ca import CA_KEY_TYPES, CAConfigError, FileCA
 from .metrics import ServerMetrics
-from .operator import Operator, describe_pending
+from .operator import Imported, Operator, describe_pending
 from .revocation import CRL_PATH, current_crl
 from .settings import Listening, Settings, load_settings, options_from_environment
 
@@ -47,6 +47,7 @@ __all__ = [
     "AdminApplication",
     "CAConfigError",
     "FileCA",
+    "Imported",
     "IssuanceTerms",
     "Listening",
     "Operator",

@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -56,8 +56,9 @@ from pyscep.protocol.server import (
 from pyscep.protocol.transactions import Awaiting, TransactionState
 
 from .config import MAX_VALIDITY_DAYS, ServeConfigError, ServeOptions, require_whole_pair
-from .file_ca import FileCA, open_key_pair
+from .file_ca import FileCA, open_chain, open_key_pair
 from .metrics import ServerMetrics
+from .profiles import BUILT_IN, DEFAULT_PROFILE, IssuanceProfile, load_issuance_profiles
 from .revocation import CRL_CONTENT_TYPE, CRL_PATH, current_crl, in_first_half
 from .stores import PublishedCRL, StateInventory, open_state
 
@@ -72,7 +73,8 @@ decisions = logging.getLogger("pyscep.decisions")
 
 @dataclass(frozen=True)
 class IssuanceTerms:
-    """What an issue grants: lifetime, subjectAltNames, and where its CRL is.
+    """What an issue grants: the issuance profile's lifetime, usages, subjectAltNames, and
+    where its CRL and its issuer's certificate are.
 
     Decided with the request and kept with a PENDING transaction (its
     ``context``), so that an approval issues what was decided, whatever the
@@ -81,18 +83,19 @@ class IssuanceTerms:
 
     days: int
     subject_alt_names: tuple[str, ...] = ()
-    #: The cRLDistributionPoints of the certificate (the server's ``--crl-url``).
+    #: The cRLDistributionPoints of the certificate (the profile's, or ``--crl-url``).
     crl_urls: tuple[str, ...] = ()
+    #: The issuance profile these terms come from.
+    profile: str = DEFAULT_PROFILE
+    #: keyUsage (None: as the key type has it), extendedKeyUsage, authorityInfoAccess.
+    key_usage: tuple[str, ...] | None = None
+    extended_key_usage: tuple[str, ...] = ()
+    ca_issuers_urls: tuple[str, ...] = ()
+    ocsp_urls: tuple[str, ...] = ()
 
     def to_context(self) -> str:
         """As a transaction's context."""
-        return json.dumps(
-            {
-                "days": self.days,
-                "subject_alt_names": list(self.subject_alt_names),
-                "crl_urls": list(self.crl_urls),
-            }
-        )
+        return json.dumps(asdict(self))
 
     @classmethod
     def from_context(cls, context: str, default_days: int) -> IssuanceTerms:
@@ -100,11 +103,24 @@ class IssuanceTerms:
         try:
             data = json.loads(context) if context else {}
             days = int(data.get("days", default_days))
-            names = tuple(str(name) for name in data.get("subject_alt_names", ()))
-            crl_urls = tuple(str(url) for url in data.get("crl_urls", ()))
+            usage = data.get("key_usage")
+            terms = cls(
+                min(max(1, days), MAX_VALIDITY_DAYS),
+                _texts(data, "subject_alt_names"),
+                _texts(data, "crl_urls"),
+                str(data.get("profile", DEFAULT_PROFILE)),
+                None if usage is None else tuple(str(bit) for bit in usage),
+                _texts(data, "extended_key_usage"),
+                _texts(data, "ca_issuers_urls"),
+                _texts(data, "ocsp_urls"),
+            )
         except (ValueError, TypeError, AttributeError):
             raise ServeConfigError("a stored transaction's terms are damaged") from None
-        return cls(min(max(1, days), MAX_VALIDITY_DAYS), names, crl_urls)
+        return terms
+
+
+def _texts(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    return tuple(str(value) for value in data.get(key, ()))
 
 
 def _issuable(names: Iterable[str]) -> tuple[str, ...]:
@@ -134,6 +150,10 @@ class _Signing:
             serial_number=self.new_serial(),
             subject_alt_names=self.terms.subject_alt_names,
             crl_urls=self.terms.crl_urls,
+            key_usage=self.terms.key_usage,
+            extended_key_usage=self.terms.extended_key_usage,
+            ca_issuers_urls=self.terms.ca_issuers_urls,
+            ocsp_urls=self.terms.ocsp_urls,
         )
 
 
@@ -158,7 +178,8 @@ def _certificate_authority(options: ServeOptions, *, now: datetime, create: bool
     ra = None
     if options.ra_cert is not None and options.ra_key is not None:
         ra = open_key_pair(options.ra_cert, options.ra_key, role="RA", decrypts=True)
-    return FileCA(ca, ra, None)
+    chain = () if options.ca_chain is None else open_chain(options.ca_chain, ca.certificate)
+    return FileCA(ca, ra, None, chain)
 
 
 class ReferenceServer:
@@ -187,6 +208,11 @@ class ReferenceServer:
         self.policy = (
             None if options.policy is None else parse_scep_conf(options.policy.read_text())
         )
+        self.profiles = (
+            BUILT_IN
+            if options.issuance_profiles is None
+            else load_issuance_profiles(options.issuance_profiles)
+        )
         self.inventory = StateInventory(
             self.store,
             role=self.policy.default_role if self.policy else "",
@@ -199,6 +225,7 @@ class ReferenceServer:
                 signer=operator,
                 decrypter=operator,
                 ra_certificates=() if ra is None else (ra.certificate,),
+                ca_chain=self.files.chain,
                 algorithms=self.algorithms,
                 # Default deny: the enrollment messages, and GetCRL (the CRL is public).
                 handled=frozenset(
@@ -420,14 +447,16 @@ class ReferenceServer:
         self._log_decision(event.transaction_id, decision)
         rule = decision.trace[-1]
         reason = f"policy rule {rule.rule}: {rule.detail}"
-        days = self.options.validity_days
-        terms = self._terms(
-            days if decision.validity is None else max(1, decision.validity.days),
-            _issuable(decision.subject_alt_names),
-        )
-        if decision.action is Action.ISSUE:
-            return reason, self._issue(event, terms, now)
-        if decision.action is Action.PENDING:
+        if decision.action in (Action.ISSUE, Action.PENDING):
+            profile = self.profiles.for_role(decision.role)
+            if profile is None:
+                text = "no issuance profile for this request's role"
+                response = self.responder.reject(event, FailInfo.BAD_REQUEST, now=now, text=text)
+                return f"{reason}; but role {decision.role!r} has no issuance profile", response
+            decided = None if decision.validity is None else max(1, decision.validity.days)
+            terms = self._terms(profile, decision.subject_alt_names, days=decided)
+            if decision.action is Action.ISSUE:
+                return reason, self._issue(event, terms, now)
             # Left for the operator: only `serve approve` or `serve reject` ends it.
             return reason, self._hold(event, terms, now)
         fail_info = decision.fail_info or FailInfo.BAD_REQUEST
@@ -440,11 +469,11 @@ class ReferenceServer:
     def _enrollment(self, event: EnrollmentRequested, now: datetime) -> tuple[str, HTTPResponse]:
         if self.policy is not None:
             return self._decided(event, now)
-        days = self.options.validity_days
+        profile = self.profiles.for_role(None)
+        assert profile is not None  # a profiles file always has its default
         if event.renewal is not None:
             # A verified renewal keeps its identity: the old certificate's names go on.
-            old_names = event.renewal.certificate.subject_alt_names
-            terms = self._terms(days, _issuable(old_names))
+            terms = self._terms(profile, event.renewal.certificate.subject_alt_names)
             reason = f"renewal of serial {event.renewal.certificate.serial_number}"
             if self.options.manual:
                 return reason, self._hold(event, terms, now)
@@ -463,7 +492,9 @@ class ReferenceServer:
                 event, FailInfo.BAD_REQUEST, now=now, text=event.challenge.reason
             )
             return why, response
-        terms = self._terms(days)
+        # The names asked for are granted only where the profile has a rule for them.
+        asked = event.request.subject_alt_names if profile.subject_alt_names is not None else ()
+        terms = self._terms(profile, asked)
         reason = event.challenge.reason
         if self.options.manual:
             return reason, self._hold(event, terms, now)
@@ -509,11 +540,33 @@ class ReferenceServer:
             event, self._signing(terms), now=now, context=terms.to_context()
         )
 
-    def _terms(self, days: int, subject_alt_names: tuple[str, ...] = ()) -> IssuanceTerms:
-        """The terms decided now: the server's CRL address goes with them, so that the
-        operator's approval, made elsewhere, writes it too."""
-        crl_urls = () if self.options.crl_url is None else (self.options.crl_url,)
-        return IssuanceTerms(days, subject_alt_names, crl_urls)
+    def _terms(
+        self, profile: IssuanceProfile, names: Iterable[str], *, days: int | None = None
+    ) -> IssuanceTerms:
+        """The terms decided now, on ``profile``: the names it allows, the lifetime decided
+        (``days``, a policy's) or the profile's or the server's; the server's CRL address
+        unless the profile has its own, so that the operator's approval, made elsewhere,
+        writes it too."""
+        granted, refused = profile.granted(_issuable(names))
+        if refused:
+            log.warning(
+                "subjectAltNames not granted (issuance profile %r has no rule for them): %s",
+                profile.name,
+                list(refused),
+            )
+        crl_urls = profile.crl_urls
+        if crl_urls is None:
+            crl_urls = () if self.options.crl_url is None else (self.options.crl_url,)
+        return IssuanceTerms(
+            days or profile.validity_days or self.options.validity_days,
+            granted,
+            crl_urls,
+            profile.name,
+            profile.key_usage,
+            profile.extended_key_usage,
+            profile.ca_issuers_urls,
+            profile.ocsp_urls,
+        )
 
     def _signing(self, terms: IssuanceTerms) -> _Signing:
         return _Signing(self.files, self.store.new_serial, terms)

@@ -77,6 +77,12 @@ class ServeOptions:
     #: An RA that signs replies and opens requests for that CA (certificate and key alike).
     ra_cert: Path | None = None
     ra_key: str | None = None
+    #: The certificates above an existing intermediate CA (PEM), up to its root: sent
+    #: with the CA certificate in GetCACert, so that clients can build the chain.
+    ca_chain: Path | None = None
+    #: A TOML file of issuance profiles (`pyscep.server.profiles`), chosen per request
+    #: by the policy's role; without one, every certificate follows the options above.
+    issuance_profiles: Path | None = None
 
 
 def require_whole_pair(role: str, certificate: Path | None, key: str | None) -> None:
@@ -138,6 +144,12 @@ def check_options(options: ServeOptions) -> ServeOptions:
                 " such as http://ca.example/crl"
             )
     require_whole_pair("CA", options.ca_cert, options.ca_key)
+    if options.ca_chain is not None and options.ca_cert is None:
+        raise ServeConfigError("--ca-chain goes with an existing CA: --ca-cert and --ca-key")
+    if options.issuance_profiles is not None:
+        from .profiles import load_issuance_profiles  # profiles use this module's limits
+
+        load_issuance_profiles(options.issuance_profiles)
     require_whole_pair("RA", options.ra_cert, options.ra_key)
     if options.ra_cert is not None and options.ca_cert is None:
         raise ServeConfigError("--ra-cert serves an existing CA: give --ca-cert and --ca-key")

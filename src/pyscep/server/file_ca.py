@@ -23,13 +23,22 @@ from cryptography.x509.oid import NameOID
 
 from pyscep._appkit.durable import SafeDirectory, write_durably
 from pyscep._appkit.keys import new_private_key
-from pyscep.algorithms import DigestAlgorithm, KeyTransport
+from pyscep.algorithms import DEFAULT_POLICY, DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
 from pyscep.cms.signed import default_scheme
 from pyscep.crypto import KeyPair, PrivateKey, get_backend, load_private_key
+from pyscep.crypto.signed_object import is_issued_by
 from pyscep.errors import BackendError, ScepError
 
-__all__ = ["CA_KEY_TYPES", "CAConfigError", "FileCA", "open_key_pair", "write_private"]
+__all__ = [
+    "CA_KEY_TYPES",
+    "CAConfigError",
+    "FileCA",
+    "open_chain",
+    "open_key_pair",
+    "read_certificates",
+    "write_private",
+]
 
 #: The keys a CA of ``pyscep serve`` can have: they sign certificates and CertReps and
 #: open requests (an Ed25519 key only signs, so it cannot be the CA here).
@@ -110,6 +119,8 @@ class FileCA:
     ca: KeyPair
     ra: KeyPair | None
     next_ca: KeyPair | None
+    #: An existing intermediate CA's issuers, from the CA upward (``--ca-chain``).
+    chain: tuple[Certificate, ...] = ()
 
     @classmethod
     def open(
@@ -168,6 +179,17 @@ class FileCA:
         return cls(ca_pair, ra_pair, next_pair)
 
 
+def read_certificates(path: Path, what: str) -> list[Certificate]:
+    """The certificates of the PEM or DER file ``path`` (``what`` it is, for the error:
+    CAConfigError when it cannot be read or holds no certificate)."""
+    try:
+        return Certificate.load_all(path.read_bytes())
+    except OSError as exc:
+        raise CAConfigError(f"{what} {path}: {exc.strerror}") from None
+    except ScepError as exc:
+        raise CAConfigError(f"{what} {path}: {exc}") from None
+
+
 def _open_key(spec: str, certificate: Certificate, environment: Mapping[str, str]) -> PrivateKey:
     if spec.startswith("pkcs11:"):
         from .pkcs11 import Pkcs11Key, Pkcs11URI
@@ -192,12 +214,7 @@ def open_key_pair(
     7512 ``pkcs11:`` URI (the key stays in the token). Checked before a server starts: the
     key signs what the certificate verifies, and (``decrypts``) the key opens
     RSAES-PKCS1-v1_5, the key transport SCEP clients send, or is an EC key that agrees."""
-    try:
-        certificate = Certificate.load(certificate_file.read_bytes())
-    except OSError as exc:
-        raise CAConfigError(f"the {role} certificate {certificate_file}: {exc.strerror}") from None
-    except ScepError as exc:
-        raise CAConfigError(f"the {role} certificate {certificate_file}: {exc}") from None
+    certificate = read_certificates(certificate_file, f"the {role} certificate")[0]
     private = _open_key(key, certificate, os.environ if environment is None else environment)
     family = certificate.public_key.family
     if family not in ("rsa", "ec"):
@@ -228,6 +245,36 @@ def open_key_pair(
     except ScepError:
         raise CAConfigError(f"the {role} key does not match {certificate_file}") from None
     return KeyPair(private, certificate)
+
+
+def open_chain(chain_file: Path, ca: Certificate) -> tuple[Certificate, ...]:
+    """The certificates of ``chain_file`` (PEM) above the intermediate CA ``ca``, in order
+    from its issuer up: each CA certificate's key signed the one below (a name proves
+    nothing). A certificate off that path, or one that is no CA, is refused."""
+    given = read_certificates(chain_file, "the CA chain")
+    policy, backend = DEFAULT_POLICY, get_backend()
+    chain: list[Certificate] = []
+    current = ca
+    remaining = [c for c in given if c != ca]
+    while remaining and not current.self_signed:
+        parent = next(
+            (c for c in remaining if is_issued_by(current, c, backend=backend, algorithms=policy)),
+            None,
+        )
+        if parent is None:
+            break
+        if not parent.is_ca:
+            raise CAConfigError(f"the CA chain {chain_file}: {parent.subject!r} is no CA")
+        chain.append(parent)
+        remaining.remove(parent)
+        current = parent
+    if remaining or not chain:
+        stray = remaining[0].subject if remaining else ca.issuer
+        raise CAConfigError(
+            f"the CA chain {chain_file}: {stray!r} is not on the path from {ca.subject!r}"
+            " up to its root (each certificate must have signed the one below it)"
+        )
+    return tuple(chain)
 
 
 def _load_or_create(

@@ -9,25 +9,35 @@ directory.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 
+from pyscep.algorithms import LEGACY
 from pyscep.certificate import Certificate
+from pyscep.crypto import get_backend
+from pyscep.crypto.signed_object import is_issued_by
 from pyscep.enums import FailInfo, RevocationReason
 from pyscep.errors import LocalProtocolError, PolicyConfigError
 from pyscep.messages import CertificationRequest
 from pyscep.policy import DistinguishedName, PublicKeyView
 from pyscep.protocol.challenges import OneTimeChallenges
-from pyscep.protocol.transactions import Transaction, TransactionState, deny
+from pyscep.protocol.transactions import Act, Transaction, TransactionState, deny
 
 from .app import IssuanceTerms, ReferenceServer
 from .config import MAX_CRL_DAYS, ServeConfigError, ServeOptions, require_whole_pair
-from .file_ca import FileCA
+from .file_ca import FileCA, read_certificates
 from .stores import PublishedCRL, Revocation, ServerStore, open_state
 
-__all__ = ["REVOCATION_REASONS", "Operator", "describe_pending"]
+__all__ = [
+    "REVOCATION_REASONS",
+    "Imported",
+    "Operator",
+    "describe_pending",
+    "import_transaction_id",
+]
 
 
 @dataclass
@@ -44,16 +54,20 @@ class Operator:
     #: How long a CRL this operator has signed is valid, in days.
     crl_days: int = 7
     #: The server's existing CA (``--ca-cert``, ``--ca-key``), when it has no CA of its
-    #: state directory: what an approval and a CRL sign with.
+    #: state directory: what an approval and a CRL sign with (both needed), and what
+    #: signed the certificates an import brings (the certificate alone).
     ca_cert: Path | None = None
     ca_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.state_dir is None and self.state_url is None:
             raise ServeConfigError("the state: --state-dir DIR or --state-url URL")
-        require_whole_pair("CA", self.ca_cert, self.ca_key)
-        if self.state_dir is not None and self.ca_cert is None:
-            # Refuses a directory without a CA (a mistyped one) before any store is made in it.
+        if self.ca_key is not None:  # a certificate alone is enough for an import
+            require_whole_pair("CA", self.ca_cert, self.ca_key)
+        local_state = self.state_dir is not None and (self.state_dir / "state.sqlite").exists()
+        if self.state_dir is not None and self.ca_cert is None and not local_state:
+            # Refuses a directory without a CA or a state (a mistyped one) before any store
+            # is made in it; a server of an existing CA keeps only its state there.
             FileCA.open(
                 self.state_dir,
                 ra=False,
@@ -79,6 +93,7 @@ class Operator:
         """The server of this state, for what the CA signs (needs ``state_dir``)."""
         if self.state_dir is None:
             raise ServeConfigError(f"{doing} signs with the CA: --state-dir DIR is required")
+        require_whole_pair("CA", self.ca_cert, self.ca_key)
         options = ServeOptions(
             self.state_dir,
             state_url=self.state_url,
@@ -102,6 +117,16 @@ class Operator:
         if not 1 <= self.crl_days <= MAX_CRL_DAYS:
             raise ServeConfigError(f"a CRL is valid from 1 to {MAX_CRL_DAYS} days (--crl-days)")
         return self._server("a CRL", now).current_crl(now)
+
+    def ca_certificate(self) -> Certificate:
+        """The CA certificate: the existing CA's (``ca_cert``), else the state
+        directory's ``ca.pem``."""
+        path = self.ca_cert
+        if path is None:
+            if self.state_dir is None:
+                raise ServeConfigError("the CA certificate: --ca-cert FILE (or --state-dir DIR)")
+            path = self.state_dir / "ca.pem"
+        return read_certificates(path, "the CA certificate")[0]
 
     def reject(self, transaction_id: str, *, now: datetime) -> Transaction:
         """The operator's no to a PENDING request: its next CertPoll gets FAILURE (badRequest)."""
@@ -177,8 +202,60 @@ class Operator:
             raise ServeConfigError(f"no unexpired, unrevoked certificate has subject {wanted}")
         return done
 
+    def import_certificates(
+        self, certificates: Sequence[Certificate], *, issuer: Certificate, now: datetime
+    ) -> list[Imported]:
+        """Bring certificates ``issuer`` signed before this server into the inventory, so
+        that their holders can renew (signed by them, RFC 8894 section 3.3.1.2), and they
+        can be revoked and listed in the CRL. Each is checked first: ``issuer``'s key
+        signed it (a name proves nothing), and it is an end entity's. Importing one again
+        changes nothing."""
+        checked = [_importable(certificate, issuer) for certificate in certificates]
+        done = []
+        for certificate in checked:
+            proposed = Transaction(
+                transaction_id=import_transaction_id(certificate),
+                requester_key=certificate.public_key_der,
+                state=TransactionState.ISSUED,
+                csr=b"",
+                certificates=(certificate.der,),
+                updated=now,
+            )
+            recorded = self.store.record(Act.IMPORT, proposed)
+            done.append(Imported(certificate, proposed.transaction_id, recorded.applied))
+        return done
+
     def _revocations(self) -> dict[str, Revocation]:
         return {r.transaction_id: r for r in self.store.revocations()}
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A certificate `Operator.import_certificates` brought in (``new``), or found there."""
+
+    certificate: Certificate
+    transaction_id: str
+    new: bool
+
+
+def import_transaction_id(certificate: Certificate) -> str:
+    """The transaction an imported certificate is kept under: named by its fingerprint,
+    so that importing it twice finds the first."""
+    return "imported-" + certificate.sha256_fingerprint.hex()[:32]
+
+
+def _importable(certificate: Certificate, issuer: Certificate) -> Certificate:
+    if not is_issued_by(certificate, issuer, backend=get_backend(), algorithms=LEGACY):
+        raise ServeConfigError(
+            f"serial {certificate.serial_number} ({certificate.subject}) was not signed by"
+            f" the CA {issuer.subject!r}"
+        )
+    if certificate.is_ca:
+        raise ServeConfigError(
+            f"serial {certificate.serial_number} ({certificate.subject}) is a CA certificate:"
+            " only end entities' certificates are renewed by SCEP"
+        )
+    return certificate
 
 
 #: The reasons a revocation of ``pyscep serve`` may give: not removeFromCRL (for delta

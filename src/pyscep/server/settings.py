@@ -34,6 +34,7 @@ __all__ = [
     "environment_values",
     "load_settings",
     "options_from_environment",
+    "read_toml",
     "variable",
 ]
 
@@ -81,13 +82,20 @@ def variable(key: str) -> str:
     return f"PYSCEP_{key.upper()}"
 
 
-def _from_file(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The TOML document of ``path`` (``what`` it is, for the error: ServeConfigError when
+    it cannot be read or is not TOML)."""
     try:
-        document = tomllib.loads(path.read_text())
+        document: dict[str, Any] = tomllib.loads(path.read_text())
     except OSError as exc:
-        raise ServeConfigError(f"the configuration {path}: {exc.strerror}") from None
+        raise ServeConfigError(f"{what} {path}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ServeConfigError(f"the configuration {path} is not TOML: {exc}") from None
+        raise ServeConfigError(f"{what} {path} is not TOML: {exc}") from None
+    return document
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    document = read_toml(path, "the configuration")
     values: dict[str, Any] = {}
     for key, value in document.items():
         where = f"{path}: {key}"
