@@ -48,6 +48,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/scep_bench.py
 	$(BIN)/python bench/scaling_bench.py
 	$(BIN)/python bench/parse_bench.py
+	$(BIN)/python bench/server_bench.py
 
 # The documentation site, warnings as errors; then every page opened in headless
 # Chromium (console, links, anchors) and a screenshot of the landing page kept.

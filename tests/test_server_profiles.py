@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, ObjectIdentifier
 
 import pyscep
-from pyscep import Certificate, KeyPair, PKIStatus
+from pyscep import Certificate, KeyPair, MessageType, PKIStatus
+from pyscep.cms import build_certs_only
 from pyscep.errors import VerificationError
 from pyscep.messages import (
     build_csr,
@@ -30,7 +31,7 @@ from pyscep.server import (
     ServeOptions,
     check_options,
 )
-from pyscep.server.profiles import load_issuance_profiles
+from pyscep.server.profiles import IssuanceProfile, load_issuance_profiles
 from pyscep.testing import make_identity
 from tests.support.helpers import openssl
 from tests.support.served import CHALLENGE, Served, run_pyscep
@@ -296,9 +297,12 @@ def _intermediate_round(work: Path, served: Served) -> None:
     assert imported.returncode == 0, imported.stderr
     device = Certificate.load((work / "device.pem").read_bytes())
     assert f"serial {device.serial_number} imported: " in imported.stdout
+    # Several files at once; what the server issued itself is in the inventory already.
     again = run_pyscep("serve", "import", "--state-dir", state, "--ca-cert",
-                    str(work / "inter.pem"), str(work / "device.pem"))  # fmt: skip
-    assert "already in the inventory" in again.stdout
+                       str(work / "inter.pem"), str(work / "device.pem"),
+                       str(work / "new.pem"))  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already in the inventory") == 2
     # One the root signed is not this CA's: refused, and nothing is imported.
     stray = run_pyscep("serve", "import", "--state-dir", state, "--ca-cert",
                     str(work / "inter.pem"), str(work / "other.pem"))  # fmt: skip
@@ -340,3 +344,92 @@ def test_get_ca_cert_sends_the_chain_and_a_client_pinning_the_root_picks_the_int
     stranger = Certificate.load((tmp_path / "other.pem").read_bytes())
     with pytest.raises(VerificationError, match="pinned"):
         parse_ca_certificates(body, now=_now(), ca_fingerprint=stranger.sha256_fingerprint)
+
+
+# --- what the review found: old policies, renewals, wildcards, pins ------------------------
+
+
+def test_a_policy_role_without_a_profiles_file_is_issued_as_before(tmp_path: Path) -> None:
+    conf = _policy(tmp_path, "User")  # OpenCA's roles predate profiles
+    server = ReferenceServer(ServeOptions(tmp_path / "state", challenge=CHALLENGE, policy=conf))
+    assert _issued(server, "CN=user-1").extensions.get_extension_for_class(x509.KeyUsage)
+
+
+def test_a_renewal_keeps_the_profile_its_certificate_was_issued_on(tmp_path: Path) -> None:
+    (reply, content), signer = _enroll(
+        _server(tmp_path, policy=_policy(tmp_path, "vpn")), "CN=gateway-2"
+    )
+    assert content is not None
+    holder = KeyPair(signer.key, content.certificates[0])
+    # The same state served without the policy: a request would get [default]...
+    server = _server(tmp_path)
+    now = _now()
+    key = pyscep.load_private_key(make_identity("gateway-2 next", now=now).key_der)
+    built = build_pkcs_req(
+        build_csr(key, "CN=gateway-2"),
+        signer=holder,
+        recipient=server.files.ca.certificate,
+        message_type=MessageType.RENEWAL_REQ,
+    )
+    response = server.handle("POST", "/scep", "operation=PKIOperation", built.der)
+    reply, renewed = open_cert_rep(
+        response.body, holder, ca_certificates=[server.files.ca.certificate], request=built
+    )
+    assert reply.pki_status is PKIStatus.SUCCESS, reply
+    assert renewed is not None
+    # ...but the renewal is issued on vpn, the profile of the certificate it renews.
+    issued = renewed.certificates[0].to_cryptography()
+    purposes = issued.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ObjectIdentifier("1.3.6.1.5.5.7.3.17") in list(purposes)
+
+
+def test_a_name_rule_grants_neither_wildcards_nor_deeper_or_empty_labels() -> None:
+    profile = IssuanceProfile(
+        subject_alt_names=(
+            "dns_name:*.devices.example.com",
+            "rfc822_name:*@example.com",
+            "uniform_resource_identifier:https://id.example.com/*",
+        )
+    )
+    granted = [
+        "dns_name:a.devices.example.com",
+        "dns_name:A.Devices.Example.COM",
+        "rfc822_name:first.last@example.com",
+        "uniform_resource_identifier:https://id.example.com/device-7",
+    ]
+    refused = [
+        "dns_name:*.devices.example.com",  # a wildcard certificate
+        "dns_name:a.b.devices.example.com",  # "*" is one label
+        "dns_name:.devices.example.com",
+        "dns_name:a..devices.example.com",
+        "dns_name:devices.example.com",
+        "dns_name:evil-devices.example.com",
+        "rfc822_name:a@b@example.com",
+        "uniform_resource_identifier:https://id.example.com/a/b",
+        "ip_address:10.0.0.1",  # no rule for the kind
+    ]
+    assert profile.granted(granted + refused) == (tuple(granted), tuple(refused))
+
+
+@pytest.mark.external
+def test_a_pinned_root_over_two_lowest_cas_is_refused_not_chosen_by_order(
+    tmp_path: Path,
+) -> None:
+    _openssl_ca(tmp_path)
+    # A sister CA under the same root: whoever holds its key must not get the requests.
+    openssl(["req", "-new", "-key", str(tmp_path / "other.key"), "-subj", "/CN=Sister CA",
+             "-out", str(tmp_path / "sister.csr")])  # fmt: skip
+    openssl(["x509", "-req", "-in", str(tmp_path / "sister.csr"), "-CA",
+             str(tmp_path / "root.pem"), "-CAkey", str(tmp_path / "root.key"),
+             "-CAcreateserial", "-days", "365", "-extfile", str(tmp_path / "ca.ext"),
+             "-out", str(tmp_path / "sister.pem")])  # fmt: skip
+    root, inter, sister = (
+        Certificate.load((tmp_path / f"{name}.pem").read_bytes())
+        for name in ("root", "inter", "sister")
+    )
+    for order in ([sister, inter, root], [inter, sister, root]):
+        body = build_certs_only(order)
+        with pytest.raises(VerificationError, match="pin the issuing CA"):
+            parse_ca_certificates(body, now=_now(), ca_fingerprint=root.sha256_fingerprint)
+        chosen = parse_ca_certificates(body, now=_now(), ca_fingerprint=inter.sha256_fingerprint)
+        assert chosen.encryption == inter

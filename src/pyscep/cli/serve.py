@@ -71,7 +71,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _state_options(parser: argparse.ArgumentParser) -> None:
+def _state_options(parser: argparse.ArgumentParser, *, old_directory: bool = True) -> None:
     # SUPPRESS: an option given before the sub-command (``serve --state-dir D list``)
     # is not overwritten by the sub-command's default.
     parser.add_argument(
@@ -87,6 +87,9 @@ def _state_options(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="postgresql://... : the state shared by the servers of several hosts",
     )
+    if not old_directory:  # a command newer than the deprecated form
+        parser.set_defaults(directory=None)
+        return
     parser.add_argument(
         "directory",
         nargs="?",
@@ -205,7 +208,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         " can be revoked. Each must be signed by the CA's key and be an end entity's;"
         " importing one again changes nothing.",
     )
-    _state_options(imports)
+    _state_options(imports, old_directory=False)
     imports.add_argument(
         "--ca-cert",
         type=Path,

@@ -151,9 +151,25 @@ def _select(
         # An intermediate CA comes with its chain: the CA is the one whose key signed no
         # other certificate of the response, even when the client pinned the root.
         lowest = [c for c in cas if not any(o != c and issued(o, c) for o in cas)] or cas
-        bottom = pinned if pinned is not None and pinned in lowest else lowest[0]
-        if pinned is not None and not _chains_to(bottom, pinned, cas, issued):
-            raise VerificationError(f"the CA {bottom.subject!r} does not chain to the pinned CA")
+        bottom = lowest[0]
+        if pinned is not None:
+            # Only a CA the pin anchors by signatures, valid now, and only one of them:
+            # the order of the response is the sender's to choose.
+            anchored = [
+                c
+                for c in lowest
+                if c == pinned or (_valid_at(c, now) and _chains_to(c, pinned, cas, issued))
+            ]
+            if not anchored:
+                raise VerificationError(
+                    f"the CA {bottom.subject!r} does not chain to the pinned CA"
+                )
+            if len(anchored) > 1:
+                raise VerificationError(
+                    "more than one CA of the response chains to the pinned CA: pin the"
+                    " issuing CA's fingerprint"
+                )
+            bottom = anchored[0]
         if bottom != pinned:
             reasons.append(f"CA {bottom.subject!r}: a CA that signed no other certificate here")
         reasons.append("no RA certificate: the CA encrypts and signs")

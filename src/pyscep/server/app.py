@@ -448,7 +448,7 @@ class ReferenceServer:
         rule = decision.trace[-1]
         reason = f"policy rule {rule.rule}: {rule.detail}"
         if decision.action in (Action.ISSUE, Action.PENDING):
-            profile = self.profiles.for_role(decision.role)
+            profile = self._renewed_profile(event) or self.profiles.for_role(decision.role)
             if profile is None:
                 text = "no issuance profile for this request's role"
                 response = self.responder.reject(event, FailInfo.BAD_REQUEST, now=now, text=text)
@@ -469,7 +469,7 @@ class ReferenceServer:
     def _enrollment(self, event: EnrollmentRequested, now: datetime) -> tuple[str, HTTPResponse]:
         if self.policy is not None:
             return self._decided(event, now)
-        profile = self.profiles.for_role(None)
+        profile = self._renewed_profile(event) or self.profiles.for_role(None)
         assert profile is not None  # a profiles file always has its default
         if event.renewal is not None:
             # A verified renewal keeps its identity: the old certificate's names go on.
@@ -505,6 +505,17 @@ class ReferenceServer:
             )
             return reason, response
         return reason, self._issue(event, terms, now)
+
+    def _renewed_profile(self, event: EnrollmentRequested) -> IssuanceProfile | None:
+        """A verified renewal's profile: the one its certificate was issued on (None for a
+        first enrollment, an imported certificate, or a profile no longer in the file)."""
+        if event.renewal is None:
+            return None
+        renewed = self.store.get(event.renewal.transaction_id)
+        if renewed is None or not renewed.context:
+            return None
+        name = IssuanceTerms.from_context(renewed.context, self.options.validity_days).profile
+        return self.profiles.profiles.get(name)
 
     def _hold(
         self, event: EnrollmentRequested | PollRequested, terms: IssuanceTerms, now: datetime
@@ -543,10 +554,10 @@ class ReferenceServer:
     def _terms(
         self, profile: IssuanceProfile, names: Iterable[str], *, days: int | None = None
     ) -> IssuanceTerms:
-        """The terms decided now, on ``profile``: the names it allows, the lifetime decided
-        (``days``, a policy's) or the profile's or the server's; the server's CRL address
-        unless the profile has its own, so that the operator's approval, made elsewhere,
-        writes it too."""
+        """The terms decided now, on ``profile``: the names it allows; the lifetime decided
+        (``days``, a policy's, at most the profile's), else the profile's or the server's;
+        the server's CRL address unless the profile has its own, so that the operator's
+        approval, made elsewhere, writes it too."""
         granted, refused = profile.granted(_issuable(names))
         if refused:
             log.warning(
@@ -557,8 +568,10 @@ class ReferenceServer:
         crl_urls = profile.crl_urls
         if crl_urls is None:
             crl_urls = () if self.options.crl_url is None else (self.options.crl_url,)
+        if days is None or (profile.validity_days is not None and days > profile.validity_days):
+            days = profile.validity_days  # the profile's lifetime is the most a policy gives
         return IssuanceTerms(
-            days or profile.validity_days or self.options.validity_days,
+            days or self.options.validity_days,
             granted,
             crl_urls,
             profile.name,

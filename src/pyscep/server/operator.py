@@ -9,6 +9,7 @@ directory.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -209,20 +210,25 @@ class Operator:
         that their holders can renew (signed by them, RFC 8894 section 3.3.1.2), and they
         can be revoked and listed in the CRL. Each is checked first: ``issuer``'s key
         signed it (a name proves nothing), and it is an end entity's. Importing one again
-        changes nothing."""
+        changes nothing (it is found by its fingerprint)."""
         checked = [_importable(certificate, issuer) for certificate in certificates]
         done = []
         for certificate in checked:
+            known = self.store.find_certificate(certificate.sha256_fingerprint)
+            if known is not None:
+                done.append(Imported(certificate, known.transaction_id, new=False))
+                continue
             proposed = Transaction(
-                transaction_id=import_transaction_id(certificate),
+                transaction_id=import_transaction_id(),
                 requester_key=certificate.public_key_der,
                 state=TransactionState.ISSUED,
                 csr=b"",
                 certificates=(certificate.der,),
                 updated=now,
             )
-            recorded = self.store.record(Act.IMPORT, proposed)
-            done.append(Imported(certificate, proposed.transaction_id, recorded.applied))
+            if not self.store.record(Act.IMPORT, proposed).applied:  # pragma: no cover
+                raise ServeConfigError(f"serial {certificate.serial_number} was not imported")
+            done.append(Imported(certificate, proposed.transaction_id, new=True))
         return done
 
     def _revocations(self) -> dict[str, Revocation]:
@@ -238,10 +244,10 @@ class Imported:
     new: bool
 
 
-def import_transaction_id(certificate: Certificate) -> str:
-    """The transaction an imported certificate is kept under: named by its fingerprint,
-    so that importing it twice finds the first."""
-    return "imported-" + certificate.sha256_fingerprint.hex()[:32]
+def import_transaction_id() -> str:
+    """A new transaction for an imported certificate: random, so that no client can take
+    it first by sending a request under the same transactionID."""
+    return "imported-" + secrets.token_hex(16)
 
 
 def _importable(certificate: Certificate, issuer: Certificate) -> Certificate:

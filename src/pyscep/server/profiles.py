@@ -25,8 +25,8 @@ on another one.
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -60,8 +60,9 @@ class IssuanceProfile:
     key_usage: tuple[str, ...] | None = None
     #: extendedKeyUsage purposes: names (``client_auth``) or dotted OIDs.
     extended_key_usage: tuple[str, ...] = ()
-    #: The subjectAltNames that may be granted, as ``kind:pattern`` (a shell pattern;
-    #: an ``ip_address`` may be a network). With a rule the names a request asks for are
+    #: The subjectAltNames that may be granted, as ``kind:pattern`` (``*`` is one DNS
+    #: label, an address's local part or a URI's path segment; an ``ip_address`` may be
+    #: a network; a requested wildcard never matches). With a rule the names a request asks for are
     #: granted when they match; without one (None), only the names a policy grants or a
     #: renewed certificate had.
     subject_alt_names: tuple[str, ...] | None = None
@@ -87,16 +88,23 @@ class IssuanceProfile:
 
 def _matches(rule: str, kind: str, value: str) -> bool:
     rule_kind, _, pattern = rule.partition(":")
-    if rule_kind != kind:
+    if rule_kind != kind or "*" in value:  # a wildcard is never granted by a pattern
         return False
     if kind == "ip_address" and "/" in pattern:
         try:
             return ipaddress.ip_address(value) in ipaddress.ip_network(pattern)
         except ValueError:
             return False
-    if kind in ("dns_name", "rfc822_name"):  # names compared as DNS compares them
-        return fnmatch.fnmatchcase(value.lower(), pattern.lower())
-    return fnmatch.fnmatchcase(value, pattern)
+    if kind == "dns_name":
+        labels = value.split(".")
+        if not all(labels):
+            return False  # an empty label: ".example.com", "a..example.com"
+    # ``*`` stands for one DNS label, the local part of an address, one path segment.
+    one = {"dns_name": "[^.]+", "rfc822_name": "[^@]+", "uniform_resource_identifier": "[^/]+"}
+    regex = "".join(one.get(kind, ".+") if ch == "*" else re.escape(ch) for ch in pattern)
+    if kind in ("dns_name", "rfc822_name"):  # compared as DNS compares names
+        return re.fullmatch(regex, value, re.IGNORECASE) is not None
+    return re.fullmatch(regex, value) is not None
 
 
 @dataclass(frozen=True)
@@ -104,15 +112,19 @@ class IssuanceProfiles:
     """The profiles a server issues on, by name (always one named ``default``)."""
 
     profiles: Mapping[str, IssuanceProfile]
+    #: Every role is issued on ``default`` (the server without a profiles file).
+    any_role: bool = False
 
     def for_role(self, role: str | None) -> IssuanceProfile | None:
         """The profile of a decision's ``role`` (``default`` for none); None: no such
         profile, and the request is refused."""
+        if self.any_role:
+            return self.profiles[DEFAULT_PROFILE]
         return self.profiles.get(role or DEFAULT_PROFILE)
 
 
-#: Without a profiles file: one profile, the server's own settings.
-BUILT_IN = IssuanceProfiles({DEFAULT_PROFILE: IssuanceProfile()})
+#: Without a profiles file: one profile, the server's own settings, whatever the role.
+BUILT_IN = IssuanceProfiles({DEFAULT_PROFILE: IssuanceProfile()}, any_role=True)
 
 _URL_LISTS = ("crl_urls", "ca_issuers_urls", "ocsp_urls")
 
