@@ -2,7 +2,8 @@
 
 `pyscep._der_writer` assembles the hot-path structures (SignedData,
 EnvelopedData with key transport, certs-only SignedData, the SCEP signed
-attributes) from pre-encoded pieces; `tests/asn1_reference.py` builds them
+attributes, the certificates a CA issues) from pre-encoded pieces;
+`tests/asn1_reference.py` builds them
 with asn1crypto objects, as pyscep did before. Same inputs, same bytes.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asn1crypto import core
+from asn1crypto import core, keys, x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +27,7 @@ from pyscep.cms.degenerate import build_certs_only
 from pyscep.cms.enveloped import build_enveloped_data
 from pyscep.cms.signed import build_signed_data, default_scheme, parse_signed_data
 from pyscep.enums import FailInfo, MessageType, PKIStatus
+from pyscep.messages import identity
 from pyscep.messages.attributes import ScepAttributes, attribute_ders
 from pyscep.testing import SeededBackend, make_identity
 from tests.support import asn1_reference
@@ -292,3 +294,71 @@ def test_content_padding_is_what_cryptography_pads(size: int) -> None:
     encrypted = backend.encrypt_content(ContentCipher.AES128_CBC, key, iv, plaintext)
     assert encrypted == expected
     assert backend.decrypt_content(ContentCipher.AES128_CBC, key, iv, encrypted) == plaintext
+
+
+_USAGES = list(identity._KEY_USAGE_BITS)
+_NAMES = [
+    "dns_name:device-7.example.com",
+    "rfc822_name:ops@example.com",
+    "uniform_resource_identifier:https://id.example.com/7",
+    "ip_address:10.1.2.3",
+    "ip_address:2001:db8::7",
+]
+_PURPOSES = ["client_auth", "server_auth", "ipsec_ike", "1.3.6.1.4.1.311.20.2.2", "2.5.29.37.0"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    subject=st.sampled_from(["rsa", "ec-p256"]),
+    serial=st.integers(min_value=1, max_value=2**159),
+    years=st.integers(min_value=-30, max_value=60),
+    seconds=st.integers(min_value=0, max_value=10**9),
+    ca=st.booleans(),
+    usage=st.sets(st.sampled_from(_USAGES)),
+    names=st.lists(st.sampled_from(_NAMES), unique=True, max_size=3),
+    crl_urls=st.lists(
+        st.sampled_from(["http://a.example/ca.crl", "ldap://b.example/x"]), unique=True, max_size=2
+    ),
+    purposes=st.lists(st.sampled_from(_PURPOSES), unique=True, max_size=3),
+    access=st.lists(
+        st.sampled_from(
+            [("ca_issuers", "http://a.example/ca.cer"), ("ocsp", "http://ocsp.example")]
+        ),
+        unique=True,
+        max_size=2,
+    ),
+)
+def test_certificates(
+    subject: str,
+    serial: int,
+    years: int,
+    seconds: int,
+    ca: bool,
+    usage: set[str],
+    names: list[str],
+    crl_urls: list[str],
+    purposes: list[str],
+    access: list[tuple[str, str]],
+) -> None:
+    """Every extension issue_certificate writes, any serial, both time encodings (2050)."""
+    key = IDENTITIES[subject].signer
+    start = NOW.replace(microsecond=123) + timedelta(days=365 * years, seconds=seconds)
+    arguments = {
+        "issuer_key": CA.signer,
+        "issuer_spki": keys.PublicKeyInfo.load(CA.certificate.public_key_der),
+        "issuer_name": x509.Name.load(CA.certificate.subject_der),
+        "subject_name": x509.Name.load(IDENTITIES[subject].certificate.subject_der),
+        "subject_spki": keys.PublicKeyInfo.load(key.certificate.public_key_der),
+        "serial_number": serial,
+        "not_before": start,
+        "not_after": start + timedelta(days=400),
+        "ca": ca,
+        "key_usage": usage,
+        "digest": DigestAlgorithm.SHA256,
+        "subject_alt_names": [identity._general_name(name) for name in names],
+        "crl_urls": crl_urls,
+        "extended_key_usage": [identity.extended_key_purpose(p) for p in purposes],
+        "access": access,
+    }
+    written = identity._certificate(**arguments)
+    assert written.der == reference.reference_certificate(**arguments).der

@@ -20,6 +20,7 @@ from pyscep.errors import VerificationError
 from pyscep.messages import (
     build_csr,
     build_pkcs_req,
+    issue_certificate,
     open_cert_rep,
     parse_ca_certificates,
     self_signed_signer,
@@ -228,6 +229,20 @@ def _openssl_ca(work: Path) -> None:
                  "-out", str(work / f"{name}.pem")])  # fmt: skip
 
 
+def _existing_ca(work: Path, name: str, *, chain: str) -> ReferenceServer:
+    """A server of openssl's CA ``name`` (``name``.pem and .key) with the chain file
+    ``chain``.pem."""
+    return ReferenceServer(
+        ServeOptions(
+            work / "state",
+            challenge=CHALLENGE,
+            ca_cert=work / f"{name}.pem",
+            ca_key=str(work / f"{name}.key"),
+            ca_chain=work / f"{chain}.pem",
+        )
+    )
+
+
 def _verify(work: Path, certificate: Path) -> str:
     checked = subprocess.run(
         ["openssl", "verify", "-CAfile", str(work / "root.pem"), "-untrusted",
@@ -241,15 +256,7 @@ def _verify(work: Path, certificate: Path) -> str:
 def test_a_chain_that_does_not_lead_up_from_the_ca_is_refused(tmp_path: Path) -> None:
     _openssl_ca(tmp_path)
     with pytest.raises(CAConfigError, match="is not on the path from"):
-        ReferenceServer(
-            ServeOptions(
-                tmp_path / "state",
-                challenge=CHALLENGE,
-                ca_cert=tmp_path / "inter.pem",
-                ca_key=str(tmp_path / "inter.key"),
-                ca_chain=tmp_path / "device.pem",  # not the intermediate's issuer
-            )
-        )
+        _existing_ca(tmp_path, "inter", chain="device")  # not the intermediate's issuer
     with pytest.raises(ServeConfigError, match="--ca-chain goes with an existing CA"):
         check_options(ServeOptions(tmp_path, challenge=CHALLENGE, ca_chain=tmp_path / "root.pem"))
 
@@ -323,15 +330,7 @@ def test_get_ca_cert_sends_the_chain_and_a_client_pinning_the_root_picks_the_int
     tmp_path: Path,
 ) -> None:
     _openssl_ca(tmp_path)
-    server = ReferenceServer(
-        ServeOptions(
-            tmp_path / "state",
-            challenge=CHALLENGE,
-            ca_cert=tmp_path / "inter.pem",
-            ca_key=str(tmp_path / "inter.key"),
-            ca_chain=tmp_path / "root.pem",
-        )
-    )
+    server = _existing_ca(tmp_path, "inter", chain="root")
     body = server.handle("GET", "/scep", "operation=GetCACert", b"").body
     root = Certificate.load((tmp_path / "root.pem").read_bytes())
     inter = Certificate.load((tmp_path / "inter.pem").read_bytes())
@@ -433,3 +432,25 @@ def test_a_pinned_root_over_two_lowest_cas_is_refused_not_chosen_by_order(
             parse_ca_certificates(body, now=_now(), ca_fingerprint=root.sha256_fingerprint)
         chosen = parse_ca_certificates(body, now=_now(), ca_fingerprint=inter.sha256_fingerprint)
         assert chosen.encryption == inter
+
+
+def test_a_profiles_key_usage_leaves_out_what_the_key_type_cannot_do() -> None:
+    now = _now()
+    ca = make_identity("profile CA", now=now, ca=True)
+    wanted = ("digital_signature", "key_encipherment", "key_agreement")
+    for kind, kept in (("rsa", "key_encipherment"), ("ec-p256", "key_agreement")):
+        device = make_identity(f"profile {kind}", now=now, key_type=kind)
+        request = build_csr(pyscep.load_private_key(device.key_der), "CN=device")
+        issued = issue_certificate(ca.signer, request, now=now, key_usage=wanted)
+        usage = issued.to_cryptography().extensions.get_extension_for_class(x509.KeyUsage).value
+        assert usage.digital_signature
+        assert getattr(usage, kept)
+        left_out = ({"key_encipherment", "key_agreement"} - {kept}).pop()
+        assert not getattr(usage, left_out), (kind, left_out)
+
+
+@pytest.mark.external
+def test_a_root_given_a_chain_is_told_it_needs_none(tmp_path: Path) -> None:
+    _openssl_ca(tmp_path)
+    with pytest.raises(CAConfigError, match="is a root"):
+        _existing_ca(tmp_path, "root", chain="inter")

@@ -1,7 +1,8 @@
 """PRIVATE: a DER writer for the fixed SCEP/CMS envelope schema, from pre-encoded pieces.
 
 The builders of SignedData, EnvelopedData (key transport), certs-only
-SignedData and the SCEP signed attributes assemble their output here instead
+SignedData, the SCEP signed attributes and the certificates a CA issues
+(`pyscep.messages.identity`) assemble their output here instead
 of through asn1crypto objects: the schema is fixed, most pieces (certificate
 DER, issuer Names, algorithm identifiers) are already encoded, and asn1crypto's
 object model is most of the cost of a build. asn1crypto stays the oracle: the

@@ -11,9 +11,9 @@ build the same structures both ways and compare the bytes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 
-from asn1crypto import cms, core, crl, x509
+from asn1crypto import cms, core, crl, keys, x509
 
 from pyscep._asn1 import ScepAttribute, ScepAttributes
 from pyscep._boundary import field as parse_field
@@ -29,7 +29,8 @@ from pyscep.certificate import Certificate
 # So are the steps before encoding (choosing, checking, encrypting): called, not copied.
 from pyscep.cms.enveloped import _key_transport_algorithm, _transported_key
 from pyscep.cms.signed import _signature_algorithm, _signing_choice
-from pyscep.crypto import CryptoBackend, Rng, Signer
+from pyscep.crypto import CryptoBackend, PrivateKey, Rng, Signer
+from pyscep.messages import identity
 from pyscep.messages.attributes import attribute_list
 
 
@@ -189,3 +190,105 @@ def _key_transport_recipient(
             )
         }
     )
+
+
+def _utc(moment: datetime) -> x509.Time:
+    moment = moment.astimezone(timezone.utc).replace(microsecond=0)
+    if moment.year < 2050:
+        return x509.Time(name="utc_time", value=moment)
+    return x509.Time(name="general_time", value=moment)
+
+
+def reference_certificate(
+    *,
+    issuer_key: PrivateKey | Signer,
+    issuer_spki: keys.PublicKeyInfo,
+    issuer_name: x509.Name,
+    subject_name: x509.Name,
+    subject_spki: keys.PublicKeyInfo,
+    serial_number: int,
+    not_before: datetime,
+    not_after: datetime,
+    ca: bool,
+    key_usage: set[str],
+    digest: DigestAlgorithm,
+    subject_alt_names: Sequence[x509.GeneralName] = (),
+    crl_urls: Sequence[str] = (),
+    extended_key_usage: Sequence[str] = (),
+    access: Sequence[tuple[str, str]] = (),
+) -> Certificate:
+    """The certificate as pyscep wrote it with asn1crypto objects: the oracle of
+    `pyscep.messages.identity`'s DER writer (the same bytes, signature included)."""
+    subject_key_id = identity._key_identifier(subject_spki)
+    authority_key_id = identity._key_identifier(issuer_spki)
+    extensions = [
+        {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": ca}},
+        {"extn_id": "key_usage", "critical": True, "extn_value": key_usage},
+        {"extn_id": "key_identifier", "critical": False, "extn_value": subject_key_id},
+        {
+            "extn_id": "authority_key_identifier",
+            "critical": False,
+            "extn_value": {"key_identifier": authority_key_id},
+        },
+    ]
+    if subject_alt_names:
+        extensions.append(
+            {
+                "extn_id": "subject_alt_name",
+                "critical": False,
+                "extn_value": x509.GeneralNames(list(subject_alt_names)),
+            }
+        )
+    if crl_urls:
+        full_name = [
+            x509.GeneralName(name="uniform_resource_identifier", value=u) for u in crl_urls
+        ]
+        extensions.append(
+            {
+                "extn_id": "crl_distribution_points",
+                "critical": False,
+                "extn_value": [{"distribution_point": {"full_name": full_name}}],
+            }
+        )
+    if extended_key_usage:
+        extensions.append(
+            {"extn_id": "extended_key_usage", "critical": False, "extn_value": extended_key_usage}
+        )
+    if access:
+        extensions.append(
+            {
+                "extn_id": "authority_information_access",
+                "critical": False,
+                "extn_value": [
+                    {
+                        "access_method": method,
+                        "access_location": x509.GeneralName(
+                            name="uniform_resource_identifier", value=url
+                        ),
+                    }
+                    for method, url in access
+                ],
+            }
+        )
+    signature_algorithm = identity._algorithm(issuer_spki, digest)
+    tbs = x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": serial_number,
+            "signature": signature_algorithm,
+            "issuer": issuer_name,
+            "validity": {"not_before": _utc(not_before), "not_after": _utc(not_after)},
+            "subject": subject_name,
+            "subject_public_key_info": subject_spki,
+            "extensions": extensions,
+        }
+    )
+    _, signature = identity._sign(issuer_key, issuer_spki, bytes(tbs.dump()), digest)
+    certificate = x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": signature_algorithm,
+            "signature_value": signature,
+        }
+    )
+    return Certificate.load(bytes(certificate.dump()))

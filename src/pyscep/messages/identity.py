@@ -17,11 +17,13 @@ import hashlib
 import re
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
-from asn1crypto import core, csr, keys, x509
+from asn1crypto import algos, core, csr, keys, x509
 from cryptography import x509 as cx509
 
+from pyscep import _der_writer as w
 from pyscep._boundary import field
 from pyscep._der import der_length
 from pyscep.algorithms import DigestAlgorithm, SignatureScheme
@@ -55,6 +57,15 @@ END_ENTITY_KEY_USAGES = (
     "encipher_only",
     "decipher_only",
 )
+#: The keyUsage bits a key type cannot have: an EC key encrypts nothing (RFC 5480
+#: section 3), an RSA key agrees no key, an Ed25519 key only signs (RFC 8410 section 5).
+_NOT_FOR_KEY_TYPE = {
+    "ec": frozenset({"key_encipherment", "data_encipherment"}),
+    "rsa": frozenset({"key_agreement", "encipher_only", "decipher_only"}),
+    "ed25519": frozenset(
+        {"key_encipherment", "data_encipherment", "key_agreement", "encipher_only", "decipher_only"}
+    ),
+}
 _DOTTED = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 _PRINTABLE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
 
@@ -199,6 +210,7 @@ def _tlv(tag: int, contents: bytes) -> bytes:
 
 
 def _utc(moment: datetime) -> x509.Time:
+    """An asn1crypto Time (the CRL builder's): UTCTime through 2049, in seconds."""
     if moment.tzinfo is None:
         raise LocalProtocolError("times must be timezone-aware")
     moment = moment.astimezone(timezone.utc).replace(microsecond=0)
@@ -225,79 +237,143 @@ def _certificate(
     extended_key_usage: Sequence[str] = (),
     access: Sequence[tuple[str, str]] = (),
 ) -> Certificate:
-    subject_key_id = _key_identifier(subject_spki)
-    authority_key_id = _key_identifier(issuer_spki)
-    extensions = [
-        {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": ca}},
-        {"extn_id": "key_usage", "critical": True, "extn_value": key_usage},
-        {"extn_id": "key_identifier", "critical": False, "extn_value": subject_key_id},
-        {
-            "extn_id": "authority_key_identifier",
-            "critical": False,
-            "extn_value": {"key_identifier": authority_key_id},
-        },
+    algorithm = _algorithm_der(_algorithm(issuer_spki, digest)["algorithm"])
+    tbs = tbs_certificate(
+        algorithm=algorithm,
+        issuer_name=bytes(issuer_name.dump()),
+        subject_name=bytes(subject_name.dump()),
+        subject_spki=bytes(subject_spki.dump()),
+        serial_number=serial_number,
+        not_before=not_before,
+        not_after=not_after,
+        extensions=_extensions(
+            subject_key_id=_key_identifier(subject_spki),
+            authority_key_id=_key_identifier(issuer_spki),
+            ca=ca,
+            key_usage=key_usage,
+            subject_alt_names=subject_alt_names,
+            crl_urls=crl_urls,
+            extended_key_usage=extended_key_usage,
+            access=access,
+        ),
+    )
+    _, signature = _sign(issuer_key, issuer_spki, tbs, digest)
+    return Certificate.load(w.sequence(tbs, algorithm, w.tlv(0x03, b"\x00" + signature)))
+
+
+@lru_cache(maxsize=32)
+def _algorithm_der(name: str) -> bytes:
+    """A signature AlgorithmIdentifier, as asn1crypto writes it (NULL parameters for RSA)."""
+    return bytes(algos.SignedDigestAlgorithm({"algorithm": name}).dump())
+
+
+def _time(moment: datetime) -> bytes:
+    """RFC 5280 section 4.1.2.5: UTCTime through 2049, GeneralizedTime after, in seconds."""
+    if moment.tzinfo is None:
+        raise LocalProtocolError("times must be timezone-aware")
+    moment = moment.astimezone(timezone.utc)
+    if moment.year < 2050:
+        return w.tlv(0x17, moment.strftime("%y%m%d%H%M%SZ").encode())
+    return w.tlv(0x18, f"{moment.year:04d}{moment.strftime('%m%d%H%M%S')}Z".encode())
+
+
+def tbs_certificate(
+    *,
+    algorithm: bytes,
+    issuer_name: bytes,
+    subject_name: bytes,
+    subject_spki: bytes,
+    serial_number: int,
+    not_before: datetime,
+    not_after: datetime,
+    extensions: Sequence[bytes],
+) -> bytes:
+    """A v3 TBSCertificate from encoded pieces (written by `pyscep._der_writer`; asn1crypto
+    is the oracle of tests/test_der_writer.py, byte for byte)."""
+    return w.sequence(
+        b"\xa0\x03\x02\x01\x02",  # [0] EXPLICIT version v3
+        w.integer(serial_number),
+        algorithm,
+        issuer_name,
+        w.sequence(_time(not_before), _time(not_after)),
+        subject_name,
+        subject_spki,
+        w.context(3, w.sequence(*extensions)),
+    )
+
+
+#: keyUsage's named bits, in bit order (RFC 5280 section 4.2.1.3).
+_KEY_USAGE_BITS = (
+    "digital_signature",
+    "non_repudiation",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+    "encipher_only",
+    "decipher_only",
+)
+
+
+def _named_bits(names: set[str]) -> bytes:
+    """A named BIT STRING's content: trailing zero bits dropped (X.690 11.2.2)."""
+    bits = [name in names for name in _KEY_USAGE_BITS]
+    while bits and not bits[-1]:
+        bits.pop()
+    octets = bytearray((len(bits) + 7) // 8)
+    for index, on in enumerate(bits):
+        if on:
+            octets[index // 8] |= 0x80 >> (index % 8)
+    return bytes(((-len(bits)) % 8,)) + bytes(octets)
+
+
+def _extension(oid: str, value: bytes, *, critical: bool = False) -> bytes:
+    flag = b"\x01\x01\xff" if critical else b""  # DER leaves out the default FALSE
+    return w.sequence(w.oid(oid), flag, w.octet_string(value))
+
+
+def _uri(url: str) -> bytes:
+    return bytes(x509.GeneralName(name="uniform_resource_identifier", value=url).dump())
+
+
+def _extensions(
+    *,
+    subject_key_id: bytes,
+    authority_key_id: bytes,
+    ca: bool,
+    key_usage: set[str],
+    subject_alt_names: Sequence[x509.GeneralName],
+    crl_urls: Sequence[str],
+    extended_key_usage: Sequence[str],
+    access: Sequence[tuple[str, str]],
+) -> list[bytes]:
+    """The extensions `issue_certificate` and `self_signed_certificate` write, in order."""
+    constraints = w.sequence(b"\x01\x01\xff") if ca else w.sequence()
+    written = [
+        _extension("2.5.29.19", constraints, critical=True),
+        _extension("2.5.29.15", w.tlv(0x03, _named_bits(key_usage)), critical=True),
+        _extension("2.5.29.14", w.octet_string(subject_key_id)),
+        _extension("2.5.29.35", w.sequence(w.tlv(0x80, authority_key_id))),
     ]
     if subject_alt_names:
-        extensions.append(
-            {
-                "extn_id": "subject_alt_name",
-                "critical": False,
-                "extn_value": x509.GeneralNames(list(subject_alt_names)),
-            }
-        )
+        names = b"".join(bytes(name.dump()) for name in subject_alt_names)
+        written.append(_extension("2.5.29.17", w.tlv(0x30, names)))
     if crl_urls:
-        full_name = [
-            x509.GeneralName(name="uniform_resource_identifier", value=u) for u in crl_urls
-        ]
-        extensions.append(
-            {
-                "extn_id": "crl_distribution_points",
-                "critical": False,
-                "extn_value": [{"distribution_point": {"full_name": full_name}}],
-            }
-        )
+        full_name = w.context(0, b"".join(_uri(url) for url in crl_urls))
+        written.append(_extension("2.5.29.31", w.sequence(w.sequence(w.context(0, full_name)))))
     if extended_key_usage:
-        extensions.append(
-            {"extn_id": "extended_key_usage", "critical": False, "extn_value": extended_key_usage}
-        )
+        purposes = (_PURPOSE_OIDS.get(purpose, purpose) for purpose in extended_key_usage)
+        written.append(_extension("2.5.29.37", w.sequence(*(w.oid(p) for p in purposes))))
     if access:
-        extensions.append(
-            {
-                "extn_id": "authority_information_access",
-                "critical": False,
-                "extn_value": [
-                    {
-                        "access_method": method,
-                        "access_location": x509.GeneralName(
-                            name="uniform_resource_identifier", value=url
-                        ),
-                    }
-                    for method, url in access
-                ],
-            }
-        )
-    signature_algorithm = _algorithm(issuer_spki, digest)
-    tbs = x509.TbsCertificate(
-        {
-            "version": "v3",
-            "serial_number": serial_number,
-            "signature": signature_algorithm,
-            "issuer": issuer_name,
-            "validity": {"not_before": _utc(not_before), "not_after": _utc(not_after)},
-            "subject": subject_name,
-            "subject_public_key_info": subject_spki,
-            "extensions": extensions,
-        }
-    )
-    _, signature = _sign(issuer_key, issuer_spki, bytes(tbs.dump()), digest)
-    certificate = x509.Certificate(
-        {
-            "tbs_certificate": tbs,
-            "signature_algorithm": signature_algorithm,
-            "signature_value": signature,
-        }
-    )
-    return Certificate.load(bytes(certificate.dump()))
+        methods = {"ca_issuers": "1.3.6.1.5.5.7.48.2", "ocsp": "1.3.6.1.5.5.7.48.1"}
+        descriptions = (w.sequence(w.oid(methods[m]), _uri(url)) for m, url in access)
+        written.append(_extension("1.3.6.1.5.5.7.1.1", w.sequence(*descriptions)))
+    return written
+
+
+#: extendedKeyUsage purposes by name (asn1crypto's registry, reversed).
+_PURPOSE_OIDS = {name: dotted for dotted, name in x509.KeyPurposeId._map.items()}
 
 
 def _key_identifier(spki: keys.PublicKeyInfo) -> bytes:
@@ -376,8 +452,9 @@ def issue_certificate(
 ) -> Certificate:
     """A certificate for ``request``'s key and subject (or ``subject``), signed by ``ca``.
 
-    End-entity: keyUsage ``key_usage`` (`END_ENTITY_KEY_USAGES` names), by default
-    digitalSignature and keyEncipherment for RSA (keyAgreement for EC). The
+    End-entity: keyUsage ``key_usage`` (`END_ENTITY_KEY_USAGES` names; the bits the
+    key's type cannot have are left out), by default digitalSignature and
+    keyEncipherment for RSA (keyAgreement for EC). The
     request's extensions are not copied: what to grant is the CA's decision,
     for instance the ``subject_alt_names`` it grants (written as for
     `build_csr`) and the ``extended_key_usage`` (purpose names such as
@@ -404,6 +481,12 @@ def issue_certificate(
             raise LocalProtocolError(
                 f"keyUsage {unknown or '(none)'}: an end entity's are"
                 f" {', '.join(END_ENTITY_KEY_USAGES)}"
+            )
+        # One profile serves every key type: what this key cannot do is left out.
+        usage -= _NOT_FOR_KEY_TYPE.get(subject_spki.algorithm, frozenset())
+        if not usage:
+            raise LocalProtocolError(
+                f"keyUsage {sorted(key_usage)}: none of it is for a {subject_spki.algorithm} key"
             )
     purposes = [extended_key_purpose(purpose) for purpose in extended_key_usage]
     return _certificate(

@@ -251,6 +251,8 @@ def open_chain(chain_file: Path, ca: Certificate) -> tuple[Certificate, ...]:
     """The certificates of ``chain_file`` (PEM) above the intermediate CA ``ca``, in order
     from its issuer up: each CA certificate's key signed the one below (a name proves
     nothing). A certificate off that path, or one that is no CA, is refused."""
+    if ca.self_signed:
+        raise CAConfigError(f"{ca.subject!r} is a root (self-signed): it needs no --ca-chain")
     given = read_certificates(chain_file, "the CA chain")
     policy, backend = DEFAULT_POLICY, get_backend()
     chain: list[Certificate] = []

@@ -10,8 +10,11 @@ only: for several, `pyscep.server.stores.postgres`.
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from contextlib import AbstractContextManager, closing
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -67,10 +70,41 @@ CREATE TABLE IF NOT EXISTS challenges (
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    # A connection per operation: safe across threads and forked workers.
     db = sqlite3.connect(path, timeout=30, isolation_level=None)
     db.execute("PRAGMA busy_timeout=30000")
+    db.execute("PRAGMA synchronous=FULL")  # each commit synced: what is answered is kept
     return db
+
+
+class _Connections:
+    """A connection per thread of this process, opened on first use and kept.
+
+    Opening and closing one per statement cost more than the statements (closing
+    the last one checkpoints the WAL). A connection never crosses a fork or a
+    thread: a forked worker opens its own, and leaves its parent's alone.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        #: Connections a fork carried over: the parent's, never used nor closed here.
+        self._inherited: list[sqlite3.Connection] = []
+
+    @contextmanager
+    def use(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection; a transaction an error left open is rolled back."""
+        local = self._local
+        db: sqlite3.Connection | None = getattr(local, "db", None)
+        if db is None or local.pid != os.getpid():
+            if db is not None:
+                self._inherited.append(db)
+            db = local.db = _connect(self.path)
+            local.pid = os.getpid()
+        try:
+            yield db
+        finally:
+            if db.in_transaction:  # an error between BEGIN and COMMIT: give the lock back
+                db.execute("ROLLBACK")
 
 
 def _create(path: Path) -> None:
@@ -101,28 +135,25 @@ class SqliteStore(SqlRecords):
                 f"no pyscep state at {path} (a server makes it when it first starts)"
             )
         _create(path)
-        self._challenges = SqliteChallenges(path, created=True)
+        self._connections = _Connections(path)
+        self._challenges = SqliteChallenges(path, created=True, connections=self._connections)
 
     @property
     def challenges(self) -> SqliteChallenges:
         """The one-time challenges, in the same file."""
         return self._challenges
 
-    def _connect(self) -> sqlite3.Connection:
-        return _connect(self.path)
-
     def _session(self) -> AbstractContextManager[Any]:
-        return closing(self._connect())
+        return self._connections.use()
 
     def get(self, transaction_id: str) -> Transaction | None:
         """The stored transaction, or None."""
-        with closing(self._connect()) as db:
+        with self._connections.use() as db:
             return _read(db, transaction_id)
 
     def record(self, act: Act, proposed: Transaction) -> Recorded:
         """`resolve` inside one ``BEGIN IMMEDIATE`` transaction: workers take turns."""
-        db = self._connect()
-        try:
+        with self._connections.use() as db:
             db.execute("BEGIN IMMEDIATE")
             stored = _read(db, proposed.transaction_id)
             new = resolve(stored, act, proposed)
@@ -130,19 +161,16 @@ class SqliteStore(SqlRecords):
                 db.execute(SQLITE.upsert, row_values(new))
             db.execute("COMMIT")
             return Recorded(stored, False) if new is None else Recorded(new, True)
-        finally:
-            db.close()
 
     def find_certificate(self, fingerprint: bytes) -> IssuedCertificate | None:
         """The issued certificate with this SHA-256."""
-        with closing(self._connect()) as db:
+        with self._connections.use() as db:
             row = db.execute(SQLITE.select_issued, (fingerprint, fingerprint)).fetchone()
         return None if row is None else issued_from_row(row)
 
     def count_poll(self, transaction_id: str) -> int:
         """Count one more poll of a transaction; the new count."""
-        db = self._connect()
-        try:
+        with self._connections.use() as db:
             db.execute("BEGIN IMMEDIATE")
             db.execute(
                 "UPDATE transactions SET polls = polls + 1 WHERE transaction_id = ?",
@@ -153,29 +181,31 @@ class SqliteStore(SqlRecords):
             ).fetchone()
             db.execute("COMMIT")
             return int(row[0]) if row else 0
-        finally:
-            db.close()
 
     def new_serial(self) -> int:
         """A positive 64-bit serial number no worker has handed out before."""
-        db = self._connect()
-        try:
-            while True:
-                serial = random_serial()
-                try:
-                    db.execute("INSERT INTO serials (serial) VALUES (?)", (str(serial),))
-                    return serial
-                except sqlite3.IntegrityError:  # pragma: no cover - 2**-62
-                    continue
-        finally:
-            db.close()
+        with self._connections.use() as db:
+            # Not synced on its own: the WAL is appended in order, so the commit that
+            # delivers the certificate (synced) makes this row durable too; a serial lost
+            # with the power was on no certificate that left the server.
+            db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                while True:
+                    serial = random_serial()
+                    try:
+                        db.execute("INSERT INTO serials (serial) VALUES (?)", (str(serial),))
+                        return serial
+                    except sqlite3.IntegrityError:  # pragma: no cover - 2**-62
+                        continue
+            finally:
+                db.execute("PRAGMA synchronous=FULL")
 
     def pending(self) -> list[Transaction]:
         """Every transaction still undecided (PENDING) or being issued, oldest first."""
         return self._in_state(TransactionState.PENDING, TransactionState.ISSUING)
 
     def _in_state(self, *states: TransactionState) -> list[Transaction]:
-        with closing(self._connect()) as db:
+        with self._connections.use() as db:
             rows = db.execute(
                 SQLITE.select_in_states(len(states)), tuple(state.value for state in states)
             ).fetchall()
@@ -194,26 +224,28 @@ def _read(db: sqlite3.Connection, transaction_id: str) -> Transaction | None:
 class SqliteChallenges:
     """One-time challenges in the server's SQLite file; consumed once across workers."""
 
-    def __init__(self, path: Path, *, created: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, created: bool = False, connections: _Connections | None = None
+    ) -> None:
         self.path = path
         if not created:
             _create(path)
+        self._connections = connections or _Connections(path)
 
     def add(self, challenge: IssuedChallenge) -> None:
         """Store a newly issued challenge."""
-        with closing(_connect(self.path)) as db:
+        with self._connections.use() as db:
             db.execute(SQLITE.insert_challenge, challenge_values(challenge))
 
     def find(self, digest: bytes) -> IssuedChallenge | None:
         """The challenge with this hash, used or not."""
-        with closing(_connect(self.path)) as db:
+        with self._connections.use() as db:
             row = db.execute(SQLITE.select_challenge, (digest,)).fetchone()
         return None if row is None else challenge_from_row(row)[0]
 
     def consume(self, digest: bytes, now: datetime) -> Consumed:
         """`decide_consumption` inside one ``BEGIN IMMEDIATE`` transaction: workers take turns."""
-        db = _connect(self.path)
-        try:
+        with self._connections.use() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(SQLITE.lock_challenge, (digest,)).fetchone()
             stored, used = (None, False) if row is None else challenge_from_row(row)
@@ -222,5 +254,3 @@ class SqliteChallenges:
                 db.execute(SQLITE.mark_used, (now.timestamp(), digest))
             db.execute("COMMIT")
             return outcome
-        finally:
-            db.close()
