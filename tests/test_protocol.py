@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,6 +21,7 @@ from pyscep import (
     MessageType,
     RemoteProtocolError,
 )
+from pyscep.algorithms import DigestAlgorithm
 from pyscep.cms.signed import parse_signed_data
 from pyscep.http import (
     CONTENT_TYPE_CA_CERT,
@@ -34,11 +36,14 @@ from pyscep.http import (
     route_of,
 )
 from pyscep.messages import (
+    CACaps,
     CertificationRequest,
     IssuerAndSerial,
     IssuerAndSubject,
+    MessageOptions,
     build_cert_poll,
     build_csr,
+    build_pkcs_req,
 )
 from pyscep.protocol._client_state import TRANSITIONS, Call
 from pyscep.protocol.challenges import StaticChallenge
@@ -820,3 +825,56 @@ def test_a_ca_answering_get_ca_caps_with_404_is_refused_clearly_under_the_defaul
         client.enroll(csr(), DEVICE_KEY, now=NOW)
     assert client.state is ClientState.IDLE
     assert client.ca is not None  # what was learnt stays
+
+
+class CountingDecrypter:
+    """The CA's decrypter, counting what it is asked to open."""
+
+    def __init__(self) -> None:
+        self.certificate = CA.certificate
+        self.opened = 0
+
+    def decrypt_key(self, encrypted_key: bytes, transport: Any) -> bytes:
+        self.opened += 1
+        return CA.decrypter.decrypt_key(encrypted_key, transport)
+
+
+def test_a_signer_that_signs_sha256_only_is_offered_and_asked_for_nothing_else() -> None:
+    decrypter = CountingDecrypter()
+    server = responder(signer_digests=frozenset({DigestAlgorithm.SHA256}), decrypter=decrypter)
+    answer = server.receive("GET", "/scep", "operation=GetCACaps", b"", now=NOW)
+    assert isinstance(answer, Answered)
+    offered = CACaps.parse(answer.response.body).keywords
+    assert "SHA-256" in offered
+    assert "SCEPStandard" in offered
+    assert not {"SHA-1", "SHA-512"} & set(offered)
+    # Offered nothing but SHA-256 for a CertRep: SCEPStandard goes with it.
+    only_sha512 = responder(signer_digests=frozenset({DigestAlgorithm.SHA512}))
+    answer = only_sha512.receive("GET", "/scep", "operation=GetCACaps", b"", now=NOW)
+    assert isinstance(answer, Answered)
+    assert "SCEPStandard" not in CACaps.parse(answer.response.body).keywords
+    # A request signed with SHA-512 is refused before it is opened, in a CertRep the key
+    # can sign (SHA-256), which the client verifies.
+    signer = pyscep.messages.self_signed_signer(DEVICE_KEY, "CN=device", now=NOW)
+    built = build_pkcs_req(
+        csr(),
+        signer=signer,
+        recipient=CA.certificate,
+        options=MessageOptions(digest=DigestAlgorithm.SHA512),
+    )
+    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der, now=NOW)
+    assert isinstance(event, Answered)
+    verified = pyscep.messages.verify_cert_rep(
+        pyscep.messages.parse_pki_message(event.response.body),
+        ca_certificates=[CA.certificate],
+        request=built,
+    )
+    assert verified.digest is DigestAlgorithm.SHA256
+    assert verified.fail_info is FailInfo.BAD_ALG
+    assert decrypter.opened == 0
+    assert server.store.get(built.transaction_id) is None
+    # The digest it signs is answered as before.
+    accepted = build_pkcs_req(csr(), signer=signer, recipient=CA.certificate)
+    event = server.receive("POST", "/scep", "operation=PKIOperation", accepted.der, now=NOW)
+    assert isinstance(event, EnrollmentRequested)
+    assert decrypter.opened == 1

@@ -22,6 +22,7 @@ from pyscep import KeyLoadError, KeyPair
 from pyscep.algorithms import DigestAlgorithm, KeyTransport, SignatureScheme
 from pyscep.errors import BackendError
 from pyscep.messages import (
+    CACaps,
     build_csr,
     build_pkcs_req,
     open_cert_rep,
@@ -526,3 +527,29 @@ def test_a_key_file_in_the_settings_file_is_relative_to_it(tmp_path: Path) -> No
         str(config.parent / "ca.key"),
     )
     assert options.ra_key == "pkcs11:object=ra?module-path=/m.so"
+
+
+def test_what_a_key_backend_signs_with_decides_get_ca_caps(
+    token: Token, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    certificate = _ca_files(token, tmp_path, "caps-ca")
+    options = ServeOptions(
+        tmp_path / "state", challenge=CHALLENGE, ca_cert=certificate, ca_key=token.uri("caps-ca")
+    )
+
+    def caps(server: ReferenceServer) -> set[str]:
+        body = server.handle("GET", "/scep", "operation=GetCACaps", b"").body
+        return set(CACaps.parse(body).keywords)
+
+    # pyscep hashes and the token signs the hash: every digest is offered.
+    assert {"SHA-1", "SHA-256", "SHA-512"} <= caps(ReferenceServer(options))
+    # A backend that says it signs SHA-256 only (as a cloud KMS may) is offered as such.
+    sha256_only = KeyCapabilities(
+        frozenset({SignatureScheme.RSA_PKCS1V15}),
+        frozenset({KeyTransport()}),
+        digests=frozenset({DigestAlgorithm.SHA256}),
+    )
+    monkeypatch.setattr(Pkcs11Key, "_capabilities", lambda *_: sha256_only)
+    offered = caps(ReferenceServer(options))
+    assert "SHA-256" in offered
+    assert not {"SHA-1", "SHA-512"} & offered

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from pyscep.algorithms import DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import build_certs_only
 from pyscep.enums import CACapability, FailInfo
@@ -53,6 +54,23 @@ def fail_info_of(error: ScepError) -> FailInfo:
     return error.fail_info if error.fail_info is not None else FailInfo.BAD_REQUEST
 
 
+#: The GetCACaps keywords that promise a CertRep signed with a digest.
+_DIGEST_KEYWORDS = {
+    "SHA-1": DigestAlgorithm.SHA1,
+    "SHA-224": DigestAlgorithm.SHA224,
+    "SHA-256": DigestAlgorithm.SHA256,
+    "SHA-384": DigestAlgorithm.SHA384,
+    "SHA-512": DigestAlgorithm.SHA512,
+    "SCEPStandard": DigestAlgorithm.SHA256,  # RFC 8894: SCEPStandard implies SHA-256
+}
+
+
+def _offerable(keyword: str, config: ResponderConfig) -> bool:
+    """Is ``keyword`` a promise the responder's signer keeps?"""
+    digest = _DIGEST_KEYWORDS.get(keyword)
+    return digest is None or config.signable(digest)
+
+
 def get_answer(config: ResponderConfig, operation: Operation) -> Answered | None:
     """The answer to a GET operation, from ``config`` alone; None for a PKIOperation."""
     profile = config.profile
@@ -62,6 +80,8 @@ def get_answer(config: ResponderConfig, operation: Operation) -> Answered | None
         offered = config.next_ca_certificates is not None
         if offered and CACapability.GET_NEXT_CA_CERT not in caps:
             caps = replace(caps, keywords=(*caps.keywords, "GetNextCACert"))
+        if config.signer_digests is not None:
+            caps = replace(caps, keywords=tuple(k for k in caps.keywords if _offerable(k, config)))
         return Answered(response=HTTPResponse(200, CONTENT_TYPE_CAPS, caps.dump()), reason="caps")
     if operation is Operation.GET_CA_CERT:
         ca, ras = config.ca_certificate, config.ra_certificates

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
+from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.crypto import Decrypter, Signer
 from pyscep.enums import FailInfo, MessageType
@@ -84,6 +84,15 @@ class ResponderConfig:
     #: SHA-256 fingerprints of certificates (RAs of other CAs) that may sign requests
     #: for keys other than their own; this CA's certificates may anyway.
     trusted_signers: frozenset[bytes] = frozenset()
+    #: The digests ``signer`` can sign with, when its key backend says (a cloud KMS
+    #: signs SHA-256 and up, say); None: any. GetCACaps offers no other, and a request
+    #: with another is refused (badAlg) before it is decrypted: its CertRep could not
+    #: be signed as it asks.
+    signer_digests: frozenset[DigestAlgorithm] | None = None
+
+    def signable(self, digest: DigestAlgorithm) -> bool:
+        """Can ``signer`` sign a CertRep with ``digest``?"""
+        return self.signer_digests is None or digest in self.signer_digests
 
 
 class CertificateIssuer(Protocol):

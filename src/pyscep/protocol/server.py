@@ -48,6 +48,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from pyscep._deprecation import renamed
+from pyscep.algorithms import DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.cms.enveloped import recipient_problem, signature_only
 from pyscep.crypto import get_backend
@@ -153,6 +154,18 @@ class ScepResponder:
             # before its content is even decrypted.
             return self._replies.failure(
                 reply_to, FailInfo.BAD_REQUEST, f"{kind.rfc_name} not handled"
+            )
+        if not self.config.signable(message.digest):
+            # Refused before decrypting, in a CertRep the key can sign.
+            signable = sorted(self.config.signer_digests or (), key=lambda d: d.digest_size)
+            if not signable:
+                return reading.bad_request("the signer's key signs with no digest")
+            sha256 = DigestAlgorithm.SHA256
+            digest = sha256 if self.config.signable(sha256) else signable[-1]
+            return self._replies.failure(
+                replace(reply_to, digest=digest),
+                FailInfo.BAD_ALG,
+                f"the CA's key cannot sign with {message.digest.value}",
             )
         problem = recipient_problem(
             message.signer_certificate, backend=get_backend(), algorithms=self.config.algorithms

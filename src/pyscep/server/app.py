@@ -58,6 +58,7 @@ from pyscep.protocol.transactions import Awaiting, TransactionState
 from .config import MAX_VALIDITY_DAYS, ServeConfigError, ServeOptions, require_whole_pair
 from .file_ca import FileCA, open_chain, open_key_pair
 from .metrics import ServerMetrics
+from .pkcs11 import capabilities_of
 from .profiles import BUILT_IN, DEFAULT_PROFILE, IssuanceProfile, load_issuance_profiles
 from .revocation import CRL_CONTENT_TYPE, CRL_PATH, current_crl, in_first_half
 from .stores import PublishedCRL, StateInventory, open_state
@@ -219,6 +220,7 @@ class ReferenceServer:
             ra=self.policy.default_ra if self.policy else "",
             clock=lambda: datetime.now(timezone.utc),
         )
+        capabilities = capabilities_of(operator.key)
         self.responder = ScepResponder(
             ResponderConfig(
                 ca_certificate=ca.certificate,
@@ -245,6 +247,8 @@ class ReferenceServer:
                     bytes.fromhex(fingerprint)
                     for fingerprint in (self.policy.trusted_ras if self.policy else ())
                 ),
+                # What the key's backend says it signs with decides GetCACaps and refusals.
+                signer_digests=None if capabilities is None else capabilities.digests,
             ),
             self.store,
         )

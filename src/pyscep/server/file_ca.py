@@ -30,6 +30,8 @@ from pyscep.crypto import KeyPair, PrivateKey, get_backend, load_private_key
 from pyscep.crypto.signed_object import is_issued_by
 from pyscep.errors import BackendError, ScepError
 
+from .pkcs11 import capabilities_of
+
 __all__ = [
     "CA_KEY_TYPES",
     "CAConfigError",
@@ -223,7 +225,7 @@ def open_key_pair(
         scheme = default_scheme(certificate)
     except ScepError:  # an RSASSA-PSS-only key: no PKCS#1 v1.5 signature for SCEP clients
         raise CAConfigError(f"the {role} key is {family}: it must be RSA or EC") from None
-    capabilities = getattr(private, "capabilities", None)
+    capabilities = capabilities_of(private)
     if capabilities is not None and scheme not in capabilities.signature_schemes:
         raise CAConfigError(f"the {role} key's token cannot sign with {scheme.value}")
     opens = capabilities is None or KeyTransport() in capabilities.key_transports

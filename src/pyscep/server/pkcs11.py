@@ -27,7 +27,7 @@ from urllib.parse import unquote_to_bytes
 from pyscep.algorithms import DigestAlgorithm, KeyTransport, SignatureScheme
 from pyscep.errors import BackendError, KeyLoadError, UnsupportedAlgorithmError
 
-__all__ = ["PIN_VARIABLE", "KeyCapabilities", "Pkcs11Key", "Pkcs11URI"]
+__all__ = ["PIN_VARIABLE", "KeyCapabilities", "Pkcs11Key", "Pkcs11URI", "capabilities_of"]
 
 #: Where the PIN is read from when the URI names no ``pin-source``.
 PIN_VARIABLE = "PYSCEP_PKCS11_PIN"
@@ -137,6 +137,17 @@ class KeyCapabilities:
     signature_schemes: frozenset[SignatureScheme]
     key_transports: frozenset[KeyTransport]
     key_agreement: bool = False
+    #: The digests it signs with; None: any (pyscep hashes, the token signs the hash, as
+    #: here). The server offers no other in GetCACaps and refuses requests that ask for
+    #: another before decrypting them.
+    digests: frozenset[DigestAlgorithm] | None = None
+
+
+def capabilities_of(key: object) -> KeyCapabilities | None:
+    """What a key's backend says it can do (`Pkcs11Key.capabilities`); None for a key that
+    says nothing, such as one of a file: everything pyca/cryptography does."""
+    capabilities = getattr(key, "capabilities", None)
+    return capabilities if isinstance(capabilities, KeyCapabilities) else None
 
 
 #: The DER DigestInfo prefix of each digest (RFC 8017 section 9.2, note 1): what
