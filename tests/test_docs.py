@@ -83,3 +83,29 @@ def test_the_bring_your_own_ca_session_runs(tmp_path: Path) -> None:
     assert (tmp_path / "laptop-8.pem").exists()
     # The CA's key stays where it was: the state directory holds none.
     assert [p.name for p in (tmp_path / "state").iterdir() if p.suffix == ".key"] == []
+
+
+def test_the_server_guides_toml_files_are_what_the_server_reads(tmp_path: Path) -> None:
+    """docs/server.md's configuration and profiles files load as they are written."""
+    from pyscep.server import load_settings
+    from pyscep.server.profiles import load_issuance_profiles
+
+    page = (ROOT / "docs" / "server.md").read_text()
+    blocks = {
+        block.splitlines()[0]: block for block in re.findall(r"```toml\n(.*?)```", page, re.S)
+    }
+    assert set(blocks) == {"# /etc/pyscep/serve.toml", "# /etc/pyscep/profiles.toml"}
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(blocks["# /etc/pyscep/profiles.toml"])
+    loaded = load_issuance_profiles(profiles).profiles
+    assert sorted(loaded) == ["default", "vpn"]
+    assert loaded["vpn"].extended_key_usage == (
+        "client_auth",
+        "ipsec_ike",
+        "1.3.6.1.4.1.311.20.2.2",
+    )
+    serve = tmp_path / "serve.toml"
+    serve.write_text(blocks["# /etc/pyscep/serve.toml"])
+    settings = load_settings(serve, {})
+    assert settings.options.state_url == "postgresql://scep@db.example/scep"
+    assert settings.listening.admin_port == 9100

@@ -153,7 +153,7 @@ class SqliteStore(SqlRecords):
 
     def record(self, act: Act, proposed: Transaction) -> Recorded:
         """`resolve` inside one ``BEGIN IMMEDIATE`` transaction: workers take turns."""
-        with self._connections.use() as db:
+        with self._connections.use() as db, _synced(db, act not in _UNANSWERED):
             db.execute("BEGIN IMMEDIATE")
             stored = _read(db, proposed.transaction_id)
             new = resolve(stored, act, proposed)
@@ -184,21 +184,16 @@ class SqliteStore(SqlRecords):
 
     def new_serial(self) -> int:
         """A positive 64-bit serial number no worker has handed out before."""
-        with self._connections.use() as db:
-            # Not synced on its own: the WAL is appended in order, so the commit that
-            # delivers the certificate (synced) makes this row durable too; a serial lost
-            # with the power was on no certificate that left the server.
-            db.execute("PRAGMA synchronous=NORMAL")
-            try:
-                while True:
-                    serial = random_serial()
-                    try:
-                        db.execute("INSERT INTO serials (serial) VALUES (?)", (str(serial),))
-                        return serial
-                    except sqlite3.IntegrityError:  # pragma: no cover - 2**-62
-                        continue
-            finally:
-                db.execute("PRAGMA synchronous=FULL")
+        # Not synced on its own (`_synced`): a serial lost with the power was on no
+        # certificate that left the server.
+        with self._connections.use() as db, _synced(db, False):
+            while True:
+                serial = random_serial()
+                try:
+                    db.execute("INSERT INTO serials (serial) VALUES (?)", (str(serial),))
+                    return serial
+                except sqlite3.IntegrityError:  # pragma: no cover - 2**-62
+                    continue
 
     def pending(self) -> list[Transaction]:
         """Every transaction still undecided (PENDING) or being issued, oldest first."""
@@ -214,6 +209,29 @@ class SqliteStore(SqlRecords):
     def issued(self) -> list[Transaction]:
         """Every ISSUED transaction."""
         return self._in_state(TransactionState.ISSUED)
+
+
+#: Acts no client is answered on: the claim to sign (the delivery that follows is).
+_UNANSWERED = frozenset({Act.CLAIM, Act.APPROVE})
+
+
+@contextmanager
+def _synced(db: sqlite3.Connection, synced: bool) -> Iterator[None]:
+    """Commits within are synced to disk (``synced``), or left for the next synced commit.
+
+    The WAL is appended in order, so a synced commit makes every earlier one durable
+    too: a write nobody is answered on (a claim, a serial) need not wait for the disk,
+    since the commit that answers (the delivery) syncs it. Lost with the power before
+    that, it was on nothing that left the server.
+    """
+    if synced:
+        yield
+        return
+    db.execute("PRAGMA synchronous=NORMAL")
+    try:
+        yield
+    finally:
+        db.execute("PRAGMA synchronous=FULL")
 
 
 def _read(db: sqlite3.Connection, transaction_id: str) -> Transaction | None:
