@@ -88,7 +88,7 @@ from pyscep.testing import make_identity
 
 CHALLENGE = "pyscep-bench-secret"
 HOST = "127.0.0.1"
-PORTS = {"pyscep": 18080, "micromdm": 18081}
+PORTS = {"pyscep": 18080, "micromdm": 18081, "http": 18082}
 SERVERS = ("pyscep", "micromdm")
 TARGET = 0.6  # pyscep's enrollments per CPU second, as a fraction of the floor's
 # Set in the re-executed process: it runs in a network namespace of its own.
@@ -398,6 +398,70 @@ STARTERS: dict[str, Callable[[Path], Server]] = {
     "pyscep": start_pyscep,
     "micromdm": start_micromdm,
 }
+
+
+#: gunicorn alone: the bench's three requests answered with fixed bytes, no SCEP at all.
+_FIXED_APPLICATION = """
+from pathlib import Path
+
+HERE = Path(__file__).parent
+ANSWERS = {name: (HERE / name).read_bytes() for name in ("caps", "ca", "reply")}
+KINDS = {"caps": "text/plain", "ca": "application/x-x509-ca-cert",
+         "reply": "application/x-pki-message"}
+
+
+def application(environ, start_response):
+    query = environ.get("QUERY_STRING", "")
+    name = "caps" if "GetCACaps" in query else "ca" if "GetCACert" in query else "reply"
+    if name == "reply":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        environ["wsgi.input"].read(length)
+    body = ANSWERS[name]
+    start_response("200 OK", [("Content-Type", KINDS[name]),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+"""
+
+
+def start_http_alone(work: Path, answers: tuple[bytes, bytes, bytes]) -> Server:
+    """gunicorn as pyscep runs under it (one worker per core), answering the same three
+    requests with fixed bytes: what the HTTP server costs whatever the application."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    here = work / "fixed"
+    here.mkdir(parents=True, exist_ok=True)
+    (here / "fixed_answers.py").write_text(_FIXED_APPLICATION)
+    for name, body in zip(("caps", "ca", "reply"), answers, strict=True):
+        (here / name).write_bytes(body)
+    log = work / "fixed.log"
+    port = PORTS["http"]
+    with log.open("ab") as stderr:
+        process = subprocess.Popen(
+            [str(gunicorn), "--workers", str(CPUS), "--bind", f"{HOST}:{port}",
+             "--chdir", str(here), "fixed_answers:application"],
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )  # fmt: skip
+    return Server("http", process, log, port, f"gunicorn -w {CPUS}, fixed answers").wait_ready()
+
+
+def http_alone(
+    work: Path, requests: Sequence[BuiltRequest], answers: tuple[bytes, bytes, bytes]
+) -> dict[str, float]:
+    """The CPU gunicorn alone spends on an enrollment's three requests (warmed up first)."""
+    server = start_http_alone(work, answers)
+    try:
+        run_load(server, requests[: 2 * CPUS], answers[0], answers[1])
+        load = run_load(server, requests, answers[0], answers[1])
+    finally:
+        server.stop()
+    if load.errors or load.vanished:
+        raise BenchError(f"gunicorn alone: {list(load.errors.values())[:3]} {load.vanished}")
+    return {
+        "cpu_seconds_per_enrollment": load.server_cpu_seconds / len(requests),
+        "enrollments_per_second": len(requests) / load.wall_seconds,
+    }
 
 
 @contextlib.contextmanager
@@ -1125,6 +1189,15 @@ def print_servers(result: dict[str, Any]) -> None:
             f"{name}: {server['enrollments_per_cpu_second']:.1f} enrollments per CPU second"
             f" = {server['fraction_of_floor']:.2f} of the floor"
         )
+    alone = result.get("http_alone")
+    if alone is not None:
+        cost = alone["cpu_seconds_per_enrollment"] * 1e3
+        print(
+            f"gunicorn -w {CPUS} alone, the same three requests answered with fixed bytes:"
+            f" {cost:.2f} ms CPU per enrollment;\n  floor + that ="
+            f" {floor['seconds_per_enrollment'] * 1e3 + cost:.2f} ms: at best"
+            f" {alone['best_fraction_of_floor']:.2f} of the floor for anything served this way"
+        )
     target = result.get("target")
     if target is not None:
         verdict = "met" if target["met"] else "NOT met"
@@ -1267,6 +1340,23 @@ def run(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], list[str]
     if "pyscep" in servers:
         fraction = servers["pyscep"]["fraction_of_floor"]
         result["target"] = {"fraction": fraction, "goal": TARGET, "met": fraction >= TARGET}
+        # What gunicorn alone costs the same requests: the floor plus that is the best any
+        # application served this way can do.
+        with running("pyscep", work / "pyscep-answers") as server:
+            caps_body, ca_body = probe(server)
+            ca = parse_ca_certificates(ca_body, now=datetime.now(timezone.utc))
+            built = build_requests(devices[: args.enrollments], ca, options)
+            client = Client(server.port)
+            try:
+                status, reply = client.exchange("POST", "operation=PKIOperation", built[0].der)
+            finally:
+                client.close()
+        if status != 200:
+            raise BenchError(f"pyscep answered the reference request with HTTP {status}")
+        alone = http_alone(work, built, (caps_body, ca_body, reply))
+        best = floor["seconds_per_enrollment"] + alone["cpu_seconds_per_enrollment"]
+        alone["best_fraction_of_floor"] = floor["seconds_per_enrollment"] / best
+        result["http_alone"] = alone
     print()
     print_servers(result)
     if profile_count:

@@ -62,6 +62,13 @@ def test_quick_run_enrolls_everything_on_both_servers(tmp_path: Path) -> None:
     assert result["servers"]["micromdm"]["reply_ciphers"] == ["des"]  # micromdm's constant
     assert result["target"]["fraction"] == pyscep["fraction_of_floor"]
     assert result["target"]["met"] == (pyscep["fraction_of_floor"] >= result["target"]["goal"])
+    # gunicorn alone on the same requests: what no application under it can go below.
+    alone = result["http_alone"]
+    assert alone["cpu_seconds_per_enrollment"] > 0
+    assert alone["best_fraction_of_floor"] == pytest.approx(
+        floor["seconds_per_enrollment"]
+        / (floor["seconds_per_enrollment"] + alone["cpu_seconds_per_enrollment"])
+    )
 
     profile = result["profile"]
     assert profile["plain"]["cpu_ms"] > 0
