@@ -311,7 +311,7 @@ _PURPOSES = ["client_auth", "server_auth", "ipsec_ike", "1.3.6.1.4.1.311.20.2.2"
 @given(
     subject=st.sampled_from(["rsa", "ec-p256"]),
     serial=st.integers(min_value=1, max_value=2**159),
-    years=st.integers(min_value=-30, max_value=60),
+    years=st.integers(min_value=-90, max_value=60),
     seconds=st.integers(min_value=0, max_value=10**9),
     ca=st.booleans(),
     usage=st.sets(st.sampled_from(_USAGES)),
@@ -340,7 +340,8 @@ def test_certificates(
     purposes: list[str],
     access: list[tuple[str, str]],
 ) -> None:
-    """Every extension issue_certificate writes, any serial, both time encodings (2050)."""
+    """Every extension issue_certificate writes, any serial, both time encodings (UTCTime
+    from 1950 through 2049 only)."""
     key = IDENTITIES[subject].signer
     start = NOW.replace(microsecond=123) + timedelta(days=365 * years, seconds=seconds)
     arguments = {

@@ -878,3 +878,44 @@ def test_a_signer_that_signs_sha256_only_is_offered_and_asked_for_nothing_else()
     event = server.receive("POST", "/scep", "operation=PKIOperation", accepted.der, now=NOW)
     assert isinstance(event, EnrollmentRequested)
     assert decrypter.opened == 1
+
+
+class Sha256OnlySigner:
+    """The CA's signer, as a backend that signs SHA-256 only: any other digest raises."""
+
+    def __init__(self) -> None:
+        self.certificate = CA.certificate
+
+    def sign(self, data: bytes, digest: DigestAlgorithm, scheme: Any) -> bytes:
+        if digest is not DigestAlgorithm.SHA256:
+            raise pyscep.BackendError(f"this key does not sign {digest.value}")
+        return CA.signer.sign(data, digest, scheme)
+
+
+@pytest.mark.parametrize("digest", [DigestAlgorithm.SHA1, DigestAlgorithm.SHA512])
+def test_every_refusal_is_signed_with_a_digest_the_key_signs(digest: DigestAlgorithm) -> None:
+    server = responder(
+        signer=Sha256OnlySigner(), signer_digests=frozenset({DigestAlgorithm.SHA256})
+    )
+    keys = pyscep.KeyPair(DEVICE_KEY, CA.issue(csr(), now=NOW))
+    # GetCert is not handled: refused (badAlg first: no CertRep could be signed as asked).
+    built = pyscep.messages.build_get_cert(
+        IssuerAndSerial.of(keys.certificate),
+        signer=keys,
+        recipient=CA.certificate,
+        transaction_id="get-cert-1",
+        options=MessageOptions(digest=digest),
+    )
+    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der, now=NOW)
+    assert isinstance(event, Answered)
+    reply = pyscep.messages.verify_cert_rep(
+        pyscep.messages.parse_pki_message(event.response.body),
+        ca_certificates=[CA.certificate],
+        request=built,
+    )
+    assert (reply.digest, reply.fail_info) == (DigestAlgorithm.SHA256, FailInfo.BAD_ALG)
+
+
+def test_a_signer_that_signs_no_digest_is_refused_when_configured() -> None:
+    with pytest.raises(LocalProtocolError, match="signs no digest"):
+        responder(signer_digests=frozenset())

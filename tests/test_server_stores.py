@@ -795,6 +795,67 @@ def test_a_request_pending_on_one_host_is_approved_on_another(
     assert _holds_ca_material_only(tmp_path / "b")
 
 
+# --- SQLite's connections: kept, never shared, never carried over a fork ----------------
+
+
+def _synchronous(store: SqliteStore) -> int:
+    with store._connections.use() as db:
+        return int(db.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_an_error_inside_a_transaction_is_raised_as_it_is_and_leaves_commits_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqliteStore(tmp_path / "state.sqlite")
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("resolve broke")
+
+    monkeypatch.setattr("pyscep.server.stores.sqlite.resolve", broken)
+    with pytest.raises(RuntimeError, match="resolve broke"):
+        store.record(Act.CLAIM, proposal(Act.CLAIM))
+    monkeypatch.undo()
+    assert _synchronous(store) == 2  # FULL: the deliveries after it are synced
+    assert store.record(Act.HOLD, proposal(Act.HOLD)).applied  # the lock was given back
+    store.new_serial()  # written unsynced, then synced again
+    assert _synchronous(store) == 2
+
+
+def test_threads_share_a_few_connections_instead_of_one_each(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.sqlite")
+    store.get(TXID)
+    descriptors = len(list(Path("/proc/self/fd").iterdir()))
+    # A thread per request, as pyscep serve's own HTTP server has: none keeps a connection.
+    for _ in range(40):
+        worker = threading.Thread(target=store.get, args=(TXID,))
+        worker.start()
+        worker.join()
+    assert len(list(Path("/proc/self/fd").iterdir())) <= descriptors + 3
+    store.close()
+
+
+def _serials_in_child(path: Path, results: Any) -> None:
+    store = SqliteStore(path)
+    results.put([store.new_serial() for _ in range(5)])
+
+
+def test_a_fork_carries_no_connection_into_the_child(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.sqlite")
+    first = store.new_serial()  # this process has a connection open when it forks
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_serials_in_child, args=(store.path, results))
+    child.start()
+    made = results.get(timeout=30)
+    child.join(30)
+    assert child.exitcode == 0
+    # The parent's connections were closed before the fork, and it goes on with new ones.
+    store.close()
+    with sqlite3.connect(store.path) as db:
+        kept = {int(row[0]) for row in db.execute("SELECT serial FROM serials")}
+    assert {first, *made} <= kept
+
+
 # --- the lifecycle as a pure function, under random sequences -----------------------------
 
 _ACTORS = st.sampled_from([KEY, OTHER])

@@ -194,7 +194,7 @@ def _key_transport_recipient(
 
 def _utc(moment: datetime) -> x509.Time:
     moment = moment.astimezone(timezone.utc).replace(microsecond=0)
-    if moment.year < 2050:
+    if 1950 <= moment.year < 2050:
         return x509.Time(name="utc_time", value=moment)
     return x509.Time(name="general_time", value=moment)
 

@@ -214,7 +214,7 @@ def _utc(moment: datetime) -> x509.Time:
     if moment.tzinfo is None:
         raise LocalProtocolError("times must be timezone-aware")
     moment = moment.astimezone(timezone.utc).replace(microsecond=0)
-    if moment.year < 2050:
+    if 1950 <= moment.year < 2050:
         return x509.Time(name="utc_time", value=moment)
     return x509.Time(name="general_time", value=moment)
 
@@ -268,11 +268,12 @@ def _algorithm_der(name: str) -> bytes:
 
 
 def _time(moment: datetime) -> bytes:
-    """RFC 5280 section 4.1.2.5: UTCTime through 2049, GeneralizedTime after, in seconds."""
+    """RFC 5280 section 4.1.2.5: UTCTime from 1950 through 2049, GeneralizedTime before
+    and after, in seconds."""
     if moment.tzinfo is None:
         raise LocalProtocolError("times must be timezone-aware")
     moment = moment.astimezone(timezone.utc)
-    if moment.year < 2050:
+    if 1950 <= moment.year < 2050:
         return w.tlv(0x17, moment.strftime("%y%m%d%H%M%SZ").encode())
     return w.tlv(0x18, f"{moment.year:04d}{moment.strftime('%m%d%H%M%S')}Z".encode())
 

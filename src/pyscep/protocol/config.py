@@ -18,6 +18,7 @@ from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.crypto import Decrypter, Signer
 from pyscep.enums import FailInfo, MessageType
+from pyscep.errors import LocalProtocolError
 from pyscep.messages import CACaps, CertificationRequest, PKIMessage
 from pyscep.protocol.challenges import ChallengeChecker
 from pyscep.protocol.profiles import STRICT, InteropProfile
@@ -89,6 +90,10 @@ class ResponderConfig:
     #: with another is refused (badAlg) before it is decrypted: its CertRep could not
     #: be signed as it asks.
     signer_digests: frozenset[DigestAlgorithm] | None = None
+
+    def __post_init__(self) -> None:
+        if self.signer_digests is not None and not self.signer_digests:
+            raise LocalProtocolError("signer_digests: a signer that signs no digest answers nobody")
 
     def signable(self, digest: DigestAlgorithm) -> bool:
         """Can ``signer`` sign a CertRep with ``digest``?"""

@@ -146,26 +146,23 @@ class ScepResponder:
             answer_to = ReplyTo.of_error(exc)
             if answer_to is None:
                 return reading.bad_request(f"unreadable pkiMessage: {exc}")
-            return self._replies.failure(answer_to, reading.fail_info_of(exc), f"refused: {exc}")
-        reply_to = ReplyTo.of(message)
+            return self._replies.failure(
+                self._signable(answer_to), reading.fail_info_of(exc), f"refused: {exc}"
+            )
+        reply_to = self._signable(ReplyTo.of(message))
+        if reply_to.digest is not message.digest:
+            # Refused first, in a CertRep the key can sign: any answer must be signed.
+            return self._replies.failure(
+                reply_to,
+                FailInfo.BAD_ALG,
+                f"the CA's key cannot sign with {message.digest.value}",
+            )
         kind = message.message_type
         if kind not in self.config.handled:
             # Default deny: a type the application did not take on is refused,
             # before its content is even decrypted.
             return self._replies.failure(
                 reply_to, FailInfo.BAD_REQUEST, f"{kind.rfc_name} not handled"
-            )
-        if not self.config.signable(message.digest):
-            # Refused before decrypting, in a CertRep the key can sign.
-            signable = sorted(self.config.signer_digests or (), key=lambda d: d.digest_size)
-            if not signable:
-                return reading.bad_request("the signer's key signs with no digest")
-            sha256 = DigestAlgorithm.SHA256
-            digest = sha256 if self.config.signable(sha256) else signable[-1]
-            return self._replies.failure(
-                replace(reply_to, digest=digest),
-                FailInfo.BAD_ALG,
-                f"the CA's key cannot sign with {message.digest.value}",
             )
         problem = recipient_problem(
             message.signer_certificate, backend=get_backend(), algorithms=self.config.algorithms
@@ -212,6 +209,17 @@ class ScepResponder:
                 reply_to=reply_to,
             )
         return self._replies.failure(reply_to, FailInfo.BAD_REQUEST, "unexpected content")
+
+    def _signable(self, reply_to: ReplyTo) -> ReplyTo:
+        """``reply_to`` with a digest the signer can sign with: the request's if it can,
+        else SHA-256, else the longest it can (`ResponderConfig.signer_digests`)."""
+        if self.config.signable(reply_to.digest):
+            return reply_to
+        sha256 = DigestAlgorithm.SHA256
+        if self.config.signable(sha256):
+            return replace(reply_to, digest=sha256)
+        longest = max(self.config.signer_digests or (), key=lambda d: d.digest_size)
+        return replace(reply_to, digest=longest)
 
     def _enrollment(
         self,

@@ -228,6 +228,10 @@ def open_key_pair(
     capabilities = capabilities_of(private)
     if capabilities is not None and scheme not in capabilities.signature_schemes:
         raise CAConfigError(f"the {role} key's token cannot sign with {scheme.value}")
+    digests = None if capabilities is None else capabilities.digests
+    if digests is not None and DigestAlgorithm.SHA256 not in digests:
+        # Certificates, CRLs and the CertReps of SCEPStandard clients are signed with it.
+        raise CAConfigError(f"the {role} key's backend cannot sign with SHA-256")
     opens = capabilities is None or KeyTransport() in capabilities.key_transports
     if decrypts and family == "rsa" and not opens:
         raise CAConfigError(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -70,41 +71,84 @@ CREATE TABLE IF NOT EXISTS challenges (
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    # Pooled, so used by one thread at a time but not always the same one.
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA busy_timeout=30000")
     db.execute("PRAGMA synchronous=FULL")  # each commit synced: what is answered is kept
     return db
 
 
+#: Pools with idle connections; closed before this process forks (see `_Connections`).
+_POOLS: weakref.WeakSet[_Connections] = weakref.WeakSet()
+#: The most idle connections a pool keeps (one per worker thread is what is used).
+_MOST_IDLE = 8
+
+
 class _Connections:
-    """A connection per thread of this process, opened on first use and kept.
+    """A pool of connections of this process: taken for a statement or a transaction,
+    given back after.
 
     Opening and closing one per statement cost more than the statements (closing
-    the last one checkpoints the WAL). A connection never crosses a fork or a
-    thread: a forked worker opens its own, and leaves its parent's alone.
+    the last one checkpoints the WAL). A connection is never used by two threads at
+    once, and never crosses a fork: idle ones are closed before this process forks
+    (SQLite's own bookkeeping of its locks must not be copied into a child), and a
+    child opens its own, leaving any connection of its parent alone.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
-        #: Connections a fork carried over: the parent's, never used nor closed here.
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        #: Connections a fork carried over (in use in another thread when it forked):
+        #: the parent's, never used nor closed here.
         self._inherited: list[sqlite3.Connection] = []
+        _POOLS.add(self)
+        # Closed when the store goes, not whenever the garbage collector gets to them.
+        weakref.finalize(self, _close_all, self._idle)
 
     @contextmanager
     def use(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection; a transaction an error left open is rolled back."""
-        local = self._local
-        db: sqlite3.Connection | None = getattr(local, "db", None)
-        if db is None or local.pid != os.getpid():
-            if db is not None:
-                self._inherited.append(db)
-            db = local.db = _connect(self.path)
-            local.pid = os.getpid()
+        """A connection of this process; a transaction an error left open is rolled back,
+        and the connection synced as it was opened, before anyone else takes it."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._inherited.extend(self._idle)
+                self._idle.clear()
+                self._pid = os.getpid()
+            db = self._idle.pop() if self._idle else None
+        if db is None:
+            db = _connect(self.path)
         try:
             yield db
-        finally:
+        except BaseException:
             if db.in_transaction:  # an error between BEGIN and COMMIT: give the lock back
                 db.execute("ROLLBACK")
+            db.execute("PRAGMA synchronous=FULL")
+            raise
+        with self._lock:
+            if self._pid == os.getpid() and len(self._idle) < _MOST_IDLE:
+                self._idle.append(db)
+                return
+        db.close()
+
+    def close_idle(self) -> None:
+        """Close the connections nobody uses now."""
+        with self._lock:
+            _close_all(self._idle)
+
+
+def _close_all(connections: list[sqlite3.Connection]) -> None:
+    while connections:
+        connections.pop().close()
+
+
+def _before_fork() -> None:
+    for pool in list(_POOLS):
+        pool.close_idle()
+
+
+os.register_at_fork(before=_before_fork)
 
 
 def _create(path: Path) -> None:
@@ -138,6 +182,10 @@ class SqliteStore(SqlRecords):
         self._connections = _Connections(path)
         self._challenges = SqliteChallenges(path, created=True, connections=self._connections)
 
+    def close(self) -> None:
+        """Close the connections this process keeps open to the file (reopened if used)."""
+        self._connections.close_idle()
+
     @property
     def challenges(self) -> SqliteChallenges:
         """The one-time challenges, in the same file."""
@@ -153,7 +201,7 @@ class SqliteStore(SqlRecords):
 
     def record(self, act: Act, proposed: Transaction) -> Recorded:
         """`resolve` inside one ``BEGIN IMMEDIATE`` transaction: workers take turns."""
-        with self._connections.use() as db, _synced(db, act not in _UNANSWERED):
+        with self._connections.use() as db:
             db.execute("BEGIN IMMEDIATE")
             stored = _read(db, proposed.transaction_id)
             new = resolve(stored, act, proposed)
@@ -184,9 +232,9 @@ class SqliteStore(SqlRecords):
 
     def new_serial(self) -> int:
         """A positive 64-bit serial number no worker has handed out before."""
-        # Not synced on its own (`_synced`): a serial lost with the power was on no
+        # Not synced on its own (`_unsynced`): a serial lost with the power was on no
         # certificate that left the server.
-        with self._connections.use() as db, _synced(db, False):
+        with self._connections.use() as db, _unsynced(db):
             while True:
                 serial = random_serial()
                 try:
@@ -211,27 +259,19 @@ class SqliteStore(SqlRecords):
         return self._in_state(TransactionState.ISSUED)
 
 
-#: Acts no client is answered on: the claim to sign (the delivery that follows is).
-_UNANSWERED = frozenset({Act.CLAIM, Act.APPROVE})
-
-
 @contextmanager
-def _synced(db: sqlite3.Connection, synced: bool) -> Iterator[None]:
-    """Commits within are synced to disk (``synced``), or left for the next synced commit.
+def _unsynced(db: sqlite3.Connection) -> Iterator[None]:
+    """Commits within are left for the next synced commit to make durable.
 
-    The WAL is appended in order, so a synced commit makes every earlier one durable
-    too: a write nobody is answered on (a claim, a serial) need not wait for the disk,
-    since the commit that answers (the delivery) syncs it. Lost with the power before
-    that, it was on nothing that left the server.
+    The WAL is appended in order and a sync writes all of it, so a synced commit
+    makes every earlier one durable too. Only for writes nobody is answered on (a
+    serial: lost with the power before the delivery that follows, it was on no
+    certificate that left the server). `_Connections.use` syncs the connection
+    again if an error comes first.
     """
-    if synced:
-        yield
-        return
     db.execute("PRAGMA synchronous=NORMAL")
-    try:
-        yield
-    finally:
-        db.execute("PRAGMA synchronous=FULL")
+    yield
+    db.execute("PRAGMA synchronous=FULL")
 
 
 def _read(db: sqlite3.Connection, transaction_id: str) -> Transaction | None:
