@@ -839,6 +839,18 @@ class CountingDecrypter:
         return CA.decrypter.decrypt_key(encrypted_key, transport)
 
 
+def _refusal(server: ScepResponder, built: Any) -> tuple[DigestAlgorithm, FailInfo | None]:
+    """The digest and failInfo of the CertRep ``server`` answers ``built`` with itself."""
+    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der, now=NOW)
+    assert isinstance(event, Answered)
+    reply = pyscep.messages.verify_cert_rep(
+        pyscep.messages.parse_pki_message(event.response.body),
+        ca_certificates=[CA.certificate],
+        request=built,
+    )
+    return reply.digest, reply.fail_info
+
+
 def test_a_signer_that_signs_sha256_only_is_offered_and_asked_for_nothing_else() -> None:
     decrypter = CountingDecrypter()
     server = responder(signer_digests=frozenset({DigestAlgorithm.SHA256}), decrypter=decrypter)
@@ -862,15 +874,7 @@ def test_a_signer_that_signs_sha256_only_is_offered_and_asked_for_nothing_else()
         recipient=CA.certificate,
         options=MessageOptions(digest=DigestAlgorithm.SHA512),
     )
-    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der, now=NOW)
-    assert isinstance(event, Answered)
-    verified = pyscep.messages.verify_cert_rep(
-        pyscep.messages.parse_pki_message(event.response.body),
-        ca_certificates=[CA.certificate],
-        request=built,
-    )
-    assert verified.digest is DigestAlgorithm.SHA256
-    assert verified.fail_info is FailInfo.BAD_ALG
+    assert _refusal(server, built) == (DigestAlgorithm.SHA256, FailInfo.BAD_ALG)
     assert decrypter.opened == 0
     assert server.store.get(built.transaction_id) is None
     # The digest it signs is answered as before.
@@ -906,14 +910,7 @@ def test_every_refusal_is_signed_with_a_digest_the_key_signs(digest: DigestAlgor
         transaction_id="get-cert-1",
         options=MessageOptions(digest=digest),
     )
-    event = server.receive("POST", "/scep", "operation=PKIOperation", built.der, now=NOW)
-    assert isinstance(event, Answered)
-    reply = pyscep.messages.verify_cert_rep(
-        pyscep.messages.parse_pki_message(event.response.body),
-        ca_certificates=[CA.certificate],
-        request=built,
-    )
-    assert (reply.digest, reply.fail_info) == (DigestAlgorithm.SHA256, FailInfo.BAD_ALG)
+    assert _refusal(server, built) == (DigestAlgorithm.SHA256, FailInfo.BAD_ALG)
 
 
 def test_a_signer_that_signs_no_digest_is_refused_when_configured() -> None:
