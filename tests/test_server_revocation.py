@@ -351,6 +351,10 @@ def test_serve_revoke_refuses_what_it_cannot_do(tmp_path: Path) -> None:
         refused = run_pyscep("serve", "revoke", "--state-dir", state, *arguments)
         assert (refused.returncode, refused.stdout) == (2, ""), arguments
         assert message in refused.stderr, (arguments, refused.stderr)
+    # A serial alone, without the state: the lone argument is not taken for a directory.
+    refused = run_pyscep("serve", "revoke", "12")
+    assert refused.returncode == 2
+    assert "revoke 12: the state too (--state-dir DIR or --state-url URL)" in refused.stderr
     refused = run_pyscep("serve", "crl", "--state-dir", state, "--crl-days", "0")
     assert refused.returncode == 2
     assert "a CRL is valid from 1 to" in refused.stderr

@@ -458,6 +458,11 @@ def _revocation(args: argparse.Namespace) -> tuple[int | str, RevocationReason]:
         # ``revoke --state-dir DIR SERIAL``: argparse gave the lone positional to the
         # deprecated directory argument (``revoke DIR SERIAL``), which comes first.
         args.serial, args.directory = str(args.directory), None
+    if args.serial is None and args.subject is None and args.directory is not None:
+        # ``revoke 12``: the lone argument went to the deprecated directory.
+        raise app.ServeConfigError(
+            f"revoke {args.directory}: the state too (--state-dir DIR or --state-url URL)"
+        )
     try:
         reason = RevocationReason.from_rfc_name(args.reason)
     except ValueError as exc:
