@@ -336,35 +336,36 @@ class Server:
                 self.process.wait(15)
 
 
-def start_pyscep(work: Path) -> Server:
-    """pyscep's WSGI application under gunicorn, one worker per core, as documented."""
+def _gunicorn(
+    name: str, label: str, application: str, log: Path, environment: dict[str, str], *extra: str
+) -> Server:
+    """``application`` under gunicorn, one worker per core, as docs/server.md deploys it."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if not gunicorn.exists():
         raise BenchError(f"no gunicorn next to {sys.executable}")
-    log = work / "gunicorn.log"
+    port = PORTS[name]
+    with log.open("ab") as stderr:
+        process = subprocess.Popen(
+            [str(gunicorn), "--workers", str(CPUS), "--bind", f"{HOST}:{port}", *extra,
+             application],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )  # fmt: skip
+    return Server(name, process, log, port, f"{label}gunicorn -w {CPUS}").wait_ready()
+
+
+def start_pyscep(work: Path) -> Server:
+    """pyscep's WSGI application under gunicorn, one worker per core, as documented."""
     environment = {
         **os.environ,
         "PYSCEP_STATE_DIR": str(work / "pyscep-state"),
         "PYSCEP_CHALLENGE": CHALLENGE,
     }
-    port = PORTS["pyscep"]
-    with log.open("ab") as stderr:
-        process = subprocess.Popen(
-            [
-                str(gunicorn),
-                "--workers",
-                str(CPUS),
-                "--bind",
-                f"{HOST}:{port}",
-                "pyscep.server:wsgi_from_environment()",
-            ],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    label = f"pyscep {pyscep.__version__}, gunicorn -w {CPUS}"
-    return Server("pyscep", process, log, port, label).wait_ready()
+    application = "pyscep.server:wsgi_from_environment()"
+    label = f"pyscep {pyscep.__version__}, "
+    return _gunicorn("pyscep", label, application, work / "gunicorn.log", environment)
 
 
 def start_micromdm(work: Path) -> Server:
@@ -426,24 +427,15 @@ def application(environ, start_response):
 def start_http_alone(work: Path, answers: tuple[bytes, bytes, bytes]) -> Server:
     """gunicorn as pyscep runs under it (one worker per core), answering the same three
     requests with fixed bytes: what the HTTP server costs whatever the application."""
-    gunicorn = Path(sys.executable).with_name("gunicorn")
     here = work / "fixed"
     here.mkdir(parents=True, exist_ok=True)
     (here / "fixed_answers.py").write_text(_FIXED_APPLICATION)
     for name, body in zip(("caps", "ca", "reply"), answers, strict=True):
         (here / name).write_bytes(body)
-    log = work / "fixed.log"
-    port = PORTS["http"]
-    with log.open("ab") as stderr:
-        process = subprocess.Popen(
-            [str(gunicorn), "--workers", str(CPUS), "--bind", f"{HOST}:{port}",
-             "--chdir", str(here), "fixed_answers:application"],
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )  # fmt: skip
-    return Server("http", process, log, port, f"gunicorn -w {CPUS}, fixed answers").wait_ready()
+    return _gunicorn(
+        "http", "fixed answers, ", "fixed_answers:application", work / "fixed.log",
+        dict(os.environ), "--chdir", str(here),
+    )  # fmt: skip
 
 
 def http_alone(

@@ -192,13 +192,6 @@ def _key_transport_recipient(
     )
 
 
-def _utc(moment: datetime) -> x509.Time:
-    moment = moment.astimezone(timezone.utc).replace(microsecond=0)
-    if 1950 <= moment.year < 2050:
-        return x509.Time(name="utc_time", value=moment)
-    return x509.Time(name="general_time", value=moment)
-
-
 def reference_certificate(
     *,
     issuer_key: PrivateKey | Signer,
@@ -277,7 +270,10 @@ def reference_certificate(
             "serial_number": serial_number,
             "signature": signature_algorithm,
             "issuer": issuer_name,
-            "validity": {"not_before": _utc(not_before), "not_after": _utc(not_after)},
+            "validity": {
+                "not_before": identity._utc(not_before),
+                "not_after": identity._utc(not_after),
+            },
             "subject": subject_name,
             "subject_public_key_info": subject_spki,
             "extensions": extensions,

@@ -11,7 +11,7 @@ from pyscep.enums import CACapability
 from pyscep.errors import ParseError, UnsupportedAlgorithmError
 from pyscep.messages.options import MessageOptions
 
-__all__ = ["MAX_CAPS_SIZE", "CACaps", "Negotiated", "negotiate"]
+__all__ = ["CAPABILITY_DIGESTS", "MAX_CAPS_SIZE", "CACaps", "Negotiated", "negotiate"]
 
 #: Largest GetCACaps body accepted (real ones are under 200 bytes).
 MAX_CAPS_SIZE = 64 * 1024
@@ -105,6 +105,12 @@ _DIGEST_PREFERENCE = (
     (CACapability.SHA_224, DigestAlgorithm.SHA224),
     (CACapability.SHA_1, DigestAlgorithm.SHA1),
 )
+#: The digest each GetCACaps keyword promises CertReps may be signed with (SCEPStandard
+#: implies SHA-256, RFC 8894 section 3.5.2).
+CAPABILITY_DIGESTS: dict[str, DigestAlgorithm] = {
+    **{capability.value: digest for capability, digest in _DIGEST_PREFERENCE},
+    CACapability.SCEP_STANDARD.value: DigestAlgorithm.SHA256,
+}
 
 
 def negotiate(caps: CACaps, algorithms: AlgorithmPolicy = DEFAULT_POLICY) -> Negotiated:

@@ -46,16 +46,14 @@ __all__ = [
 #: subjectAltName prefixes, as `CertificationRequest.subject_alt_names` reports them.
 #: The subjectAltName kinds `build_csr` and `issue_certificate` write (``kind:value``).
 SUBJECT_ALT_NAME_KINDS = ("dns_name", "rfc822_name", "uniform_resource_identifier", "ip_address")
+#: keyUsage's named bits, in bit order (RFC 5280 section 4.2.1.3), as asn1crypto names them.
+_KEY_USAGE_BITS: tuple[str, ...] = tuple(
+    x509.KeyUsage._map[bit] for bit in sorted(x509.KeyUsage._map)
+)
 #: The keyUsage bits `issue_certificate` may give an end entity (not a CA's keyCertSign
 #: or cRLSign), as asn1crypto names them.
-END_ENTITY_KEY_USAGES = (
-    "digital_signature",
-    "non_repudiation",
-    "key_encipherment",
-    "data_encipherment",
-    "key_agreement",
-    "encipher_only",
-    "decipher_only",
+END_ENTITY_KEY_USAGES = tuple(
+    bit for bit in _KEY_USAGE_BITS if bit not in ("key_cert_sign", "crl_sign")
 )
 #: The keyUsage bits a key type cannot have: an EC key encrypts nothing (RFC 5480
 #: section 3), an RSA key agrees no key, an Ed25519 key only signs (RFC 8410 section 5).
@@ -209,12 +207,16 @@ def _tlv(tag: int, contents: bytes) -> bytes:
     return bytes([tag]) + der_length(len(contents)) + contents
 
 
+#: The years RFC 5280 section 4.1.2.5 writes as UTCTime (GeneralizedTime the others).
+_UTC_TIME_YEARS = range(1950, 2050)
+
+
 def _utc(moment: datetime) -> x509.Time:
     """An asn1crypto Time (the CRL builder's): UTCTime through 2049, in seconds."""
     if moment.tzinfo is None:
         raise LocalProtocolError("times must be timezone-aware")
     moment = moment.astimezone(timezone.utc).replace(microsecond=0)
-    if 1950 <= moment.year < 2050:
+    if moment.year in _UTC_TIME_YEARS:
         return x509.Time(name="utc_time", value=moment)
     return x509.Time(name="general_time", value=moment)
 
@@ -273,7 +275,7 @@ def _time(moment: datetime) -> bytes:
     if moment.tzinfo is None:
         raise LocalProtocolError("times must be timezone-aware")
     moment = moment.astimezone(timezone.utc)
-    if 1950 <= moment.year < 2050:
+    if moment.year in _UTC_TIME_YEARS:
         return w.tlv(0x17, moment.strftime("%y%m%d%H%M%SZ").encode())
     return w.tlv(0x18, f"{moment.year:04d}{moment.strftime('%m%d%H%M%S')}Z".encode())
 
@@ -301,20 +303,6 @@ def tbs_certificate(
         subject_spki,
         w.context(3, w.sequence(*extensions)),
     )
-
-
-#: keyUsage's named bits, in bit order (RFC 5280 section 4.2.1.3).
-_KEY_USAGE_BITS = (
-    "digital_signature",
-    "non_repudiation",
-    "key_encipherment",
-    "data_encipherment",
-    "key_agreement",
-    "key_cert_sign",
-    "crl_sign",
-    "encipher_only",
-    "decipher_only",
-)
 
 
 def _named_bits(names: set[str]) -> bytes:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from pyscep.algorithms import DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import build_certs_only
 from pyscep.enums import CACapability, FailInfo
@@ -25,6 +24,7 @@ from pyscep.http import (
     Operation,
 )
 from pyscep.messages import CertificationRequest, build_ca_certificates
+from pyscep.messages.caps import CAPABILITY_DIGESTS
 from pyscep.policy import DistinguishedName
 from pyscep.protocol.challenges import ChallengeChecker, ChallengeVerdict, StaticChallenge
 from pyscep.protocol.config import ResponderConfig
@@ -54,20 +54,9 @@ def fail_info_of(error: ScepError) -> FailInfo:
     return error.fail_info if error.fail_info is not None else FailInfo.BAD_REQUEST
 
 
-#: The GetCACaps keywords that promise a CertRep signed with a digest.
-_DIGEST_KEYWORDS = {
-    "SHA-1": DigestAlgorithm.SHA1,
-    "SHA-224": DigestAlgorithm.SHA224,
-    "SHA-256": DigestAlgorithm.SHA256,
-    "SHA-384": DigestAlgorithm.SHA384,
-    "SHA-512": DigestAlgorithm.SHA512,
-    "SCEPStandard": DigestAlgorithm.SHA256,  # RFC 8894: SCEPStandard implies SHA-256
-}
-
-
 def _offerable(keyword: str, config: ResponderConfig) -> bool:
     """Is ``keyword`` a promise the responder's signer keeps?"""
-    digest = _DIGEST_KEYWORDS.get(keyword)
+    digest = CAPABILITY_DIGESTS.get(keyword)
     return digest is None or config.signable(digest)
 
 

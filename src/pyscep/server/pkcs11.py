@@ -109,11 +109,13 @@ class Pkcs11URI:
         ``PYSCEP_PKCS11_PIN``. A PIN file others may read is refused, as a key file would be."""
         if self.pin_source is not None:
             try:
-                if self.pin_source.stat().st_mode & 0o077:
-                    raise KeyLoadError(
-                        f"the PIN file {self.pin_source} may be read by others: chmod 600 it"
-                    )
-                lines = self.pin_source.read_text().splitlines()
+                with self.pin_source.open("rb") as opened:
+                    # Checked on the file opened, not on the name: nothing can swap it between.
+                    if os.fstat(opened.fileno()).st_mode & 0o077:
+                        raise KeyLoadError(
+                            f"the PIN file {self.pin_source} may be read by others: chmod 600 it"
+                        )
+                    lines = opened.read().decode().splitlines()
             except OSError as exc:
                 raise KeyLoadError(f"the PIN file {self.pin_source}: {exc.strerror}") from None
             except UnicodeDecodeError:

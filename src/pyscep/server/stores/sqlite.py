@@ -110,7 +110,7 @@ class _Connections:
     @contextmanager
     def use(self) -> Iterator[sqlite3.Connection]:
         """A connection of this process; a transaction an error left open is rolled back,
-        and the connection synced as it was opened, before anyone else takes it."""
+        and the connection closed, not given to anyone else."""
         with self._lock:
             if self._pid != os.getpid():
                 self._inherited.extend(self._idle)
@@ -122,9 +122,11 @@ class _Connections:
         try:
             yield db
         except BaseException:
-            if db.in_transaction:  # an error between BEGIN and COMMIT: give the lock back
+            # An error between BEGIN and COMMIT: the lock given back, and the connection
+            # closed rather than pooled in whatever state the error left it.
+            if db.in_transaction:
                 db.execute("ROLLBACK")
-            db.execute("PRAGMA synchronous=FULL")
+            db.close()
             raise
         with self._lock:
             if self._pid == os.getpid() and len(self._idle) < _MOST_IDLE:
@@ -266,12 +268,14 @@ def _unsynced(db: sqlite3.Connection) -> Iterator[None]:
     The WAL is appended in order and a sync writes all of it, so a synced commit
     makes every earlier one durable too. Only for writes nobody is answered on (a
     serial: lost with the power before the delivery that follows, it was on no
-    certificate that left the server). `_Connections.use` syncs the connection
-    again if an error comes first.
+    certificate that left the server). Only around autocommit statements: the
+    setting cannot change inside a transaction.
     """
     db.execute("PRAGMA synchronous=NORMAL")
-    yield
-    db.execute("PRAGMA synchronous=FULL")
+    try:
+        yield
+    finally:
+        db.execute("PRAGMA synchronous=FULL")
 
 
 def _read(db: sqlite3.Connection, transaction_id: str) -> Transaction | None:
