@@ -327,6 +327,7 @@ _PURPOSES = ["client_auth", "server_auth", "ipsec_ike", "1.3.6.1.4.1.311.20.2.2"
         unique=True,
         max_size=2,
     ),
+    sid=st.none() | st.sampled_from(["S-1-5-21-1004336348-1177238915-682003330-512", "S-1-0-0"]),
 )
 def test_certificates(
     subject: str,
@@ -339,6 +340,7 @@ def test_certificates(
     crl_urls: list[str],
     purposes: list[str],
     access: list[tuple[str, str]],
+    sid: str | None,
 ) -> None:
     """Every extension issue_certificate writes, any serial, both time encodings (UTCTime
     from 1950 through 2049 only)."""
@@ -360,6 +362,7 @@ def test_certificates(
         "crl_urls": crl_urls,
         "extended_key_usage": [identity.extended_key_purpose(p) for p in purposes],
         "access": access,
+        "sid": sid,
     }
     written = identity._certificate(**arguments)
     assert written.der == reference.reference_certificate(**arguments).der

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from pyscep import (
     LEGACY,
     CACapability,
-    Certificate,
     ContentCipher,
     DigestAlgorithm,
     ParseError,
@@ -33,48 +27,14 @@ from pyscep.messages.ca import (
 )
 from pyscep.messages.caps import CACaps, negotiate
 from pyscep.testing import make_identity
-from tests.support.helpers import NOW
+from tests.support.helpers import NOW, ndes_ra
 
 CA = make_identity("caps CA", now=NOW, ca=True)
 
 
-def _ra(name: str, usage: dict[str, bool]) -> Certificate:
-    """An RA certificate issued by CA with the given keyUsage bits (NDES style)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    flags = dict.fromkeys(
-        (
-            "digital_signature",
-            "content_commitment",
-            "key_encipherment",
-            "data_encipherment",
-            "key_agreement",
-            "key_cert_sign",
-            "crl_sign",
-            "encipher_only",
-            "decipher_only",
-        ),
-        False,
-    )
-    flags.update(usage)
-    issuer_key = serialization.load_der_private_key(CA.key_der, None)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(CA.certificate.to_cryptography().subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=1))
-        .not_valid_after(NOW + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(**flags), critical=True)
-        .sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
-    )
-    return Certificate.load(cert)
-
-
 def test_ndes_style_ra_selection_by_key_usage() -> None:
-    signing = _ra("RA signing", {"digital_signature": True})
-    encrypting = _ra("RA encryption", {"key_encipherment": True})
+    signing = ndes_ra(CA, "RA signing", "digital_signature", NOW).certificate
+    encrypting = ndes_ra(CA, "RA encryption", "key_encipherment", NOW).certificate
     body, content_type = build_ca_certificates(CA.certificate, [signing, encrypting])
     assert content_type == CA_RA_CERT_CONTENT_TYPE
     found = parse_ca_certificates(body, now=NOW)

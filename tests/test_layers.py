@@ -8,7 +8,7 @@ names another in an annotation still depends on it. The layers, bottom up
 - ground: errors, enums, limits, findings, oids;
 - private DER: the readers, writers and asn1crypto setup (``_der*``,
   ``_certificate_reader``, ``_extensions``...), which read the values' bytes;
-- values: certificate, public_key, algorithms;
+- values: certificate, public_key, algorithms, sid;
 - crypto, then (side by side, independent of each other) cms, policy and http;
 - messages, then protocol;
 - ``pyscep.wsgi``: the transport adapter, above the sans-IO core because it
@@ -48,7 +48,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "pyscep._parser_switch",
         "pyscep._extensions",
     ),
-    "values": ("pyscep.certificate", "pyscep.public_key", "pyscep.algorithms"),
+    "values": ("pyscep.certificate", "pyscep.public_key", "pyscep.algorithms", "pyscep.sid"),
     "crypto": ("pyscep.crypto",),
     # The package front (``import pyscep``) re-exports ground, values and crypto.
     "front": ("pyscep",),

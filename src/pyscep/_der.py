@@ -200,9 +200,13 @@ class ScanReport(NamedTuple):
 _STRING_TAGS = frozenset({3, 4, 12, 19, 20, 22, 26, 30})
 # The universal primitives `_check_primitive` has rules for.
 _CHECKED_PRIMITIVES = frozenset({0, 2, 3, 6})
-#: Longest INTEGER accepted (serial numbers are at most 20 octets by RFC 5280;
-#: real ones reach 32, and sscep's are 32). Keys sit inside BIT STRINGs.
-MAX_INTEGER_OCTETS = 128
+#: Longest INTEGER accepted. Serial numbers are at most 20 octets by RFC 5280 (real
+#: ones reach 32), but parameters of keys that exist sit outside BIT STRINGs: a DSA
+#: or X9.42 DH prime in an AlgorithmIdentifier (1024 bits take 129 octets with the
+#: sign octet), and a PKCS#8 RSA key's own INTEGERs. The cap is RSA-16384 (OpenSSL's
+#: largest modulus) with its sign octet: every key that exists fits, and decoding
+#: stays linear in the input.
+MAX_INTEGER_OCTETS = 16384 // 8 + 1
 #: Longest OBJECT IDENTIFIER, and longest single arc (a 64-bit arc takes 10 octets).
 MAX_OID_OCTETS = 128
 MAX_OID_ARC_OCTETS = 10

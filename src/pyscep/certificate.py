@@ -37,6 +37,7 @@ from ._extensions import (
 from .errors import LimitExceededError, LocalProtocolError, ParseError
 from .limits import DEFAULT_LIMITS, Limits
 from .public_key import PublicKey
+from .sid import SID_EXTENSION_OID, sids_in_general_names
 
 __all__ = ["Certificate", "CertificateLike", "names_equal"]
 
@@ -267,6 +268,22 @@ class Certificate:
         """The subjectKeyIdentifier extension, if present."""
         extension = self._extensions.get("key_identifier")
         return None if extension is None else decode_key_identifier(extension.value)
+
+    @cached_property
+    def sids(self) -> tuple[str, ...]:
+        """The Windows account SIDs the certificate maps to (`pyscep.sid`): from its
+        subjectAltName URIs and its SID extension, in that order, as written."""
+        found: list[str] = []
+        for name in ("subject_alt_name", SID_EXTENSION_OID):
+            extension = self._extensions.get(name)
+            if extension is not None:
+                found.extend(sids_in_general_names(extension.value))
+        return tuple(found)
+
+    @cached_property
+    def critical_extensions(self) -> frozenset[str]:
+        """The extensions marked critical (asn1crypto names or dotted OIDs)."""
+        return frozenset(name for name, ext in self._extensions.items() if ext.critical)
 
     @cached_property
     def key_usage(self) -> frozenset[str] | None:

@@ -37,6 +37,13 @@ class FindingCode(str, enum.Enum):
     MISTYPED_VALUE = "mistyped-value"
     #: A value too large to decode for display (kept as raw DER; nothing acts on it).
     OVERSIZED_VALUE = "oversized-value"
+    #: The signer's certificate marks authorityKeyIdentifier critical, which RFC 5280
+    #: section 4.2.1.1 forbids (Windows' own SCEP client does it on its self-signed
+    #: certificate). Accepted: the signature, not the extension, is what is checked.
+    CRITICAL_AUTHORITY_KEY_IDENTIFIER = "critical-authority-key-identifier"
+    #: The request asks for a Windows account SID (a subjectAltName URI or the SID
+    #: extension, `pyscep.sid`): never copied into a certificate, whatever the policy.
+    REQUESTED_SID = "requested-sid"
 
     def __str__(self) -> str:
         return self.value

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from asn1crypto import cms, core, crl, keys, x509
+from cryptography import x509 as cx509
 
 from pyscep._asn1 import ScepAttribute, ScepAttributes
 from pyscep._boundary import field as parse_field
@@ -209,6 +210,7 @@ def reference_certificate(
     crl_urls: Sequence[str] = (),
     extended_key_usage: Sequence[str] = (),
     access: Sequence[tuple[str, str]] = (),
+    sid: str | None = None,
 ) -> Certificate:
     """The certificate as pyscep wrote it with asn1crypto objects: the oracle of
     `pyscep.messages.identity`'s DER writer (the same bytes, signature included)."""
@@ -261,6 +263,22 @@ def reference_certificate(
                     }
                     for method, url in access
                 ],
+            }
+        )
+    if sid is not None:
+        # The SID extension, as AD CS writes it: GeneralNames holding one otherName.
+        # Encoded by pyca/cryptography (asn1crypto drops the otherName value's explicit
+        # tag when it builds one).
+        other_name = cx509.OtherName(
+            cx509.ObjectIdentifier("1.3.6.1.4.1.311.25.2.1"),
+            bytes(core.OctetString(sid.encode()).dump()),
+        )
+        names = cx509.SubjectAlternativeName([other_name]).public_bytes()
+        extensions.append(
+            {
+                "extn_id": "1.3.6.1.4.1.311.25.2",
+                "critical": False,
+                "extn_value": core.ParsableOctetString(names),
             }
         )
     signature_algorithm = identity._algorithm(issuer_spki, digest)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from pyscep.certificate import Certificate
-from pyscep.crypto import Decrypter
+from pyscep.crypto import Decrypter, KeyPair, load_private_key
 from pyscep.messages import RequestReference
 from pyscep.testing import DemoIdentity, make_identity
 
@@ -144,3 +144,41 @@ def open_cert_rep(
     content = decrypt_pki_message(reply, signer)
     assert isinstance(content, CertsOnly)
     return "SUCCESS", content.certificates[0]
+
+
+def ndes_ra(issuer: DemoIdentity, name: str, usage: str, now: datetime) -> KeyPair:
+    """An RA certificate as NDES has them, signed by ``issuer``: one keyUsage bit,
+    ``usage`` (digital_signature for the signing RA, key_encipherment for the other)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    flags = dict.fromkeys(
+        (
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+            "encipher_only",
+            "decipher_only",
+        ),
+        False,
+    )
+    flags[usage] = True
+    issuer_key = serialization.load_der_private_key(issuer.key_der, None)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(issuer.certificate.to_cryptography().subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(**flags), critical=True)
+        .sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return KeyPair(
+        load_private_key(key),
+        Certificate.load(certificate.public_bytes(serialization.Encoding.DER)),
+    )

@@ -6,7 +6,8 @@
     pyscep serve list      (--state-dir DIR | --state-url URL)
     pyscep serve approve   (--state-dir DIR [--state-url URL]) TXID [--validity DAYS]
     pyscep serve reject    (--state-dir DIR | --state-url URL) TXID
-    pyscep serve challenge (--state-dir DIR | --state-url URL) [--subject DN] [--ttl SECONDS]
+    pyscep serve challenge (--state-dir DIR | --state-url URL) [--subject DN] [--sid SID]
+                           [--ttl SECONDS]
     pyscep serve revoke    (--state-dir DIR | --state-url URL) (SERIAL | --subject DN)
                            [--reason REASON]
     pyscep serve crl       --state-dir DIR [--state-url URL] [--crl-days DAYS]
@@ -154,6 +155,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--subject", metavar="DN", help="the only subject it admits (an RFC 4514 DN pattern)"
     )
     challenge.add_argument(
+        "--sid",
+        metavar="SID",
+        help="the Windows account it is for (S-1-5-21-...): the certificate carries this SID"
+        " for strong certificate mapping (docs/windows.md); never one a request asks for",
+    )
+    challenge.add_argument(
         "--ttl",
         type=int,
         default=3600,
@@ -283,6 +290,12 @@ def _serving_options(serve: argparse.ArgumentParser) -> None:
         choices=["static", "one-time"],
         help="static (the default): --challenge for everyone; one-time: made by"
         " `serve challenge`, each valid once",
+    )
+    serve.add_argument(
+        "--requested-sid",
+        choices=["strip", "refuse"],
+        help="a Windows account SID a request asks for and nobody vouches for: issue without"
+        " it (strip, the default) or refuse the request; it is never copied",
     )
     serve.add_argument(
         "--pending-polls",
@@ -519,7 +532,11 @@ def _administer(args: argparse.Namespace) -> int:
         for transaction in operator.pending():
             print("\n".join(operator.describe(transaction)))
     elif args.action == "challenge":
-        print(operator.new_challenge(ttl=timedelta(seconds=args.ttl), subject=args.subject))
+        print(
+            operator.new_challenge(
+                ttl=timedelta(seconds=args.ttl), subject=args.subject, sid=args.sid
+            )
+        )
     elif args.action == "approve":
         certificate = operator.approve(args.transaction_id, now=now, days=args.validity)
         print(

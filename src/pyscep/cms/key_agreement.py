@@ -55,19 +55,23 @@ class KeyAgreement:
     #: The key wrap OID (``id-aes*-wrap``), and its key size.
     wrap_oid: str | None
     wrap_key_size: int | None
+    #: The key wrap AlgorithmIdentifier as received. The KDF's SharedInfo carries it
+    #: as the sender encoded it: some write NULL parameters (OpenSSL honours them),
+    #: so the key is derived from these bytes, not from the OID re-encoded.
+    wrap_algorithm_der: bytes | None = None
 
 
 def _kek(
     backend: CryptoBackend,
     digest: DigestAlgorithm,
     secret: bytes,
-    wrap_oid: str,
+    wrap_algorithm: cms.KeyEncryptionAlgorithm,
     size: int,
     ukm: bytes | None,
 ) -> bytes:
     shared_info = EccCmsSharedInfo(
         {
-            "key_info": cms.KeyEncryptionAlgorithm({"algorithm": wrap_oid}),
+            "key_info": wrap_algorithm,
             "entity_u_info": ukm,
             "supp_pub_info": (size * 8).to_bytes(4, "big"),
         }
@@ -93,7 +97,8 @@ def _build_key_agreement(
     size = 32 if len(content_key) > 24 else 24 if len(content_key) > 16 else 16
     wrap_oid = RecipientOID.AES_WRAP[size]
     ephemeral_spki, secret = wrapper.ephemeral_agreement(recipient.public_key_der, rng)
-    kek = _kek(backend, kdf_digest, secret, wrap_oid, size, None)
+    wrap_algorithm = cms.KeyEncryptionAlgorithm({"algorithm": wrap_oid})
+    kek = _kek(backend, kdf_digest, secret, wrap_algorithm, size, None)
     encrypted_key = aes_key_wrap(wrapper, kek, content_key)
     ephemeral = keys.PublicKeyInfo.load(ephemeral_spki)
     return cms.RecipientInfo(
@@ -162,10 +167,11 @@ def _key_agreement_views(
     with field("keyEncryptionAlgorithm"):
         algorithm = kari["key_encryption_algorithm"]
         scheme_oid = str(algorithm["algorithm"].dotted)
-        wrap_oid = None
+        wrap_oid = wrap_der = None
         parameters = algorithm["parameters"]
         if not isinstance(parameters, (core.Void, core.Null)):
-            wrap = cms.KeyEncryptionAlgorithm.load(parameters.dump(), strict=True)
+            wrap_der = bytes(parameters.dump())
+            wrap = cms.KeyEncryptionAlgorithm.load(wrap_der, strict=True)
             wrap_oid = str(wrap["algorithm"].dotted)
     agreement = KeyAgreement(
         originator_point=point,
@@ -175,6 +181,7 @@ def _key_agreement_views(
         kdf_digest=RecipientOID.KEY_AGREEMENT_KDF.get(scheme_oid),
         wrap_oid=wrap_oid,
         wrap_key_size=_WRAP_SIZES.get(wrap_oid or ""),
+        wrap_algorithm_der=wrap_der,
     )
     views = []
     with field("recipientEncryptedKeys"):
@@ -222,6 +229,11 @@ def open_key_agreement(
     assert agreement.wrap_oid is not None
     assert agreement.wrap_key_size is not None
     wrapper = key_wrap_backend(backend)
+    wrap_algorithm = (
+        cms.KeyEncryptionAlgorithm({"algorithm": agreement.wrap_oid})
+        if agreement.wrap_algorithm_der is None  # a KeyAgreement made by hand
+        else cms.KeyEncryptionAlgorithm.load(agreement.wrap_algorithm_der)
+    )
     try:
         ours = keys.PublicKeyInfo.load(own_public_key_der)
         if agreement.originator_curve not in (None, PublicKey.load(own_public_key_der).curve):
@@ -233,7 +245,7 @@ def open_key_agreement(
         secret = agree(bytes(peer.dump()))
     except Exception:
         return None
-    kek = _kek(backend, digest, secret, agreement.wrap_oid, agreement.wrap_key_size, agreement.ukm)
+    kek = _kek(backend, digest, secret, wrap_algorithm, agreement.wrap_key_size, agreement.ukm)
     return aes_key_unwrap(wrapper, kek, encrypted_key)
 
 

@@ -136,7 +136,7 @@ class ScepRequest:
     """What a server received, understood: the operation, its route and its message."""
 
     operation: Operation
-    #: The URL path with any ``/pkiclient.exe`` suffix removed (which CA or profile).
+    #: The URL path without its program name (``/pkiclient.exe``, ``/mscep.dll``).
     route: str
     #: PKIOperation: the pkiMessage DER. GetCACert / GetNextCACert: the CA
     #: identifier some clients send, as bytes. None otherwise.
@@ -145,11 +145,19 @@ class ScepRequest:
     method: str = "GET"
 
 
+#: The program names clients append to the SCEP path: Cisco's and sscep's
+#: ``pkiclient.exe``, and NDES's ``mscep.dll`` (``/certsrv/mscep/mscep.dll``).
+_PROGRAM_NAMES = ("/pkiclient.exe", "/mscep.dll")
+
+
 def route_of(path: str) -> str:
-    """The route key of a path: trailing slashes and Cisco's ``/pkiclient.exe`` dropped."""
+    """The route key of a path: trailing slashes and a program name (``/pkiclient.exe``,
+    NDES's ``/mscep.dll``) dropped."""
     route = path.split("?", 1)[0].rstrip("/")
-    if route.lower().endswith("/pkiclient.exe"):
-        route = route[: -len("/pkiclient.exe")]
+    for program in _PROGRAM_NAMES:
+        if route.lower().endswith(program):
+            route = route[: -len(program)]
+            break
     return route or "/"
 
 

@@ -39,6 +39,7 @@ from pyscep.crypto.signed_object import verify_signed_object
 from pyscep.errors import LimitExceededError, ParseError, VerificationError
 from pyscep.findings import Finding, FindingCode
 from pyscep.public_key import PublicKey
+from pyscep.sid import SID_EXTENSION_OID, sids_in_general_names
 
 from ._csr_reader import MAX_ATTRIBUTES, read_request
 
@@ -94,6 +95,7 @@ class _RequestFields(NamedTuple):
     findings: tuple[Finding, ...]
     name_value_pairs: tuple[tuple[str, str], ...]
     certificate_template: str | None
+    requested_sids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,10 @@ class CertificationRequest:
     name_value_pairs: tuple[tuple[str, str], ...] = field(init=False)
     #: The Microsoft certificate-template name extension (1.3.6.1.4.1.311.20.2).
     certificate_template: str | None = field(init=False)
+    #: The Windows account SIDs the request asks for (`pyscep.sid`: subjectAltName
+    #: URIs and the SID extension), as written. Never to be copied into a
+    #: certificate: anyone can ask for anyone's SID (docs/security.md).
+    requested_sids: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         # Frozen: every field is read from der, once, here, before the value is
@@ -280,6 +286,7 @@ def _assemble(
 ) -> _RequestFields:
     """The fields, once either path has read the request: the extensions decoded."""
     requested, sans, ekus = _requested(extensions, findings)
+    sids = _requested_sids(extensions, findings)
     return _RequestFields(
         subject_der=subject_der,
         public_key_der=key.der,
@@ -294,7 +301,31 @@ def _assemble(
         findings=tuple(findings),
         name_value_pairs=tuple(pairs),
         certificate_template=_template_name(extensions),
+        requested_sids=sids,
     )
+
+
+def _requested_sids(extensions: list[RawExtension], findings: list[Finding]) -> tuple[str, ...]:
+    """The SIDs the request asks for, in either form, each reported as a finding."""
+    sids: list[str] = []
+    for extension in extensions:
+        if extension.name not in ("subject_alt_name", SID_EXTENSION_OID):
+            continue
+        try:
+            found = sids_in_general_names(extension.value)
+        except ParseError:
+            # A mistyped SAN has refused the request already; a mistyped SID extension
+            # carries no SID anyone would read, and is reported as mistyped.
+            continue
+        where = (
+            "a subjectAltName URI" if extension.name == "subject_alt_name" else "the SID extension"
+        )
+        for sid in found:
+            findings.append(
+                Finding(FindingCode.REQUESTED_SID, f"the request asks for SID {sid!r} in {where}")
+            )
+        sids.extend(found)
+    return tuple(sids)
 
 
 def _name_value_pairs(contents: bytes, findings: list[Finding]) -> list[tuple[str, str]]:
@@ -346,8 +377,12 @@ def _requested(
             decode_key_usage(extension.value)
         elif kind == "basic_constraints":
             decode_ca_flag(extension.value)
+        value: Any
         try:
-            value = _jsonable(decode_display(extension))
+            if kind == SID_EXTENSION_OID:  # an otherName asn1crypto cannot show
+                value = {"sids": list(sids_in_general_names(extension.value))}
+            else:
+                value = _jsonable(decode_display(extension))
         except LimitExceededError:
             findings.append(
                 Finding(FindingCode.OVERSIZED_VALUE, f"extension {kind} is too large to decode")

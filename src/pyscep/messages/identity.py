@@ -31,6 +31,13 @@ from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey, Signer
 from pyscep.errors import LocalProtocolError, ParseError
 from pyscep.messages.content import CertificationRequest
+from pyscep.sid import (
+    SID_EXTENSION_OID,
+    VouchedSid,
+    sid_extension_value,
+    sid_of_subject_alt_name,
+    sid_uri,
+)
 
 __all__ = [
     "END_ENTITY_KEY_USAGES",
@@ -238,6 +245,7 @@ def _certificate(
     crl_urls: Sequence[str] = (),
     extended_key_usage: Sequence[str] = (),
     access: Sequence[tuple[str, str]] = (),
+    sid: str | None = None,
 ) -> Certificate:
     algorithm = _algorithm_der(_algorithm(issuer_spki, digest)["algorithm"])
     tbs = tbs_certificate(
@@ -257,6 +265,7 @@ def _certificate(
             crl_urls=crl_urls,
             extended_key_usage=extended_key_usage,
             access=access,
+            sid=sid,
         ),
     )
     _, signature = _sign(issuer_key, issuer_spki, tbs, digest)
@@ -336,6 +345,7 @@ def _extensions(
     crl_urls: Sequence[str],
     extended_key_usage: Sequence[str],
     access: Sequence[tuple[str, str]],
+    sid: str | None = None,
 ) -> list[bytes]:
     """The extensions `issue_certificate` and `self_signed_certificate` write, in order."""
     constraints = w.sequence(b"\x01\x01\xff") if ca else w.sequence()
@@ -358,6 +368,8 @@ def _extensions(
         methods = {"ca_issuers": "1.3.6.1.5.5.7.48.2", "ocsp": "1.3.6.1.5.5.7.48.1"}
         descriptions = (w.sequence(w.oid(methods[m]), _uri(url)) for m, url in access)
         written.append(_extension("1.3.6.1.5.5.7.1.1", w.sequence(*descriptions)))
+    if sid is not None:
+        written.append(_extension(SID_EXTENSION_OID, sid_extension_value(sid)))
     return written
 
 
@@ -438,6 +450,7 @@ def issue_certificate(
     extended_key_usage: Sequence[str] = (),
     ca_issuers_urls: Sequence[str] = (),
     ocsp_urls: Sequence[str] = (),
+    vouched_sid: VouchedSid | None = None,
 ) -> Certificate:
     """A certificate for ``request``'s key and subject (or ``subject``), signed by ``ca``.
 
@@ -450,7 +463,21 @@ def issue_certificate(
     ``client_auth``, or dotted OIDs). ``crl_urls`` go in a cRLDistributionPoints
     extension, one distribution point with these full names (where relying parties
     fetch the CRL); ``ca_issuers_urls`` and ``ocsp_urls`` in authorityInfoAccess.
+
+    A Windows account SID goes in only as ``vouched_sid``, written in both forms a
+    domain controller reads (`pyscep.sid`); a SID URI among ``subject_alt_names``
+    is refused (LocalProtocolError), so a SID a request asked for cannot be
+    copied in by passing its names along.
     """
+    for name in subject_alt_names:
+        if sid_of_subject_alt_name(name) is not None:
+            raise LocalProtocolError(
+                f"subjectAltName {name[:120]!r} carries a Windows SID: a SID reaches a"
+                " certificate only as vouched_sid= (a VouchedSid, docs/security.md)"
+            )
+    names = list(subject_alt_names)
+    if vouched_sid is not None:
+        names.append(f"uniform_resource_identifier:{sid_uri(vouched_sid.sid)}")
     subject_spki = keys.PublicKeyInfo.load(request.public_key_der)
     try:
         issuer_spki = keys.PublicKeyInfo.load(ca.certificate.public_key_der, strict=True)
@@ -490,11 +517,12 @@ def issue_certificate(
         ca=False,
         key_usage=usage,
         digest=DigestAlgorithm.SHA256,
-        subject_alt_names=[_general_name(entry) for entry in subject_alt_names],
+        subject_alt_names=[_general_name(entry) for entry in names],
         crl_urls=crl_urls,
         extended_key_usage=purposes,
         access=[("ca_issuers", url) for url in ca_issuers_urls]
         + [("ocsp", url) for url in ocsp_urls],
+        sid=None if vouched_sid is None else vouched_sid.sid,
     )
 
 

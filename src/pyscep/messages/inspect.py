@@ -62,14 +62,18 @@ class Inspection:
 
 
 def describe_certificate(certificate: Certificate) -> dict[str, Any]:
-    """subject, serial, serial_hex, issuer, self_signed (the manifest's certificate form)."""
-    return {
+    """subject, serial, serial_hex, issuer, self_signed (the manifest's certificate form),
+    and the Windows account SIDs it maps to, when it carries any."""
+    described: dict[str, Any] = {
         "subject": certificate.subject,
         "serial": certificate.serial_number,
         "serial_hex": format(certificate.serial_number, "X"),
         "issuer": certificate.issuer,
         "self_signed": certificate.self_signed,
     }
+    if certificate.sids:
+        described["sids"] = list(certificate.sids)
+    return described
 
 
 def _to_der(data: bytes) -> tuple[bytes | None, str]:
@@ -447,6 +451,9 @@ def describe_content(
         }
         if content.requested_extensions:
             described["extension_request"] = [dict(e) for e in content.requested_extensions]
+        if content.requested_sids:
+            # What a server must never copy (docs/windows.md): shown where nobody misses it.
+            described["requested_sids"] = list(content.requested_sids)
         return described
     if isinstance(content, IssuerAndSubject):
         return {"type": "IssuerAndSubject", "issuer": content.issuer, "subject": content.subject}

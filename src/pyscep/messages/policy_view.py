@@ -55,4 +55,5 @@ def policy_request_view(
         transaction_id=message.transaction_id,
         requested_validity=csr.requested_validity if csr is not None else None,
         certificate_template=csr.certificate_template if csr is not None else None,
+        requested_sids=csr.requested_sids if csr is not None else (),
     )

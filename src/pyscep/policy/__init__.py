@@ -9,7 +9,13 @@ test checks that independence.
 
 from __future__ import annotations
 
-from pyscep.policy.config import EnrollmentMode, OutsideWindow, PolicyConfig, parse_scep_conf
+from pyscep.policy.config import (
+    EnrollmentMode,
+    OutsideWindow,
+    PolicyConfig,
+    RequestedSid,
+    parse_scep_conf,
+)
 from pyscep.policy.decision import Action, Classification, Decision, Outcome, TraceEntry
 from pyscep.policy.evaluate import decide_before_decrypting, evaluate
 from pyscep.policy.identity import DistinguishedName, NamePattern
@@ -48,6 +54,7 @@ __all__ = [
     "RenewalState",
     "RenewalThresholds",
     "RequestView",
+    "RequestedSid",
     "SignerView",
     "TraceEntry",
     "check_renewal",

@@ -15,7 +15,7 @@ from pyscep.algorithms import AlgorithmPolicy
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend
 from pyscep.enums import FailInfo, MessageType
-from pyscep.policy.config import EnrollmentMode, OutsideWindow, PolicyConfig
+from pyscep.policy.config import EnrollmentMode, OutsideWindow, PolicyConfig, RequestedSid
 from pyscep.policy.decision import Action, Classification, Decision, Outcome, TraceEntry
 from pyscep.policy.inputs import (
     CertificateStatus,
@@ -25,6 +25,7 @@ from pyscep.policy.inputs import (
     RequestView,
 )
 from pyscep.policy.provenance import issuing_ca
+from pyscep.sid import sid_of_subject_alt_name
 
 _ENROLLMENT_TYPES = (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ)
 
@@ -187,10 +188,46 @@ def _common_checks(
     return valid
 
 
+def requested_sid(
+    run: Run, request: RequestView, config: PolicyConfig, *, renewed: Certificate | None
+) -> None:
+    """A Windows account SID the request asks for is never copied (anyone can ask for
+    anyone's). Vouched for are the challenge verdict's SID and, for a renewal, the SIDs of
+    the certificate renewed (this CA wrote them): the server writes those, and no other."""
+    if not request.requested_sids:
+        return
+    vouched: dict[str, str] = {}
+    if request.challenge.accepted and request.challenge.sid is not None:
+        vouched[request.challenge.sid.sid] = request.challenge.sid.vouched_by
+    if renewed is not None:
+        for sid in renewed.sids:
+            vouched.setdefault(sid, f"the renewed certificate (serial {renewed.serial_number})")
+    foreign = sorted(set(request.requested_sids) - set(vouched))
+    if not foreign:
+        asked = sorted(set(request.requested_sids))
+        by = "; ".join(f"{sid}: {vouched[sid]}" for sid in asked)
+        run.passed("requested-sid", f"SID asked for, vouched for ({by})")
+        return
+    if config.requested_sid is RequestedSid.REFUSE:
+        raise run.reject(
+            "requested-sid",
+            FailInfo.BAD_REQUEST,
+            f"the request asks for SID {', '.join(foreign)}, which no trusted source vouches for",
+        )
+    run.note(
+        "requested-sid",
+        Outcome.INFO,
+        f"SID {', '.join(foreign)} asked for, vouched for by nobody: not copied into the"
+        " certificate",
+    )
+
+
 def _subject_alt_names(run: Run, request: RequestView, config: PolicyConfig) -> tuple[str, ...]:
     if config.keep_subject_alt_name:
-        run.note("subject-alt-name", Outcome.INFO, f"kept {len(request.subject_alt_names)} SANs")
-        return request.subject_alt_names
+        # A SID URI stays out whatever is kept (`requested_sid` said so in the trace).
+        kept = tuple(n for n in request.subject_alt_names if sid_of_subject_alt_name(n) is None)
+        run.note("subject-alt-name", Outcome.INFO, f"kept {len(kept)} SANs")
+        return kept
     if request.subject_alt_names:
         run.note("subject-alt-name", Outcome.INFO, "requested SANs dropped")
     return ()

@@ -38,6 +38,8 @@ ScepMinimumRSABits             smallest RSA key [2048]
 ScepMinimumECBits              smallest EC key [256]
 ScepAllowedKeyAlgorithms       key algorithms accepted ["RSA,EC"]
 ScepRequireNewKey              a renewal must bring a new key [YES]
+ScepRequestedSid               STRIP or REFUSE a request asking for a Windows
+                               account SID nobody vouches for; never copied [STRIP]
 =============================  ====================================================
 """
 
@@ -70,6 +72,16 @@ class OutsideWindow(str, enum.Enum):
     PENDING = "PENDING"
 
 
+class RequestedSid(str, enum.Enum):
+    """What to do with a Windows account SID a request asks for (`pyscep.sid`) that no
+    trusted source vouches for. It is never copied into a certificate either way."""
+
+    #: Issue without it, and say so in the trace (the default).
+    STRIP = "STRIP"
+    #: Refuse the request (badRequest).
+    REFUSE = "REFUSE"
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
     """Everything the evaluator needs to decide; immutable, with safe defaults."""
@@ -98,6 +110,8 @@ class PolicyConfig:
     minimum_ec_bits: int = 256
     allowed_key_algorithms: frozenset[str] = frozenset({"RSA", "EC"})
     require_new_key: bool = True
+    #: ScepRequestedSid: a requested SID nobody vouches for is stripped or refused.
+    requested_sid: RequestedSid = RequestedSid.STRIP
 
     def __post_init__(self) -> None:
         for pattern in self.on_behalf_enrollers:
@@ -199,6 +213,7 @@ _KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ScepMinimumECBits": ("minimum_ec_bits", _positive_int),
     "ScepAllowedKeyAlgorithms": ("allowed_key_algorithms", _algorithms),
     "ScepRequireNewKey": ("require_new_key", _yes_no),
+    "ScepRequestedSid": ("requested_sid", lambda v: RequestedSid(v.strip().upper())),
 }
 
 

@@ -76,14 +76,17 @@ def _evaluate(
 
     signer = request.signer
     if rules.trusted_ra(run, signer, config):
+        rules.requested_sid(run, request, config, renewed=None)
         return rules.on_behalf(run, request, config, inventory, waiver="authorized by a trusted RA")
     ca = rules.provenance(run, signer, cas, backend, algorithms)
     if ca is None:
+        rules.requested_sid(run, request, config, renewed=None)
         return rules.initial(run, request, config, inventory, kind)
     record = rules.check_signer(run, signer, config, inventory, now)
     signer_dn = DistinguishedName.from_certificate(signer)
     if signer_dn.matches(request.subject, config.renewal_rdn_match):
         run.passed("identity", f"signer and request match on {','.join(config.renewal_rdn_match)}")
+        rules.requested_sid(run, request, config, renewed=signer)
         return rules.renewal(run, request, config, inventory, now, record)
     # Structured match: a CN holding ", O=Trusted RA" is one value, never three RDNs.
     enroller = next(
@@ -96,6 +99,7 @@ def _evaluate(
             f"signer {signer_dn} does not match the requested {request.subject}",
         )
     run.passed("on-behalf", f"signer {signer_dn} is an authorized enroller ({enroller})")
+    rules.requested_sid(run, request, config, renewed=None)  # the enroller's SID is its own
     return rules.on_behalf(run, request, config, inventory)
 
 

@@ -14,6 +14,7 @@ from pyscep.enums import MessageType
 from pyscep.errors import PolicyConfigError, ScepError
 from pyscep.policy.identity import DistinguishedName
 from pyscep.public_key import PublicKey
+from pyscep.sid import VouchedSid
 
 __all__ = [
     "CertificateStatus",
@@ -74,11 +75,19 @@ class ChallengeVerdict:
 
     outcome: ChallengeOutcome
     reason: str
+    #: The Windows account SID the checker vouches for (a one-time challenge bound to
+    #: it, Intune's validation...): the only SID the certificate may carry. Only an
+    #: accepted verdict has one.
+    sid: VouchedSid | None = None
+
+    def __post_init__(self) -> None:
+        if self.sid is not None and self.outcome is not ChallengeOutcome.ACCEPTED:
+            raise ValueError("only an accepted challenge vouches for a SID")
 
     @classmethod
-    def accept(cls, reason: str) -> ChallengeVerdict:
-        """The challenge checked out."""
-        return cls(ChallengeOutcome.ACCEPTED, reason)
+    def accept(cls, reason: str, *, sid: VouchedSid | None = None) -> ChallengeVerdict:
+        """The challenge checked out (and vouches for ``sid``, when given)."""
+        return cls(ChallengeOutcome.ACCEPTED, reason, sid)
 
     @classmethod
     def refuse(cls, reason: str) -> ChallengeVerdict:
@@ -122,6 +131,9 @@ class RequestView:
     requested_validity: timedelta | None = None
     #: Microsoft certificate-template name, when the CSR names one.
     certificate_template: str | None = None
+    #: Windows account SIDs the CSR asks for (`pyscep.sid`): never copied; only the
+    #: challenge verdict's ``sid`` reaches a certificate.
+    requested_sids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from pyscep.findings import Finding, FindingCode
 from pyscep.messages import CertificationRequest
 from pyscep.policy import ChallengeOutcome, ChallengeVerdict, NamePattern
 from pyscep.policy.identity import DistinguishedName
+from pyscep.sid import VouchedSid, check_sid
 
 __all__ = [
     "CHALLENGE_ALPHABET",
@@ -164,6 +165,9 @@ class IssuedChallenge:
     #: Pattern (``*`` wildcards) one of the request's subjectAltNames must match.
     subject_alt_name: str | None
     expires: datetime
+    #: The Windows account SID this challenge vouches for (`pyscep.sid`): whoever
+    #: issued it knew the account; the certificate then carries this SID, and no other.
+    sid: str | None = None
 
 
 class Consumed(str, enum.Enum):
@@ -263,20 +267,28 @@ class OneTimeChallenges:
         subject: str | None = None,
         subject_alt_name: str | None = None,
         length: int = 24,
+        sid: str | None = None,
     ) -> str:
-        """A fresh challenge for ``subject`` (an RFC 4514 pattern) and/or a SAN pattern.
+        """A fresh challenge for ``subject`` (an RFC 4514 pattern) and/or a SAN pattern,
+        vouching for the Windows account ``sid`` when given (the issuer knows the account).
 
         LocalProtocolError for a ``ttl`` that is not positive (a challenge expired
-        when made would only fail the device that is given it).
+        when made would only fail the device that is given it), or a ``sid`` that is
+        no SID.
         """
         if ttl <= timedelta(0):
             raise LocalProtocolError(f"a challenge lives a positive time, not {ttl}")
         if subject is not None:
             NamePattern.parse(subject)  # PolicyConfigError for a bad pattern, now
+        if sid is not None:
+            try:
+                check_sid(sid)
+            except ValueError as exc:
+                raise LocalProtocolError(str(exc)) from None
         challenge = new_challenge(length)
         self.store.add(
             IssuedChallenge(
-                challenge_digest(challenge), subject, subject_alt_name, self.clock() + ttl
+                challenge_digest(challenge), subject, subject_alt_name, self.clock() + ttl, sid
             )
         )
         return challenge
@@ -298,7 +310,12 @@ class OneTimeChallenges:
             )
         outcome = self.store.consume(digest, self.clock())
         if outcome is Consumed.OK:
-            return ChallengeVerdict.accept("the one-time challenge checked out")
+            if issued.sid is None:
+                return ChallengeVerdict.accept("the one-time challenge checked out")
+            return ChallengeVerdict.accept(
+                f"the one-time challenge checked out; it vouches for SID {issued.sid}",
+                sid=VouchedSid(issued.sid, "a one-time challenge issued for this SID"),
+            )
         if outcome is Consumed.USED:
             return ChallengeVerdict.refuse("the challenge password was already used")
         if outcome is Consumed.EXPIRED:

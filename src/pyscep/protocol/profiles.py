@@ -23,6 +23,7 @@ __all__ = [
     "NDES",
     "PROFILES",
     "STRICT",
+    "WINDOWS",
     "CACertificatesShape",
     "InteropProfile",
     "Renewal",
@@ -142,5 +143,18 @@ MIKROTIK = InteropProfile(
     requester_keys=_RSA_ONLY,
 )
 
+#: Windows' own SCEP client (the MDM ClientCertificateInstall CSP, as Intune drives
+#: it): RSA keys only (Intune's SCEP profiles offer no other), a new enrolment by
+#: PKCSReq rather than RenewalReq, RFC 8894 algorithms. What it sends is accepted
+#: whatever the profile (RSA-OAEP key transport, a self-signed signer whose
+#: authorityKeyIdentifier is critical, ``GetCACert`` with ``message=default``, the
+#: path ``/certsrv/mscep/mscep.dll``): docs/windows.md.
+WINDOWS = InteropProfile(
+    name="windows",
+    renewal=Renewal.PKCS_REQ,
+    advertised_caps=CACaps.of(["AES", "POSTPKIOperation", "SCEPStandard", "SHA-256", "SHA-512"]),
+    requester_keys=_RSA_ONLY,
+)
+
 #: Every named profile, by name.
-PROFILES = {p.name: p for p in (STRICT, DRAFT, MICROMDM, NDES, CISCO_IOS, APPLE, MIKROTIK)}
+PROFILES = {p.name: p for p in (STRICT, DRAFT, MICROMDM, NDES, CISCO_IOS, APPLE, MIKROTIK, WINDOWS)}

@@ -37,6 +37,7 @@ from pyscep.messages import (
 )
 from pyscep.policy import (
     Action,
+    Classification,
     Decision,
     SignerView,
     decide_before_decrypting,
@@ -54,6 +55,7 @@ from pyscep.protocol.server import (
     ScepResponder,
 )
 from pyscep.protocol.transactions import Awaiting, TransactionState
+from pyscep.sid import VouchedSid, sid_of_subject_alt_name
 
 from .config import MAX_VALIDITY_DAYS, ServeConfigError, ServeOptions, require_whole_pair
 from .file_ca import FileCA, open_chain, open_key_pair
@@ -93,6 +95,10 @@ class IssuanceTerms:
     extended_key_usage: tuple[str, ...] = ()
     ca_issuers_urls: tuple[str, ...] = ()
     ocsp_urls: tuple[str, ...] = ()
+    #: The Windows account SID the certificate carries, and who vouched for it (a
+    #: one-time challenge, the renewed certificate): never one a request asked for.
+    sid: str | None = None
+    sid_vouched_by: str = ""
 
     def to_context(self) -> str:
         """As a transaction's context."""
@@ -114,10 +120,17 @@ class IssuanceTerms:
                 _texts(data, "extended_key_usage"),
                 _texts(data, "ca_issuers_urls"),
                 _texts(data, "ocsp_urls"),
+                None if data.get("sid") is None else str(data["sid"]),
+                str(data.get("sid_vouched_by", "")),
             )
+            terms.vouched_sid()  # a damaged SID is refused here, not when signing
         except (ValueError, TypeError, AttributeError):
             raise ServeConfigError("a stored transaction's terms are damaged") from None
         return terms
+
+    def vouched_sid(self) -> VouchedSid | None:
+        """The SID to write, as the value `issue_certificate` takes."""
+        return None if self.sid is None else VouchedSid(self.sid, self.sid_vouched_by)
 
 
 def _texts(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
@@ -155,6 +168,7 @@ class _Signing:
             extended_key_usage=self.terms.extended_key_usage,
             ca_issuers_urls=self.terms.ca_issuers_urls,
             ocsp_urls=self.terms.ocsp_urls,
+            vouched_sid=self.terms.vouched_sid(),
         )
 
 
@@ -458,7 +472,9 @@ class ReferenceServer:
                 response = self.responder.reject(event, FailInfo.BAD_REQUEST, now=now, text=text)
                 return f"{reason}; but role {decision.role!r} has no issuance profile", response
             decided = None if decision.validity is None else max(1, decision.validity.days)
-            terms = self._terms(profile, decision.subject_alt_names, days=decided)
+            renewal = decision.classification in (Classification.RENEWAL, Classification.REKEY)
+            sid = self._vouched_sid(event, renewal=renewal)
+            terms = self._terms(profile, decision.subject_alt_names, days=decided, sid=sid)
             if decision.action is Action.ISSUE:
                 return reason, self._issue(event, terms, now)
             # Left for the operator: only `serve approve` or `serve reject` ends it.
@@ -471,13 +487,66 @@ class ReferenceServer:
         self._write_log({"transaction_id": transaction_id, "policy": decision.as_dict()})
 
     def _enrollment(self, event: EnrollmentRequested, now: datetime) -> tuple[str, HTTPResponse]:
+        foreign = self._foreign_sids(event)
+        if foreign and self.options.requested_sid == "refuse":
+            text = "the request asks for a Windows SID no trusted source vouches for"
+            response = self.responder.reject(event, FailInfo.BAD_REQUEST, now=now, text=text)
+            return f"SID {', '.join(foreign)} asked for, vouched for by nobody: refused", response
+        reason, response = self._decide_enrollment(event, now)
+        if foreign:
+            log.warning(
+                "%s: SID %s asked for, vouched for by nobody: not copied into the certificate",
+                event.transaction_id,
+                ", ".join(foreign),
+            )
+            reason += f"; SID {', '.join(foreign)} asked for, vouched for by nobody: not copied"
+        return reason, response
+
+    def _foreign_sids(self, event: EnrollmentRequested) -> list[str]:
+        """The SIDs the request asks for that neither its challenge nor the certificate it
+        renews vouches for (docs/security.md: never copied)."""
+        vouched = {sid.sid for sid in self._vouched_sids(event, renewal=True)}
+        return sorted(set(event.request.requested_sids) - vouched)
+
+    def _vouched_sids(self, event: EnrollmentRequested, *, renewal: bool) -> list[VouchedSid]:
+        """The SIDs trusted sources vouch for: the challenge verdict's, then (for a verified
+        renewal, when ``renewal``) those of the certificate renewed, which this CA wrote."""
+        found = []
+        if event.challenge.accepted and event.challenge.sid is not None:
+            found.append(event.challenge.sid)
+        if renewal and event.renewal is not None:
+            old = event.renewal.certificate
+            by = f"the renewed certificate (serial {old.serial_number})"
+            found.extend(VouchedSid(sid, by) for sid in dict.fromkeys(old.sids))
+        return found
+
+    def _vouched_sid(self, event: EnrollmentRequested, *, renewal: bool) -> VouchedSid | None:
+        """The one SID the certificate carries: the first vouched for. Two different ones
+        (a challenge for another account than the renewed certificate's) write none."""
+        vouched = self._vouched_sids(event, renewal=renewal)
+        if len({sid.sid for sid in vouched}) > 1:
+            log.warning(
+                "%s: SIDs %s are vouched for at once: the certificate carries none",
+                event.transaction_id,
+                ", ".join(sorted({sid.sid for sid in vouched})),
+            )
+            return None
+        return vouched[0] if vouched else None
+
+    def _decide_enrollment(
+        self, event: EnrollmentRequested, now: datetime
+    ) -> tuple[str, HTTPResponse]:
         if self.policy is not None:
             return self._decided(event, now)
         profile = self._renewed_profile(event) or self.profiles.for_role(None)
         assert profile is not None  # a profiles file always has its default
         if event.renewal is not None:
             # A verified renewal keeps its identity: the old certificate's names go on.
-            terms = self._terms(profile, event.renewal.certificate.subject_alt_names)
+            terms = self._terms(
+                profile,
+                event.renewal.certificate.subject_alt_names,
+                sid=self._vouched_sid(event, renewal=True),
+            )
             reason = f"renewal of serial {event.renewal.certificate.serial_number}"
             if self.options.manual:
                 return reason, self._hold(event, terms, now)
@@ -498,7 +567,7 @@ class ReferenceServer:
             return why, response
         # The names asked for are granted only where the profile has a rule for them.
         asked = event.request.subject_alt_names if profile.subject_alt_names is not None else ()
-        terms = self._terms(profile, asked)
+        terms = self._terms(profile, asked, sid=self._vouched_sid(event, renewal=False))
         reason = event.challenge.reason
         if self.options.manual:
             return reason, self._hold(event, terms, now)
@@ -556,12 +625,19 @@ class ReferenceServer:
         )
 
     def _terms(
-        self, profile: IssuanceProfile, names: Iterable[str], *, days: int | None = None
+        self,
+        profile: IssuanceProfile,
+        names: Iterable[str],
+        *,
+        days: int | None = None,
+        sid: VouchedSid | None = None,
     ) -> IssuanceTerms:
         """The terms decided now, on ``profile``: the names it allows; the lifetime decided
         (``days``, a policy's, at most the profile's), else the profile's or the server's;
         the server's CRL address unless the profile has its own, so that the operator's
-        approval, made elsewhere, writes it too."""
+        approval, made elsewhere, writes it too; the vouched ``sid``, and no SID of
+        ``names`` (whatever a profile's rules allow: a SID is written only as vouched)."""
+        names = [name for name in names if sid_of_subject_alt_name(name) is None]
         granted, refused = profile.granted(_issuable(names))
         if refused:
             log.warning(
@@ -583,6 +659,8 @@ class ReferenceServer:
             profile.extended_key_usage,
             profile.ca_issuers_urls,
             profile.ocsp_urls,
+            None if sid is None else sid.sid,
+            "" if sid is None else sid.vouched_by,
         )
 
     def _signing(self, terms: IssuanceTerms) -> _Signing:

@@ -83,6 +83,9 @@ class ServeOptions:
     #: A TOML file of issuance profiles (`pyscep.server.profiles`), chosen per request
     #: by the policy's role; without one, every certificate follows the options above.
     issuance_profiles: Path | None = None
+    #: A Windows account SID a request asks for that nobody vouches for: ``strip`` (issue
+    #: without it) or ``refuse`` (badRequest). It is never copied (docs/windows.md).
+    requested_sid: str = "strip"
 
 
 def require_whole_pair(role: str, certificate: Path | None, key: str | None) -> None:
@@ -132,6 +135,8 @@ def check_options(options: ServeOptions) -> ServeOptions:
             raise ServeConfigError(f"the policy {options.policy}: {exc.strerror}") from None
         except ScepError as exc:
             raise ServeConfigError(f"the policy {options.policy}: {exc}") from None
+    if options.requested_sid not in ("strip", "refuse"):
+        raise ServeConfigError(f"requested SID {options.requested_sid!r}: 'strip' or 'refuse'")
     if options.profile not in PROFILES:
         raise ServeConfigError(f"unknown profile {options.profile!r}: {', '.join(PROFILES)}")
     if not 1 <= options.crl_days <= MAX_CRL_DAYS:

@@ -136,13 +136,16 @@ class Operator:
         except LocalProtocolError as exc:
             raise ServeConfigError(str(exc)) from None
 
-    def new_challenge(self, *, ttl: timedelta, subject: str | None = None) -> str:
+    def new_challenge(
+        self, *, ttl: timedelta, subject: str | None = None, sid: str | None = None
+    ) -> str:
         """A one-time challenge, valid for ``ttl`` (for ``subject``, a DN pattern, if given),
-        kept in the state store so that every host sharing it accepts it once."""
+        kept in the state store so that every host sharing it accepts it once. With
+        ``sid`` it vouches for that Windows account: the certificate carries it."""
         challenges = OneTimeChallenges(
             self.store.challenges, clock=lambda: datetime.now(timezone.utc)
         )
-        return challenges.issue(ttl=ttl, subject=subject)
+        return challenges.issue(ttl=ttl, subject=subject, sid=sid)
 
     def revoke(
         self,

@@ -13,7 +13,7 @@ from dataclasses import replace
 from asn1crypto import cms, core
 
 from pyscep import _der_writer as der
-from pyscep._asn1 import ContentInfo, ScepAttributes
+from pyscep._asn1 import ContentInfo, ScepAttributes, ScepAttributeType
 from pyscep._boundary import field as parse_field
 from pyscep._der import (
     DEFAULT_LIMITS,
@@ -49,6 +49,12 @@ __all__ = ["parse_signed_data", "parse_signed_envelope"]
 _CMS_ATTRIBUTES = frozenset({"content_type", "message_digest", "signing_time", "counter_signature"})
 # The attributes whose values verification reads.
 _VERIFIED_ATTRIBUTES = frozenset({"content_type", "message_digest", "signing_time"})
+# The attributes pyscep reads (verification's, and SCEP's from `ScepAttributeType`):
+# decoded here, so that a malformed one is refused with its whole path.
+_SCEP_ATTRIBUTES = frozenset(ScepAttributeType._map.values()) - frozenset(
+    cms.CMSAttributeType._map.values()
+)
+_READ_ATTRIBUTES = _VERIFIED_ATTRIBUTES | _SCEP_ATTRIBUTES
 
 
 def parse_signed_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ParsedSignedData:
@@ -216,9 +222,14 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
                     with parse_field(str(kind)):
                         values = attribute["values"]
                         count_children(values.contents or b"", MAX_SIGNER_INFOS, "values")
-                        natives = tuple(value.native for value in values)
-                    if kind in _VERIFIED_ATTRIBUTES:
-                        cms_values.append((str(kind), natives))
+                        # Only the attributes pyscep reads are decoded: any other stays
+                        # raw in signed_attrs_der (reported as unknown by the message
+                        # layer), so a value asn1crypto cannot decode does not fail the
+                        # parse of an attribute nobody reads.
+                        if kind in _READ_ATTRIBUTES:
+                            natives = tuple(value.native for value in values)
+                            if kind in _VERIFIED_ATTRIBUTES:
+                                cms_values.append((str(kind), natives))
                 except ParseError as exc:
                     # A malformed contentType or messageDigest fails the integrity check.
                     if kind in _CMS_ATTRIBUTES:

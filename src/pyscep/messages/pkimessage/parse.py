@@ -73,10 +73,20 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
         findings.append(Finding(FindingCode.MISSING_CONTENT_TYPE, "no contentType attribute"))
     if attributes.sender_nonce is None:
         findings.append(Finding(FindingCode.MISSING_SENDER_NONCE, "no senderNonce attribute"))
-    if not any(info.names(c) for c in signed.certificates):
+    named = [c for c in signed.certificates if info.names(c)]
+    if not named:
         findings.append(
             Finding(FindingCode.SIGNER_CERTIFICATE_ABSENT, "signer certificate not embedded")
         )
+    for certificate in named:
+        if "authority_key_identifier" in certificate.critical_extensions:
+            findings.append(
+                Finding(
+                    FindingCode.CRITICAL_AUTHORITY_KEY_IDENTIFIER,
+                    f"the signer certificate {certificate.subject!r} marks"
+                    " authorityKeyIdentifier critical",
+                )
+            )
     if info.digest_algorithm == DigestAlgorithm.MD5.value:
         findings.append(Finding(FindingCode.LEGACY_ALGORITHM, "MD5 digest"))
 

@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS challenges (
     subject TEXT,
     subject_alt_name TEXT,
     expires DOUBLE PRECISION NOT NULL,
-    used DOUBLE PRECISION
+    used DOUBLE PRECISION,
+    sid TEXT
 );
 """
 #: Serialises schema creation when several workers start at once.

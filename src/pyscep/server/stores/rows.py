@@ -29,6 +29,7 @@ from .contract import Revocation
 __all__ = [
     "CHALLENGE_COLUMNS",
     "COLUMNS",
+    "NEW_CHALLENGE_COLUMNS",
     "NEW_COLUMNS",
     "POSTGRES",
     "SQLITE",
@@ -66,6 +67,11 @@ NEW_COLUMNS = (
     # The revoked certificate's serial number (decimal): a CRL is made without parsing
     # every revoked certificate again.
     ("revoked_serial", "TEXT"),
+)
+#: The columns of ``challenges`` added since its first release (name, type).
+NEW_CHALLENGE_COLUMNS = (
+    # The Windows account SID a one-time challenge vouches for.
+    ("sid", "TEXT"),
 )
 
 
@@ -141,7 +147,7 @@ def issued_from_row(row: tuple[Any, ...]) -> IssuedCertificate:
 
 #: The columns a challenge is read with, in `challenge_from_row`'s order. Times are POSIX
 #: timestamps (a float in both dialects): they compare as numbers, whatever the time zone.
-CHALLENGE_COLUMNS = "digest, subject, subject_alt_name, expires, used"
+CHALLENGE_COLUMNS = "digest, subject, subject_alt_name, expires, used, sid"
 
 
 def challenge_values(challenge: IssuedChallenge) -> tuple[Any, ...]:
@@ -151,17 +157,19 @@ def challenge_values(challenge: IssuedChallenge) -> tuple[Any, ...]:
         challenge.subject,
         challenge.subject_alt_name,
         challenge.expires.timestamp(),
+        challenge.sid,
     )
 
 
 def challenge_from_row(row: tuple[Any, ...]) -> tuple[IssuedChallenge, bool]:
     """A challenge read with `CHALLENGE_COLUMNS`, and whether it was used."""
-    digest, subject, subject_alt_name, expires, used = row
+    digest, subject, subject_alt_name, expires, used, sid = row
     issued = IssuedChallenge(
         bytes(digest),
         None if subject is None else str(subject),
         None if subject_alt_name is None else str(subject_alt_name),
         datetime.fromtimestamp(float(expires), tz=timezone.utc),
+        None if sid is None else str(sid),
     )
     return issued, used is not None
 
@@ -249,9 +257,9 @@ class Dialect:
     @property
     def insert_challenge(self) -> str:
         """Store a new challenge, as `challenge_values` gives it."""
-        marks = ", ".join([self.mark] * 4)
+        marks = ", ".join([self.mark] * 5)
         return (
-            "INSERT INTO challenges (digest, subject, subject_alt_name, expires)"  # noqa: S608
+            "INSERT INTO challenges (digest, subject, subject_alt_name, expires, sid)"  # noqa: S608
             f" VALUES ({marks})"
         )
 
@@ -343,20 +351,21 @@ def migrate(execute: Callable[..., Any], dialect: Dialect) -> None:
     """Bring a table made by an older pyscep up to `COLUMNS`, inside the caller's
     transaction: the new columns, their indexes, the fingerprints of what it issued,
     the serial and date of revocations made before they were kept, the CRL table."""
-    if dialect is SQLITE:  # no ADD COLUMN IF NOT EXISTS in SQLite
-        present = {row[1] for row in execute("PRAGMA table_info(transactions)").fetchall()}
-        statements = [
-            f"ALTER TABLE transactions ADD COLUMN {dialect.added_column(name, kind)}"
-            for name, kind in NEW_COLUMNS
-            if name not in present
-        ]
-    else:
-        statements = [
-            f"ALTER TABLE transactions ADD COLUMN IF NOT EXISTS {dialect.added_column(n, k)}"
-            for n, k in NEW_COLUMNS
-        ]
-    for statement in statements:
-        execute(statement)
+    for table, added in (("transactions", NEW_COLUMNS), ("challenges", NEW_CHALLENGE_COLUMNS)):
+        if dialect is SQLITE:  # no ADD COLUMN IF NOT EXISTS in SQLite
+            present = {row[1] for row in execute(f"PRAGMA table_info({table})").fetchall()}
+            statements = [
+                f"ALTER TABLE {table} ADD COLUMN {dialect.added_column(name, kind)}"
+                for name, kind in added
+                if name not in present
+            ]
+        else:
+            statements = [
+                f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {dialect.added_column(n, k)}"
+                for n, k in added
+            ]
+        for statement in statements:
+            execute(statement)
     execute("CREATE INDEX IF NOT EXISTS transactions_fingerprint ON transactions (fingerprint)")
     execute("CREATE INDEX IF NOT EXISTS transactions_renews ON transactions (renews)")
     rows = execute(

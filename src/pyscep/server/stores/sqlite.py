@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS challenges (
     subject TEXT,
     subject_alt_name TEXT,
     expires REAL NOT NULL,
-    used REAL
+    used REAL,
+    sid TEXT
 );
 """
 
