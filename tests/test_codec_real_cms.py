@@ -265,3 +265,23 @@ def test_a_malformed_value_of_an_attribute_pyscep_reads_still_fails() -> None:
 def _forced(parse: Callable[[bytes], object], data: bytes) -> object:
     with asn1crypto_only():
         return parse(data)
+
+
+def _with_serial(octets: int) -> bytes:
+    """A certificate whose serial number INTEGER has ``octets`` octets (its signature no
+    longer verifies; parsing does not ask)."""
+    certificate = x509.Certificate.load(KEYS.client.der)
+    certificate["tbs_certificate"]["serial_number"] = core.Integer(1 << (8 * octets - 2))
+    return bytes(certificate.dump(force=True))
+
+
+def test_an_integer_as_long_as_an_8192_bit_prime_is_read_and_prints() -> None:
+    # 1025 octets: read, and shown (Python prints no int of over 4300 digits).
+    longest = Certificate.load(_with_serial(1025))
+    assert longest.serial_number.bit_length() == 8 * 1025 - 1
+    assert "serial" in repr(longest)
+    from pyscep.messages.inspect import inspect_payload
+
+    assert inspect_payload(_with_serial(1025)).description["ca_certificates"][0]["serial_hex"]
+    with pytest.raises(ParseError, match="INTEGER empty or too long"):
+        Certificate.load(_with_serial(1026))

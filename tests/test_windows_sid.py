@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 
 import pyscep
 from pyscep import FindingCode, KeyPair, LocalProtocolError, PKIStatus
@@ -47,6 +49,7 @@ from pyscep.server.stores.sqlite import SqliteStore
 from pyscep.sid import (
     SID_EXTENSION_OID,
     SID_URI_PREFIX,
+    UNREADABLE_SID,
     VouchedSid,
     check_sid,
     sid_extension_value,
@@ -304,7 +307,7 @@ def test_the_policy_refuses_a_requested_sid_when_told_to() -> None:
     allowed = _decide(config, vouched)
     assert allowed.action is Action.ISSUE
     line = next(e for e in allowed.trace if e.rule == "requested-sid")
-    assert line.detail == f"SID asked for, vouched for ({VICTIM}: Intune)"
+    assert line.detail == f"SID {VICTIM} asked for: Intune"
 
 
 # --- the server: the attack, end to end -----------------------------------------------
@@ -411,3 +414,154 @@ def test_challenges_keep_their_sid_in_sqlite_and_an_old_table_is_migrated(tmp_pa
     with sqlite3.connect(path) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(challenges)")]
     assert columns[-1] == "sid"
+
+
+# --- what an independent review tried (each was a way around, or a crash) ---------------
+
+#: URIs a writer re-encodes into the SID URI: percent-encoded whitespace and controls that
+#: are dropped, a leading space that is stripped, percent-encoded letters.
+DISGUISED = [
+    f"tag:microsoft.com,2022-09-14:s%09id:{VICTIM}",
+    f"tag:microsoft.com,2022-09-14:sid%0A:{VICTIM}",
+    f"tag:microsoft.com,2022-09-14:%0Dsid:{VICTIM}",
+    f"%20tag:microsoft.com,2022-09-14:sid:{VICTIM}",
+    f"%74ag:microsoft.com,2022-09-14:sid:{VICTIM}",
+    f"%2574ag:microsoft.com,2022-09-14:sid:{VICTIM}",
+]
+
+
+@pytest.mark.parametrize("uri", DISGUISED)
+def test_a_disguised_sid_uri_is_seen_and_never_written(tmp_path: Path, uri: str) -> None:
+    name = f"uniform_resource_identifier:{uri}"
+    assert sid_of_subject_alt_name(name) == VICTIM
+    request = build_csr(REQUESTER, "CN=laptop-17", subject_alt_names=[name])
+    assert request.requested_sids == (VICTIM,)
+    with pytest.raises(LocalProtocolError, match="only as vouched_sid"):
+        issue_certificate(CA.signer, request, now=NOW, subject_alt_names=[name])
+    # End to end, with the profile that grants any URI, and with a policy keeping SANs.
+    (tmp_path / "profile").mkdir()
+    for server in (
+        _server(tmp_path / "profile"),
+        _policy_server(tmp_path / "policy", 'ScepKeepSubjectAltName "YES"\n'),
+    ):
+        reply, content = _enroll_asking(server, name)
+        assert reply.pki_status is PKIStatus.SUCCESS
+        assert content.certificates[0].sids == ()
+        assert content.certificates[0].subject_alt_names == ()
+
+
+def _policy_server(directory: Path, conf: str, **options: Any) -> ReferenceServer:
+    directory.mkdir(exist_ok=True)
+    (directory / "scep.conf").write_text('ScepAutoApproveEnrollment "YES"\n' + conf)
+    return ReferenceServer(
+        ServeOptions(
+            directory / "state",
+            challenge=CHALLENGE,
+            policy=directory / "scep.conf",
+            log=directory / "decisions.jsonl",
+            **options,
+        )
+    )
+
+
+def _enroll_asking(server: ReferenceServer, name: str) -> tuple[Any, Any]:
+    now = _now()
+    key = pyscep.load_private_key(make_identity("device key", now=now).key_der)
+    signer = self_signed_signer(key, "CN=laptop-17", now=now)
+    csr = build_csr(key, "CN=laptop-17", challenge_password=CHALLENGE, subject_alt_names=[name])
+    built = build_pkcs_req(csr, signer=signer, recipient=server.files.ca.certificate)
+    response = server.handle("POST", "/scep", "operation=PKIOperation", built.der)
+    return open_cert_rep(
+        response.body, signer, ca_certificates=[server.files.ca.certificate], request=built
+    )
+
+
+def test_refuse_mode_under_a_policy_is_the_policys_requested_sid_rule(tmp_path: Path) -> None:
+    server = _policy_server(tmp_path, "", requested_sid="refuse")
+    reply, _ = _enroll_asking(server, f"uniform_resource_identifier:{SID_URI_PREFIX}{VICTIM}")
+    assert reply.pki_status is PKIStatus.FAILURE
+    logged = (tmp_path / "decisions.jsonl").read_text()
+    assert '"rule": "requested-sid"' in logged
+    assert "policy rule requested-sid" in logged
+
+
+@pytest.mark.parametrize("sid", [VICTIM, VICTIM.lower()], ids=["canonical", "lower-case"])
+def test_renewing_an_imported_certificate_keeps_no_sid(tmp_path: Path, sid: str) -> None:
+    """A SID on a certificate this server did not vouch for (imported, or issued by a
+    server that copied it from a request) is not kept by its renewal; a SID that is no
+    SID is no crash."""
+    server = ReferenceServer(ServeOptions(tmp_path / "state", challenge=CHALLENGE))
+    now = _now()
+    old_identity = make_identity("old key", now=now)
+    old_key = pyscep.load_private_key(old_identity.key_der)
+    old_public = serialization.load_der_private_key(old_identity.key_der, None).public_key()
+    ca_key = serialization.load_pem_private_key((tmp_path / "state" / "ca.key").read_bytes(), None)
+    ca_name = server.files.ca.certificate.to_cryptography().subject
+    old = (
+        cx509.CertificateBuilder()
+        .subject_name(cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, "laptop-17")]))
+        .issuer_name(ca_name)
+        .public_key(old_public)  # type: ignore[arg-type]
+        .serial_number(777)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            cx509.SubjectAlternativeName([cx509.UniformResourceIdentifier(SID_URI_PREFIX + sid)]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    imported = pyscep.Certificate.load(old.public_bytes(Encoding.DER))
+    Operator(state_dir=tmp_path / "state").import_certificates(
+        [imported], issuer=server.files.ca.certificate, now=now
+    )
+    new_key = pyscep.load_private_key(make_identity("new key", now=now).key_der)
+    reply, renewed = _enroll(
+        server, form="none", challenge="unused", signer=KeyPair(old_key, imported), key=new_key
+    )
+    assert reply.pki_status is PKIStatus.SUCCESS, reply
+    assert renewed.certificates[0].sids == ()
+
+
+def test_an_unreadable_sid_extension_is_a_requested_sid(tmp_path: Path) -> None:
+    good = sid_extension_value(VICTIM)
+    # One good otherName, then one whose value is an INTEGER: nobody can read it all.
+    bad = (
+        good[:1]
+        + bytes([good[1] + 19])
+        + good[2:]
+        + bytes.fromhex("a011060a2b060104018237190201a003020101")
+    )
+    request = build_csr(
+        REQUESTER,
+        "CN=laptop-17",
+        challenge_password=CHALLENGE,
+        extensions=[(SID_EXTENSION_OID, False, bad)],
+    )
+    assert request.requested_sids == (UNREADABLE_SID,)
+    assert FindingCode.REQUESTED_SID in {f.code for f in request.findings}
+    # A certificate with such an extension is still described, its SIDs as unreadable.
+    from pyscep.messages.inspect import describe_certificate
+
+    shown = describe_certificate(_certificate_with_extension(bad))
+    assert shown["sids_error"].startswith("GeneralNames: ")
+
+
+def _certificate_with_extension(value: bytes) -> pyscep.Certificate:
+    key = serialization.load_der_private_key(CA.key_der, None)
+    name = cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, "odd")])
+    built = (
+        cx509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())  # type: ignore[arg-type]
+        .serial_number(5)
+        .not_valid_before(NOW)
+        .not_valid_after(NOW + timedelta(days=1))
+        .add_extension(
+            cx509.UnrecognizedExtension(cx509.ObjectIdentifier(SID_EXTENSION_OID), value),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return pyscep.Certificate.load(built.public_bytes(Encoding.DER))

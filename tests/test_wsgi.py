@@ -6,14 +6,19 @@ import asyncio
 import io
 import socket
 import threading
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
 from pyscep.http import MAX_BODY_SIZE, HTTPResponse
-from pyscep.wsgi import asgi_application, wsgi_application
+from pyscep.wsgi import (
+    asgi_application,
+    asgi_application_with_headers,
+    wsgi_application,
+    wsgi_application_with_headers,
+)
 
 
 class Recorder:
@@ -247,3 +252,65 @@ def test_asgi_collects_many_small_chunks_in_linear_work(
     else:
         assert handler.calls[0][3] == b"".join(bytes([i % 256]) * size for i in range(count))
         assert (sent[0]["status"], sent[1]["body"]) == (200, b"handled\n")
+
+
+# --- handlers that read headers ----------------------------------------------------------
+
+
+def _header_recorder() -> tuple[list[Any], Any]:
+    seen: list[Any] = []
+
+    def handler(
+        method: str, path: str, query: str, body: bytes, headers: Mapping[str, str]
+    ) -> HTTPResponse:
+        seen.append(dict(headers))
+        return HTTPResponse(204, "text/plain", b"", (("X-Seen", "yes"),))
+
+    return seen, handler
+
+
+def test_wsgi_passes_the_headers_asked_for_and_the_scheme() -> None:
+    seen, handler = _header_recorder()
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/certsrv/mscep_admin/",
+        "wsgi.url_scheme": "https",
+        "HTTP_AUTHORIZATION": "Basic eDp5",
+        "HTTP_COOKIE": "not=asked",
+    }
+    headers: list[Any] = []
+    application = wsgi_application_with_headers(handler, ("Authorization",))
+    b"".join(application(environ, lambda status, sent: headers.extend(sent)))
+    assert seen == [{":scheme": "https", "authorization": "Basic eDp5"}]
+    assert ("X-Seen", "yes") in headers
+    # Nothing sent, nothing passed; the scheme always.
+    b"".join(application({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda s, h: None))
+    assert seen[-1] == {":scheme": "http"}
+
+
+def test_asgi_passes_the_headers_asked_for_and_the_scheme() -> None:
+    seen, handler = _header_recorder()
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/certsrv/mscep_admin/",
+        "query_string": b"",
+        "scheme": "https",
+        "headers": [(b"Authorization", b"Bearer t"), (b"cookie", b"not=asked")],
+    }
+    application = asgi_application_with_headers(handler, ("authorization",))
+
+    async def request() -> None:
+        await application(scope, receive, send)
+
+    asyncio.run(request())
+    assert seen == [{":scheme": "https", "authorization": "Bearer t"}]
+    assert (b"x-seen", b"yes") in sent[0]["headers"]

@@ -203,10 +203,10 @@ _CHECKED_PRIMITIVES = frozenset({0, 2, 3, 6})
 #: Longest INTEGER accepted. Serial numbers are at most 20 octets by RFC 5280 (real
 #: ones reach 32), but parameters of keys that exist sit outside BIT STRINGs: a DSA
 #: or X9.42 DH prime in an AlgorithmIdentifier (1024 bits take 129 octets with the
-#: sign octet), and a PKCS#8 RSA key's own INTEGERs. The cap is RSA-16384 (OpenSSL's
-#: largest modulus) with its sign octet: every key that exists fits, and decoding
-#: stays linear in the input.
-MAX_INTEGER_OCTETS = 16384 // 8 + 1
+#: sign octet). The cap is an 8192-bit prime with its sign octet: every such key fits,
+#: and any INTEGER read still prints (Python refuses decimal strings of over 4300
+#: digits; 1025 octets make at most 2469).
+MAX_INTEGER_OCTETS = 8192 // 8 + 1
 #: Longest OBJECT IDENTIFIER, and longest single arc (a 64-bit arc takes 10 octets).
 MAX_OID_OCTETS = 128
 MAX_OID_ARC_OCTETS = 10

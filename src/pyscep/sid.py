@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from asn1crypto import core, x509
 
@@ -33,16 +34,20 @@ __all__ = [
     "SID_EXTENSION_OID",
     "SID_OTHER_NAME_OID",
     "SID_URI_PREFIX",
+    "UNREADABLE_SID",
     "VouchedSid",
     "check_sid",
     "sid_extension_value",
     "sid_of_subject_alt_name",
+    "sid_of_uri",
     "sid_uri",
     "sids_in_general_names",
 ]
 
 #: The subjectAltName URI prefix of a SID (then the SID itself).
 SID_URI_PREFIX = "tag:microsoft.com,2022-09-14:sid:"
+#: What `CertificationRequest.requested_sids` holds for a SID extension it cannot read.
+UNREADABLE_SID = "(unreadable SID extension)"
 #: The SID extension (szOID_NTDS_CA_SECURITY_EXT), and its otherName type.
 SID_EXTENSION_OID = "1.3.6.1.4.1.311.25.2"
 SID_OTHER_NAME_OID = "1.3.6.1.4.1.311.25.2.1"
@@ -51,6 +56,9 @@ SID_OTHER_NAME_OID = "1.3.6.1.4.1.311.25.2.1"
 # then at most 15 sub-authorities of 32 bits each.
 _SID = re.compile(r"S-1-(?:[0-9]{1,10}|0[xX][0-9A-Fa-f]{12})(?:-[0-9]{1,10}){0,15}")
 _MAX_SID_LENGTH = 184
+#: How much of a URI is searched for the SID prefix (a subjectAltName URI is bounded by
+#: the message's own limits; this keeps the search linear and small).
+_MAX_URI_LOOKED_AT = 4096
 
 
 def check_sid(text: str) -> str:
@@ -89,15 +97,30 @@ def sid_uri(sid: str) -> str:
 
 
 def sid_of_subject_alt_name(name: str) -> str | None:
-    """The SID text a subjectAltName (``kind:value``, as pyscep writes them) would carry
-    to a domain controller, or None. The URI prefix is compared without regard to case,
-    as URI schemes and tag authorities are; the SID is returned as written."""
+    """The SID a subjectAltName (``kind:value``, as pyscep writes them) may carry to a
+    domain controller, or None: any URI that, percent-decoded and rid of whitespace and
+    control characters (which URI writers drop or re-encode: ``s%09id``, a leading
+    ``%20``), holds the SID prefix in any case. Conservative on purpose: a URI that
+    only looks like one is treated as one. The SID is returned as it follows the prefix."""
     kind, _, value = name.partition(":")
     if kind != "uniform_resource_identifier":
         return None
-    if value[: len(SID_URI_PREFIX)].lower() != SID_URI_PREFIX:
+    return sid_of_uri(value)
+
+
+def sid_of_uri(uri: str) -> str | None:
+    """`sid_of_subject_alt_name` of a URI alone."""
+    text = uri[:_MAX_URI_LOOKED_AT]
+    for _ in range(3):  # percent-encoding inside percent-encoding
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    kept = "".join(ch for ch in text if ch.isprintable() and not ch.isspace())
+    at = kept.lower().find(SID_URI_PREFIX)
+    if at < 0:
         return None
-    return value[len(SID_URI_PREFIX) :]
+    return kept[at + len(SID_URI_PREFIX) :]
 
 
 def sid_extension_value(sid: str) -> bytes:
@@ -122,7 +145,9 @@ def sids_in_general_names(value: bytes) -> tuple[str, ...]:
             found: list[str] = []
             for general in names:
                 if general.name == "uniform_resource_identifier":
-                    sid = sid_of_subject_alt_name(f"{general.name}:{general.native}")
+                    # The bytes as received, and asn1crypto's reading of them.
+                    raw = bytes(general.chosen.contents or b"").decode("latin-1")
+                    sid = sid_of_uri(raw) or sid_of_uri(str(general.native))
                     if sid is not None:
                         found.append(sid)
                 elif general.name == "other_name":

@@ -10,20 +10,37 @@ without a Content-Length (411), a Content-Length that is not ASCII digits
 Content-Length (400) or stops arriving until the server's read times out
 (408). Under ASGI a client that disconnects before its body is complete gets
 no answer. gunicorn runs the WSGI one, uvicorn the ASGI one.
+
+A handler that needs request headers (an ``Authorization``, say) is a
+`HeaderHandler`, served by `wsgi_application_with_headers` and
+`asgi_application_with_headers`: it gets a fifth argument, the headers it named
+(lower-case) that were sent, and ``:scheme``, the scheme the request came by
+(``https`` when the server terminated TLS, or trusts the proxy that did: gunicorn's
+``--forwarded-allow-ips``, uvicorn's ``--proxy-headers``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, MutableMapping
 from typing import Any
 
 from pyscep.http import MAX_BODY_SIZE, HTTPResponse
 
-__all__ = ["Handler", "asgi_application", "wsgi_application"]
+__all__ = [
+    "Handler",
+    "HeaderHandler",
+    "asgi_application",
+    "asgi_application_with_headers",
+    "wsgi_application",
+    "wsgi_application_with_headers",
+]
 
 #: What the application supplies: method, path, raw query string, body -> response.
 Handler = Callable[[str, str, str, bytes], HTTPResponse]
+#: A handler that also reads request headers: the fifth argument maps the lower-case
+#: names it asked for (those sent) and ``:scheme`` to their values.
+HeaderHandler = Callable[[str, str, str, bytes, Mapping[str, str]], HTTPResponse]
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout"}
 _REASONS.update({411: "Length Required", 413: "Content Too Large", 500: "Internal Server Error"})
@@ -44,12 +61,28 @@ def _status_line(status: int) -> str:
 
 def wsgi_application(handler: Handler) -> Callable[..., Iterable[bytes]]:
     """A WSGI application (PEP 3333) around ``handler``."""
+    return wsgi_application_with_headers(
+        lambda method, path, query, body, _: handler(method, path, query, body), ()
+    )
+
+
+def wsgi_application_with_headers(
+    handler: HeaderHandler, names: Collection[str]
+) -> Callable[..., Iterable[bytes]]:
+    """A WSGI application around ``handler``, which also gets the request headers
+    ``names`` (lower-case) and ``:scheme``."""
+    wanted = tuple(name.lower() for name in names)
 
     def application(
         environ: dict[str, Any], start_response: Callable[..., object]
     ) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))
-        response = _read_and_handle(handler, environ, method)
+        headers = {":scheme": str(environ.get("wsgi.url_scheme", "http"))}
+        for name in wanted:
+            value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+            if value is not None:
+                headers[name] = str(value)
+        response = _read_and_handle(handler, environ, method, headers)
         start_response(_status_line(response.status), list(response.headers))
         return [response.body]
 
@@ -88,7 +121,9 @@ def _read_body(stream: Any, length: int) -> bytes | HTTPResponse:
     return bytes(body)
 
 
-def _read_and_handle(handler: Handler, environ: dict[str, Any], method: str) -> HTTPResponse:
+def _read_and_handle(
+    handler: HeaderHandler, environ: dict[str, Any], method: str, headers: Mapping[str, str]
+) -> HTTPResponse:
     body = b""
     if method == "POST":
         length = _content_length(str(environ.get("CONTENT_LENGTH") or ""))
@@ -101,7 +136,7 @@ def _read_and_handle(handler: Handler, environ: dict[str, Any], method: str) -> 
             return read
         body = read
     path = str(environ.get("PATH_INFO", "/"))
-    return handler(method, path, str(environ.get("QUERY_STRING", "")), body)
+    return handler(method, path, str(environ.get("QUERY_STRING", "")), body, headers)
 
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -128,6 +163,17 @@ async def _receive_body(receive: Receive) -> bytes | HTTPResponse | None:
 
 def asgi_application(handler: Handler) -> Callable[..., Awaitable[None]]:
     """An ASGI application (HTTP scope) around ``handler``, run in a worker thread."""
+    return asgi_application_with_headers(
+        lambda method, path, query, body, _: handler(method, path, query, body), ()
+    )
+
+
+def asgi_application_with_headers(
+    handler: HeaderHandler, names: Collection[str]
+) -> Callable[..., Awaitable[None]]:
+    """An ASGI application around ``handler``, which also gets the request headers
+    ``names`` (lower-case) and ``:scheme``."""
+    wanted = frozenset(name.lower().encode("latin-1") for name in names)
 
     async def application(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -141,8 +187,13 @@ def asgi_application(handler: Handler) -> Callable[..., Awaitable[None]]:
         else:
             path = str(scope.get("path", "/"))
             query = bytes(scope.get("query_string", b"")).decode("latin-1")
+            sent = {":scheme": str(scope.get("scheme", "http"))}
+            for name, value in scope.get("headers", ()):
+                key = bytes(name).lower()
+                if key in wanted and key.decode("latin-1") not in sent:
+                    sent[key.decode("latin-1")] = bytes(value).decode("latin-1")
             # Public-key operations block: keep them off the event loop.
-            response = await asyncio.to_thread(handler, method, path, query, received)
+            response = await asyncio.to_thread(handler, method, path, query, received, sent)
         headers = [(k.lower().encode(), v.encode()) for k, v in response.headers]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})

@@ -66,6 +66,21 @@ def append(path: Path, data: bytes, *, mode: int = 0o640) -> None:
         os.close(descriptor)
 
 
+def read_secret_lines(path: Path, what: str) -> list[str]:
+    """The lines of ``path``, a file that holds secrets (a PIN, passwords): refused
+    (UnsafeFileError) when others may read it, checked on the file opened, not on its
+    name, so nothing can swap it in between; and when it cannot be read or is not UTF-8."""
+    try:
+        with path.open("rb") as opened:
+            if os.fstat(opened.fileno()).st_mode & 0o077:
+                raise UnsafeFileError(f"{what} {path} may be read by others: chmod 600 it")
+            return opened.read().decode().splitlines()
+    except OSError as exc:
+        raise UnsafeFileError(f"{what} {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UnsafeFileError(f"{what} {path} is not UTF-8") from None
+
+
 def write_durably(path: Path, data: bytes, *, mode: int) -> None:
     """Replace ``path`` with ``data`` (mode ``mode``): see `SafeDirectory.write`."""
     with SafeDirectory(path.parent) as directory:

@@ -298,6 +298,19 @@ def _serving_options(serve: argparse.ArgumentParser) -> None:
         " it (strip, the default) or refuse the request; it is never copied",
     )
     serve.add_argument(
+        "--ndes-admin-credentials",
+        type=Path,
+        metavar="FILE",
+        help="serve an NDES-style /certsrv/mscep_admin/ page of one-time challenges (over"
+        " TLS only) to these: 'basic USER:PASSWORD' and 'bearer TOKEN' lines, chmod 600",
+    )
+    serve.add_argument(
+        "--ndes-admin-ttl",
+        type=int,
+        metavar="SECONDS",
+        help="how long a challenge of that page lives (default 3600, as NDES)",
+    )
+    serve.add_argument(
         "--pending-polls",
         type=int,
         metavar="N",

@@ -55,9 +55,9 @@ class KeyAgreement:
     #: The key wrap OID (``id-aes*-wrap``), and its key size.
     wrap_oid: str | None
     wrap_key_size: int | None
-    #: The key wrap AlgorithmIdentifier as received. The KDF's SharedInfo carries it
-    #: as the sender encoded it: some write NULL parameters (OpenSSL honours them),
-    #: so the key is derived from these bytes, not from the OID re-encoded.
+    #: The key wrap AlgorithmIdentifier as received (in DER). The KDF's SharedInfo
+    #: carries it as the sender wrote it: some write NULL parameters (OpenSSL honours
+    #: them), so the key is derived from it, not from the OID alone.
     wrap_algorithm_der: bytes | None = None
 
 
@@ -170,9 +170,11 @@ def _key_agreement_views(
         wrap_oid = wrap_der = None
         parameters = algorithm["parameters"]
         if not isinstance(parameters, (core.Void, core.Null)):
-            wrap_der = bytes(parameters.dump())
-            wrap = cms.KeyEncryptionAlgorithm.load(wrap_der, strict=True)
+            wrap = cms.KeyEncryptionAlgorithm.load(parameters.dump(), strict=True)
             wrap_oid = str(wrap["algorithm"].dotted)
+            # Re-encoded in DER, NULL parameters kept: what OpenSSL feeds its KDF (it
+            # decodes the AlgorithmIdentifier and encodes it again), BER or not.
+            wrap_der = bytes(wrap.dump(force=True))
     agreement = KeyAgreement(
         originator_point=point,
         originator_curve=curve,

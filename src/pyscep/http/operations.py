@@ -92,11 +92,17 @@ class HTTPResponse:
     status: int
     content_type: str
     body: bytes = b""
+    #: Any other header (``WWW-Authenticate`` on a 401, say), as (name, value) pairs.
+    extra_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def headers(self) -> tuple[tuple[str, str], ...]:
         """The headers a server sends with it."""
-        return (("Content-Type", self.content_type), ("Content-Length", str(len(self.body))))
+        return (
+            ("Content-Type", self.content_type),
+            ("Content-Length", str(len(self.body))),
+            *self.extra_headers,
+        )
 
 
 def client_request(

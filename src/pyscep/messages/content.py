@@ -39,7 +39,7 @@ from pyscep.crypto.signed_object import verify_signed_object
 from pyscep.errors import LimitExceededError, ParseError, VerificationError
 from pyscep.findings import Finding, FindingCode
 from pyscep.public_key import PublicKey
-from pyscep.sid import SID_EXTENSION_OID, sids_in_general_names
+from pyscep.sid import SID_EXTENSION_OID, UNREADABLE_SID, sids_in_general_names
 
 from ._csr_reader import MAX_ATTRIBUTES, read_request
 
@@ -130,8 +130,9 @@ class CertificationRequest:
     #: The Microsoft certificate-template name extension (1.3.6.1.4.1.311.20.2).
     certificate_template: str | None = field(init=False)
     #: The Windows account SIDs the request asks for (`pyscep.sid`: subjectAltName
-    #: URIs and the SID extension), as written. Never to be copied into a
-    #: certificate: anyone can ask for anyone's SID (docs/security.md).
+    #: URIs and the SID extension), as written (``UNREADABLE_SID`` for a SID extension
+    #: that cannot be read). Never to be copied into a certificate: anyone can ask for
+    #: anyone's SID (docs/security.md).
     requested_sids: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -314,9 +315,11 @@ def _requested_sids(extensions: list[RawExtension], findings: list[Finding]) -> 
         try:
             found = sids_in_general_names(extension.value)
         except ParseError:
-            # A mistyped SAN has refused the request already; a mistyped SID extension
-            # carries no SID anyone would read, and is reported as mistyped.
-            continue
+            if extension.name == "subject_alt_name":
+                continue  # a mistyped SAN has refused the request already
+            # A SID extension nobody can read still asks for a SID: said so, so that a
+            # server that refuses requested SIDs refuses it too.
+            found = (UNREADABLE_SID,)
         where = (
             "a subjectAltName URI" if extension.name == "subject_alt_name" else "the SID extension"
         )

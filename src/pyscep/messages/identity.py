@@ -36,6 +36,7 @@ from pyscep.sid import (
     VouchedSid,
     sid_extension_value,
     sid_of_subject_alt_name,
+    sid_of_uri,
     sid_uri,
 )
 
@@ -469,15 +470,21 @@ def issue_certificate(
     is refused (LocalProtocolError), so a SID a request asked for cannot be
     copied in by passing its names along.
     """
-    for name in subject_alt_names:
-        if sid_of_subject_alt_name(name) is not None:
+    general_names = [_general_name(entry) for entry in subject_alt_names]
+    for entry, general in zip(subject_alt_names, general_names, strict=True):
+        # Judged on what is written too: a URI writer drops or re-encodes characters.
+        written = bytes(general.chosen.contents or b"").decode("latin-1")
+        if sid_of_subject_alt_name(entry) is not None or (
+            general.name == "uniform_resource_identifier" and sid_of_uri(written) is not None
+        ):
             raise LocalProtocolError(
-                f"subjectAltName {name[:120]!r} carries a Windows SID: a SID reaches a"
+                f"subjectAltName {entry[:120]!r} carries a Windows SID: a SID reaches a"
                 " certificate only as vouched_sid= (a VouchedSid, docs/security.md)"
             )
-    names = list(subject_alt_names)
     if vouched_sid is not None:
-        names.append(f"uniform_resource_identifier:{sid_uri(vouched_sid.sid)}")
+        general_names.append(
+            _general_name(f"uniform_resource_identifier:{sid_uri(vouched_sid.sid)}")
+        )
     subject_spki = keys.PublicKeyInfo.load(request.public_key_der)
     try:
         issuer_spki = keys.PublicKeyInfo.load(ca.certificate.public_key_der, strict=True)
@@ -517,7 +524,7 @@ def issue_certificate(
         ca=False,
         key_usage=usage,
         digest=DigestAlgorithm.SHA256,
-        subject_alt_names=[_general_name(entry) for entry in names],
+        subject_alt_names=general_names,
         crl_urls=crl_urls,
         extended_key_usage=purposes,
         access=[("ca_issuers", url) for url in ca_issuers_urls]

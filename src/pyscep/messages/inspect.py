@@ -71,8 +71,13 @@ def describe_certificate(certificate: Certificate) -> dict[str, Any]:
         "issuer": certificate.issuer,
         "self_signed": certificate.self_signed,
     }
-    if certificate.sids:
-        described["sids"] = list(certificate.sids)
+    try:
+        sids = certificate.sids
+    except ParseError as exc:  # an unreadable subjectAltName or SID extension
+        described["sids_error"] = str(exc)
+    else:
+        if sids:
+            described["sids"] = list(sids)
     return described
 
 

@@ -192,21 +192,22 @@ def requested_sid(
     run: Run, request: RequestView, config: PolicyConfig, *, renewed: Certificate | None
 ) -> None:
     """A Windows account SID the request asks for is never copied (anyone can ask for
-    anyone's). Vouched for are the challenge verdict's SID and, for a renewal, the SIDs of
-    the certificate renewed (this CA wrote them): the server writes those, and no other."""
+    anyone's). The challenge verdict's SID is vouched for; a renewal asking again for a
+    SID the renewed certificate carries asks for nothing new (the server keeps it only
+    where it recorded who vouched for it). Any other is stripped, or refused."""
     if not request.requested_sids:
         return
-    vouched: dict[str, str] = {}
-    if request.challenge.accepted and request.challenge.sid is not None:
-        vouched[request.challenge.sid.sid] = request.challenge.sid.vouched_by
-    if renewed is not None:
-        for sid in renewed.sids:
-            vouched.setdefault(sid, f"the renewed certificate (serial {renewed.serial_number})")
-    foreign = sorted(set(request.requested_sids) - set(vouched))
+    vouched = request.challenge.sid if request.challenge.accepted else None
+    carried = set() if renewed is None else set(renewed.sids)
+    foreign = sorted(
+        sid
+        for sid in set(request.requested_sids)
+        if sid not in carried and (vouched is None or sid != vouched.sid)
+    )
     if not foreign:
-        asked = sorted(set(request.requested_sids))
-        by = "; ".join(f"{sid}: {vouched[sid]}" for sid in asked)
-        run.passed("requested-sid", f"SID asked for, vouched for ({by})")
+        asked = ", ".join(sorted(set(request.requested_sids)))
+        by = vouched.vouched_by if vouched is not None else "the renewed certificate carries it"
+        run.passed("requested-sid", f"SID {asked} asked for: {by}")
         return
     if config.requested_sid is RequestedSid.REFUSE:
         raise run.reject(

@@ -121,11 +121,15 @@ class CallbackChallenge:
         return self.validate(password, request)
 
 
-def new_challenge(length: int = 24) -> str:
-    """A random challenge of ``CHALLENGE_ALPHABET`` characters (at least 16)."""
+def new_challenge(length: int = 24, alphabet: str = CHALLENGE_ALPHABET) -> str:
+    """A random challenge of ``length`` characters (at least 16) of ``alphabet``
+    (``CHALLENGE_ALPHABET``, or NDES's upper-case hexadecimal digits, which MDM
+    connectors parse: at least 16 different characters either way)."""
     if length < MIN_CHALLENGE_LENGTH:
         raise LocalProtocolError(f"a challenge has at least {MIN_CHALLENGE_LENGTH} characters")
-    return "".join(secrets.choice(CHALLENGE_ALPHABET) for _ in range(length))
+    if len(set(alphabet)) < 16 or not set(alphabet) <= _PRINTABLE - {" "}:
+        raise LocalProtocolError("a challenge alphabet has 16 or more printable characters")
+    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 def challenge_findings(request: CertificationRequest) -> tuple[Finding, ...]:
@@ -268,6 +272,7 @@ class OneTimeChallenges:
         subject_alt_name: str | None = None,
         length: int = 24,
         sid: str | None = None,
+        alphabet: str = CHALLENGE_ALPHABET,
     ) -> str:
         """A fresh challenge for ``subject`` (an RFC 4514 pattern) and/or a SAN pattern,
         vouching for the Windows account ``sid`` when given (the issuer knows the account).
@@ -285,7 +290,7 @@ class OneTimeChallenges:
                 check_sid(sid)
             except ValueError as exc:
                 raise LocalProtocolError(str(exc)) from None
-        challenge = new_challenge(length)
+        challenge = new_challenge(length, alphabet)
         self.store.add(
             IssuedChallenge(
                 challenge_digest(challenge), subject, subject_alt_name, self.clock() + ttl, sid

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -39,6 +39,7 @@ from pyscep.policy import (
     Action,
     Classification,
     Decision,
+    RequestedSid,
     SignerView,
     decide_before_decrypting,
     evaluate,
@@ -60,6 +61,14 @@ from pyscep.sid import VouchedSid, sid_of_subject_alt_name
 from .config import MAX_VALIDITY_DAYS, ServeConfigError, ServeOptions, require_whole_pair
 from .file_ca import FileCA, open_chain, open_key_pair
 from .metrics import ServerMetrics
+from .ndes_admin import (
+    NDES_CHALLENGE_ALPHABET,
+    NDES_CHALLENGE_LENGTH,
+    is_mscep_admin,
+    load_ndes_admin_credentials,
+    mscep_admin_page,
+    unauthorized,
+)
 from .pkcs11 import capabilities_of
 from .profiles import BUILT_IN, DEFAULT_PROFILE, IssuanceProfile, load_issuance_profiles
 from .revocation import CRL_CONTENT_TYPE, CRL_PATH, current_crl, in_first_half
@@ -111,9 +120,14 @@ class IssuanceTerms:
             data = json.loads(context) if context else {}
             days = int(data.get("days", default_days))
             usage = data.get("key_usage")
+            names = _texts(data, "subject_alt_names")
+            kept = tuple(name for name in names if sid_of_subject_alt_name(name) is None)
+            if kept != names:
+                # Decided by an older server that copied requested names: never a SID.
+                log.warning("a stored transaction's terms named a SID URI: left out")
             terms = cls(
                 min(max(1, days), MAX_VALIDITY_DAYS),
-                _texts(data, "subject_alt_names"),
+                kept,
                 _texts(data, "crl_urls"),
                 str(data.get("profile", DEFAULT_PROFILE)),
                 None if usage is None else tuple(str(bit) for bit in usage),
@@ -228,6 +242,11 @@ class ReferenceServer:
             if options.issuance_profiles is None
             else load_issuance_profiles(options.issuance_profiles)
         )
+        self.ndes_admin = (
+            None
+            if options.ndes_admin_credentials is None
+            else load_ndes_admin_credentials(options.ndes_admin_credentials)
+        )
         self.inventory = StateInventory(
             self.store,
             role=self.policy.default_role if self.policy else "",
@@ -303,6 +322,42 @@ class ReferenceServer:
         crl = current_crl(self.store, self.files.ca, now=now, days=self.options.crl_days)
         self._served_crl = (revoked, crl)
         return crl
+
+    #: The request headers `handle_with_headers` reads (the adapters pass these on).
+    REQUEST_HEADERS = ("authorization",)
+
+    def handle_with_headers(
+        self, method: str, path: str, query: str, body: bytes, headers: Mapping[str, str]
+    ) -> HTTPResponse:
+        """`handle`, and the NDES-style ``/certsrv/mscep_admin/`` page, which reads the
+        request's ``Authorization`` and ``:scheme`` (`pyscep.wsgi.HeaderHandler`)."""
+        if is_mscep_admin(path):
+            return self._mscep_admin(method, headers)
+        return self.handle(method, path, query, body)
+
+    def _mscep_admin(self, method: str, headers: Mapping[str, str]) -> HTTPResponse:
+        """A new one-time challenge on NDES's page, for a connector that proves who it is,
+        over TLS only (its credentials and the challenges cross the network)."""
+        if self.ndes_admin is None:
+            return HTTPResponse(404, "text/plain", b"no mscep_admin page here\n")
+        if method != "GET":
+            return HTTPResponse(405, "text/plain", b"GET only\n")
+        if headers.get(":scheme") != "https":
+            return HTTPResponse(
+                403, "text/plain", b"the mscep_admin page is served over TLS only\n"
+            )
+        if not self.ndes_admin.admit(headers.get("authorization")):
+            log.warning("mscep_admin: a request without valid credentials was refused")
+            return unauthorized()
+        ttl = timedelta(seconds=self.options.ndes_admin_ttl)
+        challenges = OneTimeChallenges(
+            self.store.challenges, clock=lambda: datetime.now(timezone.utc)
+        )
+        password = challenges.issue(
+            ttl=ttl, length=NDES_CHALLENGE_LENGTH, alphabet=NDES_CHALLENGE_ALPHABET
+        )
+        log.info("mscep_admin: a one-time challenge was handed out")
+        return mscep_admin_page(password, self.files.ca.certificate, ttl)
 
     def handle(self, method: str, path: str, query: str, body: bytes) -> HTTPResponse:
         """One HTTP request: the responder's event, decided, logged with its reason, and
@@ -454,9 +509,12 @@ class ReferenceServer:
     def _decided(self, event: EnrollmentRequested, now: datetime) -> tuple[str, HTTPResponse]:
         """The scep.conf policy's decision, carried out (and its trace logged)."""
         assert self.policy is not None
+        policy = self.policy
+        if self.options.requested_sid == "refuse":
+            policy = replace(policy, requested_sid=RequestedSid.REFUSE)
         decision = evaluate(
             event.policy_view,
-            self.policy,
+            policy,
             self.inventory,
             [self.files.ca.certificate],
             now=now,
@@ -488,7 +546,8 @@ class ReferenceServer:
 
     def _enrollment(self, event: EnrollmentRequested, now: datetime) -> tuple[str, HTTPResponse]:
         foreign = self._foreign_sids(event)
-        if foreign and self.options.requested_sid == "refuse":
+        # With a policy, its requested-sid rule refuses (and the trace says so).
+        if foreign and self.options.requested_sid == "refuse" and self.policy is None:
             text = "the request asks for a Windows SID no trusted source vouches for"
             response = self.responder.reject(event, FailInfo.BAD_REQUEST, now=now, text=text)
             return f"SID {', '.join(foreign)} asked for, vouched for by nobody: refused", response
@@ -510,14 +569,18 @@ class ReferenceServer:
 
     def _vouched_sids(self, event: EnrollmentRequested, *, renewal: bool) -> list[VouchedSid]:
         """The SIDs trusted sources vouch for: the challenge verdict's, then (for a verified
-        renewal, when ``renewal``) those of the certificate renewed, which this CA wrote."""
+        renewal, when ``renewal``) the one this server recorded vouching for when it issued
+        the certificate renewed, if that certificate still carries it. A SID an imported
+        certificate carries, or one an older server copied from a request, is not."""
         found = []
         if event.challenge.accepted and event.challenge.sid is not None:
             found.append(event.challenge.sid)
-        if renewal and event.renewal is not None:
+        terms = self._renewed_terms(event) if renewal else None
+        if terms is not None and terms.sid is not None and event.renewal is not None:
             old = event.renewal.certificate
-            by = f"the renewed certificate (serial {old.serial_number})"
-            found.extend(VouchedSid(sid, by) for sid in dict.fromkeys(old.sids))
+            if terms.sid in old.sids:
+                by = f"{terms.sid_vouched_by}, kept by the renewal of serial {old.serial_number}"
+                found.append(VouchedSid(terms.sid, by))
         return found
 
     def _vouched_sid(self, event: EnrollmentRequested, *, renewal: bool) -> VouchedSid | None:
@@ -579,16 +642,21 @@ class ReferenceServer:
             return reason, response
         return reason, self._issue(event, terms, now)
 
-    def _renewed_profile(self, event: EnrollmentRequested) -> IssuanceProfile | None:
-        """A verified renewal's profile: the one its certificate was issued on (None for a
-        first enrollment, an imported certificate, or a profile no longer in the file)."""
+    def _renewed_terms(self, event: EnrollmentRequested) -> IssuanceTerms | None:
+        """The terms the certificate a verified renewal renews was issued on (None for a
+        first enrollment, or a certificate imported or issued before terms were kept)."""
         if event.renewal is None:
             return None
         renewed = self.store.get(event.renewal.transaction_id)
         if renewed is None or not renewed.context:
             return None
-        name = IssuanceTerms.from_context(renewed.context, self.options.validity_days).profile
-        return self.profiles.profiles.get(name)
+        return IssuanceTerms.from_context(renewed.context, self.options.validity_days)
+
+    def _renewed_profile(self, event: EnrollmentRequested) -> IssuanceProfile | None:
+        """A verified renewal's profile: the one its certificate was issued on (None for a
+        first enrollment, an imported certificate, or a profile no longer in the file)."""
+        terms = self._renewed_terms(event)
+        return None if terms is None else self.profiles.profiles.get(terms.profile)
 
     def _hold(
         self, event: EnrollmentRequested | PollRequested, terms: IssuanceTerms, now: datetime

@@ -86,6 +86,11 @@ class ServeOptions:
     #: A Windows account SID a request asks for that nobody vouches for: ``strip`` (issue
     #: without it) or ``refuse`` (badRequest). It is never copied (docs/windows.md).
     requested_sid: str = "strip"
+    #: An NDES-style ``/certsrv/mscep_admin/`` page handing out one-time challenges to MDM
+    #: connectors (docs/windows.md): who may fetch them (``basic USER:PASSWORD`` and
+    #: ``bearer TOKEN`` lines, a file only its owner reads), and how long each lives.
+    ndes_admin_credentials: Path | None = None
+    ndes_admin_ttl: int = 3600
 
 
 def require_whole_pair(role: str, certificate: Path | None, key: str | None) -> None:
@@ -135,6 +140,17 @@ def check_options(options: ServeOptions) -> ServeOptions:
             raise ServeConfigError(f"the policy {options.policy}: {exc.strerror}") from None
         except ScepError as exc:
             raise ServeConfigError(f"the policy {options.policy}: {exc}") from None
+    if options.ndes_admin_credentials is not None:
+        if options.challenge_mode != "one-time":
+            raise ServeConfigError(
+                "the mscep_admin page hands out one-time challenges: use --challenge-mode"
+                " one-time with --ndes-admin-credentials"
+            )
+        from .ndes_admin import load_ndes_admin_credentials  # it uses this module's error
+
+        load_ndes_admin_credentials(options.ndes_admin_credentials)
+    if options.ndes_admin_ttl < 60:
+        raise ServeConfigError("an mscep_admin challenge lives at least 60 seconds")
     if options.requested_sid not in ("strip", "refuse"):
         raise ServeConfigError(f"requested SID {options.requested_sid!r}: 'strip' or 'refuse'")
     if options.profile not in PROFILES:

@@ -22,7 +22,11 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from pyscep.http import HTTPResponse
-from pyscep.wsgi import asgi_application, wsgi_application
+from pyscep.wsgi import (
+    asgi_application_with_headers,
+    wsgi_application,
+    wsgi_application_with_headers,
+)
 
 from .admin import AdminApplication
 from .app import ReferenceServer, decisions
@@ -54,13 +58,15 @@ def log_decisions_to_stderr() -> None:
 def wsgi_from_environment() -> Callable[..., Iterable[bytes]]:
     """The WSGI application, configured from ``PYSCEP_*`` variables (for gunicorn)."""
     log_decisions_to_stderr()
-    return wsgi_application(ReferenceServer(options_from_environment()).handle)
+    server = ReferenceServer(options_from_environment())
+    return wsgi_application_with_headers(server.handle_with_headers, server.REQUEST_HEADERS)
 
 
 def asgi_from_environment() -> Callable[..., Awaitable[None]]:
     """The ASGI application, configured from ``PYSCEP_*`` variables (``uvicorn --factory``)."""
     log_decisions_to_stderr()
-    return asgi_application(ReferenceServer(options_from_environment()).handle)
+    server = ReferenceServer(options_from_environment())
+    return asgi_application_with_headers(server.handle_with_headers, server.REQUEST_HEADERS)
 
 
 def admin_wsgi_from_environment() -> Callable[..., Iterable[bytes]]:
@@ -94,12 +100,18 @@ def http_server(
     """A threaded HTTP server for ``server`` (a `ReferenceServer`, its `AdminApplication`,
     or any handler) on ``host``:``port`` (0: any free port), bound and not yet serving
     (``serve_forever``); a client gets ``body_timeout`` seconds to send its request."""
-    handle = server if callable(server) else server.handle
+    if isinstance(server, ReferenceServer):
+        # Its mscep_admin page reads headers (and, served here without TLS, refuses).
+        application = wsgi_application_with_headers(
+            server.handle_with_headers, server.REQUEST_HEADERS
+        )
+    else:
+        application = wsgi_application(server if callable(server) else server.handle)
     handler = type("_Handler", (_QuietHandler,), {"timeout": body_timeout})
     return make_server(
         host,
         port,
-        wsgi_application(handle),
+        application,
         server_class=_ThreadingServer,
         handler_class=handler,
     )

@@ -313,6 +313,12 @@ def describe_pending(transaction: Transaction, default_days: int) -> list[str]:
         lines.append(f"    requested subjectAltNames: {', '.join(request.subject_alt_names)}")
     if terms.subject_alt_names:
         lines.append(f"    granted subjectAltNames: {', '.join(terms.subject_alt_names)}")
+    if request.requested_sids:
+        lines.append(f"    requested SIDs (never copied): {', '.join(request.requested_sids)}")
+    if terms.sid is not None:
+        lines.append(
+            f"    Windows SID if approved: {terms.sid} (vouched for by {terms.sid_vouched_by})"
+        )
     if request.challenge_password is not None:
         lines.append("    carries a challengePassword")
     return lines

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from pyscep._appkit.durable import UnsafeFileError, read_secret_lines
 from pyscep.algorithms import DigestAlgorithm, KeyTransport, SignatureScheme
 from pyscep.errors import BackendError, KeyLoadError, UnsupportedAlgorithmError
 
@@ -109,17 +110,9 @@ class Pkcs11URI:
         ``PYSCEP_PKCS11_PIN``. A PIN file others may read is refused, as a key file would be."""
         if self.pin_source is not None:
             try:
-                with self.pin_source.open("rb") as opened:
-                    # Checked on the file opened, not on the name: nothing can swap it between.
-                    if os.fstat(opened.fileno()).st_mode & 0o077:
-                        raise KeyLoadError(
-                            f"the PIN file {self.pin_source} may be read by others: chmod 600 it"
-                        )
-                    lines = opened.read().decode().splitlines()
-            except OSError as exc:
-                raise KeyLoadError(f"the PIN file {self.pin_source}: {exc.strerror}") from None
-            except UnicodeDecodeError:
-                raise KeyLoadError(f"the PIN file {self.pin_source} is not UTF-8") from None
+                lines = read_secret_lines(self.pin_source, "the PIN file")
+            except UnsafeFileError as exc:
+                raise KeyLoadError(str(exc)) from None
             pin = lines[0] if lines else ""
         else:
             pin = environment.get(PIN_VARIABLE, "")
