@@ -150,21 +150,6 @@ def ndes_ra(issuer: DemoIdentity, name: str, usage: str, now: datetime) -> KeyPa
     """An RA certificate as NDES has them, signed by ``issuer``: one keyUsage bit,
     ``usage`` (digital_signature for the signing RA, key_encipherment for the other)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    flags = dict.fromkeys(
-        (
-            "digital_signature",
-            "content_commitment",
-            "key_encipherment",
-            "data_encipherment",
-            "key_agreement",
-            "key_cert_sign",
-            "crl_sign",
-            "encipher_only",
-            "decipher_only",
-        ),
-        False,
-    )
-    flags[usage] = True
     issuer_key = serialization.load_der_private_key(issuer.key_der, None)
     certificate = (
         x509.CertificateBuilder()
@@ -175,10 +160,21 @@ def ndes_ra(issuer: DemoIdentity, name: str, usage: str, now: datetime) -> KeyPa
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(**flags), critical=True)
+        .add_extension(key_usage({usage}), critical=True)
         .sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
     )
     return KeyPair(
         load_private_key(key),
         Certificate.load(certificate.public_bytes(serialization.Encoding.DER)),
     )
+
+
+def key_usage(bits: set[str]) -> x509.KeyUsage:
+    """A keyUsage extension value with ``bits`` (pyca/cryptography's names) set."""
+    flags = dict.fromkeys(
+        ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+         "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"),
+        False,
+    )  # fmt: skip
+    flags.update(dict.fromkeys(bits, True))
+    return x509.KeyUsage(**flags)

@@ -1,11 +1,12 @@
-"""The ``pyscep`` command: ``demo``, ``inspect``, ``policy``, ``serve``, ``client``, ``monitor``."""
+"""The ``pyscep`` command: ``demo``, ``inspect``, ``lint``, ``policy``, ``serve``, ``client``,
+``monitor``."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
-from pyscep.cli import client, demo, inspect, monitor, policy, serve
+from pyscep.cli import client, demo, inspect, lint, monitor, policy, serve
 
 __all__ = ["main", "parser"]
 
@@ -18,6 +19,7 @@ def parser() -> argparse.ArgumentParser:
     )
     demo.add_parser(commands)
     inspect.add_parser(commands)
+    lint.add_parser(commands)
     policy.add_parser(commands)
     serve.add_parser(commands)
     client.add_parser(commands)

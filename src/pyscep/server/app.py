@@ -29,6 +29,7 @@ from pyscep.certificate import Certificate
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.http import CONTENT_TYPE_PKI_MESSAGE, HTTPResponse
 from pyscep.messages import (
+    CACaps,
     CertificationRequest,
     PKIMessage,
     build_next_ca_certificates,
@@ -46,6 +47,7 @@ from pyscep.policy import (
     parse_scep_conf,
 )
 from pyscep.protocol.challenges import ChallengeChecker, OneTimeChallenges, StaticChallenge
+from pyscep.protocol.lint import LintReport, lint_setup
 from pyscep.protocol.profiles import PROFILES
 from pyscep.protocol.server import (
     Answered,
@@ -284,6 +286,26 @@ class ReferenceServer:
                 signer_digests=None if capabilities is None else capabilities.digests,
             ),
             self.store,
+        )
+        if create:
+            # The preflight of what clients will be handed: logged at start, never fatal
+            # (an operator may serve only some platforms).
+            for finding in self.lint(now).findings:
+                log.warning("preflight: %s", finding)
+
+    def lint(self, now: datetime) -> LintReport:
+        """This server's setup checked against each platform's SCEP client
+        (`pyscep.protocol.lint`): its CA, RA and chain, its GetCACaps, its profile."""
+        answer = self.responder.receive("GET", "/scep", "operation=GetCACaps", b"", now=now)
+        assert isinstance(answer, Answered)
+        ra = self.files.ra
+        return lint_setup(
+            self.files.ca.certificate,
+            () if ra is None else (ra.certificate,),
+            caps=CACaps.parse(answer.response.body),
+            profile=PROFILES[self.options.profile],
+            now=now,
+            chain=self.files.chain,
         )
 
     def _challenges(self) -> ChallengeChecker | None:
