@@ -102,7 +102,7 @@ def _challenges_made(tmp_path: Path) -> int:
 
 
 def _fetch(server: ReferenceServer, **headers: str) -> HTTPResponse:
-    sent = {":scheme": "https", **{k.lower(): v for k, v in headers.items()}}
+    sent = {":scheme": "https", ":tls": "connection", **{k.lower(): v for k, v in headers.items()}}
     return server.handle_with_headers("GET", "/certsrv/mscep_admin/", "", b"", sent)
 
 
@@ -167,14 +167,43 @@ def test_without_valid_credentials_no_password(tmp_path: Path, authorization: st
 
 def test_over_plain_http_the_page_is_refused(tmp_path: Path) -> None:
     server = _server(tmp_path)
-    sent = {":scheme": "http", "authorization": BASIC}
-    page = server.handle_with_headers("GET", "/certsrv/mscep_admin/", "", b"", sent)
-    assert page.status == 403
-    assert b"TLS" in page.body
+    for sent in (
+        {":scheme": "http", "authorization": BASIC},
+        # What gunicorn and uvicorn make of X-Forwarded-Proto from loopback: a claim.
+        {":scheme": "https", "authorization": BASIC},
+    ):
+        page = server.handle_with_headers("GET", "/certsrv/mscep_admin/", "", b"", sent)
+        assert page.status == 403
+        assert b"TLS" in page.body
     post = server.handle_with_headers(
-        "POST", "/certsrv/mscep_admin", "", b"", {":scheme": "https", "authorization": BASIC}
+        "POST", "/certsrv/mscep_admin", "", b"", {":tls": "connection", "authorization": BASIC}
     )
     assert post.status == 405
+    assert ("Allow", "GET") in post.headers
+    assert _challenges_made(tmp_path) == 0
+
+
+def test_behind_a_proxy_the_operator_names_the_scheme_is_taken(tmp_path: Path) -> None:
+    server = _server(tmp_path, ndes_admin_behind_proxy=True)
+    sent = {":scheme": "https", "authorization": BASIC}
+    assert server.handle_with_headers("GET", "/certsrv/mscep_admin/", "", b"", sent).status == 200
+    sent = {":scheme": "http", "authorization": BASIC}
+    assert server.handle_with_headers("GET", "/certsrv/mscep_admin/", "", b"", sent).status == 403
+
+
+def test_the_password_cache_fills_up_as_ndes_does(tmp_path: Path) -> None:
+    server = _server(tmp_path, ndes_admin_cache=2)
+    first = fleet(_fetch(server, Authorization=BASIC).body, "text/html")
+    assert first is not None
+    assert fleet(_fetch(server, Authorization=BASIC).body, "text/html") is not None
+    full = _fetch(server, Authorization=BASIC)
+    assert full.status == 200
+    assert "The password cache is full." in full.body.decode("utf-16")
+    assert fleet(full.body, full.content_type) is None  # what Fleet reports as cache-full
+    assert _challenges_made(tmp_path) == 2
+    # A password used is no longer waiting: there is room for one more.
+    assert _enroll(server, first).pki_status is PKIStatus.SUCCESS
+    assert fleet(_fetch(server, Authorization=BASIC).body, "text/html") is not None
 
 
 def test_a_server_without_credentials_has_no_page(tmp_path: Path) -> None:
@@ -188,8 +217,12 @@ def test_a_server_without_credentials_has_no_page(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "mode", "error"),
     [
-        ("basic admin:\n", 0o600, "cannot be empty"),
-        ("bearer    \n", 0o600, "'basic USER:PASSWORD' or 'bearer TOKEN'"),
+        ("basic admin:\n", 0o600, "is empty"),
+        ("basic :password\n", 0o600, "has a name"),
+        ("basic admin:one\nbasic admin:two\n", 0o600, "named twice"),
+        ("basic admin: spaced \n", 0o600, "starts or ends with a space"),
+        ("bearer caf\u00e9\n", 0o600, "letters, digits"),
+        ("bearer    \n", 0o600, "starts or ends with a space"),
         ("password hunter2\n", 0o600, "'basic USER:PASSWORD' or 'bearer TOKEN'"),
         ("# nobody\n", 0o600, "name nobody"),
         (CREDENTIALS, 0o644, "may be read by others"),
@@ -205,13 +238,35 @@ def test_credentials_files_that_are_refused(
         load_ndes_admin_credentials(file)
 
 
-def test_the_page_needs_one_time_challenges(tmp_path: Path) -> None:
+def test_what_the_credentials_file_may_be_and_what_it_may_not(tmp_path: Path) -> None:
+    file = tmp_path / "credentials"
+    file.write_bytes(b"\xef\xbb\xbf" + CREDENTIALS.encode())  # a byte-order mark is fine
+    file.chmod(0o600)
+    credentials = load_ndes_admin_credentials(file)
+    assert credentials.admit(BASIC)
+    assert "horse" not in repr(credentials)  # digests only, and never shown
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o600)  # never waited on
+    with pytest.raises(ServeConfigError, match="not a regular file"):
+        load_ndes_admin_credentials(fifo)
+    if os.geteuid() == 0:
+        os.chown(file, 65534, 65534)
+        with pytest.raises(ServeConfigError, match="belongs to another user"):
+            load_ndes_admin_credentials(file)
+
+
+def test_the_page_needs_one_time_challenges_of_an_hour_or_more(tmp_path: Path) -> None:
     file = tmp_path / "credentials"
     file.write_text(CREDENTIALS)
     file.chmod(0o600)
     options = ServeOptions(tmp_path, challenge="s3cret-challenge", ndes_admin_credentials=file)
     with pytest.raises(ServeConfigError, match="one-time"):
         check_options(options)
+    short = ServeOptions(
+        tmp_path, challenge_mode="one-time", ndes_admin_credentials=file, ndes_admin_ttl=600
+    )
+    with pytest.raises(ServeConfigError, match="at least 3600 seconds"):
+        check_options(short)
 
 
 # --- over real TLS, from gunicorn ----------------------------------------------------

@@ -524,7 +524,7 @@ def test_serials_are_positive_fixed_length_and_unique_across_threads(store: Serv
 
 def _challenge(minutes: int = 10) -> IssuedChallenge:
     return IssuedChallenge(
-        challenge_digest("a-one-time-challenge"),
+        challenge_digest(f"a-one-time-challenge for {minutes} minutes"),
         "CN=dev1",
         "dns_name:*.example.com",
         NOW + timedelta(minutes=minutes),
@@ -557,6 +557,25 @@ def test_a_challenge_is_stored_found_and_consumed_once(store: ServerStore) -> No
     assert store.challenges.consume(challenge.digest, NOW) is Consumed.OK
     assert store.challenges.consume(challenge.digest, NOW) is Consumed.USED
     # Found used or not: the checker tells "used" from "unknown".
+    assert store.challenges.find(challenge.digest) == challenge
+
+
+def test_outstanding_counts_the_challenges_neither_used_nor_expired(store: ServerStore) -> None:
+    assert store.challenges.outstanding(NOW) == 0
+    first, second = _challenge(minutes=5), _challenge(minutes=60)
+    store.challenges.add(first)
+    store.challenges.add(second)
+    assert store.challenges.outstanding(NOW) == 2
+    assert store.challenges.consume(second.digest, NOW) is Consumed.OK
+    assert store.challenges.outstanding(NOW) == 1
+    assert store.challenges.outstanding(first.expires) == 1  # valid up to its expiry
+    assert store.challenges.outstanding(first.expires + timedelta(seconds=1)) == 0
+
+
+def test_a_sid_a_challenge_vouches_for_is_kept_by_every_store(store: ServerStore) -> None:
+    sid = "S-1-5-21-1004336348-1177238915-682003330-4242"
+    challenge = replace(_challenge(), sid=sid)
+    store.challenges.add(challenge)
     assert store.challenges.find(challenge.digest) == challenge
 
 

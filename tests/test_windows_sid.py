@@ -427,6 +427,9 @@ DISGUISED = [
     f"%20tag:microsoft.com,2022-09-14:sid:{VICTIM}",
     f"%74ag:microsoft.com,2022-09-14:sid:{VICTIM}",
     f"%2574ag:microsoft.com,2022-09-14:sid:{VICTIM}",
+    # Far down a long URI: the whole URI is searched.
+    "%20" * 4200 + f"tag:microsoft.com,2022-09-14:sid:{VICTIM}",
+    "x" * 4100 + f"tag:microsoft.com,2022-09-14:sid:{VICTIM}",
 ]
 
 

@@ -56,9 +56,6 @@ SID_OTHER_NAME_OID = "1.3.6.1.4.1.311.25.2.1"
 # then at most 15 sub-authorities of 32 bits each.
 _SID = re.compile(r"S-1-(?:[0-9]{1,10}|0[xX][0-9A-Fa-f]{12})(?:-[0-9]{1,10}){0,15}")
 _MAX_SID_LENGTH = 184
-#: How much of a URI is searched for the SID prefix (a subjectAltName URI is bounded by
-#: the message's own limits; this keeps the search linear and small).
-_MAX_URI_LOOKED_AT = 4096
 
 
 def check_sid(text: str) -> str:
@@ -110,7 +107,7 @@ def sid_of_subject_alt_name(name: str) -> str | None:
 
 def sid_of_uri(uri: str) -> str | None:
     """`sid_of_subject_alt_name` of a URI alone."""
-    text = uri[:_MAX_URI_LOOKED_AT]
+    text = uri  # whole: bounded by the message's own limits, and searched in linear time
     for _ in range(3):  # percent-encoding inside percent-encoding
         decoded = unquote(text)
         if decoded == text:

@@ -14,14 +14,17 @@ no answer. gunicorn runs the WSGI one, uvicorn the ASGI one.
 A handler that needs request headers (an ``Authorization``, say) is a
 `HeaderHandler`, served by `wsgi_application_with_headers` and
 `asgi_application_with_headers`: it gets a fifth argument, the headers it named
-(lower-case) that were sent, and ``:scheme``, the scheme the request came by
-(``https`` when the server terminated TLS, or trusts the proxy that did: gunicorn's
-``--forwarded-allow-ips``, uvicorn's ``--proxy-headers``).
+(lower-case) that were sent, and two facts of the connection: ``:scheme``, the scheme
+the server says the request came by (which gunicorn and uvicorn take from
+``X-Forwarded-Proto`` for the proxies they trust, loopback by default: a claim, not a
+proof), and ``:tls``, ``connection`` only when the connection itself is TLS (gunicorn
+with ``--certfile``; an ASGI server that reports the ``tls`` extension).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, MutableMapping
 from typing import Any
 
@@ -44,6 +47,7 @@ HeaderHandler = Callable[[str, str, str, bytes, Mapping[str, str]], HTTPResponse
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout"}
 _REASONS.update({411: "Length Required", 413: "Content Too Large", 500: "Internal Server Error"})
+_REASONS.update({401: "Unauthorized", 403: "Forbidden", 405: "Method Not Allowed"})
 _DIGITS = frozenset("0123456789")
 
 
@@ -78,6 +82,8 @@ def wsgi_application_with_headers(
     ) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))
         headers = {":scheme": str(environ.get("wsgi.url_scheme", "http"))}
+        if isinstance(environ.get("gunicorn.socket"), ssl.SSLSocket):
+            headers[":tls"] = "connection"
         for name in wanted:
             value = environ.get("HTTP_" + name.upper().replace("-", "_"))
             if value is not None:
@@ -188,6 +194,8 @@ def asgi_application_with_headers(
             path = str(scope.get("path", "/"))
             query = bytes(scope.get("query_string", b"")).decode("latin-1")
             sent = {":scheme": str(scope.get("scheme", "http"))}
+            if "tls" in (scope.get("extensions") or {}):
+                sent[":tls"] = "connection"
             for name, value in scope.get("headers", ()):
                 key = bytes(name).lower()
                 if key in wanted and key.decode("latin-1") not in sent:

@@ -66,17 +66,32 @@ def append(path: Path, data: bytes, *, mode: int = 0o640) -> None:
         os.close(descriptor)
 
 
+#: The largest secrets file read (a PIN, a few credentials).
+_MAX_SECRET_FILE = 64 * 1024
+
+
 def read_secret_lines(path: Path, what: str) -> list[str]:
     """The lines of ``path``, a file that holds secrets (a PIN, passwords): refused
-    (UnsafeFileError) when others may read it, checked on the file opened, not on its
-    name, so nothing can swap it in between; and when it cannot be read or is not UTF-8."""
+    (UnsafeFileError) unless it is a regular file of this user's that nobody else may
+    read, checked on the file opened (nothing can swap it in between; a FIFO is never
+    waited on), of at most 64 KiB of UTF-8 (a byte-order mark allowed)."""
     try:
-        with path.open("rb") as opened:
-            if os.fstat(opened.fileno()).st_mode & 0o077:
-                raise UnsafeFileError(f"{what} {path} may be read by others: chmod 600 it")
-            return opened.read().decode().splitlines()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise UnsafeFileError(f"{what} {path}: {exc.strerror}") from None
+    with os.fdopen(descriptor, "rb") as opened:
+        status = os.fstat(opened.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise UnsafeFileError(f"{what} {path} is not a regular file")
+        if status.st_uid != os.geteuid():
+            raise UnsafeFileError(f"{what} {path} belongs to another user")
+        if status.st_mode & 0o077:
+            raise UnsafeFileError(f"{what} {path} may be read by others: chmod 600 it")
+        data = opened.read(_MAX_SECRET_FILE + 1)
+    if len(data) > _MAX_SECRET_FILE:
+        raise UnsafeFileError(f"{what} {path} is over 64 KiB")
+    try:
+        return data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError:
         raise UnsafeFileError(f"{what} {path} is not UTF-8") from None
 

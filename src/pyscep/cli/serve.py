@@ -311,6 +311,18 @@ def _serving_options(serve: argparse.ArgumentParser) -> None:
         help="how long a challenge of that page lives (default 3600, as NDES)",
     )
     serve.add_argument(
+        "--ndes-admin-cache",
+        type=int,
+        metavar="N",
+        help="most challenges of that page waiting unused (default 100; then 'The password"
+        " cache is full.')",
+    )
+    serve.add_argument(
+        "--ndes-admin-behind-proxy",
+        action=argparse.BooleanOptionalAction,
+        help="TLS ends at a proxy trusted to say so (X-Forwarded-Proto): take its word",
+    )
+    serve.add_argument(
         "--pending-polls",
         type=int,
         metavar="N",

@@ -135,6 +135,20 @@ def _general_name(entry: str) -> x509.GeneralName:
     return name
 
 
+def carries_sid(entry: str) -> bool:
+    """Might the subjectAltName ``entry`` carry a Windows SID, as given or as it would be
+    written (a URI writer drops or re-encodes characters)? `issue_certificate` refuses
+    such a name unless it comes as ``vouched_sid``; a server leaves it out beforehand."""
+    if sid_of_subject_alt_name(entry) is not None:
+        return True
+    try:
+        general = _general_name(entry)
+    except LocalProtocolError:
+        return False  # not written at all
+    written = bytes(general.chosen.contents or b"").decode("latin-1")
+    return general.name == "uniform_resource_identifier" and sid_of_uri(written) is not None
+
+
 def writable_subject_alt_name(entry: str) -> bool:
     """Can `build_csr` and `issue_certificate` write ``entry`` (``kind:value``)?"""
     try:
@@ -471,12 +485,8 @@ def issue_certificate(
     copied in by passing its names along.
     """
     general_names = [_general_name(entry) for entry in subject_alt_names]
-    for entry, general in zip(subject_alt_names, general_names, strict=True):
-        # Judged on what is written too: a URI writer drops or re-encodes characters.
-        written = bytes(general.chosen.contents or b"").decode("latin-1")
-        if sid_of_subject_alt_name(entry) is not None or (
-            general.name == "uniform_resource_identifier" and sid_of_uri(written) is not None
-        ):
+    for entry in subject_alt_names:
+        if carries_sid(entry):
             raise LocalProtocolError(
                 f"subjectAltName {entry[:120]!r} carries a Windows SID: a SID reaches a"
                 " certificate only as vouched_sid= (a VouchedSid, docs/security.md)"

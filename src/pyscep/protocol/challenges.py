@@ -243,6 +243,16 @@ class InMemoryChallenges:
                 self._used.add(digest)
             return outcome
 
+    def outstanding(self, now: datetime) -> int:
+        """How many challenges are neither used nor expired at ``now``."""
+        with self._lock:
+            return sum(
+                1
+                for digest, challenge in self._challenges.items()
+                if digest not in self._used
+                and decide_consumption(challenge, False, now) is Consumed.OK
+            )
+
     def counts(self) -> tuple[int, int]:
         """How many challenges were issued, and how many of them consumed."""
         with self._lock:

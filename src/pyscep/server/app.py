@@ -33,6 +33,7 @@ from pyscep.messages import (
     CertificationRequest,
     PKIMessage,
     build_next_ca_certificates,
+    carries_sid,
     issue_certificate,
     writable_subject_alt_name,
 )
@@ -66,6 +67,7 @@ from .metrics import ServerMetrics
 from .ndes_admin import (
     NDES_CHALLENGE_ALPHABET,
     NDES_CHALLENGE_LENGTH,
+    cache_full_page,
     is_mscep_admin,
     load_ndes_admin_credentials,
     mscep_admin_page,
@@ -363,19 +365,31 @@ class ReferenceServer:
         if self.ndes_admin is None:
             return HTTPResponse(404, "text/plain", b"no mscep_admin page here\n")
         if method != "GET":
-            return HTTPResponse(405, "text/plain", b"GET only\n")
-        if headers.get(":scheme") != "https":
+            return HTTPResponse(405, "text/plain", b"GET only\n", (("Allow", "GET"),))
+        # The connection's own TLS; a proxy's word for it only when the operator said so
+        # (gunicorn and uvicorn believe X-Forwarded-Proto from loopback by default).
+        secure = headers.get(":tls") == "connection" or (
+            self.options.ndes_admin_behind_proxy and headers.get(":scheme") == "https"
+        )
+        if not secure:
             return HTTPResponse(
                 403, "text/plain", b"the mscep_admin page is served over TLS only\n"
             )
-        if not self.ndes_admin.admit(headers.get("authorization")):
-            log.warning("mscep_admin: a request without valid credentials was refused")
+        authorization = headers.get("authorization")
+        if not self.ndes_admin.admit(authorization):
+            if authorization is None:  # what a connector sends first, to be challenged
+                log.info("mscep_admin: credentials asked for")
+            else:
+                log.warning("mscep_admin: wrong credentials refused")
             return unauthorized()
+        now = datetime.now(timezone.utc)
+        if self.store.challenges.outstanding(now) >= self.options.ndes_admin_cache:
+            log.warning(
+                "mscep_admin: %d challenges wait unused: none more", self.options.ndes_admin_cache
+            )
+            return cache_full_page()
         ttl = timedelta(seconds=self.options.ndes_admin_ttl)
-        challenges = OneTimeChallenges(
-            self.store.challenges, clock=lambda: datetime.now(timezone.utc)
-        )
-        password = challenges.issue(
+        password = OneTimeChallenges(self.store.challenges, clock=lambda: now).issue(
             ttl=ttl, length=NDES_CHALLENGE_LENGTH, alphabet=NDES_CHALLENGE_ALPHABET
         )
         log.info("mscep_admin: a one-time challenge was handed out")
@@ -727,7 +741,7 @@ class ReferenceServer:
         the server's CRL address unless the profile has its own, so that the operator's
         approval, made elsewhere, writes it too; the vouched ``sid``, and no SID of
         ``names`` (whatever a profile's rules allow: a SID is written only as vouched)."""
-        names = [name for name in names if sid_of_subject_alt_name(name) is None]
+        names = [name for name in names if not carries_sid(name)]
         granted, refused = profile.granted(_issuable(names))
         if refused:
             log.warning(

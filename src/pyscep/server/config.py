@@ -91,6 +91,12 @@ class ServeOptions:
     #: ``bearer TOKEN`` lines, a file only its owner reads), and how long each lives.
     ndes_admin_credentials: Path | None = None
     ndes_admin_ttl: int = 3600
+    #: Most challenges of the page waiting unused at once (NDES's password cache).
+    ndes_admin_cache: int = 100
+    #: TLS ends at a proxy the operator trusts to say so (``X-Forwarded-Proto``, as
+    #: gunicorn's ``--forwarded-allow-ips`` or uvicorn's ``--proxy-headers`` read it):
+    #: the page then takes the request's scheme for it. Off: the connection's own TLS.
+    ndes_admin_behind_proxy: bool = False
 
 
 def require_whole_pair(role: str, certificate: Path | None, key: str | None) -> None:
@@ -149,8 +155,11 @@ def check_options(options: ServeOptions) -> ServeOptions:
         from .ndes_admin import load_ndes_admin_credentials  # it uses this module's error
 
         load_ndes_admin_credentials(options.ndes_admin_credentials)
-    if options.ndes_admin_ttl < 60:
-        raise ServeConfigError("an mscep_admin challenge lives at least 60 seconds")
+    if options.ndes_admin_ttl < 3600:
+        # Connectors (Fleet) take an NDES password to be good for 57 minutes.
+        raise ServeConfigError("an mscep_admin challenge lives at least 3600 seconds, as NDES's")
+    if options.ndes_admin_cache < 1:
+        raise ServeConfigError("the mscep_admin password cache holds at least one")
     if options.requested_sid not in ("strip", "refuse"):
         raise ServeConfigError(f"requested SID {options.requested_sid!r}: 'strip' or 'refuse'")
     if options.profile not in PROFILES:

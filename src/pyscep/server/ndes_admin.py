@@ -9,16 +9,21 @@ connectors' parsers look for exactly that: ``[A-F0-9]{16}``, ``[A-Z0-9]{16,32}``
 or whatever follows ``<B>``).
 
 No NTLM: HTTP Basic or a bearer token, from a file only its owner may read, and only
-over TLS (the request's scheme is ``https``). Each page issues a new challenge
-valid once, for ``ttl`` (NDES's default is an hour).
+over TLS: a connection that is itself TLS, or (``ndes_admin_behind_proxy``, an explicit
+act) a proxy the operator trusts to say ``https``. Each page issues a new challenge
+valid once, for ``ttl`` (NDES's default, an hour); at most ``cache`` of them wait
+unused, as NDES's password cache (then the page says "The password cache is full.").
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from html import escape
 from pathlib import Path
@@ -26,7 +31,6 @@ from pathlib import Path
 from pyscep._appkit.durable import UnsafeFileError, read_secret_lines
 from pyscep.certificate import Certificate
 from pyscep.http import HTTPResponse
-from pyscep.protocol.challenges import require_secret
 
 from .config import ServeConfigError
 
@@ -35,6 +39,7 @@ __all__ = [
     "NDES_CHALLENGE_ALPHABET",
     "NDES_CHALLENGE_LENGTH",
     "NdesAdminCredentials",
+    "cache_full_page",
     "is_mscep_admin",
     "load_ndes_admin_credentials",
     "mscep_admin_page",
@@ -48,24 +53,48 @@ NDES_CHALLENGE_ALPHABET = "0123456789ABCDEF"
 NDES_CHALLENGE_LENGTH = 16
 
 
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
 @dataclass(frozen=True)
 class NdesAdminCredentials:
-    """Who may fetch a password: HTTP Basic users and passwords, and bearer tokens."""
+    """Who may fetch a password: HTTP Basic users and passwords, and bearer tokens, kept
+    as SHA-256 digests (compared in constant time, whatever their lengths; never shown)."""
 
-    basic: tuple[tuple[str, str], ...] = ()
-    tokens: tuple[str, ...] = ()
+    basic: tuple[tuple[bytes, bytes], ...] = field(default=(), repr=False)
+    tokens: tuple[bytes, ...] = field(default=(), repr=False)
 
-    def __post_init__(self) -> None:
-        if not self.basic and not self.tokens:
+    @classmethod
+    def of(
+        cls, basic: Sequence[tuple[str, str]] = (), tokens: Sequence[str] = ()
+    ) -> NdesAdminCredentials:
+        """From the secrets themselves: a user is named once, with no ':' and something
+        in it; a password and a token are not empty; a token is RFC 7235's token68."""
+        users = [user for user, _ in basic]
+        for user, password in basic:
+            if not user.strip() or ":" in user:
+                raise ServeConfigError("an mscep_admin user has a name, without ':'")
+            if users.count(user) > 1:
+                raise ServeConfigError(f"the mscep_admin user {user!r} is named twice")
+            _secret(password, f"the mscep_admin password of {user!r}")
+        for token in tokens:
+            _secret(token, "an mscep_admin token")
+            if not _TOKEN68.fullmatch(token):
+                raise ServeConfigError("an mscep_admin token is letters, digits and -._~+/")
+        if not basic and not tokens:
             raise ServeConfigError("the mscep_admin credentials name nobody")
-        for user, password in self.basic:
-            require_secret(password, f"the mscep_admin password of {user!r}")
-        for token in self.tokens:
-            require_secret(token, "an mscep_admin token")
+        return cls(
+            tuple((_digest(user), _digest(password)) for user, password in basic),
+            tuple(_digest(token) for token in tokens),
+        )
 
     def admit(self, authorization: str | None) -> bool:
         """Does the ``Authorization`` header name one of these? Every candidate is
-        compared in constant time, so the time taken says nothing of which came close."""
+        compared, by digest, so the time taken says nothing of which came close."""
         if authorization is None:
             return False
         scheme, _, value = authorization.strip().partition(" ")
@@ -73,19 +102,27 @@ class NdesAdminCredentials:
         admitted = False
         if scheme.lower() == "basic":
             try:
-                user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+                decoded = base64.b64decode(value, validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):
                 return False
+            user, sep, password = decoded.partition(":")
             if not sep:
                 return False
+            asked = (_digest(user), _digest(password))
             for known_user, known_password in self.basic:
-                same_user = hmac.compare_digest(user.encode(), known_user.encode())
-                same_password = hmac.compare_digest(password.encode(), known_password.encode())
+                same_user = hmac.compare_digest(asked[0], known_user)
+                same_password = hmac.compare_digest(asked[1], known_password)
                 admitted |= same_user and same_password
         elif scheme.lower() == "bearer":
+            asked_token = _digest(value)
             for token in self.tokens:
-                admitted |= hmac.compare_digest(value.encode(), token.encode())
+                admitted |= hmac.compare_digest(asked_token, token)
         return admitted
+
+
+def _secret(secret: str, what: str) -> None:
+    if not secret or secret != secret.strip():
+        raise ServeConfigError(f"{what} is empty, or starts or ends with a space")
 
 
 def load_ndes_admin_credentials(path: Path) -> NdesAdminCredentials:
@@ -98,11 +135,9 @@ def load_ndes_admin_credentials(path: Path) -> NdesAdminCredentials:
     basic: list[tuple[str, str]] = []
     tokens: list[str] = []
     for number, line in enumerate(lines, start=1):
-        text = line.strip()
-        if not text or text.startswith("#"):
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
-        kind, _, secret = text.partition(" ")
-        secret = secret.strip()
+        kind, _, secret = line.partition(" ")
         if kind == "basic" and ":" in secret:
             user, _, password = secret.partition(":")
             basic.append((user, password))
@@ -113,10 +148,8 @@ def load_ndes_admin_credentials(path: Path) -> NdesAdminCredentials:
                 f"{path}, line {number}: write 'basic USER:PASSWORD' or 'bearer TOKEN'"
             )
     try:
-        return NdesAdminCredentials(tuple(basic), tuple(tokens))
-    except ServeConfigError:
-        raise
-    except Exception as exc:  # require_secret's LocalProtocolError, said of the file
+        return NdesAdminCredentials.of(basic, tokens)
+    except ServeConfigError as exc:
         raise ServeConfigError(f"{path}: {exc}") from None
 
 
@@ -147,6 +180,16 @@ def mscep_admin_page(password: str, ca_certificate: Certificate, ttl: timedelta)
 def is_mscep_admin(path: str) -> bool:
     """Is ``path`` the page's (any case, with or without the trailing slash)?"""
     return path.rstrip("/").lower() == MSCEP_ADMIN_PATH
+
+
+def cache_full_page() -> HTTPResponse:
+    """NDES's answer when its password cache is full (connectors recognise the sentence)."""
+    html = (
+        "<HTML><Head><Title>Network Device Enrollment Service</Title></Head><Body>"
+        "<P> The password cache is full. </P><P> Use the passwords already handed out,"
+        " or wait until they expire. </P></Body></HTML>"
+    )
+    return HTTPResponse(200, "text/html; charset=utf-16", b"\xff\xfe" + html.encode("utf-16-le"))
 
 
 def unauthorized() -> HTTPResponse:

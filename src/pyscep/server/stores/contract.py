@@ -121,6 +121,14 @@ class StoreCounts:
     challenges_consumed: int
 
 
+class ServerChallenges(ChallengeStore, Protocol):
+    """A `ChallengeStore` that also says how many challenges wait to be used."""
+
+    def outstanding(self, now: datetime) -> int:
+        """How many challenges are neither used nor expired at ``now``."""
+        ...
+
+
 class ServerStore(TransactionStore, Protocol):
     """Where the reference server keeps everything that decides: shared by all its workers.
 
@@ -152,7 +160,7 @@ class ServerStore(TransactionStore, Protocol):
         ...
 
     @property
-    def challenges(self) -> ChallengeStore:
+    def challenges(self) -> ServerChallenges:
         """The one-time challenges, in the same database: consumed once across hosts."""
         ...
 

@@ -209,6 +209,12 @@ class PostgresChallenges:
         with _connect(self.url) as db:
             db.execute(POSTGRES.insert_challenge, challenge_values(challenge))
 
+    def outstanding(self, now: datetime) -> int:
+        """How many challenges are neither used nor expired at ``now``."""
+        with _connect(self.url) as db:
+            row = db.execute(POSTGRES.count_outstanding, (now.timestamp(),)).fetchone()
+        return 0 if row is None else int(row[0])
+
     def find(self, digest: bytes) -> IssuedChallenge | None:
         """The challenge with this hash, used or not."""
         with _connect(self.url) as db:

@@ -264,6 +264,11 @@ class Dialect:
         )
 
     @property
+    def count_outstanding(self) -> str:
+        """How many challenges are neither used nor expired at a time."""
+        return f"SELECT count(*) FROM challenges WHERE used IS NULL AND expires >= {self.mark}"  # noqa: S608
+
+    @property
     def mark_used(self) -> str:
         """Record the time a challenge was consumed."""
         return f"UPDATE challenges SET used = {self.mark} WHERE digest = {self.mark}"  # noqa: S608

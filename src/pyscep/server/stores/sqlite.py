@@ -300,6 +300,12 @@ class SqliteChallenges:
         with self._connections.use() as db:
             db.execute(SQLITE.insert_challenge, challenge_values(challenge))
 
+    def outstanding(self, now: datetime) -> int:
+        """How many challenges are neither used nor expired at ``now``."""
+        with self._connections.use() as db:
+            row = db.execute(SQLITE.count_outstanding, (now.timestamp(),)).fetchone()
+        return 0 if row is None else int(row[0])
+
     def find(self, digest: bytes) -> IssuedChallenge | None:
         """The challenge with this hash, used or not."""
         with self._connections.use() as db:
