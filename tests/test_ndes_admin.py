@@ -11,7 +11,6 @@ gunicorn, with HTTP Basic, as a connector would.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import os
 import re
 import sqlite3
@@ -21,15 +20,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 import pyscep
 from pyscep import PKIStatus
@@ -38,7 +32,7 @@ from pyscep.messages import build_csr, build_pkcs_req, open_cert_rep, self_signe
 from pyscep.server import ReferenceServer, ServeConfigError, ServeOptions, check_options
 from pyscep.server.ndes_admin import load_ndes_admin_credentials
 from pyscep.testing import make_identity
-from tests.support.helpers import current_time
+from tests.support.helpers import current_time, tls_files
 from tests.support.served import free_port
 
 CREDENTIALS = "basic intune-connector:correct horse battery staple\nbearer tok-7f3a9c2e51b8d4\n"
@@ -272,57 +266,11 @@ def test_the_page_needs_one_time_challenges_of_an_hour_or_more(tmp_path: Path) -
 # --- over real TLS, from gunicorn ----------------------------------------------------
 
 
-def _tls_files(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA, and a server certificate for 127.0.0.1 it signed (made now: the TLS stack
-    reads the real clock)."""
-    now = current_time()
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TLS test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = directory / "tls-ca.pem", directory / "tls.pem", directory / "tls.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    paths[2].chmod(0o600)
-    return paths
-
-
 @pytest.mark.external
 def test_a_connector_fetches_a_password_over_tls_from_gunicorn_and_enrolls(
     tmp_path: Path,
 ) -> None:
-    ca_file, certificate, key = _tls_files(tmp_path)
+    ca_file, certificate, key = tls_files(tmp_path)
     credentials = tmp_path / "mscep_admin.credentials"
     credentials.write_text(CREDENTIALS)
     credentials.chmod(0o600)

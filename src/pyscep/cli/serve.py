@@ -28,6 +28,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -287,10 +288,23 @@ def _serving_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--challenge-mode",
-        choices=["static", "one-time"],
+        choices=["static", "one-time", "intune"],
         help="static (the default): --challenge for everyone; one-time: made by"
-        " `serve challenge`, each valid once",
+        " `serve challenge`, each valid once; intune: Intune validates each request",
     )
+    intune: tuple[tuple[str, Callable[[str], object], str], ...] = (
+        ("--intune-tenant", str, "intune mode: the Entra ID tenant"),
+        ("--intune-client-id", str, "intune mode: the application's client ID"),
+        ("--intune-secret-file", Path, "its client secret, in a file only its owner reads"),
+        ("--intune-certificate", Path, "or its certificate (with --intune-key)"),
+        ("--intune-key", str, "that certificate's key: a file or a pkcs11: URI"),
+        ("--intune-federated-token-file", Path, "or the platform's federated token file"),
+        ("--intune-authority", str, "Entra ID (default https://login.microsoftonline.com)"),
+        ("--intune-graph-url", str, "Graph (default https://graph.microsoft.com)"),
+        ("--intune-ca-bundle", Path, "the TLS roots for Entra ID, Graph and Intune"),
+    )
+    for flag, kind, text in intune:
+        serve.add_argument(flag, type=kind, help=text)
     serve.add_argument(
         "--requested-sid",
         choices=["strip", "refuse"],

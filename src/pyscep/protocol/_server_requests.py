@@ -26,7 +26,12 @@ from pyscep.http import (
 from pyscep.messages import CertificationRequest, build_ca_certificates
 from pyscep.messages.caps import CAPABILITY_DIGESTS
 from pyscep.policy import DistinguishedName
-from pyscep.protocol.challenges import ChallengeChecker, ChallengeVerdict, StaticChallenge
+from pyscep.protocol.challenges import (
+    ChallengeChecker,
+    ChallengeVerdict,
+    StaticChallenge,
+    TransactionChallengeChecker,
+)
 from pyscep.protocol.config import ResponderConfig
 from pyscep.protocol.events import Answered, Enrollment, PollRequested, VerifiedRenewal
 from pyscep.protocol.profiles import CACertificatesShape
@@ -121,14 +126,17 @@ def request_password(checker: ChallengeChecker | None) -> bytes | None:
 
 
 def challenge_verdict(
-    checker: ChallengeChecker | None, request: CertificationRequest
+    checker: ChallengeChecker | None, request: CertificationRequest, transaction_id: str
 ) -> ChallengeVerdict:
-    """``checker``'s verdict on ``request``'s challengePassword (none accepted without one)."""
+    """``checker``'s verdict on ``request``'s challengePassword (none accepted without one);
+    a checker that needs the transactionID (`TransactionChallengeChecker`) gets it."""
     password = request.challenge_password
     if checker is None:
         if password is None:
             return ChallengeVerdict.absent()
         return ChallengeVerdict.refuse("this server checks no challenge password")
+    if isinstance(checker, TransactionChallengeChecker):
+        return checker.check_transaction(password, request, transaction_id)
     return checker.check(password, request)
 
 

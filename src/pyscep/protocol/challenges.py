@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Lock
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pyscep.errors import LocalProtocolError
 from pyscep.findings import Finding, FindingCode
@@ -54,6 +54,7 @@ __all__ = [
     "IssuedChallenge",
     "OneTimeChallenges",
     "StaticChallenge",
+    "TransactionChallengeChecker",
     "challenge_digest",
     "challenge_findings",
     "decide_consumption",
@@ -74,6 +75,23 @@ class ChallengeChecker(Protocol):
 
     def check(self, password: str | None, request: CertificationRequest) -> ChallengeVerdict:
         """Judge ``password`` (None when the request carries none) for ``request``."""
+        ...
+
+
+@runtime_checkable
+class TransactionChallengeChecker(Protocol):
+    """A checker that also needs the request's transactionID (Intune's validation asks
+    with it). The responder calls ``check_transaction`` on such a checker, ``check`` on
+    any other."""
+
+    def check(self, password: str | None, request: CertificationRequest) -> ChallengeVerdict:
+        """Judge without a transactionID (a checker may refuse)."""
+        ...
+
+    def check_transaction(
+        self, password: str | None, request: CertificationRequest, transaction_id: str
+    ) -> ChallengeVerdict:
+        """Judge ``password`` for ``request``, sent under ``transaction_id``."""
         ...
 
 

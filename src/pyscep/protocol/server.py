@@ -278,7 +278,7 @@ class ScepResponder:
         renewal, why_not = reading.renewal_proof(
             self.store, signer, ours, policy_view.subject, request, now
         )
-        verdict = reading.challenge_verdict(self.config.challenge, request)
+        verdict = reading.challenge_verdict(self.config.challenge, request, reply_to.transaction_id)
         return EnrollmentRequested(
             transaction_id=reply_to.transaction_id,
             message_type=message.message_type,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -48,6 +49,7 @@ from pyscep.policy import (
     parse_scep_conf,
 )
 from pyscep.protocol.challenges import ChallengeChecker, OneTimeChallenges, StaticChallenge
+from pyscep.protocol.intune import IntuneError, IntuneSettings
 from pyscep.protocol.lint import LintReport, lint_setup
 from pyscep.protocol.profiles import PROFILES
 from pyscep.protocol.server import (
@@ -63,6 +65,15 @@ from pyscep.sid import VouchedSid, sid_of_subject_alt_name
 
 from .config import MAX_VALIDITY_DAYS, ServeConfigError, ServeOptions, require_whole_pair
 from .file_ca import FileCA, open_chain, open_key_pair
+from .intune import (
+    CredentialSource,
+    IntuneChallenge,
+    IntuneService,
+    certificate_credential,
+    federated_credential,
+    secret_credential,
+    urllib_transport,
+)
 from .metrics import ServerMetrics
 from .ndes_admin import (
     NDES_CHALLENGE_ALPHABET,
@@ -167,13 +178,22 @@ def _issuable(names: Iterable[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class _Signing:
-    """The file CA signing on agreed terms; called by the responder once per transaction."""
+    """The file CA signing on agreed terms; called by the responder once per transaction.
+    ``notify`` (Intune's success notification) is told of the certificate before it is
+    delivered: if it raises, the claim is given back and nothing is delivered."""
 
     files: FileCA
     new_serial: Callable[[], int]
     terms: IssuanceTerms
+    notify: Callable[[CertificationRequest, Certificate], None] | None = None
 
     def issue(self, request: CertificationRequest, *, now: datetime) -> Certificate:
+        certificate = self._sign(request, now=now)
+        if self.notify is not None:
+            self.notify(request, certificate)
+        return certificate
+
+    def _sign(self, request: CertificationRequest, *, now: datetime) -> Certificate:
         return issue_certificate(
             self.files.ca,
             request,
@@ -246,6 +266,7 @@ class ReferenceServer:
             if options.issuance_profiles is None
             else load_issuance_profiles(options.issuance_profiles)
         )
+        self.intune = _intune_service(options) if options.challenge_mode == "intune" else None
         self.ndes_admin = (
             None
             if options.ndes_admin_credentials is None
@@ -311,6 +332,8 @@ class ReferenceServer:
         )
 
     def _challenges(self) -> ChallengeChecker | None:
+        if self.intune is not None:
+            return IntuneChallenge(self.intune)
         if self.options.challenge_mode == "one-time":
             return self.one_time_challenges()
         # The operator's commands open a server without one: they judge no request.
@@ -588,6 +611,9 @@ class ReferenceServer:
             response = self.responder.reject(event, FailInfo.BAD_REQUEST, now=now, text=text)
             return f"SID {', '.join(foreign)} asked for, vouched for by nobody: refused", response
         reason, response = self._decide_enrollment(event, now)
+        validated = self.intune is not None and event.challenge.accepted
+        if validated and self._outcome(event) == "rejected":
+            self._intune_failure(event, reason)
         if foreign:
             log.warning(
                 "%s: SID %s asked for, vouched for by nobody: not copied into the certificate",
@@ -596,6 +622,15 @@ class ReferenceServer:
             )
             reason += f"; SID {', '.join(foreign)} asked for, vouched for by nobody: not copied"
         return reason, response
+
+    def _intune_failure(self, event: EnrollmentRequested, reason: str) -> None:
+        """Intune validated the request, and the server refused it: tell Intune why (a
+        failure to tell is logged; the refusal stands)."""
+        assert self.intune is not None
+        try:
+            self.intune.notify_failure(event.transaction_id, event.request.der, reason)
+        except IntuneError as exc:
+            log.warning("%s: Intune was not told of the refusal: %s", event.transaction_id, exc)
 
     def _foreign_sids(self, event: EnrollmentRequested) -> list[str]:
         """The SIDs the request asks for that neither its challenge nor the certificate it
@@ -724,9 +759,29 @@ class ReferenceServer:
         # The issued certificate alone: clients have the CA from GetCACert, and
         # micromdm's scepclient keeps the last certificate of the reply. The terms go with
         # the claim, so that an issuance that fails keeps them for the next try.
-        return self.responder.issue(
-            event, self._signing(terms), now=now, context=terms.to_context()
-        )
+        signing = self._signing(terms)
+        if self.intune is not None:
+            signing = replace(signing, notify=self._intune_success(event.transaction_id))
+        try:
+            return self.responder.issue(event, signing, now=now, context=terms.to_context())
+        except IntuneError as exc:
+            # Intune must hear of a certificate before the device gets it: PENDING, and
+            # the next poll tries again (the claim was given back).
+            log.warning("%s: Intune was not told of the certificate: %s", event.transaction_id, exc)
+            return self.responder.pending(
+                event, now=now, awaiting=Awaiting.APPLICATION, context=terms.to_context()
+            )
+
+    def _intune_success(
+        self, transaction_id: str
+    ) -> Callable[[CertificationRequest, Certificate], None]:
+        def notify(request: CertificationRequest, certificate: Certificate) -> None:
+            assert self.intune is not None
+            outcome = self.intune.notify_success(transaction_id, request.der, certificate)
+            if not outcome.succeeded:
+                raise IntuneError(f"successNotification: {outcome.code} {outcome.description}")
+
+        return notify
 
     def _terms(
         self,
@@ -783,5 +838,41 @@ class ReferenceServer:
             if not 1 <= days <= MAX_VALIDITY_DAYS:
                 raise ServeConfigError(f"the validity is from 1 to {MAX_VALIDITY_DAYS} days")
             terms = replace(terms, days=days)
-        done = self.responder.approve(transaction_id, self._signing(terms), now=now)
+        signing = self._signing(terms)
+        if self.intune is not None:  # Intune hears of the certificate first, or none is issued
+            signing = replace(signing, notify=self._intune_success(transaction_id))
+        done = self.responder.approve(transaction_id, signing, now=now)
         return Certificate.load(done.certificates[0])
+
+
+def _intune_service(options: ServeOptions) -> IntuneService:
+    """Intune's validation service as the options describe it (`check_options` checked
+    that one credential is given)."""
+    assert options.intune_tenant is not None
+    assert options.intune_client_id is not None
+    settings = IntuneSettings(
+        tenant=options.intune_tenant,
+        client_id=options.intune_client_id,
+        authority=options.intune_authority,
+        graph_url=options.intune_graph_url,
+        caller_info="pyscep serve",
+    )
+    credential: CredentialSource
+    if options.intune_secret_file is not None:
+        credential = secret_credential(options.intune_secret_file)
+    elif options.intune_federated_token_file is not None:
+        credential = federated_credential(options.intune_federated_token_file)
+    else:
+        assert options.intune_certificate is not None
+        assert options.intune_key is not None
+        application = open_key_pair(
+            options.intune_certificate,
+            options.intune_key,
+            role="Intune application",
+            decrypts=False,
+        )
+        credential = certificate_credential(settings, application)
+    context = None
+    if options.intune_ca_bundle is not None:
+        context = ssl.create_default_context(cafile=str(options.intune_ca_bundle))
+    return IntuneService(settings, credential, transport=urllib_transport(context))

@@ -83,6 +83,21 @@ class ServeOptions:
     #: A TOML file of issuance profiles (`pyscep.server.profiles`), chosen per request
     #: by the policy's role; without one, every certificate follows the options above.
     issuance_profiles: Path | None = None
+    #: ``intune`` challenge mode: Intune validates each request (docs/windows.md). The
+    #: tenant and the application's client ID, and one credential: a client secret
+    #: file, a certificate and its key (a file or a ``pkcs11:`` URI), or the platform's
+    #: federated token file (workload identity, no secret at rest).
+    intune_tenant: str | None = None
+    intune_client_id: str | None = None
+    intune_secret_file: Path | None = None
+    intune_certificate: Path | None = None
+    intune_key: str | None = None
+    intune_federated_token_file: Path | None = None
+    #: Where Entra ID and Graph are (Microsoft's by default), and the roots their TLS is
+    #: checked against (the system's by default).
+    intune_authority: str = "https://login.microsoftonline.com"
+    intune_graph_url: str = "https://graph.microsoft.com"
+    intune_ca_bundle: Path | None = None
     #: A Windows account SID a request asks for that nobody vouches for: ``strip`` (issue
     #: without it) or ``refuse`` (badRequest). It is never copied (docs/windows.md).
     requested_sid: str = "strip"
@@ -111,8 +126,12 @@ def require_whole_pair(role: str, certificate: Path | None, key: str | None) -> 
 
 def check_options(options: ServeOptions) -> ServeOptions:
     """``options`` if a server may start with them; ServeConfigError says what is wrong."""
-    if options.challenge_mode not in ("static", "one-time"):
-        raise ServeConfigError(f"challenge mode {options.challenge_mode!r}: 'static' or 'one-time'")
+    if options.challenge_mode not in ("static", "one-time", "intune"):
+        raise ServeConfigError(
+            f"challenge mode {options.challenge_mode!r}: 'static', 'one-time' or 'intune'"
+        )
+    if options.challenge_mode == "intune":
+        _check_intune(options)
     if options.challenge_mode == "static":
         if options.challenge is None:
             raise ServeConfigError(
@@ -194,3 +213,23 @@ def check_options(options: ServeOptions) -> ServeOptions:
             " (an Ed25519 key only signs: it cannot open requests)"
         )
     return options
+
+
+def _check_intune(options: ServeOptions) -> None:
+    """The intune mode's settings: a tenant, a client ID, and one credential."""
+    if options.challenge is not None:
+        raise ServeConfigError("a shared challenge is not used in intune mode: drop --challenge")
+    if not options.intune_tenant or not options.intune_client_id:
+        raise ServeConfigError("intune mode needs --intune-tenant and --intune-client-id")
+    given = [
+        options.intune_secret_file is not None,
+        options.intune_certificate is not None or options.intune_key is not None,
+        options.intune_federated_token_file is not None,
+    ]
+    if sum(given) != 1:
+        raise ServeConfigError(
+            "intune mode takes one credential: --intune-secret-file, --intune-certificate"
+            " with --intune-key, or --intune-federated-token-file"
+        )
+    if (options.intune_certificate is None) != (options.intune_key is None):
+        raise ServeConfigError("--intune-certificate and --intune-key go together")
