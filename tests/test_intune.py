@@ -18,8 +18,6 @@ from cryptography.hazmat.primitives import hashes
 import pyscep
 from pyscep import PKIStatus
 from pyscep.messages import (
-    IssuerAndSubject,
-    build_cert_poll,
     build_csr,
     build_pkcs_req,
     open_cert_rep,
@@ -83,6 +81,9 @@ def test_what_entra_id_and_intune_answer_is_read_strictly() -> None:
         (400, b'{"error": "invalid_client"}', False),
         (200, b"not json", False),
         (200, b'{"expires_in": 3600}', False),
+        (200, b'{"access_token": "a", "expires_in": Infinity}', False),
+        (200, b'{"access_token": "a", "expires_in": true}', False),
+        (200, b'{"access_token": "a", "expires_in": 1e999}', False),
     ]:
         with pytest.raises(IntuneError) as caught:
             read_token(status, body, now=NOW)
@@ -177,7 +178,7 @@ def test_what_may_pass_on_a_second_try_is_retried_with_backoff(tmp_path: Path) -
         fake.unavailable = 10
         with pytest.raises(IntuneError, match="HTTP 503"):
             service.validate("TX-1", b"\x30\x00")
-        assert slept == [0.5, 1.0, 0.5, 1.0, 2.0]  # four tries, then the error
+        assert slept == [0.5, 1.0, 0.5, 1.0]  # three tries, then the error
 
 
 @pytest.mark.external
@@ -294,29 +295,62 @@ class _Everything(set[str]):
 
 
 @pytest.mark.external
-def test_a_certificate_intune_was_not_told_of_waits_for_the_next_poll(tmp_path: Path) -> None:
+def test_a_certificate_intune_was_not_told_of_is_never_delivered(tmp_path: Path) -> None:
     with running(tmp_path) as (fake, ca_file):
         server = _intune_server(tmp_path, fake, ca_file)
         fake.known = _Everything()
         fake.notifications_fail = True
-        reply, _, (built, signer, csr) = _enroll(server)
-        assert reply.pki_status is PKIStatus.PENDING
+        reply, content, (built, _, _) = _enroll(server)
+        assert reply.pki_status is PKIStatus.FAILURE
+        assert "Intune could not be told" in (reply.fail_info_text or "")
+        assert content is None
         assert fake.successes == []
+        (failure,) = fake.failures  # told instead that there is none
+        assert failure["transactionId"] == built.transaction_id
+        assert failure["hResult"] == 0x80004005
+        # Once Intune can be told, the device's next enrollment gets its certificate.
         fake.notifications_fail = False
-        poll = build_cert_poll(
-            IssuerAndSubject(server.files.ca.certificate.subject_der, csr.subject_der),
-            signer=signer,
-            recipient=server.files.ca.certificate,
-            transaction_id=built.transaction_id,
-        )
-        response = server.handle("POST", "/scep", "operation=PKIOperation", poll.der)
-        answer, content = open_cert_rep(
-            response.body, signer, ca_certificates=[server.files.ca.certificate], request=poll
-        )
-        assert answer.pki_status is PKIStatus.SUCCESS, answer
+        reply, content, _ = _enroll(server)
+        assert reply.pki_status is PKIStatus.SUCCESS
         assert len(fake.successes) == 1
-        assert content is not None
-        assert content.certificates[0].public_key_der == csr.public_key_der
+
+
+@pytest.mark.external
+def test_a_redirect_is_not_followed_and_the_token_stays_home(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    with running(tmp_path) as (fake, ca_file), running(tmp_path / "elsewhere") as (other, _):
+        fake.redirect_to = f"{other.base}/scep/ScepActions/validateRequest"
+        service = _service(fake, ca_file, secret_credential(_secret_file(tmp_path)))
+        with pytest.raises(IntuneError, match="a redirect"):
+            service.validate("TX-1", b"\x30\x00")
+        assert other.validations == []
+        assert other.headers_seen == []
+
+
+def test_an_approval_intune_must_hear_of_needs_the_intune_settings(tmp_path: Path) -> None:
+    from pyscep.server.app import IssuanceTerms
+
+    server = ReferenceServer(ServeOptions(tmp_path / "state", challenge="s3cret-challenge"))
+    terms = IssuanceTerms(30, intune=True)
+    assert IssuanceTerms.from_context(terms.to_context(), 365).intune
+    transaction = _pending_transaction(server, terms)
+    with pytest.raises(ServeConfigError, match="Intune validated"):
+        server.approve(transaction, now=datetime.now(timezone.utc))
+
+
+def _pending_transaction(server: ReferenceServer, terms: Any) -> str:
+    """A PKCSReq left PENDING for the operator on ``terms``, as an Intune server holds one."""
+    from pyscep.protocol.server import EnrollmentRequested
+
+    now = datetime.now(timezone.utc)
+    key = pyscep.load_private_key(make_identity("held", now=now).key_der)
+    signer = self_signed_signer(key, "CN=held", now=now)
+    csr = build_csr(key, "CN=held", challenge_password="s3cret-challenge")
+    built = build_pkcs_req(csr, signer=signer, recipient=server.files.ca.certificate)
+    event = server.responder.receive("POST", "/scep", "operation=PKIOperation", built.der, now=now)
+    assert isinstance(event, EnrollmentRequested)
+    server.responder.pending(event, now=now, context=terms.to_context())
+    return built.transaction_id
 
 
 def test_intune_mode_needs_a_tenant_and_one_credential(tmp_path: Path) -> None:
@@ -338,6 +372,21 @@ def test_intune_mode_needs_a_tenant_and_one_credential(tmp_path: Path) -> None:
     )
     with pytest.raises(ServeConfigError, match="one credential"):
         check_options(both)
+
+
+def test_an_empty_federated_token_is_waited_for_then_refused(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("")
+    slept: list[float] = []
+    service = IntuneService(
+        SETTINGS,
+        federated_credential(token_file),
+        transport=lambda request: (500, b""),
+        sleep=slept.append,
+    )
+    with pytest.raises(IntuneError, match="is empty"):
+        service.validate("TX-1", b"\x30\x00")
+    assert slept == [0.5, 1.0]  # the platform may be writing it: tried again, then no
 
 
 def test_the_challenge_refuses_when_intune_cannot_be_asked() -> None:

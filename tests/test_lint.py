@@ -15,7 +15,7 @@ from asn1crypto import keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from pyscep import Certificate, DigestAlgorithm
@@ -245,3 +245,33 @@ def test_the_command_on_files_a_state_and_a_live_server(tmp_path: Path) -> None:
         served.stop()
     missing = run_pyscep("lint", "--ca-cert", str(tmp_path / "nowhere.pem"))
     assert missing.returncode == 2
+
+
+def test_an_ed25519_ca_is_no_place_to_envelope_requests_to() -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Ed25519 CA")])
+    built = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(9)
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, None)
+    )
+    report = _lint(Certificate.load(built.public_bytes(serialization.Encoding.DER)))
+    failing = {f.platform for f in report.failures() if f.check == "encryption"}
+    assert failing == set(PLATFORMS)  # strongSwan too: nothing can be enveloped to it
+
+
+def test_a_signature_algorithm_nobody_here_knows_is_no_crash() -> None:
+    from asn1crypto import x509 as asn1
+
+    certificate = asn1.Certificate.load(CA.der)
+    sm2 = {"algorithm": "1.2.156.10197.1.501"}
+    certificate["signature_algorithm"] = sm2
+    certificate["tbs_certificate"]["signature"] = sm2
+    odd = Certificate.load(certificate.dump(force=True))
+    assert _lint(odd).findings == ()  # nothing to say of what cannot be judged

@@ -50,6 +50,8 @@ class FakeIntune:
     unavailable: int = 0
     #: Whether success notifications fail (HTTP 500).
     notifications_fail: bool = False
+    #: Where validations are redirected to, if anywhere (a client must not follow).
+    redirect_to: str | None = None
     tokens: list[str] = field(default_factory=list)
     validations: list[dict[str, Any]] = field(default_factory=list)
     successes: list[dict[str, Any]] = field(default_factory=list)
@@ -105,6 +107,8 @@ class FakeIntune:
                 set(request) == {"transactionId", "certificateRequest", "callerInfo"}, 400, "shape"
             )
             base64.b64decode(request["certificateRequest"], validate=True)
+            if self.redirect_to is not None:
+                return 307, {"location": self.redirect_to}
             if self.unavailable:
                 self.unavailable -= 1
                 return 503, {"error": "temporarily unavailable"}

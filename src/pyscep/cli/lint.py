@@ -93,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace, now: datetime) -> LintReport:
     profile = PROFILES[args.profile]
     if args.state_dir is not None:
-        server = ReferenceServer(ServeOptions(args.state_dir, profile=args.profile), create=False)
+        # ra and next_ca only load what the state holds (create=False makes nothing).
+        options = ServeOptions(args.state_dir, profile=args.profile, ra=True, next_ca=True)
+        server = ReferenceServer(options, create=False)
         return server.lint(now) if args.platform is None else _only(server.lint(now), args)
     if args.url is not None:
         return _remote(args, now)

@@ -250,11 +250,13 @@ def read_token(status: int, body: bytes, *, now: datetime) -> AccessToken:
     token, lifetime = document.get("access_token"), document.get("expires_in")
     if not isinstance(token, str) or not token:
         raise IntuneError("the token request: no access_token in the answer")
-    try:
-        seconds = int(lifetime)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise IntuneError("the token request: expires_in is not a number") from None
-    return AccessToken(token, now + timedelta(seconds=seconds) - _TOKEN_MARGIN)
+    # A whole number of seconds, a day at most (Entra ID gives an hour or so); some
+    # servers send it as a string.
+    if isinstance(lifetime, str) and lifetime.isascii() and lifetime.isdigit():
+        lifetime = int(lifetime)
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 1 <= lifetime <= 86400:
+        raise IntuneError("the token request: expires_in is not a number of seconds up to a day")
+    return AccessToken(token, now + timedelta(seconds=lifetime) - _TOKEN_MARGIN)
 
 
 def _bearer(token: AccessToken, activity_id: str) -> tuple[tuple[str, str], ...]:

@@ -28,6 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from asn1crypto import algos
+
 from pyscep.algorithms import DEFAULT_POLICY
 from pyscep.certificate import Certificate
 from pyscep.crypto import get_backend
@@ -229,19 +231,31 @@ def _shared(
 
 
 def _signature_digest(certificate: Certificate) -> str:
-    algorithm = certificate.to_cryptography().signature_hash_algorithm
-    return "" if algorithm is None else str(algorithm.name)
+    """The digest the certificate's signature uses, by asn1crypto's name ("" when the
+    algorithm names none or is one nobody here knows: nothing to warn of then)."""
+    try:
+        algorithm = algos.SignedDigestAlgorithm.load(certificate.signature_algorithm_der)
+        return str(algorithm.hash_algo)
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def _encryption_certificates(ca: Certificate, ras: Sequence[Certificate]) -> list[Certificate]:
     """Where clients envelope requests: the RAs that may encipher keys, else the CA."""
+    usages = {"key_encipherment", "key_agreement"}
     willing = [
         ra
         for ra in ras
-        if ra.key_usage is None
-        or not ra.key_usage.isdisjoint({"key_encipherment", "key_agreement"})
+        if _can_encrypt_to(ra) and (ra.key_usage is None or not ra.key_usage.isdisjoint(usages))
     ]
-    return willing or ([ca] if not ras else [])
+    if willing or ras:
+        return willing
+    return [ca] if _can_encrypt_to(ca) else []
+
+
+def _can_encrypt_to(certificate: Certificate) -> bool:
+    """RSA (key transport) and EC (key agreement) keys; an Ed25519 key only signs."""
+    return certificate.public_key_algorithm in ("rsa", "ec")
 
 
 def _platform(

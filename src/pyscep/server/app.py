@@ -28,6 +28,7 @@ from pyscep._appkit.durable import SafeDirectory, append
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
 from pyscep.certificate import Certificate
 from pyscep.enums import FailInfo, MessageType, PKIStatus
+from pyscep.errors import ScepError
 from pyscep.http import CONTENT_TYPE_PKI_MESSAGE, HTTPResponse
 from pyscep.messages import (
     CACaps,
@@ -123,6 +124,8 @@ class IssuanceTerms:
     #: one-time challenge, the renewed certificate): never one a request asked for.
     sid: str | None = None
     sid_vouched_by: str = ""
+    #: Intune validated the request: Intune hears of the certificate before it is issued.
+    intune: bool = False
 
     def to_context(self) -> str:
         """As a transaction's context."""
@@ -151,6 +154,7 @@ class IssuanceTerms:
                 _texts(data, "ocsp_urls"),
                 None if data.get("sid") is None else str(data["sid"]),
                 str(data.get("sid_vouched_by", "")),
+                bool(data.get("intune", False)),
             )
             terms.vouched_sid()  # a damaged SID is refused here, not when signing
         except (ValueError, TypeError, AttributeError):
@@ -313,7 +317,12 @@ class ReferenceServer:
         if create:
             # The preflight of what clients will be handed: logged at start, never fatal
             # (an operator may serve only some platforms).
-            for finding in self.lint(now).findings:
+            try:
+                findings = self.lint(now).findings
+            except ScepError as exc:  # never fatal: a CA it cannot judge is served anyway
+                log.warning("preflight: could not be run: %s", exc)
+                findings = ()
+            for finding in findings:
                 log.warning("preflight: %s", finding)
 
     def lint(self, now: datetime) -> LintReport:
@@ -629,7 +638,7 @@ class ReferenceServer:
         assert self.intune is not None
         try:
             self.intune.notify_failure(event.transaction_id, event.request.der, reason)
-        except IntuneError as exc:
+        except ScepError as exc:
             log.warning("%s: Intune was not told of the refusal: %s", event.transaction_id, exc)
 
     def _foreign_sids(self, event: EnrollmentRequested) -> list[str]:
@@ -733,6 +742,8 @@ class ReferenceServer:
         self, event: EnrollmentRequested | PollRequested, terms: IssuanceTerms, now: datetime
     ) -> HTTPResponse:
         """PENDING until the operator approves or rejects (``--manual``, a policy's PENDING)."""
+        if self.intune is not None:
+            terms = replace(terms, intune=True)  # the approval must tell Intune
         return self.responder.pending(event, now=now, context=terms.to_context())
 
     def _poll(self, event: PollRequested, now: datetime) -> tuple[str, HTTPResponse]:
@@ -765,12 +776,14 @@ class ReferenceServer:
         try:
             return self.responder.issue(event, signing, now=now, context=terms.to_context())
         except IntuneError as exc:
-            # Intune must hear of a certificate before the device gets it: PENDING, and
-            # the next poll tries again (the claim was given back).
+            # Intune must hear of a certificate before the device gets it. It did not: the
+            # certificate signed is never delivered nor kept (the claim was given back),
+            # and the request is refused, once, Intune told so if it can be.
             log.warning("%s: Intune was not told of the certificate: %s", event.transaction_id, exc)
-            return self.responder.pending(
-                event, now=now, awaiting=Awaiting.APPLICATION, context=terms.to_context()
-            )
+            text = "Intune could not be told of the certificate; enroll again"
+            if isinstance(event, EnrollmentRequested):
+                self._intune_failure(event, text)
+            return self.responder.reject(event, FailInfo.BAD_REQUEST, now=now, text=text)
 
     def _intune_success(
         self, transaction_id: str
@@ -839,6 +852,11 @@ class ReferenceServer:
                 raise ServeConfigError(f"the validity is from 1 to {MAX_VALIDITY_DAYS} days")
             terms = replace(terms, days=days)
         signing = self._signing(terms)
+        if terms.intune and self.intune is None:
+            raise ServeConfigError(
+                f"Intune validated {transaction_id}: it must hear of the certificate, so"
+                " approve it with the server's Intune settings (ReferenceServer.approve)"
+            )
         if self.intune is not None:  # Intune hears of the certificate first, or none is issued
             signing = replace(signing, notify=self._intune_success(transaction_id))
         done = self.responder.approve(transaction_id, signing, now=now)

@@ -19,6 +19,7 @@ for); give it a ``sid_lookup`` that asks your directory if certificates must car
 
 from __future__ import annotations
 
+import http.client
 import ssl
 import time
 import urllib.error
@@ -33,6 +34,7 @@ from threading import Lock
 from pyscep._appkit.durable import UnsafeFileError, read_secret_lines
 from pyscep.certificate import Certificate
 from pyscep.crypto import Signer
+from pyscep.errors import ScepError
 from pyscep.messages import CertificationRequest
 from pyscep.policy import ChallengeVerdict
 from pyscep.protocol.intune import (
@@ -79,9 +81,21 @@ E_FAIL = 0x80004005
 _MAX_ANSWER = 1 << 20
 
 
-def urllib_transport(context: ssl.SSLContext | None = None, timeout: float = 30) -> Transport:
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, never followed: urllib would carry the bearer token to
+    wherever it points, over plain HTTP too, and turn a POST into a GET."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def urllib_transport(context: ssl.SSLContext | None = None, timeout: float = 10) -> Transport:
     """Requests sent with urllib, over TLS verified by ``context`` (the system's roots by
-    default); an HTTP error is an answer, no answer a ConnectionError."""
+    default), never redirected; an HTTP error is an answer, no answer (or no HTTP) a
+    ConnectionError."""
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=context), _NoRedirects()
+    )
 
     def send(request: OutboundRequest) -> tuple[int, bytes]:
         prepared = urllib.request.Request(  # noqa: S310 - https, checked by the settings
@@ -91,12 +105,12 @@ def urllib_transport(context: ssl.SSLContext | None = None, timeout: float = 30)
             headers=dict(request.headers),
         )
         try:
-            with urllib.request.urlopen(prepared, timeout=timeout, context=context) as answer:  # noqa: S310
+            with opener.open(prepared, timeout=timeout) as answer:
                 return answer.status, answer.read(_MAX_ANSWER)
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(_MAX_ANSWER)
-        except (urllib.error.URLError, OSError) as exc:
-            raise ConnectionError(f"{request.url}: {exc}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            raise ConnectionError(f"{request.url}: {type(exc).__name__}") from None
 
     return send
 
@@ -123,9 +137,13 @@ def federated_credential(token_file: Path) -> CredentialSource:
 
     def read(now: datetime) -> ClientAssertion:
         try:
-            text = token_file.read_text().strip()
+            text = token_file.read_bytes().decode("ascii").strip()
         except OSError as exc:
             raise IntuneError(f"the federated token {token_file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise IntuneError(f"the federated token {token_file} is not ASCII") from None
+        if not text:  # the platform is writing a new one: try again
+            raise IntuneError(f"the federated token {token_file} is empty", retryable=True)
         return ClientAssertion(text)
 
     return read
@@ -140,9 +158,12 @@ class IntuneService:
     transport: Transport = field(default_factory=urllib_transport)
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     sleep: Callable[[float], None] = time.sleep
-    #: Tries of one request, and the wait before the second (doubled each time).
-    attempts: int = 4
+    #: Tries of one request, the wait before the second (doubled each time), and how long
+    #: one call may take in all (no try starts after it, whatever is left of the tries).
+    attempts: int = 3
     first_backoff: float = 0.5
+    deadline: float = 30.0
+    monotonic: Callable[[], float] = time.monotonic
     _tokens: dict[str, AccessToken] = field(default_factory=dict, repr=False)
     _endpoint: str | None = field(default=None, repr=False)
     _lock: Lock = field(default_factory=Lock, repr=False)
@@ -198,6 +219,8 @@ class IntuneService:
             endpoint = self._service_endpoint()
             request = build(endpoint, self._token(INTUNE_SCOPE), str(uuid.uuid4()))
             status, body = self.transport(request)
+            if 300 <= status < 400:
+                raise IntuneError(f"Intune: HTTP {status}, a redirect (not followed)")
             if status == 401:
                 with self._lock:
                     self._tokens.pop(INTUNE_SCOPE, None)  # revoked early: ask again
@@ -211,16 +234,19 @@ class IntuneService:
         return self._retrying(once)
 
     def _retrying(self, attempt: Callable[[], IntuneOutcome]) -> IntuneOutcome:
-        wait = self.first_backoff
+        wait, started = self.first_backoff, self.monotonic()
         for number in range(1, self.attempts + 1):
             try:
                 return attempt()
             except (IntuneError, ConnectionError) as exc:
                 retryable = isinstance(exc, ConnectionError) or exc.retryable
-                if not retryable or number == self.attempts:
+                late = self.monotonic() - started + wait > self.deadline
+                if not retryable or number == self.attempts or late:
                     raise IntuneError(str(exc)) from None
                 self.sleep(wait)
                 wait *= 2
+            except ScepError as exc:  # a credential that cannot be made, an answer unread
+                raise IntuneError(str(exc)) from None
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _token(self, scope: str) -> AccessToken:
@@ -243,7 +269,14 @@ class IntuneService:
         request = discovery_request(
             self.settings, self._token(GRAPH_SCOPE), activity_id=str(uuid.uuid4())
         )
-        endpoint = read_discovery(*self.transport(request))
+        status, body = self.transport(request)
+        if status == 401:
+            with self._lock:
+                self._tokens.pop(GRAPH_SCOPE, None)  # revoked early: ask again
+            raise IntuneError("Graph: HTTP 401", retryable=True)
+        if 300 <= status < 400:
+            raise IntuneError(f"Graph: HTTP {status}, a redirect (not followed)")
+        endpoint = read_discovery(status, body)
         with self._lock:
             self._endpoint = endpoint
         return endpoint
@@ -273,7 +306,7 @@ class IntuneChallenge:
             )
         try:
             outcome = self.service.validate(transaction_id, request.der)
-        except IntuneError as exc:
+        except ScepError as exc:  # IntuneError, and anything else of ours: refused
             return ChallengeVerdict.refuse(f"Intune could not be asked: {exc}")
         if not outcome.succeeded:
             detail = f": {outcome.description}" if outcome.description else ""
