@@ -28,12 +28,17 @@ from pyscep._der import read_header
 from pyscep.http import Operation, read_request, route_of
 from pyscep.messages import (
     CACaps,
+    CertificationRequest,
     MessageOptions,
+    build_cert_rep_success,
     build_csr,
     build_pkcs_req,
+    issue_certificate,
     open_cert_rep,
+    open_request,
     parse_ca_certificates,
     parse_pki_message,
+    self_signed_signer,
 )
 from pyscep.protocol import (
     NDES,
@@ -247,3 +252,35 @@ def test_pyscep_enrolls_with_an_ndes_shaped_server_and_reads_its_cert_reps() -> 
     assert request.envelope.recipients[0].addressed_to(encryption.certificate)
     everyone = [ca.certificate, signing.certificate, encryption.certificate]
     assert parse_pki_message(answered[-1]).claimed_signer(everyone) == signing.certificate
+
+
+@pytest.mark.parametrize("transport", [KeyTransport.RSA_OAEP_SHA1, KeyTransport.RSA_OAEP_SHA256])
+def test_an_ndes_cert_rep_enveloped_with_oaep_is_read(transport: KeyTransport) -> None:
+    """NDES answers with RSAES-OAEP key transport (as wolfSSL's SCEP client found), signed
+    by its signing RA: pyscep's client opens and verifies it."""
+    now = _now()
+    ca = make_identity("NDES CA", now=now, ca=True)
+    signing = ndes_ra(ca, "NDES-RA (signature)", "digital_signature", now)
+    encryption = ndes_ra(ca, "NDES-RA (encryption)", "key_encipherment", now)
+    key = pyscep.load_private_key(make_identity("device", now=now).key_der)
+    device = self_signed_signer(key, "CN=device-oaep", now=now)
+    csr = build_csr(key, "CN=device-oaep", challenge_password=CHALLENGE)
+    built = build_pkcs_req(csr, signer=device, recipient=encryption.certificate)
+    request, content = open_request(built.der, encryption)
+    assert isinstance(content, CertificationRequest)
+    issued = issue_certificate(ca.signer, content, now=now)
+    reply = build_cert_rep_success(
+        request, [issued], signer=signing, options=MessageOptions(key_transport=transport)
+    )
+    envelope = parse_pki_message(reply).envelope
+    assert envelope is not None
+    assert envelope.recipients[0].key_encryption_algorithm == "rsaes_oaep"
+    answer, certificates = open_cert_rep(
+        reply,
+        device,
+        ca_certificates=[ca.certificate, signing.certificate, encryption.certificate],
+        request=built,
+    )
+    assert answer.pki_status is PKIStatus.SUCCESS
+    assert certificates is not None
+    assert certificates.certificates[0] == issued
