@@ -16,7 +16,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pyscep import Certificate, DigestAlgorithm
 from pyscep.messages import CACaps
@@ -275,3 +275,35 @@ def test_a_signature_algorithm_nobody_here_knows_is_no_crash() -> None:
     certificate["tbs_certificate"]["signature"] = sm2
     odd = Certificate.load(certificate.dump(force=True))
     assert _lint(odd).findings == ()  # nothing to say of what cannot be judged
+
+
+def test_windows_nests_purposes_so_a_ca_must_allow_client_auth() -> None:
+    def ca_for(purposes: list[x509.ObjectIdentifier] | None) -> Certificate:
+        key = _key("rsa2048")
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "EKU CA")])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(11)
+            .not_valid_before(NOW - timedelta(days=1))
+            .not_valid_after(NOW + timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        )
+        if purposes is not None:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(purposes), critical=False)
+        built = builder.sign(key, hashes.SHA256())
+        return Certificate.load(built.public_bytes(serialization.Encoding.DER))
+
+    server_only = _lint(ca_for([ExtendedKeyUsageOID.SERVER_AUTH]))
+    assert {(f.platform, f.check) for f in server_only.failures()} == {
+        ("windows", "ca-extended-key-usage")
+    }
+    assert _lint(ca_for([ExtendedKeyUsageOID.SERVER_AUTH]), platforms=["apple"]).findings == ()
+    for fine in (
+        [ExtendedKeyUsageOID.CLIENT_AUTH],
+        [ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE],
+        None,
+    ):
+        assert _lint(ca_for(fine)).findings == ()

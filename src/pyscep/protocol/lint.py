@@ -17,8 +17,10 @@ what only some versions of it mind. Each platform's needs are data
 - strongSwan believes AES only when SHA-384 is advertised.
 
 Checks every platform shares come first (a CA valid now and a while yet, RA
-certificates the CA signed, key sizes, SHA-1 signatures, the chain). Time is a
-parameter; nothing here does I/O.
+certificates the CA signed, key sizes, SHA-1 signatures, the chain), and Windows'
+nesting of purposes: a CA whose extendedKeyUsage leaves out client authentication
+makes every certificate below it useless to Windows. Time is a parameter; nothing
+here does I/O.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ __all__ = [
 
 #: A CA that expires sooner than this is reported (devices renew ahead of expiry).
 EXPIRY_WARNING = timedelta(days=30)
+#: The extendedKeyUsage purposes under which a device's client certificate is valid.
+_CLIENT_PURPOSES = frozenset({"client_auth", "any_extended_key_usage"})
 
 
 class Severity(str, enum.Enum):
@@ -162,7 +166,8 @@ def lint_setup(
     unknown = [name for name in chosen if name not in PLATFORMS]
     if unknown:
         raise ValueError(f"unknown platform {unknown[0]!r}: {', '.join(PLATFORMS)}")
-    findings = list(_shared(ca, ra_certificates, chain, caps, now))
+    shared = _shared(ca, ra_certificates, chain, caps, now)
+    findings = [f for f in shared if f.platform in ("all", *chosen)]
     encryption = _encryption_certificates(ca, ra_certificates)
     for name in chosen:
         findings.extend(_platform(PLATFORMS[name], encryption, ra_certificates, caps, profile))
@@ -215,6 +220,19 @@ def _shared(
                 warn,
                 "signature",
                 f"{certificate.subject!r} is signed with {_signature_digest(certificate)}",
+            )
+    for certificate in (ca, *chain):
+        purposes = certificate.extended_key_usages
+        if purposes is not None and not purposes & _CLIENT_PURPOSES:
+            # Windows (CryptoAPI) nests purposes: a CA's extendedKeyUsage limits every
+            # certificate below it, and the devices' certificates are for client auth.
+            yield _finding(
+                "windows",
+                fail,
+                "ca-extended-key-usage",
+                f"{certificate.subject!r} limits its extendedKeyUsage to"
+                f" {', '.join(sorted(purposes))}: Windows refuses client authentication"
+                " with any certificate below it",
             )
     if not ca.self_signed and not chain:
         yield _finding(
