@@ -25,7 +25,7 @@ from pyscep.protocol import STRICT
 from pyscep.protocol.lint import PLATFORMS, LintReport, Severity, lint_setup
 from pyscep.server import ReferenceServer, ServeOptions
 from pyscep.testing import make_identity
-from tests.support.helpers import key_usage
+from tests.support.helpers import current_time, key_usage
 from tests.support.served import CHALLENGE, Served, run_pyscep
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
@@ -226,7 +226,9 @@ def test_pyscep_serve_runs_the_preflight_at_start(
 
 @pytest.mark.external
 def test_the_command_on_files_a_state_and_a_live_server(tmp_path: Path) -> None:
-    (tmp_path / "ca.pem").write_bytes(CA.der)
+    # The command reads the clock: a CA made now (the tests' NOW may be a year away).
+    ca, _ = _certificate("CA", ca=True, start=current_time() - timedelta(days=1))
+    (tmp_path / "ca.pem").write_bytes(ca.der)
     shown = run_pyscep("lint", "--ca-cert", str(tmp_path / "ca.pem"), "--caps", "SHA-256")
     assert shown.returncode == 1, shown.stderr
     assert "sscep:\n    fail: cipher: needs AES or DES3 advertised" in shown.stdout

@@ -57,7 +57,7 @@ from pyscep.sid import (
     sids_in_general_names,
 )
 from pyscep.testing import make_identity
-from tests.support.helpers import NOW, openssl, pem_key
+from tests.support.helpers import NOW, current_time, openssl, pem_key
 from tests.support.served import CHALLENGE, run_pyscep
 
 VICTIM = "S-1-5-21-1004336348-1177238915-682003330-500"  # a domain administrator
@@ -171,11 +171,14 @@ def test_a_request_asking_for_a_sid_says_so(form: str) -> None:
 def test_inspect_shows_the_sids_a_request_asks_for_and_a_certificate_carries(
     tmp_path: Path,
 ) -> None:
+    # pyscep inspect reads the clock: material made now (the tests' NOW may be far off).
+    now = current_time()
+    ca = make_identity("Windows CA", now=now, ca=True)
     request = _csr_asking(VICTIM, form="extension")
-    signer = self_signed_signer(REQUESTER, "CN=laptop-17", now=NOW)
-    built = build_pkcs_req(request, signer=signer, recipient=CA.certificate)
+    signer = self_signed_signer(REQUESTER, "CN=laptop-17", now=now)
+    built = build_pkcs_req(request, signer=signer, recipient=ca.certificate)
     (tmp_path / "req.der").write_bytes(built.der)
-    (tmp_path / "ca.key").write_bytes(pem_key(CA))
+    (tmp_path / "ca.key").write_bytes(pem_key(ca))
     shown = run_pyscep(
         "inspect", "--json", "--key", str(tmp_path / "ca.key"), str(tmp_path / "req.der")
     )
@@ -184,7 +187,7 @@ def test_inspect_shows_the_sids_a_request_asks_for_and_a_certificate_carries(
     (extension,) = [e for e in inner["extension_request"] if e["id"] == SID_EXTENSION_OID]
     assert extension["value"] == {"sids": [VICTIM]}
     issued = issue_certificate(
-        CA.signer, request, now=NOW, vouched_sid=VouchedSid(DEVICE, "the directory")
+        ca.signer, request, now=now, vouched_sid=VouchedSid(DEVICE, "the directory")
     )
     (tmp_path / "cert.der").write_bytes(issued.der)
     shown = run_pyscep("inspect", "--json", str(tmp_path / "cert.der"))
