@@ -42,6 +42,7 @@ __all__ = [
     "CACertificates",
     "build_ca_certificates",
     "build_next_ca_certificates",
+    "may_encrypt",
     "may_sign",
     "parse_ca_certificates",
     "parse_next_ca_certificates",
@@ -85,12 +86,11 @@ def may_sign(certificate: Certificate) -> bool:
 _ENCRYPTION_USAGE = {"rsa": "key_encipherment", "ec": "key_agreement"}
 
 
-def _may_encrypt(certificate: Certificate) -> bool:
-    """RSA with keyEncipherment (key transport), or EC with keyAgreement (ECDH), or no keyUsage."""
+def may_encrypt(certificate: Certificate) -> bool:
+    """May requests be enveloped to this RA certificate? RSA with keyEncipherment (key
+    transport), or EC with keyAgreement (ECDH), or either without keyUsage."""
     usage = certificate.key_usage
-    wanted = {"rsa": "key_encipherment", "ec": "key_agreement"}.get(
-        certificate.public_key_algorithm
-    )
+    wanted = _ENCRYPTION_USAGE.get(certificate.public_key_algorithm)
     return wanted is not None and (usage is None or wanted in usage)
 
 
@@ -191,8 +191,8 @@ def _select(
             raise VerificationError(f"RA certificate {ra.subject!r} is not valid now")
     # keyEncipherment asserted is preferred over no keyUsage at all (NDES).
     encryption = next(
-        (r for r in ras if _may_encrypt(r) and r.key_usage is not None),
-        next((r for r in ras if _may_encrypt(r)), None),
+        (r for r in ras if may_encrypt(r) and r.key_usage is not None),
+        next((r for r in ras if may_encrypt(r)), None),
     )
     if encryption is None:
         raise VerificationError("no RA certificate may encipher keys (keyUsage)")

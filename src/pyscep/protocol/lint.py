@@ -38,6 +38,7 @@ from pyscep.crypto import get_backend
 from pyscep.crypto.signed_object import is_issued_by
 from pyscep.errors import ScepError
 from pyscep.messages import CACaps
+from pyscep.messages.ca import may_encrypt
 
 from .profiles import InteropProfile
 
@@ -259,21 +260,12 @@ def _signature_digest(certificate: Certificate) -> str:
 
 
 def _encryption_certificates(ca: Certificate, ras: Sequence[Certificate]) -> list[Certificate]:
-    """Where clients envelope requests: the RAs that may encipher keys, else the CA."""
-    usages = {"key_encipherment", "key_agreement"}
-    willing = [
-        ra
-        for ra in ras
-        if _can_encrypt_to(ra) and (ra.key_usage is None or not ra.key_usage.isdisjoint(usages))
-    ]
-    if willing or ras:
-        return willing
-    return [ca] if _can_encrypt_to(ca) else []
-
-
-def _can_encrypt_to(certificate: Certificate) -> bool:
-    """RSA (key transport) and EC (key agreement) keys; an Ed25519 key only signs."""
-    return certificate.public_key_algorithm in ("rsa", "ec")
+    """Where clients envelope requests: the RAs that may (as pyscep's own client chooses,
+    `pyscep.messages.ca.may_encrypt`), else a CA alone whose key can be enveloped to."""
+    if ras:
+        return [ra for ra in ras if may_encrypt(ra)]
+    # A CA alone encrypts and signs whatever its keyUsage says (as clients take it).
+    return [ca] if ca.public_key_algorithm in ("rsa", "ec") else []
 
 
 def _platform(

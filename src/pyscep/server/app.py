@@ -62,7 +62,7 @@ from pyscep.protocol.server import (
     ScepResponder,
 )
 from pyscep.protocol.transactions import Awaiting, TransactionState
-from pyscep.sid import VouchedSid, sid_of_subject_alt_name
+from pyscep.sid import VouchedSid
 
 from .config import MAX_VALIDITY_DAYS, ServeConfigError, ServeOptions, require_whole_pair
 from .file_ca import FileCA, open_chain, open_key_pair
@@ -139,7 +139,7 @@ class IssuanceTerms:
             days = int(data.get("days", default_days))
             usage = data.get("key_usage")
             names = _texts(data, "subject_alt_names")
-            kept = tuple(name for name in names if sid_of_subject_alt_name(name) is None)
+            kept = tuple(name for name in names if not carries_sid(name))
             if kept != names:
                 # Decided by an older server that copied requested names: never a SID.
                 log.warning("a stored transaction's terms named a SID URI: left out")

@@ -173,8 +173,7 @@ def mscep_admin_page(password: str, ca_certificate: Certificate, ttl: timedelta)
         " password. You can refresh this web page to obtain a new challenge password. </P>"
         "</Body></HTML>"
     )
-    # The byte-order mark, then little-endian, whatever this machine's byte order.
-    return HTTPResponse(200, "text/html; charset=utf-16", b"\xff\xfe" + html.encode("utf-16-le"))
+    return _utf16_page(html)
 
 
 def is_mscep_admin(path: str) -> bool:
@@ -189,6 +188,12 @@ def cache_full_page() -> HTTPResponse:
         "<P> The password cache is full. </P><P> Use the passwords already handed out,"
         " or wait until they expire. </P></Body></HTML>"
     )
+    return _utf16_page(html)
+
+
+def _utf16_page(html: str) -> HTTPResponse:
+    """A page as NDES sends it: UTF-16 with its byte-order mark, then little-endian
+    whatever this machine's byte order (what the connectors decode)."""
     return HTTPResponse(200, "text/html; charset=utf-16", b"\xff\xfe" + html.encode("utf-16-le"))
 
 
