@@ -10,19 +10,27 @@ attribute set, and re-parses the signed attributes of a SignerInfo with them
 
 from __future__ import annotations
 
-from asn1crypto import cms, core, x509
+from asn1crypto import cms, core, csr, keys, x509
 
 from ._setup_asn1crypto import set_up
-from .oids import ScepAttributeOID
+from .oids import PostQuantumOID, ScepAttributeOID
 
 __all__ = [
+    "AuthEnvelopedData",
+    "CMSORIforKEMOtherInfo",
+    "Certificate",
+    "CertificationRequest",
     "ContentInfo",
     "EccCmsSharedInfo",
     "EncapsulatedContentInfo",
     "EncryptedContentInfo",
     "EnvelopedData",
+    "GcmParameters",
     "IssuerAndSubject",
+    "KEMRecipientInfo",
     "NameValuePair",
+    "OneAsymmetricKey",
+    "PublicKeyInfo",
     "ScepAttribute",
     "ScepAttributeType",
     "ScepAttributes",
@@ -194,6 +202,157 @@ class EccCmsSharedInfo(core.Sequence):
     ]
 
 
+class PublicKeyAlgorithmId(keys.PublicKeyAlgorithmId):
+    """SubjectPublicKeyInfo algorithms, with ML-DSA and ML-KEM named."""
+
+    _map = {**keys.PublicKeyAlgorithmId._map, **PostQuantumOID.ML_DSA, **PostQuantumOID.ML_KEM}  # noqa: RUF012
+    _reverse_map = None
+
+
+class PublicKeyAlgorithm(keys.PublicKeyAlgorithm):
+    """AlgorithmIdentifier of a SubjectPublicKeyInfo, reading `PublicKeyAlgorithmId`."""
+
+    _fields = [  # noqa: RUF012
+        ("algorithm", PublicKeyAlgorithmId),
+        ("parameters", core.Any, {"optional": True}),
+    ]
+
+
+#: Key algorithms whose subjectPublicKey is an opaque octet string (RFC 9881, RFC 9935),
+#: and those pyscep reads only far enough to name (SLH-DSA, composites).
+_OPAQUE_KEYS = frozenset(
+    {
+        *PostQuantumOID.ML_DSA.values(),
+        *PostQuantumOID.ML_KEM.values(),
+        *PostQuantumOID.REPORTED_ONLY,
+    }
+)
+
+
+class PublicKeyInfo(keys.PublicKeyInfo):
+    """SubjectPublicKeyInfo that also reads ML-DSA and ML-KEM keys (opaque octets)."""
+
+    _fields = [  # noqa: RUF012
+        ("algorithm", PublicKeyAlgorithm),
+        ("public_key", core.ParsableOctetBitString),
+    ]
+
+    def _key_spec(self) -> object:
+        # asn1crypto's own table (keys.PublicKeyInfo), and the opaque keys beside it.
+        algorithm = self["algorithm"]["algorithm"].native
+        if algorithm in _OPAQUE_KEYS or algorithm in ("x25519", "x448", "ed25519", "ed448"):
+            return (core.OctetBitString, None)
+        return {
+            "rsa": keys.RSAPublicKey,
+            "rsaes_oaep": keys.RSAPublicKey,
+            "rsassa_pss": keys.RSAPublicKey,
+            "dsa": core.Integer,
+            "ec": (keys.ECPointBitString, None),
+            "dh": core.Integer,
+        }[algorithm]
+
+    _spec_callbacks = {"public_key": _key_spec}  # noqa: RUF012
+
+
+class TbsCertificate(x509.TbsCertificate):
+    """TBSCertificate reading the key with `PublicKeyInfo`."""
+
+    _fields = [  # noqa: RUF012
+        (field[0], PublicKeyInfo, *field[2:]) if field[0] == "subject_public_key_info" else field
+        for field in x509.TbsCertificate._fields
+    ]
+
+
+class Certificate(x509.Certificate):
+    """Certificate whose TBSCertificate is `TbsCertificate`."""
+
+    _fields = [  # noqa: RUF012
+        (field[0], TbsCertificate, *field[2:]) if field[0] == "tbs_certificate" else field
+        for field in x509.Certificate._fields
+    ]
+
+
+class CertificationRequestInfo(csr.CertificationRequestInfo):
+    """CertificationRequestInfo reading the key with `PublicKeyInfo`."""
+
+    _fields = [  # noqa: RUF012
+        (field[0], PublicKeyInfo, *field[2:]) if field[0] == "subject_pk_info" else field
+        for field in csr.CertificationRequestInfo._fields
+    ]
+
+
+class CertificationRequest(csr.CertificationRequest):
+    """CertificationRequest whose info is `CertificationRequestInfo`."""
+
+    _fields = [  # noqa: RUF012
+        (field[0], CertificationRequestInfo, *field[2:])
+        if field[0] == "certification_request_info"
+        else field
+        for field in csr.CertificationRequest._fields
+    ]
+
+
+class OneAsymmetricKey(core.Sequence):
+    """OneAsymmetricKey (RFC 5958), the private key left raw: what PKCS#8 files hold."""
+
+    _fields = [  # noqa: RUF012
+        ("version", core.Integer),
+        ("private_key_algorithm", PublicKeyAlgorithm),
+        ("private_key", core.OctetString),
+        ("attributes", keys.Attributes, {"implicit": 0, "optional": True}),
+        ("public_key", core.OctetBitString, {"implicit": 1, "optional": True}),
+    ]
+
+
+class KEMRecipientInfo(core.Sequence):
+    """KEMRecipientInfo (RFC 9629 section 3), the oriValue of id-ori-kem."""
+
+    _fields = [  # noqa: RUF012
+        ("version", core.Integer),
+        ("rid", cms.RecipientIdentifier),
+        ("kem", PublicKeyAlgorithm),
+        ("kemct", core.OctetString),
+        ("kdf", cms.KeyEncryptionAlgorithm),
+        ("kek_length", core.Integer),
+        ("ukm", core.OctetString, {"explicit": 0, "optional": True}),
+        ("wrap", cms.KeyEncryptionAlgorithm),
+        ("encrypted_key", core.OctetString),
+    ]
+
+
+class CMSORIforKEMOtherInfo(core.Sequence):
+    """CMSORIforKEMOtherInfo (RFC 9629 section 5), the KDF's info input."""
+
+    _fields = [  # noqa: RUF012
+        ("wrap", cms.KeyEncryptionAlgorithm),
+        ("kek_length", core.Integer),
+        ("ukm", core.OctetString, {"explicit": 0, "optional": True}),
+    ]
+
+
+class GcmParameters(core.Sequence):
+    """GCMParameters (RFC 5084 section 3.2): the nonce and the tag length."""
+
+    _fields = [  # noqa: RUF012
+        ("nonce", core.OctetString),
+        ("icv_length", core.Integer, {"default": 12}),
+    ]
+
+
+class AuthEnvelopedData(core.Sequence):
+    """AuthEnvelopedData (RFC 5083), encryptedContent left raw."""
+
+    _fields = [  # noqa: RUF012
+        ("version", cms.CMSVersion),
+        ("originator_info", cms.OriginatorInfo, {"implicit": 0, "optional": True}),
+        ("recipient_infos", cms.RecipientInfos),
+        ("auth_encrypted_content_info", EncryptedContentInfo),
+        ("auth_attrs", cms.CMSAttributes, {"implicit": 1, "optional": True}),
+        ("mac", core.OctetString),
+        ("unauth_attrs", cms.CMSAttributes, {"implicit": 2, "optional": True}),
+    ]
+
+
 class ContentInfo(cms.ContentInfo):
     """ContentInfo dispatching to the classes above."""
 
@@ -204,6 +363,7 @@ class ContentInfo(cms.ContentInfo):
     _oid_specs = {  # noqa: RUF012
         "signed_data": SignedData,
         "enveloped_data": EnvelopedData,
+        "authenticated_enveloped_data": AuthEnvelopedData,
     }
 
 

@@ -42,6 +42,7 @@ from pyscep._der_writer import oid_contents
 from pyscep._extensions import MAX_NAME_ATTRIBUTES
 from pyscep._parser_switch import NotCanonicalError, fast_path_on
 from pyscep.errors import ParseError, ScepError
+from pyscep.oids import PostQuantumOID
 
 __all__ = [
     "DIGEST_ALGORITHMS",
@@ -349,9 +350,14 @@ _SIGNATURE_NAMES = (
 )
 #: Signature AlgorithmIdentifier OID content octets -> (asn1crypto's name, dotted form),
 #: for the algorithms whose parameters are absent or NULL.
+#: ML-DSA, which asn1crypto does not name, by pyscep's name (``ml_dsa_65``), as the
+#: asn1crypto paths name it too.
 SIGNATURE_ALGORITHMS = {
-    oid_octets(dotted): (str(algos.SignedDigestAlgorithmId.map(dotted)), dotted)
-    for dotted in (algos.SignedDigestAlgorithmId.unmap(name) for name in _SIGNATURE_NAMES)
+    **{
+        oid_octets(dotted): (str(algos.SignedDigestAlgorithmId.map(dotted)), dotted)
+        for dotted in (algos.SignedDigestAlgorithmId.unmap(name) for name in _SIGNATURE_NAMES)
+    },
+    **{oid_octets(dotted): (name, dotted) for dotted, name in PostQuantumOID.ML_DSA.items()},
 }
 
 # X.520 attribute types that asn1crypto reads as a DirectoryString (RFC 5280's usual ones).

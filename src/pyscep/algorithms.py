@@ -22,6 +22,7 @@ from .public_key import PublicKey
 __all__ = [
     "DEFAULT_POLICY",
     "LEGACY",
+    "AeadCipher",
     "AlgorithmPolicy",
     "ContentCipher",
     "DigestAlgorithm",
@@ -119,6 +120,27 @@ _CIPHER_KEY_SIZES = {
 }
 
 
+class AeadCipher(enum.Enum):
+    """Authenticated content ciphers of an AuthEnvelopedData (RFC 5083): AES-GCM (RFC 5084)."""
+
+    AES128_GCM = "aes128_gcm"
+    AES192_GCM = "aes192_gcm"
+    AES256_GCM = "aes256_gcm"
+
+    @property
+    def key_size(self) -> int:
+        """Content-encryption key length in bytes."""
+        return {"aes128_gcm": 16, "aes192_gcm": 24, "aes256_gcm": 32}[self.value]
+
+    @classmethod
+    def from_name(cls, name: str) -> AeadCipher:
+        """Map an asn1crypto cipher name; unknown names raise UnsupportedAlgorithmError."""
+        try:
+            return cls(name)
+        except ValueError:
+            raise UnsupportedAlgorithmError(f"unsupported authenticated cipher {name!r}") from None
+
+
 @dataclass(frozen=True)
 class KeyTransport:
     """RSA key transport of the content-encryption key (KeyTransRecipientInfo).
@@ -152,6 +174,17 @@ class SignatureScheme(enum.Enum):
     ECDSA = "ecdsa"
     #: Pure Ed25519 (RFC 8032; in CMS RFC 8419, with SHA-512 for the signed attributes).
     ED25519 = "ed25519"
+    #: Pure ML-DSA (FIPS 204, empty context; RFC 9881, in CMS RFC 9882): one scheme per
+    #: parameter set, named as the key's algorithm.
+    ML_DSA_44 = "ml_dsa_44"
+    ML_DSA_65 = "ml_dsa_65"
+    ML_DSA_87 = "ml_dsa_87"
+
+    @property
+    def hashes_internally(self) -> bool:
+        """True when the scheme signs the message itself, no separate hash (Ed25519,
+        ML-DSA): the digest algorithm only serves the signed attributes."""
+        return self is SignatureScheme.ED25519 or self.value.startswith("ml_dsa")
 
 
 @dataclass(frozen=True)
@@ -168,6 +201,9 @@ class AlgorithmPolicy:
         never are).
     :param ed25519: accept Ed25519 keys (signatures only: nothing is
         encrypted to one, so replies to them need a password, RFC 8894 3.1).
+    :param post_quantum: the ML-DSA and ML-KEM parameter sets accepted
+        (`pyscep.public_key.PARAMETER_SETS` names). ML-KEM-512 is known but the
+        backends do not implement it.
     """
 
     allow_legacy: bool = False
@@ -175,6 +211,9 @@ class AlgorithmPolicy:
     max_rsa_bits: int = 8192
     ec_curves: frozenset[str] = frozenset({"secp256r1", "secp384r1", "secp521r1"})
     ed25519: bool = True
+    post_quantum: frozenset[str] = frozenset(
+        {"ml_dsa_44", "ml_dsa_65", "ml_dsa_87", "ml_kem_768", "ml_kem_1024"}
+    )
 
     def check_digest(self, digest: DigestAlgorithm) -> DigestAlgorithm:
         """Return ``digest`` if allowed, raise UnsupportedAlgorithmError otherwise."""
@@ -216,6 +255,11 @@ class AlgorithmPolicy:
                 raise UnsupportedAlgorithmError("EC keys with explicit parameters are refused")
             if key.curve not in self.ec_curves:
                 raise UnsupportedAlgorithmError(f"the EC curve {key.curve} is not supported")
+        elif key.parameter_set is not None:
+            if key.algorithm not in self.post_quantum:
+                raise UnsupportedAlgorithmError(
+                    f"{key.parameter_set.title} keys are not accepted by this policy"
+                )
         elif key.family != "ed25519" or not self.ed25519:
             raise UnsupportedAlgorithmError(f"{key.algorithm} keys are not supported")
         return key

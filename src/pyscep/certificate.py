@@ -19,6 +19,7 @@ from typing import Any
 from asn1crypto import pem, x509
 from asn1crypto.core import Void
 
+from ._asn1 import Certificate as CertificateStructure
 from ._boundary import field as parse_field
 from ._certificate_reader import CertificateOutline, read_certificate_outline
 from ._der import prescan
@@ -306,7 +307,7 @@ class Certificate:
 
     @cached_property
     def public_key_algorithm(self) -> str:
-        """``rsa``, ``ec``, ``dsa``... as asn1crypto names it."""
+        """``rsa``, ``ec``, ``dsa``... as asn1crypto names it; ``ml_dsa_65``, ``ml_kem_768``..."""
         if self._outline is not None:
             return self._outline.key_algorithm
         with parse_field("subjectPublicKeyInfo"):
@@ -314,7 +315,9 @@ class Certificate:
 
     @cached_property
     def public_key_bits(self) -> int:
-        """Key size in bits."""
+        """Key size in bits (ML-DSA and ML-KEM: the parameter set's security strength)."""
+        if self.public_key.parameter_set is not None:
+            return self.public_key.bits
         with parse_field("subjectPublicKeyInfo"):
             return int(self._parsed.public_key.bit_size)
 
@@ -376,7 +379,7 @@ def _decode(der: bytes) -> x509.Certificate:
     """asn1crypto's reading of scanned DER, with what every user of a certificate touches
     materialised, so that a corrupt certificate fails here and not deep inside a check."""
     with parse_field("Certificate"):
-        parsed = x509.Certificate.load(der, strict=True)
+        parsed = CertificateStructure.load(der, strict=True)
         parsed["tbs_certificate"]["serial_number"].native  # noqa: B018
         # Names are only structurally parsed here; their values are decoded by
         # the accessors, each inside the parse boundary.

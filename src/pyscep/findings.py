@@ -44,6 +44,9 @@ class FindingCode(str, enum.Enum):
     #: The request asks for a Windows account SID (a subjectAltName URI or the SID
     #: extension, `pyscep.sid`): never copied into a certificate, whatever the policy.
     REQUESTED_SID = "requested-sid"
+    #: An algorithm pyscep reads only far enough to name (a composite ML-DSA or ML-KEM
+    #: of the LAMPS drafts, SLH-DSA, HashML-DSA): reported, never verified or opened.
+    NAMED_ONLY_ALGORITHM = "named-only-algorithm"
 
     def __str__(self) -> str:
         return self.value

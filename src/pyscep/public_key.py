@@ -3,22 +3,72 @@
 An RSA key may be spelled with two OIDs (rsaEncryption, and id-RSASSA-PSS for
 a key restricted to PSS signatures); both are the RSA family and both get
 the same size limits. EC keys are known by their named curve; explicit
-curve parameters are reported as such (and refused by the policy).
+curve parameters are reported as such (and refused by the policy). ML-DSA and
+ML-KEM keys (RFC 9881, RFC 9935) are known by their parameter set
+(`PARAMETER_SETS`), their size by its security strength.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asn1crypto import keys
+from asn1crypto import core, keys
 
+from ._asn1 import PublicKeyInfo
 from ._boundary import field as parse_field
 from ._der import DEFAULT_LIMITS
 from ._der_reader import NotCanonicalError, Reader, oid_octets
 from ._parser_switch import read_fast
 from .errors import ParseError
+from .oids import PostQuantumOID
 
-__all__ = ["PublicKey"]
+__all__ = ["PARAMETER_SETS", "ParameterSet", "PublicKey"]
+
+
+@dataclass(frozen=True)
+class ParameterSet:
+    """One ML-DSA (FIPS 204) or ML-KEM (FIPS 203) parameter set and its sizes in octets."""
+
+    #: pyscep's name (``ml_dsa_65``, ``ml_kem_768``), the key's `PublicKey.algorithm`.
+    name: str
+    #: The standard's name (``ML-DSA-65``).
+    title: str
+    oid: str
+    #: Security strength in bits (NIST categories 1, 3, 5: 128, 192, 256).
+    strength: int
+    public_key_size: int
+    #: The private key's seed (32 for ML-DSA, d || z = 64 for ML-KEM) and expanded form.
+    seed_size: int
+    expanded_size: int
+    #: ML-DSA: the signature; ML-KEM: the ciphertext.
+    output_size: int
+
+    @property
+    def is_kem(self) -> bool:
+        """True for ML-KEM, False for ML-DSA."""
+        return self.name.startswith("ml_kem")
+
+
+def _parameter_set(
+    oid: str, strength: int, public: int, seed: int, expanded: int, output: int
+) -> ParameterSet:
+    name = {**PostQuantumOID.ML_DSA, **PostQuantumOID.ML_KEM}[oid]
+    title = name.upper().replace("_", "-", 1).replace("_", "-")
+    return ParameterSet(name, title, oid, strength, public, seed, expanded, output)
+
+
+#: The parameter sets by pyscep name (sizes from FIPS 203 and FIPS 204).
+PARAMETER_SETS = {
+    parameters.name: parameters
+    for parameters in (
+        _parameter_set("2.16.840.1.101.3.4.3.17", 128, 1312, 32, 2560, 2420),
+        _parameter_set("2.16.840.1.101.3.4.3.18", 192, 1952, 32, 4032, 3309),
+        _parameter_set("2.16.840.1.101.3.4.3.19", 256, 2592, 32, 4896, 4627),
+        _parameter_set("2.16.840.1.101.3.4.4.1", 128, 800, 64, 1632, 768),
+        _parameter_set("2.16.840.1.101.3.4.4.2", 192, 1184, 64, 2400, 1088),
+        _parameter_set("2.16.840.1.101.3.4.4.3", 256, 1568, 64, 3168, 1568),
+    )
+}
 
 #: SPKI algorithm names that hold an RSA key.
 _RSA_ALGORITHMS = frozenset({"rsa", "rsassa_pss"})
@@ -37,7 +87,8 @@ class PublicKey:
     #: asn1crypto's name of the SPKI algorithm (``rsa``, ``rsassa_pss``, ``ec``...)
     #: or its dotted OID.
     algorithm: str = field(init=False)
-    #: Modulus size for RSA, curve size for a named EC curve or Ed25519; 0 when unknown.
+    #: Modulus size for RSA, curve size for a named EC curve or Ed25519, security
+    #: strength for ML-DSA and ML-KEM; 0 when unknown.
     bits: int = field(init=False)
     #: EC keys: the named curve (asn1crypto name or dotted OID), or ``explicit``.
     curve: str | None = field(init=False)
@@ -60,6 +111,11 @@ class PublicKey:
         return "rsa" if self.algorithm in _RSA_ALGORITHMS else self.algorithm
 
     @property
+    def parameter_set(self) -> ParameterSet | None:
+        """The ML-DSA or ML-KEM parameter set of this key, None for other keys."""
+        return PARAMETER_SETS.get(self.algorithm)
+
+    @property
     def pss_only(self) -> bool:
         """True for an id-RSASSA-PSS key, which RFC 4055 allows only for PSS signatures."""
         return self.algorithm == "rsassa_pss"
@@ -77,8 +133,15 @@ _KeyFields = tuple[str, int, str | None, int | None]
 def _read_with_asn1crypto(der: bytes) -> _KeyFields:
     """Every spelling the fast path leaves; asn1crypto refuses what is wrong."""
     with parse_field("subjectPublicKeyInfo"):
-        info = keys.PublicKeyInfo.load(der, strict=True)
+        info = PublicKeyInfo.load(der, strict=True)
         algorithm = str(info["algorithm"]["algorithm"].native)
+        parameter_set = PARAMETER_SETS.get(algorithm)
+        if parameter_set is not None:
+            return _post_quantum_fields(
+                parameter_set,
+                isinstance(info["algorithm"]["parameters"], core.Void),
+                len(info["public_key"].native),
+            )
         if algorithm in _RSA_ALGORITHMS:
             numbers = info["public_key"].parsed
             modulus = int(numbers["modulus"].native)
@@ -94,7 +157,20 @@ def _read_with_asn1crypto(der: bytes) -> _KeyFields:
             return algorithm, _CURVE_BITS.get(curve, 0), curve, None
         if algorithm == "ed25519":
             return algorithm, 256, None, None
-        return algorithm, 0, None, None
+        return PostQuantumOID.REPORTED_ONLY.get(algorithm, algorithm), 0, None, None
+
+
+def _post_quantum_fields(
+    parameter_set: ParameterSet, parameters_absent: bool, key_size: int
+) -> _KeyFields:
+    """An ML-DSA or ML-KEM key: no parameters (RFC 9881, RFC 9935), the set's key size."""
+    if not parameters_absent:
+        raise ParseError(f"an {parameter_set.title} key has no algorithm parameters")
+    if key_size != parameter_set.public_key_size:
+        raise ParseError(
+            f"an {parameter_set.title} public key is {parameter_set.public_key_size} octets"
+        )
+    return parameter_set.name, parameter_set.strength, None, None
 
 
 #: Sizes of the curves a policy may allow (others are refused, their size is moot).
@@ -116,6 +192,7 @@ _EC_PUBLIC_KEY = oid_octets("1.2.840.10045.2.1")
 _ED25519 = oid_octets("1.3.101.112")
 # OID content octets -> asn1crypto's name, for the curves a policy may allow.
 _NAMED_CURVES = {oid_octets(keys.NamedCurve.unmap(name)): name for name in _CURVE_BITS}
+_POST_QUANTUM = {oid_octets(p.oid): p for p in PARAMETER_SETS.values()}
 
 
 def _read_canonical(der: bytes) -> _KeyFields:
@@ -149,4 +226,9 @@ def _read_canonical(der: bytes) -> _KeyFields:
         return "ec", _CURVE_BITS[curve], curve, None
     if oid == _ED25519 and cursor == algorithm_end:
         return "ed25519", 256, None, None
+    parameter_set = _POST_QUANTUM.get(oid)
+    if parameter_set is not None and bits_start < bits_end and der[bits_start] == 0:
+        return _post_quantum_fields(
+            parameter_set, cursor == algorithm_end, bits_end - bits_start - 1
+        )
     raise NotCanonicalError

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from asn1crypto import cms, core, crl, keys, x509
+from asn1crypto import algos, cms, core, crl, keys, x509
 from cryptography import x509 as cx509
 
 from pyscep._asn1 import ScepAttribute, ScepAttributes
@@ -281,7 +281,7 @@ def reference_certificate(
                 "extn_value": core.ParsableOctetString(names),
             }
         )
-    signature_algorithm = identity._algorithm(issuer_spki, digest)
+    signature_algorithm = algos.SignedDigestAlgorithm.load(identity._algorithm(issuer_spki, digest))
     tbs = x509.TbsCertificate(
         {
             "version": "v3",

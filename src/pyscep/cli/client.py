@@ -3,10 +3,12 @@
     pyscep client getcaps URL
     pyscep client getca URL --out FILE [--ca-fingerprint SHA256]
     pyscep client enroll URL --subject DN --challenge SECRET --key-out KEY --cert-out CERT
-                         [--key-type rsa2048|ec-p256|ec-p384|ec-p521|ed25519] [--get] [--legacy]
-                         [--ca-fingerprint SHA256]
+                         [--key-type rsa2048|ec-p256|...|ed25519|ml-dsa-65] [--get] [--legacy]
+                         [--ca-fingerprint SHA256] [--profile post-quantum]
     pyscep client renew URL --key KEY --cert CERT --key-out KEY2 --cert-out CERT2
-                        [--challenge SECRET]   (an Ed25519 key's CertRep is keyed by it)
+                        [--key-type TYPE]   (by default the old key's type)
+                        [--challenge SECRET]   (keys the CertRep of a key that only signs,
+                                                Ed25519 or ML-DSA; random if not given)
     pyscep client poll URL --pending FILE
     pyscep client getcert URL --key KEY --cert CERT --serial N --out FILE
     pyscep client getcrl URL --key KEY --cert CERT --out FILE
@@ -35,12 +37,12 @@ from cryptography.hazmat.primitives import serialization
 
 from pyscep._appkit.durable import write_durably
 from pyscep._appkit.http import http_exchange as _http_exchange
-from pyscep._appkit.keys import KEY_TYPES, new_private_key, renewal_request
+from pyscep._appkit.keys import KEY_TYPES, key_type_of, new_private_key, renewal_request
 from pyscep._deprecation import moved
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey, load_private_key
-from pyscep.errors import LocalProtocolError, ScepError
+from pyscep.errors import LocalProtocolError, ScepError, UnsupportedAlgorithmError
 from pyscep.http import HTTPRequest
 from pyscep.messages import CertificationRequest, IssuerAndSerial, build_csr
 from pyscep.protocol.client import (
@@ -93,6 +95,9 @@ def _exchange(client: ScepClient, base: str, request: HTTPRequest) -> ClientEven
     status, content_type, body = _http_exchange(base, request)
     event = client.receive(status, content_type, body, now=datetime.now(timezone.utc))
     if isinstance(event, ProtocolFailed):
+        if isinstance(event.error, UnsupportedAlgorithmError):
+            # Not the server's fault: what it offers is not what this client may use.
+            raise _ClientError(EXIT_PROTOCOL, f"this CA cannot be used so: {event.reason}")
         raise _ClientError(EXIT_PROTOCOL, f"the server broke the protocol: {event.reason}")
     return event
 
@@ -205,7 +210,7 @@ def _finish(
 def _enroll(args: argparse.Namespace) -> int:
     client = _client(args)
     _ready(client, args.url)
-    key_pem = _new_key(args.key_type)
+    key_pem = _new_key(args.key_type or "rsa2048")
     write_durably(Path(args.key_out), key_pem, mode=0o600)
     key = load_private_key(key_pem)
     request = build_csr(key, args.subject, challenge_password=args.challenge)
@@ -223,11 +228,13 @@ def _renew(args: argparse.Namespace) -> int:
     client = _client(args)
     _ready(client, args.url)
     current = _read_keys(args)
-    key_pem = _new_key(args.key_type)
+    # A new key of the old one's type unless told otherwise (an ML-DSA key stays ML-DSA).
+    key_pem = _new_key(args.key_type or key_type_of(current.certificate))
     write_durably(Path(args.key_out), key_pem, mode=0o600)
     key = load_private_key(key_pem)
-    # No challenge is needed to renew, except by a key that only signs (Ed25519):
-    # its CertRep is keyed by the challengePassword (RFC 8894 section 3.1).
+    # No challenge is needed to renew; a key that only signs (Ed25519, ML-DSA) has its
+    # CertRep keyed by the CSR's challengePassword (RFC 8894 section 3.1): a random one
+    # unless --challenge gives it (`renewal_request`).
     request = renewal_request(key, current.certificate, challenge_password=args.challenge)
     event = _exchange(
         client, args.url, client.renew(request, current, now=datetime.now(timezone.utc))
@@ -384,7 +391,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--challenge", help="the challenge password (renew: only for an Ed25519 key)"
     )
     client.add_argument(
-        "--key-type", default="rsa2048", help=f"the new key: {', '.join(KEY_TYPES)}"
+        "--key-type",
+        help=f"the new key: {', '.join(KEY_TYPES)} (enroll: rsa2048; renew: the old key's type)",
     )
     client.add_argument("--key", help="the existing key (renew, getcert, getcrl)")
     client.add_argument("--cert", help="the existing certificate (renew, getcert, getcrl)")

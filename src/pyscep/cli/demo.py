@@ -1,6 +1,6 @@
 """``pyscep demo``: a certificate's whole life, client and CA, on built-in defaults.
 
-    pyscep demo [--json] [--out DIR] [--live]
+    pyscep demo [--json] [--out DIR] [--live] [--post-quantum]
 
 A demo CA is created; the client reads its capabilities and certificates,
 enrolls with a one-time challenge (SUCCESS), sends a request that waits for
@@ -13,7 +13,9 @@ reference server (`pyscep serve`'s `ScepResponder`, file CA, SQLite state,
 scep.conf policy): in this process by default, over HTTP on 127.0.0.1 with
 ``--live``. ``--json`` prints the transcript as JSON; ``--out DIR`` saves every
 message as a file `pyscep inspect` reads. Exit 0 when every chapter ended as
-it should, 1 otherwise.
+it should, 1 otherwise. ``--post-quantum`` tells the post-quantum story instead: an
+ML-DSA-65 CA whose ML-KEM-768 RA opens the requests, the opt-in profile, ML-DSA and
+RSA devices.
 """
 
 from __future__ import annotations
@@ -24,7 +26,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pyscep.demo import POLICY, DemoServer, Exchange, InProcessServer, LiveServer, Step, tell
+from pyscep.demo import (
+    POLICY,
+    POST_QUANTUM_POLICY,
+    DemoServer,
+    Exchange,
+    InProcessServer,
+    LiveServer,
+    Step,
+    tell,
+    tell_post_quantum,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -43,30 +55,41 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo.add_argument(
         "--live", action="store_true", help="run pyscep serve and talk HTTP on 127.0.0.1"
     )
+    demo.add_argument(
+        "--post-quantum",
+        action="store_true",
+        help="the post-quantum story: an ML-DSA CA, an ML-KEM RA, ML-DSA devices",
+    )
     demo.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Tell the story; print it; save the messages."""
     with tempfile.TemporaryDirectory(prefix="pyscep-demo-") as state:
-        server: DemoServer = LiveServer(Path(state)) if args.live else InProcessServer(Path(state))
+        quantum = args.post_quantum
+        server: DemoServer = (
+            LiveServer(Path(state), post_quantum=quantum)
+            if args.live
+            else InProcessServer(Path(state), post_quantum=quantum)
+        )
         try:
-            steps = tell(server)
+            steps = tell_post_quantum(server) if quantum else tell(server)
         finally:
             server.close()
+    policy = POST_QUANTUM_POLICY if quantum else POLICY
     if args.out is not None:
         _save(args.out, steps)
     if args.json:
-        document = {"server": server.where, "policy": POLICY, "steps": [s.as_dict() for s in steps]}
+        document = {"server": server.where, "policy": policy, "steps": [s.as_dict() for s in steps]}
         print(json.dumps(document, indent=2))
     else:
-        _print(server.where, steps)
+        _print(server.where, steps, policy)
     return 0 if all(step.as_expected for step in steps) else 1
 
 
-def _print(where: str, steps: list[Step]) -> None:
+def _print(where: str, steps: list[Step], policy: str) -> None:
     print(f"pyscep demo: the reference server ({where}) and ScepClient; the policy:")
-    for line in POLICY.splitlines()[1:]:
+    for line in policy.splitlines()[1:]:
         print(f"    {line}")
     for number, step in enumerate(steps, 1):
         print(f"\n[{number}] {step.title}")

@@ -372,7 +372,8 @@ def _serving_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--ca-key-type",
         choices=app.CA_KEY_TYPES,
-        help="the key of a new CA (default rsa2048; EC CAs open requests by key agreement)",
+        help="the key of a new CA (default rsa2048; EC CAs open requests by key agreement;"
+        " an ML-DSA CA, with --profile post-quantum, gets an ML-KEM RA that opens them)",
     )
     _ca_options(serve, default=None)
     serve.add_argument(

@@ -27,8 +27,11 @@ from pyscep.errors import (
 )
 
 __all__ = [
+    "AeadBackend",
     "CryptoBackend",
+    "Decapsulator",
     "Decrypter",
+    "KemBackend",
     "KeyAgreer",
     "KeyPair",
     "KeyWrapBackend",
@@ -36,7 +39,9 @@ __all__ = [
     "PrivateKeyLike",
     "Rng",
     "Signer",
+    "aead_backend",
     "get_backend",
+    "kem_backend",
     "key_wrap_backend",
     "load_decrypter",
     "load_private_key",
@@ -148,6 +153,67 @@ class KeyWrapBackend(Protocol):
         ...
 
 
+@runtime_checkable
+class Decapsulator(Protocol):
+    """Something that holds a private ML-KEM key and its certificate, and decapsulates.
+
+    Opens KEMRecipientInfo (RFC 9629); an HSM's key can be one.
+    """
+
+    @property
+    def certificate(self) -> Certificate:
+        """The certificate envelopes are addressed to."""
+        ...
+
+    def decapsulate(self, ciphertext: bytes) -> bytes:
+        """The shared secret of a KEM ciphertext; raise anything on failure.
+
+        As with `Decrypter.decrypt_key`, every failure is treated the same way.
+        """
+        ...
+
+
+@runtime_checkable
+class KemBackend(Protocol):
+    """What a KEMRecipientInfo needs from a backend to build one, beyond CryptoBackend."""
+
+    def encapsulate(self, public_key_der: bytes) -> tuple[bytes, bytes]:
+        """(ciphertext, shared secret) for an ML-KEM SubjectPublicKeyInfo;
+        UnsupportedAlgorithmError when the key is not a usable KEM key."""
+        ...
+
+
+@runtime_checkable
+class AeadBackend(Protocol):
+    """AES-GCM (RFC 5084) for AuthEnvelopedData (RFC 5083), beyond CryptoBackend."""
+
+    def seal(
+        self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes, tag_length: int
+    ) -> tuple[bytes, bytes]:
+        """(ciphertext, tag of ``tag_length`` octets)."""
+        ...
+
+    def open_sealed(
+        self, key: bytes, nonce: bytes, ciphertext: bytes, tag: bytes, aad: bytes
+    ) -> bytes:
+        """The plaintext; DecryptionError on any failure (a wrong tag included)."""
+        ...
+
+
+def kem_backend(backend: CryptoBackend) -> KemBackend:
+    """``backend`` as a KemBackend, or UnsupportedAlgorithmError saying it is not one."""
+    if not isinstance(backend, KemBackend):
+        raise UnsupportedAlgorithmError(f"the {backend.name} backend has no ML-KEM")
+    return backend
+
+
+def aead_backend(backend: CryptoBackend) -> AeadBackend:
+    """``backend`` as an AeadBackend, or UnsupportedAlgorithmError saying it is not one."""
+    if not isinstance(backend, AeadBackend):
+        raise UnsupportedAlgorithmError(f"the {backend.name} backend has no AES-GCM")
+    return backend
+
+
 def key_wrap_backend(backend: CryptoBackend) -> KeyWrapBackend:
     """``backend`` as a KeyWrapBackend, or UnsupportedAlgorithmError saying it is not one."""
     if not isinstance(backend, KeyWrapBackend):
@@ -231,7 +297,8 @@ class CryptoBackend(Protocol):
 
 @dataclass(frozen=True)
 class KeyPair:
-    """A `PrivateKey` (an HSM's, say) with its certificate: a Signer, a Decrypter, a KeyAgreer."""
+    """A `PrivateKey` (an HSM's, say) with its certificate: a Signer, a Decrypter, a
+    KeyAgreer, a Decapsulator."""
 
     key: PrivateKey
     certificate: Certificate
@@ -261,6 +328,13 @@ class KeyPair:
         if agree is None:
             raise UnsupportedAlgorithmError("this key cannot do key agreement")
         return bytes(agree(peer_public_key_der))
+
+    def decapsulate(self, ciphertext: bytes) -> bytes:
+        """ML-KEM decapsulation with the key, when it can (an ML-KEM key)."""
+        decapsulate = getattr(self.key, "decapsulate", None)
+        if decapsulate is None:
+            raise UnsupportedAlgorithmError("this key cannot decapsulate")
+        return bytes(decapsulate(ciphertext))
 
 
 def get_backend(name: str | CryptoBackend | None = None) -> CryptoBackend:

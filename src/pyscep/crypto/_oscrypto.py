@@ -33,6 +33,7 @@ from pyscep.errors import (
 
 from . import KeyPair, PrivateKeyLike, Rng
 from ._padding import rsa_encrypt_with_rng
+from .post_quantum import read_post_quantum_private_key
 
 try:
     from oscrypto import asymmetric, errors, symmetric, util
@@ -65,6 +66,11 @@ def _load_private_key(private_key: PrivateKeyLike) -> Any:
         private_key = private_key.encode()
     if not isinstance(private_key, (bytes, bytearray, memoryview)):
         raise KeyLoadError(f"cannot load a private key from {type(private_key).__name__}")
+    post_quantum = read_post_quantum_private_key(bytes(private_key))
+    if post_quantum is not None:
+        raise UnsupportedAlgorithmError(
+            f"the oscrypto backend has no {post_quantum.parameter_set.title}"
+        )
     try:
         return asymmetric.load_private_key(bytes(private_key))
     except Exception as exc:
@@ -220,6 +226,8 @@ class OscryptoBackend:
         pss_salt_length: int | None = None,
     ) -> None:
         """Verify, raising VerificationError."""
+        if scheme.value.startswith("ml_dsa"):
+            raise UnsupportedAlgorithmError("the oscrypto backend has no ML-DSA")
         try:
             public = asymmetric.load_public_key(public_key_der)
         except Exception as exc:

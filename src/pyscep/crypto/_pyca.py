@@ -10,7 +10,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.decrepit.ciphers.algorithms import Blowfish, TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives import padding as sym_padding
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, algorithms, modes
 
 from pyscep.algorithms import ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme
@@ -24,6 +24,11 @@ from pyscep.errors import (
 
 from . import KeyPair, PrivateKeyLike, Rng
 from ._padding import rsa_encrypt_with_rng
+from .post_quantum import (
+    PostQuantumPrivateKey,
+    check_expanded_key,
+    read_post_quantum_private_key,
+)
 
 __all__ = ["PycaBackend", "PycaKey"]
 
@@ -40,7 +45,32 @@ _HASHES: dict[DigestAlgorithm, type[hashes.HashAlgorithm]] = {
 }
 
 
-_KEY_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
+#: ML-DSA and ML-KEM private key classes by parameter set (ML-KEM-512 is not in cryptography).
+_POST_QUANTUM_KEYS: dict[str, Any] = {
+    "ml_dsa_44": mldsa.MLDSA44PrivateKey,
+    "ml_dsa_65": mldsa.MLDSA65PrivateKey,
+    "ml_dsa_87": mldsa.MLDSA87PrivateKey,
+    "ml_kem_768": mlkem.MLKEM768PrivateKey,
+    "ml_kem_1024": mlkem.MLKEM1024PrivateKey,
+}
+_ML_DSA_PRIVATE: dict[SignatureScheme, Any] = {
+    SignatureScheme.ML_DSA_44: mldsa.MLDSA44PrivateKey,
+    SignatureScheme.ML_DSA_65: mldsa.MLDSA65PrivateKey,
+    SignatureScheme.ML_DSA_87: mldsa.MLDSA87PrivateKey,
+}
+_ML_DSA_PUBLIC: dict[SignatureScheme, Any] = {
+    SignatureScheme.ML_DSA_44: mldsa.MLDSA44PublicKey,
+    SignatureScheme.ML_DSA_65: mldsa.MLDSA65PublicKey,
+    SignatureScheme.ML_DSA_87: mldsa.MLDSA87PublicKey,
+}
+_ML_KEM_PUBLIC = (mlkem.MLKEM768PublicKey, mlkem.MLKEM1024PublicKey)
+
+_KEY_TYPES = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    *_POST_QUANTUM_KEYS.values(),
+)
 
 
 def _hash(algorithm: DigestAlgorithm) -> hashes.HashAlgorithm:
@@ -75,20 +105,49 @@ def _load_private_key(private_key: PrivateKeyLike) -> Any:
     if not isinstance(private_key, (bytes, bytearray, memoryview)):
         raise KeyLoadError(f"cannot load a private key from {type(private_key).__name__}")
     data = bytes(private_key)
+    post_quantum = read_post_quantum_private_key(data)
+    if post_quantum is not None:
+        return _post_quantum_key(post_quantum)
     try:
         if b"-----BEGIN" in data:
-            return serialization.load_pem_private_key(data, password=None)
-        return serialization.load_der_private_key(data, password=None)
+            key = serialization.load_pem_private_key(data, password=None)
+        else:
+            key = serialization.load_der_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise KeyLoadError("the private key could not be loaded") from exc
+    if isinstance(key, tuple(_POST_QUANTUM_KEYS.values())):
+        # pyscep's reader did not take it: not a form RFC 9881 or RFC 9935 allows.
+        raise KeyLoadError("the ML-DSA or ML-KEM private key is not in a standard form")
+    return key
+
+
+def _post_quantum_key(stored: PostQuantumPrivateKey) -> Any:
+    """The cryptography key of an ML-DSA/ML-KEM PKCS#8 key, built from its seed; both
+    forms, and a stored public key, must agree with it."""
+    parameter_set = stored.parameter_set
+    key_class = _POST_QUANTUM_KEYS.get(parameter_set.name)
+    if key_class is None:
+        raise UnsupportedAlgorithmError(
+            f"{parameter_set.title} is not implemented by the cryptography backend"
+        )
+    key = key_class.from_seed_bytes(stored.usable_seed())
+    public = bytes(key.public_key().public_bytes_raw())
+    if stored.expanded is not None:
+        check_expanded_key(parameter_set, stored.expanded, public)
+    if stored.public_key is not None and stored.public_key != public:
+        raise KeyLoadError(f"the {parameter_set.title} public key is not the seed's")
+    return key
 
 
 class PycaKey:
-    """A PrivateKey over a pyca/cryptography RSA, EC or Ed25519 key (loaded once)."""
+    """A PrivateKey over a pyca/cryptography RSA, EC, Ed25519, ML-DSA or ML-KEM key
+    (loaded once)."""
 
     def __init__(self, key: Any) -> None:
         if not isinstance(key, _KEY_TYPES):
-            raise KeyLoadError("only RSA, EC and Ed25519 private keys are supported")
+            raise KeyLoadError(
+                "only RSA, EC, Ed25519, ML-DSA and ML-KEM private keys are supported"
+            )
         self.key = key
         self._public_key_der = bytes(
             key.public_key().public_bytes(
@@ -114,6 +173,8 @@ class PycaKey:
             return bytes(self.key.sign(data, ec.ECDSA(algorithm)))
         elif isinstance(self.key, ed25519.Ed25519PrivateKey) and scheme is SignatureScheme.ED25519:
             return bytes(self.key.sign(data))  # pure Ed25519: the digest is not used
+        elif isinstance(self.key, _ML_DSA_PRIVATE.get(scheme, ())):
+            return bytes(self.key.sign(data))  # pure ML-DSA, empty context
         raise UnsupportedAlgorithmError(f"{scheme.value} does not fit this key")
 
     def decrypt_key(self, encrypted_key: bytes, transport: KeyTransport) -> bytes:
@@ -121,6 +182,12 @@ class PycaKey:
         if not isinstance(self.key, rsa.RSAPrivateKey):
             raise UnsupportedAlgorithmError("key transport needs an RSA key")
         return bytes(self.key.decrypt(encrypted_key, _oaep(transport)))
+
+    def decapsulate(self, ciphertext: bytes) -> bytes:
+        """ML-KEM: the shared secret of ``ciphertext``."""
+        if not isinstance(self.key, (mlkem.MLKEM768PrivateKey, mlkem.MLKEM1024PrivateKey)):
+            raise UnsupportedAlgorithmError("decapsulation needs an ML-KEM key")
+        return bytes(self.key.decapsulate(ciphertext))
 
     def agree(self, peer_public_key_der: bytes) -> bytes:
         """ECDH Z with a peer's SubjectPublicKeyInfo on the same curve."""
@@ -204,6 +271,39 @@ class PycaBackend:
         )
         return bytes(spki), bytes(ephemeral.exchange(ec.ECDH(), public))
 
+    def encapsulate(self, public_key_der: bytes) -> tuple[bytes, bytes]:
+        """ML-KEM encapsulation to a SubjectPublicKeyInfo: (ciphertext, shared secret)."""
+        try:
+            public = serialization.load_der_public_key(public_key_der)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise UnsupportedAlgorithmError("the recipient's public key cannot be used") from None
+        if not isinstance(public, _ML_KEM_PUBLIC):
+            raise UnsupportedAlgorithmError("encapsulation needs an ML-KEM recipient key")
+        shared_secret, ciphertext = public.encapsulate()
+        return bytes(ciphertext), bytes(shared_secret)
+
+    def seal(
+        self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes, tag_length: int
+    ) -> tuple[bytes, bytes]:
+        """AES-GCM (RFC 5084): (ciphertext, tag of ``tag_length`` octets)."""
+        encryptor = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+        encryptor.authenticate_additional_data(aad)
+        ciphertext = encryptor.update(plaintext) + encryptor.finalize()
+        return ciphertext, encryptor.tag[:tag_length]
+
+    def open_sealed(
+        self, key: bytes, nonce: bytes, ciphertext: bytes, tag: bytes, aad: bytes
+    ) -> bytes:
+        """AES-GCM: the plaintext; DecryptionError on any failure (a wrong tag included)."""
+        try:
+            mode = modes.GCM(nonce, tag, min_tag_length=len(tag))
+            decryptor = Cipher(algorithms.AES(key), mode).decryptor()
+            decryptor.authenticate_additional_data(aad)
+            return decryptor.update(ciphertext) + decryptor.finalize()
+        except Exception:  # noqa: S110 - every failure ends in the one error below
+            pass
+        raise DecryptionError()
+
     def encrypt_key(
         self,
         public_key_der: bytes,
@@ -254,6 +354,8 @@ class PycaBackend:
                 public.verify(signature, data, ec.ECDSA(algorithm))
             elif isinstance(public, ed25519.Ed25519PublicKey) and scheme is SignatureScheme.ED25519:
                 public.verify(signature, data)
+            elif isinstance(public, _ML_DSA_PUBLIC.get(scheme, ())):
+                public.verify(signature, data)  # pure ML-DSA, empty context
             else:
                 raise UnsupportedAlgorithmError(f"{scheme.value} does not fit the signer's key")
         except InvalidSignature:

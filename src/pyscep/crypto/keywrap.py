@@ -3,7 +3,8 @@
 - AES key wrap (RFC 3394), for KeyAgreeRecipientInfo;
 - the ANSI X9.63 KDF with the ECC-CMS-SharedInfo of RFC 5753, for the KEK;
 - the PWRI key wrap of RFC 3211 section 2.3 (two CBC passes), for
-  PasswordRecipientInfo.
+  PasswordRecipientInfo;
+- HKDF (RFC 5869), the KDF of KEMRecipientInfo (RFC 9629, RFC 8619).
 
 Unwrapping returns None on any failure instead of raising, so that callers
 can carry on with a random key and fail at the one place every other failure
@@ -18,7 +19,15 @@ import hmac
 from pyscep.algorithms import ContentCipher, DigestAlgorithm
 from pyscep.crypto import CryptoBackend, KeyWrapBackend, Rng
 
-__all__ = ["aes_key_unwrap", "aes_key_wrap", "pbkdf2", "pwri_unwrap", "pwri_wrap", "x963_kdf"]
+__all__ = [
+    "aes_key_unwrap",
+    "aes_key_wrap",
+    "hkdf",
+    "pbkdf2",
+    "pwri_unwrap",
+    "pwri_wrap",
+    "x963_kdf",
+]
 
 _DEFAULT_IV = b"\xa6" * 8
 _ZERO_IV = bytes(16)
@@ -84,6 +93,22 @@ def x963_kdf(
     counter = 1
     while len(out) < length:
         out += backend.digest(digest, secret + counter.to_bytes(4, "big") + shared_info)
+        counter += 1
+    return out[:length]
+
+
+def hkdf(
+    digest: DigestAlgorithm, secret: bytes, length: int, info: bytes, salt: bytes = b""
+) -> bytes:
+    """HKDF-Extract then HKDF-Expand (RFC 5869) with HMAC-``digest``; an empty salt is
+    HashLen zero octets (section 2.2)."""
+    if not 0 < length <= 255 * digest.digest_size:
+        raise ValueError("HKDF output is 1 to 255 hash lengths")
+    pseudo_random_key = hmac.digest(salt or bytes(digest.digest_size), secret, digest.value)
+    out, block, counter = b"", b"", 1
+    while len(out) < length:
+        block = hmac.digest(pseudo_random_key, block + info + bytes((counter,)), digest.value)
+        out += block
         counter += 1
     return out[:length]
 

@@ -18,6 +18,7 @@ from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate, names_equal
 from pyscep.crypto import CryptoBackend
 from pyscep.errors import ScepError, UnsupportedAlgorithmError, VerificationError
+from pyscep.oids import PostQuantumOID
 
 from .verify import check_pss_parameters, verify_signature
 
@@ -67,6 +68,10 @@ def _read_algorithm(
     with field("signatureAlgorithm"):
         algorithm = algos.SignedDigestAlgorithm.load(algorithm_der, strict=True)
         name = str(algorithm["algorithm"].native)
+        named = {**PostQuantumOID.ML_DSA, **PostQuantumOID.REPORTED_ONLY}.get(name)
+        if named is not None:
+            # An ML-DSA identifier with parameters, or an algorithm pyscep only names.
+            raise UnsupportedAlgorithmError(f"unsupported signature algorithm {named}")
         scheme = _SCHEMES.get(algorithm.signature_algo) if name != "rsassa_pkcs1v15" else None
         if scheme is None:
             raise UnsupportedAlgorithmError(f"unsupported signature algorithm {name}")
@@ -99,6 +104,9 @@ def _known_algorithms() -> dict[bytes, tuple[SignatureScheme, DigestAlgorithm, i
                 known[der] = _read_algorithm(der)
             except ScepError:
                 continue  # refused on every use: left to _read_algorithm to say so
+    # Pure ML-DSA (RFC 9881): the identifier alone, no parameters; the key's own hash.
+    for dotted, name in PostQuantumOID.ML_DSA.items():
+        known[w.sequence(w.oid(dotted))] = (SignatureScheme(name), DigestAlgorithm.SHA512, None)
     return known
 
 

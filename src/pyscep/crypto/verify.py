@@ -22,6 +22,9 @@ _FAMILY_SCHEMES = {
     "rsa": (SignatureScheme.RSA_PKCS1V15, SignatureScheme.RSA_PSS),
     "ec": (SignatureScheme.ECDSA,),
     "ed25519": (SignatureScheme.ED25519,),
+    "ml_dsa_44": (SignatureScheme.ML_DSA_44,),
+    "ml_dsa_65": (SignatureScheme.ML_DSA_65,),
+    "ml_dsa_87": (SignatureScheme.ML_DSA_87,),
 }
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pyscep import KeyPair, load_private_key
-from pyscep._appkit.keys import new_private_key
+from pyscep._appkit.keys import new_private_key, renewal_request
 from pyscep.certificate import Certificate
 from pyscep.crypto import PrivateKey
 from pyscep.errors import ScepError
@@ -37,7 +37,7 @@ from pyscep.protocol.profiles import PROFILES
 
 from .transport import DemoServer
 
-__all__ = ["Exchange", "Step", "describe_message", "tell"]
+__all__ = ["Exchange", "Step", "describe_message", "tell", "tell_post_quantum"]
 
 
 @dataclass(frozen=True)
@@ -320,4 +320,69 @@ def tell(server: DemoServer, *, now: Callable[[], datetime] | None = None) -> li
     ec_key = _key("ec-p256")
     request = build_csr(ec_key, "CN=demo-ec-device", challenge_password=ec_challenge)
     story.conclude(step, story.send(step, client.enroll(request, ec_key, now=story.now())))
+    return story.steps
+
+
+def tell_post_quantum(
+    server: DemoServer, *, now: Callable[[], datetime] | None = None
+) -> list[Step]:
+    """The post-quantum story (``pyscep demo --post-quantum``): an ML-DSA-65 CA whose
+    ML-KEM-768 RA opens the requests, spoken to with the opt-in profile."""
+    story = _Story(server, now or (lambda: datetime.now(timezone.utc)))
+    story.client = ScepClient(profile=PROFILES["post-quantum"])
+    client = story.client
+
+    step = story.step("Without the post-quantum profile, a client does not use this CA", "refused")
+    classical = ScepClient(profile=PROFILES["strict"])
+    classical.receive(*server.exchange(classical.get_caps()), now=story.now())
+    refused = classical.receive(*server.exchange(classical.get_ca_certificates()), now=story.now())
+    if isinstance(refused, ProtocolFailed):
+        step.outcome = "refused"
+        step.notes.append(f"the strict profile's client: {refused.reason}")
+
+    step = story.step("GetCACaps and GetCACert with the post-quantum profile", "ready")
+    caps = story.send(step, client.get_caps())
+    assert isinstance(caps, CapabilitiesReceived)
+    step.notes.append(
+        f"caps {list(caps.caps.keywords)}: no keyword says post-quantum; the client learns it"
+        " from the CA's certificates"
+    )
+    ca = story.send(step, client.get_ca_certificates())
+    assert isinstance(ca, CACertificatesReceived)
+    step.notes.append(f"the CA signs with {ca.certificates.ca.public_key.algorithm}")
+    step.notes.append(
+        f"requests are enveloped to {ca.certificates.encryption.subject}"
+        f" ({ca.certificates.encryption.public_key.algorithm}: a KEMRecipientInfo, RFC 9629)"
+    )
+    step.outcome = "ready" if client.state.value == "ready" else client.state.value
+
+    step = story.step(
+        "An ML-DSA-44 device enrolls; its CertRep is keyed by its challenge", "SUCCESS"
+    )
+    challenge = server.new_challenge("CN=demo-pq-device")
+    step.preface.append(f"a one-time challenge for CN=demo-pq-device: {challenge[:6]}...")
+    device_key = _key("ml-dsa-44")
+    request = build_csr(device_key, "CN=demo-pq-device", challenge_password=challenge)
+    event = story.send(step, client.enroll(request, device_key, now=story.now()))
+    story.conclude(step, event)
+    device = (
+        KeyPair(device_key, event.certificate) if isinstance(event, CertificateIssued) else None
+    )
+
+    step = story.step("It renews with a new ML-DSA-44 key, signed by its certificate", "SUCCESS")
+    if device is not None:
+        step.preface.append(
+            "no challenge is needed to renew: the CSR carries a fresh random password, which"
+            " keys the CertRep (an ML-DSA key cannot be encrypted to)"
+        )
+        new_key = _key("ml-dsa-44")
+        renewal = renewal_request(new_key, device.certificate)
+        story.conclude(step, story.send(step, client.renew(renewal, device, now=story.now())))
+
+    step = story.step("An RSA device enrolls with the post-quantum CA", "SUCCESS")
+    rsa_challenge = server.new_challenge("CN=demo-rsa-device")
+    step.preface.append(f"a one-time challenge for CN=demo-rsa-device: {rsa_challenge[:6]}...")
+    rsa_key = _key("rsa2048")
+    rsa_request = build_csr(rsa_key, "CN=demo-rsa-device", challenge_password=rsa_challenge)
+    story.conclude(step, story.send(step, client.enroll(rsa_request, rsa_key, now=story.now())))
     return story.steps

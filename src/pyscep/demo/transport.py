@@ -23,7 +23,7 @@ from pyscep.http import HTTPRequest
 from pyscep.protocol.profiles import PROFILES
 from pyscep.server import ReferenceServer, ServeOptions
 
-__all__ = ["DemoServer", "InProcessServer", "LiveServer", "demo_options"]
+__all__ = ["POST_QUANTUM_POLICY", "DemoServer", "InProcessServer", "LiveServer", "demo_options"]
 
 #: The demo's scep.conf: one-time challenges issue at once, requests without one
 #: wait for the operator, authenticated renewals are auto-approved, at most two
@@ -38,18 +38,27 @@ ScepMaxValidCertificates "2"
 """
 
 
-def demo_options(state_dir: Path) -> ServeOptions:
-    """The reference server's options for the demo (policy file written into ``state_dir``)."""
+#: The post-quantum demo's scep.conf: the same, with ML-DSA requesters allowed.
+POST_QUANTUM_POLICY = (
+    POLICY.replace("# pyscep demo:", "# pyscep demo --post-quantum:")
+    + 'ScepAllowedKeyAlgorithms "RSA,EC,ML-DSA-44,ML-DSA-65,ML-DSA-87"\n'
+)
+
+
+def demo_options(state_dir: Path, *, post_quantum: bool = False) -> ServeOptions:
+    """The reference server's options for the demo (policy file written into ``state_dir``);
+    ``post_quantum``: an ML-DSA-65 CA with an ML-KEM-768 RA, the post-quantum profile."""
     policy = state_dir / "scep.conf"
-    policy.write_text(POLICY)
+    policy.write_text(POST_QUANTUM_POLICY if post_quantum else POLICY)
     return ServeOptions(
         state_dir=state_dir,
         challenge_mode="one-time",
         manual=True,
-        next_ca=True,
+        next_ca=not post_quantum,
         policy=policy,
         log=state_dir / "decisions.jsonl",
-        profile="strict",
+        profile="post-quantum" if post_quantum else "strict",
+        ca_key_type="ml-dsa-65" if post_quantum else "rsa2048",
     )
 
 
@@ -103,8 +112,8 @@ class InProcessServer:
 
     where = "in-process"
 
-    def __init__(self, state_dir: Path) -> None:
-        options = demo_options(state_dir)
+    def __init__(self, state_dir: Path, *, post_quantum: bool = False) -> None:
+        options = demo_options(state_dir, post_quantum=post_quantum)
         self.server = ReferenceServer(options)
         self._log = _DecisionLog(state_dir / "decisions.jsonl")
 
@@ -129,8 +138,8 @@ class InProcessServer:
 class LiveServer:
     """``pyscep serve`` in its own process on 127.0.0.1, administered with its own commands."""
 
-    def __init__(self, state_dir: Path) -> None:
-        options = demo_options(state_dir)
+    def __init__(self, state_dir: Path, *, post_quantum: bool = False) -> None:
+        options = demo_options(state_dir, post_quantum=post_quantum)
         self.state_dir = state_dir
         port = _free_port()
         self.where = f"http://127.0.0.1:{port}/scep"
@@ -151,9 +160,12 @@ class LiveServer:
             str(options.log),
             "--profile",
             options.profile,
+            "--ca-key-type",
+            options.ca_key_type,
             "--manual",
-            "--next-ca",
         ]
+        if options.next_ca:
+            command.append("--next-ca")
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._log = _DecisionLog(state_dir / "decisions.jsonl")
         self._wait_until_serving()

@@ -83,12 +83,19 @@ def may_sign(certificate: Certificate) -> bool:
     return "key_cert_sign" in usage and certificate.is_ca
 
 
-_ENCRYPTION_USAGE = {"rsa": "key_encipherment", "ec": "key_agreement"}
+_ENCRYPTION_USAGE = {
+    "rsa": "key_encipherment",
+    "ec": "key_agreement",
+    # RFC 9935 section 5: keyEncipherment is the one usage of an ML-KEM key.
+    "ml_kem_768": "key_encipherment",
+    "ml_kem_1024": "key_encipherment",
+}
 
 
 def may_encrypt(certificate: Certificate) -> bool:
     """May requests be enveloped to this RA certificate? RSA with keyEncipherment (key
-    transport), or EC with keyAgreement (ECDH), or either without keyUsage."""
+    transport), EC with keyAgreement (ECDH), ML-KEM with keyEncipherment (a
+    KEMRecipientInfo), or any of them without keyUsage."""
     usage = certificate.key_usage
     wanted = _ENCRYPTION_USAGE.get(certificate.public_key_algorithm)
     return wanted is not None and (usage is None or wanted in usage)

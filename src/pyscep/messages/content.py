@@ -13,8 +13,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from asn1crypto import cms, csr, x509
+from asn1crypto import cms, x509
 
+from pyscep._asn1 import CertificationRequest as CertificationRequestStructure
 from pyscep._asn1 import IssuerAndSubject as _Asn1IssuerAndSubject
 from pyscep._asn1 import NameValuePair
 from pyscep._boundary import field as parse_field
@@ -38,6 +39,7 @@ from pyscep.crypto import CryptoBackend
 from pyscep.crypto.signed_object import verify_signed_object
 from pyscep.errors import LimitExceededError, ParseError, VerificationError
 from pyscep.findings import Finding, FindingCode
+from pyscep.oids import PostQuantumOID
 from pyscep.public_key import PublicKey
 from pyscep.sid import SID_EXTENSION_OID, UNREADABLE_SID, sids_in_general_names
 
@@ -223,12 +225,13 @@ def _read_request(der: bytes) -> _RequestFields:
 def _load_unusual(der: bytes) -> _RequestFields:
     """`CertificationRequest.load` by asn1crypto, for the shapes the fast path leaves."""
     with parse_field("CertificationRequest"):
-        request = csr.CertificationRequest.load(der, strict=True)
+        request = CertificationRequestStructure.load(der, strict=True)
         info = request["certification_request_info"]
         subject = info["subject"]
         check_name(subject)
         key = PublicKey.load(bytes(info["subject_pk_info"].dump()))
-        signature_algorithm = str(request["signature_algorithm"]["algorithm"].native)
+        algorithm = request["signature_algorithm"]["algorithm"]
+        signature_algorithm = PostQuantumOID.ML_DSA.get(algorithm.dotted, str(algorithm.native))
         count_children(info["attributes"].contents or b"", MAX_ATTRIBUTES, "CSR attributes")
         attribute_types: list[str] = []
         password = password_type = None
@@ -291,7 +294,11 @@ def _assemble(
     return _RequestFields(
         subject_der=subject_der,
         public_key_der=key.der,
-        public_key_description=f"{key.algorithm.upper()}-{key.bits}",
+        public_key_description=(
+            key.parameter_set.title
+            if key.parameter_set is not None
+            else f"{key.algorithm.upper()}-{key.bits}"
+        ),
         signature_algorithm=signature_algorithm,
         attribute_types=attribute_types,
         challenge_password=password[0],

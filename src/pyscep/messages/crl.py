@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from asn1crypto import crl, keys, pem, x509
+from asn1crypto import algos, crl, pem, x509
 
+from pyscep._asn1 import PublicKeyInfo
 from pyscep._boundary import field
 from pyscep.algorithms import DigestAlgorithm
 from pyscep.crypto import Signer
@@ -60,7 +61,7 @@ def key_identifier(public_key_der: bytes) -> bytes:
     """The key identifier `build_crl` and `issue_certificate` write for a key (RFC 5280
     section 4.2.1.2, method 1): what a CRL's authorityKeyIdentifier names its signer by."""
     with field("subjectPublicKeyInfo"):
-        return _key_identifier(keys.PublicKeyInfo.load(bytes(public_key_der), strict=True))
+        return _key_identifier(PublicKeyInfo.load(bytes(public_key_der), strict=True))
 
 
 def build_crl(
@@ -80,7 +81,7 @@ def build_crl(
     if next_update <= this_update:
         raise LocalProtocolError("a CRL's nextUpdate comes after its thisUpdate")
     try:
-        issuer_spki = keys.PublicKeyInfo.load(ca.certificate.public_key_der, strict=True)
+        issuer_spki = PublicKeyInfo.load(ca.certificate.public_key_der, strict=True)
         issuer_name = x509.Name.load(ca.certificate.subject_der, strict=True)
     except ValueError as exc:  # pragma: no cover - a Certificate is already parsed
         raise ParseError("the CA certificate cannot be read") from exc
@@ -96,7 +97,7 @@ def build_crl(
                 "crl_entry_extensions": extensions or None,
             }
         )
-    signature_algorithm = _algorithm(issuer_spki, digest)
+    signature_algorithm = algos.SignedDigestAlgorithm.load(_algorithm(issuer_spki, digest))
     tbs = crl.TbsCertList(
         {
             "version": "v2",

@@ -16,14 +16,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from asn1crypto import algos, core, csr, keys, x509
+from asn1crypto import algos, core, csr, x509
 from cryptography import x509 as cx509
 
 from pyscep import _der_writer as w
+from pyscep._asn1 import PublicKeyInfo
 from pyscep._boundary import field
 from pyscep._der import der_length
 from pyscep.algorithms import DigestAlgorithm, SignatureScheme
@@ -31,6 +33,7 @@ from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey, Signer
 from pyscep.errors import LocalProtocolError, ParseError
 from pyscep.messages.content import CertificationRequest
+from pyscep.oids import PostQuantumOID
 from pyscep.sid import (
     SID_EXTENSION_OID,
     VouchedSid,
@@ -43,6 +46,7 @@ from pyscep.sid import (
 __all__ = [
     "END_ENTITY_KEY_USAGES",
     "SUBJECT_ALT_NAME_KINDS",
+    "KeyToCertify",
     "build_csr",
     "extended_key_purpose",
     "issue_certificate",
@@ -64,8 +68,18 @@ END_ENTITY_KEY_USAGES = tuple(
     bit for bit in _KEY_USAGE_BITS if bit not in ("key_cert_sign", "crl_sign")
 )
 #: The keyUsage bits a key type cannot have: an EC key encrypts nothing (RFC 5480
-#: section 3), an RSA key agrees no key, an Ed25519 key only signs (RFC 8410 section 5).
+#: section 3), an RSA key agrees no key, an Ed25519 or ML-DSA key only signs (RFC 8410
+#: section 5, RFC 9881 section 5), an ML-KEM key only enciphers keys (RFC 9935 section 5).
+_SIGNATURE_ONLY_USAGES = frozenset(
+    {"key_encipherment", "data_encipherment", "key_agreement", "encipher_only", "decipher_only"}
+)
 _NOT_FOR_KEY_TYPE = {
+    **dict.fromkeys(("ml_dsa_44", "ml_dsa_65", "ml_dsa_87"), _SIGNATURE_ONLY_USAGES),
+    # RFC 9935 section 5: keyEncipherment is the only usage of an ML-KEM key.
+    **{
+        name: frozenset(END_ENTITY_KEY_USAGES) - {"key_encipherment"}
+        for name in ("ml_kem_512", "ml_kem_768", "ml_kem_1024")
+    },
     "ec": frozenset({"key_encipherment", "data_encipherment"}),
     "rsa": frozenset({"key_agreement", "encipher_only", "decipher_only"}),
     "ed25519": frozenset(
@@ -91,34 +105,42 @@ def _name(subject: str | bytes) -> x509.Name:
     return name
 
 
-def _spki(key: PrivateKey) -> keys.PublicKeyInfo:
+def _spki(key: PrivateKey) -> PublicKeyInfo:
     with field("subjectPublicKeyInfo"):
-        return keys.PublicKeyInfo.load(key.public_key_der, strict=True)
+        spki: PublicKeyInfo = PublicKeyInfo.load(key.public_key_der, strict=True)
+        return spki
 
 
-def _scheme(spki: keys.PublicKeyInfo) -> tuple[SignatureScheme, str]:
+def _scheme(spki: PublicKeyInfo) -> tuple[SignatureScheme, str]:
     """Signature scheme and the asn1crypto algorithm name's suffix for this key."""
     if spki.algorithm == "rsa":
         return SignatureScheme.RSA_PKCS1V15, "rsa"
     if spki.algorithm == "ec":
         return SignatureScheme.ECDSA, "ecdsa"
-    if spki.algorithm == "ed25519":
-        return SignatureScheme.ED25519, "ed25519"
+    if spki.algorithm in ("ed25519", *_ML_DSA_IDENTIFIERS):
+        return SignatureScheme(spki.algorithm), spki.algorithm
     raise LocalProtocolError(f"cannot sign with a {spki.algorithm} key")
 
 
-def _algorithm(spki: keys.PublicKeyInfo, digest: DigestAlgorithm) -> dict[str, str]:
-    """The signature AlgorithmIdentifier this key signs with."""
+def _algorithm(spki: PublicKeyInfo, digest: DigestAlgorithm) -> bytes:
+    """The DER signature AlgorithmIdentifier this key signs with."""
     scheme, suffix = _scheme(spki)
+    if suffix in _ML_DSA_IDENTIFIERS:
+        return _ML_DSA_IDENTIFIERS[suffix]
     # Ed25519 names no hash: the AlgorithmIdentifier is id-Ed25519 alone (RFC 8410).
-    return {
-        "algorithm": suffix if scheme is SignatureScheme.ED25519 else f"{digest.value}_{suffix}"
-    }
+    return _algorithm_der(
+        suffix if scheme is SignatureScheme.ED25519 else f"{digest.value}_{suffix}"
+    )
+
+
+#: Pure ML-DSA signs certificates, CRLs and requests under its OID alone (RFC 9881).
+_ML_DSA_IDENTIFIERS = {name: w.sequence(w.oid(oid)) for oid, name in PostQuantumOID.ML_DSA.items()}
 
 
 def _sign(
-    signer: PrivateKey | Signer, spki: keys.PublicKeyInfo, tbs: bytes, digest: DigestAlgorithm
-) -> tuple[dict[str, str], bytes]:
+    signer: PrivateKey | Signer, spki: PublicKeyInfo, tbs: bytes, digest: DigestAlgorithm
+) -> tuple[bytes, bytes]:
+    """(DER AlgorithmIdentifier, signature) of ``tbs``."""
     return _algorithm(spki, digest), signer.sign(tbs, digest, _scheme(spki)[0])
 
 
@@ -218,7 +240,7 @@ def build_csr(
     request = csr.CertificationRequest(
         {
             "certification_request_info": info,
-            "signature_algorithm": algorithm,
+            "signature_algorithm": algos.SignedDigestAlgorithm.load(algorithm),
             "signature": signature,
         }
     )
@@ -246,10 +268,10 @@ def _utc(moment: datetime) -> x509.Time:
 def _certificate(
     *,
     issuer_key: PrivateKey | Signer,
-    issuer_spki: keys.PublicKeyInfo,
+    issuer_spki: PublicKeyInfo,
     issuer_name: x509.Name,
     subject_name: x509.Name,
-    subject_spki: keys.PublicKeyInfo,
+    subject_spki: PublicKeyInfo,
     serial_number: int,
     not_before: datetime,
     not_after: datetime,
@@ -262,7 +284,7 @@ def _certificate(
     access: Sequence[tuple[str, str]] = (),
     sid: str | None = None,
 ) -> Certificate:
-    algorithm = _algorithm_der(_algorithm(issuer_spki, digest)["algorithm"])
+    algorithm = _algorithm(issuer_spki, digest)
     tbs = tbs_certificate(
         algorithm=algorithm,
         issuer_name=bytes(issuer_name.dump()),
@@ -392,13 +414,13 @@ def _extensions(
 _PURPOSE_OIDS = {name: dotted for dotted, name in x509.KeyPurposeId._map.items()}
 
 
-def _key_identifier(spki: keys.PublicKeyInfo) -> bytes:
+def _key_identifier(spki: PublicKeyInfo) -> bytes:
     """RFC 5280 method 1: SHA-1 of the subjectPublicKey bits (without the unused-bits octet)."""
     bits = bytes(spki["public_key"].contents)[1:]
     return hashlib.sha1(bits).digest()  # noqa: S324 - the RFC's method, not a security use
 
 
-def _serial(subject_spki: keys.PublicKeyInfo, moment: datetime) -> int:
+def _serial(subject_spki: PublicKeyInfo, moment: datetime) -> int:
     """A positive 64-bit serial derived from the key and the time (deterministic)."""
     seed = bytes(subject_spki.dump()) + moment.isoformat().encode()
     return int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") | 1
@@ -451,9 +473,27 @@ def self_signed_signer(
     return KeyPair(key, self_signed_certificate(key, subject, now=now, days=days))
 
 
+@dataclass(frozen=True)
+class KeyToCertify:
+    """A public key and subject to certify without a request: a key that cannot sign one.
+
+    An ML-KEM key (an RA's request-decryption key, say) only decapsulates, so no
+    PKCS#10 request can prove its possession (RFC 9935 section 6); the caller vouches
+    for the key by other means, for instance by having made it.
+    """
+
+    public_key_der: bytes
+    subject_der: bytes
+
+    @classmethod
+    def of(cls, public_key_der: bytes, subject: str | bytes) -> KeyToCertify:
+        """From a DER SubjectPublicKeyInfo and an RFC 4514 subject (or DER Name)."""
+        return cls(bytes(public_key_der), bytes(_name(subject).dump()))
+
+
 def issue_certificate(
     ca: Signer,
-    request: CertificationRequest,
+    request: CertificationRequest | KeyToCertify,
     *,
     now: datetime,
     days: int = 365,
@@ -495,9 +535,9 @@ def issue_certificate(
         general_names.append(
             _general_name(f"uniform_resource_identifier:{sid_uri(vouched_sid.sid)}")
         )
-    subject_spki = keys.PublicKeyInfo.load(request.public_key_der)
+    subject_spki = PublicKeyInfo.load(request.public_key_der)
     try:
-        issuer_spki = keys.PublicKeyInfo.load(ca.certificate.public_key_der, strict=True)
+        issuer_spki = PublicKeyInfo.load(ca.certificate.public_key_der, strict=True)
         issuer_name = x509.Name.load(ca.certificate.subject_der, strict=True)
     except ValueError as exc:  # pragma: no cover - a Certificate is already parsed
         raise ParseError("the CA certificate cannot be read") from exc
@@ -507,6 +547,8 @@ def issue_certificate(
             usage.add("key_encipherment")
         elif subject_spki.algorithm == "ec":
             usage.add("key_agreement")
+        elif subject_spki.algorithm in ("ml_kem_512", "ml_kem_768", "ml_kem_1024"):
+            usage = {"key_encipherment"}  # RFC 9935 section 5: the only one
     else:
         usage = set(key_usage)
         unknown = sorted(usage - set(END_ENTITY_KEY_USAGES))

@@ -1,12 +1,16 @@
 """Decode any SCEP payload into a description whose field names are the vectors manifest's.
 
 Used by ``pyscep inspect``; importable for conformance tests. Accepts a
-pkiMessage (request or CertRep), a bare CMS EnvelopedData (opened with a key
-or a password), a certs-only SignedData, a single
+pkiMessage (request or CertRep), any CMS: a bare EnvelopedData or
+AuthEnvelopedData (opened with a key, for key-transport, key-agreement and KEM
+recipients, or a password), a bare SignedData (verified against the
+certificates given and those it carries), a certs-only SignedData; a single
 certificate, a GetCACaps body, as DER, PEM, base64, or a GET request line or
-query with ``message=``. Inspection is diagnostic, so it reads legacy
-algorithms (and reports them as findings) and treats the certificates it is
-given, and those embedded in the message, as trusted signers. Given a key,
+query with ``message=``. Algorithms pyscep only names (composites, SLH-DSA,
+HashML-DSA) are reported with the finding ``named-only-algorithm``. Inspection
+is diagnostic, so it reads legacy algorithms (and reports them as findings) and
+treats the certificates it is given, and those embedded in the message, as
+trusted signers. Given a key,
 it opens any envelope whose RecipientInfo that key can open (a CertRep is
 addressed to the requester's throw-away certificate, which nobody has
 afterwards), and says which recipient it used.
@@ -32,12 +36,14 @@ from pyscep.cms.enveloped import (
     RecipientView,
     open_with_key,
     open_with_password,
+    parse_auth_enveloped_data,
     parse_enveloped_data,
 )
 from pyscep.cms.signed import ParsedSignedData, parse_signed_data, verify_signed_data
 from pyscep.crypto import CryptoBackend, PrivateKey, get_backend
 from pyscep.enums import MessageType
 from pyscep.errors import ParseError, ScepError
+from pyscep.findings import Finding, FindingCode
 from pyscep.http import decode_get_message, query_parameter
 from pyscep.messages.caps import CACaps
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
@@ -45,6 +51,7 @@ from pyscep.messages.pkimessage.decrypt import content_of
 from pyscep.messages.pkimessage.parse import parse_pki_message
 from pyscep.messages.pkimessage.values import DecryptedContent, PKIMessage, UnverifiedPKIMessage
 from pyscep.messages.pkimessage.verify import verify_cert_rep, verify_request
+from pyscep.oids import PostQuantumOID
 
 __all__ = ["Inspection", "describe_certificate", "inspect_payload"]
 
@@ -136,7 +143,8 @@ def inspect_payload(
     if encoding == "PEM":
         return _ca_inspection(Certificate.load_all(der), "PEM certificates")
     prescan(der)
-    if _content_type(der) == "enveloped_data":
+    content_type = _content_type(der)
+    if content_type in ("enveloped_data", "authenticated_enveloped_data"):
         return _inspect_envelope(der, keys, passwords, certificates, get_backend(backend))
     try:
         signed = parse_signed_data(der)
@@ -151,7 +159,91 @@ def inspect_payload(
         next_ca = _certs_only(signed.content)
         if next_ca is not None:
             return _inspect_next_ca(signed, next_ca, certificates, get_backend(backend))
+        if not _SCEP_ATTRIBUTES.intersection(signed.signer_infos[0].signed_attr_types):
+            return _inspect_signed(signed, der, certificates, get_backend(backend))
     return _inspect_message(der, keys, passwords, certificates, get_backend(backend))
+
+
+#: The signed attributes that make a SignedData a pkiMessage (RFC 8894 section 3.2.1).
+_SCEP_ATTRIBUTES = frozenset(
+    {"message_type", "pki_status", "fail_info", "sender_nonce", "recipient_nonce"}
+) | {"transaction_id", "fail_info_text"}
+
+
+def _signature_algorithm_name(oid: str, name: str) -> str:
+    """ML-DSA and the algorithms pyscep only names, by name; others as asn1crypto says."""
+    return PostQuantumOID.ML_DSA.get(oid) or PostQuantumOID.REPORTED_ONLY.get(oid) or name
+
+
+def _named_only(what: str, oid: str) -> list[str]:
+    """The ``named-only-algorithm`` finding for ``oid``, when pyscep only names it."""
+    name = PostQuantumOID.REPORTED_ONLY.get(oid)
+    if name is None:
+        return []
+    detail = f"{what} {name} ({oid}): named, not implemented"
+    return [str(Finding(FindingCode.NAMED_ONLY_ALGORITHM, detail))]
+
+
+def _inspect_signed(
+    signed: ParsedSignedData,
+    der: bytes,
+    certificates: Sequence[Certificate],
+    backend: CryptoBackend,
+) -> Inspection:
+    """A bare SignedData (no pkiMessage): its signer and content, verified against the
+    certificates given and those it carries, with or without signed attributes."""
+    info = signed.signer_infos[0]
+    known = [*certificates, *signed.certificates]
+    errors: list[str] = []
+    signer: Certificate | None = next((c for c in known if info.names(c)), None)
+    verified = False
+    try:
+        result = verify_signed_data(
+            signed,
+            backend=backend,
+            algorithms=LEGACY,
+            certificates=certificates,
+            require_signed_attributes=False,
+        )
+        signer, verified = result.signer_certificate, True
+    except ScepError as exc:
+        errors.append(f"verification failed: {exc}")
+    findings = [str(f) for f in signed.findings]
+    findings += _named_only("signature algorithm", info.signature_algorithm_oid)
+    for certificate in signed.certificates:
+        findings += _named_only("certificate key", _key_oid(certificate))
+    content = signed.content
+    description: dict[str, Any] = {
+        "payload": "CMS SignedData",
+        "version": signed.version,
+        "content_type": signed.content_type,
+        "content_length": None if content is None else len(content),
+        "content_sha256": None if content is None else hashlib.sha256(content).hexdigest(),
+        "digestAlgorithm": info.digest_algorithm,
+        "signatureAlgorithm": _signature_algorithm_name(
+            info.signature_algorithm_oid, info.signature_algorithm
+        ),
+        "signatureAlgorithm_oid": info.signature_algorithm_oid,
+        "signed_attributes": list(info.signed_attr_types)
+        if info.signed_attrs_der is not None
+        else None,
+        "certificates": [describe_certificate(c) for c in signed.certificates],
+        "signer_certificate": describe_certificate(signer) if signer else None,
+        "sha256": hashlib.sha256(der).hexdigest(),
+        "verified": verified,
+    }
+    return Inspection("SignedData", description, tuple(findings), tuple(errors))
+
+
+def _key_oid(certificate: Certificate) -> str:
+    """The dotted OID of the certificate's key algorithm (named-only ones keep it)."""
+    key = certificate.public_key
+    if key.parameter_set is not None:
+        return key.parameter_set.oid
+    return next(
+        (oid for oid, name in PostQuantumOID.REPORTED_ONLY.items() if name == key.algorithm),
+        key.algorithm,
+    )
 
 
 def _certs_only(content: bytes | None) -> CertsOnly | None:
@@ -206,16 +298,28 @@ def _inspect_envelope(
     known: Sequence[Certificate],
     backend: CryptoBackend,
 ) -> Inspection:
-    """A bare EnvelopedData: its recipients, and what a key or password opens."""
-    envelope = parse_enveloped_data(der)
+    """A bare EnvelopedData or AuthEnvelopedData: its recipients, and what a key or
+    password opens (an AuthEnvelopedData's tag checked)."""
+    authenticated = _content_type(der) == "authenticated_enveloped_data"
+    envelope = parse_auth_enveloped_data(der) if authenticated else parse_enveloped_data(der)
+    kind = "AuthEnvelopedData" if authenticated else "EnvelopedData"
     description: dict[str, Any] = {
-        "payload": "CMS EnvelopedData",
+        "payload": f"CMS {kind}",
         "version": envelope.version,
         "contentEncryptionAlgorithm": envelope.cipher_name,
         "contentEncryptionAlgorithm_oid": envelope.cipher_oid,
         "recipients": [_describe_any_recipient(r, known) for r in envelope.recipients],
         "sha256": hashlib.sha256(der).hexdigest(),
     }
+    if authenticated:
+        description["tag_length"] = envelope.tag_length
+        description["auth_attributes"] = envelope.auth_attrs_der is not None
+    findings = [
+        finding
+        for recipient in envelope.recipients
+        if recipient.kem is not None
+        for finding in _named_only("KEM", recipient.kem.kem)
+    ]
     errors: list[str] = []
     opened = _open_envelope(envelope, keys, passwords, backend)
     if opened is not None:
@@ -225,7 +329,7 @@ def _inspect_envelope(
         description["plaintext_length"] = len(plaintext)
     elif keys or passwords:
         errors.append("no --key or --password opens any recipient of the envelope")
-    return Inspection("EnvelopedData", description, (), tuple(errors))
+    return Inspection(kind, description, tuple(findings), tuple(errors))
 
 
 def _open_envelope(
@@ -255,7 +359,7 @@ def _open_envelope(
 def _describe_any_recipient(
     recipient: RecipientView, known: Sequence[Certificate]
 ) -> dict[str, Any]:
-    """type (ktri, kari, pwri...), its algorithms, and whom it names."""
+    """type (ktri, kari, kemri, pwri...), its algorithms, and whom it names."""
     described: dict[str, Any] = {
         "type": recipient.kind,
         "keyEncryptionAlgorithm": recipient.key_encryption_algorithm,
@@ -265,6 +369,12 @@ def _describe_any_recipient(
         described["kdf_digest"] = recipient.agreement.kdf_digest
         described["key_wrap_oid"] = recipient.agreement.wrap_oid
         described["ukm_present"] = recipient.agreement.ukm is not None
+    if recipient.kem is not None:
+        described["kem"] = PostQuantumOID.REPORTED_ONLY.get(recipient.kem.kem, recipient.kem.kem)
+        described["kdf"] = recipient.kem.kdf_digest and f"hkdf_{recipient.kem.kdf_digest}"
+        described["kdf_oid"] = recipient.kem.kdf_oid
+        described["key_wrap_oid"] = recipient.kem.wrap_oid
+        described["ukm_present"] = recipient.kem.ukm is not None
     if recipient.password is not None:
         described["pbkdf2_prf"] = recipient.password.prf
         described["pbkdf2_iterations"] = recipient.password.iterations

@@ -16,6 +16,7 @@ from typing import Any
 from pyscep._appkit.keys import KEY_TYPES
 from pyscep.errors import ScepError
 from pyscep.policy import RenewalThresholds
+from pyscep.protocol.profiles import PROFILES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,6 +44,7 @@ _KNOWN_KEYS = frozenset(
         "jitter_hours",
         "key_type",
         "post_renew",
+        "profile",
     }
 )
 
@@ -69,6 +71,9 @@ class KeystoreConfig:
     ca_fingerprint: bytes | None = None
     key_type: str | None = None
     post_renew: str | None = None
+    #: The interop profile the CA is spoken to with (`pyscep.protocol.profiles`):
+    #: ``post-quantum`` for a CA with ML-DSA and ML-KEM keys (opt-in).
+    profile: str = "strict"
 
 
 def load_config(path: Path) -> tuple[KeystoreConfig, ...]:
@@ -131,6 +136,9 @@ def _keystore(entry: Any, index: int, base: Path) -> KeystoreConfig:
     key_type = text("key_type")
     if key_type is not None and key_type not in KEY_TYPES:
         raise MonitorConfigError(f"{where}: key_type is one of {', '.join(KEY_TYPES)}")
+    profile = text("profile") or "strict"
+    if profile not in PROFILES:
+        raise MonitorConfigError(f"{where}: profile is one of {', '.join(sorted(PROFILES))}")
     return KeystoreConfig(
         name=name or "",
         format=kind or "",
@@ -146,6 +154,7 @@ def _keystore(entry: Any, index: int, base: Path) -> KeystoreConfig:
         ca_fingerprint=pin,
         key_type=key_type,
         post_renew=text("post_renew"),
+        profile=profile,
     )
 
 

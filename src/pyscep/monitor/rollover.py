@@ -26,6 +26,7 @@ from pyscep.enums import CACapability
 from pyscep.errors import ScepError
 from pyscep.policy import RenewalState, check_renewal
 from pyscep.protocol.client import NextCAReceived, ProtocolFailed, ScepClient
+from pyscep.protocol.profiles import PROFILES
 
 from .config import KeystoreConfig
 from .state import MonitorState
@@ -101,7 +102,11 @@ def _pem(certificate: Certificate) -> bytes:
 
 def _ready(keystore: KeystoreConfig, pin: bytes, now: datetime) -> ScepClient | str:
     """A client that has the caps and the CA under ``pin``, or why not."""
-    client = ScepClient(path=urlsplit(keystore.url).path or "/scep", ca_fingerprint=pin)
+    client = ScepClient(
+        path=urlsplit(keystore.url).path or "/scep",
+        ca_fingerprint=pin,
+        profile=PROFILES[keystore.profile],
+    )
     for request in (client.get_caps, client.get_ca_certificates):
         event = client.receive(*http_exchange(keystore.url, request()), now=now)
         if isinstance(event, ProtocolFailed):

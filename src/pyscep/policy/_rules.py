@@ -113,13 +113,16 @@ def check_key(run: Run, request: RequestView, config: PolicyConfig) -> None:
     if key.algorithm not in config.allowed_key_algorithms:
         raise run.reject("key-algorithm", FailInfo.BAD_ALG, f"{key.algorithm} keys are not allowed")
     minimum = config.minimum_rsa_bits if key.algorithm == "RSA" else config.minimum_ec_bits
-    if key.bits < minimum:
+    # An ML-DSA key's size is its parameter set, which allowed_key_algorithms names.
+    if not key.algorithm.startswith("ML-") and key.bits < minimum:
         raise run.reject(
             "key-size",
             FailInfo.BAD_ALG,
             f"{key.algorithm}-{key.bits} is below the minimum of {minimum} bits",
         )
-    run.passed("key", f"{key.algorithm}-{key.bits}")
+    run.passed(
+        "key", key.algorithm if key.algorithm.startswith("ML-") else f"{key.algorithm}-{key.bits}"
+    )
 
 
 def check_signer(

@@ -164,10 +164,14 @@ def _rdns(value: str) -> tuple[str, ...]:
     return names
 
 
+#: The key algorithms a policy may allow (post-quantum keys by parameter set, opt-in).
+KEY_ALGORITHMS = frozenset({"RSA", "EC", "ML-DSA-44", "ML-DSA-65", "ML-DSA-87"})
+
+
 def _algorithms(value: str) -> frozenset[str]:
     names = frozenset(part.strip().upper() for part in value.split(",") if part.strip())
-    if not names or not names <= {"RSA", "EC"}:
-        raise ValueError('expected a list of "RSA" and "EC"')
+    if not names or not names <= KEY_ALGORITHMS:
+        raise ValueError(f"expected a list of {', '.join(sorted(KEY_ALGORITHMS))}")
     return names
 
 

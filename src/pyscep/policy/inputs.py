@@ -32,7 +32,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PublicKeyView:
-    """A public key: its DER SubjectPublicKeyInfo, algorithm (``RSA``/``EC``) and size.
+    """A public key: its DER SubjectPublicKeyInfo, algorithm (``RSA``/``EC``, or an ML-DSA
+    parameter set: ``ML-DSA-65``) and size (an ML-DSA key's: its security strength).
 
     Algorithm and size are read from ``der`` (they cannot be given or replaced).
     """
@@ -44,7 +45,8 @@ class PublicKeyView:
     def __post_init__(self) -> None:
         # An id-RSASSA-PSS key is an RSA key.
         key = PublicKey.load(self.der)
-        object.__setattr__(self, "algorithm", key.family.upper())
+        name = key.parameter_set.title if key.parameter_set is not None else key.family.upper()
+        object.__setattr__(self, "algorithm", name)
         object.__setattr__(self, "bits", key.bits)
 
     @classmethod

@@ -371,6 +371,19 @@ class ScepClient:
         ca = parse_ca_certificates(
             body, now=now, ca_fingerprint=self.ca_fingerprint, algorithms=self.algorithms
         )
+        post_quantum = sorted(
+            {
+                key.parameter_set.title
+                for key in (c.public_key for c in (ca.ca, ca.encryption, *ca.verification))
+                if key.parameter_set is not None
+            }
+        )
+        if post_quantum and not self.profile.post_quantum:
+            # Opt-in: a CA's post-quantum keys are never negotiated by default.
+            raise UnsupportedAlgorithmError(
+                f"the CA's certificates have {', '.join(post_quantum)} keys: pyscep uses them"
+                " only with the post-quantum profile (opt-in)"
+            )
         self._settle(replace(state.before.known, ca=ca))
         return CACertificatesReceived(certificates=ca)
 

@@ -94,6 +94,19 @@ class ResponderConfig:
     def __post_init__(self) -> None:
         if self.signer_digests is not None and not self.signer_digests:
             raise LocalProtocolError("signer_digests: a signer that signs no digest answers nobody")
+        held = (self.ca_certificate, self.signer.certificate, self.decrypter.certificate)
+        post_quantum = sorted(
+            {
+                c.public_key.parameter_set.title
+                for c in (*held, *self.ra_certificates)
+                if c.public_key.parameter_set is not None
+            }
+        )
+        if post_quantum and not self.profile.post_quantum:
+            raise LocalProtocolError(
+                f"{', '.join(post_quantum)} keys are served only with the post-quantum profile"
+                " (opt-in: profile=POST_QUANTUM)"
+            )
 
     def signable(self, digest: DigestAlgorithm) -> bool:
         """Can ``signer`` sign a CertRep with ``digest``?"""

@@ -280,7 +280,8 @@ def _platform(
     if not encryption:
         yield _finding(name, fail, "encryption", "no certificate of GetCACert may encipher keys")
     elif platform.rsa_encryption and not any(c.public_key_algorithm == "rsa" for c in encryption):
-        kind = encryption[0].public_key_algorithm.upper()
+        key = encryption[0].public_key
+        kind = key.parameter_set.title if key.parameter_set else key.algorithm.upper()
         yield _finding(
             name,
             fail,

@@ -21,6 +21,7 @@ __all__ = [
     "MICROMDM",
     "MIKROTIK",
     "NDES",
+    "POST_QUANTUM",
     "PROFILES",
     "STRICT",
     "WINDOWS",
@@ -98,6 +99,9 @@ class InteropProfile:
     #: EC (key agreement), Ed25519 (password, RFC 8894 section 3.1). A client with
     #: another key is told before it sends.
     requester_keys: frozenset[str] = frozenset({"rsa", "ec", "ed25519"})
+    #: ML-DSA and ML-KEM (opt-in, never negotiated by default): a client takes a CA
+    #: whose certificates have such keys, and a responder may hold them, only with it.
+    post_quantum: bool = False
 
 
 _RSA_ONLY = frozenset({"rsa"})
@@ -156,5 +160,20 @@ WINDOWS = InteropProfile(
     requester_keys=_RSA_ONLY,
 )
 
+#: Post-quantum SCEP, pyscep's opt-in (docs/keys.md): a CA that signs with ML-DSA, an RA
+#: whose request-decryption key is ML-KEM (a KEMRecipientInfo, RFC 9629), requesters
+#: that sign with ML-DSA (their CertReps keyed by the challengePassword, RFC 8894
+#: section 3.1, or by an ML-KEM key they name) as well as the classical ones. GetCACaps
+#: has no keyword for it: a client learns it from the CA's certificates (GetCACert).
+POST_QUANTUM = InteropProfile(
+    name="post-quantum",
+    advertised_caps=CACaps.of(["AES", "POSTPKIOperation", "SCEPStandard", "SHA-256", "SHA-512"]),
+    requester_keys=frozenset({"rsa", "ec", "ed25519", "ml_dsa_44", "ml_dsa_65", "ml_dsa_87"}),
+    post_quantum=True,
+)
+
 #: Every named profile, by name.
-PROFILES = {p.name: p for p in (STRICT, DRAFT, MICROMDM, NDES, CISCO_IOS, APPLE, MIKROTIK, WINDOWS)}
+PROFILES = {
+    p.name: p
+    for p in (STRICT, DRAFT, MICROMDM, NDES, CISCO_IOS, APPLE, MIKROTIK, WINDOWS, POST_QUANTUM)
+}

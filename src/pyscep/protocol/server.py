@@ -67,6 +67,7 @@ from pyscep.messages import (
     policy_request_view,
     verify_request,
 )
+from pyscep.policy import ChallengeVerdict
 from pyscep.protocol import _server_requests as reading
 from pyscep.protocol._server_replies import CertReps
 from pyscep.protocol.challenges import challenge_findings
@@ -279,6 +280,12 @@ class ScepResponder:
             self.store, signer, ours, policy_view.subject, request, now
         )
         verdict = reading.challenge_verdict(self.config.challenge, request, reply_to.transaction_id)
+        if renewal is not None and signature_only(signer) and not verdict.accepted:
+            # The password keys the reply to a key that only signs (RFC 8894 section 3.1)
+            # and claims nothing: a renewal proven by its signer needs no challenge.
+            verdict = ChallengeVerdict.absent(
+                "the challengePassword only keys the reply to a signing-only key (a renewal)"
+            )
         return EnrollmentRequested(
             transaction_id=reply_to.transaction_id,
             message_type=message.message_type,

@@ -27,8 +27,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pyscep._appkit.durable import SafeDirectory, append
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
 from pyscep.certificate import Certificate
+from pyscep.crypto import KeyPair
 from pyscep.enums import FailInfo, MessageType, PKIStatus
-from pyscep.errors import ScepError
+from pyscep.errors import LocalProtocolError, ScepError
 from pyscep.http import CONTENT_TYPE_PKI_MESSAGE, HTTPResponse
 from pyscep.messages import (
     CACaps,
@@ -39,6 +40,7 @@ from pyscep.messages import (
     issue_certificate,
     writable_subject_alt_name,
 )
+from pyscep.messages.ca import may_sign
 from pyscep.policy import (
     Action,
     Classification,
@@ -239,6 +241,12 @@ def _certificate_authority(options: ServeOptions, *, now: datetime, create: bool
     return FileCA(ca, ra, None, chain)
 
 
+def _signs(pair: KeyPair) -> bool:
+    """May this pair sign CertReps: keyUsage allows it, and the key is no ML-KEM key."""
+    parameter_set = pair.certificate.public_key.parameter_set
+    return may_sign(pair.certificate) and (parameter_set is None or not parameter_set.is_kem)
+
+
 class ReferenceServer:
     """The reference server's application: decisions on the responder's events."""
 
@@ -258,6 +266,8 @@ class ReferenceServer:
             self.metrics = ServerMetrics(self.store)
         ca, ra = self.files.ca, self.files.ra
         operator = ra or ca
+        # An RA whose key only decapsulates (ML-KEM) opens the requests; the CA signs.
+        signer = operator if ra is None or _signs(ra) else ca
         next_body = None
         if self.files.next_ca is not None:
             next_body = build_next_ca_certificates([self.files.next_ca.certificate], signer=ca)
@@ -282,11 +292,11 @@ class ReferenceServer:
             ra=self.policy.default_ra if self.policy else "",
             clock=lambda: datetime.now(timezone.utc),
         )
-        capabilities = capabilities_of(operator.key)
-        self.responder = ScepResponder(
-            ResponderConfig(
+        capabilities = capabilities_of(signer.key)
+        try:
+            config = ResponderConfig(
                 ca_certificate=ca.certificate,
-                signer=operator,
+                signer=signer,
                 decrypter=operator,
                 ra_certificates=() if ra is None else (ra.certificate,),
                 ca_chain=self.files.chain,
@@ -311,7 +321,11 @@ class ReferenceServer:
                 ),
                 # What the key's backend says it signs with decides GetCACaps and refusals.
                 signer_digests=None if capabilities is None else capabilities.digests,
-            ),
+            )
+        except LocalProtocolError as exc:  # keys the profile does not allow, say
+            raise ServeConfigError(str(exc)) from None
+        self.responder = ScepResponder(
+            config,
             self.store,
         )
         if create:

@@ -212,6 +212,11 @@ def check_options(options: ServeOptions) -> ServeOptions:
             f"a CA key cannot be {options.ca_key_type!r}: one of {', '.join(CA_KEY_TYPES)}"
             " (an Ed25519 key only signs: it cannot open requests)"
         )
+    if options.ca_key_type.startswith("ml-") and options.profile != "post-quantum":
+        raise ServeConfigError(
+            f"--ca-key-type {options.ca_key_type} is post-quantum, which pyscep serves only"
+            " with --profile post-quantum (opt-in)"
+        )
     return options
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from asn1crypto import pem
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -26,9 +27,10 @@ from pyscep._appkit.keys import new_private_key
 from pyscep.algorithms import DEFAULT_POLICY, DigestAlgorithm, KeyTransport
 from pyscep.certificate import Certificate
 from pyscep.cms.signed import default_scheme
-from pyscep.crypto import KeyPair, PrivateKey, get_backend, load_private_key
+from pyscep.crypto import KeyPair, PrivateKey, get_backend, kem_backend, load_private_key
 from pyscep.crypto.signed_object import is_issued_by
 from pyscep.errors import BackendError, ScepError
+from pyscep.messages.identity import KeyToCertify, issue_certificate, self_signed_certificate
 
 from .pkcs11 import capabilities_of
 
@@ -43,8 +45,14 @@ __all__ = [
 ]
 
 #: The keys a CA of ``pyscep serve`` can have: they sign certificates and CertReps and
-#: open requests (an Ed25519 key only signs, so it cannot be the CA here).
-CA_KEY_TYPES = ("rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384", "ec-p521")
+#: open requests (an Ed25519 key only signs, so it cannot be the CA here). An ML-DSA CA
+#: (the post-quantum profile, opt-in) signs; its RA's ML-KEM key opens the requests.
+CA_KEY_TYPES: tuple[str, ...] = ("rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384")
+CA_KEY_TYPES += ("ec-p521", "ml-dsa-44", "ml-dsa-65", "ml-dsa-87")
+#: The RA key a post-quantum CA gets: ML-KEM-768 (NIST category 3), or -1024 beside
+#: ML-DSA-87 (category 5).
+_POST_QUANTUM_RA = {"ml-dsa-44": "ml-kem-768", "ml-dsa-65": "ml-kem-768"}
+_POST_QUANTUM_RA["ml-dsa-87"] = "ml-kem-1024"
 
 
 class CAConfigError(ScepError):
@@ -137,7 +145,8 @@ class FileCA:
     ) -> FileCA:
         """Load the CA of ``directory``, creating what is missing (a new CA of ``ca_key_type``).
 
-        The RA, when asked for, is RSA: every SCEP client can encrypt to it. With
+        The RA, when asked for, is RSA: every SCEP client can encrypt to it. An ML-DSA
+        CA always has an RA, whose ML-KEM key opens the requests (`_POST_QUANTUM_RA`). With
         ``create=False`` (the operator's commands) nothing is created: a directory
         without a CA raises `CAConfigError` instead of growing a new CA.
         """
@@ -154,6 +163,8 @@ class FileCA:
                 f"a CA key cannot be {ca_key_type!r}: one of {', '.join(CA_KEY_TYPES)}"
                 " (an Ed25519 key only signs: it cannot open requests)"
             )
+        ra_key_type = _POST_QUANTUM_RA.get(ca_key_type, "rsa2048")
+        ra = ra or ca_key_type in _POST_QUANTUM_RA
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Workers starting together make one CA: they take turns on the lock.
         with SafeDirectory(directory) as here, here.lock(".lock", wait=True):
@@ -161,7 +172,15 @@ class FileCA:
                 directory, "ca", "pyscep serve CA", None, now, ca=True, key_type=ca_key_type
             )
             ra_pair = (
-                _load_or_create(directory, "ra", "pyscep serve RA", ca_pair, now, ca=False)
+                _load_or_create(
+                    directory,
+                    "ra",
+                    "pyscep serve RA",
+                    ca_pair,
+                    now,
+                    ca=False,
+                    key_type=ra_key_type,
+                )
                 if ra
                 else None
             )
@@ -219,8 +238,16 @@ def open_key_pair(
     certificate = read_certificates(certificate_file, f"the {role} certificate")[0]
     private = _open_key(key, certificate, os.environ if environment is None else environment)
     family = certificate.public_key.family
-    if family not in ("rsa", "ec"):
-        raise CAConfigError(f"the {role} key is {family}: it must be RSA or EC")
+    parameter_set = certificate.public_key.parameter_set
+    if parameter_set is not None and parameter_set.is_kem:
+        return _kem_key_pair(private, certificate, role=role, decrypts=decrypts)
+    if parameter_set is not None and decrypts:
+        raise CAConfigError(
+            f"the {role} key is {parameter_set.title}, which only signs: give an RA whose"
+            " ML-KEM key opens the requests (--ra-cert, --ra-key)"
+        )
+    if family not in ("rsa", "ec") and parameter_set is None:
+        raise CAConfigError(f"the {role} key is {family}: it must be RSA, EC or ML-DSA")
     try:
         scheme = default_scheme(certificate)
     except ScepError:  # an RSASSA-PSS-only key: no PKCS#1 v1.5 signature for SCEP clients
@@ -250,6 +277,27 @@ def open_key_pair(
         raise CAConfigError(f"the {role} key cannot sign: {exc}") from None
     except ScepError:
         raise CAConfigError(f"the {role} key does not match {certificate_file}") from None
+    return KeyPair(private, certificate)
+
+
+def _kem_key_pair(
+    private: PrivateKey, certificate: Certificate, *, role: str, decrypts: bool
+) -> KeyPair:
+    """An ML-KEM RA: it opens requests and signs nothing; the key must decapsulate what
+    is encapsulated to its certificate."""
+    title = (
+        certificate.public_key.parameter_set.title if certificate.public_key.parameter_set else ""
+    )
+    if not decrypts:
+        raise CAConfigError(f"the {role} key is {title}: it opens requests, it cannot sign")
+    decapsulate = getattr(private, "decapsulate", None)
+    try:
+        ciphertext, secret = kem_backend(get_backend()).encapsulate(certificate.public_key_der)
+        matches = decapsulate is not None and decapsulate(ciphertext) == secret
+    except ScepError as exc:
+        raise CAConfigError(f"the {role} key cannot decapsulate: {exc}") from None
+    if not matches:
+        raise CAConfigError(f"the {role} key does not match its certificate")
     return KeyPair(private, certificate)
 
 
@@ -296,6 +344,8 @@ def _load_or_create(
     key_type: str = "rsa2048",
 ) -> KeyPair:
     key_file, cert_file = directory / f"{stem}.key", directory / f"{stem}.pem"
+    if key_type.startswith("ml-") and not (key_file.exists() and cert_file.exists()):
+        _create_post_quantum(key_file, cert_file, subject, issuer, now, ca=ca, key_type=key_type)
     if not (key_file.exists() and cert_file.exists()):
         key = _key(key_type)
         signing = None
@@ -311,3 +361,29 @@ def _load_or_create(
     return KeyPair(
         load_private_key(key_file.read_bytes()), Certificate.load(cert_file.read_bytes())
     )
+
+
+def _create_post_quantum(
+    key_file: Path,
+    cert_file: Path,
+    subject: str,
+    issuer: KeyPair | None,
+    now: datetime,
+    *,
+    ca: bool,
+    key_type: str,
+) -> None:
+    """An ML-DSA CA (self-signed) or an ML-KEM RA (issued by ``issuer``), its certificate
+    made by pyscep: pyca/cryptography builds none with these keys."""
+    key_pem = new_private_key(key_type)
+    key = load_private_key(key_pem)
+    name = f"O=pyscep serve,CN={subject}"
+    if issuer is None:
+        certificate = self_signed_certificate(key, name, now=now, days=3650, ca=ca)
+    else:
+        # An ML-KEM key signs no request: the CA vouches for the key it has just made.
+        certificate = issue_certificate(
+            issuer, KeyToCertify.of(key.public_key_der, name), now=now, days=730
+        )
+    write_private(key_file, key_pem)
+    write_durably(cert_file, pem.armor("CERTIFICATE", certificate.der), mode=0o644)

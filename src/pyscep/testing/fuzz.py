@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from functools import cache
 from typing import TypeVar
 
 from pyscep.algorithms import LEGACY
 from pyscep.certificate import Certificate
 from pyscep.cms.degenerate import parse_certs_only
-from pyscep.cms.enveloped import decrypt_envelope, open_with_password, parse_enveloped_data
+from pyscep.cms.enveloped import (
+    decrypt_envelope,
+    open_with_key,
+    open_with_password,
+    parse_auth_enveloped_data,
+    parse_enveloped_data,
+)
+from pyscep.cms.signed import parse_signed_data, verify_signed_data
+from pyscep.crypto import PrivateKey, load_private_key
 from pyscep.errors import ScepError
 from pyscep.http import decode_get_message, read_request
 from pyscep.messages.ca import parse_ca_certificates, parse_next_ca_certificates
@@ -60,6 +69,22 @@ def _pem(data: bytes) -> bytes:
     )
 
 
+@cache
+def _ml_kem_key() -> PrivateKey:
+    """A fixed ML-KEM-768 key, so fuzzed KEM recipients reach decapsulation and unwrap."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+
+    key = mlkem.MLKEM768PrivateKey.from_seed_bytes(bytes(range(64)))
+    return load_private_key(
+        key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
 def fuzz_one_input(data: bytes) -> None:
     """Feed ``data`` to every parser and, where it parses, to verify and decrypt.
 
@@ -68,15 +93,31 @@ def fuzz_one_input(data: bytes) -> None:
     keys = fixed_keys()
     backend = SeededBackend()  # so a finding replays the same way every time
     _quietly(lambda: parse_certs_only(data))
-    envelope = _quietly(lambda: parse_enveloped_data(data))
-    if envelope is not None:
-        # Key agreement and password recipients: opened with a key and a password.
-        _quietly(lambda: open_with_password(envelope, b"fuzz", backend=backend, algorithms=LEGACY))
+    for parse in (parse_enveloped_data, parse_auth_enveloped_data):
+        envelope = _quietly(lambda: parse(data))  # noqa: B023 - called at once
+        if envelope is None:
+            continue
+        # Key agreement, KEM and password recipients: opened with keys and a password.
+        _quietly(lambda: open_with_password(envelope, b"fuzz", backend=backend, algorithms=LEGACY))  # noqa: B023
         _quietly(
             lambda: decrypt_envelope(
-                envelope, keys.ec_decrypter, backend=backend, algorithms=LEGACY
+                envelope,  # noqa: B023
+                keys.ec_decrypter,
+                backend=backend,
+                algorithms=LEGACY,
             )
         )
+        _quietly(lambda: open_with_key(envelope, _ml_kem_key(), backend=backend, algorithms=LEGACY))  # noqa: B023
+    signed = _quietly(lambda: parse_signed_data(data))
+    if signed is not None:
+        # Any SignedData, with or without signed attributes (ML-DSA among the signers).
+        _quietly(
+            lambda: verify_signed_data(
+                signed, backend=backend, algorithms=LEGACY, require_signed_attributes=False
+            )
+        )
+    # Private keys in every PKCS#8 form (ML-DSA and ML-KEM seeds, expanded keys, both).
+    _quietly(lambda: load_private_key(data))
     _quietly(lambda: parse_ca_certificates(data, now=keys.ca.not_valid_before))
     _quietly(lambda: parse_next_ca_certificates(data, [keys.ca], algorithms=LEGACY))
     _quietly(lambda: CACaps.parse(data))

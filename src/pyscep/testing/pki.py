@@ -1,7 +1,8 @@
 """Throw-away identities for tests and examples: a CA, a device, each with a fresh key.
 
 Generated in memory with pyca/cryptography; nothing is written to disk.
-Keys are RSA-2048 (``key_type="ec"`` gives P-256).
+Keys are RSA-2048 (``key_type="ec"`` gives P-256; ``ml-dsa-65``, ``ml-kem-768``...
+give post-quantum keys, their certificates made by pyscep).
 """
 
 from __future__ import annotations
@@ -59,8 +60,12 @@ def make_identity(
 ) -> DemoIdentity:
     """A new key and a certificate for it, self-signed unless ``issuer`` is given.
 
-    ``key_type``: ``rsa`` (2048 bits), ``ec`` or ``ec-p256``, ``ec-p384``, ``ec-p521``.
+    ``key_type``: ``rsa`` (2048 bits), ``ec`` or ``ec-p256``, ``ec-p384``, ``ec-p521``;
+    ``ml-dsa-44``, ``ml-dsa-65``, ``ml-dsa-87``, ``ml-kem-768``, ``ml-kem-1024`` (an
+    ML-KEM key cannot sign, so it needs an ``issuer``).
     """
+    if key_type.startswith("ml-"):
+        return _post_quantum_identity(common_name, now, issuer, ca, days, key_type)
     curves = {"ec": ec.SECP256R1, "ec-p256": ec.SECP256R1, "ec-p384": ec.SECP384R1}
     curves["ec-p521"] = ec.SECP521R1
     key: Any
@@ -101,3 +106,36 @@ def make_identity(
         serialization.NoEncryption(),
     )
     return DemoIdentity(Certificate.load(certificate), key_der)
+
+
+def _post_quantum_identity(
+    common_name: str,
+    now: datetime,
+    issuer: DemoIdentity | None,
+    ca: bool,
+    days: int,
+    key_type: str,
+) -> DemoIdentity:
+    """An ML-DSA or ML-KEM identity, its certificate made by pyscep (pyca/cryptography
+    builds no certificate with these keys)."""
+    from pyscep._appkit.keys import new_private_key
+    from pyscep.crypto import load_private_key
+    from pyscep.messages.identity import KeyToCertify, self_signed_certificate
+
+    key_pem = new_private_key(key_type)
+    key = load_private_key(key_pem)
+    subject = f"O=pyscep demo,CN={common_name}"
+    if issuer is None:
+        if key_type.startswith("ml-kem"):
+            raise LocalProtocolError("an ML-KEM key cannot sign: give it an issuer")
+        certificate = self_signed_certificate(key, subject, now=now, days=days, ca=ca)
+    else:
+        certificate = issue_certificate(
+            issuer.signer, KeyToCertify.of(key.public_key_der, subject), now=now, days=days
+        )
+    key_der = serialization.load_pem_private_key(key_pem, None).private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return DemoIdentity(certificate, key_der)

@@ -25,7 +25,9 @@ from pyscep.crypto import (
     PrivateKeyLike,
     Rng,
     Signer,
+    aead_backend,
     get_backend,
+    kem_backend,
     key_wrap_backend,
 )
 
@@ -80,6 +82,21 @@ class SeededBackend:
         return key_wrap_backend(self.inner).ephemeral_agreement(
             public_key_der, rng or self.random_bytes
         )
+
+    def encapsulate(self, public_key_der: bytes) -> tuple[bytes, bytes]:
+        # ML-KEM draws its own randomness inside the library: not seeded (the
+        # receiving side, which is what a replay needs, is deterministic).
+        return kem_backend(self.inner).encapsulate(public_key_der)
+
+    def seal(
+        self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes, tag_length: int
+    ) -> tuple[bytes, bytes]:
+        return aead_backend(self.inner).seal(key, nonce, plaintext, aad, tag_length)
+
+    def open_sealed(
+        self, key: bytes, nonce: bytes, ciphertext: bytes, tag: bytes, aad: bytes
+    ) -> bytes:
+        return aead_backend(self.inner).open_sealed(key, nonce, ciphertext, tag, aad)
 
     def verify_signature(
         self,

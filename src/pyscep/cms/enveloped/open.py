@@ -15,10 +15,25 @@ from __future__ import annotations
 from asn1crypto import algos
 
 from pyscep._boundary import field
-from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm, KeyTransport
+from pyscep.algorithms import (
+    AeadCipher,
+    AlgorithmPolicy,
+    ContentCipher,
+    DigestAlgorithm,
+    KeyTransport,
+)
+from pyscep.cms.kem import check_kem, open_kem_recipient
 from pyscep.cms.key_agreement import check_key_agreement, open_key_agreement
 from pyscep.cms.password import check_password_parameters, open_password_recipient
-from pyscep.crypto import CryptoBackend, Decrypter, KeyAgreer, KeyPair, PrivateKey
+from pyscep.crypto import (
+    CryptoBackend,
+    Decapsulator,
+    Decrypter,
+    KeyAgreer,
+    KeyPair,
+    PrivateKey,
+    aead_backend,
+)
 from pyscep.errors import DecryptionError, ParseError, UnsupportedAlgorithmError
 
 from .values import ParsedEnvelope, RecipientView
@@ -59,31 +74,51 @@ def _oaep(params_der: bytes) -> KeyTransport:
     return KeyTransport(oaep_hash=DigestAlgorithm.from_name(str(hash_name)))
 
 
+#: The recipient kinds opened by a private key named in a certificate.
+_KEY_RECIPIENTS = ("ktri", "kari", "kemri")
+
+
+def _content_cipher(
+    envelope: ParsedEnvelope, algorithms: AlgorithmPolicy
+) -> ContentCipher | AeadCipher:
+    """The content cipher: CBC for an EnvelopedData, AES-GCM for an AuthEnvelopedData
+    (RFC 5084 section 3: GCM only there, with a tag of 12 to 16 octets)."""
+    if envelope.encrypted_content is None:
+        raise ParseError("encryptedContent is absent")
+    if not envelope.authenticated:
+        return algorithms.check_cipher(ContentCipher.from_name(envelope.cipher_name))
+    cipher = AeadCipher.from_name(envelope.cipher_name)
+    if envelope.tag_length not in range(12, 17) or len(envelope.mac or b"") != envelope.tag_length:
+        raise UnsupportedAlgorithmError("the AES-GCM tag is 12 to 16 octets, as declared")
+    if envelope.iv is None or not 1 <= len(envelope.iv) <= 64:
+        raise UnsupportedAlgorithmError("the AES-GCM nonce is missing or too long")
+    return cipher
+
+
 def decrypt_envelope(
     envelope: ParsedEnvelope,
-    decrypter: Decrypter | KeyAgreer,
+    decrypter: Decrypter | KeyAgreer | Decapsulator,
     *,
     backend: CryptoBackend,
     algorithms: AlgorithmPolicy,
-) -> tuple[bytes, ContentCipher, KeyTransport | None]:
+) -> tuple[bytes, ContentCipher | AeadCipher, KeyTransport | None]:
     """Open the envelope with ``decrypter``: plaintext, cipher and key transport used.
 
     An RSA decrypter opens its KeyTransRecipientInfo, an EC `KeyAgreer` its
-    KeyAgreeRecipientInfo (the key transport is then None). Public facts (an
-    unknown or forbidden cipher, key transport, scheme or key wrap) raise
-    UnsupportedAlgorithmError; everything that depends on secrets raises the
-    one `DecryptionError`.
+    KeyAgreeRecipientInfo, an ML-KEM `Decapsulator` its KEMRecipientInfo (the key
+    transport is then None). An AuthEnvelopedData's tag is checked (AES-GCM).
+    Public facts (an unknown or forbidden cipher, key transport, KEM, scheme or
+    key wrap) raise UnsupportedAlgorithmError; everything that depends on
+    secrets raises the one `DecryptionError`.
     """
-    cipher = algorithms.check_cipher(ContentCipher.from_name(envelope.cipher_name))
-    if envelope.encrypted_content is None:
-        raise ParseError("encryptedContent is absent")
+    cipher = _content_cipher(envelope, algorithms)
     mine = [r for r in envelope.recipients if r.addressed_to(decrypter.certificate)]
     unsupported = [r.unsupported for r in envelope.recipients if r.unsupported]
     if not mine and unsupported:
         raise UnsupportedAlgorithmError(unsupported[0])
-    if not mine and any(r.kind not in ("ktri", "kari") for r in envelope.recipients):
+    if not mine and any(r.kind not in _KEY_RECIPIENTS for r in envelope.recipients):
         # Public fact, not a secret: a password recipient needs the password.
-        kinds = sorted({r.kind for r in envelope.recipients if r.kind not in ("ktri", "kari")})
+        kinds = sorted({r.kind for r in envelope.recipients if r.kind not in _KEY_RECIPIENTS})
         raise UnsupportedAlgorithmError(
             f"no RecipientInfo for this certificate, and this decrypter cannot open {kinds}"
         )
@@ -93,7 +128,19 @@ def decrypt_envelope(
     transport: KeyTransport | None = None
     fallback = backend.random_bytes(cipher.key_size)
     key: bytes | None
-    if recipient.kind == "kari":
+    if recipient.kind == "kemri":
+        assert recipient.kem is not None
+        kdf_digest = check_kem(recipient.kem, algorithms)
+        if not isinstance(decrypter, (KeyPair, Decapsulator)):
+            raise UnsupportedAlgorithmError("a KEM recipient needs a decrypter that decapsulates")
+        key = open_kem_recipient(
+            recipient.kem,
+            recipient.encrypted_key,
+            decapsulate=decrypter.decapsulate,
+            backend=backend,
+            digest=kdf_digest,
+        )
+    elif recipient.kind == "kari":
         assert recipient.agreement is not None
         digest = check_key_agreement(recipient.agreement, algorithms)
         if not isinstance(decrypter, KeyAgreer):
@@ -120,17 +167,29 @@ def decrypt_envelope(
 
 def _decrypt_with(
     envelope: ParsedEnvelope,
-    cipher: ContentCipher,
+    cipher: ContentCipher | AeadCipher,
     key: bytes | None,
     fallback: bytes,
     backend: CryptoBackend,
 ) -> bytes:
     """Decrypt with ``key``, or with the random ``fallback`` when the key is unusable.
 
-    Every secret-dependent failure reaches the same CBC step (RFC 3218).
+    Every secret-dependent failure reaches the same CBC step, or the same GCM tag
+    check (RFC 3218).
     """
     if key is None or len(key) != cipher.key_size:
         key = fallback
+    if isinstance(cipher, AeadCipher):
+        # Both checked by _content_cipher.
+        assert envelope.iv is not None
+        assert envelope.mac is not None
+        return aead_backend(backend).open_sealed(
+            key,
+            envelope.iv,
+            envelope.encrypted_content or b"",
+            envelope.mac,
+            envelope.auth_attrs_der or b"",
+        )
     iv = envelope.iv
     if iv is None or len(iv) != cipher.block_size or envelope.encrypted_content is None:
         raise DecryptionError()
@@ -157,9 +216,7 @@ def open_with_password(
     wrong, instead of carrying on with a random key (which passes the CBC
     padding check one time in 256): an oracle, never for a server's input.
     """
-    cipher = algorithms.check_cipher(ContentCipher.from_name(envelope.cipher_name))
-    if envelope.encrypted_content is None:
-        raise ParseError("encryptedContent is absent")
+    cipher = _content_cipher(envelope, algorithms)
     candidates = [r for r in envelope.recipients if r.kind == "pwri"]
     if not candidates:
         raise UnsupportedAlgorithmError("the envelope has no PasswordRecipientInfo")
@@ -190,25 +247,21 @@ def open_with_key(
     backend: CryptoBackend,
     algorithms: AlgorithmPolicy,
 ) -> tuple[bytes, RecipientView]:
-    """DIAGNOSTICS ONLY: try ``key`` on every key-transport and key-agreement RecipientInfo.
+    """DIAGNOSTICS ONLY: try ``key`` on every key-transport, key-agreement and KEM
+    RecipientInfo.
 
     Returns the plaintext and the recipient it opened. Unlike
     `decrypt_envelope` this tells which recipient fits and why others did
     not, which is an oracle: use it in local tools such as ``pyscep inspect``,
     never on a server's input.
     """
-    cipher = algorithms.check_cipher(ContentCipher.from_name(envelope.cipher_name))
-    if envelope.encrypted_content is None:
-        raise ParseError("encryptedContent is absent")
-    iv = envelope.iv
-    if iv is None or len(iv) != cipher.block_size:
-        raise DecryptionError()
+    cipher = _content_cipher(envelope, algorithms)
     for recipient in envelope.recipients:
         content_key = _content_key_for(recipient, key, backend, algorithms)
         if content_key is None or len(content_key) != cipher.key_size:
             continue
         try:
-            plaintext = backend.decrypt_content(cipher, content_key, iv, envelope.encrypted_content)
+            plaintext = _decrypt_with(envelope, cipher, content_key, content_key, backend)
         except DecryptionError:
             continue
         return plaintext, recipient
@@ -222,6 +275,15 @@ def _content_key_for(
     try:
         if recipient.kind == "ktri":
             return key.decrypt_key(recipient.encrypted_key, key_transport_of(recipient))
+        decapsulate = getattr(key, "decapsulate", None)
+        if recipient.kind == "kemri" and recipient.kem is not None and decapsulate is not None:
+            return open_kem_recipient(
+                recipient.kem,
+                recipient.encrypted_key,
+                decapsulate=decapsulate,
+                backend=backend,
+                digest=check_kem(recipient.kem, algorithms),
+            )
         agree = getattr(key, "agree", None)
         if recipient.kind == "kari" and recipient.agreement is not None and agree is not None:
             digest = check_key_agreement(recipient.agreement, algorithms)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from asn1crypto import cms, core
 
-from pyscep._asn1 import ContentInfo
+from pyscep import _der_writer as der
+from pyscep._asn1 import AuthEnvelopedData, ContentInfo, GcmParameters
 from pyscep._boundary import field
 from pyscep._der import (
     DEFAULT_LIMITS,
@@ -24,15 +25,16 @@ from pyscep._der_reader import Reader
 from pyscep._parser_switch import read_fast
 from pyscep.algorithms import ContentCipher
 from pyscep.cms._identifiers import read_identifier
+from pyscep.cms.kem import _kem_views
 from pyscep.cms.key_agreement import _key_agreement_views
 from pyscep.cms.password import _password_parameters
 from pyscep.errors import ParseError, UnsupportedAlgorithmError
-from pyscep.oids import CipherOID
+from pyscep.oids import CipherOID, PostQuantumOID
 
 from ._reader import read_enveloped_data
 from .values import MAX_RECIPIENTS, ParsedEnvelope, RecipientView
 
-__all__ = ["parse_enveloped_data"]
+__all__ = ["parse_auth_enveloped_data", "parse_enveloped_data"]
 
 
 def parse_enveloped_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ParsedEnvelope:
@@ -50,7 +52,9 @@ def parse_enveloped_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Par
     with field("ContentInfo"):
         info = ContentInfo.load(data, strict=True)
         if info["content_type"].native == "authenticated_enveloped_data":
-            raise UnsupportedAlgorithmError("AuthEnvelopedData (AEAD) is not supported")
+            raise UnsupportedAlgorithmError(
+                "this is an AuthEnvelopedData: read it with parse_auth_enveloped_data"
+            )
         if info["content_type"].native != "enveloped_data":
             raise ParseError(f"content type is {info['content_type'].native}, not envelopedData")
         enveloped = info["content"]
@@ -60,17 +64,87 @@ def parse_enveloped_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Par
             return _parse_enveloped(enveloped)
 
 
-def _parse_enveloped(enveloped: cms.EnvelopedData) -> ParsedEnvelope:
+def parse_auth_enveloped_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ParsedEnvelope:
+    """Read a ContentInfo(AuthEnvelopedData) (RFC 5083), BER or DER, with AES-GCM content
+    (RFC 5084); raise ParseError on any defect. Nothing is decrypted.
+
+    The result's ``mac``, ``auth_attrs_der`` and ``tag_length`` are set;
+    `pyscep.cms.open_with_key` and `decrypt_envelope` open it as they open an
+    EnvelopedData, and check the tag.
+    """
+    prescan(data, limits)
+    with field("ContentInfo"):
+        info = ContentInfo.load(data, strict=True)
+        if info["content_type"].native != "authenticated_enveloped_data":
+            raise ParseError(
+                f"content type is {info['content_type'].native}, not authEnvelopedData"
+            )
+        auth_enveloped = info["content"]
+        if not isinstance(auth_enveloped, AuthEnvelopedData):
+            raise ParseError("authEnvelopedData content is missing")
+        with field("AuthEnvelopedData"):
+            return _parse_auth_enveloped(auth_enveloped)
+
+
+def _parse_auth_enveloped(auth_enveloped: AuthEnvelopedData) -> ParsedEnvelope:
     with field("version"):
-        version = str(enveloped["version"].native)
+        if auth_enveloped["version"].native != "v0":
+            raise ParseError("AuthEnvelopedData version is 0")
+    recipients = _parse_recipients(auth_enveloped["recipient_infos"])
+    with field("authEncryptedContentInfo"):
+        eci = auth_enveloped["auth_encrypted_content_info"]
+        content_type = str(eci["content_type"].native)
+        algorithm = eci["content_encryption_algorithm"]
+        cipher_oid = str(algorithm["algorithm"].dotted)
+        if cipher_oid not in PostQuantumOID.AES_GCM.values():
+            raise UnsupportedAlgorithmError(
+                f"unsupported authenticated cipher {algorithm['algorithm'].native}"
+            )
+        with field("GCMParameters"):
+            parameters = GcmParameters.load(algorithm["parameters"].dump(), strict=True)
+            nonce = bytes(parameters["nonce"].native)
+            tag_length = int(parameters["icv_length"].native)
+        encrypted_content, constructed = _encrypted_content(eci.contents)
+    with field("authAttrs"):
+        attributes = auth_enveloped["auth_attrs"]
+        auth_attrs_der = None
+        if not isinstance(attributes, core.Void):
+            contents = attributes.contents or b""
+            count_children(contents, MAX_RECIPIENTS, "authAttrs")
+            # The AAD: the attributes as received, under the universal SET tag (RFC 5083 2.2).
+            auth_attrs_der = der.tlv(0x31, contents)
+    with field("mac"):
+        mac = bytes(auth_enveloped["mac"].native)
+    return ParsedEnvelope(
+        version="v0",
+        recipients=recipients,
+        content_type=content_type,
+        cipher_name=str(algorithm["algorithm"].native),
+        cipher_oid=cipher_oid,
+        iv=nonce,
+        encrypted_content=encrypted_content,
+        encrypted_content_constructed=constructed,
+        mac=mac,
+        auth_attrs_der=auth_attrs_der,
+        tag_length=tag_length,
+    )
+
+
+def _parse_recipients(infos: cms.RecipientInfos) -> tuple[RecipientView, ...]:
     recipients = []
     with field("recipientInfos"):
-        infos = enveloped["recipient_infos"]
         if count_children(infos.contents or b"", MAX_RECIPIENTS, "RecipientInfos") == 0:
             raise ParseError("no RecipientInfo")
         for index, recipient in enumerate(infos):
             with field(f"[{index}]"):
                 recipients.extend(_parse_recipient(recipient))
+    return tuple(recipients)
+
+
+def _parse_enveloped(enveloped: cms.EnvelopedData) -> ParsedEnvelope:
+    with field("version"):
+        version = str(enveloped["version"].native)
+    recipients = _parse_recipients(enveloped["recipient_infos"])
     with field("encryptedContentInfo"):
         eci = enveloped["encrypted_content_info"]
         content_type = str(eci["content_type"].native)
@@ -91,7 +165,7 @@ def _parse_enveloped(enveloped: cms.EnvelopedData) -> ParsedEnvelope:
         encrypted_content, constructed = _encrypted_content(eci.contents)
     return ParsedEnvelope(
         version=version,
-        recipients=tuple(recipients),
+        recipients=recipients,
         content_type=content_type,
         cipher_name=cipher_name,
         cipher_oid=cipher_oid,
@@ -154,6 +228,23 @@ def _read_recipient(recipient: cms.RecipientInfo) -> list[RecipientView]:
                 key_encryption_algorithm=parameters.key_encryption_oid,
                 encrypted_key=bytes(pwri["encrypted_key"].native),
                 password=parameters,
+            )
+        ]
+    if recipient.name == "ori":
+        ori = recipient.chosen
+        if ori["ori_type"].dotted != PostQuantumOID.KEM_RECIPIENT:
+            return [RecipientView(kind="ori")]
+        kem, issuer_der, serial, key_identifier, encrypted_key = _kem_views(ori)
+        return [
+            RecipientView(
+                kind="kemri",
+                version="0",
+                issuer_der=issuer_der,
+                serial=serial,
+                key_identifier=key_identifier,
+                key_encryption_algorithm=kem.wrap_oid,
+                encrypted_key=encrypted_key,
+                kem=kem,
             )
         ]
     if recipient.name != "ktri":

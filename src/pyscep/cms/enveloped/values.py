@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyscep.certificate import Certificate
+from pyscep.cms.kem import KemParameters
 from pyscep.cms.key_agreement import KeyAgreement
 from pyscep.cms.password import PasswordParameters
 
@@ -22,7 +23,8 @@ MAX_RECIPIENTS = 16
 class RecipientView:
     """One RecipientInfo as found; a KeyAgreeRecipientInfo gives one per recipient key."""
 
-    #: ``ktri``, ``kari``, ``kekri``, ``pwri`` or ``ori``.
+    #: ``ktri``, ``kari``, ``kekri``, ``pwri``, ``kemri`` (the id-ori-kem
+    #: OtherRecipientInfo, RFC 9629) or ``ori`` (any other).
     kind: str
     version: str | None = None
     #: DER of the rid's issuer Name (IssuerAndSerialNumber form).
@@ -40,19 +42,21 @@ class RecipientView:
     agreement: KeyAgreement | None = None
     #: pwri: the key derivation and the key wrap.
     password: PasswordParameters | None = None
-    #: Why this kari or pwri cannot be opened by pyscep (a public fact), if it cannot.
+    #: kemri: the KEM, its ciphertext, the KDF and the key wrap.
+    kem: KemParameters | None = None
+    #: Why this kari, pwri or kemri cannot be opened by pyscep (a public fact), if it cannot.
     unsupported: str | None = None
 
     def addressed_to(self, certificate: Certificate) -> bool:
         """True when this RecipientInfo names ``certificate``."""
-        return self.kind in ("ktri", "kari") and certificate.is_named_by(
+        return self.kind in ("ktri", "kari", "kemri") and certificate.is_named_by(
             self.issuer_der, self.serial, self.key_identifier
         )
 
 
 @dataclass(frozen=True)
 class ParsedEnvelope:
-    """An EnvelopedData read from bytes; nothing decrypted."""
+    """An EnvelopedData (or AuthEnvelopedData, RFC 5083) read from bytes; nothing decrypted."""
 
     version: str
     recipients: tuple[RecipientView, ...]
@@ -64,3 +68,14 @@ class ParsedEnvelope:
     encrypted_content: bytes | None
     #: True when encryptedContent arrived as a constructed (segmented) string.
     encrypted_content_constructed: bool
+    #: AuthEnvelopedData only: the mac (the AES-GCM tag), the authenticated attributes
+    #: as the AAD (a DER SET, re-tagged as received), and the tag length GCM's
+    #: parameters declare (RFC 5084 section 3.2).
+    mac: bytes | None = None
+    auth_attrs_der: bytes | None = None
+    tag_length: int | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        """True for an AuthEnvelopedData."""
+        return self.mac is not None

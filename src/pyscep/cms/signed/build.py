@@ -19,7 +19,9 @@ from pyscep._der import read_length
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, Signer
-from pyscep.errors import ParseError, UnsupportedAlgorithmError
+from pyscep.errors import LocalProtocolError, ParseError, UnsupportedAlgorithmError
+from pyscep.oids import PostQuantumOID
+from pyscep.public_key import PARAMETER_SETS
 
 __all__ = ["build_signed_data", "default_scheme"]
 
@@ -59,14 +61,22 @@ def _signature_algorithm(
     return algos.SignedDigestAlgorithm({"algorithm": f"{digest.value}_ecdsa"})
 
 
+#: Pure ML-DSA identifiers (RFC 9882 section 3.2: the OID alone, parameters absent).
+_ML_DSA_IDENTIFIERS = {
+    SignatureScheme(name): der.sequence(der.oid(oid)) for oid, name in PostQuantumOID.ML_DSA.items()
+}
+
+
 def default_scheme(certificate: Certificate) -> SignatureScheme:
-    """PKCS#1 v1.5 for RSA keys, ECDSA for EC keys, Ed25519 for Ed25519 keys."""
+    """PKCS#1 v1.5 for RSA keys, ECDSA for EC keys, Ed25519 and ML-DSA for their keys."""
     if certificate.public_key_algorithm == "ec":
         return SignatureScheme.ECDSA
     if certificate.public_key_algorithm == "ed25519":
         return SignatureScheme.ED25519
     if certificate.public_key_algorithm == "rsa":
         return SignatureScheme.RSA_PKCS1V15
+    if certificate.public_key_algorithm in PostQuantumOID.ML_DSA.values():
+        return SignatureScheme(certificate.public_key_algorithm)
     raise UnsupportedAlgorithmError(f"cannot sign with a {certificate.public_key_algorithm} key")
 
 
@@ -81,6 +91,10 @@ def _signing_choice(
     scheme = scheme or default_scheme(certificate)
     if scheme is SignatureScheme.ED25519:
         digest = DigestAlgorithm.SHA512  # RFC 8419 section 3: SHA-512 with Ed25519
+    parameter_set = PARAMETER_SETS.get(scheme.value)
+    if parameter_set is not None and digest.digest_size * 4 < parameter_set.strength:
+        # RFC 9882 section 3.3: a digest as strong as the parameter set; SHA-512 always is.
+        digest = DigestAlgorithm.SHA512
     algorithms.check_digest(digest)
     return scheme, digest
 
@@ -97,6 +111,7 @@ def build_signed_data(
     certificates: Sequence[Certificate] | None = None,
     signing_time: datetime | None = None,
     rsa_digest_in_signature_oid: bool = False,
+    signed_attributes: bool = True,
 ) -> bytes:
     """DER ContentInfo(SignedData v1) over ``content`` (eContentType id-data).
 
@@ -107,9 +122,32 @@ def build_signed_data(
     given, and ``attributes`` (each a DER Attribute); they are encoded as a DER SET (sorted) and
     exactly those bytes are signed. ``certificates`` defaults to the
     signer's certificate. ``content=None`` omits eContent (digest of no octets).
+
+    ``signed_attributes=False`` (a bare CMS SignedData, not a pkiMessage) signs the
+    content itself, with no signed attributes (RFC 5652 section 5.4); ``attributes``
+    and ``signing_time`` must then be empty.
     """
     signer_certificate = signer.certificate
     scheme, digest = _signing_choice(signer_certificate, scheme, digest, algorithms)
+    if not signed_attributes:
+        if attributes or signing_time is not None or content is None:
+            raise LocalProtocolError(
+                "without signed attributes there is content and nothing else to sign"
+            )
+        signature = signer.sign(content, digest, scheme)
+        return _assemble(
+            content,
+            signer_certificate,
+            certificates,
+            digest,
+            der.sequence(
+                der.integer(1),
+                signer_certificate.issuer_and_serial_der,
+                _digest_algorithm(digest),
+                _signature_algorithm_der(scheme, digest, rsa_digest_in_signature_oid),
+                der.octet_string(signature),
+            ),
+        )
     message_digest = backend.digest(digest, content or b"")
     all_attributes = [
         _CONTENT_TYPE_DATA,
@@ -135,6 +173,17 @@ def build_signed_data(
         _signature_algorithm_der(scheme, digest, rsa_digest_in_signature_oid),
         der.octet_string(signature),
     )
+    return _assemble(content, signer_certificate, certificates, digest, signer_info)
+
+
+def _assemble(
+    content: bytes | None,
+    signer_certificate: Certificate,
+    certificates: Sequence[Certificate] | None,
+    digest: DigestAlgorithm,
+    signer_info: bytes,
+) -> bytes:
+    """The ContentInfo(SignedData v1) around one SignerInfo."""
     embedded = [signer_certificate] if certificates is None else list(certificates)
     encapsulated = [der.oid(_DATA)]
     if content is not None:
@@ -169,6 +218,8 @@ def _digest_algorithm(digest: DigestAlgorithm) -> bytes:
 def _signature_algorithm_der(
     scheme: SignatureScheme, digest: DigestAlgorithm, digest_in_oid: bool
 ) -> bytes:
+    if scheme in _ML_DSA_IDENTIFIERS:
+        return _ML_DSA_IDENTIFIERS[scheme]
     return bytes(_signature_algorithm(scheme, digest, digest_in_oid=digest_in_oid).dump())
 
 

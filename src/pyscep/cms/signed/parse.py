@@ -33,6 +33,7 @@ from pyscep.cms.enveloped.values import ParsedEnvelope
 from pyscep.enums import FailInfo
 from pyscep.errors import ParseError, UnsupportedAlgorithmError
 from pyscep.findings import Finding, FindingCode
+from pyscep.oids import PostQuantumOID
 
 from ._reader import read_signed_data
 from .values import (
@@ -188,8 +189,10 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
         digest_algorithm = str(signer_info["digest_algorithm"]["algorithm"].native)
     with parse_field("signatureAlgorithm"):
         algorithm = signer_info["signature_algorithm"]
-        signature_algorithm = str(algorithm["algorithm"].native)
         signature_algorithm_oid = str(algorithm["algorithm"].dotted)
+        signature_algorithm = PostQuantumOID.ML_DSA.get(
+            signature_algorithm_oid, str(algorithm["algorithm"].native)
+        )
         pss_params = None
         if signature_algorithm == "rsassa_pss":
             params = algorithm["parameters"]

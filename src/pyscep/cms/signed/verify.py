@@ -17,6 +17,8 @@ from pyscep.crypto import CryptoBackend
 from pyscep.crypto.verify import check_pss_parameters, verify_signature
 from pyscep.enums import FailInfo
 from pyscep.errors import UnsupportedAlgorithmError, VerificationError
+from pyscep.oids import PostQuantumOID
+from pyscep.public_key import PARAMETER_SETS
 
 from .values import ParsedSignedData, ParsedSignerInfo, VerifiedSignedData
 
@@ -52,6 +54,11 @@ def _scheme_of(info: ParsedSignerInfo, digest: DigestAlgorithm) -> SignatureSche
         if digest is not DigestAlgorithm.SHA512:
             raise UnsupportedAlgorithmError("an Ed25519 SignerInfo digests with SHA-512 (RFC 8419)")
         return SignatureScheme.ED25519
+    elif info.signature_algorithm_oid in PostQuantumOID.ML_DSA:
+        return _ml_dsa_scheme(PostQuantumOID.ML_DSA[info.signature_algorithm_oid], digest)
+    elif info.signature_algorithm_oid in PostQuantumOID.REPORTED_ONLY:
+        named = PostQuantumOID.REPORTED_ONLY[info.signature_algorithm_oid]
+        raise UnsupportedAlgorithmError(f"unsupported signature algorithm {named}")
     elif name == "rsassa_pss" and info.pss_params is not None:
         hash_name, mgf_hash, _ = info.pss_params
         check_pss_parameters(digest, hash_name, mgf_hash)
@@ -61,6 +68,17 @@ def _scheme_of(info: ParsedSignerInfo, digest: DigestAlgorithm) -> SignatureSche
     if implied is not None and implied is not digest:
         raise VerificationError("signature algorithm disagrees with the digest algorithm")
     return scheme
+
+
+def _ml_dsa_scheme(name: str, digest: DigestAlgorithm) -> SignatureScheme:
+    """Pure ML-DSA (RFC 9882 section 3.3): the digest of the signed attributes must be as
+    strong as the parameter set (SHA-256 for ML-DSA-44, SHA-384 for -65, SHA-512 for -87)."""
+    parameter_set = PARAMETER_SETS[name]
+    if digest.digest_size * 4 < parameter_set.strength:
+        raise UnsupportedAlgorithmError(
+            f"{digest.value} is weaker than {parameter_set.title} (RFC 9882 section 3.3)"
+        )
+    return SignatureScheme(name)
 
 
 def find_signer_certificate(
@@ -96,12 +114,17 @@ def verify_signed_data(
     algorithms: AlgorithmPolicy,
     certificates: Sequence[Certificate] = (),
     signer_filter: Callable[[Certificate], None] | None = None,
+    require_signed_attributes: bool = True,
 ) -> VerifiedSignedData:
     """Check the one signature of ``parsed``; raise, never return a bool.
 
     The signer certificate is looked up among the embedded certificates and
     ``certificates``. Who may sign is the caller's decision (``signer_filter``
     may raise to refuse a signer before any signature is checked).
+
+    SCEP's pkiMessages carry signed attributes, and by default they are required.
+    With ``require_signed_attributes=False`` a SignerInfo without them (a bare CMS
+    SignedData, RFC 5652 section 5.4) is verified over the eContent itself.
     """
     if len(parsed.signer_infos) != 1:
         raise VerificationError(
@@ -113,7 +136,11 @@ def verify_signed_data(
         raise UnsupportedAlgorithmError("digestAlgorithms does not list the signer's digest")
     scheme = _scheme_of(info, digest)
     if info.signed_attrs_der is None:
-        raise VerificationError("the SignerInfo has no signed attributes")
+        if require_signed_attributes:
+            raise VerificationError("the SignerInfo has no signed attributes")
+        return _verify_without_attributes(
+            parsed, info, digest, scheme, backend, algorithms, certificates, signer_filter
+        )
     types = info.signed_attr_types
     if len(types) != len(set(types)):
         raise VerificationError("a signed attribute type appears more than once")
@@ -155,4 +182,44 @@ def verify_signed_data(
         scheme=scheme,
         content=parsed.content or b"",
         signing_time=signing_time if isinstance(signing_time, datetime) else None,
+    )
+
+
+def _verify_without_attributes(
+    parsed: ParsedSignedData,
+    info: ParsedSignerInfo,
+    digest: DigestAlgorithm,
+    scheme: SignatureScheme,
+    backend: CryptoBackend,
+    algorithms: AlgorithmPolicy,
+    certificates: Sequence[Certificate],
+    signer_filter: Callable[[Certificate], None] | None,
+) -> VerifiedSignedData:
+    """RFC 5652 section 5.4: without signed attributes the signature covers the eContent
+    octets, and the eContentType must be id-data."""
+    if parsed.content_type != "data":
+        raise VerificationError("without signed attributes the content type must be id-data")
+    if parsed.content is None:
+        raise VerificationError("without signed attributes the content must be present")
+    signer_certificate = find_signer_certificate(info, [*certificates, *parsed.certificates])
+    if signer_filter is not None:
+        signer_filter(signer_certificate)
+    verify_signature(
+        backend,
+        signer_certificate.public_key_der,
+        info.signature,
+        parsed.content,
+        digest=digest,
+        scheme=scheme,
+        algorithms=algorithms,
+        pss_salt_length=info.pss_params[2] if info.pss_params else None,
+    )
+    return VerifiedSignedData(
+        parsed=parsed,
+        signer_info=info,
+        signer_certificate=signer_certificate,
+        digest=digest,
+        scheme=scheme,
+        content=parsed.content,
+        signing_time=None,
     )
