@@ -1,5 +1,6 @@
 """Write the seed corpus: the conformance vectors plus messages of every type
-built with the fixed test keys (so mutations reach verify and decrypt).
+built with the fixed test keys (so mutations reach verify and decrypt), and
+pyscep's post-quantum CMS artefacts.
 
     python fuzz/make_corpus.py OUT_DIR
 """
@@ -9,11 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
 from pyscep.testing import strategies
+from pyscep.testing.pqc import hackathon_artifacts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +40,10 @@ def main() -> None:
         save(message)
 
     generate()
+    # pyscep's post-quantum CMS (ML-DSA SignedData, KEM recipients, AuthEnvelopedData,
+    # PKCS#8 seeds): the tests/vectors/pqc artefacts above are Bouncy Castle's.
+    for artifact in hackathon_artifacts(datetime.now(timezone.utc)).values():
+        save(artifact)
     # Seeds for the text parsers: scep.conf, inventory JSON, DN patterns, PEM.
     for text in (
         '# OpenCA\nScepAutoApprove "YES"\nScepRenewalWindowDays "30.5"\n'

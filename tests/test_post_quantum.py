@@ -11,19 +11,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from asn1crypto import core
+from asn1crypto import cms, core
 from asn1crypto import pem as asn1_pem
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import mldsa, mlkem
 
 from pyscep import DEFAULT_POLICY, Certificate, DecryptionError, ParseError
 from pyscep import _der_writer as w
-from pyscep._asn1 import OneAsymmetricKey, PublicKeyInfo
+from pyscep._asn1 import (
+    GcmParameters,
+    KEMRecipientInfo,
+    OneAsymmetricKey,
+    PublicKeyAlgorithm,
+    PublicKeyInfo,
+)
 from pyscep._parser_switch import asn1crypto_only, count_paths
 from pyscep.algorithms import AeadCipher, AlgorithmPolicy, ContentCipher, DigestAlgorithm
 from pyscep.cli import main
@@ -43,7 +50,7 @@ from pyscep.cms import (
 )
 from pyscep.crypto import Decapsulator, KeyPair, get_backend, load_private_key
 from pyscep.crypto.signed_object import verify_issued_by
-from pyscep.errors import KeyLoadError, UnsupportedAlgorithmError, VerificationError
+from pyscep.errors import KeyLoadError, ScepError, UnsupportedAlgorithmError, VerificationError
 from pyscep.messages import CertificationRequest, build_csr
 from pyscep.messages.identity import KeyToCertify, issue_certificate, self_signed_certificate
 from pyscep.messages.inspect import inspect_payload
@@ -53,6 +60,7 @@ from pyscep.testing.pqc import EXPECTED_PLAINTEXT, artifact_prefix, hackathon_ar
 from tests.support.helpers import NOW, current_time, openssl, pem_cert
 
 BACKEND = get_backend()
+POLICY = DEFAULT_POLICY
 BC = Path(__file__).parent / "vectors" / "pqc"
 _PURE_SIGNATURE = re.compile(r"^(ml-dsa-(44|65|87))-[0-9.]+_signed_attrs\.der$")
 _KEM_ENVELOPE = re.compile(r"^(ml-kem-(768|1024))-[0-9.]+_kemri_(auth_)?id-alg-hkdf.*\.der$")
@@ -763,3 +771,160 @@ def test_inspect_reports_composite_and_unimplemented_algorithms_by_name() -> Non
     slh = inspect_payload(files["slh-dsa-sha2-128s-2.16.840.1.101.3.4.3.20_signed_attrs.der"])
     assert slh.description["signatureAlgorithm"] == "SLH-DSA-SHA2-128S"
     assert slh.errors == ("verification failed: unsupported signature algorithm SLH-DSA-SHA2-128S",)
+
+
+# --- hostile post-quantum inputs: each stops where it should, with a pyscep error --------
+
+
+def _kemri_envelope(authenticated: bool = False) -> tuple[bytes, KeyPair]:
+    pair = _ml_kem("ml_kem_768")
+    if authenticated:
+        data = build_auth_enveloped_data(
+            b"x", pair.certificate, backend=BACKEND, algorithms=DEFAULT_POLICY, ukm=b"u" * 8
+        )
+    else:
+        data = build_enveloped_data(
+            b"x",
+            pair.certificate,
+            cipher=ContentCipher.AES128_CBC,
+            backend=BACKEND,
+            algorithms=DEFAULT_POLICY,
+            ukm=b"u" * 8,
+        )
+    return data, pair
+
+
+def _edit_kemri(data: bytes, field_name: str, value: core.Asn1Value) -> bytes:
+    """``data`` with one field of its KEMRecipientInfo replaced (structure re-encoded)."""
+    info = cms.ContentInfo.load(data)
+    recipients = info["content"]["recipient_infos"]
+    ori = recipients[0].chosen
+    kemri = KEMRecipientInfo.load(ori["ori_value"].dump())
+    kemri[field_name] = value
+    ori["ori_value"] = core.Any.load(kemri.dump(force=True))
+    return bytes(info.dump(force=True))
+
+
+def _edit_gcm(data: bytes, nonce: bytes, tag_length: int) -> bytes:
+    info = cms.ContentInfo.load(data)
+    algorithm = info["content"]["auth_encrypted_content_info"]["content_encryption_algorithm"]
+    algorithm["parameters"] = core.Any.load(
+        GcmParameters({"nonce": nonce, "icv_length": tag_length}).dump()
+    )
+    return bytes(info.dump(force=True))
+
+
+HOSTILE_KEMRI = [
+    ("kek_length", core.Integer(65535), UnsupportedAlgorithmError, "kekLength"),
+    ("kek_length", core.Integer(16), UnsupportedAlgorithmError, "kekLength"),
+    (
+        "kdf",
+        cms.KeyEncryptionAlgorithm({"algorithm": "1.2.3.4"}),
+        UnsupportedAlgorithmError,
+        "unsupported KEM key derivation 1.2.3.4",
+    ),
+    (
+        "wrap",
+        cms.KeyEncryptionAlgorithm({"algorithm": "1.2.3.5"}),
+        UnsupportedAlgorithmError,
+        "unsupported key wrap 1.2.3.5",
+    ),
+    (
+        "kem",
+        PublicKeyAlgorithm({"algorithm": "ml_kem_768", "parameters": core.Null()}),
+        UnsupportedAlgorithmError,
+        "no parameters",
+    ),
+    ("version", core.Integer(2), UnsupportedAlgorithmError, "version other than 0"),
+    # Secret-dependent: the same error as any wrong key.
+    ("kemct", core.OctetString(b"\x00" * 10), DecryptionError, "could not be decrypted"),
+    ("kemct", core.OctetString(b"\x00" * 5000), DecryptionError, "could not be decrypted"),
+    ("encrypted_key", core.OctetString(b"\x00" * 7), DecryptionError, "could not be decrypted"),
+    ("ukm", core.OctetString(b"v" * 8), DecryptionError, "could not be decrypted"),
+]
+
+
+@pytest.mark.parametrize(("field_name", "value", "error", "text"), HOSTILE_KEMRI)
+@pytest.mark.parametrize("authenticated", [False, True])
+def test_a_hostile_kem_recipient_stops_with_a_pyscep_error(
+    field_name: str, value: core.Asn1Value, error: type[Exception], text: str, authenticated: bool
+) -> None:
+    data, pair = _kemri_envelope(authenticated)
+    hostile = _edit_kemri(data, field_name, value)
+    parse = parse_auth_enveloped_data if authenticated else parse_enveloped_data
+    started = time.perf_counter()
+    with pytest.raises(error, match=re.escape(text)):
+        decrypt_envelope(parse(hostile), pair, backend=BACKEND, algorithms=DEFAULT_POLICY)
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("nonce", "tag_length", "text"),
+    [
+        (b"", 16, "nonce"),
+        (b"n" * 65, 16, "nonce"),
+        (b"n" * 12, 4, "tag is 12 to 16 octets"),
+        (b"n" * 12, 17, "tag is 12 to 16 octets"),
+        (b"n" * 12, 12, "tag is 12 to 16 octets, as declared"),  # declared 12, sent 16
+    ],
+)
+def test_gcm_parameters_out_of_range_are_refused_before_anything_is_opened(
+    nonce: bytes, tag_length: int, text: str
+) -> None:
+    data, pair = _kemri_envelope(authenticated=True)
+    envelope = parse_auth_enveloped_data(_edit_gcm(data, nonce, tag_length))
+    with pytest.raises(UnsupportedAlgorithmError, match=re.escape(text)):
+        decrypt_envelope(envelope, pair, backend=BACKEND, algorithms=DEFAULT_POLICY)
+
+
+def test_malformed_auth_enveloped_data_is_a_parse_error() -> None:
+    data, _ = _kemri_envelope(authenticated=True)
+    info = cms.ContentInfo.load(data)
+    info["content"]["version"] = 2
+    with pytest.raises(ParseError, match="AuthEnvelopedData version is 0"):
+        parse_auth_enveloped_data(bytes(info.dump(force=True)))
+    for cut in (1, 10, len(data) // 2, len(data) - 1):
+        with pytest.raises(ParseError):
+            parse_auth_enveloped_data(data[:cut])
+
+
+def test_every_truncation_and_bit_flip_of_the_artifacts_ends_in_a_pyscep_error() -> None:
+    """The parsers and opening steps, on every artefact cut and flipped: a result or a
+    ScepError, nothing else (the fuzz harness does the same at random)."""
+    files = bc_artifacts()
+    key = load_private_key(files["ml-kem-768-2.16.840.1.101.3.4.4.2_priv.der"])
+    names = [
+        "ml-kem-768-2.16.840.1.101.3.4.4.2_kemri_auth_id-alg-hkdf-with-sha256_ukm.der",
+        "ml-kem-768-2.16.840.1.101.3.4.4.2_kemri_id-alg-hkdf-with-sha256.der",
+        "ml-dsa-44-2.16.840.1.101.3.4.3.17_signed_attrs.der",
+        "ml-kem-768-2.16.840.1.101.3.4.4.2_priv.der",
+        "ta.der",
+    ]
+
+    def enveloped(d: bytes) -> object:
+        return open_with_key(parse_enveloped_data(d), key, backend=BACKEND, algorithms=POLICY)
+
+    def authenticated(d: bytes) -> object:
+        return open_with_key(parse_auth_enveloped_data(d), key, backend=BACKEND, algorithms=POLICY)
+
+    def signed(d: bytes) -> object:
+        return verify_signed_data(parse_signed_data(d), backend=BACKEND, algorithms=POLICY)
+
+    def certificate(d: bytes) -> object:
+        return Certificate.load(d).public_key
+
+    steps = (enveloped, authenticated, signed, load_private_key, certificate, inspect_payload)
+    outcomes: set[str] = set()
+    for name in names:
+        data = files[name]
+        for position in range(0, len(data), max(1, len(data) // 97)):
+            flipped = data[:position] + bytes([data[position] ^ 0x41]) + data[position + 1 :]
+            for variant in (data[:position], flipped):
+                for step in steps:
+                    try:
+                        step(variant)
+                        outcomes.add("ok")
+                    except ScepError as exc:
+                        outcomes.add(type(exc).__name__)
+    # Each kind of refusal was met, and nothing else escaped.
+    assert {"ParseError", "DecryptionError", "VerificationError"} <= outcomes

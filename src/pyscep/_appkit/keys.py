@@ -95,23 +95,30 @@ def key_type_of(certificate: Certificate) -> str:
 
 
 def renewal_request(
-    key: PrivateKey, current: Certificate, *, challenge_password: str | None = None
+    key: PrivateKey,
+    current: Certificate,
+    *,
+    challenge_password: str | None = None,
+    reply_key_named: bool = False,
 ) -> CertificationRequest:
     """A CSR for ``key`` asking for what ``current`` has: its subject and subjectAltNames.
 
     The subjectAltName extension is copied as it is (every kind of name, and
     its criticality), so that a renewal never silently drops a name. A renewal
-    needs no challenge; but the CertRep of a key that only signs (Ed25519,
+    needs no challenge; but the CertRep to a current key that only signs (Ed25519,
     ML-DSA) is keyed by the challengePassword of its CSR (RFC 8894 section 3.1),
     so without one a fresh random password goes in: only the CA, which the
-    request is enveloped to, and this requester ever see it.
+    request is enveloped to, and this requester ever see it. Not when the request
+    names an ML-KEM reply key (``reply_key_named``, `pyscep.messages.reply_key`).
     """
-    if challenge_password is None and PublicKey.load(key.public_key_der).family in (
+    # The CertRep goes to the key that signs the renewal: the current certificate's.
+    only_signs = PublicKey.load(current.public_key_der).family in (
         "ed25519",
         "ml_dsa_44",
         "ml_dsa_65",
         "ml_dsa_87",
-    ):
+    )
+    if challenge_password is None and only_signs and not reply_key_named:
         challenge_password = secrets.token_urlsafe(24)
     try:
         names = current.to_cryptography().extensions.get_extension_for_oid(

@@ -37,7 +37,13 @@ from cryptography.hazmat.primitives import serialization
 
 from pyscep._appkit.durable import write_durably
 from pyscep._appkit.http import http_exchange as _http_exchange
-from pyscep._appkit.keys import KEY_TYPES, key_type_of, new_private_key, renewal_request
+from pyscep._appkit.keys import (
+    DECRYPTION_KEY_TYPES,
+    KEY_TYPES,
+    key_type_of,
+    new_private_key,
+    renewal_request,
+)
 from pyscep._deprecation import moved
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
 from pyscep.certificate import Certificate
@@ -182,6 +188,9 @@ def _finish(
     if isinstance(event, CertificateIssued):
         certificates = b"".join(_pem(c) for c in (event.certificate, *event.chain))
         write_durably(Path(args.cert_out), certificates, mode=0o644)
+        if "reply_key" in pending:
+            # The reply is open: the key it was named for has no other use.
+            Path(pending["reply_key"]).unlink(missing_ok=True)
         print(f"issued: {event.certificate.subject} serial {event.certificate.serial_number}")
         return 0
     if isinstance(event, CertificateRefused):
@@ -214,14 +223,35 @@ def _enroll(args: argparse.Namespace) -> int:
     write_durably(Path(args.key_out), key_pem, mode=0o600)
     key = load_private_key(key_pem)
     request = build_csr(key, args.subject, challenge_password=args.challenge)
-    event = _exchange(client, args.url, client.enroll(request, key, now=datetime.now(timezone.utc)))
+    reply_key, reply_file = _reply_key(args)
+    event = _exchange(
+        client,
+        args.url,
+        client.enroll(request, key, now=datetime.now(timezone.utc), reply_key=reply_key),
+    )
     pending = {
         "kind": "enroll",
         "key": args.key_out,
         "csr": request.der.hex(),
         "cert_out": args.cert_out,
+        **reply_file,
     }
     return _finish(client, args.url, event, args, pending)
+
+
+def _reply_key(args: argparse.Namespace) -> tuple[PrivateKey | None, dict[str, str]]:
+    """The ML-KEM reply key ``--reply-key-type`` asks for (written beside --key-out, 0600,
+    so that a PENDING request can be polled), and its pending-file entry."""
+    if args.reply_key_type is None:
+        return None, {}
+    if args.reply_key_type not in DECRYPTION_KEY_TYPES:
+        raise _ClientError(
+            EXIT_USAGE, f"--reply-key-type: one of {', '.join(DECRYPTION_KEY_TYPES)}"
+        )
+    path = Path(args.key_out).with_suffix(".reply-key.pem")
+    key_pem = new_private_key(args.reply_key_type)
+    write_durably(path, key_pem, mode=0o600)
+    return load_private_key(key_pem), {"reply_key": str(path)}
 
 
 def _renew(args: argparse.Namespace) -> int:
@@ -235,15 +265,24 @@ def _renew(args: argparse.Namespace) -> int:
     # No challenge is needed to renew; a key that only signs (Ed25519, ML-DSA) has its
     # CertRep keyed by the CSR's challengePassword (RFC 8894 section 3.1): a random one
     # unless --challenge gives it (`renewal_request`).
-    request = renewal_request(key, current.certificate, challenge_password=args.challenge)
+    reply_key, reply_file = _reply_key(args)
+    request = renewal_request(
+        key,
+        current.certificate,
+        challenge_password=args.challenge,
+        reply_key_named=reply_key is not None,
+    )
     event = _exchange(
-        client, args.url, client.renew(request, current, now=datetime.now(timezone.utc))
+        client,
+        args.url,
+        client.renew(request, current, now=datetime.now(timezone.utc), reply_key=reply_key),
     )
     pending = {
         "kind": "renew",
         "key": args.key_out,
         "csr": request.der.hex(),
         "cert_out": args.cert_out,
+        **reply_file,
     }
     return _finish(client, args.url, event, args, pending)
 
@@ -315,7 +354,15 @@ def _poll(args: argparse.Namespace) -> int:
     client = _client(args)
     _ready(client, args.url)
     now = datetime.now(timezone.utc)
-    client.resume(request, key, state["transaction_id"], now=now)
+    reply_key = None
+    if isinstance(state.get("reply_key"), str):
+        try:
+            reply_key = load_private_key(Path(state["reply_key"]).read_bytes())
+        except (OSError, ScepError):
+            raise _ClientError(
+                EXIT_USAGE, f"the reply key {state['reply_key']}: unreadable"
+            ) from None
+    client.resume(request, key, state["transaction_id"], now=now, reply_key=reply_key)
     event = _exchange(client, args.url, client.poll(now=now))
     args.cert_out = state["cert_out"]
     return _finish(client, args.url, event, args, state)
@@ -388,7 +435,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     client.add_argument("--legacy", action="store_true", help="allow MD5 and single DES")
     client.add_argument("--subject", help="the DN to enroll, e.g. CN=device-7,O=Example")
     client.add_argument(
-        "--challenge", help="the challenge password (renew: only for an Ed25519 key)"
+        "--challenge",
+        help="the challenge password (renew: none needed; it keys the reply to a key that"
+        " only signs, Ed25519 or ML-DSA, random if not given)",
+    )
+    client.add_argument(
+        "--reply-key-type",
+        help="an ML-KEM key (ml-kem-768, ml-kem-1024) the request names for its reply"
+        " (post-quantum profile; written beside --key-out)",
     )
     client.add_argument(
         "--key-type",

@@ -4,8 +4,10 @@ Three explicit steps for a received pkiMessage: `parse_pki_message` (bytes to
 an `UnverifiedPKIMessage`), `verify_request` / `verify_cert_rep` (to a
 `PKIMessage`), `decrypt_pki_message` (to the typed content). `open_request`
 and `open_cert_rep` do all three. Builders take one `MessageOptions` value.
-`build_csr`, `self_signed_signer` and `issue_certificate` make what a client
-and a CA need around the messages. `pyscep.messages.inspect` describes any
+`build_csr`, `self_signed_signer` and `issue_certificate` (a `KeyToCertify` for
+a key that signs no request: ML-KEM) make what a client and a CA need around
+the messages; `pyscep.messages.reply_key` is the ML-KEM reply key a signing-only
+requester may name (the post-quantum profile). `pyscep.messages.inspect` describes any
 payload (``pyscep inspect``).
 """
 
@@ -43,6 +45,7 @@ from pyscep.messages.identifiers import new_nonce, transaction_id_for_key
 from pyscep.messages.identity import (
     END_ENTITY_KEY_USAGES,
     SUBJECT_ALT_NAME_KINDS,
+    KeyToCertify,
     build_csr,
     carries_sid,
     extended_key_purpose,
@@ -89,6 +92,7 @@ __all__ = [
     "FindingCode",
     "IssuerAndSerial",
     "IssuerAndSubject",
+    "KeyToCertify",
     "Limits",
     "MessageOptions",
     "Negotiated",

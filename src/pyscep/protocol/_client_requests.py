@@ -44,10 +44,24 @@ __all__ = [
 ]
 
 
-def message_options(ready: st.Ready, algorithms: AlgorithmPolicy) -> MessageOptions:
-    """The options every request to this CA is built with: the negotiated algorithms."""
+def message_options(
+    ready: st.Ready,
+    algorithms: AlgorithmPolicy,
+    signer: KeyPair | None = None,
+    reply: KeyPair | None = None,
+) -> MessageOptions:
+    """The options every request to this CA is built with: the negotiated algorithms;
+    with a ``reply`` key, its certificate embedded beside the ``signer``'s."""
     chosen = ready.negotiated.options
-    return MessageOptions(digest=chosen.digest, cipher=chosen.cipher, algorithms=algorithms)
+    embedded = None
+    if reply is not None and signer is not None:
+        embedded = (signer.certificate, reply.certificate)
+    return MessageOptions(
+        digest=chosen.digest,
+        cipher=chosen.cipher,
+        algorithms=algorithms,
+        embedded_certificates=embedded,
+    )
 
 
 def check_reply_algorithms(profile: InteropProfile, algorithms: AlgorithmPolicy) -> None:
@@ -73,8 +87,10 @@ def enrollment(
     *,
     profile: InteropProfile,
     algorithms: AlgorithmPolicy,
+    reply: KeyPair | None = None,
 ) -> st.Enrolling:
-    """A PKCSReq or RenewalReq (``kind``) for ``request``, signed with ``keys``."""
+    """A PKCSReq or RenewalReq (``kind``) for ``request``, signed with ``keys``; naming
+    the ML-KEM ``reply`` key when given (`pyscep.messages.reply_key`)."""
     family = keys.certificate.public_key_algorithm
     if family not in profile.requester_keys:
         # The CertRep goes to this key: refuse before the CA issues a certificate
@@ -83,14 +99,14 @@ def enrollment(
             f"the {profile.name} profile says this CA answers "
             f"{', '.join(sorted(profile.requester_keys))} keys only, not {family}"
         )
-    password = reply_password(keys.certificate, request)
+    password = None if reply is not None else reply_password(keys.certificate, request)
     built = build_pkcs_req(
         request,
         signer=keys,
         recipient=ready.ca.encryption,
         message_type=kind,
         transaction_id=transaction_id_for_key(request.public_key_der),
-        options=message_options(ready, algorithms),
+        options=message_options(ready, algorithms, keys, reply),
         password=password,
     )
     return st.Enrolling(
@@ -99,6 +115,7 @@ def enrollment(
         requested_key=request.public_key_der,
         poll=IssuerAndSubject(ready.ca.ca.subject_der, request.subject_der),
         password=password,
+        reply_keys=reply,
     )
 
 
@@ -129,14 +146,15 @@ def cert_poll(
     transaction_id: str,
     *,
     algorithms: AlgorithmPolicy,
+    reply: KeyPair | None = None,
 ) -> BuiltRequest:
-    """A CertPoll of ``transaction_id`` (fresh nonces each time)."""
+    """A CertPoll of ``transaction_id`` (fresh nonces each time), naming ``reply``."""
     return build_cert_poll(
         poll,
         signer=keys,
         recipient=ready.ca.encryption,
         transaction_id=transaction_id,
-        options=message_options(ready, algorithms),
+        options=message_options(ready, algorithms, keys, reply),
     )
 
 

@@ -169,6 +169,13 @@ class Enrolling:
     poll: IssuerAndSubject
     #: A key that only signs: the challengePassword that keys the CertRep (RFC 8894 3.1).
     password: bytes | None = field(default=None, repr=False)
+    #: The ML-KEM reply key the requests name (`pyscep.messages.reply_key`), if any.
+    reply_keys: KeyPair | None = None
+
+    @property
+    def opener(self) -> KeyPair:
+        """What opens the CertRep: the named reply key, else the signer's."""
+        return self.reply_keys or self.keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +186,11 @@ class Querying:
     keys: KeyPair
 
     password: ClassVar[None] = None
+
+    @property
+    def opener(self) -> KeyPair:
+        """What opens the CertRep: the signer's key."""
+        return self.keys
 
     @property
     def kind(self) -> MessageType:

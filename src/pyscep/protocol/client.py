@@ -51,6 +51,7 @@ from pyscep.messages import (
     parse_next_ca_certificates,
     self_signed_signer,
 )
+from pyscep.messages.reply_key import reply_key_certificate
 from pyscep.protocol import _client_replies as incoming
 from pyscep.protocol import _client_requests as outgoing
 from pyscep.protocol import _client_state as st
@@ -232,26 +233,52 @@ class ScepClient:
         return client_request(Operation.GET_NEXT_CA_CERT, path=self.path)
 
     def enroll(
-        self, request: CertificationRequest, key: PrivateKey, *, now: datetime
+        self,
+        request: CertificationRequest,
+        key: PrivateKey,
+        *,
+        now: datetime,
+        reply_key: PrivateKey | None = None,
     ) -> HTTPRequest:
-        """PKCSReq for ``request``, signed by a throw-away certificate for ``key``."""
+        """PKCSReq for ``request``, signed by a throw-away certificate for ``key``.
+
+        ``reply_key`` (an ML-KEM key, with the post-quantum profile) is named for the
+        CertRep of a key that only signs (`pyscep.messages.reply_key`).
+        """
         ready = self._requests_from(Call.ENROLL)
         signer = self_signed_signer(key, request.subject_der, now=now)
-        return self._enroll(ready, Call.ENROLL, MessageType.PKCS_REQ, request, signer)
+        reply = self._reply_keys(signer, reply_key, now)
+        return self._enroll(ready, Call.ENROLL, MessageType.PKCS_REQ, request, signer, reply)
 
     def renew(
-        self, request: CertificationRequest, current: KeyPair, *, now: datetime
+        self,
+        request: CertificationRequest,
+        current: KeyPair,
+        *,
+        now: datetime,
+        reply_key: PrivateKey | None = None,
     ) -> HTTPRequest:
         """Renewal signed with the existing certificate and key (``current``).
 
         RenewalReq when the CA advertises Renewal and the profile renews by
         caps, else a PKCSReq signed with the existing certificate, as
-        draft-era servers expect.
+        draft-era servers expect. ``reply_key``: as for `enroll`.
         """
         ready = self._requests_from(Call.RENEW)
         by_caps = self.profile.renewal is Renewal.BY_CAPS and ready.negotiated.renewal_supported
         kind = MessageType.RENEWAL_REQ if by_caps else MessageType.PKCS_REQ
-        return self._enroll(ready, Call.RENEW, kind, request, current)
+        reply = self._reply_keys(current, reply_key, now)
+        return self._enroll(ready, Call.RENEW, kind, request, current, reply)
+
+    def _reply_keys(
+        self, signer: KeyPair, reply_key: PrivateKey | None, now: datetime
+    ) -> KeyPair | None:
+        """The reply certificate ``signer`` issues for ``reply_key``, with the key."""
+        if reply_key is None:
+            return None
+        if not self.profile.post_quantum:
+            raise LocalProtocolError("a reply key is named with the post-quantum profile only")
+        return reply_key_certificate(signer, reply_key, now=now)
 
     def get_cert(self, wanted: IssuerAndSerial, keys: KeyPair) -> HTTPRequest:
         """GetCert for the certificate ``wanted`` names, signed with ``keys``."""
@@ -282,6 +309,7 @@ class ScepClient:
             enrollment.keys,
             enrollment.built.transaction_id,
             algorithms=self.algorithms,
+            reply=enrollment.reply_keys,
         )
         polling = replace(polling, polls=polling.polls + 1)
         return self._send(Call.POLL, ready, replace(enrollment, built=built), polling)
@@ -293,12 +321,25 @@ class ScepClient:
         transaction_id: str,
         *,
         now: datetime,
+        reply_key: PrivateKey | None = None,
     ) -> None:
-        """Take up a PENDING enrollment a previous process left (then `poll`)."""
+        """Take up a PENDING enrollment a previous process left (then `poll`); with the
+        ML-KEM ``reply_key`` it named (`enroll`), named again in the polls."""
         ready = self._requests_from(Call.RESUME)
         enrollment = outgoing.resumed(
             ready, request, key, transaction_id, algorithms=self.algorithms, now=now
         )
+        reply = self._reply_keys(enrollment.keys, reply_key, now)
+        if reply is not None:
+            built = outgoing.cert_poll(
+                ready,
+                enrollment.poll,
+                enrollment.keys,
+                transaction_id,
+                algorithms=self.algorithms,
+                reply=reply,
+            )
+            enrollment = replace(enrollment, built=built, password=None, reply_keys=reply)
         polling = st.Polling(enrollment=enrollment, since=now, polls=0, next_poll_at=now)
         self._enter(Call.RESUME, st.Pending(ready, polling))
 
@@ -311,9 +352,16 @@ class ScepClient:
         kind: MessageType,
         request: CertificationRequest,
         keys: KeyPair,
+        reply: KeyPair | None = None,
     ) -> HTTPRequest:
         enrollment = outgoing.enrollment(
-            ready, kind, request, keys, profile=self.profile, algorithms=self.algorithms
+            ready,
+            kind,
+            request,
+            keys,
+            profile=self.profile,
+            algorithms=self.algorithms,
+            reply=reply,
         )
         return self._send(call, ready, enrollment, None)
 
@@ -448,7 +496,7 @@ class ScepClient:
     ) -> ClientEvent:
         try:
             content = decrypt_pki_message(
-                message, exchange.keys, algorithms=self.algorithms, password=exchange.password
+                message, exchange.opener, algorithms=self.algorithms, password=exchange.password
             )
         except UnsupportedAlgorithmError as exc:
             self._unread = st.Unread(exchange=exchange, ca=ready.ca, received_at=now)
@@ -471,7 +519,10 @@ class ScepClient:
             reply, unread.exchange, unread.ca, profile=self.profile, algorithms=algorithms
         )
         content = decrypt_pki_message(
-            message, unread.exchange.keys, algorithms=algorithms, password=unread.exchange.password
+            message,
+            unread.exchange.opener,
+            algorithms=algorithms,
+            password=unread.exchange.password,
         )
         return self._event_of(content, unread.exchange, unread.ca, algorithms, when)
 

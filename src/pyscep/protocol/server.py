@@ -67,6 +67,7 @@ from pyscep.messages import (
     policy_request_view,
     verify_request,
 )
+from pyscep.messages.reply_key import named_reply_certificate
 from pyscep.policy import ChallengeVerdict
 from pyscep.protocol import _server_requests as reading
 from pyscep.protocol._server_replies import CertReps
@@ -248,7 +249,11 @@ class ScepResponder:
                 "the signer's key is not the requested key, and the signer is not this CA's",
                 "the request must be signed by the requested key, or by a certificate of this CA",
             )
-        if signature_only(signer):
+        named = self._named_reply_certificate(message, now)
+        if named is not None:
+            # The requester's ML-KEM reply key (pyscep.messages.reply_key): no password.
+            reply_to = replace(reply_to, recipient=named)
+        elif signature_only(signer):
             if request.challenge_password is None:
                 return self._replies.failure(
                     reply_to,
@@ -311,9 +316,21 @@ class ScepResponder:
         ):
             return self._replies.failure(reply_to, FailInfo.BAD_CERT_ID, "no such transaction")
         password = CertificationRequest.load(known.csr).challenge_password
-        if signature_only(message.signer_certificate) and password is not None:
+        named = self._named_reply_certificate(message, now)
+        if named is not None:
+            reply_to = replace(reply_to, recipient=named)
+        elif signature_only(message.signer_certificate) and password is not None:
             reply_to = replace(reply_to, password=password.encode())
         return self._known(known, message, reply_to, "poll", now)
+
+    def _named_reply_certificate(self, message: PKIMessage, now: datetime) -> Certificate | None:
+        """The ML-KEM reply certificate a signing-only requester names, with the
+        post-quantum profile (`pyscep.messages.reply_key`); None otherwise."""
+        if not self.config.profile.post_quantum or not signature_only(message.signer_certificate):
+            return None
+        return named_reply_certificate(
+            message, now=now, backend=get_backend(), algorithms=self.config.algorithms
+        )
 
     def _known(
         self,

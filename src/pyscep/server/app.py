@@ -293,6 +293,12 @@ class ReferenceServer:
             clock=lambda: datetime.now(timezone.utc),
         )
         capabilities = capabilities_of(signer.key)
+        profile = PROFILES[options.profile]
+        held = (ca.certificate, *(() if ra is None else (ra.certificate,)))
+        if not create and any(c.public_key.parameter_set for c in held):
+            # The operator's commands serve nothing: this state's post-quantum CA was made
+            # and is served with the post-quantum profile; they administer it as it is.
+            profile = replace(profile, post_quantum=True)
         try:
             config = ResponderConfig(
                 ca_certificate=ca.certificate,
@@ -312,7 +318,7 @@ class ReferenceServer:
                 ),
                 challenge=self._challenges(),
                 next_ca_certificates=next_body,
-                profile=PROFILES[options.profile],
+                profile=profile,
                 before_decrypt=self._before_decrypt if self.policy else None,
                 # The policy's trusted RAs may sign requests for others' keys.
                 trusted_signers=frozenset(
