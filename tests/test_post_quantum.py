@@ -211,8 +211,9 @@ def test_a_composite_kem_envelope_and_certificate_are_reported_by_name() -> None
     files = bc_artifacts()
     prefix = "MLKEM768-RSA2048-SHA3-256-1.3.6.1.5.5.7.6.55"
     certificate = Certificate.load(files[f"{prefix}_ee.der"])
-    assert certificate.public_key_algorithm == "1.3.6.1.5.5.7.6.55"
+    assert certificate.public_key_algorithm == "MLKEM768-RSA2048-SHA3-256"
     assert certificate.public_key.algorithm == "MLKEM768-RSA2048-SHA3-256"
+    assert (certificate.public_key.named_only, certificate.public_key_bits) == (True, 0)
     envelope = parse_enveloped_data(files[f"{prefix}_kemri_id-alg-hkdf-with-sha256.der"])
     (recipient,) = envelope.recipients
     assert recipient.kem is not None
@@ -292,26 +293,53 @@ def test_both_forms_that_are_not_the_same_key_are_refused() -> None:
         load_private_key(_pkcs8(ML_KEM_768, _both_form(seed, expanded[:-1])))
 
 
-def test_ml_dsa_keys_load_from_seed_and_from_both_whose_public_parts_agree() -> None:
-    """ML-DSA's expanded key starts with rho (the public key's first 32 octets) and holds
-    tr = H(pk, 64) at octets 64..128: those are what can be checked against the seed."""
+def test_ml_dsa_keys_load_from_seed_and_from_both_whose_hashed_parts_agree() -> None:
+    """ML-DSA's expanded key starts with rho and K (SHAKE256 of the seed, k and l) and
+    holds tr = H(pk, 64): those are what can be checked against the seed (FIPS 204
+    algorithm 6). pyca/cryptography writes no expanded key, so its start is made here;
+    rho as the hash gives it must be the public key's, or the check is wrong."""
     seed = bytes(range(32))
     key = mldsa.MLDSA65PrivateKey.from_seed_bytes(seed)
     public = key.public_key().public_bytes_raw()
     size = PARAMETER_SETS["ml_dsa_65"].expanded_size
+    rho_prime_k = hashlib.shake_256(seed + bytes((6, 5))).digest(128)
+    assert rho_prime_k[:32] == public[:32]
     tr = hashlib.shake_256(public).digest(64)
-    agreeing = public[:32] + bytes(32) + tr + bytes(size - 128)
+    agreeing = rho_prime_k[:32] + rho_prime_k[96:] + tr + bytes(size - 128)
     loaded = load_private_key(_pkcs8(ML_DSA_65, _both_form(seed, agreeing)))
     assert loaded.public_key_der == key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    disagreeing = public[:32] + bytes(32) + bytes(64) + bytes(size - 128)
-    with pytest.raises(KeyLoadError, match="not the same key"):
-        load_private_key(_pkcs8(ML_DSA_65, _both_form(seed, disagreeing)))
+    wrong_k = rho_prime_k[:32] + bytes(32) + tr + bytes(size - 128)
+    wrong_tr = rho_prime_k[:32] + rho_prime_k[96:] + bytes(64) + bytes(size - 128)
+    for disagreeing in (wrong_k, wrong_tr):
+        with pytest.raises(KeyLoadError, match="not the same key"):
+            load_private_key(_pkcs8(ML_DSA_65, _both_form(seed, disagreeing)))
     with pytest.raises(
         UnsupportedAlgorithmError, match="ML-DSA-65 private key is in its expanded form only"
     ):
         load_private_key(_pkcs8(ML_DSA_65, core.OctetString(agreeing).dump()))
+
+
+def test_a_pkcs8_key_with_parameters_or_an_unknown_version_is_refused() -> None:
+    seed, expanded, _ = _bc_ml_kem_768()
+    with_parameters = w.sequence(
+        w.integer(0),
+        w.sequence(w.oid(ML_KEM_768), w.null()),
+        w.octet_string(_seed_form(seed)),
+    )
+    with pytest.raises(KeyLoadError, match="no algorithm parameters"):
+        load_private_key(with_parameters)
+    with pytest.raises(KeyLoadError, match="version 7"):
+        load_private_key(
+            w.sequence(
+                w.integer(7), w.sequence(w.oid(ML_KEM_768)), w.octet_string(_seed_form(seed))
+            )
+        )
+    # ML-KEM's z is the seed's second half: an expanded key with another z is another key.
+    other_z = expanded[:-32] + bytes(32)
+    with pytest.raises(KeyLoadError, match="not the same key"):
+        load_private_key(_pkcs8(ML_KEM_768, _both_form(seed, other_z)))
 
 
 # --- signatures, certificates, requests ---------------------------------------------
@@ -928,3 +956,45 @@ def test_every_truncation_and_bit_flip_of_the_artifacts_ends_in_a_pyscep_error()
                         outcomes.add(type(exc).__name__)
     # Each kind of refusal was met, and nothing else escaped.
     assert {"ParseError", "DecryptionError", "VerificationError"} <= outcomes
+
+
+def test_an_ml_dsa_signer_info_with_parameters_is_refused_on_both_parsers() -> None:
+    """RFC 9882: the parameters are absent. Read as a context string they would make
+    another signature than the one verified, so any parameters are refused."""
+    signer = _ml_dsa("ml_dsa_44")
+    data = build_signed_data(
+        b"content",
+        signer,
+        digest=DigestAlgorithm.SHA256,
+        backend=BACKEND,
+        algorithms=POLICY,
+        certificates=[],  # nothing asn1crypto's own classes cannot read
+    )
+    parsed = parse_signed_data(data)
+    verify_signed_data(
+        parsed, backend=BACKEND, algorithms=POLICY, certificates=[signer.certificate]
+    )
+    info = cms.ContentInfo.load(data)
+    signer_info = info["content"]["signer_infos"][0]
+    for parameters in (core.Null(), core.OctetString(b"ctx")):
+        signer_info["signature_algorithm"] = cms.SignedDigestAlgorithm(
+            {"algorithm": "2.16.840.1.101.3.4.3.17", "parameters": parameters}
+        )
+        hostile = bytes(info.dump(force=True))
+        with pytest.raises(UnsupportedAlgorithmError, match="has no parameters"):
+            parse_signed_data(hostile)
+        with asn1crypto_only(), pytest.raises(UnsupportedAlgorithmError, match="has no parameters"):
+            parse_signed_data(hostile)
+
+
+def test_a_kem_recipient_must_name_the_recipient_keys_own_kem() -> None:
+    """The policy judges the KEM the envelope names: it must be the key's, or a policy
+    that allows ML-KEM-1024 only could be sidestepped with a 768 key."""
+    data, pair = _kemri_envelope()
+    hostile = _edit_kemri(data, "kem", PublicKeyAlgorithm({"algorithm": "ml_kem_1024"}))
+    with pytest.raises(UnsupportedAlgorithmError, match="not the recipient key's"):
+        decrypt_envelope(
+            parse_enveloped_data(hostile), pair, backend=BACKEND, algorithms=DEFAULT_POLICY
+        )
+    with pytest.raises(DecryptionError):  # the diagnostic tries it on nothing
+        open_with_key(parse_enveloped_data(hostile), pair.key, backend=BACKEND, algorithms=POLICY)

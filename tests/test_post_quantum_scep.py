@@ -17,6 +17,7 @@ from asn1crypto import pem
 import pyscep
 from pyscep import FailInfo, LocalProtocolError
 from pyscep._appkit.keys import renewal_request
+from pyscep.algorithms import DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.cli import main
 from pyscep.crypto import KeyPair, PrivateKey
@@ -26,11 +27,13 @@ from pyscep.messages import (
     MessageOptions,
     PKIMessage,
     build_csr,
+    build_next_ca_certificates,
     build_pkcs_req,
     parse_pki_message,
     self_signed_signer,
     verify_request,
 )
+from pyscep.messages.ca import may_encrypt
 from pyscep.messages.crl import read_crl
 from pyscep.messages.identity import KeyToCertify, issue_certificate
 from pyscep.messages.reply_key import named_reply_certificate, reply_key_certificate
@@ -50,6 +53,7 @@ from pyscep.protocol.client import (
     ClientEvent,
     ProtocolFailed,
     RequestPending,
+    RequestRejected,
     ScepClient,
 )
 from pyscep.protocol.profiles import POST_QUANTUM, STRICT
@@ -63,6 +67,7 @@ from pyscep.protocol.server import (
 from pyscep.protocol.transactions import Awaiting
 from pyscep.server import ServeConfigError, ServeOptions
 from pyscep.server.config import check_options
+from pyscep.server.file_ca import CAConfigError, open_key_pair
 from pyscep.testing import make_identity
 from tests.support.helpers import NOW
 from tests.support.served import CHALLENGE as CHALLENGE_SERVED
@@ -505,3 +510,92 @@ def test_pyscep_demo_post_quantum_live(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert "=> SUCCESS (as expected)" in out
     assert "(EXPECTED" not in out
+
+
+def test_a_responder_without_the_profile_refuses_post_quantum_requesters() -> None:
+    """Opt-in on both sides: a strict responder answers an ML-DSA signer badAlg, before
+    anything is decrypted, whatever its algorithm policy would accept."""
+    exchange = Exchange(
+        _classical_responder(),
+        ScepClient(ca_fingerprint=RSA_CA.certificate.sha256_fingerprint, profile=POST_QUANTUM),
+    )
+    exchange.ready()
+    key = _key("ml-dsa-65")
+    request = build_csr(key, "CN=uninvited", challenge_password=CHALLENGE)
+    refused = exchange.send(exchange.client.enroll(request, key, now=NOW))
+    assert isinstance(refused, RequestRejected)
+    assert refused.fail_info is FailInfo.BAD_ALG
+    assert refused.fail_info_text == (
+        "ML-DSA and ML-KEM keys are answered only with the post-quantum profile"
+    )
+
+
+def test_a_strict_client_refuses_a_post_quantum_next_ca() -> None:
+    rollover = make_identity("Next RSA CA", now=NOW, ca=True)
+    next_pq = make_identity("Next PQ CA", now=NOW, ca=True, key_type="ml-dsa-87")
+    server = ScepResponder(
+        ResponderConfig(
+            ca_certificate=rollover.certificate,
+            signer=rollover.signer,
+            decrypter=rollover.decrypter,
+            next_ca_certificates=build_next_ca_certificates(
+                [next_pq.certificate], signer=rollover.signer
+            ),
+        )
+    )
+    exchange = Exchange(server, ScepClient(profile=STRICT))
+    exchange.ready()
+    refused = exchange.send(exchange.client.get_next_ca_certificates())
+    assert isinstance(refused, ProtocolFailed)
+    assert "the next CA's certificates have ML-DSA-87 keys" in refused.reason
+
+
+def test_an_ml_kem_ra_certificate_encrypts_only_with_key_encipherment_alone() -> None:
+    """RFC 9935 section 5: keyEncipherment is the one usage of an ML-KEM key."""
+    kem = _kem_key()
+    honest = issue_certificate(CA.signer, KeyToCertify.of(kem.public_key_der, "CN=ra"), now=NOW)
+    assert may_encrypt(honest)
+    signing_too = replace_usage(honest, {"key_encipherment", "digital_signature"})
+    assert not may_encrypt(signing_too)
+
+
+def replace_usage(certificate: Certificate, usage: set[str]) -> Certificate:
+    """``certificate`` reissued by the CA with ``usage`` (key usage written as given)."""
+    from asn1crypto import x509 as asn1_x509
+
+    from pyscep._asn1 import Certificate as CertificateStructure
+    from pyscep._asn1 import TbsCertificate
+
+    tbs = TbsCertificate.load(certificate.tbs_certificate_der)
+    parsed = [e for e in tbs["extensions"] if e["extn_id"].native != "key_usage"]
+    parsed.append(
+        asn1_x509.Extension(
+            {"extn_id": "key_usage", "critical": True, "extn_value": asn1_x509.KeyUsage(usage)}
+        )
+    )
+    tbs["extensions"] = asn1_x509.Extensions(parsed)
+    signed = tbs.dump(force=True)
+    signature = CA.signer.sign(signed, DigestAlgorithm.SHA256, SignatureScheme.ML_DSA_65)
+    return Certificate.load(
+        CertificateStructure(
+            {
+                "tbs_certificate": TbsCertificate.load(signed),
+                "signature_algorithm": {"algorithm": "2.16.840.1.101.3.4.3.18"},
+                "signature_value": signature,
+            }
+        ).dump()
+    )
+
+
+def test_serve_refuses_an_ra_key_that_does_not_decapsulate_for_its_certificate(
+    tmp_path: Path,
+) -> None:
+    ra_768 = make_identity("RA", now=NOW, issuer=CA, key_type="ml-kem-768")
+    other = make_identity("other", now=NOW, issuer=CA, key_type="ml-kem-1024")
+    (tmp_path / "ra.pem").write_bytes(ra_768.certificate.der)
+    (tmp_path / "other.key").write_bytes(other.key_der)
+    with pytest.raises(CAConfigError, match="does not decapsulate for its certificate"):
+        open_key_pair(tmp_path / "ra.pem", str(tmp_path / "other.key"), role="RA", decrypts=True)
+    (tmp_path / "ra.key").write_bytes(ra_768.key_der)
+    pair = open_key_pair(tmp_path / "ra.pem", str(tmp_path / "ra.key"), role="RA", decrypts=True)
+    assert pair.certificate == ra_768.certificate

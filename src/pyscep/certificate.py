@@ -37,6 +37,7 @@ from ._extensions import (
 )
 from .errors import LimitExceededError, LocalProtocolError, ParseError
 from .limits import DEFAULT_LIMITS, Limits
+from .oids import PostQuantumOID
 from .public_key import PublicKey
 from .sid import SID_EXTENSION_OID, sids_in_general_names
 
@@ -311,12 +312,14 @@ class Certificate:
         if self._outline is not None:
             return self._outline.key_algorithm
         with parse_field("subjectPublicKeyInfo"):
-            return str(self._parsed.public_key.algorithm)
+            name = str(self._parsed.public_key.algorithm)
+        return PostQuantumOID.REPORTED_ONLY.get(name, name)  # the name PublicKey gives it
 
     @cached_property
     def public_key_bits(self) -> int:
-        """Key size in bits (ML-DSA and ML-KEM: the parameter set's security strength)."""
-        if self.public_key.parameter_set is not None:
+        """Key size in bits (ML-DSA and ML-KEM: the parameter set's security strength; 0
+        for a key pyscep only names)."""
+        if self.public_key_algorithm in _SIZED_BY_PYSCEP:
             return self.public_key.bits
         with parse_field("subjectPublicKeyInfo"):
             return int(self._parsed.public_key.bit_size)
@@ -373,6 +376,16 @@ class Certificate:
 
     def __repr__(self) -> str:
         return f"Certificate(subject={self.subject!r}, serial={self.serial_number})"
+
+
+#: Key algorithms whose size asn1crypto cannot tell: `PublicKey.bits` does.
+_SIZED_BY_PYSCEP = frozenset(
+    {
+        *PostQuantumOID.ML_DSA.values(),
+        *PostQuantumOID.ML_KEM.values(),
+        *PostQuantumOID.REPORTED_ONLY.values(),
+    }
+)
 
 
 def _decode(der: bytes) -> x509.Certificate:

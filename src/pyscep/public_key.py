@@ -111,6 +111,12 @@ class PublicKey:
         return "rsa" if self.algorithm in _RSA_ALGORITHMS else self.algorithm
 
     @property
+    def named_only(self) -> bool:
+        """True for an algorithm pyscep reads only far enough to name (SLH-DSA,
+        HashML-DSA, the composites): ``algorithm`` is its name, ``bits`` 0."""
+        return self.algorithm in _NAMED_ONLY
+
+    @property
     def parameter_set(self) -> ParameterSet | None:
         """The ML-DSA or ML-KEM parameter set of this key, None for other keys."""
         return PARAMETER_SETS.get(self.algorithm)
@@ -125,6 +131,8 @@ class PublicKey:
         """Read DER SubjectPublicKeyInfo; ParseError when it is not one."""
         return cls(der)
 
+
+_NAMED_ONLY = frozenset(PostQuantumOID.REPORTED_ONLY.values())
 
 #: What is read from a SubjectPublicKeyInfo: algorithm, bits, curve, public exponent.
 _KeyFields = tuple[str, int, str | None, int | None]

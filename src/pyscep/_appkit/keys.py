@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem,
 from cryptography.x509.oid import ExtensionOID
 
 from pyscep.certificate import Certificate
+from pyscep.cms.enveloped import signature_only
 from pyscep.crypto import PrivateKey
 from pyscep.errors import LocalProtocolError
 from pyscep.messages import CertificationRequest, build_csr
-from pyscep.public_key import PublicKey
 
 __all__ = [
     "DECRYPTION_KEY_TYPES",
@@ -112,13 +112,7 @@ def renewal_request(
     names an ML-KEM reply key (``reply_key_named``, `pyscep.messages.reply_key`).
     """
     # The CertRep goes to the key that signs the renewal: the current certificate's.
-    only_signs = PublicKey.load(current.public_key_der).family in (
-        "ed25519",
-        "ml_dsa_44",
-        "ml_dsa_65",
-        "ml_dsa_87",
-    )
-    if challenge_password is None and only_signs and not reply_key_named:
+    if challenge_password is None and signature_only(current) and not reply_key_named:
         challenge_password = secrets.token_urlsafe(24)
     try:
         names = current.to_cryptography().extensions.get_extension_for_oid(

@@ -133,7 +133,7 @@ def _post_quantum_key(stored: PostQuantumPrivateKey) -> Any:
     key = key_class.from_seed_bytes(stored.usable_seed())
     public = bytes(key.public_key().public_bytes_raw())
     if stored.expanded is not None:
-        check_expanded_key(parameter_set, stored.expanded, public)
+        check_expanded_key(parameter_set, stored.usable_seed(), stored.expanded, public)
     if stored.public_key is not None and stored.public_key != public:
         raise KeyLoadError(f"the {parameter_set.title} public key is not the seed's")
     return key

@@ -5,8 +5,10 @@ A private key in PKCS#8 (RFC 9881 section 6, RFC 9935 section 6) is one of three
 forms: the ``seed`` (what FIPS 203/204 key generation starts from), the
 ``expandedKey``, or ``both``. A backend builds keys from the seed; an expanded key
 without its seed cannot be used and is named as such. When both are given they
-must agree: the parts of the expanded key that follow from the public key are
-checked against the public key derived from the seed.
+must agree: the parts of the expanded key that follow from the seed by hashing
+(ML-KEM: the encapsulation key, its hash and z; ML-DSA: rho, K and tr) are
+compared with the key the seed gives. The rest (ML-KEM's dk_pke, ML-DSA's s1, s2
+and t0) would take the key generation itself to check; it is never used.
 """
 
 from __future__ import annotations
@@ -75,11 +77,17 @@ def read_post_quantum_private_key(data: bytes) -> PostQuantumPrivateKey | None:
             parameter_set = PARAMETER_SETS.get(name)
             if parameter_set is None:
                 return None
+            version = info["version"].native
+            parameters = info["private_key_algorithm"]["parameters"]
             private_key = bytes(info["private_key"].native)
             public = info["public_key"]
             public_key = None if isinstance(public, core.Void) else bytes(public.native)
     except ParseError:
         return None  # not a PKCS#8 file of this shape: the backend's loader says what it is
+    if version not in (0, 1):
+        raise KeyLoadError(f"an {parameter_set.title} PKCS#8 key of version {version}")
+    if not isinstance(parameters, core.Void):
+        raise KeyLoadError(f"an {parameter_set.title} key has no algorithm parameters")
     return _private_key_choice(parameter_set, private_key, public_key)
 
 
@@ -116,20 +124,38 @@ def _private_key_choice(
     return PostQuantumPrivateKey(parameter_set, form, seed, expanded, public_key)
 
 
-def check_expanded_key(parameter_set: ParameterSet, expanded: bytes, public_key: bytes) -> None:
-    """KeyLoadError unless ``expanded`` belongs to ``public_key`` (raw octets).
+#: ML-DSA's matrix dimensions (k, l) by parameter set (FIPS 204 table 1).
+_ML_DSA_DIMENSIONS = {"ml_dsa_44": (4, 4), "ml_dsa_65": (6, 5), "ml_dsa_87": (8, 7)}
 
-    ML-KEM's decapsulation key holds the encapsulation key and its hash (FIPS 203
-    section 7.1); ML-DSA's private key starts with the public seed rho and holds
-    tr = H(pk) (FIPS 204 section 7.2). Those parts are compared.
+
+def check_expanded_key(
+    parameter_set: ParameterSet, seed: bytes, expanded: bytes, public_key: bytes
+) -> None:
+    """KeyLoadError unless ``expanded`` is the key ``seed`` gives (``public_key``: its
+    raw public key), as far as hashing shows.
+
+    ML-KEM's decapsulation key ends with the encapsulation key, its SHA3-256 and z,
+    the seed's second half (FIPS 203 algorithm 16). ML-DSA's private key starts with
+    rho and K, the first and last 32 octets of SHAKE256(seed || k || l, 128), then
+    tr = SHAKE256(pk, 64) (FIPS 204 algorithm 6).
     """
     if parameter_set.is_kem:
         offset = parameter_set.expanded_size - 2 * 32 - parameter_set.public_key_size
         holds = expanded[offset : offset + parameter_set.public_key_size]
         digest = expanded[offset + parameter_set.public_key_size :][:32]
-        agrees = holds == public_key and digest == hashlib.sha3_256(public_key).digest()
+        agrees = (
+            holds == public_key
+            and digest == hashlib.sha3_256(public_key).digest()
+            and expanded[-32:] == seed[32:]
+        )
     else:
+        rows, columns = _ML_DSA_DIMENSIONS[parameter_set.name]
+        seeds = hashlib.shake_256(seed + bytes((rows, columns))).digest(128)
         tr = hashlib.shake_256(public_key).digest(64)
-        agrees = expanded[:32] == public_key[:32] and expanded[64:128] == tr
+        agrees = (
+            expanded[:32] == public_key[:32] == seeds[:32]
+            and expanded[32:64] == seeds[96:128]
+            and expanded[64:128] == tr
+        )
     if not agrees:
         raise KeyLoadError(f"the {parameter_set.title} seed and expanded key are not the same key")

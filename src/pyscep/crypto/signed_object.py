@@ -22,7 +22,22 @@ from pyscep.oids import PostQuantumOID
 
 from .verify import check_pss_parameters, verify_signature
 
-__all__ = ["is_issued_by", "verify_issued_by", "verify_signed_object"]
+__all__ = [
+    "ML_DSA_ALGORITHM_IDENTIFIERS",
+    "is_issued_by",
+    "verify_issued_by",
+    "verify_signed_object",
+]
+
+#: The DER AlgorithmIdentifier of each pure ML-DSA scheme: the OID alone, parameters
+#: absent (RFC 9881 section 2, RFC 9882 section 3.2), in certificates, CRLs, requests
+#: and SignerInfos alike.
+ML_DSA_ALGORITHM_IDENTIFIERS = {
+    SignatureScheme(name): w.sequence(w.oid(dotted))
+    for dotted, name in PostQuantumOID.ML_DSA.items()
+}
+#: The algorithms pyscep names but refuses, and ML-DSA spelled with parameters.
+_REFUSED_BY_NAME = {**PostQuantumOID.ML_DSA, **PostQuantumOID.REPORTED_ONLY}
 
 _SCHEMES = {
     "rsassa_pkcs1v15": SignatureScheme.RSA_PKCS1V15,
@@ -68,7 +83,7 @@ def _read_algorithm(
     with field("signatureAlgorithm"):
         algorithm = algos.SignedDigestAlgorithm.load(algorithm_der, strict=True)
         name = str(algorithm["algorithm"].native)
-        named = {**PostQuantumOID.ML_DSA, **PostQuantumOID.REPORTED_ONLY}.get(name)
+        named = _REFUSED_BY_NAME.get(name)
         if named is not None:
             # An ML-DSA identifier with parameters, or an algorithm pyscep only names.
             raise UnsupportedAlgorithmError(f"unsupported signature algorithm {named}")
@@ -105,8 +120,8 @@ def _known_algorithms() -> dict[bytes, tuple[SignatureScheme, DigestAlgorithm, i
             except ScepError:
                 continue  # refused on every use: left to _read_algorithm to say so
     # Pure ML-DSA (RFC 9881): the identifier alone, no parameters; the key's own hash.
-    for dotted, name in PostQuantumOID.ML_DSA.items():
-        known[w.sequence(w.oid(dotted))] = (SignatureScheme(name), DigestAlgorithm.SHA512, None)
+    for scheme, der in ML_DSA_ALGORITHM_IDENTIFIERS.items():
+        known[der] = (scheme, DigestAlgorithm.SHA512, None)
     return known
 
 

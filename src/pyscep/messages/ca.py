@@ -98,6 +98,8 @@ def may_encrypt(certificate: Certificate) -> bool:
     KEMRecipientInfo), or any of them without keyUsage."""
     usage = certificate.key_usage
     wanted = _ENCRYPTION_USAGE.get(certificate.public_key_algorithm)
+    if certificate.public_key.parameter_set is not None and usage is not None:
+        return usage == {wanted}  # RFC 9935 section 5: the only usage of an ML-KEM key
     return wanted is not None and (usage is None or wanted in usage)
 
 

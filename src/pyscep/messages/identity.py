@@ -31,6 +31,7 @@ from pyscep._der import der_length
 from pyscep.algorithms import DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey, Signer
+from pyscep.crypto.signed_object import ML_DSA_ALGORITHM_IDENTIFIERS
 from pyscep.errors import LocalProtocolError, ParseError
 from pyscep.messages.content import CertificationRequest
 from pyscep.oids import PostQuantumOID
@@ -117,7 +118,7 @@ def _scheme(spki: PublicKeyInfo) -> tuple[SignatureScheme, str]:
         return SignatureScheme.RSA_PKCS1V15, "rsa"
     if spki.algorithm == "ec":
         return SignatureScheme.ECDSA, "ecdsa"
-    if spki.algorithm in ("ed25519", *_ML_DSA_IDENTIFIERS):
+    if spki.algorithm in ("ed25519", *PostQuantumOID.ML_DSA.values()):
         return SignatureScheme(spki.algorithm), spki.algorithm
     raise LocalProtocolError(f"cannot sign with a {spki.algorithm} key")
 
@@ -125,16 +126,12 @@ def _scheme(spki: PublicKeyInfo) -> tuple[SignatureScheme, str]:
 def _algorithm(spki: PublicKeyInfo, digest: DigestAlgorithm) -> bytes:
     """The DER signature AlgorithmIdentifier this key signs with."""
     scheme, suffix = _scheme(spki)
-    if suffix in _ML_DSA_IDENTIFIERS:
-        return _ML_DSA_IDENTIFIERS[suffix]
+    if scheme in ML_DSA_ALGORITHM_IDENTIFIERS:
+        return ML_DSA_ALGORITHM_IDENTIFIERS[scheme]
     # Ed25519 names no hash: the AlgorithmIdentifier is id-Ed25519 alone (RFC 8410).
     return _algorithm_der(
         suffix if scheme is SignatureScheme.ED25519 else f"{digest.value}_{suffix}"
     )
-
-
-#: Pure ML-DSA signs certificates, CRLs and requests under its OID alone (RFC 9881).
-_ML_DSA_IDENTIFIERS = {name: w.sequence(w.oid(oid)) for oid, name in PostQuantumOID.ML_DSA.items()}
 
 
 def _sign(
@@ -547,7 +544,7 @@ def issue_certificate(
             usage.add("key_encipherment")
         elif subject_spki.algorithm == "ec":
             usage.add("key_agreement")
-        elif subject_spki.algorithm in ("ml_kem_512", "ml_kem_768", "ml_kem_1024"):
+        elif subject_spki.algorithm in PostQuantumOID.ML_KEM.values():
             usage = {"key_encipherment"}  # RFC 9935 section 5: the only one
     else:
         usage = set(key_usage)

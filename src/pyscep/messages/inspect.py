@@ -166,8 +166,16 @@ def inspect_payload(
 
 #: The signed attributes that make a SignedData a pkiMessage (RFC 8894 section 3.2.1).
 _SCEP_ATTRIBUTES = frozenset(
-    {"message_type", "pki_status", "fail_info", "sender_nonce", "recipient_nonce"}
-) | {"transaction_id", "fail_info_text"}
+    {
+        "message_type",
+        "pki_status",
+        "fail_info",
+        "sender_nonce",
+        "recipient_nonce",
+        "transaction_id",
+        "fail_info_text",
+    }
+)
 
 
 def _signature_algorithm_name(oid: str, name: str) -> str:

@@ -23,11 +23,13 @@ judged in `pyscep.protocol._client_replies`; `PollSchedule` lives in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from pyscep._deprecation import renamed
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
+from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.errors import (
@@ -419,24 +421,28 @@ class ScepClient:
         ca = parse_ca_certificates(
             body, now=now, ca_fingerprint=self.ca_fingerprint, algorithms=self.algorithms
         )
-        post_quantum = sorted(
-            {
-                key.parameter_set.title
-                for key in (c.public_key for c in (ca.ca, ca.encryption, *ca.verification))
-                if key.parameter_set is not None
-            }
-        )
-        if post_quantum and not self.profile.post_quantum:
-            # Opt-in: a CA's post-quantum keys are never negotiated by default.
-            raise UnsupportedAlgorithmError(
-                f"the CA's certificates have {', '.join(post_quantum)} keys: pyscep uses them"
-                " only with the post-quantum profile (opt-in)"
-            )
+        self._check_post_quantum("the CA's", (ca.ca, ca.encryption, *ca.verification))
         self._settle(replace(state.before.known, ca=ca))
         return CACertificatesReceived(certificates=ca)
 
+    def _check_post_quantum(self, whose: str, certificates: Sequence[Certificate]) -> None:
+        """Opt-in: a CA's post-quantum keys are never taken without the profile."""
+        names = sorted(
+            {
+                c.public_key.parameter_set.title
+                for c in certificates
+                if c.public_key.parameter_set is not None
+            }
+        )
+        if names and not self.profile.post_quantum:
+            raise UnsupportedAlgorithmError(
+                f"{whose} certificates have {', '.join(names)} keys: pyscep uses them"
+                " only with the post-quantum profile (opt-in)"
+            )
+
     def _next_ca(self, state: st.AwaitingNextCA, body: bytes) -> NextCAReceived:
         chain = parse_next_ca_certificates(body, state.ready.ca, algorithms=self.algorithms)
+        self._check_post_quantum("the next CA's", chain)
         self._enter(Outcome.NEXT_CA, state.ready)
         return NextCAReceived(certificates=chain)
 

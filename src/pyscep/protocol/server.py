@@ -93,6 +93,7 @@ from pyscep.protocol.transactions import (
     deny,
     resolve,
 )
+from pyscep.public_key import PublicKey
 
 __all__ = [
     "Answered",
@@ -107,6 +108,10 @@ __all__ = [
     "ServerEvent",
     "VerifiedRenewal",
 ]
+
+
+#: Why a post-quantum requester is refused by a responder without the profile.
+_POST_QUANTUM_ONLY = "ML-DSA and ML-KEM keys are answered only with the post-quantum profile"
 
 
 class ScepResponder:
@@ -165,6 +170,11 @@ class ScepResponder:
             # before its content is even decrypted.
             return self._replies.failure(
                 reply_to, FailInfo.BAD_REQUEST, f"{kind.rfc_name} not handled"
+            )
+        if self._post_quantum_refused(message.signer_certificate.public_key_der):
+            # Opt-in on both sides: before anything is decrypted.
+            return self._replies.failure(
+                reply_to, FailInfo.BAD_ALG, "a post-quantum signer", _POST_QUANTUM_ONLY
             )
         problem = recipient_problem(
             message.signer_certificate, backend=get_backend(), algorithms=self.config.algorithms
@@ -231,6 +241,10 @@ class ScepResponder:
         now: datetime,
     ) -> ServerEvent:
         signer = message.signer_certificate
+        if self._post_quantum_refused(request.public_key_der):
+            return self._replies.failure(
+                reply_to, FailInfo.BAD_ALG, "a post-quantum key requested", _POST_QUANTUM_ONLY
+            )
         ours = not signer.self_signed and is_issued_by(
             signer,
             self.config.ca_certificate,
@@ -287,9 +301,11 @@ class ScepResponder:
         verdict = reading.challenge_verdict(self.config.challenge, request, reply_to.transaction_id)
         if renewal is not None and signature_only(signer) and not verdict.accepted:
             # The password keys the reply to a key that only signs (RFC 8894 section 3.1)
-            # and claims nothing: a renewal proven by its signer needs no challenge.
+            # and claims nothing: a renewal proven by its signer needs no challenge. What
+            # the checker said stays in the reason (the trace shows it).
             verdict = ChallengeVerdict.absent(
-                "the challengePassword only keys the reply to a signing-only key (a renewal)"
+                f"not a challenge ({verdict.reason}): the challengePassword only keys the"
+                " reply to a signing-only key, and this renewal is proven by its signer"
             )
         return EnrollmentRequested(
             transaction_id=reply_to.transaction_id,
@@ -322,6 +338,12 @@ class ScepResponder:
         elif signature_only(message.signer_certificate) and password is not None:
             reply_to = replace(reply_to, password=password.encode())
         return self._known(known, message, reply_to, "poll", now)
+
+    def _post_quantum_refused(self, public_key_der: bytes) -> bool:
+        """An ML-DSA or ML-KEM key, and no post-quantum profile: refused (opt-in)."""
+        if self.config.profile.post_quantum:
+            return False
+        return PublicKey.load(public_key_der).parameter_set is not None
 
     def _named_reply_certificate(self, message: PKIMessage, now: datetime) -> Certificate | None:
         """The ML-KEM reply certificate a signing-only requester names, with the

@@ -293,11 +293,14 @@ def _kem_key_pair(
     decapsulate = getattr(private, "decapsulate", None)
     try:
         ciphertext, secret = kem_backend(get_backend()).encapsulate(certificate.public_key_der)
-        matches = decapsulate is not None and decapsulate(ciphertext) == secret
     except ScepError as exc:
-        raise CAConfigError(f"the {role} key cannot decapsulate: {exc}") from None
+        raise CAConfigError(f"the {role} certificate's key cannot be used: {exc}") from None
+    try:
+        matches = decapsulate is not None and decapsulate(ciphertext) == secret
+    except Exception:  # a key of another size, a token's refusal: no match either way
+        matches = False
     if not matches:
-        raise CAConfigError(f"the {role} key does not match its certificate")
+        raise CAConfigError(f"the {role} key does not decapsulate for its certificate")
     return KeyPair(private, certificate)
 
 

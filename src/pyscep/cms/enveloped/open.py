@@ -35,6 +35,7 @@ from pyscep.crypto import (
     aead_backend,
 )
 from pyscep.errors import DecryptionError, ParseError, UnsupportedAlgorithmError
+from pyscep.public_key import PublicKey
 
 from .values import ParsedEnvelope, RecipientView
 
@@ -131,6 +132,9 @@ def decrypt_envelope(
     if recipient.kind == "kemri":
         assert recipient.kem is not None
         kdf_digest = check_kem(recipient.kem, algorithms)
+        if recipient.kem.kem != decrypter.certificate.public_key.algorithm:
+            # Public: the policy judged the KEM named, which must be the key's own.
+            raise UnsupportedAlgorithmError("the KEM named is not the recipient key's")
         if not isinstance(decrypter, (KeyPair, Decapsulator)):
             raise UnsupportedAlgorithmError("a KEM recipient needs a decrypter that decapsulates")
         key = open_kem_recipient(
@@ -276,7 +280,13 @@ def _content_key_for(
         if recipient.kind == "ktri":
             return key.decrypt_key(recipient.encrypted_key, key_transport_of(recipient))
         decapsulate = getattr(key, "decapsulate", None)
-        if recipient.kind == "kemri" and recipient.kem is not None and decapsulate is not None:
+        own = PublicKey.load(key.public_key_der).algorithm
+        if (
+            recipient.kind == "kemri"
+            and recipient.kem is not None
+            and recipient.kem.kem == own
+            and decapsulate is not None
+        ):
             return open_kem_recipient(
                 recipient.kem,
                 recipient.encrypted_key,

@@ -32,7 +32,7 @@ from pyscep.errors import ParseError, UnsupportedAlgorithmError
 from pyscep.oids import CipherOID, PostQuantumOID
 
 from ._reader import read_enveloped_data
-from .values import MAX_RECIPIENTS, ParsedEnvelope, RecipientView
+from .values import MAX_AUTH_ATTRIBUTES, MAX_RECIPIENTS, ParsedEnvelope, RecipientView
 
 __all__ = ["parse_auth_enveloped_data", "parse_enveloped_data"]
 
@@ -110,7 +110,7 @@ def _parse_auth_enveloped(auth_enveloped: AuthEnvelopedData) -> ParsedEnvelope:
         auth_attrs_der = None
         if not isinstance(attributes, core.Void):
             contents = attributes.contents or b""
-            count_children(contents, MAX_RECIPIENTS, "authAttrs")
+            count_children(contents, MAX_AUTH_ATTRIBUTES, "authAttrs")
             # The AAD: the attributes as received, under the universal SET tag (RFC 5083 2.2).
             auth_attrs_der = der.tlv(0x31, contents)
     with field("mac"):

@@ -13,10 +13,12 @@ from pyscep.cms.kem import KemParameters
 from pyscep.cms.key_agreement import KeyAgreement
 from pyscep.cms.password import PasswordParameters
 
-__all__ = ["MAX_RECIPIENTS", "ParsedEnvelope", "RecipientView"]
+__all__ = ["MAX_AUTH_ATTRIBUTES", "MAX_RECIPIENTS", "ParsedEnvelope", "RecipientView"]
 
 #: Most RecipientInfos an envelope may carry.
 MAX_RECIPIENTS = 16
+#: Most authenticated attributes an AuthEnvelopedData may carry.
+MAX_AUTH_ATTRIBUTES = 64
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pyscep.cms.enveloped._reader import read_enveloped_data
 from pyscep.cms.enveloped.values import ParsedEnvelope
 from pyscep.errors import ParseError
 from pyscep.findings import Finding, FindingCode
+from pyscep.oids import PostQuantumOID
 
 from .values import (
     MAX_CERTIFICATES,
@@ -178,8 +179,10 @@ def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerI
         in_order = _signed_attributes(reader, attrs_start, attrs_end, types, cms_values, raw_values)
         signed_attrs_der = b"\x31" + data[cursor + 1 : attrs_end]
         cursor = attrs_end
-    signature_oid, _, cursor = reader.algorithm(cursor, stop, 6)
+    signature_oid, null, cursor = reader.algorithm(cursor, stop, 6)
     signature_algorithm, signature_algorithm_oid = _known(SIGNATURE_ALGORITHMS, signature_oid)
+    if null and signature_algorithm_oid in PostQuantumOID.ML_DSA:
+        raise NotCanonicalError  # refused by the asn1crypto path, which says why
     signature, cursor = reader.octets(cursor, stop, 6)
     if cursor != stop:
         raise NotCanonicalError  # unsignedAttrs: rare, left to asn1crypto

@@ -19,6 +19,7 @@ from pyscep._der import read_length
 from pyscep.algorithms import AlgorithmPolicy, DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import CryptoBackend, Signer
+from pyscep.crypto.signed_object import ML_DSA_ALGORITHM_IDENTIFIERS
 from pyscep.errors import LocalProtocolError, ParseError, UnsupportedAlgorithmError
 from pyscep.oids import PostQuantumOID
 from pyscep.public_key import PARAMETER_SETS
@@ -59,12 +60,6 @@ def _signature_algorithm(
     if scheme is SignatureScheme.ED25519:
         return algos.SignedDigestAlgorithm({"algorithm": "ed25519"})  # no parameters
     return algos.SignedDigestAlgorithm({"algorithm": f"{digest.value}_ecdsa"})
-
-
-#: Pure ML-DSA identifiers (RFC 9882 section 3.2: the OID alone, parameters absent).
-_ML_DSA_IDENTIFIERS = {
-    SignatureScheme(name): der.sequence(der.oid(oid)) for oid, name in PostQuantumOID.ML_DSA.items()
-}
 
 
 def default_scheme(certificate: Certificate) -> SignatureScheme:
@@ -218,8 +213,8 @@ def _digest_algorithm(digest: DigestAlgorithm) -> bytes:
 def _signature_algorithm_der(
     scheme: SignatureScheme, digest: DigestAlgorithm, digest_in_oid: bool
 ) -> bytes:
-    if scheme in _ML_DSA_IDENTIFIERS:
-        return _ML_DSA_IDENTIFIERS[scheme]
+    if scheme in ML_DSA_ALGORITHM_IDENTIFIERS:
+        return ML_DSA_ALGORITHM_IDENTIFIERS[scheme]
     return bytes(_signature_algorithm(scheme, digest, digest_in_oid=digest_in_oid).dump())
 
 

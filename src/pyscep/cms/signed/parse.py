@@ -193,6 +193,12 @@ def _parse_signer_info(signer_info: cms.SignerInfo) -> ParsedSignerInfo:
         signature_algorithm = PostQuantumOID.ML_DSA.get(
             signature_algorithm_oid, str(algorithm["algorithm"].native)
         )
+        if signature_algorithm_oid in PostQuantumOID.ML_DSA and not isinstance(
+            algorithm["parameters"], core.Void
+        ):
+            # RFC 9882 section 3.2: absent. Read as a context string they would be another
+            # signature than the one verified.
+            raise UnsupportedAlgorithmError("an ML-DSA AlgorithmIdentifier has no parameters")
         pss_params = None
         if signature_algorithm == "rsassa_pss":
             params = algorithm["parameters"]

@@ -135,28 +135,18 @@ def verify_signed_data(
     if info.digest_algorithm not in parsed.digest_algorithms:
         raise UnsupportedAlgorithmError("digestAlgorithms does not list the signer's digest")
     scheme = _scheme_of(info, digest)
-    if info.signed_attrs_der is None:
-        if require_signed_attributes:
-            raise VerificationError("the SignerInfo has no signed attributes")
-        return _verify_without_attributes(
-            parsed, info, digest, scheme, backend, algorithms, certificates, signer_filter
-        )
-    types = info.signed_attr_types
-    if len(types) != len(set(types)):
-        raise VerificationError("a signed attribute type appears more than once")
-    if "counter_signature" in types:
-        raise VerificationError("a countersignature is not allowed among signed attributes")
-    content_type = _single_value(info, "content_type")
-    if content_type is None:
-        raise VerificationError("the contentType signed attribute is missing")
-    if content_type != parsed.content_type:
-        raise VerificationError("the contentType attribute disagrees with eContentType")
-    message_digest = _single_value(info, "message_digest")
-    if message_digest is None:
-        raise VerificationError("the messageDigest signed attribute is missing")
-    expected = backend.digest(digest, parsed.content or b"")
-    if not isinstance(message_digest, bytes) or not hmac.compare_digest(message_digest, expected):
-        raise VerificationError("messageDigest does not match the content")
+    if info.signed_attrs_der is not None:
+        signed = info.signed_attrs_der
+        _check_signed_attributes(parsed, info, digest, backend)
+    elif require_signed_attributes:
+        raise VerificationError("the SignerInfo has no signed attributes")
+    else:
+        # RFC 5652 section 5.4: the signature covers the eContent octets, of id-data.
+        if parsed.content_type != "data":
+            raise VerificationError("without signed attributes the content type must be id-data")
+        if parsed.content is None:
+            raise VerificationError("without signed attributes the content must be present")
+        signed = parsed.content
 
     # The caller's copy first: what it already decoded (keyUsage, the key) is not
     # decoded again from the copy embedded in this message.
@@ -167,7 +157,7 @@ def verify_signed_data(
         backend,
         signer_certificate.public_key_der,
         info.signature,
-        info.signed_attrs_der,
+        signed,
         digest=digest,
         scheme=scheme,
         algorithms=algorithms,
@@ -185,41 +175,27 @@ def verify_signed_data(
     )
 
 
-def _verify_without_attributes(
+def _check_signed_attributes(
     parsed: ParsedSignedData,
     info: ParsedSignerInfo,
     digest: DigestAlgorithm,
-    scheme: SignatureScheme,
     backend: CryptoBackend,
-    algorithms: AlgorithmPolicy,
-    certificates: Sequence[Certificate],
-    signer_filter: Callable[[Certificate], None] | None,
-) -> VerifiedSignedData:
-    """RFC 5652 section 5.4: without signed attributes the signature covers the eContent
-    octets, and the eContentType must be id-data."""
-    if parsed.content_type != "data":
-        raise VerificationError("without signed attributes the content type must be id-data")
-    if parsed.content is None:
-        raise VerificationError("without signed attributes the content must be present")
-    signer_certificate = find_signer_certificate(info, [*certificates, *parsed.certificates])
-    if signer_filter is not None:
-        signer_filter(signer_certificate)
-    verify_signature(
-        backend,
-        signer_certificate.public_key_der,
-        info.signature,
-        parsed.content,
-        digest=digest,
-        scheme=scheme,
-        algorithms=algorithms,
-        pss_salt_length=info.pss_params[2] if info.pss_params else None,
-    )
-    return VerifiedSignedData(
-        parsed=parsed,
-        signer_info=info,
-        signer_certificate=signer_certificate,
-        digest=digest,
-        scheme=scheme,
-        content=parsed.content,
-        signing_time=None,
-    )
+) -> None:
+    """RFC 5652 section 5.3/5.4: each attribute once, no countersignature, contentType
+    and messageDigest present and agreeing with the content."""
+    types = info.signed_attr_types
+    if len(types) != len(set(types)):
+        raise VerificationError("a signed attribute type appears more than once")
+    if "counter_signature" in types:
+        raise VerificationError("a countersignature is not allowed among signed attributes")
+    content_type = _single_value(info, "content_type")
+    if content_type is None:
+        raise VerificationError("the contentType signed attribute is missing")
+    if content_type != parsed.content_type:
+        raise VerificationError("the contentType attribute disagrees with eContentType")
+    message_digest = _single_value(info, "message_digest")
+    if message_digest is None:
+        raise VerificationError("the messageDigest signed attribute is missing")
+    expected = backend.digest(digest, parsed.content or b"")
+    if not isinstance(message_digest, bytes) or not hmac.compare_digest(message_digest, expected):
+        raise VerificationError("messageDigest does not match the content")
