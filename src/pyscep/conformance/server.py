@@ -1,0 +1,510 @@
+"""``pyscep conformance server``: a live SCEP server checked against RFC 8894 and the
+attacks SCEP servers have fallen to.
+
+`check_server` drives the server the way clients and attackers do (see
+docs/conformance.md for every check and its source) and returns a
+`Scorecard`. It enrolls for real: run it against a test instance or a CA
+whose certificates named ``pyscep-conformance-*`` you can revoke.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from pyscep.algorithms import LEGACY, ContentCipher, DigestAlgorithm
+from pyscep.crypto import KeyPair, PrivateKey
+from pyscep.enums import CACapability, MessageType, PKIStatus
+from pyscep.errors import ScepError
+from pyscep.http import Operation
+from pyscep.messages import (
+    CACaps,
+    MessageOptions,
+    build_csr,
+    issue_certificate,
+    parse_ca_certificates,
+    self_signed_certificate,
+)
+from pyscep.conformance.probe import Attempt, Probe, Reply, Transport, http_transport
+from pyscep.conformance.scorecard import CheckInfo, CheckResult, Outcome, Scorecard, Severity
+
+__all__ = ["CHECKS", "ServerCheckOptions", "check_server"]
+
+_H, _C, _M, _L, _I = Severity.HIGH, Severity.CRITICAL, Severity.MEDIUM, Severity.LOW, Severity.INFO
+
+#: Every server check, in the order run: id, what it asks, its source, its severity.
+CHECKS: dict[str, CheckInfo] = {
+    c.id: c
+    for c in (
+        CheckInfo("caps", "GetCACaps is answered", "RFC 8894 3.5.1, 2.9", _M),
+        CheckInfo("caps.algorithms", "SHA-256 and AES are advertised", "RFC 8894 2.9, 3.5.2", _M),
+        CheckInfo("cacert", "GetCACert gives a usable CA (and RA)", "RFC 8894 4.2, 2.9", _C),
+        CheckInfo("enroll.post", "PKCSReq by POST is answered as asked", "RFC 8894 3.3.1, 4.1, 2.9", _H),
+        CheckInfo("enroll.get", "PKCSReq by GET is answered as asked", "RFC 8894 4.1", _L),
+        CheckInfo(
+            "enroll.replay",
+            "a re-sent PKCSReq gets no second certificate",
+            "security catalog 67; RFC 8894 3.3.1",
+            _M,
+        ),
+        CheckInfo(
+            "challenge.wrong",
+            "a wrong challengePassword is refused with a signed FAILURE",
+            "micromdm/scep#37 (S4); catalog 69",
+            _C,
+        ),
+        CheckInfo(
+            "challenge.missing",
+            "a PKCSReq without challengePassword is refused",
+            "inverse-inc/packetfence#7928 (S6); OmniTrustILM/core#1904; catalog 70, 74",
+            _C,
+        ),
+        CheckInfo(
+            "challenge.reuse",
+            "a used one-time challenge is refused (with --single-use-challenge)",
+            "VU#971035 (S7); catalog 73",
+            _H,
+        ),
+        CheckInfo(
+            "attack.signer-not-csr-key",
+            "a PKCSReq signed by a key other than the CSR's is refused",
+            "seize-the-dave/jscep#276 (S5); catalog 75",
+            _H,
+        ),
+        CheckInfo(
+            "attack.self-signed-renewal",
+            "a RenewalReq signed by a self-made certificate is refused",
+            "draft-gutmann-scep 2.3; catalog 90",
+            _C,
+        ),
+        CheckInfo(
+            "attack.foreign-ca-renewal",
+            "a RenewalReq signed by another CA's certificate (same issuer name) is refused",
+            "micromdm/scep#117 (S3); catalog 84, 93",
+            _C,
+        ),
+        CheckInfo(
+            "attack.update-req",
+            "an unauthenticated UpdateReq (18) is refused",
+            "CVE-2026-30836 (S1); catalog 61",
+            _C,
+        ),
+        CheckInfo(
+            "attack.poll-hijack",
+            "a CertPoll for another requester's transaction gets nothing",
+            "catalog 65, 68; RFC 8894 3.3.3",
+            _H,
+        ),
+        CheckInfo(
+            "attack.pending-bypass",
+            "a PENDING request stays PENDING without approval (with --expect-pending)",
+            "RFC 8894 3.3.3; issue 26",
+            _H,
+        ),
+        CheckInfo(
+            "attack.weak-algorithms",
+            "a request with single DES and MD5 is refused",
+            "dogtagpki/pki#3428, #541 (S14); catalog 83",
+            _M,
+        ),
+        CheckInfo("renewal.valid", "a renewal signed by the current certificate works", "RFC 8894 3.3.1.2", _M),
+        CheckInfo(
+            "renewal.subject-change",
+            "a renewal asking for another subject is refused",
+            "OmniTrustILM/core#1903; catalog 87",
+            _H,
+        ),
+        CheckInfo(
+            "robust.oversized",
+            "a 3 MiB body is refused before parsing",
+            "catalog 96; step-ca maxPayloadSize; CVE-2024-43541 (S8)",
+            _M,
+        ),
+        CheckInfo(
+            "robust.malformed",
+            "malformed bodies get an HTTP 4xx or a signed FAILURE, never a crash",
+            "catalog groups 1-5; micromdm/scep#37 (S4)",
+            _M,
+        ),
+        CheckInfo("reply.signed", "every CertRep is signed by the CA or RA of GetCACert", "RFC 8894 3.3.2, 3.1", _H),
+        CheckInfo("reply.transaction-id", "every CertRep echoes the transactionID", "RFC 8894 3.2.1.1", _M),
+        CheckInfo(
+            "reply.recipient-nonce",
+            "every CertRep's recipientNonce is the request's senderNonce",
+            "RFC 8894 3.2.1.5",
+            _M,
+        ),
+        CheckInfo("reply.fail-info", "every FAILURE carries a failInfo", "RFC 8894 3.2.1.4", _M),
+        CheckInfo(
+            "reply.algorithms",
+            "replies to SHA-256/AES requests use neither MD5/SHA-1 nor DES/3DES",
+            "RFC 8894 2.9; dogtagpki/pki#541 (S14)",
+            _M,
+        ),
+    )
+}
+
+#: A body no SCEP message is near (catalog 96: step-ca refuses above 2 MiB).
+OVERSIZED_BODY = 3 << 20
+
+
+@dataclass(frozen=True)
+class ServerCheckOptions:
+    """What the operator provides.
+
+    :param challenge: a challengePassword the server accepts (without one the
+        checks that need an accepted enrollment are skipped).
+    :param renew: a certificate this server issued and its key, to renew with
+        (by default the one the run enrolled for, when it got one).
+    :param expect_pending: the server holds requests for an operator, who
+        approves none during the run.
+    :param single_use_challenge: the challenge may be used once only.
+    :param ca_fingerprint: the CA certificate's SHA-256, to pin it.
+    """
+
+    challenge: str | None = None
+    renew: KeyPair | None = None
+    expect_pending: bool = False
+    single_use_challenge: bool = False
+    ca_fingerprint: bytes | None = None
+
+
+class _Run:
+    """One run of the checks against one server."""
+
+    def __init__(self, probe: Probe, options: ServerCheckOptions) -> None:
+        self.probe = probe
+        self.options = options
+        self.results: list[CheckResult] = []
+        #: The first honest enrollment: its request, and the certificate it got, if any.
+        self.first: Attempt | None = None
+        self.first_key: PrivateKey | None = None
+        self.challenge_left = options.challenge is not None
+
+    def record(self, check_id: str, outcome: Outcome, evidence: str) -> None:
+        self.results.append(CheckResult(CHECKS[check_id], outcome, evidence))
+
+    def skip(self, check_id: str, why: str) -> None:
+        self.record(check_id, Outcome.SKIP, why)
+
+    # --- discovery ---------------------------------------------------------------
+
+    def discovery(self) -> bool:
+        """GetCACaps and GetCACert; False when there is no CA to send requests to."""
+        status, _, body = self.probe.operation(Operation.GET_CA_CAPS)
+        caps = CACaps.parse(body) if status == 200 else CACaps()
+        self.probe.caps = caps
+        listed = ", ".join(caps.keywords) or "none"
+        if status == 200 and caps.keywords:
+            self.record("caps", Outcome.PASS, f"advertised: {listed}")
+        else:
+            self.record("caps", Outcome.FAIL, f"HTTP {status or 'none'}, capabilities: {listed}")
+        missing = [
+            c.value for c in (CACapability.SHA_256, CACapability.AES) if c not in caps
+        ]
+        standard = CACapability.SCEP_STANDARD in caps
+        if missing and not standard:
+            self.record("caps.algorithms", Outcome.FAIL, f"not advertised: {', '.join(missing)}")
+        else:
+            self.record("caps.algorithms", Outcome.PASS, "SCEPStandard" if standard else listed)
+        status, _, body = self.probe.operation(Operation.GET_CA_CERT)
+        try:
+            if status != 200:
+                raise ScepError(f"HTTP {status or 'none'}: {body[:80]!r}")
+            ca = parse_ca_certificates(
+                body,
+                now=self.probe.now,
+                ca_fingerprint=self.options.ca_fingerprint,
+                algorithms=LEGACY,
+            )
+        except ScepError as exc:
+            self.record("cacert", Outcome.FAIL, str(exc))
+            return False
+        self.probe.ca = ca
+        self.record(
+            "cacert",
+            Outcome.PASS,
+            f"CA {ca.ca.subject!r}; requests enveloped to {ca.encryption.subject!r}",
+        )
+        return True
+
+    # --- honest enrollments ------------------------------------------------------
+
+    def _expected(self) -> PKIStatus:
+        return PKIStatus.PENDING if self.options.expect_pending else PKIStatus.SUCCESS
+
+    def _honest(self, check_id: str, *, use_get: bool) -> Attempt | None:
+        if not self.challenge_left:
+            self.skip(check_id, "needs --challenge (an unused one with --single-use-challenge)")
+            return None
+        key = self.probe.new_key()
+        attempt = self.probe.enroll(
+            subject=self.probe.new_subject("device"),
+            challenge=self.options.challenge,
+            key=key,
+            use_get=use_get,
+        )
+        if self.options.single_use_challenge:
+            self.challenge_left = False
+        reply = attempt.reply
+        if reply.pki_status is not self._expected():
+            self.record(check_id, Outcome.FAIL, f"expected {self._expected().name}: {reply.describe()}")
+        elif reply.pki_status is PKIStatus.SUCCESS and (reply.issued is None or reply.problem):
+            self.record(check_id, Outcome.FAIL, reply.describe())
+        else:
+            self.record(check_id, Outcome.PASS, reply.describe())
+        if self.first is None:
+            self.first, self.first_key = attempt, key
+        return attempt
+
+    def enrollments(self) -> None:
+        first = self._honest("enroll.post", use_get=False)
+        if first is not None and self.options.single_use_challenge:
+            self.challenge_reuse(first)
+        elif self.options.challenge is not None:
+            self.skip("challenge.reuse", "a static challenge may be reused (no --single-use-challenge)")
+        self._honest("enroll.get", use_get=True)
+        self.replay()
+
+    def replay(self) -> None:
+        first = self.first
+        if first is None or first.reply.pki_status is None:
+            self.skip("enroll.replay", "no enrollment was answered with a CertRep")
+            return
+        again = self.probe.exchange(first.request, first.signer, first.csr)
+        before, after = first.reply.issued, again.issued
+        if before is not None and after is not None and before != after:
+            self.record(
+                "enroll.replay",
+                Outcome.FAIL,
+                f"two certificates for one request: serials {before.serial_number:x}"
+                f" and {after.serial_number:x}",
+            )
+        else:
+            self.record("enroll.replay", Outcome.PASS, f"re-sent: {again.describe()}")
+
+    def challenge_reuse(self, first: Attempt) -> None:
+        if not first.reply.granted:
+            self.skip("challenge.reuse", "the challenge was not accepted once")
+            return
+        reply = self.probe.enroll(
+            subject=self.probe.new_subject("reuse"), challenge=self.options.challenge
+        ).reply
+        self._refused("challenge.reuse", reply)
+
+    # --- attacks ---------------------------------------------------------------
+
+    def _refused(self, check_id: str, answer: Attempt | Reply) -> None:
+        """PASS when the server issued nothing (FAILURE, or an HTTP refusal)."""
+        reply = answer.reply if isinstance(answer, Attempt) else answer
+        if reply.pki_status is PKIStatus.SUCCESS:
+            self.record(check_id, Outcome.FAIL, f"issued: {reply.describe()}")
+        elif reply.pki_status is PKIStatus.PENDING and not self.options.expect_pending:
+            self.record(check_id, Outcome.FAIL, f"accepted for later: {reply.describe()}")
+        elif reply.pki_status is PKIStatus.PENDING:
+            self.record(check_id, Outcome.PASS, f"{reply.describe()} (held: approve none of these)")
+        else:
+            self.record(check_id, Outcome.PASS, reply.describe())
+
+    def wrong_challenges(self) -> None:
+        wrong = self.probe.enroll(
+            subject=self.probe.new_subject("wrong"), challenge=f"wrong-{secrets.token_hex(8)}"
+        ).reply
+        self._refused_with_certrep("challenge.wrong", wrong)
+        missing = self.probe.enroll(subject=self.probe.new_subject("none"), challenge=None).reply
+        self._refused_with_certrep("challenge.missing", missing)
+
+    def _refused_with_certrep(self, check_id: str, reply: Reply) -> None:
+        """`_refused`, and a refusal must be a signed CertRep FAILURE, not an HTTP error."""
+        if reply.granted or reply.refused_cleanly:
+            self._refused(check_id, reply)
+        else:
+            self.record(
+                check_id,
+                Outcome.FAIL,
+                f"refused, but not with a signed CertRep FAILURE: {reply.describe()}",
+            )
+
+    def signer_not_csr_key(self) -> None:
+        if not self.challenge_left:
+            self.skip("attack.signer-not-csr-key", "needs an unused --challenge")
+            return
+        subject = self.probe.new_subject("victim")
+        attacker = self.probe.requester(subject)
+        attempt = self.probe.enroll(subject=subject, challenge=self.options.challenge, signer=attacker)
+        self._refused("attack.signer-not-csr-key", attempt)
+
+    def forged_renewals(self) -> None:
+        issued = self.first.reply.issued if self.first is not None else None
+        # The identity of a real device, when the run has one.
+        subject_of = issued.subject_der if issued is not None else self.probe.new_subject("renew")
+        key = self.probe.new_key()
+        self_made = KeyPair(key, self_signed_certificate(key, subject_of, now=self.probe.now))
+        attempt = self._renewal_as(self_made, subject_of)
+        self._refused("attack.self-signed-renewal", attempt)
+        # A CA of our own with the real CA's name: a check of the issuer name alone is fooled.
+        ca_key = self.probe.new_key()
+        fake_ca = KeyPair(
+            ca_key,
+            self_signed_certificate(
+                ca_key, self.probe.authority.ca.subject_der, now=self.probe.now, ca=True
+            ),
+        )
+        signer_key = self.probe.new_key()
+        signer_csr = build_csr(signer_key, subject_of)
+        foreign = issue_certificate(fake_ca, signer_csr, now=self.probe.now, days=30)
+        attempt = self._renewal_as(KeyPair(signer_key, foreign), subject_of)
+        self._refused("attack.foreign-ca-renewal", attempt)
+        update = self.probe.enroll(
+            subject=self.probe.new_subject("update"),
+            challenge=None,
+            message_type=MessageType.UPDATE_REQ,
+        )
+        self._refused("attack.update-req", update)
+
+    def _renewal_as(self, signer: KeyPair, subject: str | bytes) -> Attempt:
+        return self.probe.enroll(
+            subject=subject, challenge=None, message_type=MessageType.RENEWAL_REQ, signer=signer
+        )
+
+    def polls(self) -> None:
+        first = self.first
+        if first is None or not first.reply.granted:
+            self.skip("attack.poll-hijack", "no enrollment was accepted to poll for")
+            self.skip("attack.pending-bypass", "no enrollment was accepted to poll for")
+            return
+        victim = first.request.transaction_id
+        subject = first.signer.certificate.subject_der
+        attacker = self.probe.requester(subject)
+        hijack = self.probe.poll(victim, attacker)
+        if hijack.reply.pki_status is PKIStatus.SUCCESS:
+            self.record("attack.poll-hijack", Outcome.FAIL, f"delivered: {hijack.reply.describe()}")
+        else:
+            self.record("attack.poll-hijack", Outcome.PASS, hijack.reply.describe())
+        if not self.options.expect_pending:
+            self.skip("attack.pending-bypass", "the server issues at once (no --expect-pending)")
+            return
+        polled = self.probe.poll(victim, first.signer).reply
+        if polled.pki_status is PKIStatus.SUCCESS:
+            self.record("attack.pending-bypass", Outcome.FAIL, f"issued unapproved: {polled.describe()}")
+        else:
+            self.record("attack.pending-bypass", Outcome.PASS, polled.describe())
+
+    def weak_algorithms(self) -> None:
+        if not self.challenge_left:
+            self.skip("attack.weak-algorithms", "needs an unused --challenge")
+            return
+        weak = MessageOptions(
+            digest=DigestAlgorithm.MD5, cipher=ContentCipher.DES_CBC, algorithms=LEGACY
+        )
+        attempt = self.probe.enroll(
+            subject=self.probe.new_subject("des"), challenge=self.options.challenge, options=weak
+        )
+        self._refused("attack.weak-algorithms", attempt)
+
+    def renewals(self) -> None:
+        current = self.options.renew
+        if current is None and self.first is not None and self.first.reply.issued is not None:
+            assert self.first_key is not None
+            current = KeyPair(self.first_key, self.first.reply.issued)
+        if current is None:
+            self.skip("renewal.subject-change", "no certificate to renew (--renew-cert/--renew-key)")
+            self.skip("renewal.valid", "no certificate to renew (--renew-cert/--renew-key)")
+            return
+        kind = (
+            MessageType.RENEWAL_REQ if CACapability.RENEWAL in self.probe.caps else MessageType.PKCS_REQ
+        )
+        drift = self.probe.enroll(
+            subject=self.probe.new_subject("intruder"), challenge=None, signer=current, message_type=kind
+        )
+        self._refused("renewal.subject-change", drift)
+        renewed = self.probe.enroll(
+            subject=current.certificate.subject_der, challenge=None, signer=current, message_type=kind
+        ).reply
+        if renewed.pki_status is self._expected() and (renewed.granted and renewed.problem is None):
+            self.record("renewal.valid", Outcome.PASS, renewed.describe())
+        else:
+            self.record("renewal.valid", Outcome.FAIL, f"{kind.rfc_name}: {renewed.describe()}")
+
+    # --- robustness ------------------------------------------------------------
+
+    def robustness(self) -> None:
+        status, _, body = self.probe.post_body(b"0" * OVERSIZED_BODY)
+        if status == 0 or 400 <= status < 500:
+            self.record("robust.oversized", Outcome.PASS, f"HTTP {status or 'closed'}")
+        else:
+            self.record("robust.oversized", Outcome.FAIL, f"HTTP {status}: {body[:80]!r}")
+        bad = []
+        for name, body in self._malformed():
+            status, _, answer = self.probe.post_body(body)
+            if 400 <= status < 500:
+                continue
+            if status == 200 and self.probe.read_unsolicited(answer).refused_cleanly:
+                continue
+            bad.append(f"{name}: HTTP {status or 'none'}")
+        if bad:
+            self.record("robust.malformed", Outcome.FAIL, "; ".join(bad))
+        else:
+            self.record("robust.malformed", Outcome.PASS, "each refused with HTTP 4xx or a FAILURE")
+
+    def _malformed(self) -> Iterator[tuple[str, bytes]]:
+        yield "random bytes", secrets.token_bytes(2048)
+        yield "an empty body", b""
+        yield "a SEQUENCE that is no CMS", bytes.fromhex("3003020101")
+        if self.first is not None:
+            der = self.first.request.der
+            yield "a truncated pkiMessage", der[: len(der) // 2]
+        yield "an indefinite-length bomb", b"\x30\x80" * 4000
+
+    def reply_rules(self) -> None:
+        for check_id in (
+            "reply.signed",
+            "reply.transaction-id",
+            "reply.recipient-nonce",
+            "reply.fail-info",
+            "reply.algorithms",
+        ):
+            broken = self.probe.violations.get(check_id)
+            if self.probe.replies == 0:
+                self.skip(check_id, "no CertRep was received")
+            elif broken:
+                more = f" (and {len(broken) - 3} more)" if len(broken) > 3 else ""
+                self.record(check_id, Outcome.FAIL, "; ".join(broken[:3]) + more)
+            else:
+                self.record(check_id, Outcome.PASS, f"{self.probe.replies} CertReps read")
+
+
+def check_server(
+    url: str,
+    options: ServerCheckOptions = ServerCheckOptions(),  # noqa: B008 - frozen
+    *,
+    now: datetime,
+    transport: Transport | None = None,
+) -> Scorecard:
+    """Run every check against the SCEP server at ``url``; ``transport`` replaces HTTP."""
+    probe = Probe(transport or http_transport(url), urlsplit(url).path or "/", now)
+    run = _Run(probe, options)
+    steps: tuple[Callable[[], None], ...] = (
+        run.enrollments,
+        run.wrong_challenges,
+        run.signer_not_csr_key,
+        run.forged_renewals,
+        run.polls,
+        run.weak_algorithms,
+        run.renewals,
+        run.robustness,
+    )
+    if run.discovery():
+        for step in steps:
+            step()
+        run.reply_rules()
+    ran = {r.check.id for r in run.results}
+    for check_id in CHECKS:
+        if check_id not in ran:
+            run.skip(check_id, "GetCACert gave no usable CA")
+    order = list(CHECKS)
+    results = sorted(run.results, key=lambda r: order.index(r.check.id))
+    return Scorecard(url, tuple(results))
