@@ -9,7 +9,12 @@ any `Transport`.
 
 from __future__ import annotations
 
-from pyscep.conformance.probe import Transport, http_transport, in_process_transport
+from pyscep.conformance.probe import (
+    ServerUnreachableError,
+    Transport,
+    http_transport,
+    in_process_transport,
+)
 from pyscep.conformance.scorecard import CheckInfo, CheckResult, Outcome, Scorecard, Severity
 from pyscep.conformance.server import CHECKS, ServerCheckOptions, check_server
 
@@ -20,6 +25,7 @@ __all__ = [
     "Outcome",
     "Scorecard",
     "ServerCheckOptions",
+    "ServerUnreachableError",
     "Severity",
     "Transport",
     "check_server",

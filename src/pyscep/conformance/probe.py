@@ -44,6 +44,7 @@ from pyscep.messages.content import IssuerAndSubject
 
 __all__ = [
     "Attempt",
+    "ServerUnreachableError",
     "Exchange",
     "Probe",
     "Reply",
@@ -61,6 +62,11 @@ _WEAK_DIGESTS = frozenset({DigestAlgorithm.MD5, DigestAlgorithm.SHA1})
 _WEAK_CIPHERS = frozenset(
     {ContentCipher.DES_CBC, ContentCipher.TRIPLEDES_CBC, ContentCipher.BLOWFISH_CBC}
 )
+_WEAK_CIPHER_NAMES = frozenset(cipher.value for cipher in _WEAK_CIPHERS)
+
+
+class ServerUnreachableError(ScepError):
+    """No HTTP answer at all came from the server under test."""
 
 
 def http_transport(url: str) -> Transport:
@@ -256,6 +262,13 @@ class Probe:
 
     # --- reading -----------------------------------------------------------------
 
+    @staticmethod
+    def _sent_weak(sent: BuiltRequest) -> bool:
+        """Did ``sent`` itself use a weak digest or cipher (a reply may mirror it)?"""
+        request = parse_pki_message(sent.der)
+        cipher = None if request.envelope is None else request.envelope.cipher_name
+        return request.digest_algorithm in ("md5", "sha1") or cipher in _WEAK_CIPHER_NAMES
+
     def read_unsolicited(self, body: bytes) -> Reply:
         """A CertRep to a request that was no pkiMessage: signed, with a status?"""
         try:
@@ -294,7 +307,8 @@ class Probe:
         if message.message_type is not MessageType.CERT_REP:
             return Reply(status, None, problem=f"a {message.message_type.rfc_name}, not a CertRep")
         self.replies += 1
-        kind = f"{sent.message_type.rfc_name} -> CertRep {message.pki_status}"
+        status_name = "?" if message.pki_status is None else message.pki_status.name
+        kind = f"{sent.message_type.rfc_name} -> CertRep {status_name}"
         if message.transaction_id != sent.transaction_id:
             self._violated("reply.transaction-id", f"{kind}: transactionID {message.transaction_id!r}")
         if message.recipient_nonce != sent.sender_nonce:
@@ -312,9 +326,9 @@ class Probe:
             self._violated("reply.signed", f"{kind}: {exc}")
             return Reply(status, message, problem=str(exc))
         digest, cipher = verified.digest, verified.content_cipher
-        if digest in _WEAK_DIGESTS:
+        if not self._sent_weak(sent) and digest in _WEAK_DIGESTS:
             self._violated("reply.algorithms", f"{kind}: signed with {digest.value}")
-        if cipher in _WEAK_CIPHERS:
+        if not self._sent_weak(sent) and cipher in _WEAK_CIPHERS:
             self._violated("reply.algorithms", f"{kind}: enveloped with {cipher.value}")
         issued = None
         problem = None

@@ -55,11 +55,15 @@ class CheckResult:
     check: CheckInfo
     outcome: Outcome
     evidence: str
+    #: A failure milder than the check's worst (a refusal sent as HTTP 500, not an issuance).
+    failed_as: Severity | None = None
 
     @property
     def severity(self) -> Severity | None:
-        """The check's severity when it failed, else None."""
-        return self.check.severity if self.outcome is Outcome.FAIL else None
+        """How bad the failure is (the check's severity unless ``failed_as``); None if none."""
+        if self.outcome is not Outcome.FAIL:
+            return None
+        return self.failed_as or self.check.severity
 
     def to_json(self) -> dict[str, Any]:
         """The result as JSON-ready values."""
@@ -95,7 +99,7 @@ class Scorecard:
     def failures(self) -> tuple[CheckResult, ...]:
         """The failed checks, worst first."""
         failed = [r for r in self.results if r.severity is not None]
-        return tuple(sorted(failed, key=lambda r: -r.check.severity.rank))
+        return tuple(sorted(failed, key=lambda r: -(r.severity or Severity.INFO).rank))
 
     @property
     def worst(self) -> Severity | None:

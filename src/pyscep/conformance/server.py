@@ -28,7 +28,14 @@ from pyscep.messages import (
     parse_ca_certificates,
     self_signed_certificate,
 )
-from pyscep.conformance.probe import Attempt, Probe, Reply, Transport, http_transport
+from pyscep.conformance.probe import (
+    Attempt,
+    Probe,
+    Reply,
+    ServerUnreachableError,
+    Transport,
+    http_transport,
+)
 from pyscep.conformance.scorecard import CheckInfo, CheckResult, Outcome, Scorecard, Severity
 
 __all__ = ["CHECKS", "ServerCheckOptions", "check_server"]
@@ -184,8 +191,10 @@ class _Run:
         self.first_key: PrivateKey | None = None
         self.challenge_left = options.challenge is not None
 
-    def record(self, check_id: str, outcome: Outcome, evidence: str) -> None:
-        self.results.append(CheckResult(CHECKS[check_id], outcome, evidence))
+    def record(
+        self, check_id: str, outcome: Outcome, evidence: str, failed_as: Severity | None = None
+    ) -> None:
+        self.results.append(CheckResult(CHECKS[check_id], outcome, evidence, failed_as))
 
     def skip(self, check_id: str, why: str) -> None:
         self.record(check_id, Outcome.SKIP, why)
@@ -195,6 +204,8 @@ class _Run:
     def discovery(self) -> bool:
         """GetCACaps and GetCACert; False when there is no CA to send requests to."""
         status, _, body = self.probe.operation(Operation.GET_CA_CAPS)
+        if status == 0:
+            raise ServerUnreachableError(body.decode("utf-8", "replace") or "no HTTP answer")
         caps = CACaps.parse(body) if status == 200 else CACaps()
         self.probe.caps = caps
         listed = ", ".join(caps.keywords) or "none"
@@ -326,6 +337,7 @@ class _Run:
                 check_id,
                 Outcome.FAIL,
                 f"refused, but not with a signed CertRep FAILURE: {reply.describe()}",
+                failed_as=Severity.MEDIUM,
             )
 
     def signer_not_csr_key(self) -> None:
@@ -433,8 +445,10 @@ class _Run:
 
     def robustness(self) -> None:
         status, _, body = self.probe.post_body(b"0" * OVERSIZED_BODY)
-        if status == 0 or 400 <= status < 500:
-            self.record("robust.oversized", Outcome.PASS, f"HTTP {status or 'closed'}")
+        if 400 <= status < 500:
+            self.record("robust.oversized", Outcome.PASS, f"HTTP {status}")
+        elif status == 0 and b"timed out" not in body:
+            self.record("robust.oversized", Outcome.PASS, f"connection closed: {body[:80]!r}")
         else:
             self.record("robust.oversized", Outcome.FAIL, f"HTTP {status}: {body[:80]!r}")
         bad = []
@@ -484,7 +498,10 @@ def check_server(
     now: datetime,
     transport: Transport | None = None,
 ) -> Scorecard:
-    """Run every check against the SCEP server at ``url``; ``transport`` replaces HTTP."""
+    """Run every check against the SCEP server at ``url``; ``transport`` replaces HTTP.
+
+    Raises ServerUnreachableError when GetCACaps got no HTTP answer at all.
+    """
     probe = Probe(transport or http_transport(url), urlsplit(url).path or "/", now)
     run = _Run(probe, options)
     steps: tuple[Callable[[], None], ...] = (
