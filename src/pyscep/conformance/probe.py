@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from pyscep._appkit.http import http_exchange
-from pyscep._appkit.keys import new_private_key
 from pyscep.algorithms import LEGACY, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey, load_private_key
@@ -44,10 +45,10 @@ from pyscep.messages.content import IssuerAndSubject
 
 __all__ = [
     "Attempt",
-    "ServerUnreachableError",
     "Exchange",
     "Probe",
     "Reply",
+    "ServerUnreachableError",
     "Transport",
     "http_transport",
     "in_process_transport",
@@ -186,8 +187,9 @@ class Probe:
 
     @staticmethod
     def new_key() -> PrivateKey:
-        """A fresh RSA key: every requester of a run is a new one."""
-        return load_private_key(new_private_key("rsa2048"))
+        """A fresh RSA-2048 key (what every SCEP server can encrypt to): each requester of a
+        run is a new one."""
+        return load_private_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
     @staticmethod
     def new_subject(role: str) -> str:
@@ -210,7 +212,9 @@ class Probe:
 
     def post_body(self, body: bytes) -> Exchange:
         """A PKIOperation POST of any bytes (malformed or oversized bodies)."""
-        return self.send(client_request(Operation.PKI_OPERATION, path=self.path, message=body, use_post=True))
+        return self.send(
+            client_request(Operation.PKI_OPERATION, path=self.path, message=body, use_post=True)
+        )
 
     def enroll(
         self,
@@ -242,7 +246,10 @@ class Probe:
         """A CertPoll for ``transaction_id``, signed by ``signer``."""
         wanted = IssuerAndSubject(self.authority.ca.subject_der, signer.certificate.subject_der)
         built = build_cert_poll(
-            wanted, signer=signer, recipient=self.authority.encryption, transaction_id=transaction_id
+            wanted,
+            signer=signer,
+            recipient=self.authority.encryption,
+            transaction_id=transaction_id,
         )
         return Attempt(built, None, signer, self.exchange(built, signer, None))
 
@@ -310,7 +317,9 @@ class Probe:
         status_name = "?" if message.pki_status is None else message.pki_status.name
         kind = f"{sent.message_type.rfc_name} -> CertRep {status_name}"
         if message.transaction_id != sent.transaction_id:
-            self._violated("reply.transaction-id", f"{kind}: transactionID {message.transaction_id!r}")
+            self._violated(
+                "reply.transaction-id", f"{kind}: transactionID {message.transaction_id!r}"
+            )
         if message.recipient_nonce != sent.sender_nonce:
             nonce = None if message.recipient_nonce is None else message.recipient_nonce.hex()
             self._violated("reply.recipient-nonce", f"{kind}: recipientNonce {nonce}")

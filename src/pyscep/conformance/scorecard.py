@@ -32,7 +32,7 @@ class Severity(str, enum.Enum):
 class Outcome(str, enum.Enum):
     """What a check found."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
     FAIL = "fail"
     #: Not run: what it needs is missing (an option, a certificate, an earlier step).
     SKIP = "skip"
@@ -134,7 +134,9 @@ class Scorecard:
             mark = result.outcome.value.upper()
             if result.severity is not None:
                 mark = f"FAIL {result.severity.value}"
-            lines.append(f"  [{mark}] {result.check.id}: {result.check.title} ({result.check.source})")
+            lines.append(
+                f"  [{mark}] {result.check.id}: {result.check.title} ({result.check.source})"
+            )
             lines.append(f"      {result.evidence}")
         counts = {o: sum(r.outcome is o for r in self.results) for o in Outcome}
         worst = "none" if self.worst is None else self.worst.value
