@@ -334,9 +334,7 @@ class _Run:
         elif reply.pki_status is PKIStatus.PENDING and not self.options.expect_pending:
             # Held, not issued: an operator may still refuse it (--expect-pending says so).
             milder = min(CHECKS[check_id].severity, Severity.MEDIUM, key=lambda s: s.rank)
-            self.record(
-                check_id, Outcome.FAIL, f"accepted for later: {reply.describe()}", milder
-            )
+            self.record(check_id, Outcome.FAIL, f"accepted for later: {reply.describe()}", milder)
         elif reply.pki_status is PKIStatus.PENDING:
             self.record(check_id, Outcome.PASS, f"{reply.describe()} (held: approve none of these)")
         else:
