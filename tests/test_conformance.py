@@ -9,7 +9,10 @@ or one-time challenge, issuing at once or holding requests, must score clean.
 from __future__ import annotations
 
 import json
+import os
 import socketserver
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -322,13 +325,60 @@ def test_the_command_says_when_it_cannot_run(
     assert "--renew-key" in capsys.readouterr().err
 
 
+# --- the real peers' reports, published in docs/interop.md ---------------------------
+
+INTEROP = Path(__file__).resolve().parents[1] / "docs" / "interop.md"
+
+
+def _published(name: str, scorecard: Scorecard) -> None:
+    """docs/interop.md shows ``name``'s report as scored now (PYSCEP_UPDATE_REPORTS=1
+    rewrites it there)."""
+    begin, end = f"<!-- conformance report: {name} -->", f"<!-- end of the {name} report -->"
+    page = INTEROP.read_text()
+    before, rest = page.split(begin, 1)
+    after = rest.split(end, 1)[1]
+    fresh = f"{before}{begin}\n\n{scorecard.to_markdown()}\n\n{end}{after}"
+    if os.environ.get("PYSCEP_UPDATE_REPORTS"):
+        INTEROP.write_text(fresh)
+    assert page == fresh, f"{name} now scores differently: PYSCEP_UPDATE_REPORTS=1 rewrites it"
+
+
 @pytest.mark.external
 def test_pyscep_serve_scores_clean(tmp_path: Path) -> None:
     """``pyscep serve`` as a process, scored by ``python -m pyscep conformance``."""
     served = Served(tmp_path, "--ra")
     try:
-        result = run_pyscep("conformance", "server", served.url, "--challenge", "serve-secret")
+        result = run_pyscep(
+            "conformance", "server", served.url, "--challenge", "serve-secret", "--json"
+        )
     finally:
         served.stop()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "23 passed, 0 failed, 2 skipped; worst: none" in result.stdout
+    scorecard = Scorecard.from_json(json.loads(result.stdout), CHECKS)
+    assert scorecard.failures == ()
+    _published("pyscep serve", scorecard)
+
+
+@pytest.mark.peer
+@pytest.mark.external
+@pytest.mark.real_clock("micromdm scepserver")
+def test_micromdm_scepserver_gets_its_report(tmp_path: Path) -> None:
+    """micromdm's scepserver (Debian scep 2.1.0), in a private network namespace
+    (tests/peers/conformance_run.py): what it is known to do, and its whole report."""
+    subprocess.run(
+        ["unshare", "-n", sys.executable, "-m", "tests.peers.conformance_run", str(tmp_path)],
+        cwd=INTEROP.parents[1],
+        check=True,
+        timeout=300,
+    )
+    data = json.loads((tmp_path / "scorecard.json").read_text())
+    scorecard = Scorecard.from_json(data, CHECKS)
+    # It enrolls, refuses a wrong challenge with a signed FAILURE (micromdm/scep#37 was
+    # fixed), and renewals signed by another CA (micromdm/scep#117 was fixed)...
+    for check_id in ("enroll.post", "enroll.get", "challenge.wrong", "attack.foreign-ca-renewal"):
+        assert scorecard.result(check_id).outcome is Outcome.PASS, scorecard.to_text()
+    # ...but answers with single DES and SHA-1 whatever the request used (docs/interop.md),
+    # and issues for a CSR signed by a key other than the requester's.
+    assert "enveloped with des" in scorecard.result("reply.algorithms").evidence
+    assert scorecard.result("attack.signer-not-csr-key").outcome is Outcome.FAIL
+    _published("micromdm scepserver", scorecard)

@@ -127,6 +127,30 @@ class Scorecard:
             "results": [r.to_json() for r in self.results],
         }
 
+    def to_markdown(self) -> str:
+        """The outcomes as a Markdown table (no evidence: it names this run's certificates)."""
+        lines = ["| check | outcome | source |", "|---|---|---|"]
+        for result in self.results:
+            outcome = result.outcome.value
+            if result.severity is not None:
+                outcome = f"**fail ({result.severity.value})**"
+            lines.append(f"| `{result.check.id}` | {outcome} | {result.check.source} |")
+        return "\n".join(lines)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], checks: Mapping[str, CheckInfo]) -> Scorecard:
+        """A scorecard `to_json` wrote, its checks looked up in ``checks`` by id."""
+        results = tuple(
+            CheckResult(
+                checks[r["id"]],
+                Outcome(r["outcome"]),
+                r["evidence"],
+                None if r["severity"] is None else Severity(r["severity"]),
+            )
+            for r in data["results"]
+        )
+        return cls(str(data["target"]), results)
+
     def to_text(self) -> str:
         """The scorecard for people: one line per check, evidence under each failure."""
         lines = [f"SCEP server conformance: {self.target}"]
