@@ -9,16 +9,10 @@ or one-time challenge, issuing at once or holding requests, must score clean.
 from __future__ import annotations
 
 import json
-import os
-import socketserver
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
@@ -26,6 +20,7 @@ from pyscep._appkit.keys import new_private_key
 from pyscep.cli import main
 from pyscep.conformance import (
     CHECKS,
+    CLIENT_CHECKS,
     Outcome,
     Scorecard,
     ServerCheckOptions,
@@ -34,14 +29,15 @@ from pyscep.conformance import (
     check_server,
     in_process_transport,
 )
+from pyscep.conformance.client import serving
 from pyscep.conformance.probe import Probe
 from pyscep.conformance.scorecard import CheckResult
 from pyscep.crypto import KeyPair, load_private_key
-from pyscep.http import HTTPRequest, HTTPResponse, Operation
+from pyscep.http import HTTPRequest, Operation
 from pyscep.messages import parse_ca_certificates
-from pyscep.wsgi import wsgi_application
 from tests.support.flawed_server import CHALLENGE, Flaw, FlawedServer
 from tests.support.helpers import pem_cert
+from tests.support.reports import published
 from tests.support.served import Served, run_pyscep
 
 URL = "http://in-process/scep"
@@ -115,7 +111,7 @@ def _options_for(flaw: Flaw | None) -> ServerCheckOptions:
 
 def test_every_check_is_explained_in_the_docs() -> None:
     page = (Path(__file__).resolve().parents[1] / "docs" / "conformance.md").read_text()
-    for check_id in CHECKS:
+    for check_id in [*CHECKS, *(check.id for check in CLIENT_CHECKS.values())]:
         assert f"| `{check_id}` |" in page
 
 
@@ -239,39 +235,6 @@ def test_exit_status_is_the_worst_severity() -> None:
 # --- the command, over HTTP ---------------------------------------------------------
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        del format, args
-
-
-class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-@contextmanager
-def _over_http(server: FlawedServer) -> Iterator[str]:
-    """``server`` on a loopback port, behind pyscep's WSGI adapter (the 3 MiB body: 413)."""
-
-    def handle(method: str, path: str, query: str, body: bytes) -> HTTPResponse:
-        return server.handle(method, path, query, body)
-
-    httpd = make_server(
-        "127.0.0.1",
-        0,
-        wsgi_application(handle),
-        server_class=_ThreadingWSGIServer,
-        handler_class=_Quiet,
-    )
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/scep"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(10)
-
-
 def test_the_command_scores_a_server_over_http(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -279,7 +242,7 @@ def test_the_command_scores_a_server_over_http(
     current, pem = _enrolled(server)
     (tmp_path / "cert.pem").write_bytes(pem_cert(current.certificate))
     (tmp_path / "key.pem").write_bytes(pem)
-    with _over_http(server) as url:
+    with serving(server.handle) as url:
         status = main(
             [
                 "conformance",
@@ -306,7 +269,7 @@ def test_the_command_scores_a_server_over_http(
 def test_the_command_exits_by_the_worst_failure(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with _over_http(FlawedServer(tmp_path, Flaw.UPDATE_REQ_ALLOWED)) as url:
+    with serving(FlawedServer(tmp_path, Flaw.UPDATE_REQ_ALLOWED).handle) as url:
         status = main(["conformance", "server", url, "--challenge", CHALLENGE])
     out = capsys.readouterr().out
     assert status == 5
@@ -317,7 +280,7 @@ def test_the_command_exits_by_the_worst_failure(
 def test_the_command_says_when_it_cannot_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with _over_http(FlawedServer(tmp_path)) as url:
+    with serving(FlawedServer(tmp_path).handle) as url:
         pass  # stopped: the port is closed now
     assert main(["conformance", "server", url]) == 2
     assert "pyscep conformance:" in capsys.readouterr().err
@@ -326,21 +289,6 @@ def test_the_command_says_when_it_cannot_run(
 
 
 # --- the real peers' reports, published in docs/interop.md ---------------------------
-
-INTEROP = Path(__file__).resolve().parents[1] / "docs" / "interop.md"
-
-
-def _published(name: str, scorecard: Scorecard) -> None:
-    """docs/interop.md shows ``name``'s report as scored now (PYSCEP_UPDATE_REPORTS=1
-    rewrites it there)."""
-    begin, end = f"<!-- conformance report: {name} -->", f"<!-- end of the {name} report -->"
-    page = INTEROP.read_text()
-    before, rest = page.split(begin, 1)
-    after = rest.split(end, 1)[1]
-    fresh = f"{before}{begin}\n\n{scorecard.to_markdown()}\n\n{end}{after}"
-    if os.environ.get("PYSCEP_UPDATE_REPORTS"):
-        INTEROP.write_text(fresh)
-    assert page == fresh, f"{name} now scores differently: PYSCEP_UPDATE_REPORTS=1 rewrites it"
 
 
 @pytest.mark.external
@@ -356,7 +304,7 @@ def test_pyscep_serve_scores_clean(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     scorecard = Scorecard.from_json(json.loads(result.stdout), CHECKS)
     assert scorecard.failures == ()
-    _published("pyscep serve", scorecard)
+    published("pyscep serve", scorecard)
 
 
 @pytest.mark.peer
@@ -367,7 +315,7 @@ def test_micromdm_scepserver_gets_its_report(tmp_path: Path) -> None:
     (tests/peers/conformance_run.py): what it is known to do, and its whole report."""
     subprocess.run(
         ["unshare", "-n", sys.executable, "-m", "tests.peers.conformance_run", str(tmp_path)],
-        cwd=INTEROP.parents[1],
+        cwd=Path(__file__).resolve().parents[1],
         check=True,
         timeout=300,
     )
@@ -381,4 +329,4 @@ def test_micromdm_scepserver_gets_its_report(tmp_path: Path) -> None:
     # and issues for a CSR signed by a key other than the requester's.
     assert "enveloped with des" in scorecard.result("reply.algorithms").evidence
     assert scorecard.result("attack.signer-not-csr-key").outcome is Outcome.FAIL
-    _published("micromdm scepserver", scorecard)
+    published("micromdm scepserver", scorecard)

@@ -1,9 +1,11 @@
-"""``pyscep conformance server``: a live SCEP server scored against RFC 8894 and the
-known attacks (`pyscep.conformance`; docs/conformance.md).
+"""``pyscep conformance``: a live SCEP server, or a SCEP client, scored against RFC 8894
+and the known attacks (`pyscep.conformance`; docs/conformance.md).
 
     pyscep conformance server URL [--challenge SECRET] [--single-use-challenge]
                                   [--renew-cert FILE --renew-key FILE] [--expect-pending]
                                   [--ca-fingerprint HEX] [--json]
+    pyscep conformance client (--client NAME | -- COMMAND...) [--challenge SECRET]
+                                  [--timeout SECONDS] [--keep DIR] [--json]
 
 Exit status: the worst failure's severity: 0 none (or info), 1 low, 3 medium,
 4 high, 5 critical; 2 the options or the server cannot be used.
@@ -15,9 +17,12 @@ import argparse
 import json
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 from pyscep.certificate import Certificate
 from pyscep.conformance import ServerCheckOptions, check_server
+from pyscep.conformance.client import CLIENT_COMMANDS, check_client, command_runner
+from pyscep.conformance.scorecard import Scorecard
 from pyscep.crypto import KeyPair, load_private_key
 from pyscep.errors import ScepError
 
@@ -58,6 +63,28 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     server.add_argument("--ca-fingerprint", metavar="HEX", help="the CA's SHA-256, to pin it")
     server.add_argument("--json", action="store_true", help="the scorecard as one JSON object")
     server.set_defaults(handler=run)
+    client = kinds.add_parser(
+        "client",
+        help="a SCEP client, enrolling once per scenario against honest and hostile servers",
+        description="Run the client once per scenario against a scripted server on loopback;"
+        " a scenario is accepted when the command exits 0. In COMMAND, {url}, {challenge} and"
+        " {dir} (a fresh directory per scenario) are replaced.",
+    )
+    client.add_argument(
+        "--client", choices=sorted(CLIENT_COMMANDS), help="a ready command for this client"
+    )
+    client.add_argument("--challenge", help="the challenge the servers expect (default: random)")
+    client.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="each scenario's time limit (a client still polling then is stopped; default 30)",
+    )
+    client.add_argument("--keep", type=Path, metavar="DIR", help="keep each scenario's files here")
+    client.add_argument("--json", action="store_true", help="the scorecard as one JSON object")
+    client.add_argument("command", nargs=argparse.REMAINDER, help="the client's command, after --")
+    client.set_defaults(handler=run_client)
 
 
 def _options(args: argparse.Namespace) -> ServerCheckOptions:
@@ -90,7 +117,31 @@ def run(args: argparse.Namespace) -> int:
     except (ScepError, ValueError) as exc:
         print(f"pyscep conformance: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.json:
+    return _printed(scorecard, as_json=args.json)
+
+
+def run_client(args: argparse.Namespace) -> int:
+    """Score the client; print the scorecard; exit by the worst failure."""
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if (args.client is None) == (not command):
+        print("pyscep conformance: give --client NAME or a command after --", file=sys.stderr)
+        return EXIT_USAGE
+    argv = tuple(command) if command else CLIENT_COMMANDS[args.client]
+    try:
+        scorecard = check_client(
+            command_runner(argv, timeout=args.timeout),
+            target=args.client or " ".join(argv),
+            challenge=args.challenge,
+            directory=args.keep,
+        )
+    except OSError as exc:
+        print(f"pyscep conformance: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return EXIT_USAGE
+    return _printed(scorecard, as_json=args.json)
+
+
+def _printed(scorecard: Scorecard, *, as_json: bool) -> int:
+    if as_json:
         print(json.dumps(scorecard.to_json(), indent=2))
     else:
         print(scorecard.to_text())

@@ -153,7 +153,7 @@ class Scorecard:
 
     def to_text(self) -> str:
         """The scorecard for people: one line per check, evidence under each failure."""
-        lines = [f"SCEP server conformance: {self.target}"]
+        lines = [f"SCEP conformance of {self.target}"]
         for result in self.results:
             mark = result.outcome.value.upper()
             if result.severity is not None:
