@@ -37,6 +37,7 @@ from pyscep.http import HTTPRequest, Operation
 from pyscep.messages import parse_ca_certificates
 from tests.support.flawed_server import CHALLENGE, Flaw, FlawedServer
 from tests.support.helpers import pem_cert
+from tests.support.key_pool import use_key_pool
 from tests.support.reports import published
 from tests.support.served import Served, run_pyscep
 
@@ -87,6 +88,11 @@ WORST: dict[Flaw, tuple[str, Severity]] = {
     Flaw.GET_REFUSED: ("enroll.get", Severity.LOW),
     Flaw.NO_CA_CERT: ("cacert", Severity.CRITICAL),
 }
+
+
+@pytest.fixture(autouse=True)
+def _pooled_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_key_pool(monkeypatch)
 
 
 def _now() -> datetime:

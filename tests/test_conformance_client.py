@@ -23,6 +23,7 @@ from pyscep.conformance import (
     check_client,
     command_runner,
 )
+from tests.support.key_pool import use_key_pool
 from tests.support.naive_client import ClientFlaw, naive_client
 from tests.support.reports import published
 from tests.support.served import run_pyscep
@@ -40,6 +41,11 @@ CAUGHT_BY: dict[ClientFlaw, set[Answer]] = {
     # Whoever takes any HTTP 200 for a certificate accepts every hostile server.
     ClientFlaw.ANY_200_IS_SUCCESS: set(Answer) - {Answer.HONEST},
 }
+
+
+@pytest.fixture(autouse=True)
+def _pooled_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_key_pool(monkeypatch)
 
 
 def _failed(scorecard: Scorecard) -> set[str]:

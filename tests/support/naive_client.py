@@ -13,13 +13,12 @@ import enum
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from pyscep._appkit.http import http_exchange
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
 from pyscep.cms.degenerate import CertsOnly
 from pyscep.conformance.client import ClientRunner
-from pyscep.crypto import get_backend, load_private_key
+from pyscep.conformance.probe import Probe
+from pyscep.crypto import get_backend
 from pyscep.crypto.signed_object import is_issued_by
 from pyscep.enums import PKIStatus
 from pyscep.errors import ScepError
@@ -67,7 +66,7 @@ def _enroll(url: str, challenge: str, directory: Path, flaw: ClientFlaw | None) 
     now = datetime.now(timezone.utc)
     _, _, body = http_exchange(url, client_request(Operation.GET_CA_CERT))
     ca = parse_ca_certificates(body, now=now)
-    key = load_private_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    key = Probe.new_key()
     csr = build_csr(key, "CN=naive-client", challenge_password=challenge)
     signer = self_signed_signer(key, csr.subject_der, now=now)
     built = build_pkcs_req(csr, signer=signer, recipient=ca.encryption)

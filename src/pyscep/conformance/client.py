@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from pyscep.algorithms import LEGACY, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
+from pyscep.conformance.probe import Probe
 from pyscep.conformance.scorecard import CheckInfo, CheckResult, Outcome, Scorecard, Severity
-from pyscep.crypto import KeyPair, load_private_key
+from pyscep.crypto import KeyPair
 from pyscep.enums import FailInfo
 from pyscep.errors import ScepError
 from pyscep.http import HTTPResponse, Operation, read_request
@@ -202,7 +201,7 @@ ClientRunner = Callable[[str, str, Path], tuple[int | None, str]]
 
 
 def _new_pair(subject: str, *, ca: bool) -> KeyPair:
-    key = load_private_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    key = Probe.new_key()
     now = datetime.now(timezone.utc)
     return KeyPair(key, self_signed_certificate(key, subject, now=now, days=2, ca=ca))
 
@@ -271,7 +270,7 @@ class ScriptedServer:
         now = datetime.now(timezone.utc)  # the client judges it by its own clock
         serial = secrets.randbits(63) | 1
         if self.answer is Answer.OTHER_KEY:
-            other = load_private_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+            other = Probe.new_key()
             csr = build_csr(other, csr.subject_der)
         if self.answer is Answer.ISSUED_BY_STRANGER:
             return issue_certificate(self.stranger, csr, now=now, days=30, serial_number=serial)
