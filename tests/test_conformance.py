@@ -49,7 +49,13 @@ CAUGHT_BY: dict[Flaw, set[str]] = {
     Flaw.NO_CAPS: {"caps", "caps.algorithms"},
     Flaw.WEAK_CAPS: {"caps.algorithms"},
     Flaw.NO_CA_CERT: {"cacert"},
-    Flaw.POST_REFUSED: {"enroll.post", "challenge.wrong", "challenge.missing"},
+    # Every later request goes by POST too.
+    Flaw.POST_REFUSED: {
+        "enroll.post",
+        "algorithms.advertised",
+        "challenge.wrong",
+        "challenge.missing",
+    },
     Flaw.GET_REFUSED: {"enroll.get"},
     Flaw.SECOND_CERTIFICATE_ON_REPLAY: {"enroll.replay"},
     Flaw.ANY_CHALLENGE: {"challenge.wrong", "challenge.missing"},
@@ -70,6 +76,7 @@ CAUGHT_BY: dict[Flaw, set[str]] = {
         "reply.signed",
         "enroll.post",
         "enroll.get",
+        "algorithms.advertised",
         "challenge.wrong",
         "challenge.missing",
     },
@@ -77,6 +84,9 @@ CAUGHT_BY: dict[Flaw, set[str]] = {
     Flaw.NONCE_NOT_ECHOED: {"reply.recipient-nonce"},
     Flaw.FAILURE_WITHOUT_FAIL_INFO: {"reply.fail-info", "challenge.wrong", "challenge.missing"},
     Flaw.MD5_REPLIES: {"reply.algorithms"},
+    Flaw.NEXT_CA_SIGNED_BY_STRANGER: {"cacert.next"},
+    Flaw.REFUSES_ADVERTISED_SHA512: {"algorithms.advertised"},
+    Flaw.CSR_SIGNATURE_IGNORED: {"attack.csr-signature"},
 }
 
 #: Flaw -> the check it is about, and how bad the check says it is.
@@ -140,13 +150,15 @@ def test_a_server_with_one_flaw_fails_exactly_its_checks(tmp_path: Path, flaw: F
 
 
 def test_the_reference_server_scores_clean(tmp_path: Path) -> None:
-    scorecard = _scorecard(FlawedServer(tmp_path), _options_for(None))
+    scorecard = _scorecard(FlawedServer(tmp_path, next_ca=True), _options_for(None))
     assert scorecard.failures == (), scorecard.to_text()
     assert scorecard.exit_status == 0
     skipped = {r.check.id for r in scorecard.results if r.outcome is Outcome.SKIP}
     # A static challenge is not single-use, and a server that issues at once has no PENDING.
     assert skipped == {"challenge.reuse", "attack.pending-bypass"}
     assert [r.check.id for r in scorecard.results] == list(CHECKS)
+    assert scorecard.result("cacert.next").evidence.startswith("next CA 'Common Name: pyscep")
+    assert "sha512/aes128_cbc" in scorecard.result("algorithms.advertised").evidence
     issued = scorecard.result("enroll.post").evidence
     assert "CertRep SUCCESS, issued 'Common Name: pyscep-conformance-device-" in issued
 
@@ -332,7 +344,8 @@ def test_micromdm_scepserver_gets_its_report(tmp_path: Path) -> None:
     for check_id in ("enroll.post", "enroll.get", "challenge.wrong", "attack.foreign-ca-renewal"):
         assert scorecard.result(check_id).outcome is Outcome.PASS, scorecard.to_text()
     # ...but answers with single DES and SHA-1 whatever the request used (docs/interop.md),
-    # and issues for a CSR signed by a key other than the requester's.
+    # and checks no proof of possession: neither the CSR's signature nor the signer's key.
     assert "enveloped with des" in scorecard.result("reply.algorithms").evidence
+    assert scorecard.result("attack.csr-signature").outcome is Outcome.FAIL
     assert scorecard.result("attack.signer-not-csr-key").outcome is Outcome.FAIL
     published("micromdm scepserver", scorecard)

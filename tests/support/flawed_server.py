@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 
 from pyscep.algorithms import LEGACY, DigestAlgorithm
 from pyscep.certificate import Certificate
+from pyscep.cms.enveloped import decrypt_envelope
 from pyscep.cms.signed import build_signed_data
 from pyscep.crypto import KeyPair, get_backend, load_private_key
 from pyscep.crypto.signed_object import is_issued_by
@@ -32,10 +33,12 @@ from pyscep.messages import (
     PKIMessage,
     build_cert_rep_failure,
     build_cert_rep_success,
+    build_next_ca_certificates,
     issue_certificate,
     new_nonce,
     open_request,
     parse_pki_message,
+    verify_request,
 )
 from pyscep.messages.attributes import attribute_ders
 from pyscep.messages.pkimessage.values import signed_data_of
@@ -77,6 +80,9 @@ class Flaw(enum.Enum):
     NONCE_NOT_ECHOED = enum.auto()
     FAILURE_WITHOUT_FAIL_INFO = enum.auto()
     MD5_REPLIES = enum.auto()
+    NEXT_CA_SIGNED_BY_STRANGER = enum.auto()
+    REFUSES_ADVERTISED_SHA512 = enum.auto()
+    CSR_SIGNATURE_IGNORED = enum.auto()
 
 
 class FlawedServer:
@@ -89,6 +95,7 @@ class FlawedServer:
         *,
         manual: bool = False,
         one_time: bool = False,
+        next_ca: bool = False,
     ) -> None:
         self.flaw = flaw
         options = ServeOptions(
@@ -97,6 +104,7 @@ class FlawedServer:
             challenge_mode="one-time" if one_time else "static",
             manual=manual,
             legacy=flaw is Flaw.LEGACY_ALGORITHMS,
+            next_ca=next_ca or flaw is Flaw.NEXT_CA_SIGNED_BY_STRANGER,
         )
         self.reference = ReferenceServer(options)
         self.ca: KeyPair = self.reference.files.ca
@@ -119,6 +127,13 @@ class FlawedServer:
             return HTTPResponse(200, "text/plain", b"POSTPKIOperation\nDES3\nSHA-1\n")
         if operation == "GetCACert" and flaw is Flaw.NO_CA_CERT:
             return HTTPResponse(500, "text/plain", b"internal error")
+        if operation == "GetNextCACert" and flaw is Flaw.NEXT_CA_SIGNED_BY_STRANGER:
+            assert self.reference.files.next_ca is not None
+            stranger = KeyPair(load_private_key(self.stranger.key_der), self.stranger.certificate)
+            body = build_next_ca_certificates(
+                [self.reference.files.next_ca.certificate], signer=stranger
+            )
+            return HTTPResponse(200, "application/x-x509-next-ca-cert", body)
         if operation == "PKIOperation":
             refused = self._refused_by_transport(method, body)
             if refused is not None:
@@ -156,6 +171,16 @@ class FlawedServer:
 
     def _let_through(self, der: bytes) -> bytes | None:
         """The CertRep the flaw answers ``der`` with, or None (the reference answers)."""
+        if self.flaw is Flaw.CSR_SIGNATURE_IGNORED:
+            return self._unchecked_csr(der)
+        if self.flaw is Flaw.REFUSES_ADVERTISED_SHA512:
+            try:
+                message = verify_request(parse_pki_message(der), algorithms=LEGACY)
+            except ScepError:
+                return None
+            if message.digest_algorithm != "sha512":
+                return None
+            return build_cert_rep_failure(message, FailInfo.BAD_ALG, signer=self.ca)
         try:
             message, content = open_request(der, self.reference.files.ca, algorithms=LEGACY)
         except ScepError:
@@ -169,6 +194,25 @@ class FlawedServer:
             return None
         if message.message_type is MessageType.CERT_POLL:
             return self._poll(message)
+        return None
+
+    def _unchecked_csr(self, der: bytes) -> bytes | None:
+        """CSR_SIGNATURE_IGNORED: a PKCSReq with the challenge issued, its CSR's own
+        signature unchecked (when it checks out, the reference answers)."""
+        try:
+            message = verify_request(parse_pki_message(der), algorithms=LEGACY)
+            assert message.envelope is not None
+            plaintext, _, _ = decrypt_envelope(
+                message.envelope, self.ca, backend=get_backend(), algorithms=LEGACY
+            )
+            csr = CertificationRequest.load(plaintext)
+        except ScepError:
+            return None
+        try:
+            csr.verify_signature(get_backend(), LEGACY)
+        except ScepError:
+            if csr.challenge_password == CHALLENGE:
+                return self._issue(message, csr)
         return None
 
     def _lets_enrollment_through(

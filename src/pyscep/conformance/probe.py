@@ -22,7 +22,7 @@ from pyscep.algorithms import LEGACY, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey, load_private_key
 from pyscep.enums import FailInfo, MessageType, PKIStatus
-from pyscep.errors import RemoteProtocolError, ScepError
+from pyscep.errors import LocalProtocolError, RemoteProtocolError, ScepError
 from pyscep.http import HTTPRequest, HTTPResponse, Operation, client_request
 from pyscep.messages import (
     BuiltRequest,
@@ -180,7 +180,7 @@ class Probe:
     def authority(self) -> CACertificates:
         """The CA of GetCACert (a probe sends no pkiMessage before it has one)."""
         if self.ca is None:
-            raise RemoteProtocolError("GetCACert was not answered")
+            raise LocalProtocolError("no pkiMessage is sent before GetCACert is answered")
         return self.ca
 
     # --- material ----------------------------------------------------------------
@@ -226,13 +226,16 @@ class Probe:
         message_type: MessageType = MessageType.PKCS_REQ,
         options: MessageOptions | None = None,
         use_get: bool = False,
+        tamper_csr: bool = False,
     ) -> Attempt:
         """A PKCSReq (or RenewalReq, UpdateReq) for ``key`` (a new one by default), signed
-        by ``signer`` (by default a self-signed certificate for the same key)."""
+        by ``signer`` (by default a self-signed certificate for the same key); with
+        ``tamper_csr``, the CSR's own signature is broken."""
         key = key or self.new_key()
         csr = build_csr(key, subject, challenge_password=challenge)
-        if signer is None:
-            signer = KeyPair(key, self_signed_signer(key, subject, now=self.now).certificate)
+        if tamper_csr:  # its signature no longer checks out: no proof of possession
+            csr = CertificationRequest.load(csr.der[:-1] + bytes([csr.der[-1] ^ 0x01]))
+        signer = signer or self_signed_signer(key, subject, now=self.now)
         built = build_pkcs_req(
             csr,
             signer=signer,

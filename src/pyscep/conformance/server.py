@@ -35,6 +35,7 @@ from pyscep.messages import (
     build_csr,
     issue_certificate,
     parse_ca_certificates,
+    parse_next_ca_certificates,
     self_signed_certificate,
 )
 
@@ -50,9 +51,21 @@ CHECKS: dict[str, CheckInfo] = {
         CheckInfo("caps.algorithms", "SHA-256 and AES are advertised", "RFC 8894 2.9, 3.5.2", _M),
         CheckInfo("cacert", "GetCACert gives a usable CA (and RA)", "RFC 8894 4.2, 2.9", _C),
         CheckInfo(
+            "cacert.next",
+            "GetNextCACert, when advertised, is signed by the current CA",
+            "RFC 8894 4.7, 3.5.2",
+            _H,
+        ),
+        CheckInfo(
             "enroll.post", "PKCSReq by POST is answered as asked", "RFC 8894 3.3.1, 4.1, 2.9", _H
         ),
         CheckInfo("enroll.get", "PKCSReq by GET is answered as asked", "RFC 8894 4.1", _L),
+        CheckInfo(
+            "algorithms.advertised",
+            "each advertised digest and cipher is accepted in a PKCSReq",
+            "RFC 8894 3.5.2",
+            _M,
+        ),
         CheckInfo(
             "enroll.replay",
             "a re-sent PKCSReq gets no second certificate",
@@ -82,6 +95,12 @@ CHECKS: dict[str, CheckInfo] = {
             "a PKCSReq signed by a key other than the CSR's is refused",
             "RFC 8894 2.3; seize-the-dave/jscep#276 (S5); catalog 75",
             _M,
+        ),
+        CheckInfo(
+            "attack.csr-signature",
+            "a PKCSReq whose CSR signature is broken is refused",
+            "seize-the-dave/jscep#276 (S5); catalog 75",
+            _H,
         ),
         CheckInfo(
             "attack.self-signed-renewal",
@@ -168,6 +187,19 @@ CHECKS: dict[str, CheckInfo] = {
     )
 }
 
+#: The capabilities that name a digest or a cipher, and what a request then uses.
+_DIGESTS = {
+    CACapability.SHA_1: DigestAlgorithm.SHA1,
+    CACapability.SHA_224: DigestAlgorithm.SHA224,
+    CACapability.SHA_256: DigestAlgorithm.SHA256,
+    CACapability.SHA_384: DigestAlgorithm.SHA384,
+    CACapability.SHA_512: DigestAlgorithm.SHA512,
+}
+_CIPHERS = {
+    CACapability.DES3: ContentCipher.TRIPLEDES_CBC,
+    CACapability.AES: ContentCipher.AES128_CBC,
+}
+
 #: A body no SCEP message is near (catalog 96: step-ca refuses above 2 MiB).
 OVERSIZED_BODY = 3 << 20
 
@@ -252,7 +284,22 @@ class _Run:
             Outcome.PASS,
             f"CA {ca.ca.subject!r}; requests enveloped to {ca.encryption.subject!r}",
         )
+        self.next_ca()
         return True
+
+    def next_ca(self) -> None:
+        if CACapability.GET_NEXT_CA_CERT not in self.probe.caps:
+            self.skip("cacert.next", "GetNextCACert is not advertised")
+            return
+        status, _, body = self.probe.operation(Operation.GET_NEXT_CA_CERT)
+        try:
+            if status != 200:
+                raise ScepError(f"HTTP {status or 'none'}: {body[:80]!r}")
+            chain = parse_next_ca_certificates(body, self.probe.authority, algorithms=LEGACY)
+        except ScepError as exc:
+            self.record("cacert.next", Outcome.FAIL, str(exc))
+            return
+        self.record("cacert.next", Outcome.PASS, f"next CA {chain[0].subject!r}")
 
     # --- honest enrollments ------------------------------------------------------
 
@@ -295,6 +342,38 @@ class _Run:
             self.skip("challenge.reuse", "needs --challenge")
         self._honest("enroll.get", use_get=True)
         self.replay()
+        self.advertised_algorithms()
+
+    def advertised_algorithms(self) -> None:
+        """Each advertised digest with AES, and each advertised cipher with SHA-256."""
+        if not self.challenge_left:
+            self.skip("algorithms.advertised", "needs an unused --challenge")
+            return
+        caps = self.probe.caps
+        digests = [d for c, d in _DIGESTS.items() if c in caps and d is not DigestAlgorithm.SHA256]
+        ciphers = [c for k, c in _CIPHERS.items() if k in caps]
+        pairs: list[tuple[DigestAlgorithm, ContentCipher]] = [
+            (d, ContentCipher.AES128_CBC) for d in digests
+        ]
+        pairs += [(DigestAlgorithm.SHA256, c) for c in ciphers if c is not ContentCipher.AES128_CBC]
+        if not pairs:
+            self.skip("algorithms.advertised", "nothing advertised besides SHA-256 and AES")
+            return
+        refused = []
+        for digest, cipher in pairs:
+            options = MessageOptions(digest=digest, cipher=cipher, algorithms=LEGACY)
+            reply = self.probe.enroll(
+                subject=self.probe.new_subject("algorithms"),
+                challenge=self.options.challenge,
+                options=options,
+            ).reply
+            if not self._as_asked(reply):
+                refused.append(f"{digest.value} with {cipher.value}: {reply.describe()}")
+        tried = ", ".join(f"{d.value}/{c.value}" for d, c in pairs)
+        if refused:
+            self.record("algorithms.advertised", Outcome.FAIL, "; ".join(refused))
+        else:
+            self.record("algorithms.advertised", Outcome.PASS, f"accepted: {tried}")
 
     def replay(self) -> None:
         first = self.first
@@ -361,6 +440,7 @@ class _Run:
     def signer_not_csr_key(self) -> None:
         if not self.challenge_left:
             self.skip("attack.signer-not-csr-key", "needs an unused --challenge")
+            self.skip("attack.csr-signature", "needs an unused --challenge")
             return
         subject = self.probe.new_subject("victim")
         attacker = self.probe.requester(subject)
@@ -368,6 +448,12 @@ class _Run:
             subject=subject, challenge=self.options.challenge, signer=attacker
         )
         self._refused("attack.signer-not-csr-key", attempt)
+        tampered = self.probe.enroll(
+            subject=self.probe.new_subject("tampered"),
+            challenge=self.options.challenge,
+            tamper_csr=True,
+        )
+        self._refused("attack.csr-signature", tampered)
 
     def forged_renewals(self) -> None:
         issued = self.first.reply.issued if self.first is not None else None
