@@ -288,6 +288,7 @@ class _Run:
         return True
 
     def next_ca(self) -> None:
+        """GetNextCACert, when advertised: the rollover CA signed by the current one."""
         if CACapability.GET_NEXT_CA_CERT not in self.probe.caps:
             self.skip("cacert.next", "GetNextCACert is not advertised")
             return
@@ -331,6 +332,7 @@ class _Run:
         return attempt
 
     def enrollments(self) -> None:
+        """PKCSReq by POST, the challenge again, by GET, re-sent, with every algorithm."""
         first = self._honest("enroll.post", use_get=False)
         if first is not None and self.options.single_use_challenge:
             self.challenge_reuse(first)
@@ -376,6 +378,7 @@ class _Run:
             self.record("algorithms.advertised", Outcome.PASS, f"accepted: {tried}")
 
     def replay(self) -> None:
+        """The first enrollment's request again, byte for byte."""
         first = self.first
         if first is None or first.reply.pki_status is None:
             self.skip("enroll.replay", "no enrollment was answered with a CertRep")
@@ -393,6 +396,7 @@ class _Run:
             self.record("enroll.replay", Outcome.PASS, f"re-sent: {again.describe()}")
 
     def challenge_reuse(self, first: Attempt) -> None:
+        """The challenge ``first`` used, for another key."""
         if not first.reply.granted:
             self.skip("challenge.reuse", "the challenge was not accepted once")
             return
@@ -418,6 +422,7 @@ class _Run:
             self.record(check_id, Outcome.PASS, reply.describe())
 
     def wrong_challenges(self) -> None:
+        """A wrong challengePassword, then none."""
         wrong = self.probe.enroll(
             subject=self.probe.new_subject("wrong"), challenge=f"wrong-{secrets.token_hex(8)}"
         ).reply
@@ -437,7 +442,9 @@ class _Run:
                 failed_as=Severity.MEDIUM,
             )
 
-    def signer_not_csr_key(self) -> None:
+    def proof_of_possession(self) -> None:
+        """A PKCSReq signed by another key than the CSR's, and one whose CSR's signature is
+        broken: neither proves possession of the key certified."""
         if not self.challenge_left:
             self.skip("attack.signer-not-csr-key", "needs an unused --challenge")
             self.skip("attack.csr-signature", "needs an unused --challenge")
@@ -456,6 +463,7 @@ class _Run:
         self._refused("attack.csr-signature", tampered)
 
     def forged_renewals(self) -> None:
+        """Renewals signed by a self-made certificate and by another CA's; an UpdateReq."""
         issued = self.first.reply.issued if self.first is not None else None
         # The identity of a real device, when the run has one.
         subject_of = issued.subject_der if issued is not None else self.probe.new_subject("renew")
@@ -489,6 +497,7 @@ class _Run:
         )
 
     def polls(self) -> None:
+        """CertPoll for the first enrollment: by another key, then by its owner (PENDING)."""
         first = self.first
         if first is None or not first.reply.granted:
             self.skip("attack.poll-hijack", "no enrollment was accepted to poll for")
@@ -514,6 +523,7 @@ class _Run:
             self.record("attack.pending-bypass", Outcome.PASS, polled.describe())
 
     def weak_algorithms(self) -> None:
+        """A PKCSReq with MD5 and single DES."""
         if not self.challenge_left:
             self.skip("attack.weak-algorithms", "needs an unused --challenge")
             return
@@ -526,6 +536,7 @@ class _Run:
         self._refused("attack.weak-algorithms", attempt)
 
     def renewals(self) -> None:
+        """A renewal for another subject, then a renewal as clients send it."""
         current = self.options.renew
         if current is None and self.first is not None and self.first.reply.issued is not None:
             assert self.first_key is not None
@@ -589,13 +600,15 @@ class _Run:
     # --- robustness ------------------------------------------------------------
 
     def robustness(self) -> None:
-        status, _, body = self.probe.post_body(b"0" * OVERSIZED_BODY)
+        """An oversized body, then malformed ones."""
+        status, _, answer = self.probe.post_body(b"0" * OVERSIZED_BODY)
         if 400 <= status < 500:
             self.record("robust.oversized", Outcome.PASS, f"HTTP {status}")
-        elif status == 0 and b"timed out" not in body:
-            self.record("robust.oversized", Outcome.PASS, f"connection closed: {body[:80]!r}")
+        elif status == 0 and b"timed out" not in answer:
+            self.record("robust.oversized", Outcome.PASS, f"connection closed: {answer[:80]!r}")
         else:
-            self.record("robust.oversized", Outcome.FAIL, f"HTTP {status}: {body[:80]!r}")
+            said = f"HTTP {status}" if status else "no answer"
+            self.record("robust.oversized", Outcome.FAIL, f"{said}: {answer[:80]!r}")
         bad = []
         for name, body in self._malformed():
             status, _, answer = self.probe.post_body(body)
@@ -619,6 +632,7 @@ class _Run:
         yield "an indefinite-length bomb", b"\x30\x80" * 4000
 
     def reply_rules(self) -> None:
+        """The rules every CertRep read had to keep."""
         for check_id in (
             "reply.signed",
             "reply.transaction-id",
@@ -652,7 +666,7 @@ def check_server(
     steps: tuple[Callable[[], None], ...] = (
         run.enrollments,
         run.wrong_challenges,
-        run.signer_not_csr_key,
+        run.proof_of_possession,
         run.forged_renewals,
         run.polls,
         run.weak_algorithms,
