@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pyscep.cli import main
 from pyscep.conformance import (
     CLIENT_CHECKS,
     CLIENT_COMMANDS,
@@ -139,3 +140,9 @@ def test_strongswan_pki_gets_its_report(tmp_path: Path) -> None:
     assert scorecard.result("client.transaction-id").outcome is Outcome.PASS
     assert scorecard.result("client.other-key").outcome is Outcome.FAIL
     assert scorecard.result("client.des-reply").outcome is Outcome.FAIL
+
+
+def test_the_command_needs_one_client(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conformance", "client"]) == 2
+    assert "give --client NAME or a command after --" in capsys.readouterr().err
+    assert main(["conformance", "client", "--client", "pyscep", "--", "my-client"]) == 2
