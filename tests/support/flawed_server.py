@@ -55,33 +55,61 @@ PKI_MESSAGE = "application/x-pki-message"
 class Flaw(enum.Enum):
     """One way a SCEP server goes wrong."""
 
+    #: GetCACaps answered 404.
     NO_CAPS = enum.auto()
+    #: GetCACaps lists neither SHA-256 nor AES.
     WEAK_CAPS = enum.auto()
+    #: GetCACert answered 500.
     NO_CA_CERT = enum.auto()
+    #: PKIOperation by POST answered 405.
     POST_REFUSED = enum.auto()
+    #: PKIOperation by GET answered 405.
     GET_REFUSED = enum.auto()
+    #: A request seen before is issued again, another serial.
     SECOND_CERTIFICATE_ON_REPLAY = enum.auto()
+    #: A PKCSReq with a wrong or no challenge is issued.
     ANY_CHALLENGE = enum.auto()
+    #: Every FAILURE sent as HTTP 500 (micromdm/scep#37).
     REFUSAL_AS_HTTP_500 = enum.auto()
+    #: None of its own: the reference's static challenge, run as if single-use.
     STATIC_CHALLENGE = enum.auto()
+    #: A PKCSReq signed by a self-signed certificate of another key is issued.
     SIGNER_NOT_CSR_KEY = enum.auto()
+    #: A RenewalReq signed by any self-signed certificate is issued.
     SELF_SIGNED_RENEWAL = enum.auto()
+    #: A RenewalReq whose signer names this CA as issuer is issued, unverified.
     RENEWAL_BY_ISSUER_NAME = enum.auto()
+    #: An UpdateReq is issued, unauthenticated (CVE-2026-30836).
     UPDATE_REQ_ALLOWED = enum.auto()
+    #: A CertPoll gets the transaction's certificate, whoever signs it.
     POLL_BY_TRANSACTION_ID = enum.auto()
+    #: A held request is issued on its owner's poll.
     POLL_APPROVES = enum.auto()
+    #: MD5 and single DES accepted (pyscep serve --legacy).
     LEGACY_ALGORITHMS = enum.auto()
+    #: Renewals signed by its own certificates refused.
     RENEWAL_REFUSED = enum.auto()
+    #: A renewal signed by its certificate is issued for any subject.
     RENEWAL_ANY_SUBJECT = enum.auto()
+    #: A body over 1 MiB answered 500.
     OVERSIZED_PARSED = enum.auto()
+    #: A POST body that is no pkiMessage answered 500.
     MALFORMED_AS_HTTP_500 = enum.auto()
+    #: Every CertRep re-signed by another CA of the same name.
     REPLIES_SIGNED_BY_STRANGER = enum.auto()
+    #: Every CertRep re-signed with another transactionID.
     TRANSACTION_ID_NOT_ECHOED = enum.auto()
+    #: Every CertRep re-signed with another recipientNonce.
     NONCE_NOT_ECHOED = enum.auto()
+    #: Every FAILURE re-signed without its failInfo.
     FAILURE_WITHOUT_FAIL_INFO = enum.auto()
+    #: Every CertRep re-signed with MD5.
     MD5_REPLIES = enum.auto()
+    #: GetNextCACert signed by another CA of the same name.
     NEXT_CA_SIGNED_BY_STRANGER = enum.auto()
+    #: SHA-512 advertised, a request signed with it refused.
     REFUSES_ADVERTISED_SHA512 = enum.auto()
+    #: A PKCSReq whose CSR's own signature is broken is issued.
     CSR_SIGNATURE_IGNORED = enum.auto()
 
 
