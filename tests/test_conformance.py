@@ -87,6 +87,7 @@ CAUGHT_BY: dict[Flaw, set[str]] = {
     Flaw.NEXT_CA_SIGNED_BY_STRANGER: {"cacert.next"},
     Flaw.REFUSES_ADVERTISED_SHA512: {"algorithms.advertised"},
     Flaw.CSR_SIGNATURE_IGNORED: {"attack.csr-signature"},
+    Flaw.DRAFT_RENEWAL_REFUSED: {"compat.draft-renewal"},
 }
 
 #: Flaw -> the check it is about, and how bad the check says it is.

@@ -111,6 +111,8 @@ class Flaw(enum.Enum):
     REFUSES_ADVERTISED_SHA512 = enum.auto()
     #: A PKCSReq whose CSR's own signature is broken is issued.
     CSR_SIGNATURE_IGNORED = enum.auto()
+    #: A PKCSReq signed by its own certificate (a draft-era renewal) refused.
+    DRAFT_RENEWAL_REFUSED = enum.auto()
 
 
 class FlawedServer:
@@ -215,7 +217,11 @@ class FlawedServer:
             return None
         if isinstance(content, CertificationRequest):
             signer = message.signer_certificate
-            if self.flaw is Flaw.RENEWAL_REFUSED and self._issued_here(signer):
+            refused = self.flaw is Flaw.RENEWAL_REFUSED or (
+                self.flaw is Flaw.DRAFT_RENEWAL_REFUSED
+                and message.message_type is MessageType.PKCS_REQ
+            )
+            if refused and self._issued_here(signer):
                 return build_cert_rep_failure(message, FailInfo.BAD_REQUEST, signer=self.ca)
             if self._lets_enrollment_through(message, content, der):
                 return self._issue(message, content)

@@ -145,6 +145,12 @@ CHECKS: dict[str, CheckInfo] = {
             _M,
         ),
         CheckInfo(
+            "compat.draft-renewal",
+            "a renewal sent as a PKCSReq signed by the current certificate works",
+            "draft-nourse-scep-12; RFC 8894 3.3.1.2, 3.5.2",
+            _L,
+        ),
+        CheckInfo(
             "renewal.subject-change",
             "a renewal asking for another subject is refused",
             "OmniTrustILM/core#1903; catalog 87",
@@ -536,59 +542,85 @@ class _Run:
         self._refused("attack.weak-algorithms", attempt)
 
     def renewals(self) -> None:
-        """A renewal for another subject, then a renewal as clients send it."""
+        """A renewal for another subject, a renewal as RFC 8894 clients send it, then the
+        certificate it got renewed as draft-era clients do."""
         current = self.options.renew
         if current is None and self.first is not None and self.first.reply.issued is not None:
             assert self.first_key is not None
             current = KeyPair(self.first_key, self.first.reply.issued)
         if current is None:
-            self.skip(
-                "renewal.subject-change", "no certificate to renew (--renew-cert/--renew-key)"
-            )
-            self.skip("renewal.valid", "no certificate to renew (--renew-cert/--renew-key)")
+            for check_id in ("renewal.subject-change", "renewal.valid", "compat.draft-renewal"):
+                self.skip(check_id, "no certificate to renew (--renew-cert/--renew-key)")
             return
         kind = (
             MessageType.RENEWAL_REQ
             if CACapability.RENEWAL in self.probe.caps
             else MessageType.PKCS_REQ
         )
+        subject = current.certificate.subject_der
         drift = self._renewal(current, kind, self.probe.new_subject("intruder"), None)
-        renewed = self._renewal(current, kind, current.certificate.subject_der, None)
+        new_key = self.probe.new_key()
+        renewed = self._renewal(current, kind, subject, None, new_key)
+        challenge: str | None = None  # what a renewal needs besides the certificate
         if self._as_asked(renewed):
             self.record("renewal.valid", Outcome.PASS, renewed.describe())
             self._refused("renewal.subject-change", drift)
+        else:
+            without = renewed
+            if self.challenge_left:  # some servers (micromdm) want the challenge as well
+                challenge = self.options.challenge
+                renewed = self._renewal(current, kind, subject, challenge, new_key)
+                self.challenge_left = not self.options.single_use_challenge
+            if self._as_asked(renewed):
+                self.record(
+                    "renewal.valid",
+                    Outcome.FAIL,
+                    f"{kind.rfc_name} renewed only with the challengePassword as well"
+                    f" (without: {without.describe()})",
+                    Severity.INFO,
+                )
+            else:
+                self.record("renewal.valid", Outcome.FAIL, f"{kind.rfc_name}: {without.describe()}")
+            if drift.pki_status is PKIStatus.SUCCESS:
+                self._refused("renewal.subject-change", drift)
+            else:
+                self.skip(
+                    "renewal.subject-change",
+                    "nothing is renewed on the certificate alone, so its refusal proves"
+                    f" nothing ({drift.describe()})",
+                )
+        if renewed.issued is None:
+            self.skip("compat.draft-renewal", "renewal.valid got no certificate to renew again")
+        else:
+            self.draft_renewal(KeyPair(new_key, renewed.issued), kind, challenge)
+
+    def draft_renewal(self, current: KeyPair, kind: MessageType, challenge: str | None) -> None:
+        """``current`` (what renewal.valid got) renewed by a PKCSReq signed with it, as
+        draft-era clients renew."""
+        if kind is MessageType.PKCS_REQ:
+            self.skip("compat.draft-renewal", "renewal.valid sent a PKCSReq already")
             return
-        # Some servers (micromdm) renew only with the challenge as well.
-        with_challenge = None
-        if self.challenge_left:
-            subject = current.certificate.subject_der
-            with_challenge = self._renewal(current, kind, subject, self.options.challenge)
-            self.challenge_left = not self.options.single_use_challenge
-        if with_challenge is not None and self._as_asked(with_challenge):
-            self.record(
-                "renewal.valid",
-                Outcome.FAIL,
-                f"{kind.rfc_name} renewed only with the challengePassword as well"
-                f" (without: {renewed.describe()})",
-                Severity.INFO,
-            )
+        if challenge is not None and not self.challenge_left:
+            self.skip("compat.draft-renewal", "needs an unused --challenge")
+            return
+        subject = current.certificate.subject_der
+        reply = self._renewal(current, MessageType.PKCS_REQ, subject, challenge)
+        if self._as_asked(reply):
+            self.record("compat.draft-renewal", Outcome.PASS, reply.describe())
         else:
-            self.record("renewal.valid", Outcome.FAIL, f"{kind.rfc_name}: {renewed.describe()}")
-        if drift.pki_status is PKIStatus.SUCCESS:
-            self._refused("renewal.subject-change", drift)
-        else:
-            self.skip(
-                "renewal.subject-change",
-                f"nothing is renewed on the certificate alone, so its refusal proves nothing"
-                f" ({drift.describe()})",
-            )
+            self.record("compat.draft-renewal", Outcome.FAIL, reply.describe())
 
     def _renewal(
-        self, current: KeyPair, kind: MessageType, subject: str | bytes, challenge: str | None
+        self,
+        current: KeyPair,
+        kind: MessageType,
+        subject: str | bytes,
+        challenge: str | None,
+        key: PrivateKey | None = None,
     ) -> Reply:
-        """A renewal of ``current`` for a new key, asking for ``subject``."""
+        """A renewal of ``current`` for ``key`` (a new one by default), asking for ``subject``."""
         return self.probe.enroll(
-            subject=subject, challenge=challenge, signer=current, message_type=kind
+            subject=subject, challenge=challenge, signer=current, message_type=kind, key=key
         ).reply
 
     def _as_asked(self, reply: Reply) -> bool:
