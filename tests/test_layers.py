@@ -14,7 +14,8 @@ names another in an annotation still depends on it. The layers, bottom up
 - ``pyscep.wsgi``: the transport adapter, above the sans-IO core because it
   serves a server interface (WSGI/ASGI, asyncio's timeouts), below the
   applications that deploy it;
-- applications: pyscep.server, pyscep.monitor, pyscep.demo, pyscep._appkit;
+- applications: pyscep.server, pyscep.monitor, pyscep.demo, pyscep._appkit,
+  pyscep.conformance;
 - on top: pyscep.cli and pyscep.testing (and ``python -m pyscep``).
 """
 
@@ -58,7 +59,13 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "messages": ("pyscep.messages",),
     "protocol": ("pyscep.protocol",),
     "adapters": ("pyscep.wsgi",),
-    "applications": ("pyscep.server", "pyscep.monitor", "pyscep.demo", "pyscep._appkit"),
+    "applications": (
+        "pyscep.server",
+        "pyscep.monitor",
+        "pyscep.demo",
+        "pyscep._appkit",
+        "pyscep.conformance",
+    ),
     "cli": ("pyscep.cli", "pyscep.__main__"),
     "testing": ("pyscep.testing",),
 }

@@ -1,12 +1,12 @@
 """The ``pyscep`` command: ``demo``, ``inspect``, ``lint``, ``policy``, ``serve``, ``client``,
-``monitor``."""
+``monitor``, ``conformance``."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
-from pyscep.cli import client, demo, inspect, lint, monitor, policy, serve
+from pyscep.cli import client, conformance, demo, inspect, lint, monitor, policy, serve
 
 __all__ = ["main", "parser"]
 
@@ -24,6 +24,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_parser(commands)
     client.add_parser(commands)
     monitor.add_parser(commands)
+    conformance.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,399 @@
+"""``pyscep conformance client``: a SCEP client scored against honest and hostile servers.
+
+The client under test enrolls once per scenario against a scripted server on
+loopback (`ScriptedServer`): first an honest one, then servers that answer
+with a certificate for another key or subject, a CertRep the CA did not
+sign, a recipientNonce or transactionID not echoed, single DES, endless
+PENDING, a body that is no pkiMessage. A client accepts a scenario when its
+command exits 0; accepting any hostile one is a failure. The command is any
+argument list in which ``{url}``, ``{challenge}`` and ``{dir}`` (a fresh
+directory per scenario) are replaced, or a ready one (`CLIENT_COMMANDS`).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import secrets
+import shlex
+import signal
+import socketserver
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from pyscep.algorithms import LEGACY, ContentCipher, DigestAlgorithm
+from pyscep.certificate import Certificate
+from pyscep.conformance.probe import Probe
+from pyscep.conformance.scorecard import CheckInfo, CheckResult, Outcome, Scorecard, Severity
+from pyscep.crypto import KeyPair
+from pyscep.enums import FailInfo
+from pyscep.errors import ScepError
+from pyscep.http import HTTPResponse, Operation, read_request
+from pyscep.messages import (
+    CertificationRequest,
+    MessageOptions,
+    PKIMessage,
+    ReplyTo,
+    build_ca_certificates,
+    build_cert_rep_failure,
+    build_cert_rep_pending,
+    build_cert_rep_success,
+    build_csr,
+    issue_certificate,
+    new_nonce,
+    open_request,
+    self_signed_certificate,
+)
+from pyscep.protocol.profiles import STRICT
+from pyscep.wsgi import Handler, wsgi_application
+
+__all__ = [
+    "CLIENT_CHECKS",
+    "CLIENT_COMMANDS",
+    "Answer",
+    "ClientRunner",
+    "ScriptedServer",
+    "check_client",
+    "command_runner",
+    "serving",
+]
+
+PKI_MESSAGE = "application/x-pki-message"
+
+
+class Answer(enum.Enum):
+    """What a scripted server answers a PKCSReq with."""
+
+    HONEST = "honest"
+    OTHER_KEY = "other-key"
+    OTHER_SUBJECT = "other-subject"
+    ISSUED_BY_STRANGER = "issued-by-stranger"
+    SIGNED_BY_STRANGER = "signed-by-stranger"
+    WRONG_RECIPIENT_NONCE = "wrong-recipient-nonce"
+    WRONG_TRANSACTION_ID = "wrong-transaction-id"
+    DES_REPLY = "des-reply"
+    ENDLESS_PENDING = "endless-pending"
+    MALFORMED = "malformed"
+
+
+_H, _M = Severity.HIGH, Severity.MEDIUM
+
+#: Scenario -> its check: what the client must do, where the rule comes from, how bad.
+CLIENT_CHECKS: dict[Answer, CheckInfo] = {
+    Answer.HONEST: CheckInfo(
+        "client.honest",
+        "enrolls against an honest server",
+        "RFC 8894 3.3.1, 3.3.2",
+        Severity.CRITICAL,
+    ),
+    Answer.OTHER_KEY: CheckInfo(
+        "client.other-key",
+        "refuses a certificate for another key",
+        "RFC 8894 3.3.2.1; catalog 82",
+        _H,
+    ),
+    Answer.OTHER_SUBJECT: CheckInfo(
+        "client.other-subject",
+        "refuses a certificate for another subject",
+        "catalog 82",
+        _M,
+    ),
+    Answer.ISSUED_BY_STRANGER: CheckInfo(
+        "client.issued-by-stranger",
+        "refuses a certificate the CA of GetCACert did not sign",
+        "RFC 8894 3.3.2.1; catalog 82",
+        _H,
+    ),
+    Answer.SIGNED_BY_STRANGER: CheckInfo(
+        "client.reply-signer",
+        "refuses a CertRep not signed by the CA or RA of GetCACert",
+        "RFC 8894 3.1, 3.3.2; catalog 79",
+        _H,
+    ),
+    Answer.WRONG_RECIPIENT_NONCE: CheckInfo(
+        "client.recipient-nonce",
+        "refuses a CertRep whose recipientNonce is not its senderNonce",
+        "RFC 8894 3.2.1.5; catalog 80",
+        _M,
+    ),
+    Answer.WRONG_TRANSACTION_ID: CheckInfo(
+        "client.transaction-id",
+        "refuses a CertRep for another transactionID",
+        "RFC 8894 3.2.1.1; catalog 80",
+        _M,
+    ),
+    Answer.DES_REPLY: CheckInfo(
+        "client.des-reply",
+        "refuses a reply enveloped with single DES and signed with MD5",
+        "RFC 8894 2.9; dogtagpki/pki#541 (S14); catalog 83",
+        _M,
+    ),
+    Answer.ENDLESS_PENDING: CheckInfo(
+        "client.pending",
+        "does not report success while the request is PENDING",
+        "RFC 8894 3.3.2, 3.3.3",
+        _H,
+    ),
+    Answer.MALFORMED: CheckInfo(
+        "client.malformed-reply",
+        "refuses a reply that is no pkiMessage",
+        "catalog 81; micromdm/scep#37 (S4)",
+        _M,
+    ),
+}
+
+#: Ready commands for clients found on PATH (``--client NAME``).
+CLIENT_COMMANDS: Mapping[str, tuple[str, ...]] = {
+    "pyscep": (
+        sys.executable,
+        "-m",
+        "pyscep",
+        "client",
+        "enroll",
+        "{url}",
+        "--subject",
+        "CN=pyscep-conformance-client",
+        "--challenge",
+        "{challenge}",
+        "--key-out",
+        "{dir}/client.key",
+        "--cert-out",
+        "{dir}/client.pem",
+    ),
+    "scepclient": (
+        "scepclient",
+        "-server-url",
+        "{url}",
+        "-private-key",
+        "{dir}/client.key",
+        "-certificate",
+        "{dir}/client.pem",
+        "-challenge",
+        "{challenge}",
+        "-cn",
+        "pyscep-conformance-client",
+        "-organization",
+        "pyscep",
+    ),
+    "strongswan": (
+        "sh",
+        "-c",
+        "pki --scepca --url {url} --caout {dir}/ca.der"
+        " && pki --gen --type rsa --size 2048 --outform der > {dir}/client.key"
+        " && pki --scep --url {url} --in {dir}/client.key"
+        " --dn 'CN=pyscep-conformance-client' --password {challenge}"
+        " --cacert-enc {dir}/ca.der --cacert-sig {dir}/ca.der --outform pem > {dir}/client.pem",
+    ),
+}
+
+#: Runs the client under test once: (server URL, challenge, fresh directory) -> exit
+#: status, and what it printed last (None for the status: it did not end in time).
+ClientRunner = Callable[[str, str, Path], tuple[int | None, str]]
+
+
+def _new_pair(subject: str, *, ca: bool) -> KeyPair:
+    key = Probe.new_key()
+    now = datetime.now(timezone.utc)
+    return KeyPair(key, self_signed_certificate(key, subject, now=now, days=2, ca=ca))
+
+
+@dataclass
+class ScriptedServer:
+    """The SCEP server of one scenario: honest GetCACaps and GetCACert, then ``answer``.
+
+    ``delivered`` counts the CertReps SUCCESS it sent; ``requests`` the pkiMessages it read.
+    """
+
+    answer: Answer
+    ca: KeyPair
+    stranger: KeyPair
+    delivered: int = 0
+    requests: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def handle(self, method: str, path: str, query: str, body: bytes) -> HTTPResponse:
+        """One HTTP request of the client under test."""
+        try:
+            incoming = read_request(method, path, query, body)
+        except ScepError as exc:
+            return HTTPResponse(400, "text/plain", str(exc).encode())
+        if incoming.operation is Operation.GET_CA_CAPS:
+            return HTTPResponse(200, "text/plain", STRICT.advertised_caps.dump())
+        if incoming.operation is Operation.GET_CA_CERT:
+            certificates, content_type = build_ca_certificates(self.ca.certificate)
+            return HTTPResponse(200, content_type, certificates)
+        if incoming.operation is not Operation.PKI_OPERATION or incoming.message is None:
+            return HTTPResponse(404, "text/plain", b"no such operation")
+        with self._lock:
+            self.requests += 1
+        if self.answer is Answer.MALFORMED:
+            return HTTPResponse(200, PKI_MESSAGE, secrets.token_bytes(512))
+        try:
+            message, content = open_request(incoming.message, self.ca, algorithms=LEGACY)
+        except ScepError as exc:
+            return HTTPResponse(400, "text/plain", str(exc).encode())
+        return HTTPResponse(200, PKI_MESSAGE, self._cert_rep(message, content))
+
+    def _cert_rep(self, message: PKIMessage, content: object) -> bytes:
+        if self.answer is Answer.ENDLESS_PENDING:
+            return build_cert_rep_pending(message, signer=self.ca)
+        if not isinstance(content, CertificationRequest):  # a poll: nothing is pending
+            return build_cert_rep_failure(message, FailInfo.BAD_REQUEST, signer=self.ca)
+        reply_to = ReplyTo.of(message)
+        signer, options = self.ca, MessageOptions()
+        issued = self._certificate(content)
+        if self.answer is Answer.SIGNED_BY_STRANGER:
+            signer = self.stranger
+        elif self.answer is Answer.WRONG_RECIPIENT_NONCE:
+            reply_to = replace(reply_to, sender_nonce=new_nonce())
+        elif self.answer is Answer.WRONG_TRANSACTION_ID:
+            reply_to = replace(reply_to, transaction_id=secrets.token_hex(32).upper())
+        elif self.answer is Answer.DES_REPLY:
+            options = MessageOptions(
+                cipher=ContentCipher.DES_CBC, digest=DigestAlgorithm.MD5, algorithms=LEGACY
+            )
+        with self._lock:
+            self.delivered += 1
+        return build_cert_rep_success(reply_to, [issued], signer=signer, options=options)
+
+    def _certificate(self, csr: CertificationRequest) -> Certificate:
+        """The certificate of the scenario for ``csr``."""
+        now = datetime.now(timezone.utc)  # the client judges it by its own clock
+        serial = secrets.randbits(63) | 1
+        if self.answer is Answer.OTHER_KEY:
+            other = Probe.new_key()
+            csr = build_csr(other, csr.subject_der)
+        if self.answer is Answer.ISSUED_BY_STRANGER:
+            return issue_certificate(self.stranger, csr, now=now, days=30, serial_number=serial)
+        subject = "CN=pyscep-conformance-intruder" if self.answer is Answer.OTHER_SUBJECT else None
+        return issue_certificate(
+            self.ca, csr, now=now, days=30, serial_number=serial, subject=subject
+        )
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        del format, args
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+@contextmanager
+def serving(handle: Handler) -> Iterator[str]:
+    """A SCEP server's ``handle`` on a free loopback port, behind pyscep's WSGI adapter
+    (which refuses a body over 1 MiB); yields its URL."""
+    httpd = make_server(
+        "127.0.0.1",
+        0,
+        wsgi_application(handle),
+        server_class=_ThreadingServer,
+        handler_class=_Quiet,
+    )
+    # A short poll interval: shutdown() waits for it, once per scenario.
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/scep"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(10)
+
+
+def command_runner(command: Sequence[str], *, timeout: float) -> ClientRunner:
+    """Run ``command`` with ``{url}``, ``{challenge}`` and ``{dir}`` replaced, in the
+    directory, its whole process group stopped after ``timeout`` seconds."""
+
+    def run(url: str, challenge: str, directory: Path) -> tuple[int | None, str]:
+        values = {"{url}": url, "{challenge}": challenge, "{dir}": str(directory)}
+        argv = []
+        for part in command:
+            for name, value in values.items():
+                # A shell command line (``sh -c``) gets each value quoted.
+                quoted = shlex.quote(value) if command[:2] == ("sh", "-c") else value
+                part = part.replace(name, quoted)
+            argv.append(part)
+        process = subprocess.Popen(
+            argv,
+            cwd=directory,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+            return None, _last_line(output)
+        return process.returncode, _last_line(output)
+
+    return run
+
+
+def _last_line(output: bytes) -> str:
+    lines = [line for line in output.decode("utf-8", "replace").splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "(nothing printed)"
+
+
+def check_client(
+    runner: ClientRunner,
+    *,
+    target: str,
+    answers: Sequence[Answer] = tuple(Answer),
+    challenge: str | None = None,
+    directory: Path | None = None,
+) -> Scorecard:
+    """Run the client once per scenario of ``answers`` (the honest one first) and score it.
+
+    ``directory`` keeps each scenario's files (a temporary one by default).
+    """
+    challenge = challenge or f"conformance-{secrets.token_hex(6)}"
+    ca = _new_pair("CN=pyscep conformance CA", ca=True)
+    # The stranger has the CA's name: only its key tells it apart.
+    stranger = _new_pair("CN=pyscep conformance CA", ca=True)
+    ordered = [Answer.HONEST, *(a for a in answers if a is not Answer.HONEST)]
+    results: list[CheckResult] = []
+    with tempfile.TemporaryDirectory(prefix="pyscep-conformance-") as scratch:
+        base = directory or Path(scratch)
+        enrolls = True
+        for answer in ordered:
+            check = CLIENT_CHECKS[answer]
+            if not enrolls:
+                results.append(CheckResult(check, Outcome.SKIP, "the client did not enroll"))
+                continue
+            where = base / answer.value
+            where.mkdir(parents=True, exist_ok=True)
+            server = ScriptedServer(answer, ca, stranger)
+            with serving(server.handle) as url:
+                status, said = runner(url, challenge, where)
+            result = _judged(check, answer, server, status, said)
+            enrolls = answer is not Answer.HONEST or result.outcome is Outcome.PASS
+            results.append(result)
+    return Scorecard(target, tuple(results))
+
+
+def _judged(
+    check: CheckInfo, answer: Answer, server: ScriptedServer, status: int | None, said: str
+) -> CheckResult:
+    ended = "did not end in time" if status is None else f"exit {status}"
+    evidence = f"{ended} after {server.requests} pkiMessage(s): {said}"
+    if answer is Answer.HONEST:
+        ok = status == 0 and server.delivered > 0
+        return CheckResult(check, Outcome.PASS if ok else Outcome.FAIL, evidence)
+    if status == 0 and server.requests > 0:
+        return CheckResult(check, Outcome.FAIL, f"accepted: {evidence}")
+    if status is None and answer is Answer.ENDLESS_PENDING:
+        evidence += " (still polling, as RFC 8894 3.3.3 allows)"
+    return CheckResult(check, Outcome.PASS, evidence)

@@ -1,0 +1,148 @@
+"""``pyscep conformance client``: no hollow check.
+
+Each hostile scenario is run against a client built on pyscep's message layer
+that skips exactly one check of a reply (`tests.support.naive_client`) and
+must be caught there, while the same client with every check, and ``pyscep
+client``, refuse every hostile server. The real clients get their reports.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pyscep.cli import main
+from pyscep.conformance import (
+    CLIENT_CHECKS,
+    CLIENT_COMMANDS,
+    Answer,
+    Outcome,
+    Scorecard,
+    Severity,
+    check_client,
+    command_runner,
+)
+from tests.support.key_pool import use_key_pool
+from tests.support.naive_client import ClientFlaw, naive_client
+from tests.support.reports import published
+from tests.support.served import run_pyscep
+
+#: Flaw -> the scenario that must catch it (the client accepts it; refuses the others).
+CAUGHT_BY: dict[ClientFlaw, set[Answer]] = {
+    ClientFlaw.TRUSTS_EMBEDDED_SIGNER: {Answer.SIGNED_BY_STRANGER},
+    ClientFlaw.IGNORES_RECIPIENT_NONCE: {Answer.WRONG_RECIPIENT_NONCE},
+    ClientFlaw.IGNORES_TRANSACTION_ID: {Answer.WRONG_TRANSACTION_ID},
+    ClientFlaw.TAKES_ANY_KEY: {Answer.OTHER_KEY},
+    ClientFlaw.TAKES_ANY_SUBJECT: {Answer.OTHER_SUBJECT},
+    ClientFlaw.TAKES_ANY_ISSUER: {Answer.ISSUED_BY_STRANGER},
+    ClientFlaw.ACCEPTS_DES: {Answer.DES_REPLY},
+    ClientFlaw.PENDING_IS_SUCCESS: {Answer.ENDLESS_PENDING},
+    # Whoever takes any HTTP 200 for a certificate accepts every hostile server.
+    ClientFlaw.ANY_200_IS_SUCCESS: set(Answer) - {Answer.HONEST},
+}
+
+
+@pytest.fixture(autouse=True)
+def _pooled_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_key_pool(monkeypatch)
+
+
+def _failed(scorecard: Scorecard) -> set[str]:
+    return {result.check.id for result in scorecard.failures}
+
+
+def test_every_scenario_catches_a_flaw() -> None:
+    caught = {answer for answers in CAUGHT_BY.values() for answer in answers}
+    assert caught == set(Answer) - {Answer.HONEST}
+    assert set(CAUGHT_BY) == set(ClientFlaw)
+
+
+@pytest.mark.parametrize("flaw", list(ClientFlaw), ids=lambda flaw: flaw.name.lower())
+def test_a_client_with_one_flaw_fails_exactly_its_scenarios(flaw: ClientFlaw) -> None:
+    scorecard = check_client(naive_client(flaw), target=flaw.name)
+    expected = {CLIENT_CHECKS[answer].id for answer in CAUGHT_BY[flaw]}
+    assert _failed(scorecard) == expected, scorecard.to_text()
+    for result in scorecard.failures:
+        assert result.evidence.startswith("accepted: exit 0")
+
+
+def test_a_client_with_every_check_scores_clean(tmp_path: Path) -> None:
+    scorecard = check_client(naive_client(None), target="naive", directory=tmp_path)
+    assert scorecard.failures == (), scorecard.to_text()
+    assert [r.check.id for r in scorecard.results] == [c.id for c in CLIENT_CHECKS.values()]
+    # The honest server's certificate was kept, in the scenario's own directory.
+    assert (tmp_path / "honest" / "client.der").exists()
+    assert not (tmp_path / "other-key" / "client.der").exists()
+
+
+def test_a_client_that_cannot_enroll_is_not_scored() -> None:
+    def broken(url: str, challenge: str, directory: Path) -> tuple[int | None, str]:
+        del url, challenge, directory
+        return 1, "connection refused"
+
+    scorecard = check_client(broken, target="broken")
+    assert _failed(scorecard) == {"client.honest"}
+    assert scorecard.worst is Severity.CRITICAL
+    skipped = [r for r in scorecard.results if r.outcome is Outcome.SKIP]
+    assert len(skipped) == len(Answer) - 1
+
+
+@pytest.mark.external
+def test_a_command_is_stopped_at_its_time_limit_and_given_its_values(tmp_path: Path) -> None:
+    script = "echo {url} {challenge} > {dir}/seen; sleep 30"
+    run = command_runner(("sh", "-c", script), timeout=0.5)
+    status, said = run("http://127.0.0.1:1/scep", "it's secret", tmp_path)
+    assert status is None
+    assert said == "(nothing printed)"
+    assert (tmp_path / "seen").read_text() == "http://127.0.0.1:1/scep it's secret\n"
+
+
+@pytest.mark.external
+def test_pyscep_client_refuses_every_hostile_server(tmp_path: Path) -> None:
+    result = run_pyscep(
+        "conformance", "client", "--client", "pyscep", "--json", "--keep", str(tmp_path)
+    )
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["worst"] is None
+    assert (tmp_path / "honest" / "client.pem").exists()
+
+
+def _peer_report(name: str, tmp_path: Path) -> Scorecard:
+    """The client's report (a short time limit: both keep polling a PENDING request)."""
+    scorecard = check_client(
+        command_runner(CLIENT_COMMANDS[name], timeout=6), target=name, directory=tmp_path
+    )
+    assert scorecard.result("client.honest").outcome is Outcome.PASS, scorecard.to_text()
+    assert scorecard.result("client.reply-signer").outcome is Outcome.PASS
+    assert scorecard.result("client.malformed-reply").outcome is Outcome.PASS
+    published(name, scorecard)
+    return scorecard
+
+
+@pytest.mark.peer
+@pytest.mark.external
+@pytest.mark.real_clock("micromdm scepclient")
+def test_micromdm_scepclient_gets_its_report(tmp_path: Path) -> None:
+    scorecard = _peer_report("scepclient", tmp_path)
+    # It takes any certificate, and does not look at the nonce or the transactionID.
+    assert scorecard.result("client.other-key").outcome is Outcome.FAIL
+    assert scorecard.result("client.recipient-nonce").outcome is Outcome.FAIL
+
+
+@pytest.mark.peer
+@pytest.mark.external
+def test_strongswan_pki_gets_its_report(tmp_path: Path) -> None:
+    scorecard = _peer_report("strongswan", tmp_path)
+    # It checks the transactionID, but takes a certificate for another key, and DES.
+    assert scorecard.result("client.transaction-id").outcome is Outcome.PASS
+    assert scorecard.result("client.other-key").outcome is Outcome.FAIL
+    assert scorecard.result("client.des-reply").outcome is Outcome.FAIL
+
+
+def test_the_command_needs_one_client(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conformance", "client"]) == 2
+    assert "give --client NAME or a command after --" in capsys.readouterr().err
+    assert main(["conformance", "client", "--client", "pyscep", "--", "my-client"]) == 2
