@@ -15,7 +15,7 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import pem
 
 import pyscep
-from pyscep import FailInfo, LocalProtocolError
+from pyscep import FailInfo, LocalProtocolError, VerificationError
 from pyscep._appkit.keys import renewal_request
 from pyscep.algorithms import DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
@@ -24,8 +24,11 @@ from pyscep.crypto import KeyPair, PrivateKey
 from pyscep.crypto.signed_object import verify_issued_by, verify_signed_object
 from pyscep.http import HTTPRequest
 from pyscep.messages import (
+    CertificationRequest,
+    IssuerAndSubject,
     MessageOptions,
     PKIMessage,
+    build_cert_poll,
     build_csr,
     build_next_ca_certificates,
     build_pkcs_req,
@@ -37,6 +40,7 @@ from pyscep.messages.ca import may_encrypt
 from pyscep.messages.crl import read_crl
 from pyscep.messages.identity import KeyToCertify, issue_certificate
 from pyscep.messages.reply_key import named_reply_certificate, reply_key_certificate
+from pyscep.oids import PostQuantumOID
 from pyscep.policy import (
     ChallengeOutcome,
     Decision,
@@ -262,8 +266,14 @@ def test_a_pending_request_with_a_named_reply_key_is_polled_and_resumed() -> Non
     assert resumed.recipients(resumed.reply) == ["kemri"]
 
 
-def _request_carrying(signer: KeyPair, *extra: Certificate) -> PKIMessage:
-    request = build_csr(signer.key, "CN=carrier", challenge_password=CHALLENGE)
+def scheme_oid(scheme: SignatureScheme) -> str:
+    return next(oid for oid, name in PostQuantumOID.ML_DSA.items() if name == scheme.value)
+
+
+def _request_carrying(
+    signer: KeyPair, *extra: Certificate, request: CertificationRequest | None = None
+) -> PKIMessage:
+    request = request or build_csr(signer.key, "CN=carrier", challenge_password=CHALLENGE)
     built = build_pkcs_req(
         request,
         signer=signer,
@@ -276,7 +286,8 @@ def _request_carrying(signer: KeyPair, *extra: Certificate) -> PKIMessage:
 
 def test_a_reply_certificate_counts_only_when_the_requester_signed_it_and_it_is_valid() -> None:
     """Trust by signature: a KEM certificate the CA issued (with the requester's name as
-    its subject), or one expired, names no reply key; one the signer issued does."""
+    its subject) names no reply key; one the signer issued does, and refuses the request
+    when it cannot be used (expired)."""
     signer = self_signed_signer(_key("ml-dsa-44"), "CN=carrier", now=NOW)
     kem = _kem_key()
 
@@ -291,10 +302,9 @@ def test_a_reply_certificate_counts_only_when_the_requester_signed_it_and_it_is_
     assert named(_request_carrying(signer, planted)) is None
     genuine = reply_key_certificate(signer, kem, now=NOW).certificate
     assert named(_request_carrying(signer, genuine)) == genuine
-    assert (
-        named(_request_carrying(signer, genuine), genuine.not_valid_after + timedelta(seconds=1))
-        is None
-    )
+    expired = genuine.not_valid_after + timedelta(seconds=1)
+    with pytest.raises(VerificationError, match="not valid now"):
+        named(_request_carrying(signer, genuine), expired)  # named, unusable: refused
     # Through the responder: the planted one is ignored, the reply keyed by the challenge.
     server = _responder()
     message = _request_carrying(signer, planted)
@@ -561,6 +571,11 @@ def test_an_ml_kem_ra_certificate_encrypts_only_with_key_encipherment_alone() ->
 
 def replace_usage(certificate: Certificate, usage: set[str]) -> Certificate:
     """``certificate`` reissued by the CA with ``usage`` (key usage written as given)."""
+    return _reissued(certificate, usage, CA.signer)
+
+
+def _reissued(certificate: Certificate, usage: set[str], issuer: pyscep.Signer) -> Certificate:
+    """``certificate`` signed again by ``issuer`` (ML-DSA) with keyUsage ``usage``."""
     from asn1crypto import x509 as asn1_x509
 
     from pyscep._asn1 import Certificate as CertificateStructure
@@ -575,12 +590,13 @@ def replace_usage(certificate: Certificate, usage: set[str]) -> Certificate:
     )
     tbs["extensions"] = asn1_x509.Extensions(parsed)
     signed = tbs.dump(force=True)
-    signature = CA.signer.sign(signed, DigestAlgorithm.SHA256, SignatureScheme.ML_DSA_65)
+    scheme = SignatureScheme(issuer.certificate.public_key_algorithm)
+    signature = issuer.sign(signed, DigestAlgorithm.SHA256, scheme)
     return Certificate.load(
         CertificateStructure(
             {
                 "tbs_certificate": TbsCertificate.load(signed),
-                "signature_algorithm": {"algorithm": "2.16.840.1.101.3.4.3.18"},
+                "signature_algorithm": {"algorithm": scheme_oid(scheme)},
                 "signature_value": signature,
             }
         ).dump()
@@ -599,3 +615,102 @@ def test_serve_refuses_an_ra_key_that_does_not_decapsulate_for_its_certificate(
     (tmp_path / "ra.key").write_bytes(ra_768.key_der)
     pair = open_key_pair(tmp_path / "ra.pem", str(tmp_path / "ra.key"), role="RA", decrypts=True)
     assert pair.certificate == ra_768.certificate
+
+
+def test_a_named_reply_key_is_never_swapped_for_the_password() -> None:
+    """A reply certificate the signer issued but that cannot be used (another keyUsage)
+    is refused, not answered by the challenge; a poll that names none for a request
+    without a challengePassword is refused too, not a crash."""
+    exchange = _pq_client()
+    key = _key("ml-dsa-44")
+    signer = self_signed_signer(key, "CN=strict", now=NOW)
+    genuine = reply_key_certificate(signer, _kem_key(), now=NOW).certificate
+    loose = _reissued(genuine, {"key_encipherment", "digital_signature"}, signer)
+    request = build_csr(key, "CN=strict", challenge_password=CHALLENGE)
+    message = _request_carrying(signer, loose, request=request)
+    event = exchange.server.receive("POST", "/scep", "operation=PKIOperation", message.der, now=NOW)
+    assert isinstance(event, Answered)
+    refused = parse_pki_message(event.response.body)
+    assert refused.fail_info is FailInfo.BAD_REQUEST
+    assert refused.fail_info_text == "a reply certificate's keyUsage is keyEncipherment alone"
+    # A request without a challengePassword, its reply key named, left PENDING...
+    bare = build_csr(key, "CN=strict")
+    pending = exchange.send(
+        exchange.client.enroll(bare, key, now=NOW, reply_key=_kem_key()), decide="pending"
+    )
+    assert isinstance(pending, RequestPending)
+    # ...polled by a CertPoll stripped of its reply certificate.
+    stripped = build_cert_poll(
+        IssuerAndSubject(CA.certificate.subject_der, bare.subject_der),
+        signer=self_signed_signer(key, "CN=strict", now=NOW),
+        recipient=RA.certificate,
+        transaction_id=pending.transaction_id,
+    )
+    answer = exchange.server.receive(
+        "POST", "/scep", "operation=PKIOperation", stripped.der, now=NOW
+    )
+    assert isinstance(answer, Answered)
+    failure = parse_pki_message(answer.response.body)
+    assert failure.fail_info is FailInfo.BAD_REQUEST
+    assert failure.fail_info_text == (
+        "name the reply key again in the poll (pyscep.messages.reply_key)"
+    )
+
+
+def test_a_renewal_with_a_reply_key_left_pending_is_resumed_and_polled() -> None:
+    exchange = _pq_client()
+    key = _key("ml-dsa-65")
+    first = exchange.send(
+        exchange.client.enroll(
+            build_csr(key, "CN=resumed", challenge_password=CHALLENGE), key, now=NOW
+        )
+    )
+    assert isinstance(first, CertificateIssued)
+    new_key, reply_key = _key("ml-dsa-65"), _kem_key()
+    renewal = renewal_request(new_key, first.certificate, reply_key_named=True)
+    assert renewal.challenge_password is None
+    current = KeyPair(key, first.certificate)
+    sent = exchange.client.renew(renewal, current, now=NOW, reply_key=reply_key)
+    pending = exchange.send(sent, decide="pending")
+    assert isinstance(pending, RequestPending)
+    later = ScepClient(ca_fingerprint=CA.certificate.sha256_fingerprint, profile=POST_QUANTUM)
+    resumed = Exchange(exchange.server, later)
+    resumed.ready()
+    later.resume(renewal, new_key, pending.transaction_id, now=NOW, reply_key=reply_key)
+    issued = resumed.send(later.poll(now=NOW))
+    assert isinstance(issued, CertificateIssued), issued
+    assert issued.certificate.public_key_der == new_key.public_key_der
+    assert resumed.recipients(resumed.reply) == ["kemri"]
+
+
+def test_a_re_key_from_rsa_to_ml_dsa_carries_a_reply_password() -> None:
+    """A poll of it, signed by the new ML-DSA key, is answered by that password."""
+    rsa = make_identity("rsa device", now=NOW, issuer=RSA_CA)
+    renewal = renewal_request(_key("ml-dsa-44"), rsa.certificate)
+    assert renewal.challenge_password is not None
+
+
+def test_a_reply_key_is_refused_for_a_signer_that_can_be_encrypted_to() -> None:
+    exchange = _pq_client()
+    key = _key("ec-p256")
+    request = build_csr(key, "CN=ec", challenge_password=CHALLENGE)
+    with pytest.raises(LocalProtocolError, match="only signs"):
+        exchange.client.enroll(request, key, now=NOW, reply_key=_kem_key())
+
+
+def test_the_cli_checks_the_reply_key_before_writing_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(*more: str) -> int:
+        return main(
+            [
+                "client", "enroll", "http://127.0.0.1:9/scep", "--subject", "CN=x",
+                "--key-out", str(tmp_path / "k.pem"), "--cert-out", str(tmp_path / "c.pem"),
+                *more,
+            ]
+        )  # fmt: skip
+
+    # Refused before any key is written, whatever the server would say.
+    assert run("--reply-key-type", "ml-kem-768", "--key-type", "ml-dsa-44") == 2
+    assert "--reply-key-type goes with --profile post-quantum" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

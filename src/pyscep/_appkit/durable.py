@@ -205,6 +205,18 @@ class SafeDirectory(_Closing):
             raise
         self.sync()
 
+    def create(self, name: str, data: bytes, *, mode: int) -> None:
+        """A new file ``name`` of ``mode`` holding ``data``; FileExistsError when there is
+        one already (nothing is replaced, no link is followed)."""
+        descriptor = self._open(name, _CREATE, mode)
+        try:
+            os.fchmod(descriptor, mode)  # whatever the umask narrowed
+            _write_all(descriptor, data)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        self.sync()
+
     def replace(self, staged: str, target: str) -> None:
         """Rename the regular file ``staged`` over ``target`` (a link at ``target`` is replaced)."""
         self._replaceable(target)

@@ -12,14 +12,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem,
 from cryptography.x509.oid import ExtensionOID
 
 from pyscep.certificate import Certificate
-from pyscep.cms.enveloped import signature_only
+from pyscep.cms.enveloped import SIGNATURE_ONLY_KEYS, signature_only
 from pyscep.crypto import PrivateKey
 from pyscep.errors import LocalProtocolError
 from pyscep.messages import CertificationRequest, build_csr
+from pyscep.public_key import PublicKey
 
 __all__ = [
     "DECRYPTION_KEY_TYPES",
     "KEY_TYPES",
+    "SIGNING_ONLY_KEY_TYPES",
     "key_type_of",
     "new_private_key",
     "renewal_request",
@@ -53,6 +55,8 @@ KEY_TYPES = (
 )
 #: The key types an RA's request-decryption key may be, beyond the signing ones.
 DECRYPTION_KEY_TYPES = ("ml-kem-768", "ml-kem-1024")
+#: The key types nothing can be encrypted to (their replies: a password or a reply key).
+SIGNING_ONLY_KEY_TYPES = ("ed25519", "ml-dsa-44", "ml-dsa-65", "ml-dsa-87")
 #: Older spellings still accepted.
 _ALIASES = {"ec256": "ec-p256", "rsa": "rsa2048", "ec": "ec-p256"}
 
@@ -111,8 +115,12 @@ def renewal_request(
     request is enveloped to, and this requester ever see it. Not when the request
     names an ML-KEM reply key (``reply_key_named``, `pyscep.messages.reply_key`).
     """
-    # The CertRep goes to the key that signs the renewal: the current certificate's.
-    if challenge_password is None and signature_only(current) and not reply_key_named:
+    # The CertRep goes to the key that signs the renewal (the current certificate's), or,
+    # for a poll a later process signs with the new key, to that one.
+    only_signs = signature_only(current) or (
+        PublicKey.load(key.public_key_der).algorithm in SIGNATURE_ONLY_KEYS
+    )
+    if challenge_password is None and only_signs and not reply_key_named:
         challenge_password = secrets.token_urlsafe(24)
     try:
         names = current.to_cryptography().extensions.get_extension_for_oid(

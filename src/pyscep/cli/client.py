@@ -35,11 +35,12 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 
-from pyscep._appkit.durable import write_durably
+from pyscep._appkit.durable import SafeDirectory, write_durably
 from pyscep._appkit.http import http_exchange as _http_exchange
 from pyscep._appkit.keys import (
     DECRYPTION_KEY_TYPES,
     KEY_TYPES,
+    SIGNING_ONLY_KEY_TYPES,
     key_type_of,
     new_private_key,
     renewal_request,
@@ -47,6 +48,7 @@ from pyscep._appkit.keys import (
 from pyscep._deprecation import moved
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
 from pyscep.certificate import Certificate
+from pyscep.cms.enveloped import signature_only
 from pyscep.crypto import KeyPair, PrivateKey, load_private_key
 from pyscep.errors import LocalProtocolError, ScepError, UnsupportedAlgorithmError
 from pyscep.http import HTTPRequest
@@ -188,9 +190,7 @@ def _finish(
     if isinstance(event, CertificateIssued):
         certificates = b"".join(_pem(c) for c in (event.certificate, *event.chain))
         write_durably(Path(args.cert_out), certificates, mode=0o644)
-        if "reply_key" in pending:
-            # The reply is open: the key it was named for has no other use.
-            Path(pending["reply_key"]).unlink(missing_ok=True)
+        _forget_reply_key(pending)
         print(f"issued: {event.certificate.subject} serial {event.certificate.serial_number}")
         return 0
     if isinstance(event, CertificateRefused):
@@ -207,6 +207,7 @@ def _finish(
         print(f"  pyscep client poll {args.url} --pending {state}")
         return EXIT_PENDING
     if isinstance(event, RequestRejected):
+        _forget_reply_key(pending)
         print(f"rejected: failInfo {event.fail_info.rfc_name} {event.fail_info_text or ''}".strip())
         return EXIT_FAILURE
     if isinstance(event, ReplyUnreadable):
@@ -216,10 +217,18 @@ def _finish(
     raise _ClientError(EXIT_PROTOCOL, f"unexpected {type(event).__name__}")
 
 
+def _forget_reply_key(pending: dict[str, str]) -> None:
+    """The transaction is over: the reply key named for it has no other use."""
+    if "reply_key" in pending:
+        Path(pending["reply_key"]).unlink(missing_ok=True)
+
+
 def _enroll(args: argparse.Namespace) -> int:
+    key_type = args.key_type or "rsa2048"
+    _check_reply_key_type(args, signs_only=key_type in SIGNING_ONLY_KEY_TYPES)
     client = _client(args)
     _ready(client, args.url)
-    key_pem = _new_key(args.key_type or "rsa2048")
+    key_pem = _new_key(key_type)
     write_durably(Path(args.key_out), key_pem, mode=0o600)
     key = load_private_key(key_pem)
     request = build_csr(key, args.subject, challenge_password=args.challenge)
@@ -239,25 +248,43 @@ def _enroll(args: argparse.Namespace) -> int:
     return _finish(client, args.url, event, args, pending)
 
 
+def _check_reply_key_type(args: argparse.Namespace, *, signs_only: bool) -> None:
+    """--reply-key-type's conditions, before anything is written."""
+    if args.reply_key_type is None:
+        return
+    if args.profile != "post-quantum":
+        raise _ClientError(EXIT_USAGE, "--reply-key-type goes with --profile post-quantum")
+    if not signs_only:
+        raise _ClientError(
+            EXIT_USAGE,
+            "--reply-key-type is for a signer whose key only signs (ML-DSA, Ed25519): the"
+            " reply to this one is encrypted to its own key",
+        )
+
+
 def _reply_key(args: argparse.Namespace) -> tuple[PrivateKey | None, dict[str, str]]:
-    """The ML-KEM reply key ``--reply-key-type`` asks for (written beside --key-out, 0600,
-    so that a PENDING request can be polled), and its pending-file entry."""
+    """The ML-KEM reply key ``--reply-key-type`` asks for, and its pending-file entry: a
+    new file beside --key-out (0600, never replacing one: a pending request's may be
+    there), so that a PENDING request can be polled."""
     if args.reply_key_type is None:
         return None, {}
-    if args.reply_key_type not in DECRYPTION_KEY_TYPES:
-        raise _ClientError(
-            EXIT_USAGE, f"--reply-key-type: one of {', '.join(DECRYPTION_KEY_TYPES)}"
-        )
-    path = Path(args.key_out).with_suffix(".reply-key.pem")
+    path = Path(args.key_out).with_name(Path(args.key_out).name + ".reply-key")
     key_pem = new_private_key(args.reply_key_type)
-    write_durably(path, key_pem, mode=0o600)
+    try:
+        with SafeDirectory(path.parent) as here:
+            here.create(path.name, key_pem, mode=0o600)
+    except FileExistsError:
+        raise _ClientError(
+            EXIT_USAGE, f"{path} exists (a pending request's reply key?): choose another --key-out"
+        ) from None
     return load_private_key(key_pem), {"reply_key": str(path)}
 
 
 def _renew(args: argparse.Namespace) -> int:
+    current = _read_keys(args)
+    _check_reply_key_type(args, signs_only=signature_only(current.certificate))
     client = _client(args)
     _ready(client, args.url)
-    current = _read_keys(args)
     # A new key of the old one's type unless told otherwise (an ML-DSA key stays ML-DSA).
     key_pem = _new_key(args.key_type or key_type_of(current.certificate))
     write_durably(Path(args.key_out), key_pem, mode=0o600)
@@ -441,6 +468,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     client.add_argument(
         "--reply-key-type",
+        choices=DECRYPTION_KEY_TYPES,
         help="an ML-KEM key (ml-kem-768, ml-kem-1024) the request names for its reply"
         " (post-quantum profile; written beside --key-out)",
     )

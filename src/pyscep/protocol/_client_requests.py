@@ -8,6 +8,7 @@ GetCRL), and refuse, before anything is sent, what the CA could not answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from pyscep.algorithms import AlgorithmPolicy
@@ -48,14 +49,14 @@ def message_options(
     ready: st.Ready,
     algorithms: AlgorithmPolicy,
     signer: KeyPair | None = None,
-    reply: KeyPair | None = None,
+    reply_keys: KeyPair | None = None,
 ) -> MessageOptions:
     """The options every request to this CA is built with: the negotiated algorithms;
-    with a ``reply`` key, its certificate embedded beside the ``signer``'s."""
+    with ``reply_keys``, their certificate embedded beside the ``signer``'s."""
     chosen = ready.negotiated.options
     embedded = None
-    if reply is not None and signer is not None:
-        embedded = (signer.certificate, reply.certificate)
+    if reply_keys is not None and signer is not None:
+        embedded = (signer.certificate, reply_keys.certificate)
     return MessageOptions(
         digest=chosen.digest,
         cipher=chosen.cipher,
@@ -87,10 +88,10 @@ def enrollment(
     *,
     profile: InteropProfile,
     algorithms: AlgorithmPolicy,
-    reply: KeyPair | None = None,
+    reply_keys: KeyPair | None = None,
 ) -> st.Enrolling:
     """A PKCSReq or RenewalReq (``kind``) for ``request``, signed with ``keys``; naming
-    the ML-KEM ``reply`` key when given (`pyscep.messages.reply_key`)."""
+    the ML-KEM ``reply_keys`` when given (`pyscep.messages.reply_key`)."""
     family = keys.certificate.public_key_algorithm
     if family not in profile.requester_keys:
         # The CertRep goes to this key: refuse before the CA issues a certificate
@@ -99,15 +100,16 @@ def enrollment(
             f"the {profile.name} profile says this CA answers "
             f"{', '.join(sorted(profile.requester_keys))} keys only, not {family}"
         )
-    password = None if reply is not None else reply_password(keys.certificate, request)
+    password = reply_password(keys.certificate, request, named=reply_keys is not None)
     built = build_pkcs_req(
         request,
         signer=keys,
         recipient=ready.ca.encryption,
         message_type=kind,
         transaction_id=transaction_id_for_key(request.public_key_der),
-        options=message_options(ready, algorithms, keys, reply),
-        password=password,
+        options=message_options(ready, algorithms, keys, reply_keys),
+        # With a named reply key the request needs no password recipient of its own.
+        password=None if reply_keys is not None else password,
     )
     return st.Enrolling(
         built=built,
@@ -115,7 +117,7 @@ def enrollment(
         requested_key=request.public_key_der,
         poll=IssuerAndSubject(ready.ca.ca.subject_der, request.subject_der),
         password=password,
-        reply_keys=reply,
+        reply_keys=reply_keys,
     )
 
 
@@ -146,15 +148,15 @@ def cert_poll(
     transaction_id: str,
     *,
     algorithms: AlgorithmPolicy,
-    reply: KeyPair | None = None,
+    reply_keys: KeyPair | None = None,
 ) -> BuiltRequest:
-    """A CertPoll of ``transaction_id`` (fresh nonces each time), naming ``reply``."""
+    """A CertPoll of ``transaction_id`` (fresh nonces each time), naming ``reply_keys``."""
     return build_cert_poll(
         poll,
         signer=keys,
         recipient=ready.ca.encryption,
         transaction_id=transaction_id,
-        options=message_options(ready, algorithms, keys, reply),
+        options=message_options(ready, algorithms, keys, reply_keys),
     )
 
 
@@ -166,19 +168,25 @@ def resumed(
     *,
     algorithms: AlgorithmPolicy,
     now: datetime,
+    name_reply_key: Callable[[KeyPair], KeyPair | None] = lambda keys: None,
 ) -> st.Enrolling:
-    """The enrollment of ``transaction_id`` a previous process left PENDING."""
+    """The enrollment of ``transaction_id`` a previous process left PENDING; its polls
+    name the reply key ``name_reply_key`` makes for the signer, if any."""
     keys = self_signed_signer(key, request.subject_der, now=now)
+    reply_keys = name_reply_key(keys)
     poll = IssuerAndSubject(ready.ca.ca.subject_der, request.subject_der)
     # What the enrollment would have sent last: a CertPoll of that transaction
     # (`poll` sends a fresh one; a request carries its IDs in its own bytes).
-    last = cert_poll(ready, poll, keys, transaction_id, algorithms=algorithms)
+    last = cert_poll(
+        ready, poll, keys, transaction_id, algorithms=algorithms, reply_keys=reply_keys
+    )
     return st.Enrolling(
         built=last,
         keys=keys,
         requested_key=request.public_key_der,
         poll=poll,
-        password=reply_password(keys.certificate, request),
+        password=reply_password(keys.certificate, request, named=reply_keys is not None),
+        reply_keys=reply_keys,
     )
 
 
@@ -194,13 +202,20 @@ def http_request(
     )
 
 
-def reply_password(signer: Certificate, request: CertificationRequest) -> bytes | None:
-    """The password a CertRep to ``signer`` will be keyed with, when its key only signs."""
+def reply_password(
+    signer: Certificate, request: CertificationRequest, *, named: bool = False
+) -> bytes | None:
+    """The password a CertRep to ``signer`` will be keyed with, when its key only signs.
+
+    With a reply key ``named`` the CertRep goes to it, and the password (if the CSR has
+    one) only opens a reply from a CA that answered without it."""
     if not signature_only(signer):
         return None
     if request.challenge_password is None:
+        if named:
+            return None
         raise LocalProtocolError(
-            "a key that only signs (Ed25519) needs a challengePassword in its CSR: "
-            "the CA envelopes the CertRep with it (RFC 8894 section 3.1)"
+            "a key that only signs (Ed25519, ML-DSA) needs a challengePassword in its CSR,"
+            " or a reply key: the CA envelopes the CertRep with it (RFC 8894 section 3.1)"
         )
     return request.challenge_password.encode()

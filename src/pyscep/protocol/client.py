@@ -30,6 +30,7 @@ from datetime import datetime
 from pyscep._deprecation import renamed
 from pyscep.algorithms import DEFAULT_POLICY, AlgorithmPolicy
 from pyscep.certificate import Certificate
+from pyscep.cms.enveloped import signature_only
 from pyscep.crypto import KeyPair, PrivateKey
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.errors import (
@@ -249,8 +250,8 @@ class ScepClient:
         """
         ready = self._requests_from(Call.ENROLL)
         signer = self_signed_signer(key, request.subject_der, now=now)
-        reply = self._reply_keys(signer, reply_key, now)
-        return self._enroll(ready, Call.ENROLL, MessageType.PKCS_REQ, request, signer, reply)
+        reply_keys = self._reply_keys(signer, reply_key, now)
+        return self._enroll(ready, Call.ENROLL, MessageType.PKCS_REQ, request, signer, reply_keys)
 
     def renew(
         self,
@@ -269,8 +270,8 @@ class ScepClient:
         ready = self._requests_from(Call.RENEW)
         by_caps = self.profile.renewal is Renewal.BY_CAPS and ready.negotiated.renewal_supported
         kind = MessageType.RENEWAL_REQ if by_caps else MessageType.PKCS_REQ
-        reply = self._reply_keys(current, reply_key, now)
-        return self._enroll(ready, Call.RENEW, kind, request, current, reply)
+        reply_keys = self._reply_keys(current, reply_key, now)
+        return self._enroll(ready, Call.RENEW, kind, request, current, reply_keys)
 
     def _reply_keys(
         self, signer: KeyPair, reply_key: PrivateKey | None, now: datetime
@@ -280,6 +281,11 @@ class ScepClient:
             return None
         if not self.profile.post_quantum:
             raise LocalProtocolError("a reply key is named with the post-quantum profile only")
+        if not signature_only(signer.certificate):
+            raise LocalProtocolError(
+                "a reply key is for a signer whose key only signs (ML-DSA, Ed25519): the"
+                " CertRep to this one is encrypted to its own key"
+            )
         return reply_key_certificate(signer, reply_key, now=now)
 
     def get_cert(self, wanted: IssuerAndSerial, keys: KeyPair) -> HTTPRequest:
@@ -305,16 +311,20 @@ class ScepClient:
             raise self._refusal_of(Call.POLL)
         polling, ready = state.polling, state.ready
         enrollment = polling.enrollment
+        reply_keys = enrollment.reply_keys
+        if reply_keys is not None:  # a fresh reply certificate each time: never expired
+            reply_keys = reply_key_certificate(enrollment.keys, reply_keys.key, now=now)
         built = outgoing.cert_poll(
             ready,
             enrollment.poll,
             enrollment.keys,
             enrollment.built.transaction_id,
             algorithms=self.algorithms,
-            reply=enrollment.reply_keys,
+            reply_keys=reply_keys,
         )
         polling = replace(polling, polls=polling.polls + 1)
-        return self._send(Call.POLL, ready, replace(enrollment, built=built), polling)
+        enrollment = replace(enrollment, built=built, reply_keys=reply_keys)
+        return self._send(Call.POLL, ready, enrollment, polling)
 
     def resume(
         self,
@@ -329,19 +339,14 @@ class ScepClient:
         ML-KEM ``reply_key`` it named (`enroll`), named again in the polls."""
         ready = self._requests_from(Call.RESUME)
         enrollment = outgoing.resumed(
-            ready, request, key, transaction_id, algorithms=self.algorithms, now=now
+            ready,
+            request,
+            key,
+            transaction_id,
+            algorithms=self.algorithms,
+            now=now,
+            name_reply_key=lambda signer: self._reply_keys(signer, reply_key, now),
         )
-        reply = self._reply_keys(enrollment.keys, reply_key, now)
-        if reply is not None:
-            built = outgoing.cert_poll(
-                ready,
-                enrollment.poll,
-                enrollment.keys,
-                transaction_id,
-                algorithms=self.algorithms,
-                reply=reply,
-            )
-            enrollment = replace(enrollment, built=built, password=None, reply_keys=reply)
         polling = st.Polling(enrollment=enrollment, since=now, polls=0, next_poll_at=now)
         self._enter(Call.RESUME, st.Pending(ready, polling))
 
@@ -354,7 +359,7 @@ class ScepClient:
         kind: MessageType,
         request: CertificationRequest,
         keys: KeyPair,
-        reply: KeyPair | None = None,
+        reply_keys: KeyPair | None = None,
     ) -> HTTPRequest:
         enrollment = outgoing.enrollment(
             ready,
@@ -363,7 +368,7 @@ class ScepClient:
             keys,
             profile=self.profile,
             algorithms=self.algorithms,
-            reply=reply,
+            reply_keys=reply_keys,
         )
         return self._send(call, ready, enrollment, None)
 

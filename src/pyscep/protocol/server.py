@@ -263,7 +263,12 @@ class ScepResponder:
                 "the signer's key is not the requested key, and the signer is not this CA's",
                 "the request must be signed by the requested key, or by a certificate of this CA",
             )
-        named = self._named_reply_certificate(message, now)
+        try:
+            named = self._named_reply_certificate(message, now)
+        except ScepError as exc:
+            return self._replies.failure(
+                reply_to, FailInfo.BAD_REQUEST, f"the reply key named: {exc}", str(exc)
+            )
         if named is not None:
             # The requester's ML-KEM reply key (pyscep.messages.reply_key): no password.
             reply_to = replace(reply_to, recipient=named)
@@ -332,10 +337,24 @@ class ScepResponder:
         ):
             return self._replies.failure(reply_to, FailInfo.BAD_CERT_ID, "no such transaction")
         password = CertificationRequest.load(known.csr).challenge_password
-        named = self._named_reply_certificate(message, now)
+        try:
+            named = self._named_reply_certificate(message, now)
+        except ScepError as exc:
+            return self._replies.failure(
+                reply_to, FailInfo.BAD_REQUEST, f"the reply key named: {exc}", str(exc)
+            )
         if named is not None:
             reply_to = replace(reply_to, recipient=named)
-        elif signature_only(message.signer_certificate) and password is not None:
+        elif signature_only(message.signer_certificate):
+            if password is None:
+                # Nothing could protect the reply: the poll names no reply key, and the
+                # request no challengePassword to key it with.
+                return self._replies.failure(
+                    reply_to,
+                    FailInfo.BAD_REQUEST,
+                    "a signing-only poll with no reply key and no challengePassword",
+                    "name the reply key again in the poll (pyscep.messages.reply_key)",
+                )
             reply_to = replace(reply_to, password=password.encode())
         return self._known(known, message, reply_to, "poll", now)
 

@@ -210,8 +210,8 @@ class Operator:
         self, certificates: Sequence[Certificate], *, issuer: Certificate, now: datetime
     ) -> list[Imported]:
         """Bring certificates ``issuer`` signed before this server into the inventory, so
-        that their holders can renew (signed by them, RFC 8894 section 3.3.1.2), and they
-        can be revoked and listed in the CRL. Each is checked first: ``issuer``'s key
+        that their holders can renew (signed by them, RFC 8894 sections 3.3.1 and 4.3), and
+        they can be revoked and listed in the CRL. Each is checked first: ``issuer``'s key
         signed it (a name proves nothing), and it is an end entity's. Importing one again
         changes nothing (it is found by its fingerprint)."""
         checked = [_importable(certificate, issuer) for certificate in certificates]

@@ -16,20 +16,22 @@ when it was one module (and `pyscep.cms` re-exports its public names too).
 
 from __future__ import annotations
 
-from .build import _key_transport_algorithm as _key_transport_algorithm
-from .build import _transported_key as _transported_key
 from .build import (
+    SIGNATURE_ONLY_KEYS,
     build_auth_enveloped_data,
     build_enveloped_data,
     recipient_problem,
     signature_only,
 )
+from .build import _key_transport_algorithm as _key_transport_algorithm
+from .build import _transported_key as _transported_key
 from .open import decrypt_envelope, key_transport_of, open_with_key, open_with_password
 from .parse import parse_auth_enveloped_data, parse_enveloped_data
 from .values import MAX_RECIPIENTS, ParsedEnvelope, RecipientView
 
 __all__ = [
     "MAX_RECIPIENTS",
+    "SIGNATURE_ONLY_KEYS",
     "ParsedEnvelope",
     "RecipientView",
     "build_auth_enveloped_data",

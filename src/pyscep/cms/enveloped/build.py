@@ -32,6 +32,7 @@ from pyscep.errors import UnsupportedAlgorithmError
 from pyscep.oids import PostQuantumOID
 
 __all__ = [
+    "SIGNATURE_ONLY_KEYS",
     "build_auth_enveloped_data",
     "build_enveloped_data",
     "recipient_problem",
@@ -251,13 +252,13 @@ def _key_transport_algorithm_der(transport: KeyTransport) -> bytes:
 
 
 #: Key families that only sign: an envelope to them needs a password (RFC 8894 section 3.1).
-_SIGNATURE_ONLY = frozenset({"ed25519", *PostQuantumOID.ML_DSA.values()})
+SIGNATURE_ONLY_KEYS = frozenset({"ed25519", *PostQuantumOID.ML_DSA.values()})
 
 
 def signature_only(certificate: Certificate) -> bool:
     """True for a key nothing can be encrypted to (Ed25519, ML-DSA): its replies need a
-    password."""
-    return certificate.public_key_algorithm in _SIGNATURE_ONLY
+    password (`SIGNATURE_ONLY_KEYS`)."""
+    return certificate.public_key_algorithm in SIGNATURE_ONLY_KEYS
 
 
 def recipient_problem(
