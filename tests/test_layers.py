@@ -44,6 +44,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "pyscep._der_writer",
         "pyscep._certificate_reader",
         "pyscep._asn1",
+        "pyscep._spki",
         "pyscep._boundary",
         "pyscep._setup_asn1crypto",
         "pyscep._parser_switch",

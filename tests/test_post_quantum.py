@@ -28,10 +28,9 @@ from pyscep._asn1 import (
     GcmParameters,
     KEMRecipientInfo,
     OneAsymmetricKey,
-    PublicKeyAlgorithm,
-    PublicKeyInfo,
 )
 from pyscep._parser_switch import asn1crypto_only, count_paths
+from pyscep._spki import PublicKeyAlgorithm, PublicKeyInfo
 from pyscep.algorithms import AeadCipher, AlgorithmPolicy, ContentCipher, DigestAlgorithm
 from pyscep.cli import main
 from pyscep.cms import (

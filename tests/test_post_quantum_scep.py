@@ -578,8 +578,8 @@ def _reissued(certificate: Certificate, usage: set[str], issuer: pyscep.Signer) 
     """``certificate`` signed again by ``issuer`` (ML-DSA) with keyUsage ``usage``."""
     from asn1crypto import x509 as asn1_x509
 
-    from pyscep._asn1 import Certificate as CertificateStructure
-    from pyscep._asn1 import TbsCertificate
+    from pyscep._spki import Certificate as CertificateStructure
+    from pyscep._spki import TbsCertificate
 
     tbs = TbsCertificate.load(certificate.tbs_certificate_der)
     parsed = [e for e in tbs["extensions"] if e["extn_id"].native != "key_usage"]

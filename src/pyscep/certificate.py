@@ -19,7 +19,6 @@ from typing import Any
 from asn1crypto import pem, x509
 from asn1crypto.core import Void
 
-from ._asn1 import Certificate as CertificateStructure
 from ._boundary import field as parse_field
 from ._certificate_reader import CertificateOutline, read_certificate_outline
 from ._der import prescan
@@ -35,6 +34,7 @@ from ._extensions import (
     friendly_name,
     read_extensions,
 )
+from ._spki import Certificate as CertificateStructure
 from .errors import LimitExceededError, LocalProtocolError, ParseError
 from .limits import DEFAULT_LIMITS, Limits
 from .oids import PostQuantumOID

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from asn1crypto import core, keys
 
-from ._asn1 import PublicKeyInfo
 from ._boundary import field as parse_field
 from ._der import DEFAULT_LIMITS
 from ._der_reader import NotCanonicalError, Reader, oid_octets
 from ._parser_switch import read_fast
+from ._spki import PublicKeyInfo
 from .errors import ParseError
 from .oids import PostQuantumOID
 

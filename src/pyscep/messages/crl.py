@@ -17,8 +17,8 @@ from datetime import datetime
 
 from asn1crypto import algos, crl, pem, x509
 
-from pyscep._asn1 import PublicKeyInfo
 from pyscep._boundary import field
+from pyscep._spki import PublicKeyInfo
 from pyscep.algorithms import DigestAlgorithm
 from pyscep.crypto import Signer
 from pyscep.enums import RevocationReason

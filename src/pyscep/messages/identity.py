@@ -25,9 +25,9 @@ from asn1crypto import algos, core, csr, x509
 from cryptography import x509 as cx509
 
 from pyscep import _der_writer as w
-from pyscep._asn1 import PublicKeyInfo
 from pyscep._boundary import field
 from pyscep._der import der_length
+from pyscep._spki import PublicKeyInfo
 from pyscep.algorithms import DigestAlgorithm, SignatureScheme
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey, Signer
