@@ -426,7 +426,7 @@ class _Run:
             return
         again = self.probe.exchange(first.request, first.signer, first.csr)
         before, after = first.reply.issued, again.issued
-        if first.reply.pki_status is PKIStatus.FAILURE and again.pki_status is PKIStatus.SUCCESS:
+        if first.reply.pki_status is PKIStatus.FAILURE and again.delivered:
             self.record(
                 "enroll.replay",
                 Outcome.FAIL,
@@ -437,7 +437,7 @@ class _Run:
                 "enroll.replay",
                 f"the enrollment got no certificate to compare with (re-sent: {again.describe()})",
             )
-        elif before is not None and after is not None and before != after:
+        elif after is not None and before != after:
             self.record(
                 "enroll.replay",
                 Outcome.FAIL,
