@@ -9,6 +9,9 @@ client``, refuse every hostile server. The real clients get their reports.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,12 +21,13 @@ from pyscep.conformance import (
     CLIENT_CHECKS,
     CLIENT_COMMANDS,
     Answer,
+    FindingSeverity,
     Outcome,
     Scorecard,
-    Severity,
     check_client,
     command_runner,
 )
+from pyscep.conformance.client import ClientRunner
 from tests.support.key_pool import use_key_pool
 from tests.support.naive_client import ClientFlaw, naive_client
 from tests.support.reports import published
@@ -84,7 +88,7 @@ def test_a_client_that_cannot_enroll_is_not_scored() -> None:
 
     scorecard = check_client(broken, target="broken")
     assert _failed(scorecard) == {"client.honest"}
-    assert scorecard.worst is Severity.CRITICAL
+    assert scorecard.worst is FindingSeverity.CRITICAL
     skipped = [r for r in scorecard.results if r.outcome is Outcome.SKIP]
     assert len(skipped) == len(Answer) - 1
 
@@ -97,6 +101,80 @@ def test_a_command_is_stopped_at_its_time_limit_and_given_its_values(tmp_path: P
     assert status is None
     assert said == "(nothing printed)"
     assert (tmp_path / "seen").read_text() == "http://127.0.0.1:1/scep it's secret\n"
+
+
+@pytest.mark.external
+@pytest.mark.parametrize("shell", [("/bin/sh", "-c"), ("bash", "-c"), ("bash", "-ec")])
+def test_a_shell_script_gets_its_values_quoted(tmp_path: Path, shell: tuple[str, str]) -> None:
+    run = command_runner((*shell, "printf '%s|' {challenge} {dir}; echo"), timeout=10)
+    status, said = run("http://127.0.0.1:1/scep", "it's a $(secret)", tmp_path)
+    assert (status, said) == (0, f"it's a $(secret)|{tmp_path}|")
+
+
+@pytest.mark.external
+def test_a_value_outside_a_shell_script_is_one_argument(tmp_path: Path) -> None:
+    run = command_runner(("printf", "%s|", "{challenge}"), timeout=10)
+    assert run("http://127.0.0.1:1/scep", "it's a secret", tmp_path) == (0, "it's a secret|")
+
+
+@pytest.mark.external
+def test_only_the_end_of_what_a_client_prints_is_kept(tmp_path: Path) -> None:
+    """``yes`` for a second: the runner's memory stays flat (it once kept all of it)."""
+    code = (
+        "import resource, pathlib\n"
+        "from pyscep.conformance import command_runner\n"
+        "status, said = command_runner(('yes',), timeout=1.0)("
+        "'http://127.0.0.1:1/scep', 'x', pathlib.Path('.'))\n"
+        "print(status, said, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    status, said, megabytes = result.stdout.split()
+    assert (status, said) == ("None", "y"), result.stderr
+    assert int(megabytes) < 150, megabytes
+
+
+@pytest.mark.external
+def test_a_daemon_left_holding_the_output_does_not_hold_the_run(tmp_path: Path) -> None:
+    """A client that exits 1 at once, its daemon (setsid) keeping stdout open: exit 1, not
+    a time-out; a client still running at the limit is stopped in time, daemon or not."""
+    run = command_runner(("sh", "-c", "setsid sleep 8 & echo refused; exit 1"), timeout=5)
+    started = time.monotonic()
+    assert run("http://127.0.0.1:1/scep", "x", tmp_path) == (1, "refused")
+    assert time.monotonic() - started < 3
+    run = command_runner(("sh", "-c", "setsid sleep 8 & echo polling; sleep 8"), timeout=1)
+    started = time.monotonic()
+    assert run("http://127.0.0.1:1/scep", "x", tmp_path) == (None, "polling")
+    assert time.monotonic() - started < 4
+
+
+def test_a_client_that_exits_is_not_said_to_be_stopped() -> None:
+    def refuses(url: str, challenge: str, directory: Path) -> tuple[int | None, str]:
+        del url, challenge, directory
+        return 1, "refused"
+
+    def polls(url: str, challenge: str, directory: Path) -> tuple[int | None, str]:
+        del url, challenge, directory
+        return None, "polling"
+
+    honest = naive_client(None)
+
+    def first_honest(runner: ClientRunner) -> ClientRunner:
+        def run(url: str, challenge: str, directory: Path) -> tuple[int | None, str]:
+            if directory.name == "honest":
+                return honest(url, challenge, directory)
+            return runner(url, challenge, directory)
+
+        return run
+
+    refused = check_client(first_honest(refuses), target="x", answers=[Answer.ENDLESS_PENDING])
+    assert refused.result("client.pending").evidence == "exit 1 after 0 pkiMessage(s): refused"
+    stopped = check_client(first_honest(polls), target="x", answers=[Answer.ENDLESS_PENDING])
+    assert stopped.result("client.pending").evidence == (
+        "stopped at the time limit after 0 pkiMessage(s): polling"
+        " (still polling, as RFC 8894 3.3.3 allows)"
+    )
 
 
 @pytest.mark.external

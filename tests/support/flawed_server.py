@@ -19,10 +19,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from pyscep.algorithms import LEGACY, DigestAlgorithm
+from pyscep.algorithms import LEGACY, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.cms.enveloped import decrypt_envelope
 from pyscep.cms.signed import build_signed_data
+from pyscep.conformance.probe import Probe
 from pyscep.crypto import KeyPair, get_backend, load_private_key
 from pyscep.crypto.signed_object import is_issued_by
 from pyscep.enums import FailInfo, MessageType, PKIStatus
@@ -30,9 +31,12 @@ from pyscep.errors import ScepError
 from pyscep.http import HTTPResponse, read_request
 from pyscep.messages import (
     CertificationRequest,
+    MessageOptions,
     PKIMessage,
     build_cert_rep_failure,
+    build_cert_rep_pending,
     build_cert_rep_success,
+    build_csr,
     build_next_ca_certificates,
     issue_certificate,
     new_nonce,
@@ -113,6 +117,30 @@ class Flaw(enum.Enum):
     CSR_SIGNATURE_IGNORED = enum.auto()
     #: A PKCSReq signed by its own certificate (a draft-era renewal) refused.
     DRAFT_RENEWAL_REFUSED = enum.auto()
+    #: GetCACaps answered with bytes that are not ASCII.
+    CAPS_NOT_ASCII = enum.auto()
+    #: GetCACaps answered with 100 KiB of capabilities.
+    CAPS_TOO_LARGE = enum.auto()
+    #: An honest PKCSReq (SHA-256) issued a certificate for another key (the same subject).
+    ISSUES_FOR_OTHER_KEY = enum.auto()
+    #: Every refusal (FAILURE) re-signed as a SUCCESS carrying no certificate.
+    REFUSALS_AS_EMPTY_SUCCESS = enum.auto()
+    #: A request is refused the first time it is seen, issued when it is sent again.
+    REFUSED_THEN_ISSUED_ON_REPLAY = enum.auto()
+    #: An honest PKCSReq signed with SHA-384 or SHA-512 (and enveloped with AES) answered
+    #: with its certificate enveloped with 3DES.
+    DES3_REPLIES = enum.auto()
+    #: An UpdateReq held for an operator (PENDING), not refused.
+    UPDATE_REQ_HELD = enum.auto()
+    #: A renewal refused unless it carries the challengePassword as well (micromdm).
+    RENEWAL_NEEDS_CHALLENGE = enum.auto()
+    #: The challenge checked only when present: a PKCSReq without one is issued
+    #: (inverse-inc/packetfence#7928, S6).
+    CHALLENGE_ONLY_WHEN_PRESENT = enum.auto()
+    #: A held request is issued on its owner's second poll.
+    POLL_APPROVES_LATER = enum.auto()
+    #: Every CertRep sent as text/plain.
+    CERT_REP_AS_TEXT = enum.auto()
 
 
 class FlawedServer:
@@ -140,6 +168,8 @@ class FlawedServer:
         self.ca: KeyPair = self.reference.files.ca
         self.stranger = make_identity("pyscep serve CA", now=_now(), ca=True)
         self.seen: set[bytes] = set()
+        self.polls: dict[str, int] = {}
+        self.answered: dict[bytes, bytes] = {}
 
     def one_time_challenge(self) -> str:
         """A challenge valid once (a server made with ``one_time=True``)."""
@@ -155,6 +185,10 @@ class FlawedServer:
             return HTTPResponse(404, "text/plain", b"not found")
         if operation == "GetCACaps" and flaw is Flaw.WEAK_CAPS:
             return HTTPResponse(200, "text/plain", b"POSTPKIOperation\nDES3\nSHA-1\n")
+        if operation == "GetCACaps" and flaw is Flaw.CAPS_NOT_ASCII:
+            return HTTPResponse(200, "text/plain", "SHA-256\nAES\nRenouvellement\u00e9\n".encode())
+        if operation == "GetCACaps" and flaw is Flaw.CAPS_TOO_LARGE:
+            return HTTPResponse(200, "text/plain", b"SHA-256\n" * (100 << 7))
         if operation == "GetCACert" and flaw is Flaw.NO_CA_CERT:
             return HTTPResponse(500, "text/plain", b"internal error")
         if operation == "GetNextCACert" and flaw is Flaw.NEXT_CA_SIGNED_BY_STRANGER:
@@ -217,6 +251,9 @@ class FlawedServer:
             return None
         if isinstance(content, CertificationRequest):
             signer = message.signer_certificate
+            answer = self._answer_flaw(message, content, der)
+            if answer is not None:
+                return answer
             refused = self.flaw is Flaw.RENEWAL_REFUSED or (
                 self.flaw is Flaw.DRAFT_RENEWAL_REFUSED
                 and message.message_type is MessageType.PKCS_REQ
@@ -228,6 +265,42 @@ class FlawedServer:
             return None
         if message.message_type is MessageType.CERT_POLL:
             return self._poll(message)
+        return None
+
+    def _answer_flaw(
+        self, message: PKIMessage, csr: CertificationRequest, der: bytes
+    ) -> bytes | None:
+        """The flaws that answer an enrollment otherwise than by issuing it as asked."""
+        flaw, kind = self.flaw, message.message_type
+        signer = message.signer_certificate
+        if der in self.answered:  # the same request, the same answer
+            return self.answered[der]
+        honest = (
+            kind is MessageType.PKCS_REQ
+            and signer.self_signed
+            and signer.public_key_der == csr.public_key_der
+            and csr.challenge_password == CHALLENGE
+        )
+        digest = message.digest_algorithm
+        if flaw is Flaw.ISSUES_FOR_OTHER_KEY and honest and digest == "sha256":
+            other = build_csr(Probe.new_key(), csr.subject_der)
+            self.answered[der] = self._issue(message, other)
+            return self.answered[der]
+        if flaw is Flaw.DES3_REPLIES and honest and digest in ("sha384", "sha512"):
+            weak = MessageOptions(cipher=ContentCipher.TRIPLEDES_CBC, algorithms=LEGACY)
+            self.answered[der] = self._issue(message, csr, weak)
+            return self.answered[der]
+        if flaw is Flaw.REFUSED_THEN_ISSUED_ON_REPLAY:
+            replayed = der in self.seen
+            self.seen.add(der)
+            if replayed:
+                return self._issue(message, csr)
+            return build_cert_rep_failure(message, FailInfo.BAD_REQUEST, signer=self.ca)
+        if flaw is Flaw.UPDATE_REQ_HELD and kind is MessageType.UPDATE_REQ:
+            return build_cert_rep_pending(message, signer=self.ca)
+        renewal = not signer.self_signed and self._issued_here(signer)
+        if flaw is Flaw.RENEWAL_NEEDS_CHALLENGE and renewal and csr.challenge_password is None:
+            return build_cert_rep_failure(message, FailInfo.BAD_REQUEST, signer=self.ca)
         return None
 
     def _unchecked_csr(self, der: bytes) -> bytes | None:
@@ -263,6 +336,8 @@ class FlawedServer:
             return replayed
         if flaw is Flaw.ANY_CHALLENGE:
             return kind is MessageType.PKCS_REQ and own_key and not right_challenge
+        if flaw is Flaw.CHALLENGE_ONLY_WHEN_PRESENT:
+            return kind is MessageType.PKCS_REQ and own_key and csr.challenge_password is None
         if flaw is Flaw.SIGNER_NOT_CSR_KEY:
             return kind is MessageType.PKCS_REQ and signer.self_signed and not own_key
         if flaw is Flaw.SELF_SIGNED_RENEWAL:
@@ -282,11 +357,18 @@ class FlawedServer:
             certificate, self.ca.certificate, backend=get_backend(), algorithms=LEGACY
         )
 
-    def _issue(self, message: PKIMessage, csr: CertificationRequest) -> bytes:
+    def _issue(
+        self,
+        message: PKIMessage,
+        csr: CertificationRequest,
+        options: MessageOptions | None = None,
+    ) -> bytes:
         certificate = issue_certificate(
             self.ca, csr, now=_now(), days=30, serial_number=secrets.randbits(63) | 1
         )
-        return build_cert_rep_success(message, [certificate], signer=self.ca)
+        return build_cert_rep_success(
+            message, [certificate], signer=self.ca, options=options or MessageOptions()
+        )
 
     def _poll(self, message: PKIMessage) -> bytes | None:
         """POLL_BY_TRANSACTION_ID: the transaction's certificate to whoever asks;
@@ -298,7 +380,10 @@ class FlawedServer:
             issued = [Certificate.load(stored.certificates[0])]
             return build_cert_rep_success(message, issued, signer=self.ca)
         owner = stored.signed_by_requester(message.signer_certificate.public_key_der)
-        if self.flaw is Flaw.POLL_APPROVES and owner and stored.state is TransactionState.PENDING:
+        if not owner or stored.state is not TransactionState.PENDING:
+            return None
+        polls = self.polls[stored.transaction_id] = self.polls.get(stored.transaction_id, 0) + 1
+        if self.flaw is Flaw.POLL_APPROVES or (self.flaw is Flaw.POLL_APPROVES_LATER and polls > 1):
             return self._issue(message, CertificationRequest.load(stored.csr))
         return None
 
@@ -309,6 +394,8 @@ class FlawedServer:
         flaw = self.flaw
         if response.content_type != PKI_MESSAGE or response.status != 200:
             return response
+        if flaw is Flaw.CERT_REP_AS_TEXT:
+            return HTTPResponse(200, "text/plain", response.body)
         reply = parse_pki_message(response.body)
         attributes = reply.attributes
         failure = attributes.pki_status is PKIStatus.FAILURE
@@ -324,6 +411,8 @@ class FlawedServer:
             attributes = replace(attributes, recipient_nonce=new_nonce())
         elif flaw is Flaw.FAILURE_WITHOUT_FAIL_INFO and failure:
             attributes = replace(attributes, fail_info=None)
+        elif flaw is Flaw.REFUSALS_AS_EMPTY_SUCCESS and failure:
+            attributes = replace(attributes, pki_status=PKIStatus.SUCCESS, fail_info=None)
         elif flaw is Flaw.MD5_REPLIES:
             digest = DigestAlgorithm.MD5
         else:

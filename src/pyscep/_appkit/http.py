@@ -38,7 +38,13 @@ def http_exchange(base: str, request: HTTPRequest) -> tuple[int, str | None, byt
         with urllib.request.urlopen(http_request, timeout=_TIMEOUT) as response:  # noqa: S310
             return response.status, response.headers.get("Content-Type"), response.read(_MAX_BODY)
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers.get("Content-Type"), exc.read(_MAX_ERROR_BODY)
+        try:
+            body = exc.read(_MAX_ERROR_BODY)
+        except http.client.IncompleteRead as broken:  # a broken chunked error page
+            body = broken.partial
+        except (OSError, http.client.HTTPException):  # cut off: the status is what came
+            body = b""
+        return exc.code, exc.headers.get("Content-Type"), body
     except urllib.error.URLError as exc:  # refused, unreachable, unknown host...
         raise ConnectionError(f"{target}: {exc.reason}") from None
     except http.client.HTTPException as exc:  # not HTTP at all: no OSError of its own

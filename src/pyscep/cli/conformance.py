@@ -8,7 +8,8 @@ and the known attacks (`pyscep.conformance`; docs/conformance.md).
                                   [--timeout SECONDS] [--keep DIR] [--json]
 
 Exit status: the worst failure's severity: 0 none (or info), 1 low, 3 medium,
-4 high, 5 critical; 2 the options or the server cannot be used.
+4 high, 5 critical; 2 the options or the server cannot be used, or the run itself
+broke (one line on stderr, never a traceback).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="score a live SCEP server against RFC 8894 and the known attacks",
         description="Drive a SCEP implementation the way clients and attackers do and print a"
         " scorecard (docs/conformance.md). Exit status: 0 clean, 1 low, 3 medium, 4 high,"
-        " 5 critical, 2 unusable options or server.",
+        " 5 critical, 2 unusable options or server, or an internal error.",
     )
     kinds = parser.add_subparsers(dest="kind", required=True, help="what is tested")
     server = kinds.add_parser(
@@ -47,7 +48,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Enroll, renew, poll and attack the server at URL; one line per check.",
     )
     server.add_argument("url", help="the server's SCEP URL, http://host:port/path")
-    server.add_argument("--challenge", help="a challengePassword the server accepts")
+    _common(server, challenge="a challengePassword the server accepts")
     server.add_argument(
         "--single-use-challenge",
         action="store_true",
@@ -61,7 +62,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the server holds requests for an operator (approve none during the run)",
     )
     server.add_argument("--ca-fingerprint", metavar="HEX", help="the CA's SHA-256, to pin it")
-    server.add_argument("--json", action="store_true", help="the scorecard as one JSON object")
     server.set_defaults(handler=run)
     client = kinds.add_parser(
         "client",
@@ -73,7 +73,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     client.add_argument(
         "--client", choices=sorted(CLIENT_COMMANDS), help="a ready command for this client"
     )
-    client.add_argument("--challenge", help="the challenge the servers expect (default: random)")
+    _common(client, challenge="the challenge the servers expect (default: random)")
     client.add_argument(
         "--timeout",
         type=float,
@@ -82,9 +82,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="each scenario's time limit (a client still polling then is stopped; default 30)",
     )
     client.add_argument("--keep", type=Path, metavar="DIR", help="keep each scenario's files here")
-    client.add_argument("--json", action="store_true", help="the scorecard as one JSON object")
     client.add_argument("command", nargs=argparse.REMAINDER, help="the client's command, after --")
     client.set_defaults(handler=run_client)
+
+
+def _common(parser: argparse.ArgumentParser, *, challenge: str) -> None:
+    """The options both kinds take: --challenge (``challenge`` says what it is), --json."""
+    parser.add_argument("--challenge", help=challenge)
+    parser.add_argument("--json", action="store_true", help="the scorecard as one JSON object")
 
 
 def _options(args: argparse.Namespace) -> ServerCheckOptions:
@@ -117,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     except (ScepError, ValueError) as exc:
         print(f"pyscep conformance: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:
+        return _internal_error(exc)
     return _printed(scorecard, as_json=args.json)
 
 
@@ -137,7 +144,15 @@ def run_client(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"pyscep conformance: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:
+        return _internal_error(exc)
     return _printed(scorecard, as_json=args.json)
+
+
+def _internal_error(exc: Exception) -> int:
+    """An error of the run itself: one line, and exit 2 (never 1, the exit of 'worst: low')."""
+    print(f"pyscep conformance: internal error, no scorecard: {exc!r:.300}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _printed(scorecard: Scorecard, *, as_json: bool) -> int:

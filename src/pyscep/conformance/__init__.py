@@ -24,7 +24,7 @@ from pyscep.conformance.probe import (
     http_transport,
     in_process_transport,
 )
-from pyscep.conformance.scorecard import CheckInfo, CheckResult, Outcome, Scorecard, Severity
+from pyscep.conformance.scorecard import CheckInfo, CheckResult, FindingSeverity, Outcome, Scorecard
 from pyscep.conformance.server import CHECKS, ServerCheckOptions, check_server
 
 __all__ = [
@@ -34,11 +34,11 @@ __all__ = [
     "Answer",
     "CheckInfo",
     "CheckResult",
+    "FindingSeverity",
     "Outcome",
     "Scorecard",
     "ServerCheckOptions",
     "ServerUnreachableError",
-    "Severity",
     "Transport",
     "check_client",
     "check_server",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import os
 import secrets
+import selectors
 import shlex
 import signal
 import socketserver
@@ -22,8 +23,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +35,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from pyscep.algorithms import LEGACY, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.conformance.probe import Probe
-from pyscep.conformance.scorecard import CheckInfo, CheckResult, Outcome, Scorecard, Severity
+from pyscep.conformance.scorecard import CheckInfo, CheckResult, FindingSeverity, Outcome, Scorecard
 from pyscep.crypto import KeyPair
 from pyscep.enums import FailInfo
 from pyscep.errors import ScepError
@@ -85,7 +87,7 @@ class Answer(enum.Enum):
     MALFORMED = "malformed"
 
 
-_H, _M = Severity.HIGH, Severity.MEDIUM
+_H, _M = FindingSeverity.HIGH, FindingSeverity.MEDIUM
 
 #: Scenario -> its check: what the client must do, where the rule comes from, how bad.
 CLIENT_CHECKS: dict[Answer, CheckInfo] = {
@@ -93,7 +95,7 @@ CLIENT_CHECKS: dict[Answer, CheckInfo] = {
         "client.honest",
         "enrolls against an honest server",
         "RFC 8894 3.3.1, 3.3.2",
-        Severity.CRITICAL,
+        FindingSeverity.CRITICAL,
     ),
     Answer.OTHER_KEY: CheckInfo(
         "client.other-key",
@@ -140,7 +142,7 @@ CLIENT_CHECKS: dict[Answer, CheckInfo] = {
     Answer.ENDLESS_PENDING: CheckInfo(
         "client.pending",
         "does not report success while the request is PENDING",
-        "RFC 8894 3.3.2, 3.3.3",
+        "RFC 8894 3.3.2.3, 3.3.3",
         _H,
     ),
     Answer.MALFORMED: CheckInfo(
@@ -196,7 +198,8 @@ CLIENT_COMMANDS: Mapping[str, tuple[str, ...]] = {
 }
 
 #: Runs the client under test once: (server URL, challenge, fresh directory) -> exit
-#: status, and what it printed last (None for the status: it did not end in time).
+#: status, and what it printed last (None for the status: it was still running at its time
+#: limit, and was stopped).
 ClientRunner = Callable[[str, str, Path], tuple[int | None, str]]
 
 
@@ -311,35 +314,113 @@ def serving(handle: Handler) -> Iterator[str]:
         thread.join(10)
 
 
+#: The shells whose ``-c`` script gets each substituted value quoted.
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"})
+#: What is kept of a client's output (its end: the last line is the evidence).
+OUTPUT_TAIL = 64 << 10
+#: Seconds given, after the client ended or was stopped, for its output to end (a daemon it
+#: left behind may hold the pipe open forever).
+_DRAIN_GRACE = 1.0
+
+
+def _script_index(command: Sequence[str]) -> int | None:
+    """The index of the script of a shell's ``-c`` form (``sh -c``, ``/bin/bash -lc``...)."""
+    if not command or Path(command[0]).name not in _SHELLS:
+        return None
+    for index, part in enumerate(command[1:], start=1):
+        if not part.startswith("-") or part == "--":
+            return None
+        if "c" in part[1:] and not part.startswith("--"):
+            return index + 1 if index + 1 < len(command) else None
+    return None
+
+
 def command_runner(command: Sequence[str], *, timeout: float) -> ClientRunner:
     """Run ``command`` with ``{url}``, ``{challenge}`` and ``{dir}`` replaced, in the
-    directory, its whole process group stopped after ``timeout`` seconds."""
+    directory, its whole process group stopped after ``timeout`` seconds.
+
+    In a shell's ``-c`` script each value is quoted; elsewhere it is one argument as is.
+    Only the last `OUTPUT_TAIL` bytes of what the client prints are kept.
+    """
+    script = _script_index(command)
 
     def run(url: str, challenge: str, directory: Path) -> tuple[int | None, str]:
         values = {"{url}": url, "{challenge}": challenge, "{dir}": str(directory)}
         argv = []
-        for part in command:
+        for index, part in enumerate(command):
             for name, value in values.items():
-                # A shell command line (``sh -c``) gets each value quoted.
-                quoted = shlex.quote(value) if command[:2] == ("sh", "-c") else value
-                part = part.replace(name, quoted)
+                part = part.replace(name, shlex.quote(value) if index == script else value)
             argv.append(part)
-        process = subprocess.Popen(
-            argv,
-            cwd=directory,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            output, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-            return None, _last_line(output)
-        return process.returncode, _last_line(output)
+        status, output = _run_bounded(argv, directory, timeout)
+        return status, _last_line(output)
 
     return run
+
+
+def _run_bounded(argv: Sequence[str], directory: Path, timeout: float) -> tuple[int | None, bytes]:
+    """Run ``argv``; (its exit status, or None when it did not end within ``timeout``;
+    the tail of its output). Its process group is killed in any case; the output is
+    read until it ends, at most `_DRAIN_GRACE` seconds past the client's end."""
+    process = subprocess.Popen(
+        argv,
+        cwd=directory,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    tail = bytearray()
+    with process.stdout, selectors.DefaultSelector() as selector:
+        pipe = process.stdout.fileno()
+        os.set_blocking(pipe, False)
+        selector.register(pipe, selectors.EVENT_READ)
+        ended_at: float | None = None
+        while True:
+            now = time.monotonic()
+            if ended_at is None and process.poll() is not None:
+                ended_at = now
+            limit = deadline if ended_at is None else ended_at + _DRAIN_GRACE
+            if now >= limit:
+                break
+            if selector.select(min(limit - now, 0.1)) and not _drained(pipe, tail):
+                break  # the end of the output: everyone holding the pipe closed it
+        status = process.poll()
+        if status is None:
+            try:
+                status = process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                status = None
+        _stop_group(process.pid)
+        if status is None:
+            process.wait()
+        if ended_at is None or status is None:  # what it printed while it was stopped
+            grace = time.monotonic() + _DRAIN_GRACE
+            while time.monotonic() < grace and selector.select(0.05):
+                if not _drained(pipe, tail):
+                    break
+    return status, bytes(tail)
+
+
+def _drained(pipe: int, tail: bytearray) -> bool:
+    """Read what ``pipe`` has into ``tail`` (its last `OUTPUT_TAIL` bytes); False at its end."""
+    try:
+        chunk = os.read(pipe, 1 << 16)
+    except BlockingIOError:
+        return True
+    if not chunk:
+        return False
+    tail += chunk
+    del tail[:-OUTPUT_TAIL]
+    return True
+
+
+def _stop_group(pid: int) -> None:
+    """SIGKILL to the client's process group (what it left running; a daemon that left
+    the group with setsid is out of reach)."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def _last_line(output: bytes) -> str:
@@ -387,7 +468,7 @@ def check_client(
 def _judged(
     check: CheckInfo, answer: Answer, server: ScriptedServer, status: int | None, said: str
 ) -> CheckResult:
-    ended = "did not end in time" if status is None else f"exit {status}"
+    ended = "stopped at the time limit" if status is None else f"exit {status}"
     evidence = f"{ended} after {server.requests} pkiMessage(s): {said}"
     if answer is Answer.HONEST:
         ok = status == 0 and server.delivered > 0

@@ -9,7 +9,13 @@ algorithms than the request's) and goes on: the conformance checks report it.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import secrets
+import socket
+import ssl
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,13 +23,18 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pyscep._appkit.http import http_exchange
 from pyscep.algorithms import LEGACY, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
 from pyscep.crypto import KeyPair, PrivateKey, load_private_key
 from pyscep.enums import FailInfo, MessageType, PKIStatus
 from pyscep.errors import LocalProtocolError, RemoteProtocolError, ScepError
-from pyscep.http import HTTPRequest, HTTPResponse, Operation, client_request
+from pyscep.http import (
+    CONTENT_TYPE_PKI_MESSAGE,
+    HTTPRequest,
+    HTTPResponse,
+    Operation,
+    client_request,
+)
 from pyscep.messages import (
     BuiltRequest,
     CACaps,
@@ -44,6 +55,7 @@ from pyscep.messages import (
 from pyscep.messages.content import IssuerAndSubject
 
 __all__ = [
+    "REQUEST_DEADLINE",
     "Attempt",
     "Exchange",
     "Probe",
@@ -70,16 +82,78 @@ class ServerUnreachableError(ScepError):
     """No HTTP answer at all came from the server under test."""
 
 
-def http_transport(url: str) -> Transport:
-    """Requests sent over HTTP to the server at ``url``; no answer is status 0."""
+#: Seconds one request may take in all, answer read to its end (a server that drips a
+#: byte at a time is cut off there), and seconds one read may wait.
+REQUEST_DEADLINE, _READ_TIMEOUT = 60.0, 30.0
+#: The most of a body read: a certificate chain is far smaller; an error page smaller still.
+_MAX_BODY, _MAX_ERROR_BODY = 1 << 20, 1 << 16
+
+
+def http_transport(url: str, *, deadline: float = REQUEST_DEADLINE) -> Transport:
+    """Requests sent over HTTP to the server at ``url``; no answer is status 0.
+
+    Each request, its answer read to the end, gets ``deadline`` seconds in all:
+    past it, the connection is cut and the request counts as unanswered.
+    """
+    parts = urlsplit(url)
 
     def send(request: HTTPRequest) -> Exchange:
+        connection: http.client.HTTPConnection
+        timeout = min(_READ_TIMEOUT, deadline)
+        if parts.scheme == "https":
+            context = ssl.create_default_context()
+            connection = http.client.HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=timeout, context=context
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                parts.hostname or "", parts.port, timeout=timeout
+            )
+        expired = threading.Event()
+
+        def cut() -> None:  # wakes a read blocked on a server that drips its answer
+            expired.set()
+            if connection.sock is not None:
+                with contextlib.suppress(OSError):
+                    connection.sock.shutdown(socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(deadline, cut)
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            return http_exchange(url, request)
-        except (ConnectionError, OSError) as exc:  # a reset, a timeout: recorded, not raised
-            return 0, None, str(exc).encode()
+            exchange = _exchanged(connection, request, time.monotonic() + deadline)
+        except (OSError, http.client.HTTPException) as exc:  # a reset, not HTTP: recorded
+            exchange = 0, None, (str(exc) or repr(exc)).encode()
+        finally:
+            watchdog.cancel()
+            connection.close()
+        if expired.is_set():  # cut off: what came before is no answer
+            return 0, None, f"timed out: no whole answer within {deadline:g} s".encode()
+        return exchange
 
     return send
+
+
+def _exchanged(
+    connection: http.client.HTTPConnection, request: HTTPRequest, deadline: float
+) -> Exchange:
+    """One request on ``connection``; the body read in chunks until ``deadline``."""
+    body_sent = request.body if request.method == "POST" else None
+    connection.request(request.method, request.target, body_sent, dict(request.headers))
+    response = connection.getresponse()
+    limit = _MAX_BODY if response.status == 200 else _MAX_ERROR_BODY
+    body = bytearray()
+    try:
+        while len(body) < limit:
+            if time.monotonic() > deadline:
+                raise TimeoutError("timed out: the answer did not end in time")
+            chunk = response.read1(min(1 << 16, limit - len(body)))
+            if not chunk:
+                break
+            body += chunk
+    except http.client.IncompleteRead as exc:  # a broken chunked body: what came is kept
+        body += exc.partial
+    return response.status, response.getheader("Content-Type"), bytes(body)
 
 
 def in_process_transport(handle: Callable[[str, str, str, bytes], HTTPResponse]) -> Transport:
@@ -108,8 +182,6 @@ class Reply:
     signed: bool = False
     issued: Certificate | None = None
     problem: str | None = None
-    cipher: ContentCipher | None = None
-    digest: DigestAlgorithm | None = None
 
     @property
     def pki_status(self) -> PKIStatus | None:
@@ -127,8 +199,16 @@ class Reply:
         return self.pki_status in (PKIStatus.SUCCESS, PKIStatus.PENDING)
 
     @property
+    def delivered(self) -> bool:
+        """A SUCCESS signed by the CA or RA that carries the certificate: an issuance proven.
+
+        A SUCCESS that cannot be verified (unsigned, signed by a stranger, no certificate in
+        it) proves no issuance: it is a broken reply, judged as such."""
+        return self.pki_status is PKIStatus.SUCCESS and self.signed and self.issued is not None
+
+    @property
     def refused_cleanly(self) -> bool:
-        """A CertRep FAILURE signed by the CA or RA, with its failInfo (RFC 8894 3.3.2)."""
+        """A CertRep FAILURE signed by the CA or RA, with its failInfo (RFC 8894 3.3.2.2)."""
         return self.pki_status is PKIStatus.FAILURE and self.signed and self.fail_info is not None
 
     def describe(self) -> str:
@@ -306,7 +386,6 @@ class Probe:
         body: bytes,
     ) -> Reply:
         """Judge one answer to ``sent``: parse, check the RFC 8894 reply rules, open a SUCCESS."""
-        del content_type  # a wrong one is a client's problem only when the body is wrong too
         if status != 200:
             text = body[:80].decode("utf-8", "replace").strip()
             return Reply(status, None, problem=text or "no body")
@@ -319,6 +398,9 @@ class Probe:
         self.replies += 1
         status_name = "?" if message.pki_status is None else message.pki_status.name
         kind = f"{sent.message_type.rfc_name} -> CertRep {status_name}"
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        if media != CONTENT_TYPE_PKI_MESSAGE:  # RFC 8894 section 4
+            self._violated("reply.content-type", f"{kind}: Content-Type {content_type!r}")
         if message.transaction_id != sent.transaction_id:
             self._violated(
                 "reply.transaction-id", f"{kind}: transactionID {message.transaction_id!r}"
@@ -346,7 +428,7 @@ class Probe:
         problem = None
         if message.pki_status is PKIStatus.SUCCESS:
             issued, problem = _opened(_certificates_of(verified, signer), csr)
-        return Reply(status, message, True, issued, problem, cipher, digest)
+        return Reply(status, message, True, issued, problem)
 
 
 def _certificates_of(verified: PKIMessage, signer: KeyPair) -> CertsOnly | ScepError:

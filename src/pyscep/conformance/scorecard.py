@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CheckInfo", "CheckResult", "Outcome", "Scorecard", "Severity"]
+__all__ = ["CheckInfo", "CheckResult", "FindingSeverity", "Outcome", "Scorecard"]
 
 
-class Severity(str, enum.Enum):
+class FindingSeverity(str, enum.Enum):
     """How bad a failed check is, from a note to an issuance hole."""
 
     INFO = "info"
@@ -26,7 +26,7 @@ class Severity(str, enum.Enum):
     @property
     def rank(self) -> int:
         """0 (info) to 4 (critical)."""
-        return list(Severity).index(self)
+        return list(FindingSeverity).index(self)
 
 
 class Outcome(str, enum.Enum):
@@ -45,7 +45,7 @@ class CheckInfo:
     id: str
     title: str
     source: str
-    severity: Severity
+    severity: FindingSeverity
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,10 @@ class CheckResult:
     outcome: Outcome
     evidence: str
     #: A failure milder than the check's worst (a refusal sent as HTTP 500, not an issuance).
-    failed_as: Severity | None = None
+    failed_as: FindingSeverity | None = None
 
     @property
-    def severity(self) -> Severity | None:
+    def severity(self) -> FindingSeverity | None:
         """How bad the failure is (the check's severity unless ``failed_as``); None if none."""
         if self.outcome is not Outcome.FAIL:
             return None
@@ -78,13 +78,13 @@ class CheckResult:
 
 
 #: Exit status per worst severity of a failed check (0: none failed, or only notes).
-EXIT_STATUS: Mapping[Severity | None, int] = {
+EXIT_STATUS: Mapping[FindingSeverity | None, int] = {
     None: 0,
-    Severity.INFO: 0,
-    Severity.LOW: 1,
-    Severity.MEDIUM: 3,
-    Severity.HIGH: 4,
-    Severity.CRITICAL: 5,
+    FindingSeverity.INFO: 0,
+    FindingSeverity.LOW: 1,
+    FindingSeverity.MEDIUM: 3,
+    FindingSeverity.HIGH: 4,
+    FindingSeverity.CRITICAL: 5,
 }
 
 
@@ -99,10 +99,10 @@ class Scorecard:
     def failures(self) -> tuple[CheckResult, ...]:
         """The failed checks, worst first."""
         failed = [r for r in self.results if r.severity is not None]
-        return tuple(sorted(failed, key=lambda r: -(r.severity or Severity.INFO).rank))
+        return tuple(sorted(failed, key=lambda r: -(r.severity or FindingSeverity.INFO).rank))
 
     @property
-    def worst(self) -> Severity | None:
+    def worst(self) -> FindingSeverity | None:
         """The severity of the worst failure, None when nothing failed."""
         return self.failures[0].severity if self.failures else None
 
@@ -145,7 +145,7 @@ class Scorecard:
                 checks[r["id"]],
                 Outcome(r["outcome"]),
                 r["evidence"],
-                None if r["severity"] is None else Severity(r["severity"]),
+                None if r["severity"] is None else FindingSeverity(r["severity"]),
             )
             for r in data["results"]
         )

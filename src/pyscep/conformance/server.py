@@ -16,6 +16,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from pyscep.algorithms import LEGACY, ContentCipher, DigestAlgorithm
+from pyscep.certificate import Certificate
 from pyscep.conformance.probe import (
     Attempt,
     Probe,
@@ -24,10 +25,16 @@ from pyscep.conformance.probe import (
     Transport,
     http_transport,
 )
-from pyscep.conformance.scorecard import CheckInfo, CheckResult, Outcome, Scorecard, Severity
+from pyscep.conformance.scorecard import (
+    CheckInfo,
+    CheckResult,
+    FindingSeverity,
+    Outcome,
+    Scorecard,
+)
 from pyscep.crypto import KeyPair, PrivateKey
 from pyscep.enums import CACapability, MessageType, PKIStatus
-from pyscep.errors import ScepError
+from pyscep.errors import ParseError, ScepError
 from pyscep.http import Operation
 from pyscep.messages import (
     CACaps,
@@ -41,7 +48,12 @@ from pyscep.messages import (
 
 __all__ = ["CHECKS", "ServerCheckOptions", "check_server"]
 
-_H, _C, _M, _L, _I = Severity.HIGH, Severity.CRITICAL, Severity.MEDIUM, Severity.LOW, Severity.INFO
+_H, _C, _M, _L = (
+    FindingSeverity.HIGH,
+    FindingSeverity.CRITICAL,
+    FindingSeverity.MEDIUM,
+    FindingSeverity.LOW,
+)
 
 #: Every server check, in the order run: id, what it asks, its source, its severity.
 CHECKS: dict[str, CheckInfo] = {
@@ -69,7 +81,7 @@ CHECKS: dict[str, CheckInfo] = {
         CheckInfo(
             "enroll.replay",
             "a re-sent PKCSReq gets no second certificate",
-            "security catalog 67; RFC 8894 3.3.1",
+            "catalog 67 (exact replay)",
             _M,
         ),
         CheckInfo(
@@ -128,7 +140,8 @@ CHECKS: dict[str, CheckInfo] = {
         ),
         CheckInfo(
             "attack.pending-bypass",
-            "a PENDING request stays PENDING without approval (with --expect-pending)",
+            "a PENDING request stays PENDING, poll after poll, without approval"
+            " (with --expect-pending)",
             "RFC 8894 3.3.3; issue 26",
             _H,
         ),
@@ -141,13 +154,13 @@ CHECKS: dict[str, CheckInfo] = {
         CheckInfo(
             "renewal.valid",
             "a renewal signed by the current certificate works",
-            "RFC 8894 3.3.1.2",
+            "RFC 8894 3.3.1, 2.3",
             _M,
         ),
         CheckInfo(
             "compat.draft-renewal",
             "a renewal sent as a PKCSReq signed by the current certificate works",
-            "draft-nourse-scep-12; RFC 8894 3.3.1.2, 3.5.2",
+            "draft-nourse-scep-12; RFC 8894 3.3.1, 3.5.2",
             _L,
         ),
         CheckInfo(
@@ -185,6 +198,12 @@ CHECKS: dict[str, CheckInfo] = {
         ),
         CheckInfo("reply.fail-info", "every FAILURE carries a failInfo", "RFC 8894 3.2.1.4", _M),
         CheckInfo(
+            "reply.content-type",
+            "every CertRep comes as application/x-pki-message",
+            "RFC 8894 4, 4.3",
+            _L,
+        ),
+        CheckInfo(
             "reply.algorithms",
             "replies to SHA-256/AES requests use neither MD5/SHA-1 nor DES/3DES",
             "RFC 8894 2.9; dogtagpki/pki#541 (S14)",
@@ -205,6 +224,9 @@ _CIPHERS = {
     CACapability.DES3: ContentCipher.TRIPLEDES_CBC,
     CACapability.AES: ContentCipher.AES128_CBC,
 }
+
+#: How many times the owner of a PENDING request polls for it (attack.pending-bypass).
+PENDING_POLLS = 3
 
 #: A body no SCEP message is near (catalog 96: step-ca refuses above 2 MiB).
 OVERSIZED_BODY = 3 << 20
@@ -244,7 +266,11 @@ class _Run:
         self.challenge_left = options.challenge is not None
 
     def record(
-        self, check_id: str, outcome: Outcome, evidence: str, failed_as: Severity | None = None
+        self,
+        check_id: str,
+        outcome: Outcome,
+        evidence: str,
+        failed_as: FindingSeverity | None = None,
     ) -> None:
         self.results.append(CheckResult(CHECKS[check_id], outcome, evidence, failed_as))
 
@@ -258,10 +284,16 @@ class _Run:
         status, _, body = self.probe.operation(Operation.GET_CA_CAPS)
         if status == 0:
             raise ServerUnreachableError(body.decode("utf-8", "replace") or "no HTTP answer")
-        caps = CACaps.parse(body) if status == 200 else CACaps()
+        unreadable = None
+        try:
+            caps = CACaps.parse(body) if status == 200 else CACaps()
+        except ParseError as exc:  # not ASCII, or too large (LimitExceededError): unread
+            caps, unreadable = CACaps(), str(exc)
         self.probe.caps = caps
         listed = ", ".join(caps.keywords) or "none"
-        if status == 200 and caps.keywords:
+        if unreadable is not None:
+            self.record("caps", Outcome.FAIL, f"HTTP {status}, unreadable: {unreadable}")
+        elif status == 200 and caps.keywords:
             self.record("caps", Outcome.PASS, f"advertised: {listed}")
         else:
             self.record("caps", Outcome.FAIL, f"HTTP {status or 'none'}, capabilities: {listed}")
@@ -389,9 +421,23 @@ class _Run:
         if first is None or first.reply.pki_status is None:
             self.skip("enroll.replay", "no enrollment was answered with a CertRep")
             return
+        if first.reply.pki_status is PKIStatus.PENDING:
+            self.skip("enroll.replay", "the enrollment is PENDING: no certificate to compare")
+            return
         again = self.probe.exchange(first.request, first.signer, first.csr)
         before, after = first.reply.issued, again.issued
-        if before is not None and after is not None and before != after:
+        if first.reply.pki_status is PKIStatus.FAILURE and again.delivered:
+            self.record(
+                "enroll.replay",
+                Outcome.FAIL,
+                f"refused, then issued when re-sent: {again.describe()}",
+            )
+        elif before is None:
+            self.skip(
+                "enroll.replay",
+                f"the enrollment got no certificate to compare with (re-sent: {again.describe()})",
+            )
+        elif after is not None and before != after:
             self.record(
                 "enroll.replay",
                 Outcome.FAIL,
@@ -416,16 +462,35 @@ class _Run:
     def _refused(self, check_id: str, answer: Attempt | Reply) -> None:
         """PASS when the server issued nothing (FAILURE, or an HTTP refusal)."""
         reply = answer.reply if isinstance(answer, Attempt) else answer
-        if reply.pki_status is PKIStatus.SUCCESS:
+        if reply.delivered:
             self.record(check_id, Outcome.FAIL, f"issued: {reply.describe()}")
+        elif reply.pki_status is PKIStatus.SUCCESS:
+            # No issuance proven (unsigned, a stranger's signature, no certificate in it),
+            # and no refusal either: a broken answer.
+            self.record(
+                check_id,
+                Outcome.FAIL,
+                f"a SUCCESS that proves no issuance, and no refusal: {reply.describe()}",
+                self._milder(check_id),
+            )
         elif reply.pki_status is PKIStatus.PENDING and not self.options.expect_pending:
             # Held, not issued: an operator may still refuse it (--expect-pending says so).
-            milder = min(CHECKS[check_id].severity, Severity.MEDIUM, key=lambda s: s.rank)
-            self.record(check_id, Outcome.FAIL, f"accepted for later: {reply.describe()}", milder)
+            self.record(
+                check_id,
+                Outcome.FAIL,
+                f"accepted for later: {reply.describe()}",
+                self._milder(check_id),
+            )
         elif reply.pki_status is PKIStatus.PENDING:
             self.record(check_id, Outcome.PASS, f"{reply.describe()} (held: approve none of these)")
         else:
             self.record(check_id, Outcome.PASS, reply.describe())
+
+    @staticmethod
+    def _milder(check_id: str) -> FindingSeverity:
+        """The check's severity, medium at most: a failure short of an issuance."""
+        severity = CHECKS[check_id].severity
+        return min(severity, FindingSeverity.MEDIUM, key=lambda s: s.rank)
 
     def wrong_challenges(self) -> None:
         """A wrong challengePassword, then none."""
@@ -445,7 +510,7 @@ class _Run:
                 check_id,
                 Outcome.FAIL,
                 f"refused, but not with a signed CertRep FAILURE: {reply.describe()}",
-                failed_as=Severity.MEDIUM,
+                failed_as=FindingSeverity.MEDIUM,
             )
 
     def proof_of_possession(self) -> None:
@@ -470,7 +535,7 @@ class _Run:
 
     def forged_renewals(self) -> None:
         """Renewals signed by a self-made certificate and by another CA's; an UpdateReq."""
-        issued = self.first.reply.issued if self.first is not None else None
+        issued = self._first_certificate()
         # The identity of a real device, when the run has one.
         subject_of = issued.subject_der if issued is not None else self.probe.new_subject("renew")
         key = self.probe.new_key()
@@ -512,21 +577,33 @@ class _Run:
         victim = first.request.transaction_id
         subject = first.signer.certificate.subject_der
         attacker = self.probe.requester(subject)
-        hijack = self.probe.poll(victim, attacker)
-        if hijack.reply.pki_status is PKIStatus.SUCCESS:
-            self.record("attack.poll-hijack", Outcome.FAIL, f"delivered: {hijack.reply.describe()}")
+        hijack = self.probe.poll(victim, attacker).reply
+        if hijack.delivered:
+            self.record("attack.poll-hijack", Outcome.FAIL, f"delivered: {hijack.describe()}")
+        elif hijack.pki_status is PKIStatus.SUCCESS:
+            self.record(
+                "attack.poll-hijack",
+                Outcome.FAIL,
+                f"a SUCCESS that proves no delivery, and no refusal: {hijack.describe()}",
+                self._milder("attack.poll-hijack"),
+            )
         else:
-            self.record("attack.poll-hijack", Outcome.PASS, hijack.reply.describe())
+            self.record("attack.poll-hijack", Outcome.PASS, hijack.describe())
         if not self.options.expect_pending:
             self.skip("attack.pending-bypass", "the server issues at once (no --expect-pending)")
             return
-        polled = self.probe.poll(victim, first.signer).reply
-        if polled.pki_status is PKIStatus.SUCCESS:
-            self.record(
-                "attack.pending-bypass", Outcome.FAIL, f"issued unapproved: {polled.describe()}"
-            )
-        else:
-            self.record("attack.pending-bypass", Outcome.PASS, polled.describe())
+        for poll in range(1, PENDING_POLLS + 1):
+            polled = self.probe.poll(victim, first.signer).reply
+            if polled.pki_status is PKIStatus.SUCCESS:
+                self.record(
+                    "attack.pending-bypass",
+                    Outcome.FAIL,
+                    f"issued unapproved at poll {poll}: {polled.describe()}",
+                )
+                return
+        self.record(
+            "attack.pending-bypass", Outcome.PASS, f"{PENDING_POLLS} polls: {polled.describe()}"
+        )
 
     def weak_algorithms(self) -> None:
         """A PKCSReq with MD5 and single DES."""
@@ -545,12 +622,17 @@ class _Run:
         """A renewal for another subject, a renewal as RFC 8894 clients send it, then the
         certificate it got renewed as draft-era clients do."""
         current = self.options.renew
-        if current is None and self.first is not None and self.first.reply.issued is not None:
+        issued = self._first_certificate()
+        if current is None and issued is not None:
             assert self.first_key is not None
-            current = KeyPair(self.first_key, self.first.reply.issued)
+            current = KeyPair(self.first_key, issued)
         if current is None:
+            why = "no certificate to renew (--renew-cert/--renew-key)"
+            first = None if self.first is None else self.first.reply
+            if first is not None and first.issued is not None and first.problem is not None:
+                why = f"the certificate enroll.post got cannot be renewed ({first.problem})"
             for check_id in ("renewal.subject-change", "renewal.valid", "compat.draft-renewal"):
-                self.skip(check_id, "no certificate to renew (--renew-cert/--renew-key)")
+                self.skip(check_id, why)
             return
         kind = (
             MessageType.RENEWAL_REQ
@@ -577,11 +659,11 @@ class _Run:
                     Outcome.FAIL,
                     f"{kind.rfc_name} renewed only with the challengePassword as well"
                     f" (without: {without.describe()})",
-                    Severity.INFO,
+                    FindingSeverity.INFO,
                 )
             else:
                 self.record("renewal.valid", Outcome.FAIL, f"{kind.rfc_name}: {without.describe()}")
-            if drift.pki_status is PKIStatus.SUCCESS:
+            if drift.delivered:
                 self._refused("renewal.subject-change", drift)
             else:
                 self.skip(
@@ -589,10 +671,19 @@ class _Run:
                     "nothing is renewed on the certificate alone, so its refusal proves"
                     f" nothing ({drift.describe()})",
                 )
-        if renewed.issued is None:
+        if renewed.issued is None or renewed.problem is not None:
             self.skip("compat.draft-renewal", "renewal.valid got no certificate to renew again")
         else:
             self.draft_renewal(KeyPair(new_key, renewed.issued), kind, challenge)
+
+    def _first_certificate(self) -> Certificate | None:
+        """The certificate the first enrollment got, when it is the one asked for (for the
+        CSR's key: a certificate for another key is a finding of enroll.post, not a
+        certificate the run holds the key of)."""
+        reply = None if self.first is None else self.first.reply
+        if reply is None or reply.problem is not None or not reply.signed:
+            return None
+        return reply.issued
 
     def draft_renewal(self, current: KeyPair, kind: MessageType, challenge: str | None) -> None:
         """``current`` (what renewal.valid got) renewed by a PKCSReq signed with it, as
@@ -637,7 +728,21 @@ class _Run:
         if 400 <= status < 500:
             self.record("robust.oversized", Outcome.PASS, f"HTTP {status}")
         elif status == 0 and b"timed out" not in answer:
-            self.record("robust.oversized", Outcome.PASS, f"connection closed: {answer[:80]!r}")
+            # A server may close the connection on a body it will not read; one that
+            # crashed answers nothing after it.
+            after, _, _ = self.probe.operation(Operation.GET_CA_CAPS)
+            if after == 0:
+                self.record(
+                    "robust.oversized",
+                    Outcome.FAIL,
+                    f"connection closed ({answer[:80]!r}), and GetCACaps is no longer answered",
+                )
+            else:
+                self.record(
+                    "robust.oversized",
+                    Outcome.PASS,
+                    f"connection closed: {answer[:80]!r}; GetCACaps answered after it",
+                )
         else:
             said = f"HTTP {status}" if status else "no answer"
             self.record("robust.oversized", Outcome.FAIL, f"{said}: {answer[:80]!r}")
@@ -670,6 +775,7 @@ class _Run:
             "reply.transaction-id",
             "reply.recipient-nonce",
             "reply.fail-info",
+            "reply.content-type",
             "reply.algorithms",
         ):
             broken = self.probe.violations.get(check_id)
