@@ -263,15 +263,11 @@ class ScepResponder:
                 "the signer's key is not the requested key, and the signer is not this CA's",
                 "the request must be signed by the requested key, or by a certificate of this CA",
             )
-        try:
-            named = self._named_reply_certificate(message, now)
-        except ScepError as exc:
-            return self._replies.failure(
-                reply_to, FailInfo.BAD_REQUEST, f"the reply key named: {exc}", str(exc)
-            )
-        if named is not None:
-            # The requester's ML-KEM reply key (pyscep.messages.reply_key): no password.
-            reply_to = replace(reply_to, recipient=named)
+        keyed = self._to_named_reply_key(message, reply_to, now)
+        if not isinstance(keyed, ReplyTo):
+            return keyed
+        if keyed is not reply_to:
+            reply_to = keyed  # the requester's ML-KEM reply key: no password
         elif signature_only(signer):
             if request.challenge_password is None:
                 return self._replies.failure(
@@ -337,14 +333,11 @@ class ScepResponder:
         ):
             return self._replies.failure(reply_to, FailInfo.BAD_CERT_ID, "no such transaction")
         password = CertificationRequest.load(known.csr).challenge_password
-        try:
-            named = self._named_reply_certificate(message, now)
-        except ScepError as exc:
-            return self._replies.failure(
-                reply_to, FailInfo.BAD_REQUEST, f"the reply key named: {exc}", str(exc)
-            )
-        if named is not None:
-            reply_to = replace(reply_to, recipient=named)
+        keyed = self._to_named_reply_key(message, reply_to, now)
+        if not isinstance(keyed, ReplyTo):
+            return keyed
+        if keyed is not reply_to:
+            reply_to = keyed
         elif signature_only(message.signer_certificate):
             if password is None:
                 # Nothing could protect the reply: the poll names no reply key, and the
@@ -364,14 +357,23 @@ class ScepResponder:
             return False
         return PublicKey.load(public_key_der).parameter_set is not None
 
-    def _named_reply_certificate(self, message: PKIMessage, now: datetime) -> Certificate | None:
-        """The ML-KEM reply certificate a signing-only requester names, with the
-        post-quantum profile (`pyscep.messages.reply_key`); None otherwise."""
+    def _to_named_reply_key(
+        self, message: PKIMessage, reply_to: ReplyTo, now: datetime
+    ) -> ReplyTo | ServerEvent:
+        """``reply_to`` addressed to the ML-KEM reply certificate a signing-only requester
+        names, with the post-quantum profile (`pyscep.messages.reply_key`); unchanged
+        when it names none; a FAILURE when it names one that cannot be used."""
         if not self.config.profile.post_quantum or not signature_only(message.signer_certificate):
-            return None
-        return named_reply_certificate(
-            message, now=now, backend=get_backend(), algorithms=self.config.algorithms
-        )
+            return reply_to
+        try:
+            named = named_reply_certificate(
+                message, now=now, backend=get_backend(), algorithms=self.config.algorithms
+            )
+        except ScepError as exc:
+            return self._replies.failure(
+                reply_to, FailInfo.BAD_REQUEST, f"the reply key named: {exc}", str(exc)
+            )
+        return reply_to if named is None else replace(reply_to, recipient=named)
 
     def _known(
         self,
