@@ -51,10 +51,10 @@ from pyscep.crypto import Decapsulator, KeyPair, get_backend, load_private_key
 from pyscep.crypto.signed_object import verify_issued_by
 from pyscep.errors import KeyLoadError, ScepError, UnsupportedAlgorithmError, VerificationError
 from pyscep.messages import CertificationRequest, build_csr
-from pyscep.messages.identity import KeyToCertify, issue_certificate, self_signed_certificate
+from pyscep.messages.identity import KeyToCertify, issue_certificate
 from pyscep.messages.inspect import inspect_payload
 from pyscep.public_key import PARAMETER_SETS, PublicKey
-from pyscep.testing import fixed_keys
+from pyscep.testing import fixed_keys, make_identity
 from pyscep.testing.pqc import EXPECTED_PLAINTEXT, artifact_prefix, hackathon_artifacts
 from tests.support.helpers import NOW, current_time, openssl, pem_cert
 
@@ -345,16 +345,13 @@ def test_a_pkcs8_key_with_parameters_or_an_unknown_version_is_refused() -> None:
 
 
 def _ml_dsa(parameter_set: str) -> KeyPair:
-    key = load_private_key(
-        getattr(mldsa, f"MLDSA{parameter_set[-2:]}PrivateKey")
-        .generate()
-        .private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return KeyPair(key, self_signed_certificate(key, f"CN={parameter_set}", now=NOW, ca=True))
+    identity = make_identity(parameter_set, now=NOW, ca=True, key_type=_kind(parameter_set))
+    return KeyPair(load_private_key(identity.key_der), identity.certificate)
+
+
+def _kind(parameter_set: str) -> str:
+    """``ml-dsa-65``, the key type `make_identity` takes, of ``ml_dsa_65``."""
+    return parameter_set.replace("_", "-")
 
 
 @pytest.mark.parametrize("parameter_set", ["ml_dsa_44", "ml_dsa_65", "ml_dsa_87"])
@@ -467,20 +464,9 @@ def test_certificates_and_requests_with_ml_dsa_and_ml_kem_keys() -> None:
 
 
 def _ml_kem(parameter_set: str) -> KeyPair:
-    authority = _ml_dsa("ml_dsa_44")
-    key = load_private_key(
-        getattr(mlkem, f"MLKEM{parameter_set[7:]}PrivateKey")
-        .generate()
-        .private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    certificate = issue_certificate(
-        authority, KeyToCertify.of(key.public_key_der, "CN=recipient"), now=NOW
-    )
-    return KeyPair(key, certificate)
+    authority = make_identity("ml_dsa_44", now=NOW, ca=True, key_type="ml-dsa-44")
+    identity = make_identity("recipient", now=NOW, issuer=authority, key_type=_kind(parameter_set))
+    return KeyPair(load_private_key(identity.key_der), identity.certificate)
 
 
 @dataclass(frozen=True)

@@ -180,12 +180,6 @@ class SignatureScheme(enum.Enum):
     ML_DSA_65 = "ml_dsa_65"
     ML_DSA_87 = "ml_dsa_87"
 
-    @property
-    def hashes_internally(self) -> bool:
-        """True when the scheme signs the message itself, no separate hash (Ed25519,
-        ML-DSA): the digest algorithm only serves the signed attributes."""
-        return self is SignatureScheme.ED25519 or self.value.startswith("ml_dsa")
-
 
 @dataclass(frozen=True)
 class AlgorithmPolicy:

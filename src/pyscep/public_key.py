@@ -53,7 +53,7 @@ def _parameter_set(
     oid: str, strength: int, public: int, seed: int, expanded: int, output: int
 ) -> ParameterSet:
     name = {**PostQuantumOID.ML_DSA, **PostQuantumOID.ML_KEM}[oid]
-    title = name.upper().replace("_", "-", 1).replace("_", "-")
+    title = name.upper().replace("_", "-")
     return ParameterSet(name, title, oid, strength, public, seed, expanded, output)
 
 

@@ -56,7 +56,9 @@ KEY_TYPES = (
 #: The key types an RA's request-decryption key may be, beyond the signing ones.
 DECRYPTION_KEY_TYPES = ("ml-kem-768", "ml-kem-1024")
 #: The key types nothing can be encrypted to (their replies: a password or a reply key).
-SIGNING_ONLY_KEY_TYPES = ("ed25519", "ml-dsa-44", "ml-dsa-65", "ml-dsa-87")
+SIGNING_ONLY_KEY_TYPES = tuple(
+    kind for kind in KEY_TYPES if kind.replace("-", "_") in SIGNATURE_ONLY_KEYS
+)
 #: Older spellings still accepted.
 _ALIASES = {"ec256": "ec-p256", "rsa": "rsa2048", "ec": "ec-p256"}
 

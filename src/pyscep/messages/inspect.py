@@ -248,10 +248,11 @@ def _key_oid(certificate: Certificate) -> str:
     key = certificate.public_key
     if key.parameter_set is not None:
         return key.parameter_set.oid
-    return next(
-        (oid for oid, name in PostQuantumOID.REPORTED_ONLY.items() if name == key.algorithm),
-        key.algorithm,
-    )
+    return _NAMED_ONLY_OIDS.get(key.algorithm, key.algorithm)
+
+
+#: The algorithms pyscep only names, by name: their OIDs.
+_NAMED_ONLY_OIDS = {name: oid for oid, name in PostQuantumOID.REPORTED_ONLY.items()}
 
 
 def _certs_only(content: bytes | None) -> CertsOnly | None:
