@@ -142,8 +142,8 @@ def test_a_missing_option_is_named(
 
 
 @contextmanager
-def _not_http() -> Iterator[str]:
-    """A server that answers every connection with bytes that are not HTTP."""
+def _answering(answer_bytes: bytes) -> Iterator[str]:
+    """A server that answers every connection with ``answer_bytes``, then closes it."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
     done = threading.Event()
@@ -156,7 +156,7 @@ def _not_http() -> Iterator[str]:
                 continue
             with connection:
                 connection.recv(65536)
-                connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+                connection.sendall(answer_bytes)
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
@@ -172,9 +172,21 @@ def _not_http() -> Iterator[str]:
 def test_a_server_that_does_not_speak_http_is_one_clear_line(
     action: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with _not_http() as url:
+    with _answering(b"SSH-2.0-OpenSSH_9.6\r\n") as url:
         assert main(["client", action, url, "--out", str(tmp_path / "ca.pem")]) == 2
     _one_line_error(capsys, "the answer is not HTTP")
+
+
+def test_an_answer_cut_off_before_its_content_length_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A server killed mid-answer: the headers and part of the body came, then the end.
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-x509-ca-cert\r\n"
+    cut_off = head + b"Content-Length: 1000\r\n\r\n" + b"\x30\x82\x03\xe4" + b"\x00" * 6
+    with _answering(cut_off) as url:
+        assert main(["client", "getca", url, "--out", str(tmp_path / "ca.pem")]) == 2
+    _one_line_error(capsys, "the answer was cut off after 10 bytes of 1000")
+    assert not (tmp_path / "ca.pem").exists()
 
 
 def test_getcaps_says_when_the_server_advertises_nothing(

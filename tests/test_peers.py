@@ -231,19 +231,20 @@ def test_two_hosts_on_postgresql_lose_nothing_when_one_is_killed_mid_run(tmp_pat
     """400 enrollments from 8 clients over two gunicorn hosts (two workers each) sharing one
     PostgreSQL; the first host SIGKILLed after 100, its clients retrying on the other."""
     result = _run("two-hosts-sigkill", tmp_path, timeout=900)
+    assert result["errors"] == [], result
     assert result["killed_at"] == 100
     assert result["killed_exit"] == -9
     assert result["retries"] > 0  # clients did land on the dead host, and went on
     # 0 lost, 0 issued twice: every client holds its own certificate, serials unique.
-    assert (result["held"], result["distinct"], result["serials"]) == (400, 400, 400)
+    assert (result["held"], result["distinct"], result["serials"]) == (400, 400, 400), result
     # The store holds exactly what the clients hold, and nothing is left half-done.
-    assert (result["stored_issued"], result["store_matches_clients"]) == (400, True)
-    assert result["unfinished"] == 0
+    assert (result["stored_issued"], result["store_matches_clients"]) == (400, True), result
+    assert result["unfinished"] == 0, result
     # One serial per certificate, plus at most one per worker of the dead host that had
     # signed a certificate nobody received (its claim was taken over after the lease).
     handed_out, distinct = result["stored_serials"]
-    assert handed_out == distinct
-    assert 400 <= handed_out <= 402
+    assert handed_out == distinct, result
+    assert 400 <= handed_out <= 402, result
     _verify_chain(tmp_path, *(f"fleet-{index}.pem" for index in range(400)))
 
 

@@ -84,6 +84,8 @@ class _Run:
         self.killed_at: int | None = None
         self.retries = 0
         self.polls = 0
+        #: What went wrong in a client, for the test to print (a crash would say less).
+        self.errors: list[str] = []
         self.lock = threading.Lock()
 
     def count_issued(self) -> None:
@@ -98,7 +100,18 @@ class _Run:
             setattr(self, what, getattr(self, what) + 1)
 
 
-def _client(run: _Run, number: int) -> list[bytes]:
+def _client_reporting(run: _Run, number: int) -> list[bytes]:
+    """`_client`, its error recorded in ``run.errors`` with what it had received so far."""
+    issued: list[bytes] = []
+    try:
+        _client(run, number, issued)
+    except Exception as exc:  # every error goes into the report
+        with run.lock:
+            run.errors.append(f"client {number} after {len(issued)} certificates: {exc!r}")
+    return issued
+
+
+def _client(run: _Run, number: int, issued: list[bytes]) -> None:
     """One device fleet's client: ``PER_CLIENT`` enrollments alternating over both hosts; a
     request whose host does not answer is sent again, unchanged, to the other host."""
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -111,7 +124,6 @@ def _client(run: _Run, number: int) -> list[bytes]:
     client = ScepClient()
     for request in (client.get_caps, client.get_ca_certificates):
         client.receive(*http_exchange(HOSTS[1], request()), now=datetime.now(timezone.utc))
-    issued = []
     for index in range(PER_CLIENT):
         key = load_private_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
         csr = build_csr(key, f"CN=fleet{number}-{index}", challenge_password=CHALLENGE)
@@ -140,7 +152,6 @@ def _client(run: _Run, number: int) -> list[bytes]:
             issued.append(event.certificate.der)
             run.count_issued()
             break
-    return issued
 
 
 def _stored(url: str) -> dict[str, Any]:
@@ -176,7 +187,7 @@ def two_hosts_sigkill(work: Path) -> dict[str, Any]:
         run = _Run(hosts[0])
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-            batches = list(pool.map(lambda n: _client(run, n), range(CLIENTS)))
+            batches = list(pool.map(lambda n: _client_reporting(run, n), range(CLIENTS)))
         seconds = time.monotonic() - started
         stored = _stored(url)
     finally:
@@ -201,5 +212,6 @@ def two_hosts_sigkill(work: Path) -> dict[str, Any]:
         "killed_exit": hosts[0].returncode,
         "retries": run.retries,
         "polls": run.polls,
+        "errors": run.errors,
         "seconds": round(seconds, 1),
     }

@@ -36,7 +36,15 @@ def http_exchange(base: str, request: HTTPRequest) -> tuple[int, str | None, byt
     )
     try:
         with urllib.request.urlopen(http_request, timeout=_TIMEOUT) as response:  # noqa: S310
-            return response.status, response.headers.get("Content-Type"), response.read(_MAX_BODY)
+            body = response.read(_MAX_BODY)
+            # read(n) returns what came when the connection closes early; Content-Length
+            # tells a body cut off (the server died mid-answer) from a complete one.
+            if response.length and len(body) < _MAX_BODY:
+                raise ConnectionError(
+                    f"{target}: the answer was cut off after {len(body)} bytes"
+                    f" of {len(body) + response.length}"
+                )
+            return response.status, response.headers.get("Content-Type"), body
     except urllib.error.HTTPError as exc:
         try:
             body = exc.read(_MAX_ERROR_BODY)
