@@ -496,6 +496,12 @@ def _certificate_view(der: bytes) -> tuple[object, ...]:
         "public_key",
         "public_key_algorithm",
         "not_valid_after",
+        "critical_extensions",
+        "key_usage",
+        "extended_key_usages",
+        "subject_alt_names",
+        "subject_key_identifier",
+        "is_ca",
     ):
         try:
             view.append((name, getattr(certificate, name)))
@@ -523,6 +529,7 @@ def test_certificates_read_the_same() -> None:
 
 
 def test_the_outline_is_where_asn1crypto_finds_the_fields() -> None:
+    from asn1crypto import core as asn1_core
     from asn1crypto import x509
 
     from pyscep._certificate_reader import read_certificate_outline
@@ -539,6 +546,11 @@ def test_the_outline_is_where_asn1crypto_finds_the_fields() -> None:
         assert der[slice(*outline.public_key)] == tbs["subject_public_key_info"].dump()
         assert outline.serial_number == tbs["serial_number"].native
         assert outline.key_algorithm == parsed.public_key.algorithm
+        extensions = tbs["extensions"]
+        if outline.extensions is None:
+            assert isinstance(extensions, asn1_core.Void)
+        else:
+            assert der[slice(*outline.extensions)] == extensions.contents
 
 
 def _rebuilt(der: bytes, edit: Callable[[object], None]) -> bytes:
@@ -800,3 +812,32 @@ def test_regression_an_extension_asn1crypto_cannot_show_is_kept_raw() -> None:
     assert FindingCode.MISTYPED_VALUE in [f.code for f in request.findings]
     fast, slow = _request_outcomes(broken)
     assert fast == slow
+
+
+def test_extension_names_are_asn1cryptos() -> None:
+    """The table that names an extension by its OID's DER gives what loading it gives,
+    and an OID it does not hold is named by asn1crypto (dotted), as before the table."""
+    from asn1crypto import core as asn1_core
+    from asn1crypto import x509
+
+    from pyscep._extensions import _EXTENSION_NAMES, read_extensions
+
+    assert len(_EXTENSION_NAMES) == len(x509.ExtensionId._map)
+    for oid_der, name in _EXTENSION_NAMES.items():
+        assert x509.ExtensionId.load(oid_der, strict=True).native == name
+    flag = asn1_core.Boolean(True).dump()
+    value = asn1_core.OctetString(b"\x05\x00").dump()
+
+    def extension(oid_der: bytes) -> bytes:
+        return asn1_core.Sequence(contents=oid_der + flag + value).dump()
+
+    known = asn1_core.ObjectIdentifier("2.5.29.35").dump()
+    unknown = asn1_core.ObjectIdentifier("1.3.6.1.4.1.99999.1").dump()
+    read = read_extensions(extension(known) + extension(unknown))
+    assert [(e.name, e.critical) for e in read] == [
+        ("authority_key_identifier", True),
+        ("1.3.6.1.4.1.99999.1", True),
+    ]
+    # An encoding the table does not hold goes to asn1crypto, which names it as before.
+    odd = b"\x06\x03\x2a\x80\x01"
+    assert read_extensions(extension(odd))[0].name == x509.ExtensionId.load(odd).native

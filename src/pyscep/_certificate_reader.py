@@ -1,8 +1,8 @@
 """PRIVATE: the outline of a certificate, read by the DER fast path (`pyscep._der_reader`).
 
 What finding a signer, matching a recipient and checking a signature need of
-a certificate (where its TBSCertificate, issuer, subject and key are, and its
-serial number) is read here from canonical DER without asn1crypto, so that
+a certificate (where its TBSCertificate, issuer, subject, key and extensions
+are, and its serial number) is read here from canonical DER without asn1crypto, so that
 the certificates a message carries cost a few offsets each; asn1crypto
 decodes a certificate only when a caller asks for more (`Certificate`).
 
@@ -39,6 +39,8 @@ class CertificateOutline(NamedTuple):
     public_key: tuple[int, int]
     #: The SubjectPublicKeyInfo algorithm, as asn1crypto names it.
     key_algorithm: str
+    #: The contents of the Extensions SEQUENCE (start, end), None when there is none.
+    extensions: tuple[int, int] | None
 
 
 def read_certificate_outline(der: bytes) -> CertificateOutline | None:
@@ -78,16 +80,24 @@ def _read(reader: Reader) -> CertificateOutline:
         raise NotCanonicalError
     public_key = (key_start, cursor)
     # Then issuerUniqueID [1], subjectUniqueID [2], extensions [3], each optional, in order.
-    for tag in (0x81, 0x82, 0xA3):
+    for tag in (0x81, 0x82):
         if cursor < tbs_end and der[cursor] == tag:
             cursor = reader.span(cursor, tbs_end, tag)
+    extensions = None
+    if cursor < tbs_end and der[cursor] == 0xA3:
+        explicit_start, cursor = reader.contents(cursor, tbs_end, 0xA3)
+        # [3] EXPLICIT holds the one Extensions SEQUENCE and nothing else.
+        extensions_start, extensions_end = reader.contents(explicit_start, cursor, 0x30)
+        if extensions_end != cursor:
+            raise NotCanonicalError
+        extensions = (extensions_start, extensions_end)
     if cursor != tbs_end:
         raise NotCanonicalError
     cursor = reader.span(tbs_end, end, 0x30)  # signatureAlgorithm
     if reader.span(cursor, end, 0x03) != end:
         raise NotCanonicalError
     return CertificateOutline(
-        (start, tbs_end), serial_number, issuer, subject, public_key, key_algorithm
+        (start, tbs_end), serial_number, issuer, subject, public_key, key_algorithm, extensions
     )
 
 

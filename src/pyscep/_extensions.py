@@ -54,6 +54,10 @@ MAX_NAME_ATTRIBUTES = 64
 _MAX_SMALL_VALUE = 64
 #: A value decoded for display only: anything bigger is shown raw, not decoded.
 _DISPLAY_LIMITS = Limits(max_size=4096, max_depth=16, max_elements=256)
+#: asn1crypto's names of the extensions it knows, by the OID's DER (what loading it gives).
+_EXTENSION_NAMES = {
+    core.ObjectIdentifier(dotted).dump(): name for dotted, name in x509.ExtensionId._map.items()
+}
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,10 @@ def _read_extension(encoded: bytes) -> RawExtension:
     oid, *flag, value = parts
     if oid.tag_number != 6 or value.tag_number != 4 or (flag and flag[0].tag_number != 1):
         raise ParseError("an Extension is extnID, critical, extnValue")
-    name = str(x509.ExtensionId.load(encoded[oid.start : oid.end], strict=True).native)
+    oid_der = encoded[oid.start : oid.end]
+    name = _EXTENSION_NAMES.get(oid_der)
+    if name is None:  # not one asn1crypto names: its dotted form, once checked
+        name = str(x509.ExtensionId.load(oid_der, strict=True).native)
     critical = bool(flag) and encoded[flag[0].content_start : flag[0].content_end] != b"\x00"
     return RawExtension(
         name=name,

@@ -228,9 +228,14 @@ class Certificate:
     def _extensions(self) -> dict[str, RawExtension]:
         """The extensions by name, counted and read but not decoded (each accessor
         decodes only the one it needs)."""
+        outline = self._outline
         with parse_field("tbsCertificate"):
-            extensions = self._parsed["tbs_certificate"]["extensions"]
-            contents = b"" if isinstance(extensions, Void) else bytes(extensions.contents or b"")
+            if outline is not None:
+                contents = b"" if outline.extensions is None else self._slice(outline.extensions)
+            else:
+                extensions = self._parsed["tbs_certificate"]["extensions"]
+                absent = isinstance(extensions, Void)
+                contents = b"" if absent else bytes(extensions.contents or b"")
         found: dict[str, RawExtension] = {}
         for extension in read_extensions(contents):
             if extension.name in found:
