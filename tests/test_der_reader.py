@@ -829,7 +829,7 @@ def test_extension_names_are_asn1cryptos() -> None:
     value = asn1_core.OctetString(b"\x05\x00").dump()
 
     def extension(oid_der: bytes) -> bytes:
-        return asn1_core.Sequence(contents=oid_der + flag + value).dump()
+        return bytes(asn1_core.Sequence(contents=oid_der + flag + value).dump())
 
     known = asn1_core.ObjectIdentifier("2.5.29.35").dump()
     unknown = asn1_core.ObjectIdentifier("1.3.6.1.4.1.99999.1").dump()
