@@ -800,9 +800,16 @@ def test_the_element_budget_counts_what_is_nested_inside_octet_strings() -> None
 
     data = _request(make_csr(CLIENT))
     small = Limits(max_elements=100)
-    # The SignedData alone has fewer than 100 elements; with its eContent, more.
+    # The SignedData alone has fewer than 100 elements; with its eContent, more. The
+    # eContent is read when first used: by verify, or now with defer=False.
     with pytest.raises(LimitExceededError, match="100 elements"):
-        parse_pki_message(data, limits=small)
+        parse_pki_message(data, limits=small, defer=False)
+    deferred = parse_pki_message(data, limits=small)
+    assert deferred.message_type is MessageType.PKCS_REQ
+    with pytest.raises(LimitExceededError, match="100 elements"):
+        verify_request(deferred)
+    with pytest.raises(LimitExceededError, match="100 elements"):
+        deferred.envelope  # noqa: B018 - read for its error
     assert parse_pki_message(data).message_type is MessageType.PKCS_REQ
 
 

@@ -286,6 +286,89 @@ def test_mutated_cert_reps_read_the_same(data: bytes) -> None:
         assert_same(envelope)
 
 
+# --- deferred reading: the outcome of one pass --------------------------------
+
+
+def _sequence(data: bytes, defer: bool, server: bool) -> object:
+    """The outcome of parse, then verify as a server (or a client) does, then every
+    accessor: the first error, wherever it is raised, or what was read."""
+    from pyscep import Certificate
+    from pyscep.algorithms import LEGACY
+    from pyscep.messages import verify_cert_rep, verify_request
+
+    ca = Certificate.load((ROOT / "bench" / "fixtures" / "ca.crt.der").read_bytes())
+    try:
+        message = parse_pki_message(data, defer=defer)
+        try:
+            if server:
+                verified = verify_request(message, algorithms=LEGACY)
+            else:
+                verified = verify_cert_rep(message, ca_certificates=[ca], algorithms=LEGACY)
+            checked: object = (verified.findings, verified.signer_certificate)
+        except ScepError as exc:
+            checked = _error_outcome(exc)
+        return ("value", checked, _message_view(data, DEFAULT_LIMITS))
+    except ScepError as exc:
+        return _error_outcome(exc)
+
+
+def _error_outcome(exc: ScepError) -> object:
+    ids = (getattr(exc, "transaction_id", None), getattr(exc, "sender_nonce", None))
+    return (
+        "error",
+        type(exc),
+        str(exc),
+        exc.fail_info,
+        getattr(exc, "path", None),
+        ids,
+        exc.reply_to,
+    )
+
+
+def assert_deferred_as_one_pass(data: bytes) -> None:
+    """What parse defers (the certificates, the envelope) changes where an error is
+    raised, never which: each step sequence ends as it does when parse reads it all."""
+    for server in (True, False):
+        one_pass = _sequence(data, False, server)
+        assert _sequence(data, True, server) == one_pass
+        with asn1crypto_only():
+            assert _sequence(data, True, server) == one_pass
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.name)
+def test_every_vector_ends_as_in_one_pass(path: Path) -> None:
+    assert_deferred_as_one_pass(path.read_bytes())
+
+
+@MUTATIONS
+@given(scep_st.mutated(scep_st.pki_requests()))
+def test_mutated_requests_end_as_in_one_pass(data: bytes) -> None:
+    assert_deferred_as_one_pass(data)
+
+
+@MUTATIONS
+@given(scep_st.mutated(scep_st.cert_reps()))
+def test_mutated_cert_reps_end_as_in_one_pass(data: bytes) -> None:
+    assert_deferred_as_one_pass(data)
+
+
+def test_a_deferred_error_comes_before_every_other() -> None:
+    """A request whose envelope is broken and whose messageType is wrong for a server:
+    the envelope's error, as in one pass, not the protocol error parse saw first."""
+    from pyscep.messages import verify_request
+
+    data = (ROOT / "bench" / "fixtures" / "certrep.der").read_bytes()
+    envelope = _envelope_of(data)
+    assert envelope is not None
+    broken = data.replace(envelope[:40], envelope[:39] + b"\xff")
+    with pytest.raises(ScepError) as in_one_pass:
+        parse_pki_message(broken, defer=False)
+    message = parse_pki_message(broken)  # a CertRep: verify_request refuses it...
+    with pytest.raises(ScepError) as deferred:
+        verify_request(message)  # ...but the envelope's error comes first
+    assert _error_outcome(deferred.value) == _error_outcome(in_one_pass.value)
+
+
 # --- limits ------------------------------------------------------------------
 
 

@@ -111,7 +111,10 @@ def test_regression_malformed_recipient_issuer_is_a_parse_error() -> None:
     broken_name = name[:2] + b"\x12" + name[3:]  # the first RDN SET (0x31) becomes 0x12
     broken = message.replace(name, broken_name)
     with pytest.raises(ParseError):
-        parse_pki_message(broken)
+        parse_pki_message(broken, defer=False)
+    deferred = parse_pki_message(broken)  # the envelope is read when first used
+    with pytest.raises(ParseError):
+        verify_request(deferred)
     with pytest.raises(ParseError):
         inspect_payload(broken)
     fuzz_one_input(broken)

@@ -6,9 +6,11 @@ for the canonical DER it reads, and raises `NotCanonicalError` for everything el
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TypeVar
 
 from pyscep._asn1 import ScepAttributeType
+from pyscep._der import Limits
 from pyscep._der_reader import (
     DIGEST_ALGORITHMS,
     SIGNATURE_ALGORITHMS,
@@ -22,7 +24,6 @@ from pyscep._der_reader import (
 )
 from pyscep.certificate import Certificate
 from pyscep.cms.enveloped._reader import read_enveloped_data
-from pyscep.cms.enveloped.values import ParsedEnvelope
 from pyscep.errors import ParseError
 from pyscep.findings import Finding, FindingCode
 from pyscep.oids import PostQuantumOID
@@ -35,7 +36,7 @@ from .values import (
     ParsedSignerInfo,
 )
 
-__all__ = ["read_signed_data"]
+__all__ = ["SignedDataHead", "read_signed_data", "read_signed_head", "read_signed_rest"]
 
 _Value = TypeVar("_Value")
 
@@ -57,17 +58,46 @@ _ATTRIBUTES = {oid_octets(ScepAttributeType.unmap(name)): name for name in _ATTR
 _CMS_VALUES = frozenset({"content_type", "message_digest", "signing_time"})
 
 
+@dataclass(frozen=True)
+class SignedDataHead:
+    """What the fast path reads of a SignedData before its certificates and eContent.
+
+    The rest (`read_signed_rest`) is read when first needed, against what the
+    element budget had left here: the total counted, and so every limit, is the
+    one a single pass gives.
+    """
+
+    data: bytes
+    limits: Limits
+    version: str
+    digest_algorithms: tuple[str, ...]
+    content_type: str
+    #: (start, end) of the eContent octets, None when absent.
+    content: tuple[int, int] | None
+    #: (start, end) of the certificates' [0] contents, None when absent.
+    certificates: tuple[int, int] | None
+    signer_infos: tuple[ParsedSignerInfo, ...]
+    #: The element budget left after the head.
+    remaining: int
+
+
 def read_signed_data(reader: Reader) -> ParsedSignedData:
     """The SignedData of a ContentInfo in canonical DER; NotCanonicalError otherwise."""
+    return _rest(reader, read_signed_head(reader))
+
+
+def read_signed_head(reader: Reader) -> SignedDataHead:
+    """The head of a ContentInfo(SignedData) in canonical DER (everything but the
+    certificates and the eContent's insides); NotCanonicalError otherwise."""
     data = reader.data
     body, body_end = reader.content_info(_SIGNED_DATA)
     version, cursor = reader.version(body, body_end, 4)
     digest_algorithms, cursor = _digest_algorithms(reader, cursor, body_end)
-    encap_type, content, envelope, cursor = _encapsulated(reader, cursor, body_end)
-    certificates: list[Certificate] = []
-    findings: list[Finding] = []
+    encap_type, content, cursor = _encapsulated(reader, cursor, body_end)
+    certificates = None
     if cursor < body_end and data[cursor] == 0xA0:
-        cursor = _certificates(reader, cursor, body_end, certificates, findings)
+        certificates_start, certificates_end = reader.element(cursor, body_end, 0xA0, 4)
+        certificates, cursor = (certificates_start, certificates_end), certificates_end
     if cursor < body_end and data[cursor] == 0xA1:
         raise NotCanonicalError  # CRLs at this level: rare, left to asn1crypto
     infos_start, infos_end = reader.element(cursor, body_end, 0x31, 4)
@@ -80,14 +110,47 @@ def read_signed_data(reader: Reader) -> ParsedSignedData:
             raise NotCanonicalError
         info, cursor = _signer_info(reader, cursor, infos_end)
         signer_infos.append(info)
-    return ParsedSignedData(
+    return SignedDataHead(
+        data=data,
+        limits=reader.limits,
         version=version,
         digest_algorithms=digest_algorithms,
         content_type=encap_type,
         content=content,
+        certificates=certificates,
+        signer_infos=tuple(signer_infos),
+        remaining=reader.budget.elements,
+    )
+
+
+def read_signed_rest(head: SignedDataHead) -> ParsedSignedData:
+    """The whole SignedData of ``head``: its certificates and eContent read now, against
+    the budget the head left; NotCanonicalError when the asn1crypto path must read it."""
+    reader = Reader(head.data, head.limits)
+    reader.budget.elements = head.remaining
+    return _rest(reader, head)
+
+
+def _rest(reader: Reader, head: SignedDataHead) -> ParsedSignedData:
+    content = envelope = None
+    if head.content is not None:
+        content_start, content_end = head.content
+        # A pkcsPKIEnvelope is read here, in the pass that counts its elements, instead
+        # of walked once for the limits and read again (`parse_signed_envelope`).
+        envelope = reader.hidden(content_start, content_end, 6, read_enveloped_data)
+        content = reader.data[content_start:content_end]
+    certificates: list[Certificate] = []
+    findings: list[Finding] = []
+    if head.certificates is not None:
+        _certificates(reader, *head.certificates, certificates, findings)
+    return ParsedSignedData(
+        version=head.version,
+        digest_algorithms=head.digest_algorithms,
+        content_type=head.content_type,
+        content=content,
         certificates=tuple(certificates),
         crls=(),
-        signer_infos=tuple(signer_infos),
+        signer_infos=head.signer_infos,
         findings=tuple(findings),
         _envelope=envelope,
     )
@@ -115,31 +178,29 @@ def _known(table: dict[bytes, _Value], oid: bytes) -> _Value:
 
 def _encapsulated(
     reader: Reader, position: int, end: int
-) -> tuple[str, bytes | None, ParsedEnvelope | None, int]:
+) -> tuple[str, tuple[int, int] | None, int]:
+    """(eContentType, where the eContent octets are or None, end)."""
     start, stop = reader.element(position, end, 0x30, 4)
     oid, cursor = reader.oid(start, stop, 5)
     content_type = content_type_name(oid)
     if cursor == stop:
-        return content_type, None, None, stop
+        return content_type, None, stop
     explicit_start, explicit_end = reader.element(cursor, stop, 0xA0, 5)
     content_start, content_end = reader.element(explicit_start, explicit_end, 0x04, 6)
     if content_end != explicit_end or explicit_end != stop:
         raise NotCanonicalError
-    # A pkcsPKIEnvelope is read here, in the pass that counts its elements, instead
-    # of walked once for the limits and read again (`parse_signed_envelope`).
-    envelope = reader.hidden(content_start, content_end, 6, read_enveloped_data)
-    return content_type, reader.data[content_start:content_end], envelope, stop
+    return content_type, (content_start, content_end), stop
 
 
 def _certificates(
     reader: Reader,
-    position: int,
-    end: int,
+    start: int,
+    stop: int,
     certificates: list[Certificate],
     findings: list[Finding],
-) -> int:
+) -> None:
+    """The certificates in the [0] contents ``data[start:stop]``, into the lists."""
     data = reader.data
-    start, stop = reader.element(position, end, 0xA0, 4)
     cursor = start
     index = 0
     while cursor < stop:
@@ -158,7 +219,6 @@ def _certificates(
             )
         cursor = certificate_end
         index += 1
-    return stop
 
 
 def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerInfo, int]:

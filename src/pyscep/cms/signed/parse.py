@@ -25,7 +25,7 @@ from pyscep._der import (
     read_header,
 )
 from pyscep._der_reader import Reader
-from pyscep._parser_switch import read_fast, record
+from pyscep._parser_switch import NotCanonicalError, fast_path_on, read_fast, record
 from pyscep.certificate import Certificate
 from pyscep.cms._identifiers import read_identifier
 from pyscep.cms.enveloped.parse import parse_enveloped_data
@@ -35,7 +35,7 @@ from pyscep.errors import ParseError, UnsupportedAlgorithmError
 from pyscep.findings import Finding, FindingCode
 from pyscep.oids import PostQuantumOID
 
-from ._reader import read_signed_data
+from ._reader import SignedDataHead, read_signed_data, read_signed_head, read_signed_rest
 from .values import (
     MAX_CERTIFICATES,
     MAX_SIGNED_ATTRIBUTES,
@@ -71,6 +71,44 @@ def parse_signed_data(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Parsed
             record("enveloped_data", "fast")  # read in the same pass
         return fast
     # BER, or a shape the fast path leaves to asn1crypto (or the fast path is off).
+    return _parse_with_asn1crypto(data, limits)
+
+
+def _read_signed_deferred(
+    data: bytes, limits: Limits = DEFAULT_LIMITS
+) -> SignedDataHead | ParsedSignedData:
+    """The head of a ContentInfo(SignedData) (all but its certificates and the eContent's
+    insides), read by the DER fast path; or, when the fast path steps aside, the whole
+    SignedData read by asn1crypto now, as `parse_signed_data` reads it.
+
+    `_complete_signed_data` reads the rest of a head when it is needed, with the
+    outcome `parse_signed_data` gives: the same value, or the same error. The path
+    is recorded once it is known for the whole (`pyscep._parser_switch`).
+    """
+    if fast_path_on():
+        try:
+            return read_signed_head(Reader(data, limits))
+        except NotCanonicalError:
+            pass  # so would the whole: asn1crypto reads it
+    record("signed_data", "asn1crypto")
+    return _parse_with_asn1crypto(data, limits)
+
+
+def _complete_signed_data(head: SignedDataHead) -> ParsedSignedData:
+    """The whole SignedData of ``head``, as `parse_signed_data` reads it (or its error)."""
+    try:
+        whole = read_signed_rest(head)
+    except NotCanonicalError:
+        # The rest steps aside: the whole input goes to asn1crypto, as it would have.
+        record("signed_data", "asn1crypto")
+        return _parse_with_asn1crypto(head.data, head.limits)
+    record("signed_data", "fast")
+    if _envelope_read_in_pass(whole) is not None:
+        record("enveloped_data", "fast")
+    return whole
+
+
+def _parse_with_asn1crypto(data: bytes, limits: Limits) -> ParsedSignedData:
     scan = prescan(data, limits)
     with parse_field("ContentInfo"):
         info = ContentInfo.load(data, strict=True)

@@ -8,6 +8,7 @@ server can still answer with a CertRep FAILURE.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
@@ -15,19 +16,40 @@ from pyscep._asn1 import ScepAttributes as _Asn1Attributes
 from pyscep._boundary import field as parse_field
 from pyscep._der import DEFAULT_LIMITS, Limits
 from pyscep.algorithms import ContentCipher, DigestAlgorithm
-from pyscep.cms.signed import ParsedSignerInfo, parse_signed_data, parse_signed_envelope
+from pyscep.certificate import Certificate
+from pyscep.cms.enveloped import ParsedEnvelope
+from pyscep.cms.signed import (
+    ParsedSignedData,
+    ParsedSignerInfo,
+    parse_signed_data,
+    parse_signed_envelope,
+)
+from pyscep.cms.signed.parse import _complete_signed_data, _read_signed_deferred
 from pyscep.enums import FailInfo
 from pyscep.errors import ParseError, RemoteProtocolError, ScepError, VerificationError
 from pyscep.findings import Finding, FindingCode
 from pyscep.messages.attributes import ScepAttributes, decode_parsed, decode_read
-from pyscep.messages.pkimessage.values import UnverifiedPKIMessage, unverified_message
+from pyscep.messages.pkimessage.values import (
+    UnverifiedPKIMessage,
+    read_whole,
+    unverified_message,
+)
 from pyscep.messages.reply import ReplyTo, answerable
 
 __all__ = ["parse_pki_message"]
 
 
-def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> UnverifiedPKIMessage:
+def parse_pki_message(
+    data: bytes, *, limits: Limits = DEFAULT_LIMITS, defer: bool = True
+) -> UnverifiedPKIMessage:
     """Parse any bytes into an unverified pkiMessage.
+
+    Reads and checks the SignedData's outer structure, its SignerInfo and the
+    signed attributes. The embedded certificates and the pkcsPKIEnvelope are
+    read when first used (`UnverifiedPKIMessage.certificates`, ``envelope``,
+    ``findings``, and the verify step, which reads them first), within the same
+    limits, raising there what parse would have raised here; ``defer=False``
+    reads them now.
 
     Raises ParseError on any defect, and VerificationError for a message with
     several SignerInfos. An unknown or missing messageType raises
@@ -35,36 +57,97 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
     senderNonce when they could be read (and ``reply_to``), so a server can
     still answer with a CertRep FAILURE.
     """
-    signed = parse_signed_data(data, limits=limits)
-    findings: list[Finding] = list(signed.findings)
-    if not signed.signer_infos:
-        raise ParseError("a pkiMessage has a SignerInfo", path=("SignedData", "signerInfos"))
-    if len(signed.signer_infos) > 1:
+    if not defer:
+        signed = parse_signed_data(data, limits=limits)
+        message = _read(data, limits, signed.signer_infos, signed.content_type, lambda: signed)
+        read_whole(message)
+        return message
+    read = _read_signed_deferred(data, limits)
+    if isinstance(read, ParsedSignedData):  # read whole by asn1crypto
+        return _read(data, limits, read.signer_infos, read.content_type, lambda: read)
+    return _read(
+        data, limits, read.signer_infos, read.content_type, lambda: _complete_signed_data(read)
+    )
+
+
+def _read(
+    data: bytes,
+    limits: Limits,
+    signer_infos: tuple[ParsedSignerInfo, ...],
+    content_type: str,
+    whole_signed_data: Callable[[], ParsedSignedData],
+) -> UnverifiedPKIMessage:
+    """The message from its SignerInfos, the whole SignedData read by ``whole_signed_data``
+    when needed: first of all when this refuses the message, so that an error of the
+    SignedData comes first, as it does when everything is read in one pass."""
+
+    def refused(error: ScepError) -> ScepError:
+        whole_signed_data()
+        return error
+
+    if not signer_infos:
+        raise refused(
+            ParseError("a pkiMessage has a SignerInfo", path=("SignedData", "signerInfos"))
+        )
+    if len(signer_infos) > 1:
         # Which signer would count? Parsers that pick the first or the last disagree.
-        raise VerificationError(f"a pkiMessage has one SignerInfo, not {len(signed.signer_infos)}")
-    if signed.content_type != "data":
-        raise ParseError(
-            f"eContentType is {signed.content_type}, not data", path=("encapContentInfo",)
+        raise refused(
+            VerificationError(f"a pkiMessage has one SignerInfo, not {len(signer_infos)}")
         )
-    info = signed.signer_infos[0]
+    if content_type != "data":
+        raise refused(
+            ParseError(f"eContentType is {content_type}, not data", path=("encapContentInfo",))
+        )
+    info = signer_infos[0]
     if info.signed_attrs_der is None:
-        raise ParseError(
-            "a pkiMessage has signed attributes",
-            path=("SignerInfo",),
-            fail_info=FailInfo.BAD_MESSAGE_CHECK,
+        raise refused(
+            ParseError(
+                "a pkiMessage has signed attributes",
+                path=("SignerInfo",),
+                fail_info=FailInfo.BAD_MESSAGE_CHECK,
+            )
         )
-    with parse_field("signedAttrs"):
-        try:
-            attributes, attribute_findings = _decode_attributes(info, info.signed_attrs_der)
-        except RemoteProtocolError as exc:
-            raise answerable_by_ids(exc, exc.transaction_id, exc.sender_nonce) from None
-        findings.extend(attribute_findings)
-        signing_time = None
-        for name, values in info.cms_attribute_values:
-            if name == "signing_time" and len(values) == 1 and isinstance(values[0], datetime):
-                signing_time = values[0]
+    try:
+        with parse_field("signedAttrs"):
+            try:
+                attributes, attribute_findings = _decode_attributes(info, info.signed_attrs_der)
+            except RemoteProtocolError as exc:
+                raise answerable_by_ids(exc, exc.transaction_id, exc.sender_nonce) from None
+    except ScepError:
+        whole_signed_data()
+        raise
+    signing_time = None
+    for name, values in info.cms_attribute_values:
+        if name == "signing_time" and len(values) == 1 and isinstance(values[0], datetime):
+            signing_time = values[0]
     if attributes.message_type is None:
-        raise protocol_error(attributes, "messageType is missing")
+        raise refused(protocol_error(attributes, "messageType is missing"))
+
+    def read_rest() -> tuple[ParsedSignedData, ParsedEnvelope | None, tuple[Finding, ...]]:
+        signed = whole_signed_data()
+        findings: list[Finding] = [*signed.findings, *attribute_findings]
+        findings.extend(_signer_findings(info, attributes, signed.certificates))
+        envelope = None
+        if signed.content:
+            with parse_field("pkcsPKIEnvelope"):
+                envelope = parse_signed_envelope(signed, limits=limits)
+            assert envelope is not None  # there is eContent
+            findings.extend(_envelope_findings(envelope))
+        return signed, envelope, tuple(findings)
+
+    return unverified_message(
+        der=data,
+        attributes=attributes,
+        signer_info=info,
+        signing_time=signing_time,
+        read_rest=read_rest,
+    )
+
+
+def _signer_findings(
+    info: ParsedSignerInfo, attributes: ScepAttributes, certificates: tuple[Certificate, ...]
+) -> list[Finding]:
+    findings = []
     if not info.signed_attrs_in_der_order:
         findings.append(
             Finding(FindingCode.UNSORTED_SIGNED_ATTRIBUTES, "signed attributes not in DER order")
@@ -73,7 +156,7 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
         findings.append(Finding(FindingCode.MISSING_CONTENT_TYPE, "no contentType attribute"))
     if attributes.sender_nonce is None:
         findings.append(Finding(FindingCode.MISSING_SENDER_NONCE, "no senderNonce attribute"))
-    named = [c for c in signed.certificates if info.names(c)]
+    named = [c for c in certificates if info.names(c)]
     if not named:
         findings.append(
             Finding(FindingCode.SIGNER_CERTIFICATE_ABSENT, "signer certificate not embedded")
@@ -89,32 +172,23 @@ def parse_pki_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Unveri
             )
     if info.digest_algorithm == DigestAlgorithm.MD5.value:
         findings.append(Finding(FindingCode.LEGACY_ALGORITHM, "MD5 digest"))
+    return findings
 
-    envelope = None
-    if signed.content:
-        with parse_field("pkcsPKIEnvelope"):
-            envelope = parse_signed_envelope(signed, limits=limits)
-        assert envelope is not None  # there is eContent
-        if envelope.cipher_name in (ContentCipher.DES_CBC.value, ContentCipher.BLOWFISH_CBC.value):
-            findings.append(
-                Finding(FindingCode.LEGACY_ALGORITHM, f"{envelope.cipher_name} content encryption")
+
+def _envelope_findings(envelope: ParsedEnvelope) -> list[Finding]:
+    findings = []
+    if envelope.cipher_name in (ContentCipher.DES_CBC.value, ContentCipher.BLOWFISH_CBC.value):
+        findings.append(
+            Finding(FindingCode.LEGACY_ALGORITHM, f"{envelope.cipher_name} content encryption")
+        )
+    if envelope.encrypted_content_constructed:
+        findings.append(
+            Finding(
+                FindingCode.CONSTRUCTED_ENCRYPTED_CONTENT,
+                "encryptedContent is a constructed OCTET STRING",
             )
-        if envelope.encrypted_content_constructed:
-            findings.append(
-                Finding(
-                    FindingCode.CONSTRUCTED_ENCRYPTED_CONTENT,
-                    "encryptedContent is a constructed OCTET STRING",
-                )
-            )
-    return unverified_message(
-        der=data,
-        attributes=attributes,
-        signed=signed,
-        signer_info=info,
-        signing_time=signing_time,
-        envelope=envelope,
-        findings=tuple(findings),
-    )
+        )
+    return findings
 
 
 def _decode_attributes(

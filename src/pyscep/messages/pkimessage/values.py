@@ -15,9 +15,10 @@ build and extend it through `unverified_message`, `verified_message` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Protocol
 
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm
@@ -66,16 +67,45 @@ class PSSParameters:
 
 
 @dataclass(frozen=True)
+class _Rest:
+    """What parse reads of a message when it is first needed: the whole SignedData (its
+    certificates), the pkcsPKIEnvelope, and every finding."""
+
+    signed: ParsedSignedData
+    envelope: ParsedEnvelope | None
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
 class _Parsed:
-    """Everything parse found, in one record the message views read."""
+    """Everything parse found, in one record the message views read.
+
+    The signed attributes are read by parse; the rest (`_Rest`) when first
+    needed, raising what parse would have raised had it read everything at once.
+    """
 
     der: bytes
     attributes: ScepAttributes
-    signed: ParsedSignedData
     signer_info: ParsedSignerInfo
     signing_time: datetime | None
-    envelope: ParsedEnvelope | None
-    findings: tuple[Finding, ...]
+    read_rest: Callable[[], _Rest] = field(repr=False)
+
+    @cached_property
+    def rest(self) -> _Rest:
+        """The rest, read once (a pure function of the bytes: two threads may both read it)."""
+        return self.read_rest()
+
+    @property
+    def signed(self) -> ParsedSignedData:
+        return self.rest.signed
+
+    @property
+    def envelope(self) -> ParsedEnvelope | None:
+        return self.rest.envelope
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.rest.findings
 
 
 @dataclass(frozen=True)
@@ -297,23 +327,25 @@ def unverified_message(
     *,
     der: bytes,
     attributes: ScepAttributes,
-    signed: ParsedSignedData,
     signer_info: ParsedSignerInfo,
     signing_time: datetime | None,
-    envelope: ParsedEnvelope | None,
-    findings: tuple[Finding, ...],
+    read_rest: Callable[[], tuple[ParsedSignedData, ParsedEnvelope | None, tuple[Finding, ...]]],
 ) -> UnverifiedPKIMessage:
-    """What `parse_pki_message` found, as the value it returns."""
+    """What `parse_pki_message` found, as the value it returns; ``read_rest`` reads the
+    rest (the whole SignedData, the envelope, the findings) when first needed."""
     parsed = _Parsed(
         der=der,
         attributes=attributes,
-        signed=signed,
         signer_info=signer_info,
         signing_time=signing_time,
-        envelope=envelope,
-        findings=findings,
+        read_rest=lambda: _Rest(*read_rest()),
     )
     return UnverifiedPKIMessage(parsed)
+
+
+def read_whole(message: UnverifiedPKIMessage) -> None:
+    """Read the rest of ``message`` now: what parse deferred raises here, if anything."""
+    message._parsed.rest  # noqa: B018 - read for its errors
 
 
 def signed_data_of(message: UnverifiedPKIMessage) -> ParsedSignedData:

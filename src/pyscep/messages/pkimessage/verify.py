@@ -24,6 +24,7 @@ from pyscep.messages.pkimessage.values import (
     PKIMessage,
     RequestReference,
     UnverifiedPKIMessage,
+    read_whole,
     signed_data_of,
     verified_message,
 )
@@ -80,8 +81,9 @@ def verify_request(
     senderNonce or envelope), VerificationError (signature, messageDigest,
     contentType, signer not found: badMessageCheck or badCertId) and
     UnsupportedAlgorithmError (an algorithm unknown or refused by
-    ``algorithms``: badAlg).
+    ``algorithms``: badAlg). First, what parse deferred is read: its errors come first.
     """
+    read_whole(message)
     if not message.message_type.is_request:
         raise protocol_error(message, f"{message.message_type.rfc_name} is not a request")
     if not message.transaction_id:
@@ -120,8 +122,10 @@ def verify_cert_rep(
 
     Raises RemoteProtocolError (not a CertRep, status rules, IDs that do not
     match the request), VerificationError and UnsupportedAlgorithmError as
-    `verify_request` does, and LocalProtocolError without ``ca_certificates``.
+    `verify_request` does, and LocalProtocolError without ``ca_certificates``. First,
+    what parse deferred is read: its errors come first.
     """
+    read_whole(message)
     if message.message_type is not MessageType.CERT_REP:
         raise protocol_error(message, f"expected CertRep, got {message.message_type.rfc_name}")
     if not ca_certificates:
