@@ -42,8 +42,10 @@ CAUGHT_BY: dict[ClientFlaw, set[Answer]] = {
     ClientFlaw.TAKES_ANY_ISSUER: {Answer.ISSUED_BY_STRANGER},
     ClientFlaw.ACCEPTS_DES: {Answer.DES_REPLY},
     ClientFlaw.PENDING_IS_SUCCESS: {Answer.ENDLESS_PENDING},
-    # Whoever takes any HTTP 200 for a certificate accepts every hostile server.
-    ClientFlaw.ANY_200_IS_SUCCESS: set(Answer) - {Answer.HONEST},
+    ClientFlaw.TRUSTS_UNSIGNED_ROLLOVER: {Answer.UNSIGNED_ROLLOVER},
+    # Whoever takes any HTTP 200 for a certificate accepts every hostile CertRep (the
+    # unsigned rollover it refuses before it sends a request).
+    ClientFlaw.ANY_200_IS_SUCCESS: set(Answer) - {Answer.HONEST, Answer.UNSIGNED_ROLLOVER},
 }
 
 
@@ -78,6 +80,40 @@ def test_a_client_with_every_check_scores_clean(tmp_path: Path) -> None:
     # The honest server's certificate was kept, in the scenario's own directory.
     assert (tmp_path / "honest" / "client.der").exists()
     assert not (tmp_path / "other-key" / "client.der").exists()
+
+
+def test_a_client_that_never_asks_for_the_rollover_ca_is_not_judged_on_it() -> None:
+    """Not asking GetNextCACert is no pass: the scenario was not exercised. Even a client
+    that takes a certificate from any issuer is not failed there (that is
+    client.issued-by-stranger's finding)."""
+    for flaw in (None, ClientFlaw.TAKES_ANY_ISSUER):
+        scorecard = check_client(
+            naive_client(flaw, asks_next_ca=False),
+            target="no-rollover",
+            answers=[Answer.UNSIGNED_ROLLOVER],
+        )
+        rollover = scorecard.result("client.unsigned-rollover")
+        assert rollover.outcome is Outcome.SKIP, scorecard.to_text()
+        assert rollover.evidence.startswith("never asked GetNextCACert: exit ")
+
+
+def test_the_rollover_ca_is_refused_for_its_missing_signature() -> None:
+    """The correct client is refused at GetNextCACert itself, before any pkiMessage."""
+    scorecard = check_client(naive_client(None), target="x", answers=[Answer.UNSIGNED_ROLLOVER])
+    rollover = scorecard.result("client.unsigned-rollover")
+    assert rollover.outcome is Outcome.PASS
+    assert rollover.evidence.startswith("exit 1 after 0 pkiMessage(s): refused: ")
+    flawed = check_client(
+        naive_client(ClientFlaw.TRUSTS_UNSIGNED_ROLLOVER),
+        target="x",
+        answers=[Answer.UNSIGNED_ROLLOVER],
+    )
+    taken = flawed.result("client.unsigned-rollover")
+    assert (taken.outcome, taken.severity) == (Outcome.FAIL, FindingSeverity.HIGH)
+    assert (
+        taken.evidence
+        == "accepted: exit 0 after 1 pkiMessage(s): issued: Common Name: naive-client"
+    )
 
 
 def test_a_client_that_cannot_enroll_is_not_scored() -> None:
