@@ -205,6 +205,15 @@ CLIENT_COMMANDS: Mapping[str, tuple[str, ...]] = {
         " --dn 'CN=pyscep-conformance-client' --password {challenge}"
         " --cacert-enc {dir}/ca.der --cacert-sig {dir}/ca.der --outform pem > {dir}/client.pem",
     ),
+    # A private certmonger daemon per scenario (`pyscep.conformance.certmonger`).
+    "certmonger": (
+        sys.executable,
+        "-m",
+        "pyscep.conformance.certmonger",
+        "{url}",
+        "{challenge}",
+        "{dir}",
+    ),
 }
 
 #: Runs the client under test once: (server URL, challenge, fresh directory) -> exit
