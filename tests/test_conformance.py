@@ -96,6 +96,8 @@ CAUGHT_BY: dict[Flaw, set[str]] = {
     Flaw.MD5_REPLIES: {"reply.algorithms"},
     Flaw.NEXT_CA_SIGNED_BY_STRANGER: {"cacert.next"},
     Flaw.REFUSES_ADVERTISED_SHA512: {"algorithms.advertised"},
+    # Only the cross product of digests and ciphers tries SHA-512 with 3DES.
+    Flaw.REFUSES_SHA512_WITH_DES3: {"algorithms.advertised"},
     Flaw.CSR_SIGNATURE_IGNORED: {"attack.csr-signature"},
     Flaw.DRAFT_RENEWAL_REFUSED: {"compat.draft-renewal"},
     Flaw.CAPS_NOT_ASCII: {"caps", "caps.algorithms"},
@@ -144,6 +146,12 @@ EVIDENCE: dict[Flaw, tuple[str, str]] = {
     Flaw.RENEWAL_NEEDS_CHALLENGE: ("renewal.valid", "renewed only with the challengePassword"),
     Flaw.POLL_APPROVES_LATER: ("attack.pending-bypass", "issued unapproved at poll 2"),
     Flaw.CERT_REP_AS_TEXT: ("reply.content-type", "CertRep SUCCESS: Content-Type 'text/plain'"),
+    Flaw.REFUSES_SHA512_WITH_DES3: (
+        "algorithms.advertised",
+        "sha512 with tripledes_3key: CertRep FAILURE failInfo=BAD_ALG (accepted:"
+        " sha1/tripledes_3key, sha1/aes128_cbc, sha256/tripledes_3key, sha384/tripledes_3key,"
+        " sha384/aes128_cbc, sha512/aes128_cbc)",
+    ),
 }
 
 #: The flaws of a server that holds requests for an operator (run with --expect-pending).
@@ -228,7 +236,12 @@ def test_the_reference_server_scores_clean(tmp_path: Path) -> None:
     assert skipped == {"challenge.reuse", "attack.pending-bypass"}
     assert [r.check.id for r in scorecard.results] == list(CHECKS)
     assert scorecard.result("cacert.next").evidence.startswith("next CA 'Common Name: pyscep")
-    assert "sha512/aes128_cbc" in scorecard.result("algorithms.advertised").evidence
+    # Every advertised digest with every advertised cipher (DEFAULT_CAPS), but SHA-256 with
+    # AES, which enroll.post sent.
+    assert scorecard.result("algorithms.advertised").evidence == (
+        "accepted: sha1/tripledes_3key, sha1/aes128_cbc, sha256/tripledes_3key,"
+        " sha384/tripledes_3key, sha384/aes128_cbc, sha512/tripledes_3key, sha512/aes128_cbc"
+    )
     issued = scorecard.result("enroll.post").evidence
     assert "CertRep SUCCESS, issued 'Common Name: pyscep-conformance-device-" in issued
 

@@ -9,12 +9,15 @@ client``, refuse every hostile server. The real clients get their reports.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
+from pyscep import Certificate, load_private_key
 from pyscep.cli import main
 from pyscep.conformance import (
     CLIENT_CHECKS,
@@ -26,11 +29,14 @@ from pyscep.conformance import (
     check_client,
     command_runner,
 )
+from pyscep.conformance import certmonger as certmonger_runner
 from pyscep.conformance.client import ClientRunner
 from tests.support.key_pool import use_key_pool
 from tests.support.naive_client import ClientFlaw, naive_client
 from tests.support.reports import published
 from tests.support.served import run_pyscep
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: Flaw -> the scenario that must catch it (the client accepts it; refuses the others).
 CAUGHT_BY: dict[ClientFlaw, set[Answer]] = {
@@ -42,8 +48,10 @@ CAUGHT_BY: dict[ClientFlaw, set[Answer]] = {
     ClientFlaw.TAKES_ANY_ISSUER: {Answer.ISSUED_BY_STRANGER},
     ClientFlaw.ACCEPTS_DES: {Answer.DES_REPLY},
     ClientFlaw.PENDING_IS_SUCCESS: {Answer.ENDLESS_PENDING},
-    # Whoever takes any HTTP 200 for a certificate accepts every hostile server.
-    ClientFlaw.ANY_200_IS_SUCCESS: set(Answer) - {Answer.HONEST},
+    ClientFlaw.TRUSTS_UNSIGNED_ROLLOVER: {Answer.UNSIGNED_ROLLOVER},
+    # Whoever takes any HTTP 200 for a certificate accepts every hostile CertRep (the
+    # unsigned rollover it refuses before it sends a request).
+    ClientFlaw.ANY_200_IS_SUCCESS: set(Answer) - {Answer.HONEST, Answer.UNSIGNED_ROLLOVER},
 }
 
 
@@ -78,6 +86,40 @@ def test_a_client_with_every_check_scores_clean(tmp_path: Path) -> None:
     # The honest server's certificate was kept, in the scenario's own directory.
     assert (tmp_path / "honest" / "client.der").exists()
     assert not (tmp_path / "other-key" / "client.der").exists()
+
+
+def test_a_client_that_never_asks_for_the_rollover_ca_is_not_judged_on_it() -> None:
+    """Not asking GetNextCACert is no pass: the scenario was not exercised. Even a client
+    that takes a certificate from any issuer is not failed there (that is
+    client.issued-by-stranger's finding)."""
+    for flaw in (None, ClientFlaw.TAKES_ANY_ISSUER):
+        scorecard = check_client(
+            naive_client(flaw, asks_next_ca=False),
+            target="no-rollover",
+            answers=[Answer.UNSIGNED_ROLLOVER],
+        )
+        rollover = scorecard.result("client.unsigned-rollover")
+        assert rollover.outcome is Outcome.SKIP, scorecard.to_text()
+        assert rollover.evidence.startswith("never asked GetNextCACert: exit ")
+
+
+def test_the_rollover_ca_is_refused_for_its_missing_signature() -> None:
+    """The correct client is refused at GetNextCACert itself, before any pkiMessage."""
+    scorecard = check_client(naive_client(None), target="x", answers=[Answer.UNSIGNED_ROLLOVER])
+    rollover = scorecard.result("client.unsigned-rollover")
+    assert rollover.outcome is Outcome.PASS
+    assert rollover.evidence.startswith("exit 1 after 0 pkiMessage(s): refused: ")
+    flawed = check_client(
+        naive_client(ClientFlaw.TRUSTS_UNSIGNED_ROLLOVER),
+        target="x",
+        answers=[Answer.UNSIGNED_ROLLOVER],
+    )
+    taken = flawed.result("client.unsigned-rollover")
+    assert (taken.outcome, taken.severity) == (Outcome.FAIL, FindingSeverity.HIGH)
+    assert (
+        taken.evidence
+        == "accepted: exit 0 after 1 pkiMessage(s): issued: Common Name: naive-client"
+    )
 
 
 def test_a_client_that_cannot_enroll_is_not_scored() -> None:
@@ -216,6 +258,51 @@ def test_strongswan_pki_gets_its_report(tmp_path: Path) -> None:
     assert scorecard.result("client.transaction-id").outcome is Outcome.PASS
     assert scorecard.result("client.other-key").outcome is Outcome.FAIL
     assert scorecard.result("client.des-reply").outcome is Outcome.FAIL
+
+
+@pytest.mark.peer
+@pytest.mark.external
+# certmonger starts its scep-submit helper with a cleared environment (clearenv): the
+# helper judges the scripted server's certificates by the real time.
+@pytest.mark.real_clock("certmonger")
+def test_certmonger_gets_its_report(tmp_path: Path) -> None:
+    """``pyscep conformance client --client certmonger``: a private certmonger daemon per
+    scenario, the whole run in a network namespace of its own (loopback only)."""
+    script = (
+        'ip link set lo up && exec "$0" -m pyscep conformance client --client certmonger'
+        ' --json --timeout 30 --keep "$1"'
+    )
+    run = subprocess.run(
+        ["unshare", "-n", "sh", "-c", script, sys.executable, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    checks = {check.id: check for check in CLIENT_CHECKS.values()}
+    scorecard = Scorecard.from_json(json.loads(run.stdout), checks)
+    assert run.returncode == scorecard.exit_status, run.stderr
+    assert scorecard.result("client.honest").outcome is Outcome.PASS, scorecard.to_text()
+    # The certificate certmonger stored is the one for its key, from the scripted CA.
+    honest = tmp_path / "honest"
+    assert Certificate.load((honest / "client.pem").read_bytes()).public_key_der == (
+        load_private_key((honest / "client.key").read_bytes()).public_key_der
+    )
+    # It checks the signer, the nonce and the transactionID, and keeps no PENDING as issued.
+    for check_id in ("reply-signer", "recipient-nonce", "transaction-id", "pending"):
+        assert scorecard.result(f"client.{check_id}").outcome is Outcome.PASS, check_id
+    published("certmonger", scorecard)
+
+
+@pytest.mark.external
+def test_the_certmonger_runner_says_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without certmonger and D-Bus on PATH: exit 127 (as a shell's), the program named."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert certmonger_runner.main(["http://127.0.0.1:1/scep", "x", str(tmp_path)]) == 127
+    assert capsys.readouterr().out == "not found: dbus-daemon\n"
 
 
 def test_the_command_needs_one_client(capsys: pytest.CaptureFixture[str]) -> None:

@@ -113,6 +113,8 @@ class Flaw(enum.Enum):
     NEXT_CA_SIGNED_BY_STRANGER = enum.auto()
     #: SHA-512 advertised, a request signed with it refused.
     REFUSES_ADVERTISED_SHA512 = enum.auto()
+    #: SHA-512 and 3DES advertised, each accepted, but not the two together.
+    REFUSES_SHA512_WITH_DES3 = enum.auto()
     #: A PKCSReq whose CSR's own signature is broken is issued.
     CSR_SIGNATURE_IGNORED = enum.auto()
     #: A PKCSReq signed by its own certificate (a draft-era renewal) refused.
@@ -237,12 +239,17 @@ class FlawedServer:
         """The CertRep the flaw answers ``der`` with, or None (the reference answers)."""
         if self.flaw is Flaw.CSR_SIGNATURE_IGNORED:
             return self._unchecked_csr(der)
-        if self.flaw is Flaw.REFUSES_ADVERTISED_SHA512:
+        if self.flaw in (Flaw.REFUSES_ADVERTISED_SHA512, Flaw.REFUSES_SHA512_WITH_DES3):
             try:
                 message = verify_request(parse_pki_message(der), algorithms=LEGACY)
             except ScepError:
                 return None
             if message.digest_algorithm != "sha512":
+                return None
+            if (
+                self.flaw is Flaw.REFUSES_SHA512_WITH_DES3
+                and message.content_cipher is not ContentCipher.TRIPLEDES_CBC
+            ):
                 return None
             return build_cert_rep_failure(message, FailInfo.BAD_ALG, signer=self.ca)
         try:

@@ -3,7 +3,8 @@
 `naive_client(flaw)` is a `ClientRunner` for `pyscep.conformance.check_client`:
 it enrolls in this process (over HTTP, against the scripted server's URL)
 the way `ScepClient` does, every check of the CertRep and of the issued
-certificate made, except the one ``flaw`` names. Its "exit status" is 0 when
+certificate made (and of the rollover CA, when the server advertises
+GetNextCACert), except the one ``flaw`` names. Its "exit status" is 0 when
 it took the certificate, 1 when it refused, 3 on PENDING.
 """
 
@@ -15,19 +16,23 @@ from pathlib import Path
 
 from pyscep._appkit.http import http_exchange
 from pyscep.algorithms import DEFAULT_POLICY, LEGACY
-from pyscep.cms.degenerate import CertsOnly
+from pyscep.certificate import Certificate
+from pyscep.cms.degenerate import CertsOnly, parse_certs_only
 from pyscep.conformance.client import ClientRunner
 from pyscep.conformance.probe import Probe
 from pyscep.crypto import get_backend
 from pyscep.crypto.signed_object import is_issued_by
-from pyscep.enums import PKIStatus
+from pyscep.enums import CACapability, PKIStatus
 from pyscep.errors import ScepError
 from pyscep.http import Operation, client_request
 from pyscep.messages import (
+    CACaps,
+    CACertificates,
     build_csr,
     build_pkcs_req,
     decrypt_pki_message,
     parse_ca_certificates,
+    parse_next_ca_certificates,
     parse_pki_message,
     self_signed_signer,
     verify_cert_rep,
@@ -48,24 +53,41 @@ class ClientFlaw(enum.Enum):
     ACCEPTS_DES = enum.auto()
     PENDING_IS_SUCCESS = enum.auto()
     ANY_200_IS_SUCCESS = enum.auto()
+    TRUSTS_UNSIGNED_ROLLOVER = enum.auto()
 
 
-def naive_client(flaw: ClientFlaw | None) -> ClientRunner:
-    """The client with ``flaw`` (None: every check made)."""
+def naive_client(flaw: ClientFlaw | None, *, asks_next_ca: bool = True) -> ClientRunner:
+    """The client with ``flaw`` (None: every check made). It fetches the rollover CA
+    (GetNextCACert) when the server advertises it, unless ``asks_next_ca`` is False."""
 
     def run(url: str, challenge: str, directory: Path) -> tuple[int | None, str]:
         try:
-            return _enroll(url, challenge, directory, flaw)
+            return _enroll(url, challenge, directory, flaw, asks_next_ca=asks_next_ca)
         except ScepError as exc:
             return 1, f"refused: {exc}"
 
     return run
 
 
-def _enroll(url: str, challenge: str, directory: Path, flaw: ClientFlaw | None) -> tuple[int, str]:
+def _issuers(url: str, ca: CACertificates, flaw: ClientFlaw | None) -> list[Certificate]:
+    """The CA, and the rollover CA of GetNextCACert (verified unless ``flaw`` says not)."""
+    _, _, body = http_exchange(url, client_request(Operation.GET_NEXT_CA_CERT))
+    if flaw is ClientFlaw.TRUSTS_UNSIGNED_ROLLOVER:
+        return [ca.ca, *parse_certs_only(body).certificates]
+    return [ca.ca, *parse_next_ca_certificates(body, ca)]
+
+
+def _enroll(
+    url: str, challenge: str, directory: Path, flaw: ClientFlaw | None, *, asks_next_ca: bool
+) -> tuple[int, str]:
     now = datetime.now(timezone.utc)
     _, _, body = http_exchange(url, client_request(Operation.GET_CA_CERT))
     ca = parse_ca_certificates(body, now=now)
+    issuers = [ca.ca]
+    if asks_next_ca:
+        _, _, caps = http_exchange(url, client_request(Operation.GET_CA_CAPS))
+        if CACapability.GET_NEXT_CA_CERT in CACaps.parse(caps):
+            issuers = _issuers(url, ca, flaw)
     key = Probe.new_key()
     csr = build_csr(key, "CN=naive-client", challenge_password=challenge)
     signer = self_signed_signer(key, csr.subject_der, now=now)
@@ -103,7 +125,10 @@ def _enroll(url: str, challenge: str, directory: Path, flaw: ClientFlaw | None) 
         return 1, "refused: another key"
     if flaw is not ClientFlaw.TAKES_ANY_SUBJECT and issued.subject_der != csr.subject_der:
         return 1, "refused: another subject"
-    ours = is_issued_by(issued, ca.ca, backend=get_backend(), algorithms=DEFAULT_POLICY)
+    ours = any(
+        is_issued_by(issued, issuer, backend=get_backend(), algorithms=DEFAULT_POLICY)
+        for issuer in issuers
+    )
     if flaw is not ClientFlaw.TAKES_ANY_ISSUER and not ours:
         return 1, "refused: not issued by the CA"
     (directory / "client.der").write_bytes(issued.der)

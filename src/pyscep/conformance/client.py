@@ -4,7 +4,8 @@ The client under test enrolls once per scenario against a scripted server on
 loopback (`ScriptedServer`): first an honest one, then servers that answer
 with a certificate for another key or subject, a CertRep the CA did not
 sign, a recipientNonce or transactionID not echoed, single DES, endless
-PENDING, a body that is no pkiMessage. A client accepts a scenario when its
+PENDING, a body that is no pkiMessage, a rollover CA (GetNextCACert) that
+nobody signed. A client accepts a scenario when its
 command exits 0; accepting any hostile one is a failure. The command is any
 argument list in which ``{url}``, ``{challenge}`` and ``{dir}`` (a fresh
 directory per scenario) are replaced, or a ready one (`CLIENT_COMMANDS`).
@@ -34,13 +35,15 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from pyscep.algorithms import LEGACY, ContentCipher, DigestAlgorithm
 from pyscep.certificate import Certificate
+from pyscep.cms.degenerate import build_certs_only
 from pyscep.conformance.probe import Probe
 from pyscep.conformance.scorecard import CheckInfo, CheckResult, FindingSeverity, Outcome, Scorecard
 from pyscep.crypto import KeyPair
-from pyscep.enums import FailInfo
+from pyscep.enums import CACapability, FailInfo
 from pyscep.errors import ScepError
-from pyscep.http import HTTPResponse, Operation, read_request
+from pyscep.http import CONTENT_TYPE_NEXT_CA_CERT, HTTPResponse, Operation, read_request
 from pyscep.messages import (
+    CACaps,
     CertificationRequest,
     MessageOptions,
     PKIMessage,
@@ -85,6 +88,7 @@ class Answer(enum.Enum):
     DES_REPLY = "des-reply"
     ENDLESS_PENDING = "endless-pending"
     MALFORMED = "malformed"
+    UNSIGNED_ROLLOVER = "unsigned-rollover"
 
 
 _H, _M = FindingSeverity.HIGH, FindingSeverity.MEDIUM
@@ -151,6 +155,12 @@ CLIENT_CHECKS: dict[Answer, CheckInfo] = {
         "catalog 81; micromdm/scep#37 (S4)",
         _M,
     ),
+    Answer.UNSIGNED_ROLLOVER: CheckInfo(
+        "client.unsigned-rollover",
+        "refuses a GetNextCACert rollover CA the current CA did not sign",
+        "RFC 8894 4.7, 3.5.2",
+        _H,
+    ),
 }
 
 #: Ready commands for clients found on PATH (``--client NAME``).
@@ -195,6 +205,15 @@ CLIENT_COMMANDS: Mapping[str, tuple[str, ...]] = {
         " --dn 'CN=pyscep-conformance-client' --password {challenge}"
         " --cacert-enc {dir}/ca.der --cacert-sig {dir}/ca.der --outform pem > {dir}/client.pem",
     ),
+    # A private certmonger daemon per scenario (`pyscep.conformance.certmonger`).
+    "certmonger": (
+        sys.executable,
+        "-m",
+        "pyscep.conformance.certmonger",
+        "{url}",
+        "{challenge}",
+        "{dir}",
+    ),
 }
 
 #: Runs the client under test once: (server URL, challenge, fresh directory) -> exit
@@ -213,14 +232,20 @@ def _new_pair(subject: str, *, ca: bool) -> KeyPair:
 class ScriptedServer:
     """The SCEP server of one scenario: honest GetCACaps and GetCACert, then ``answer``.
 
-    ``delivered`` counts the CertReps SUCCESS it sent; ``requests`` the pkiMessages it read.
+    ``delivered`` counts the CertReps SUCCESS it sent; ``requests`` the pkiMessages it read;
+    ``next_ca_asked`` the GetNextCACert requests it answered. ``next_ca`` is the rollover CA
+    of `Answer.UNSIGNED_ROLLOVER`: advertised (GetNextCACert), served in a SignedData
+    without signers, and the issuer of that scenario's certificate, so that only a client
+    that took the rollover CA accepts it.
     """
 
     answer: Answer
     ca: KeyPair
     stranger: KeyPair
+    next_ca: KeyPair | None = None
     delivered: int = 0
     requests: int = 0
+    next_ca_asked: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def handle(self, method: str, path: str, query: str, body: bytes) -> HTTPResponse:
@@ -229,11 +254,22 @@ class ScriptedServer:
             incoming = read_request(method, path, query, body)
         except ScepError as exc:
             return HTTPResponse(400, "text/plain", str(exc).encode())
+        rollover = self.answer is Answer.UNSIGNED_ROLLOVER and self.next_ca is not None
         if incoming.operation is Operation.GET_CA_CAPS:
-            return HTTPResponse(200, "text/plain", STRICT.advertised_caps.dump())
+            caps = STRICT.advertised_caps
+            if rollover:
+                caps = CACaps.of([*caps.keywords, CACapability.GET_NEXT_CA_CERT])
+            return HTTPResponse(200, "text/plain", caps.dump())
         if incoming.operation is Operation.GET_CA_CERT:
             certificates, content_type = build_ca_certificates(self.ca.certificate)
             return HTTPResponse(200, content_type, certificates)
+        if incoming.operation is Operation.GET_NEXT_CA_CERT and rollover:
+            assert self.next_ca is not None
+            with self._lock:
+                self.next_ca_asked += 1
+            # A degenerate SignedData: the next CA's certificate, signed by nobody.
+            unsigned = build_certs_only([self.next_ca.certificate])
+            return HTTPResponse(200, CONTENT_TYPE_NEXT_CA_CERT, unsigned)
         if incoming.operation is not Operation.PKI_OPERATION or incoming.message is None:
             return HTTPResponse(404, "text/plain", b"no such operation")
         with self._lock:
@@ -277,6 +313,8 @@ class ScriptedServer:
             csr = build_csr(other, csr.subject_der)
         if self.answer is Answer.ISSUED_BY_STRANGER:
             return issue_certificate(self.stranger, csr, now=now, days=30, serial_number=serial)
+        if self.answer is Answer.UNSIGNED_ROLLOVER and self.next_ca is not None:
+            return issue_certificate(self.next_ca, csr, now=now, days=30, serial_number=serial)
         subject = "CN=pyscep-conformance-intruder" if self.answer is Answer.OTHER_SUBJECT else None
         return issue_certificate(
             self.ca, csr, now=now, days=30, serial_number=serial, subject=subject
@@ -444,6 +482,8 @@ def check_client(
     ca = _new_pair("CN=pyscep conformance CA", ca=True)
     # The stranger has the CA's name: only its key tells it apart.
     stranger = _new_pair("CN=pyscep conformance CA", ca=True)
+    # The rollover CA nobody signed: a new key under the CA's name, as a real rollover has.
+    next_ca = _new_pair("CN=pyscep conformance CA", ca=True)
     ordered = [Answer.HONEST, *(a for a in answers if a is not Answer.HONEST)]
     results: list[CheckResult] = []
     with tempfile.TemporaryDirectory(prefix="pyscep-conformance-") as scratch:
@@ -456,7 +496,7 @@ def check_client(
                 continue
             where = base / answer.value
             where.mkdir(parents=True, exist_ok=True)
-            server = ScriptedServer(answer, ca, stranger)
+            server = ScriptedServer(answer, ca, stranger, next_ca)
             with serving(server.handle) as url:
                 status, said = runner(url, challenge, where)
             result = _judged(check, answer, server, status, said)
@@ -473,6 +513,9 @@ def _judged(
     if answer is Answer.HONEST:
         ok = status == 0 and server.delivered > 0
         return CheckResult(check, Outcome.PASS if ok else Outcome.FAIL, evidence)
+    if answer is Answer.UNSIGNED_ROLLOVER and server.next_ca_asked == 0:
+        # Only a client that fetched the rollover CA can have trusted it.
+        return CheckResult(check, Outcome.SKIP, f"never asked GetNextCACert: {evidence}")
     if status == 0 and server.requests > 0:
         return CheckResult(check, Outcome.FAIL, f"accepted: {evidence}")
     if status is None and answer is Answer.ENDLESS_PENDING:
