@@ -24,7 +24,7 @@ Whether the fast path may read at all is decided in one place,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TypeVar
 
@@ -103,12 +103,8 @@ class Reader:
 
     def span(self, position: int, end: int, tag: int) -> int:
         """End of the element with ``tag`` at ``position``, not counted (`scan` counts it)."""
-        return self._bounds(position, end, tag)[1]
+        return self.contents(position, end, tag)[1]
 
-    def contents(self, position: int, end: int, tag: int) -> tuple[int, int]:
-        """(content start, content end) of the element with ``tag`` at ``position``,
-        neither counted nor checked: for DER that `scan` or the pre-scan walked already."""
-        return self._bounds(position, end, tag)
 
     def element(self, position: int, end: int, tag: int, depth: int) -> tuple[int, int]:
         """(content start, content end) of the element with one-octet ``tag`` at ``position``.
@@ -126,7 +122,7 @@ class Reader:
             if stop > end:
                 raise NotCanonicalError
         else:
-            start, stop = self._bounds(position, end, tag)
+            start, stop = self.contents(position, end, tag)
         budget = self.budget
         budget.elements -= 1
         if budget.elements < 0 or depth > self.max_depth:
@@ -138,7 +134,10 @@ class Reader:
                 raise NotCanonicalError from None
         return start, stop
 
-    def _bounds(self, position: int, end: int, tag: int) -> tuple[int, int]:
+    def contents(self, position: int, end: int, tag: int) -> tuple[int, int]:
+        """(content start, content end) of the element with ``tag`` at ``position``,
+        neither counted nor checked: for DER that `scan` or the pre-scan walked already
+        (and what `element` reads before it counts and checks)."""
         data = self.data
         if position + 2 > end or data[position] != tag:
             raise NotCanonicalError
@@ -233,7 +232,7 @@ class Reader:
     def uncounted_integer(self, position: int, end: int) -> tuple[int, int]:
         """(value, end) of an INTEGER of any size, neither counted nor capped: inside a
         key, or in DER that `scan` or the pre-scan walked already."""
-        start, stop = self._bounds(position, end, 0x02)
+        start, stop = self.contents(position, end, 0x02)
         if start == stop:
             raise NotCanonicalError
         return int.from_bytes(self.data[start:stop], "big", signed=True), stop
@@ -262,6 +261,27 @@ class Reader:
                 raise NotCanonicalError
         return oid, null, stop
 
+    def identified(
+        self, position: int, end: int, depth: int, table: Mapping[bytes, tuple[_Read, int]]
+    ) -> tuple[_Read, int] | None:
+        """(what ``table`` says, end) of the AlgorithmIdentifier at ``position`` when its
+        whole DER is one of ``table``'s keys, whose values are (value, elements in the
+        key); None when it is not (`algorithm` reads it then). The common identifiers in
+        one lookup: their encodings are fixed."""
+        data = self.data
+        if position + 2 > end:
+            return None
+        stop = position + 2 + data[position + 1]  # a long form is in no table
+        found = table.get(data[position:stop])
+        if found is None or stop > end:
+            return None
+        value, elements = found
+        budget = self.budget
+        budget.elements -= elements
+        if budget.elements < 0 or depth + 1 > self.max_depth:
+            raise NotCanonicalError
+        return value, stop
+
     def count(self, elements: int, depth: int) -> None:
         """Count ``elements`` read with `contents`, the deepest at ``depth``, against the
         limits: once for a whole structure, not once per element."""
@@ -275,7 +295,7 @@ class Reader:
         of at most MAX_NAME_ATTRIBUTES attributes (`pyscep._extensions.check_name`)."""
         data = self.data
         start, stop = self.element(position, end, 0x30, depth)
-        contents = self._bounds
+        contents = self.contents
         cursor = start
         attributes = rdns = 0
         while cursor < stop:

@@ -205,32 +205,33 @@ def _typed(
 ) -> tuple[ScepAttributes, tuple[Finding, ...]]:
     """The typed attributes from each SCEP attribute's one value: (choice name, decoded)."""
 
+    # Errors carry the attribute's name as their path (what `field` would add): no
+    # context manager on this path, which every message takes.
     def text(name: str) -> str | None:
         if name not in values:
             return None
         kind, native = values[name]
-        with field(name):
-            if kind != "printable_string":
-                findings.append(
-                    Finding(
-                        FindingCode.NOT_PRINTABLE_STRING,
-                        f"{name} is a {kind}, not a PrintableString",
-                    )
+        if kind != "printable_string":
+            findings.append(
+                Finding(
+                    FindingCode.NOT_PRINTABLE_STRING,
+                    f"{name} is a {kind}, not a PrintableString",
                 )
-            value = str(native)
-            if not _PRINTABLE.match(value):
-                raise ParseError("not PrintableString characters")
-        return value
+            )
+        if not isinstance(native, str):  # pragma: no cover - both readers give str
+            raise TypeError(f"{name} was read as {type(native).__name__}")
+        if not _PRINTABLE.match(native):
+            raise ParseError("not PrintableString characters", path=(name,))
+        return native
 
     def wire(name: str, enum: type[PKIStatus] | type[FailInfo]) -> object:
         value = text(name)
         if value is None:
             return None
-        with field(name):
-            try:
-                return enum.from_wire(value)
-            except ValueError:
-                raise ParseError(f"unknown value {value[:16]!r}") from None
+        try:
+            return enum.from_wire(value)
+        except ValueError:
+            raise ParseError(f"unknown value {value[:16]!r}", path=(name,)) from None
 
     transaction_id = text("transaction_id")
     if transaction_id is not None and not 0 < len(transaction_id) <= MAX_TRANSACTION_ID_LENGTH:

@@ -55,6 +55,33 @@ _ATTRIBUTE_TAGS: dict[str, frozenset[int]] = {
     "fail_info_text": frozenset({0x0C}),
 }
 _ATTRIBUTES = {oid_octets(ScepAttributeType.unmap(name)): name for name in _ATTRIBUTE_TAGS}
+
+
+def _identifiers(
+    table: dict[bytes, _Value], *, null: bool = True
+) -> dict[bytes, tuple[_Value, int]]:
+    """The whole DER of each AlgorithmIdentifier of ``table``'s OIDs, parameters absent
+    (2 elements) or NULL (3, with ``null``), to what ``table`` says of the OID."""
+    found: dict[bytes, tuple[_Value, int]] = {}
+    for oid, value in table.items():
+        bare = b"\x06" + bytes([len(oid)]) + oid
+        found[b"\x30" + bytes([len(bare)]) + bare] = (value, 2)
+        if null:
+            found[b"\x30" + bytes([len(bare) + 2]) + bare + b"\x05\x00"] = (value, 3)
+    return found
+
+
+_DIGEST_IDENTIFIERS = _identifiers(DIGEST_ALGORITHMS)
+# ML-DSA with NULL parameters is refused, on the asn1crypto path: not in the table.
+_SIGNATURE_IDENTIFIERS = {
+    **_identifiers(
+        {o: v for o, v in SIGNATURE_ALGORITHMS.items() if v[1] not in PostQuantumOID.ML_DSA}
+    ),
+    **_identifiers(
+        {o: v for o, v in SIGNATURE_ALGORITHMS.items() if v[1] in PostQuantumOID.ML_DSA},
+        null=False,
+    ),
+}
 _CMS_VALUES = frozenset({"content_type", "message_digest", "signing_time"})
 
 
@@ -163,8 +190,13 @@ def _digest_algorithms(reader: Reader, position: int, end: int) -> tuple[tuple[s
     while cursor < stop:
         if len(names) == MAX_SIGNER_INFOS:
             raise NotCanonicalError
-        oid, _, cursor = reader.algorithm(cursor, stop, 5)
-        names.append(_known(DIGEST_ALGORITHMS, oid))
+        known = reader.identified(cursor, stop, 5, _DIGEST_IDENTIFIERS)
+        if known is None:
+            oid, _, cursor = reader.algorithm(cursor, stop, 5)
+            names.append(_known(DIGEST_ALGORITHMS, oid))
+        else:
+            name, cursor = known
+            names.append(name)
     return tuple(names), stop
 
 
@@ -227,8 +259,12 @@ def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerI
     version, cursor = reader.version(start, stop, 6)
     issuer_der, serial, key_identifier, sid_end = reader.identifier(cursor, stop, 6)
     sid_type = "subject_key_identifier" if issuer_der is None else "issuer_and_serial_number"
-    digest_oid, _, cursor = reader.algorithm(sid_end, stop, 6)
-    digest_algorithm = _known(DIGEST_ALGORITHMS, digest_oid)
+    known_digest = reader.identified(sid_end, stop, 6, _DIGEST_IDENTIFIERS)
+    if known_digest is None:
+        digest_oid, _, cursor = reader.algorithm(sid_end, stop, 6)
+        digest_algorithm = _known(DIGEST_ALGORITHMS, digest_oid)
+    else:
+        digest_algorithm, cursor = known_digest
     signed_attrs_der = None
     in_order: bool | None = None
     types: list[str] = []
@@ -239,10 +275,14 @@ def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerI
         in_order = _signed_attributes(reader, attrs_start, attrs_end, types, cms_values, raw_values)
         signed_attrs_der = b"\x31" + data[cursor + 1 : attrs_end]
         cursor = attrs_end
-    signature_oid, null, cursor = reader.algorithm(cursor, stop, 6)
-    signature_algorithm, signature_algorithm_oid = _known(SIGNATURE_ALGORITHMS, signature_oid)
-    if null and signature_algorithm_oid in PostQuantumOID.ML_DSA:
-        raise NotCanonicalError  # refused by the asn1crypto path, which says why
+    known_signature = reader.identified(cursor, stop, 6, _SIGNATURE_IDENTIFIERS)
+    if known_signature is None:
+        signature_oid, null, cursor = reader.algorithm(cursor, stop, 6)
+        signature_algorithm, signature_algorithm_oid = _known(SIGNATURE_ALGORITHMS, signature_oid)
+        if null and signature_algorithm_oid in PostQuantumOID.ML_DSA:
+            raise NotCanonicalError  # refused by the asn1crypto path, which says why
+    else:
+        (signature_algorithm, signature_algorithm_oid), cursor = known_signature
     signature, cursor = reader.octets(cursor, stop, 6)
     if cursor != stop:
         raise NotCanonicalError  # unsignedAttrs: rare, left to asn1crypto
@@ -277,7 +317,11 @@ def _signed_attributes(
     cms_values: list[tuple[str, tuple[object, ...]]],
     raw_values: list[tuple[str, tuple[tuple[int, bytes], ...]]],
 ) -> bool:
-    """Read the attributes into the lists; True when they are in DER SET OF order."""
+    """Read the attributes into the lists; True when they are in DER SET OF order.
+
+    Every message's hot loop: short lengths are read inline (`Reader.contents`
+    reads the rest), and the elements are counted once at the end.
+    """
     data = reader.data
     in_order = True
     previous = b""
@@ -289,17 +333,36 @@ def _signed_attributes(
     while cursor < end:
         if len(types) == MAX_SIGNED_ATTRIBUTES:
             raise NotCanonicalError
-        attribute_start, attribute_end = contents(cursor, end, 0x30)
+        # Attribute ::= SEQUENCE { type OBJECT IDENTIFIER, values SET OF value }
+        if cursor + 2 > end or data[cursor] != 0x30:
+            raise NotCanonicalError
+        size = data[cursor + 1]
+        if size < 0x80:
+            attribute_start = cursor + 2
+            attribute_end = attribute_start + size
+            if attribute_end > end:
+                raise NotCanonicalError
+        else:
+            attribute_start, attribute_end = contents(cursor, end, 0x30)
         encoding = data[cursor:attribute_end]
         if encoding < previous:
             in_order = False
         previous = encoding
-        oid_start, values_at = contents(attribute_start, attribute_end, 0x06)
+        if attribute_start + 2 > attribute_end or data[attribute_start] != 0x06:
+            raise NotCanonicalError
+        # Every known OID has a short length: a long one matches none of them.
+        values_at = attribute_start + 2 + data[attribute_start + 1]
         # A known OID is a well-formed one: no primitive check needed.
-        name = _ATTRIBUTES.get(data[oid_start:values_at])
-        if name is None:
+        name = _ATTRIBUTES.get(data[attribute_start + 2 : values_at])
+        if name is None or values_at + 2 > attribute_end:
             raise NotCanonicalError  # other attribute types: asn1crypto knows their values
-        values_start, values_end = contents(values_at, attribute_end, 0x31)
+        if data[values_at] != 0x31:
+            raise NotCanonicalError
+        size = data[values_at + 1]
+        if size < 0x80:
+            values_start, values_end = values_at + 2, values_at + 2 + size
+        else:
+            values_start, values_end = contents(values_at, attribute_end, 0x31)
         if values_end != attribute_end:
             raise NotCanonicalError
         counted += 3
@@ -318,17 +381,24 @@ def _signed_attributes(
             else:
                 value_start, inner = contents(inner, values_end, tag)
                 counted += 1
+            value = data[value_start:inner]
             if tag == 0x04:
-                reader.opaque(0x04, value_start, inner, 9)
+                # What the pre-scan walks inside an OCTET STRING: contents that are one
+                # element (a nonce or a digest that is not: one look at its first octets).
+                if inner - value_start > 2:
+                    second = value[1]
+                    if second >= 0x80 or value[0] & 0x1F == 0x1F or second + 2 == len(value):
+                        reader.opaque(0x04, value_start, inner, 9)
             elif tag in STRING_TYPES:
                 # asn1crypto decodes every value while parsing: an undecodable one is
                 # its error to raise, with its path.
-                decode_string(tag, data[value_start:inner])
-            values.append((tag, data[value_start:inner]))
+                decode_string(tag, value)
+            values.append((tag, value))
         types.append(name)
-        raw_values.append((name, tuple(values)))
+        read = tuple(values)
+        raw_values.append((name, read))
         if name in _CMS_VALUES:
-            cms_values.append((name, tuple(_cms_native(name, value) for value in values)))
+            cms_values.append((name, tuple([_cms_native(name, value) for value in read])))
         cursor = attribute_end
     if counted:
         reader.count(counted, deepest)
