@@ -105,7 +105,6 @@ class Reader:
         """End of the element with ``tag`` at ``position``, not counted (`scan` counts it)."""
         return self.contents(position, end, tag)[1]
 
-
     def element(self, position: int, end: int, tag: int, depth: int) -> tuple[int, int]:
         """(content start, content end) of the element with one-octet ``tag`` at ``position``.
 
