@@ -369,6 +369,60 @@ def test_a_deferred_error_comes_before_every_other() -> None:
     assert _error_outcome(deferred.value) == _error_outcome(in_one_pass.value)
 
 
+def _broken_cert_rep() -> bytes:
+    """The bench CertRep, its envelope's first length made larger than the data."""
+    data = (ROOT / "bench" / "fixtures" / "certrep.der").read_bytes()
+    envelope = _envelope_of(data)
+    assert envelope is not None
+    return data.replace(envelope[:40], envelope[:39] + b"\xff")
+
+
+def test_what_parse_deferred_is_read_once_and_its_error_raised_afresh() -> None:
+    broken = _broken_cert_rep()
+    message = parse_pki_message(broken)
+    with count_paths() as counts:
+        errors = []
+        for _ in range(3):
+            with pytest.raises(ScepError) as raised:
+                message.findings  # noqa: B018 - read for its error
+            errors.append(raised.value)
+    assert counts.fast["signed_data"] + counts.asn1crypto["signed_data"] == 1
+    # Each a copy: what one caller's boundary adds to a path is not seen by the next.
+    assert len({id(error) for error in errors}) == 3
+    assert len({(type(e), str(e), getattr(e, "path", None)) for e in errors}) == 1
+
+
+def test_messages_pickle_with_what_parse_deferred() -> None:
+    import pickle
+
+    from pyscep.messages import verify_request
+
+    data = (ROOT / "bench" / "fixtures" / "pkcsreq.der").read_bytes()
+    message = parse_pki_message(data)
+    copied = pickle.loads(pickle.dumps(message))  # noqa: S301 - our own bytes
+    assert copied == message
+    assert (copied.transaction_id, copied.findings) == (message.transaction_id, message.findings)
+    verified = verify_request(message)
+    assert pickle.loads(pickle.dumps(verified)).envelope == verified.envelope  # noqa: S301
+
+
+def test_who_judges_whether_bytes_are_a_message_reads_them_whole() -> None:
+    """The conformance probe and the demo's description say an unreadable reply is no
+    pkiMessage, as when parse read everything: not an unsigned one, not a crash."""
+    from datetime import datetime, timezone
+
+    from pyscep.conformance.probe import Probe
+    from pyscep.demo.story import describe_message
+
+    broken = _broken_cert_rep()
+    assert "unreadable" in describe_message(broken)
+    probe = Probe(lambda request: (500, None, b""), "/scep", datetime.now(timezone.utc))
+    reply = probe.read_unsolicited(broken)
+    assert reply.message is None
+    assert reply.problem is not None
+    assert (probe.replies, probe.violations) == (0, {})
+
+
 # --- limits ------------------------------------------------------------------
 
 

@@ -214,13 +214,24 @@ class Reader:
         return f"v{value}", stop
 
     def identifier(
-        self, position: int, end: int, depth: int
+        self,
+        position: int,
+        end: int,
+        depth: int,
+        later: list[tuple[int, int, int]] | None = None,
     ) -> tuple[bytes | None, int | None, bytes | None, int]:
         """(issuer Name DER, serial, subjectKeyIdentifier, end) of a SignerIdentifier or
-        RecipientIdentifier: IssuerAndSerialNumber, or ``[0]`` SubjectKeyIdentifier."""
+        RecipientIdentifier: IssuerAndSerialNumber, or ``[0]`` SubjectKeyIdentifier.
+
+        With ``later``, the issuer Name's values are left for `name_values` to check:
+        its (contents start, end, depth) are appended there."""
         if position < end and self.data[position] == 0x30:
             start, stop = self.element(position, end, 0x30, depth)
-            issuer_end = self.name(start, stop, depth + 1)
+            if later is None:
+                issuer_end = self.name(start, stop, depth + 1)
+            else:
+                name_start, issuer_end = self.element(start, stop, 0x30, depth + 1)
+                later.append((name_start, issuer_end, depth + 1))
             serial, after = self.integer(issuer_end, stop, depth + 1)
             if after != stop:
                 raise NotCanonicalError
@@ -292,8 +303,14 @@ class Reader:
     def name(self, position: int, end: int, depth: int) -> int:
         """End of a Name whose every value asn1crypto decodes the way this reader checks,
         of at most MAX_NAME_ATTRIBUTES attributes (`pyscep._extensions.check_name`)."""
-        data = self.data
         start, stop = self.element(position, end, 0x30, depth)
+        self.name_values(start, stop, depth)
+        return stop
+
+    def name_values(self, start: int, stop: int, depth: int) -> None:
+        """Check and count the RDNs in the contents ``data[start:stop]`` of a Name whose
+        SEQUENCE, at ``depth``, `element` read (`name`)."""
+        data = self.data
         contents = self.contents
         cursor = start
         attributes = rdns = 0
@@ -324,7 +341,6 @@ class Reader:
         if attributes:
             # The RDN SETs, and each attribute's SEQUENCE, OID and value.
             self.count(rdns + 3 * attributes, depth + 3)
-        return stop
 
 
 # Primitives whose malformed forms the pre-scan refuses (INTEGER, BIT STRING, OID).

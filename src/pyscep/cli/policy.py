@@ -129,7 +129,7 @@ def _request_view(
     """A decision already reached from the signer alone, or the view to evaluate."""
     data = Path(args.request).read_bytes()
     try:
-        message = parse_pki_message(data)
+        message = parse_pki_message(data, defer=False)  # no pkiMessage: a bare CSR
     except ScepError:
         message = None
     if message is None:

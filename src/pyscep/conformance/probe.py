@@ -362,7 +362,8 @@ class Probe:
     def read_unsolicited(self, body: bytes) -> Reply:
         """A CertRep to a request that was no pkiMessage: signed, with a status?"""
         try:
-            message = parse_pki_message(body)
+            # Everything read now: an unreadable reply is no pkiMessage, never unsigned.
+            message = parse_pki_message(body, defer=False)
         except ScepError as exc:
             return Reply(200, None, problem=str(exc))
         try:
@@ -390,7 +391,7 @@ class Probe:
             text = body[:80].decode("utf-8", "replace").strip()
             return Reply(status, None, problem=text or "no body")
         try:
-            message = parse_pki_message(body)
+            message = parse_pki_message(body, defer=False)
         except ScepError as exc:
             return Reply(status, None, problem=f"not a pkiMessage: {exc}")
         if message.message_type is not MessageType.CERT_REP:

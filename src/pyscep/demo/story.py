@@ -104,7 +104,7 @@ class Step:
 def describe_message(der: bytes) -> dict[str, Any]:
     """The fields of a pkiMessage a reader wants to see (read as received, unverified)."""
     try:
-        message = parse_pki_message(der)
+        message = parse_pki_message(der, defer=False)  # unreadable anywhere: said here
     except ScepError as exc:
         return {"size": len(der), "unreadable": str(exc)}
     envelope = message.envelope

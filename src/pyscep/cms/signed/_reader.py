@@ -104,6 +104,9 @@ class SignedDataHead:
     #: (start, end) of the certificates' [0] contents, None when absent.
     certificates: tuple[int, int] | None
     signer_infos: tuple[ParsedSignerInfo, ...]
+    #: The signers' issuer Names, read but their values not yet checked:
+    #: (contents start, end, depth) each.
+    names: tuple[tuple[int, int, int], ...]
     #: The element budget left after the head.
     remaining: int
 
@@ -131,11 +134,12 @@ def read_signed_head(reader: Reader) -> SignedDataHead:
     if infos_end != body_end:
         raise NotCanonicalError
     signer_infos: list[ParsedSignerInfo] = []
+    names: list[tuple[int, int, int]] = []
     cursor = infos_start
     while cursor < infos_end:
         if len(signer_infos) == MAX_SIGNER_INFOS:
             raise NotCanonicalError
-        info, cursor = _signer_info(reader, cursor, infos_end)
+        info, cursor = _signer_info(reader, cursor, infos_end, names)
         signer_infos.append(info)
     return SignedDataHead(
         data=data,
@@ -146,6 +150,7 @@ def read_signed_head(reader: Reader) -> SignedDataHead:
         content=content,
         certificates=certificates,
         signer_infos=tuple(signer_infos),
+        names=tuple(names),
         remaining=reader.budget.elements,
     )
 
@@ -159,6 +164,8 @@ def read_signed_rest(head: SignedDataHead) -> ParsedSignedData:
 
 
 def _rest(reader: Reader, head: SignedDataHead) -> ParsedSignedData:
+    for name_start, name_end, depth in head.names:
+        reader.name_values(name_start, name_end, depth)
     content = envelope = None
     if head.content is not None:
         content_start, content_end = head.content
@@ -253,11 +260,14 @@ def _certificates(
         index += 1
 
 
-def _signer_info(reader: Reader, position: int, end: int) -> tuple[ParsedSignerInfo, int]:
+def _signer_info(
+    reader: Reader, position: int, end: int, names: list[tuple[int, int, int]]
+) -> tuple[ParsedSignerInfo, int]:
+    """One SignerInfo; its sid's issuer Name goes to ``names``, for `_rest` to check."""
     data = reader.data
     start, stop = reader.element(position, end, 0x30, 5)
     version, cursor = reader.version(start, stop, 6)
-    issuer_der, serial, key_identifier, sid_end = reader.identifier(cursor, stop, 6)
+    issuer_der, serial, key_identifier, sid_end = reader.identifier(cursor, stop, 6, names)
     sid_type = "subject_key_identifier" if issuer_der is None else "issuer_and_serial_number"
     known_digest = reader.identified(sid_end, stop, 6, _DIGEST_IDENTIFIERS)
     if known_digest is None:

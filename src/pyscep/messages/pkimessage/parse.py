@@ -8,8 +8,8 @@ server can still answer with a CertRep FAILURE.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from pyscep._asn1 import ScepAttributes as _Asn1Attributes
@@ -24,6 +24,7 @@ from pyscep.cms.signed import (
     parse_signed_data,
     parse_signed_envelope,
 )
+from pyscep.cms.signed._reader import SignedDataHead
 from pyscep.cms.signed.parse import _complete_signed_data, _read_signed_deferred
 from pyscep.enums import FailInfo
 from pyscep.errors import ParseError, RemoteProtocolError, ScepError, VerificationError
@@ -59,32 +60,24 @@ def parse_pki_message(
     """
     if not defer:
         signed = parse_signed_data(data, limits=limits)
-        message = _read(data, limits, signed.signer_infos, signed.content_type, lambda: signed)
+        message = _read(data, limits, signed)
         read_whole(message)
         return message
-    read = _read_signed_deferred(data, limits)
-    if isinstance(read, ParsedSignedData):  # read whole by asn1crypto
-        return _read(data, limits, read.signer_infos, read.content_type, lambda: read)
-    return _read(
-        data, limits, read.signer_infos, read.content_type, lambda: _complete_signed_data(read)
-    )
+    return _read(data, limits, _read_signed_deferred(data, limits))
 
 
 def _read(
-    data: bytes,
-    limits: Limits,
-    signer_infos: tuple[ParsedSignerInfo, ...],
-    content_type: str,
-    whole_signed_data: Callable[[], ParsedSignedData],
+    data: bytes, limits: Limits, signed: SignedDataHead | ParsedSignedData
 ) -> UnverifiedPKIMessage:
-    """The message from its SignerInfos, the whole SignedData read by ``whole_signed_data``
-    when needed: first of all when this refuses the message, so that an error of the
-    SignedData comes first, as it does when everything is read in one pass."""
+    """The message from the SignedData's SignerInfos; the whole SignedData of a head is
+    read when needed: first of all when this refuses the message, so that an error of
+    the SignedData comes first, as it does when everything is read in one pass."""
 
     def refused(error: ScepError) -> ScepError:
-        whole_signed_data()
+        _whole(signed)
         return error
 
+    signer_infos = signed.signer_infos
     if not signer_infos:
         raise refused(
             ParseError("a pkiMessage has a SignerInfo", path=("SignedData", "signerInfos"))
@@ -94,9 +87,11 @@ def _read(
         raise refused(
             VerificationError(f"a pkiMessage has one SignerInfo, not {len(signer_infos)}")
         )
-    if content_type != "data":
+    if signed.content_type != "data":
         raise refused(
-            ParseError(f"eContentType is {content_type}, not data", path=("encapContentInfo",))
+            ParseError(
+                f"eContentType is {signed.content_type}, not data", path=("encapContentInfo",)
+            )
         )
     info = signer_infos[0]
     if info.signed_attrs_der is None:
@@ -114,7 +109,7 @@ def _read(
             except RemoteProtocolError as exc:
                 raise answerable_by_ids(exc, exc.transaction_id, exc.sender_nonce) from None
     except ScepError:
-        whole_signed_data()
+        _whole(signed)
         raise
     signing_time = None
     for name, values in info.cms_attribute_values:
@@ -122,26 +117,43 @@ def _read(
             signing_time = values[0]
     if attributes.message_type is None:
         raise refused(protocol_error(attributes, "messageType is missing"))
-
-    def read_rest() -> tuple[ParsedSignedData, ParsedEnvelope | None, tuple[Finding, ...]]:
-        signed = whole_signed_data()
-        findings: list[Finding] = [*signed.findings, *attribute_findings]
-        findings.extend(_signer_findings(info, attributes, signed.certificates))
-        envelope = None
-        if signed.content:
-            with parse_field("pkcsPKIEnvelope"):
-                envelope = parse_signed_envelope(signed, limits=limits)
-            assert envelope is not None  # there is eContent
-            findings.extend(_envelope_findings(envelope))
-        return signed, envelope, tuple(findings)
-
     return unverified_message(
         der=data,
         attributes=attributes,
         signer_info=info,
         signing_time=signing_time,
-        read_rest=read_rest,
+        # A partial of module-level functions, not a closure: the message pickles.
+        read_rest=partial(_read_rest, signed, limits, info, attributes, attribute_findings),
     )
+
+
+def _whole(signed: SignedDataHead | ParsedSignedData) -> ParsedSignedData:
+    """The whole SignedData: read now from its head, or as it was read."""
+    return _complete_signed_data(signed) if isinstance(signed, SignedDataHead) else signed
+
+
+def _read_rest(
+    signed: SignedDataHead | ParsedSignedData,
+    limits: Limits,
+    info: ParsedSignerInfo,
+    attributes: ScepAttributes,
+    attribute_findings: tuple[Finding, ...],
+) -> tuple[ParsedSignedData, ParsedEnvelope | None, tuple[Finding, ...]]:
+    """What parse deferred: the whole SignedData, its envelope, and every finding."""
+    whole = _whole(signed)
+    if whole.signer_infos != (info,):
+        # The rest fell back to asn1crypto, which must read the SignerInfo the fast path
+        # read: one signer, verified and acted on. Otherwise pyscep's parsers disagree.
+        raise AssertionError("the two parsers read different SignerInfos")  # pragma: no cover
+    findings: list[Finding] = [*whole.findings, *attribute_findings]
+    findings.extend(_signer_findings(info, attributes, whole.certificates))
+    envelope = None
+    if whole.content:
+        with parse_field("pkcsPKIEnvelope"):
+            envelope = parse_signed_envelope(whole, limits=limits)
+        assert envelope is not None  # there is eContent
+        findings.extend(_envelope_findings(envelope))
+    return whole, envelope, tuple(findings)
 
 
 def _signer_findings(

@@ -15,6 +15,7 @@ build and extend it through `unverified_message`, `verified_message` and
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,7 @@ from pyscep.cms.degenerate import CertsOnly
 from pyscep.cms.enveloped import ParsedEnvelope
 from pyscep.cms.signed import ParsedSignedData, ParsedSignerInfo
 from pyscep.enums import FailInfo, MessageType, PKIStatus
+from pyscep.errors import ScepError
 from pyscep.findings import Finding
 from pyscep.messages.attributes import ScepAttributes
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
@@ -88,12 +90,26 @@ class _Parsed:
     attributes: ScepAttributes
     signer_info: ParsedSignerInfo
     signing_time: datetime | None
-    read_rest: Callable[[], _Rest] = field(repr=False)
+    read_rest: Callable[[], tuple[ParsedSignedData, ParsedEnvelope | None, tuple[Finding, ...]]] = (
+        field(repr=False)
+    )
 
     @cached_property
+    def _outcome(self) -> _Rest | ScepError:
+        """The rest, or the error reading it raised: read once per message."""
+        try:
+            return _Rest(*self.read_rest())
+        except ScepError as exc:
+            return exc
+
+    @property
     def rest(self) -> _Rest:
-        """The rest, read once (a pure function of the bytes: two threads may both read it)."""
-        return self.read_rest()
+        """The rest; what reading it raised, every time (a copy: a caller's
+        `pyscep._boundary.field` adds to the path of the error it sees)."""
+        outcome = self._outcome
+        if isinstance(outcome, ScepError):
+            raise copy.copy(outcome)
+        return outcome
 
     @property
     def signed(self) -> ParsedSignedData:
@@ -338,7 +354,7 @@ def unverified_message(
         attributes=attributes,
         signer_info=signer_info,
         signing_time=signing_time,
-        read_rest=lambda: _Rest(*read_rest()),
+        read_rest=read_rest,
     )
     return UnverifiedPKIMessage(parsed)
 
