@@ -377,6 +377,19 @@ def _broken_cert_rep() -> bytes:
     return data.replace(envelope[:40], envelope[:39] + b"\xff")
 
 
+def test_the_fast_paths_signer_info_is_the_one_its_constructor_makes() -> None:
+    from dataclasses import asdict, fields
+
+    from pyscep.cms.signed import ParsedSignerInfo
+
+    data = (ROOT / "bench" / "fixtures" / "pkcsreq.der").read_bytes()
+    head = _signed_reader.read_signed_head(Reader(data, Limits()))
+    (info,) = head.signer_infos
+    assert set(vars(info)) == {f.name for f in fields(ParsedSignerInfo)}
+    made = ParsedSignerInfo(**{f.name: getattr(info, f.name) for f in fields(info)})
+    assert (made, asdict(made), hash(repr(made))) == (info, asdict(info), hash(repr(info)))
+
+
 def test_what_parse_deferred_is_read_once_and_its_error_raised_afresh() -> None:
     broken = _broken_cert_rep()
     message = parse_pki_message(broken)

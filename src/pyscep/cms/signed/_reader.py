@@ -6,8 +6,7 @@ for the canonical DER it reads, and raises `NotCanonicalError` for everything el
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from pyscep._asn1 import ScepAttributeType
 from pyscep._der import Limits
@@ -34,6 +33,7 @@ from .values import (
     MAX_SIGNER_INFOS,
     ParsedSignedData,
     ParsedSignerInfo,
+    signer_info_of,
 )
 
 __all__ = ["SignedDataHead", "read_signed_data", "read_signed_head", "read_signed_rest"]
@@ -85,8 +85,7 @@ _SIGNATURE_IDENTIFIERS = {
 _CMS_VALUES = frozenset({"content_type", "message_digest", "signing_time"})
 
 
-@dataclass(frozen=True)
-class SignedDataHead:
+class SignedDataHead(NamedTuple):
     """What the fast path reads of a SignedData before its certificates and eContent.
 
     The rest (`read_signed_rest`) is read when first needed, against what the
@@ -297,7 +296,7 @@ def _signer_info(
     if cursor != stop:
         raise NotCanonicalError  # unsignedAttrs: rare, left to asn1crypto
     return (
-        ParsedSignerInfo(
+        signer_info_of(
             sid_type=sid_type,
             sid_issuer_der=issuer_der,
             sid_serial=serial,
