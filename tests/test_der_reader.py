@@ -964,6 +964,54 @@ def test_regression_an_extension_asn1crypto_cannot_show_is_kept_raw() -> None:
     assert fast == slow
 
 
+def _extension_lists() -> list[bytes]:
+    """The Extensions contents of every certificate of the corpus that has some."""
+    from asn1crypto import x509
+
+    found = []
+    for der in _certificates():
+        try:
+            extensions = x509.Certificate.load(der)["tbs_certificate"]["extensions"]
+            if extensions.contents:
+                found.append(bytes(extensions.contents))
+        except ValueError:
+            continue
+    return found
+
+
+def _extensions_outcome(read: Callable[[bytes], object], contents: bytes) -> object:
+    try:
+        return ("value", read(contents))
+    except ScepError as exc:
+        return ("error", type(exc), str(exc), getattr(exc, "path", None))
+
+
+@MUTATIONS
+@given(scep_st.mutated(st.sampled_from(_extension_lists())))
+def test_extensions_of_the_usual_shape_read_as_the_general_reader_reads_them(
+    contents: bytes,
+) -> None:
+    from pyscep._extensions import (
+        _read_canonical_extensions,
+        _read_general_extensions,
+        read_extensions,
+    )
+
+    canonical = _read_canonical_extensions(contents)
+    general = _extensions_outcome(_read_general_extensions, contents)
+    if canonical is not None:
+        assert ("value", canonical) == general
+    assert _extensions_outcome(read_extensions, contents) == general
+
+
+def test_the_usual_extensions_are_read_in_place() -> None:
+    from pyscep._extensions import _read_canonical_extensions
+
+    lists = _extension_lists()
+    assert len(lists) >= 5
+    assert all(_read_canonical_extensions(contents) is not None for contents in lists)
+
+
 def test_extension_names_are_asn1cryptos() -> None:
     """The table that names an extension by its OID's DER gives what loading it gives,
     and an OID it does not hold is named by asn1crypto (dotted), as before the table."""

@@ -37,9 +37,11 @@ _MAX_INDEFINITE_DEPTH = 10
 _TAG_OCTET_STRING = 4
 
 
-@dataclass(frozen=True)
-class Header:
-    """One TLV header: where its contents start and end within the input."""
+class Header(NamedTuple):
+    """One TLV header: where its contents start and end within the input.
+
+    A NamedTuple: made for every element the generic reader reads, where a frozen
+    dataclass's setattr per field cost more than the reading."""
 
     tag_class: int
     constructed: bool

@@ -77,6 +77,14 @@ def read_extensions(contents: bytes) -> tuple[RawExtension, ...]:
     Read with the TLV reader: asn1crypto would type (and so decode) each
     extnValue by its OID as soon as it is touched.
     """
+    canonical = _read_canonical_extensions(contents)
+    if canonical is not None:
+        return canonical
+    return _read_general_extensions(contents)
+
+
+def _read_general_extensions(contents: bytes) -> tuple[RawExtension, ...]:
+    """`read_extensions` of any shape, and its refusals."""
     with field("extensions"):
         count_children(contents, MAX_EXTENSIONS, "extensions")
         found = []
@@ -88,6 +96,56 @@ def read_extensions(contents: bytes) -> tuple[RawExtension, ...]:
             found.append(_read_extension(contents[extension.start : extension.end]))
             position = extension.end
         return tuple(found)
+
+
+def _read_canonical_extensions(contents: bytes) -> tuple[RawExtension, ...] | None:
+    """`read_extensions` of the usual shape, read in place: each Extension a SEQUENCE
+    of an OID asn1crypto names, an optional one-octet BOOLEAN and a primitive OCTET
+    STRING, with lengths of at most two octets. None for anything else, which the
+    general reader reads (and refuses), so that both give the same."""
+    found: list[RawExtension] = []
+    position, size = 0, len(contents)
+    while position < size:
+        if len(found) == MAX_EXTENSIONS:
+            return None
+        extension = _element(contents, position, size, 0x30)
+        if extension is None:
+            return None
+        start, end = extension
+        oid = _element(contents, start, end, 0x06)
+        if oid is None:
+            return None
+        name = _EXTENSION_NAMES.get(contents[start : oid[1]])
+        cursor = oid[1]
+        critical = False
+        if cursor < end and contents[cursor] == 0x01:
+            flag = _element(contents, cursor, end, 0x01)
+            if flag is None or flag[1] - flag[0] != 1:
+                return None
+            critical = contents[flag[0]] != 0
+            cursor = flag[1]
+        value = _element(contents, cursor, end, 0x04)
+        if name is None or value is None or value[1] != end:
+            return None
+        found.append(RawExtension(name, critical, contents[value[0] : end], contents[start:end]))
+        position = end
+    return tuple(found)
+
+
+def _element(data: bytes, position: int, end: int, tag: int) -> tuple[int, int] | None:
+    """(contents start, end) of the element with ``tag`` at ``position``, lengths of at
+    most two octets; None otherwise."""
+    if position + 2 > end or data[position] != tag:
+        return None
+    length, start = data[position + 1], position + 2
+    if length == 0x81 and start < end:
+        length, start = data[start], start + 1
+    elif length == 0x82 and start + 1 < end:
+        length, start = (data[start] << 8) | data[start + 1], start + 2
+    elif length & 0x80:
+        return None
+    stop = start + length
+    return (start, stop) if stop <= end else None
 
 
 def _read_extension(encoded: bytes) -> RawExtension:
