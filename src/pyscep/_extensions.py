@@ -23,6 +23,7 @@ from ._der import (
     octet_string_value,
     prescan,
     read_header,
+    read_length,
 )
 from .errors import LimitExceededError, ParseError
 from .limits import Limits
@@ -101,8 +102,8 @@ def _read_general_extensions(contents: bytes) -> tuple[RawExtension, ...]:
 def _read_canonical_extensions(contents: bytes) -> tuple[RawExtension, ...] | None:
     """`read_extensions` of the usual shape, read in place: each Extension a SEQUENCE
     of an OID asn1crypto names, an optional one-octet BOOLEAN and a primitive OCTET
-    STRING, with lengths of at most two octets. None for anything else, which the
-    general reader reads (and refuses), so that both give the same."""
+    STRING, with definite lengths. None for anything else, which the general reader
+    reads (and refuses), so that both give the same."""
     found: list[RawExtension] = []
     position, size = 0, len(contents)
     while position < size:
@@ -133,17 +134,18 @@ def _read_canonical_extensions(contents: bytes) -> tuple[RawExtension, ...] | No
 
 
 def _element(data: bytes, position: int, end: int, tag: int) -> tuple[int, int] | None:
-    """(contents start, end) of the element with ``tag`` at ``position``, lengths of at
-    most two octets; None otherwise."""
+    """(contents start, end) of the element with ``tag`` at ``position`` and a definite
+    length (short ones inline, long ones by the one length reader); None otherwise."""
     if position + 2 > end or data[position] != tag:
         return None
     length, start = data[position + 1], position + 2
-    if length == 0x81 and start < end:
-        length, start = data[start], start + 1
-    elif length == 0x82 and start + 1 < end:
-        length, start = (data[start] << 8) | data[start + 1], start + 2
-    elif length & 0x80:
-        return None
+    if length & 0x80:
+        try:
+            length, start = read_length(data, position + 1, end)
+        except ParseError:
+            return None
+        if length < 0:
+            return None
     stop = start + length
     return (start, stop) if stop <= end else None
 
