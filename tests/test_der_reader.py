@@ -405,6 +405,37 @@ def test_what_parse_deferred_is_read_once_and_its_error_raised_afresh() -> None:
     assert len({(type(e), str(e), getattr(e, "path", None)) for e in errors}) == 1
 
 
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_bytes_like_input_is_refused_alike_on_both_paths(kind: type) -> None:
+    """Only bytes are read by the fast path: a bytearray or memoryview gets the
+    asn1crypto path's ParseError, not a TypeError from a table lookup."""
+    data = kind((ROOT / "bench" / "fixtures" / "pkcsreq.der").read_bytes())
+    for parse in (_message_view, _signed_view):
+        fast = _outcome(parse, data, DEFAULT_LIMITS)
+        with asn1crypto_only():
+            slow = _outcome(parse, data, DEFAULT_LIMITS)
+        assert fast == slow
+        assert isinstance(fast, tuple)
+        assert fast[0] == "error"
+        assert issubclass(fast[1], ScepError)
+
+
+def test_a_deferred_error_raised_again_is_a_copy_of_any_error() -> None:
+    """Every ScepError can be raised again from the cache, DecryptionError included
+    (its __init__ takes no message back)."""
+    from pyscep.errors import DecryptionError, LimitExceededError, ParseError
+    from pyscep.messages.pkimessage.values import _fresh
+
+    for error in (DecryptionError(), ParseError("x", path=("a",)), LimitExceededError("y")):
+        copied = _fresh(error)
+        assert copied is not error
+        assert (type(copied), str(copied), copied.__dict__) == (
+            type(error),
+            str(error),
+            error.__dict__,
+        )
+
+
 def test_messages_pickle_with_what_parse_deferred() -> None:
     import pickle
 

@@ -68,7 +68,8 @@ class Reader:
 
     def __init__(self, data: bytes, limits: Limits) -> None:
         # The switch holds every fast reader, even one that does not ask `read_fast`.
-        if not 0 < len(data) <= limits.max_size or not fast_path_on():
+        # bytes only: a bytearray or memoryview is asn1crypto's to refuse, in its words.
+        if type(data) is not bytes or not 0 < len(data) <= limits.max_size or not fast_path_on():
             raise NotCanonicalError
         self.data = data
         self.limits = limits

@@ -46,11 +46,11 @@ def parse_pki_message(
     """Parse any bytes into an unverified pkiMessage.
 
     Reads and checks the SignedData's outer structure, its SignerInfo and the
-    signed attributes. The embedded certificates and the pkcsPKIEnvelope are
-    read when first used (`UnverifiedPKIMessage.certificates`, ``envelope``,
-    ``findings``, and the verify step, which reads them first), within the same
-    limits, raising there what parse would have raised here; ``defer=False``
-    reads them now.
+    signed attributes. The values of the signer's issuer Name, the embedded
+    certificates and the pkcsPKIEnvelope are read when first used
+    (`UnverifiedPKIMessage.certificates`, ``envelope``, ``findings``, and the
+    verify step, which reads them first), within the same limits, raising there
+    what parse would have raised here; ``defer=False`` reads them now.
 
     Raises ParseError on any defect, and VerificationError for a message with
     several SignerInfos. An unknown or missing messageType raises

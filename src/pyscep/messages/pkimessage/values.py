@@ -15,7 +15,6 @@ build and extend it through `unverified_message`, `verified_message` and
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -108,7 +107,7 @@ class _Parsed:
         `pyscep._boundary.field` adds to the path of the error it sees)."""
         outcome = self._outcome
         if isinstance(outcome, ScepError):
-            raise copy.copy(outcome)
+            raise _fresh(outcome) from outcome.__cause__
         return outcome
 
     @property
@@ -122,6 +121,15 @@ class _Parsed:
     @property
     def findings(self) -> tuple[Finding, ...]:
         return self.rest.findings
+
+
+def _fresh(error: ScepError) -> ScepError:
+    """A copy of ``error`` (its arguments and attributes), made without its ``__init__``,
+    whose signature may not take its arguments back (`DecryptionError`)."""
+    copied = type(error).__new__(type(error))
+    copied.args = error.args
+    copied.__dict__.update(error.__dict__)
+    return copied
 
 
 @dataclass(frozen=True)
