@@ -505,3 +505,20 @@ def test_a_log_grows_in_place_and_never_through_a_link(tmp_path: Path) -> None:
     with pytest.raises(UnsafeFileError, match="symbolic link"):
         append(planted, b"injected\n")
     assert victim.read_bytes() == b"root's file\n"
+
+
+def test_a_new_file_opened_for_writing_is_created_exclusively_with_its_mode(
+    tmp_path: Path,
+) -> None:
+    victim = _victim(tmp_path / "victims", "log")
+    (tmp_path / "planted.log").symlink_to(victim)
+    with SafeDirectory(tmp_path) as directory:
+        with pytest.raises(FileExistsError):
+            directory.open_new("planted.log", mode=0o600)
+        with directory.open_new("run.log", mode=0o640) as log:
+            log.write(b"written through the descriptor")
+        with pytest.raises(FileExistsError):
+            directory.open_new("run.log", mode=0o600)
+    _untouched(victim)
+    assert (tmp_path / "run.log").read_bytes() == b"written through the descriptor"
+    assert stat.S_IMODE((tmp_path / "run.log").stat().st_mode) == 0o640

@@ -424,10 +424,10 @@ def test_a_deferred_error_raised_again_is_a_copy_of_any_error() -> None:
     """Every ScepError can be raised again from the cache, DecryptionError included
     (its __init__ takes no message back)."""
     from pyscep.errors import DecryptionError, LimitExceededError, ParseError
-    from pyscep.messages.pkimessage.values import _fresh
+    from pyscep.messages.reply import copy_of
 
     for error in (DecryptionError(), ParseError("x", path=("a",)), LimitExceededError("y")):
-        copied = _fresh(error)
+        copied = copy_of(error)
         assert copied is not error
         assert (type(copied), str(copied), copied.__dict__) == (
             type(error),

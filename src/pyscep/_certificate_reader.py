@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._der import DEFAULT_LIMITS
+from ._der import DEFAULT_LIMITS, MAX_NAME_ATTRIBUTES
 from ._der_reader import NotCanonicalError, Reader, oid_octets
-from ._extensions import MAX_NAME_ATTRIBUTES
 from ._parser_switch import read_fast
 
 __all__ = ["CertificateOutline", "read_certificate_outline"]

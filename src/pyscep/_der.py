@@ -212,6 +212,8 @@ MAX_INTEGER_OCTETS = 8192 // 8 + 1
 #: Longest OBJECT IDENTIFIER, and longest single arc (a 64-bit arc takes 10 octets).
 MAX_OID_OCTETS = 128
 MAX_OID_ARC_OCTETS = 10
+#: Most attributes in one Name, over all its RDNs (real DNs have under 20).
+MAX_NAME_ATTRIBUTES = 64
 _LONG_ARC = re.compile(rb"[\x80-\xff]{%d}" % MAX_OID_ARC_OCTETS)
 
 

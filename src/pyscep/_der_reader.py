@@ -31,6 +31,7 @@ from typing import TypeVar
 from asn1crypto import algos, cms
 
 from pyscep._der import (
+    MAX_NAME_ATTRIBUTES,
     Limits,
     _Budget,
     _check_primitive,
@@ -39,7 +40,6 @@ from pyscep._der import (
     read_length,
 )
 from pyscep._der_writer import oid_contents
-from pyscep._extensions import MAX_NAME_ATTRIBUTES
 from pyscep._parser_switch import NotCanonicalError, fast_path_on
 from pyscep.errors import ParseError, ScepError
 from pyscep.oids import PostQuantumOID
@@ -169,6 +169,14 @@ class Reader:
     def opaque(self, tag: int, start: int, end: int, depth: int) -> None:
         """Walk DER hidden in an OCTET/BIT STRING's contents, as the pre-scan does."""
         if end - start > 2:
+            if tag == 0x04:
+                # `_claimed_end`'s first look, without its calls (a nonce or a digest, on
+                # every message): a short header that claims another length than the
+                # contents' is no element.
+                data = self.data
+                second = data[start + 1]
+                if second < 0x80 and data[start] & 0x1F != 0x1F and start + 2 + second != end:
+                    return
             try:
                 _scan_inside(
                     self.data, tag, start, end, self.limits, self.budget, self.base_depth + depth

@@ -17,14 +17,17 @@ from asn1crypto import core, x509
 
 from ._boundary import field
 from ._der import (
+    DEFAULT_LIMITS,
+    MAX_NAME_ATTRIBUTES,
     Header,
     count_children,
     der_length,
     octet_string_value,
     prescan,
     read_header,
-    read_length,
 )
+from ._der_reader import NotCanonicalError, Reader
+from ._parser_switch import read_fast
 from .errors import LimitExceededError, ParseError
 from .limits import Limits
 
@@ -49,8 +52,6 @@ MAX_EXTENSIONS = 64
 MAX_GENERAL_NAMES = 1024
 #: Most extendedKeyUsage purposes.
 MAX_KEY_PURPOSES = 64
-#: Most attributes in one Name, over all its RDNs (real DNs have under 20).
-MAX_NAME_ATTRIBUTES = 64
 #: Longest value of a flag-like extension (keyUsage, basicConstraints, keyIdentifier).
 _MAX_SMALL_VALUE = 64
 #: A value decoded for display only: anything bigger is shown raw, not decoded.
@@ -100,54 +101,36 @@ def _read_general_extensions(contents: bytes) -> tuple[RawExtension, ...]:
 
 
 def _read_canonical_extensions(contents: bytes) -> tuple[RawExtension, ...] | None:
-    """`read_extensions` of the usual shape, read in place: each Extension a SEQUENCE
-    of an OID asn1crypto names, an optional one-octet BOOLEAN and a primitive OCTET
-    STRING, with definite lengths. None for anything else, which the general reader
-    reads (and refuses), so that both give the same."""
+    """`read_extensions` of the usual shape, read in place by the DER fast path; None
+    when the general reader must read (and refuse) it, or the fast path is off."""
+    return read_fast("extensions", lambda: _read_in_place(Reader(contents, DEFAULT_LIMITS)))
+
+
+def _read_in_place(reader: Reader) -> tuple[RawExtension, ...]:
+    """Each Extension a SEQUENCE of an OID asn1crypto names, an optional one-octet
+    BOOLEAN and a primitive OCTET STRING, in DER; NotCanonicalError otherwise."""
+    contents, size = reader.data, len(reader.data)
     found: list[RawExtension] = []
-    position, size = 0, len(contents)
+    position = 0
     while position < size:
         if len(found) == MAX_EXTENSIONS:
-            return None
-        extension = _element(contents, position, size, 0x30)
-        if extension is None:
-            return None
-        start, end = extension
-        oid = _element(contents, start, end, 0x06)
-        if oid is None:
-            return None
-        name = _EXTENSION_NAMES.get(contents[start : oid[1]])
-        cursor = oid[1]
+            raise NotCanonicalError
+        start, end = reader.contents(position, size, 0x30)
+        cursor = reader.span(start, end, 0x06)
+        name = _EXTENSION_NAMES.get(contents[start:cursor])
         critical = False
         if cursor < end and contents[cursor] == 0x01:
-            flag = _element(contents, cursor, end, 0x01)
-            if flag is None or flag[1] - flag[0] != 1:
-                return None
-            critical = contents[flag[0]] != 0
-            cursor = flag[1]
-        value = _element(contents, cursor, end, 0x04)
-        if name is None or value is None or value[1] != end:
-            return None
-        found.append(RawExtension(name, critical, contents[value[0] : end], contents[start:end]))
+            flag_start, flag_end = reader.contents(cursor, end, 0x01)
+            if flag_end - flag_start != 1:
+                raise NotCanonicalError
+            critical = contents[flag_start] != 0
+            cursor = flag_end
+        value_start, value_end = reader.contents(cursor, end, 0x04)
+        if name is None or value_end != end:
+            raise NotCanonicalError  # an OID asn1crypto names by its dotted form: there
+        found.append(RawExtension(name, critical, contents[value_start:end], contents[start:end]))
         position = end
     return tuple(found)
-
-
-def _element(data: bytes, position: int, end: int, tag: int) -> tuple[int, int] | None:
-    """(contents start, end) of the element with ``tag`` at ``position`` and a definite
-    length (short ones inline, long ones by the one length reader); None otherwise."""
-    if position + 2 > end or data[position] != tag:
-        return None
-    length, start = data[position + 1], position + 2
-    if length & 0x80:
-        try:
-            length, start = read_length(data, position + 1, end)
-        except ParseError:
-            return None
-        if length < 0:
-            return None
-    stop = start + length
-    return (start, stop) if stop <= end else None
 
 
 def _read_extension(encoded: bytes) -> RawExtension:

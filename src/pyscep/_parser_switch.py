@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, get_args
 
 __all__ = [
     "READERS",
@@ -36,16 +36,15 @@ __all__ = [
 
 #: What each reader reads (the keys of `ParserCounts`).
 Reading = Literal[
-    "signed_data", "enveloped_data", "scep_attributes", "certificate", "request", "public_key"
-]
-READERS: tuple[Reading, ...] = (
     "signed_data",
     "enveloped_data",
     "scep_attributes",
     "certificate",
+    "extensions",
     "request",
     "public_key",
-)
+]
+READERS: tuple[Reading, ...] = get_args(Reading)
 _Path = Literal["fast", "asn1crypto"]
 _Value = TypeVar("_Value")
 

@@ -208,14 +208,21 @@ class SafeDirectory(_Closing):
     def create(self, name: str, data: bytes, *, mode: int) -> None:
         """A new file ``name`` of ``mode`` holding ``data``; FileExistsError when there is
         one already (nothing is replaced, no link is followed)."""
+        with self.open_new(name, mode=mode) as file:
+            _write_all(file.fileno(), data)
+            os.fsync(file.fileno())
+        self.sync()
+
+    def open_new(self, name: str, *, mode: int) -> IO[bytes]:
+        """A new file ``name`` of ``mode``, open for writing (a log another process writes
+        to); FileExistsError when there is one already (no link is followed)."""
         descriptor = self._open(name, _CREATE, mode)
         try:
             os.fchmod(descriptor, mode)  # whatever the umask narrowed
-            _write_all(descriptor, data)
-            os.fsync(descriptor)
-        finally:
+        except BaseException:
             os.close(descriptor)
-        self.sync()
+            raise
+        return os.fdopen(descriptor, "wb")
 
     def replace(self, staged: str, target: str) -> None:
         """Rename the regular file ``staged`` over ``target`` (a link at ``target`` is replaced)."""

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from pyscep._appkit.durable import SafeDirectory
+
 __all__ = ["main"]
 
 #: A session bus for certmonger alone: no <servicedir>, no activation.
@@ -84,18 +86,19 @@ def _environment(directory: Path) -> dict[str, str]:
 def run(url: str, challenge: str, directory: Path) -> int:
     """Enroll with certmonger at ``url``; 0 when it took a certificate."""
     environment = _environment(directory)
-    socket = directory / "certmonger" / "bus"
-    config = directory / "certmonger" / "bus.conf"
-    config.write_text(_BUS_CONFIG.format(socket=socket))
+    state = directory / "certmonger"
+    # Every file this writes is new: created exclusively, never through a link.
+    with SafeDirectory(state) as where:
+        where.create("bus.conf", _BUS_CONFIG.format(socket=state / "bus").encode(), mode=0o600)
     # --nofork: the bus stays a child, in the process group.
     bus = subprocess.Popen(
-        ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
+        ["dbus-daemon", f"--config-file={state / 'bus.conf'}", "--nofork", "--print-address=1"],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert bus.stdout is not None
     environment["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().strip()
-    with (directory / "certmonger.log").open("wb") as log:
+    with SafeDirectory(directory) as where, where.open_new("certmonger.log", mode=0o600) as log:
         daemon = subprocess.Popen(
             ["certmonger", "-s", "-n", "-d", "2"],
             env=environment,
@@ -119,7 +122,8 @@ def run(url: str, challenge: str, directory: Path) -> int:
             print(f"scep-submit -C: exit {fetched.returncode}: {fetched.stderr.strip()}")
             return 1
         ca = directory / "ca.pem"
-        ca.write_text(fetched.stdout)
+        with SafeDirectory(directory) as where:
+            where.create(ca.name, fetched.stdout.encode(), mode=0o644)
         added = _getcert(environment, "add-scep-ca", "-s", "-c", _CA_NAME, "-u", url, "-N", str(ca))
         if added.returncode != 0:
             print(f"getcert add-scep-ca: {(added.stderr or added.stdout).strip()}")

@@ -72,8 +72,14 @@ def answerable(error: _Error, reply_to: ReplyTo) -> _Error:
     Same class, text, ``args`` and fields; ``error`` itself is never changed,
     so an exception is complete when it is raised and never modified after.
     """
-    # Not the constructor: subclasses take different arguments (DecryptionError none).
-    completed = type(error).__new__(type(error), *error.args)
-    completed.__dict__.update(error.__dict__)
+    completed = copy_of(error)
     completed.reply_to = reply_to
     return completed
+
+
+def copy_of(error: _Error) -> _Error:
+    """A copy of ``error``: same class, text, ``args`` and fields."""
+    # Not the constructor: subclasses take different arguments (DecryptionError none).
+    copied = type(error).__new__(type(error), *error.args)
+    copied.__dict__.update(error.__dict__)
+    return copied

@@ -196,14 +196,33 @@ def _digest_algorithms(reader: Reader, position: int, end: int) -> tuple[tuple[s
     while cursor < stop:
         if len(names) == MAX_SIGNER_INFOS:
             raise NotCanonicalError
-        known = reader.identified(cursor, stop, 5, _DIGEST_IDENTIFIERS)
-        if known is None:
-            oid, _, cursor = reader.algorithm(cursor, stop, 5)
-            names.append(_known(DIGEST_ALGORITHMS, oid))
-        else:
-            name, cursor = known
-            names.append(name)
+        name, cursor = _digest_algorithm(reader, cursor, stop, 5)
+        names.append(name)
     return tuple(names), stop
+
+
+def _digest_algorithm(reader: Reader, position: int, end: int, depth: int) -> tuple[str, int]:
+    """(asn1crypto's name, end) of a digest AlgorithmIdentifier pyscep knows."""
+    known = reader.identified(position, end, depth, _DIGEST_IDENTIFIERS)
+    if known is not None:
+        return known
+    oid, _, stop = reader.algorithm(position, end, depth)
+    return _known(DIGEST_ALGORITHMS, oid), stop
+
+
+def _signature_algorithm(
+    reader: Reader, position: int, end: int, depth: int
+) -> tuple[tuple[str, str], int]:
+    """((asn1crypto's name, dotted OID), end) of a signature AlgorithmIdentifier pyscep
+    knows, whose parameters are absent or NULL (never NULL for ML-DSA)."""
+    known = reader.identified(position, end, depth, _SIGNATURE_IDENTIFIERS)
+    if known is not None:
+        return known
+    oid, null, stop = reader.algorithm(position, end, depth)
+    name, dotted = _known(SIGNATURE_ALGORITHMS, oid)
+    if null and dotted in PostQuantumOID.ML_DSA:
+        raise NotCanonicalError  # refused by the asn1crypto path, which says why
+    return (name, dotted), stop
 
 
 def _known(table: dict[bytes, _Value], oid: bytes) -> _Value:
@@ -268,12 +287,7 @@ def _signer_info(
     version, cursor = reader.version(start, stop, 6)
     issuer_der, serial, key_identifier, sid_end = reader.identifier(cursor, stop, 6, names)
     sid_type = "subject_key_identifier" if issuer_der is None else "issuer_and_serial_number"
-    known_digest = reader.identified(sid_end, stop, 6, _DIGEST_IDENTIFIERS)
-    if known_digest is None:
-        digest_oid, _, cursor = reader.algorithm(sid_end, stop, 6)
-        digest_algorithm = _known(DIGEST_ALGORITHMS, digest_oid)
-    else:
-        digest_algorithm, cursor = known_digest
+    digest_algorithm, cursor = _digest_algorithm(reader, sid_end, stop, 6)
     signed_attrs_der = None
     in_order: bool | None = None
     types: list[str] = []
@@ -284,14 +298,9 @@ def _signer_info(
         in_order = _signed_attributes(reader, attrs_start, attrs_end, types, cms_values, raw_values)
         signed_attrs_der = b"\x31" + data[cursor + 1 : attrs_end]
         cursor = attrs_end
-    known_signature = reader.identified(cursor, stop, 6, _SIGNATURE_IDENTIFIERS)
-    if known_signature is None:
-        signature_oid, null, cursor = reader.algorithm(cursor, stop, 6)
-        signature_algorithm, signature_algorithm_oid = _known(SIGNATURE_ALGORITHMS, signature_oid)
-        if null and signature_algorithm_oid in PostQuantumOID.ML_DSA:
-            raise NotCanonicalError  # refused by the asn1crypto path, which says why
-    else:
-        (signature_algorithm, signature_algorithm_oid), cursor = known_signature
+    (signature_algorithm, signature_algorithm_oid), cursor = _signature_algorithm(
+        reader, cursor, stop, 6
+    )
     signature, cursor = reader.octets(cursor, stop, 6)
     if cursor != stop:
         raise NotCanonicalError  # unsignedAttrs: rare, left to asn1crypto
@@ -392,12 +401,7 @@ def _signed_attributes(
                 counted += 1
             value = data[value_start:inner]
             if tag == 0x04:
-                # What the pre-scan walks inside an OCTET STRING: contents that are one
-                # element (a nonce or a digest that is not: one look at its first octets).
-                if inner - value_start > 2:
-                    second = value[1]
-                    if second >= 0x80 or value[0] & 0x1F == 0x1F or second + 2 == len(value):
-                        reader.opaque(0x04, value_start, inner, 9)
+                reader.opaque(0x04, value_start, inner, 9)
             elif tag in STRING_TYPES:
                 # asn1crypto decodes every value while parsing: an undecodable one is
                 # its error to raise, with its path.

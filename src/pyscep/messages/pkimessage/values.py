@@ -31,6 +31,7 @@ from pyscep.errors import ScepError
 from pyscep.findings import Finding
 from pyscep.messages.attributes import ScepAttributes
 from pyscep.messages.content import CertificationRequest, IssuerAndSerial, IssuerAndSubject
+from pyscep.messages.reply import copy_of
 
 __all__ = [
     "DecryptedContent",
@@ -107,7 +108,7 @@ class _Parsed:
         `pyscep._boundary.field` adds to the path of the error it sees)."""
         outcome = self._outcome
         if isinstance(outcome, ScepError):
-            raise _fresh(outcome) from outcome.__cause__
+            raise copy_of(outcome) from outcome.__cause__
         return outcome
 
     @property
@@ -121,15 +122,6 @@ class _Parsed:
     @property
     def findings(self) -> tuple[Finding, ...]:
         return self.rest.findings
-
-
-def _fresh(error: ScepError) -> ScepError:
-    """A copy of ``error`` (its arguments and attributes), made without its ``__init__``,
-    whose signature may not take its arguments back (`DecryptionError`)."""
-    copied = type(error).__new__(type(error))
-    copied.args = error.args
-    copied.__dict__.update(error.__dict__)
-    return copied
 
 
 @dataclass(frozen=True)
