@@ -14,6 +14,7 @@ messages of every type, their mutations, and limits set exactly at each input's 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -22,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyscep import Limits, ScepError
+from pyscep import Certificate, LimitExceededError, Limits, ScepError
 from pyscep._der import prescan
 from pyscep._der_reader import (
     NotCanonicalError,
@@ -43,7 +44,7 @@ from pyscep.cms.enveloped import parse_enveloped_data
 from pyscep.cms.signed import _reader as _signed_reader
 from pyscep.cms.signed import parse_signed_data, parse_signed_envelope
 from pyscep.limits import DEFAULT_LIMITS
-from pyscep.messages import parse_pki_message
+from pyscep.messages import UnverifiedPKIMessage, parse_pki_message
 from pyscep.testing import strategies as scep_st
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +78,10 @@ def _both_paths(
 
 
 def _message_view(data: bytes, limits: Limits) -> object:
-    message = parse_pki_message(data, limits=limits)
+    return _view_of(parse_pki_message(data, limits=limits))
+
+
+def _view_of(message: UnverifiedPKIMessage) -> object:
     return (
         message.attributes,
         message.findings,
@@ -289,16 +293,33 @@ def test_mutated_cert_reps_read_the_same(data: bytes) -> None:
 # --- deferred reading: the outcome of one pass --------------------------------
 
 
-def _sequence(data: bytes, defer: bool, server: bool) -> object:
-    """The outcome of parse, then verify as a server (or a client) does, then every
-    accessor: the first error, wherever it is raised, or what was read."""
-    from pyscep import Certificate
+BENCH_CA = (ROOT / "bench" / "fixtures" / "ca.crt.der").read_bytes()
+BENCH_CERT_REP = (ROOT / "bench" / "fixtures" / "certrep.der").read_bytes()
+BENCH_PKCS_REQ = (ROOT / "bench" / "fixtures" / "pkcsreq.der").read_bytes()
+BENCH_CA_KEY = (ROOT / "bench" / "fixtures" / "ca.key.der").read_bytes()
+
+
+#: The benchmark CA as a client holds it: one value, across every sequence.
+HELD_CA = Certificate.load(BENCH_CA)
+
+
+def _sequence(
+    data: bytes,
+    defer: bool,
+    server: bool,
+    limits: Limits = DEFAULT_LIMITS,
+    ca: Certificate | None = None,
+) -> object:
+    """The outcome of parse, then verify as a server (or a client, holding ``ca``, by
+    default the one `HELD_CA` across every sequence) does, then every accessor: the
+    first error, wherever it is raised, or what was read. A client that defers reads
+    an embedded copy of ``ca`` as the value it holds."""
     from pyscep.algorithms import LEGACY
     from pyscep.messages import verify_cert_rep, verify_request
 
-    ca = Certificate.load((ROOT / "bench" / "fixtures" / "ca.crt.der").read_bytes())
+    ca = HELD_CA if ca is None else ca
     try:
-        message = parse_pki_message(data, defer=defer)
+        message = parse_pki_message(data, limits=limits, defer=defer)
         try:
             if server:
                 verified = verify_request(message, algorithms=LEGACY)
@@ -307,7 +328,7 @@ def _sequence(data: bytes, defer: bool, server: bool) -> object:
             checked: object = (verified.findings, verified.signer_certificate)
         except ScepError as exc:
             checked = _error_outcome(exc)
-        return ("value", checked, _message_view(data, DEFAULT_LIMITS))
+        return ("value", checked, _view_of(message))
     except ScepError as exc:
         return _error_outcome(exc)
 
@@ -350,6 +371,123 @@ def test_mutated_requests_end_as_in_one_pass(data: bytes) -> None:
 @given(scep_st.mutated(scep_st.cert_reps()))
 def test_mutated_cert_reps_end_as_in_one_pass(data: bytes) -> None:
     assert_deferred_as_one_pass(data)
+
+
+@MUTATIONS
+@given(scep_st.mutated(st.just(BENCH_CERT_REP)))
+def test_mutated_cert_reps_embedding_a_held_ca_end_as_in_one_pass(data: bytes) -> None:
+    """Where a mutation leaves the embedded CA certificate whole, the client reads it as
+    the one it holds (`test_a_held_certificate_is_counted_as_walking_it_counts`)."""
+    assert_deferred_as_one_pass(data)
+
+
+def test_a_held_certificate_is_counted_as_walking_it_counts() -> None:
+    """A CertRep embeds the CA certificate the client holds: the client's value is used,
+    counted from that value's own pre-scan instead of walked again, and every limit
+    holds at the same edge as in one pass, where nothing is held."""
+    from pyscep.messages import verify_cert_rep
+
+    ca = Certificate.load(BENCH_CA)
+    message = parse_pki_message(BENCH_CERT_REP)
+    verify_cert_rep(message, ca_certificates=[ca])
+    assert message.certificates[0] is ca  # the held value: not read again
+    # A PENDING CertRep has no envelope: the CA certificate is its deepest part.
+    pending = _pending_signed_by(ca)
+    own = prescan(BENCH_CA)
+    for data in (BENCH_CERT_REP, pending):
+        whole = prescan(data)
+        assert 1 < own.elements < whole.elements
+        # The certificates are read last: a budget short of the whole message runs out
+        # in the CA certificate, whose deepest element is 4 levels below the message's top.
+        elements = [whole.elements, whole.elements - 1, whole.elements - own.elements + 1]
+        depths = [whole.depth, whole.depth - 1, own.depth + 4, own.depth + 3]
+        for limits in [
+            *(Limits(max_elements=count) for count in elements),
+            *(Limits(max_depth=depth) for depth in depths),
+        ]:
+            deferred = _sequence(data, True, False, limits)
+            assert deferred == _sequence(data, False, False, limits), limits
+        refused = _sequence(data, True, False, Limits(max_elements=whole.elements - 1))
+        assert refused[:2] == ("error", LimitExceededError)  # type: ignore[index]
+    assert prescan(pending).depth == own.depth + 4
+    refused = _sequence(pending, True, False, Limits(max_depth=own.depth + 3))
+    assert refused[:2] == ("error", LimitExceededError)  # type: ignore[index]
+
+
+def _pending_signed_by(ca: Certificate) -> bytes:
+    """A CertRep PENDING (no envelope) the benchmark CA's key signs, embedding ``ca``."""
+    from pyscep import load_private_key
+    from pyscep.crypto import KeyPair
+    from pyscep.messages import ReplyTo, build_cert_rep_pending, verify_request
+
+    request = verify_request(parse_pki_message(BENCH_PKCS_REQ))
+    signer = KeyPair(load_private_key(BENCH_CA_KEY), ca)
+    return build_cert_rep_pending(ReplyTo.of(request), signer=signer)
+
+
+def test_a_held_ber_certificate_is_read_as_its_embedded_copy() -> None:
+    """A held CA certificate in BER (one non-minimal length): its embedded copy is read
+    as BER is, by asn1crypto, with the finding that says so, held or not."""
+    from asn1crypto import x509
+
+    from pyscep._der_writer import tlv
+    from pyscep.findings import FindingCode
+
+    parsed = x509.Certificate.load(BENCH_CA)
+    tbs = parsed["tbs_certificate"]
+    version = tbs["version"].dump()
+    assert version == bytes.fromhex("a003020102")
+    body = tbs.contents
+    assert body.startswith(version)
+    ber_version = bytes.fromhex("a00402810102")  # INTEGER 2 with a long-form length
+    ber = tlv(
+        0x30,
+        tlv(0x30, ber_version + body[len(version) :])
+        + parsed["signature_algorithm"].dump()
+        + parsed["signature_value"].dump(),
+    )
+    held = Certificate.load(ber)
+    pending = _pending_signed_by(held)
+    assert ber in pending
+    one_pass = _sequence(pending, False, False, ca=held)
+    assert _sequence(pending, True, False, ca=held) == one_pass
+    with asn1crypto_only():
+        assert _sequence(pending, True, False, ca=held) == one_pass
+    message = parse_pki_message(pending)
+    assert FindingCode.BER_NON_MINIMAL_LENGTH in [finding.code for finding in message.findings]
+
+
+@MUTATIONS
+@given(st.data())
+def test_an_odd_held_certificate_ends_as_in_one_pass(data: st.DataObject) -> None:
+    """The held certificate is the CA's DER with bytes changed in place (the CertRep
+    around it stays well-formed) and embedded as such: held as built from the bytes
+    directly, and as loaded when it loads, it ends as in one pass."""
+    odd = bytearray(BENCH_CA)
+    for _ in range(data.draw(st.integers(1, 3))):
+        position = data.draw(st.integers(0, len(odd) - 1))
+        odd[position] = data.draw(st.sampled_from([0x00, 0x80, 0xFF, 0x30, 0x04, 0x03, 0x84]))
+    at = BENCH_CERT_REP.index(BENCH_CA)
+    reply = BENCH_CERT_REP[:at] + bytes(odd) + BENCH_CERT_REP[at + len(BENCH_CA) :]
+    held = [Certificate(bytes(odd))]
+    with contextlib.suppress(ScepError):
+        held.append(Certificate.load(bytes(odd)))
+    one_pass = _sequence(reply, False, False, ca=Certificate(bytes(odd)))
+    for certificate in held:
+        assert _sequence(reply, True, False, ca=certificate) == one_pass
+
+
+def test_the_prescan_report_is_the_edge_of_its_limits() -> None:
+    """`prescan` reports every element it counted and the deepest level it met, the DER
+    hidden in strings included: the limits pass at exactly those numbers, not one less."""
+    for data in (BENCH_CERT_REP, BENCH_CA):
+        report = prescan(data)
+        assert prescan(data, Limits(max_elements=report.elements)) == report
+        assert prescan(data, Limits(max_depth=report.depth)) == report
+        with pytest.raises(LimitExceededError, match="elements"):
+            prescan(data, Limits(max_elements=report.elements - 1))
+        with pytest.raises(LimitExceededError, match="deeper"):
+            prescan(data, Limits(max_depth=report.depth - 1))
 
 
 def test_a_deferred_error_comes_before_every_other() -> None:

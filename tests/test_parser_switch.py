@@ -116,6 +116,48 @@ def test_a_reader_that_steps_aside_is_counted_on_asn1crypto() -> None:
     assert counts.asn1crypto == {"request": 2}
 
 
+def test_each_certificate_and_key_of_a_message_is_read_once() -> None:
+    """Across parse, verify and decrypt, each certificate and each key is read once per
+    message; a client does not read again the CA certificate it holds, nor that
+    certificate's key and extensions once it has read them (issue 25)."""
+    from pyscep import load_private_key
+    from pyscep.crypto import KeyPair
+    from pyscep.messages import decrypt_pki_message, verify_cert_rep, verify_request
+
+    def loaded(name: str) -> bytes:
+        return (FIXTURES / name).read_bytes()
+
+    ca, client = Certificate.load(loaded("ca.crt.der")), Certificate.load(loaded("client.crt.der"))
+    ca_pair = KeyPair(load_private_key(loaded("ca.key.der")), ca)
+    client_pair = KeyPair(load_private_key(loaded("client.key.der")), client)
+    with count_paths() as server:
+        request = verify_request(parse_pki_message(_request()))
+        decrypt_pki_message(request, ca_pair)
+    # The signer's certificate and its key, the request and its key: once each.
+    assert server.fast["certificate"] == 1
+    assert server.fast["request"] == 1
+    assert server.fast["public_key"] == 2
+    assert server.total("asn1crypto") == 0
+    # A server that holds the signer's certificate (a renewal's) does not read it again.
+    with count_paths() as holding:
+        message = parse_pki_message(_request())
+        verify_request(message, certificates=[client])
+    assert message.certificates[0] is client
+    assert (holding.fast["certificate"], holding.total("asn1crypto")) == (0, 0)
+    counts = []
+    for _ in range(2):
+        with count_paths() as client_side:
+            reply = parse_pki_message(loaded("certrep.der"))
+            decrypt_pki_message(verify_cert_rep(reply, ca_certificates=[ca]), client_pair)
+        assert reply.certificates[0] is ca
+        counts.append(client_side)
+    # Only the issued certificate is read; the CA's key and keyUsage on first use only.
+    assert [c.fast["certificate"] for c in counts] == [1, 1]
+    assert [c.fast["public_key"] for c in counts] == [1, 0]
+    assert [c.fast["extensions"] for c in counts] == [1, 0]
+    assert sum(c.total("asn1crypto") for c in counts) == 0
+
+
 def test_a_parse_that_ignores_the_switch_is_caught() -> None:
     """What the counts are for: a parse that decides by itself (here, in a context of its
     own, as a reader bound before the switch existed would) gives the same values on

@@ -1088,3 +1088,23 @@ def test_never_issues_a_first_enrollment_without_a_valid_challenge(
             initial(kind=kind, challenge=False), replace(config, require_challenge=False)
         )
         assert wrong.action is not Action.ISSUE
+
+
+@pytest.mark.parametrize(
+    ("make_key", "described"),
+    [(_key, ("RSA", 2048)), (lambda: ec.generate_private_key(ec.SECP256R1()), ("EC", 256))],
+)
+def test_a_key_view_of_a_read_key_is_the_view_of_its_der(
+    make_key: Any, described: tuple[str, int]
+) -> None:
+    """`PublicKeyView.of` describes a key already read as `from_der` describes its DER."""
+    from pyscep.public_key import PublicKey
+
+    spki = (
+        make_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    view = PublicKeyView.of(PublicKey.load(spki))
+    assert view == PublicKeyView.from_der(spki)
+    assert (view.der, view.algorithm, view.bits) == (spki, *described)

@@ -440,7 +440,7 @@ def test_pyscep_serve_and_client_enroll_and_renew_with_post_quantum_keys(tmp_pat
         assert crl["signature_algorithm"]["algorithm"].dotted == "2.16.840.1.101.3.4.3.18"
         verify_signed_object(
             pyscep.get_backend(),
-            Certificate.load((state / "ca.pem").read_bytes()).public_key_der,
+            Certificate.load((state / "ca.pem").read_bytes()).public_key,
             crl["signature_algorithm"].dump(),
             crl["signature"].native,
             crl["tbs_cert_list"].dump(),

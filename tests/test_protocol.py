@@ -916,3 +916,21 @@ def test_every_refusal_is_signed_with_a_digest_the_key_signs(digest: DigestAlgor
 def test_a_signer_that_signs_no_digest_is_refused_when_configured() -> None:
     with pytest.raises(LocalProtocolError, match="signs no digest"):
         responder(signer_digests=frozenset())
+
+
+def test_the_responder_reads_each_certificate_and_key_of_a_request_once() -> None:
+    """From the bytes of a PKCSReq to the event the application decides on (the policy's
+    view of the request included), each certificate and key is read once (issue 25)."""
+    from pyscep._parser_switch import count_paths
+
+    server = responder()
+    client = ready_client(server)
+    request = client.enroll(csr(), DEVICE_KEY, now=NOW)
+    target = urlsplit(request.target)
+    with count_paths() as counts:
+        event = server.receive(request.method, target.path, target.query, request.body, now=NOW)
+    assert isinstance(event, EnrollmentRequested)
+    # The signer's certificate and its key, the request and its key: one reading each.
+    assert (counts.fast["certificate"], counts.fast["request"]) == (1, 1)
+    assert counts.fast["public_key"] == 2
+    assert counts.total("asn1crypto") == 0

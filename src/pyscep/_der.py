@@ -192,6 +192,9 @@ class ScanReport(NamedTuple):
     (A named tuple: one is made for every walk, DER hidden in strings included.)
     """
 
+    #: Elements counted against the budget, and the deepest level one was met at.
+    #: `prescan`'s report includes the DER hidden in strings (attempts that turned
+    #: out not to be DER included): its limits hold exactly at these two numbers.
     elements: int
     depth: int
     indefinite_lengths: bool
@@ -219,9 +222,11 @@ _LONG_ARC = re.compile(rb"[\x80-\xff]{%d}" % MAX_OID_ARC_OCTETS)
 
 @dataclass
 class _Budget:
-    """What one pre-scan may still spend, shared by the DER nested inside strings."""
+    """What one pre-scan may still spend, shared by the DER nested inside strings, and
+    the deepest level it has met so far."""
 
     elements: int
+    deepest: int = 0
 
 
 def prescan(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanReport:
@@ -249,9 +254,13 @@ def prescan(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ScanReport:
 def _scan(
     data: bytes, start: int, size: int, limits: Limits, budget: _Budget, base_depth: int
 ) -> ScanReport:
-    """Scan ``data[start:size]``, which must be exactly one element, at ``base_depth``."""
+    """Scan ``data[start:size]``, which must be exactly one element, at ``base_depth``.
+
+    Its report counts the elements the walk and its nested walks spent of ``budget``,
+    and the deepest level (absolute: from ``base_depth``) any walk of ``budget`` met.
+    """
     max_depth = limits.max_depth
-    elements = deepest = indefinite_depth = 0
+    deepest = indefinite_depth = 0
     indefinite = constructed_strings = non_minimal = False
     # Open constructed elements: (end offset, or -1 for "until end-of-contents").
     stack: list[int] = []
@@ -259,7 +268,7 @@ def _scan(
     # The budget is counted in a local (this loop runs once per element) and
     # written back around nested scans and on the way out, errors included:
     # what a failed attempt counted stays counted.
-    remaining = budget.elements
+    remaining = initial = budget.elements
     try:
         while True:
             if stack:
@@ -292,7 +301,6 @@ def _scan(
                 raise ParseError("truncated: no length")
             length_byte = data[cursor]
             cursor += 1
-            elements += 1
             remaining -= 1
             if remaining < 0:
                 raise LimitExceededError(f"more than {limits.max_elements} elements")
@@ -339,7 +347,11 @@ def _scan(
             pos = content_end
     finally:
         budget.elements = remaining
-    return ScanReport(elements, deepest, indefinite, constructed_strings, non_minimal)
+        if deepest > budget.deepest:
+            budget.deepest = deepest
+    return ScanReport(
+        initial - remaining, budget.deepest, indefinite, constructed_strings, non_minimal
+    )
 
 
 def _scan_inside(
@@ -375,6 +387,8 @@ def _claimed_end(data: bytes, start: int, end: int) -> int:
     length, cursor = data[start + 1], start + 2
     if length == 0x81 and cursor < end:  # the common long form, as read_length reads it
         length, cursor = data[cursor], cursor + 1
+    elif length > 0x84:
+        return -1  # more length octets than read_length reads: random bytes, mostly
     elif length & 0x80:
         try:
             length, cursor = read_length(data, start + 1, end)

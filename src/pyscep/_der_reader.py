@@ -33,6 +33,7 @@ from asn1crypto import algos, cms
 from pyscep._der import (
     MAX_NAME_ATTRIBUTES,
     Limits,
+    ScanReport,
     _Budget,
     _check_primitive,
     _scan,
@@ -194,6 +195,18 @@ class Reader:
             raise NotCanonicalError from None
         if report.indefinite_lengths or report.constructed_strings or report.non_minimal_lengths:
             raise NotCanonicalError  # BER inside: the asn1crypto path reports it
+
+    def count_scanned(self, report: ScanReport, depth: int) -> None:
+        """Count an element at ``depth`` as `scan` would, from the `prescan` of its DER on
+        its own (a certificate the caller holds, met again in a message): the same
+        walk, so the same budget spent and the same limits hit, without walking it again."""
+        if report.indefinite_lengths or report.constructed_strings or report.non_minimal_lengths:
+            raise NotCanonicalError
+        budget = self.budget
+        budget.elements -= report.elements
+        # `scan` walks it from ``depth``: its deepest element is report.depth - 1 further.
+        if budget.elements < 0 or depth - 1 + report.depth > self.max_depth:
+            raise NotCanonicalError
 
     def integer(self, position: int, end: int, depth: int) -> tuple[int, int]:
         """(value, end) of an INTEGER."""

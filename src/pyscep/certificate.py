@@ -21,7 +21,7 @@ from asn1crypto.core import Void
 
 from ._boundary import field as parse_field
 from ._certificate_reader import CertificateOutline, read_certificate_outline
-from ._der import prescan
+from ._der import ScanReport, prescan
 from ._der_writer import integer, tlv
 from ._extensions import (
     RawExtension,
@@ -35,7 +35,7 @@ from ._extensions import (
     read_extensions,
 )
 from ._spki import Certificate as CertificateStructure
-from .errors import LimitExceededError, LocalProtocolError, ParseError
+from .errors import LimitExceededError, LocalProtocolError, ParseError, ScepError
 from .limits import DEFAULT_LIMITS, Limits
 from .oids import PostQuantumOID
 from .public_key import PublicKey
@@ -112,8 +112,10 @@ class Certificate:
 
     @classmethod
     def _from_der(cls, der: bytes, limits: Limits = DEFAULT_LIMITS) -> Certificate:
-        prescan(der, limits)
-        return cls.from_scanned_der(der)
+        report = prescan(der, limits)
+        certificate = cls.from_scanned_der(der)
+        certificate.__dict__["_prescanned"] = report
+        return certificate
 
     @classmethod
     def from_scanned_der(cls, der: bytes) -> Certificate:
@@ -134,8 +136,13 @@ class Certificate:
     @cached_property
     def _outline(self) -> CertificateOutline | None:
         """Where the DER fast path finds the fields a message needs, or None."""
-        prescan(self.der)  # built directly from bytes: not scanned yet
+        self._prescanned  # noqa: B018 - built directly from bytes: not scanned yet
         return read_certificate_outline(self.der)
+
+    @cached_property
+    def _prescanned(self) -> ScanReport:
+        """`prescan` of der on its own (ScepError for DER over the limits)."""
+        return prescan(self.der)
 
     @cached_property
     def _parsed(self) -> x509.Certificate:
@@ -407,6 +414,21 @@ def _decode(der: bytes) -> x509.Certificate:
     # Validity, names and extensions are decoded on first use, each inside
     # the parse boundary (see the accessors), not on the parsing hot path.
     return parsed
+
+
+def scan_report_of(certificate: Certificate) -> ScanReport | None:
+    """What the pre-scan of ``certificate``'s DER on its own counted, for a message that
+    embeds the same DER again (`Reader.count_scanned`); None when that DER cannot be
+    scanned within the default limits or is no certificate (a message then reads it,
+    and refuses it, as it comes). A certificate loaded from bytes was scanned already,
+    under the limits it was loaded with: the report is exact whatever they were."""
+    try:
+        report = certificate._prescanned
+        if certificate._outline is None:
+            certificate._parsed  # noqa: B018 - decodes, or raises: it is a certificate
+    except ScepError:
+        return None
+    return report
 
 
 def names_equal(left_der: bytes, right_der: bytes) -> bool:

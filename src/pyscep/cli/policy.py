@@ -143,7 +143,7 @@ def _request_view(
         return None, RequestView(
             message_type=kind,
             subject=DistinguishedName.from_der(csr.subject_der),
-            public_key=PublicKeyView.from_der(csr.public_key_der),
+            public_key=PublicKeyView.of(csr.public_key),
             signer=Certificate.load(Path(args.signer_cert).read_bytes()),
             signature_verified=True,
             challenge=_challenge(args, csr),

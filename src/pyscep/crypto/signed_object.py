@@ -19,6 +19,7 @@ from pyscep.certificate import Certificate, names_equal
 from pyscep.crypto import CryptoBackend
 from pyscep.errors import ScepError, UnsupportedAlgorithmError, VerificationError
 from pyscep.oids import PostQuantumOID
+from pyscep.public_key import PublicKey
 
 from .verify import check_pss_parameters, verify_signature
 
@@ -49,7 +50,7 @@ _SCHEMES = {
 
 def verify_signed_object(
     backend: CryptoBackend,
-    public_key_der: bytes,
+    public_key: PublicKey | bytes,
     algorithm_der: bytes,
     signature: bytes,
     signed: bytes,
@@ -58,15 +59,15 @@ def verify_signed_object(
 ) -> None:
     """Raise VerificationError unless ``signature`` over ``signed`` verifies.
 
+    ``public_key`` as `verify_signature` takes it: read, or DER to read.
     ``algorithm_der`` is the DER AlgorithmIdentifier. ParseError for an
     unreadable one, UnsupportedAlgorithmError for a scheme, hash, key or
     parameter that pyscep does not implement or ``algorithms`` refuses.
     """
-    known = _KNOWN_ALGORITHMS.get(algorithm_der)
-    scheme, digest, salt = known if known is not None else _read_algorithm(algorithm_der)
+    scheme, digest, salt = _signature_parameters(algorithm_der)
     verify_signature(
         backend,
-        public_key_der,
+        public_key,
         signature,
         signed,
         digest=digest,
@@ -74,6 +75,14 @@ def verify_signed_object(
         algorithms=algorithms,
         pss_salt_length=salt,
     )
+
+
+def _signature_parameters(
+    algorithm_der: bytes,
+) -> tuple[SignatureScheme, DigestAlgorithm, int | None]:
+    """(scheme, digest, RSASSA-PSS salt length) of a signature AlgorithmIdentifier."""
+    known = _KNOWN_ALGORITHMS.get(algorithm_der)
+    return known if known is not None else _read_algorithm(algorithm_der)
 
 
 def _read_algorithm(
@@ -152,13 +161,19 @@ def verify_issued_by(
     # or its parameters could be anything while the signature still verifies.
     if certificate.signature_algorithm_der != certificate.signed_signature_algorithm_der:
         raise VerificationError("the certificate's signatureAlgorithm is not the signed one")
-    verify_signed_object(
+    signature, signed = certificate.signature, certificate.tbs_certificate_der
+    # The algorithm is read (and refused) before the issuer's key, as ever; the key is
+    # the one the issuer has read.
+    scheme, digest, salt = _signature_parameters(certificate.signature_algorithm_der)
+    verify_signature(
         backend,
-        issuer.public_key_der,
-        certificate.signature_algorithm_der,
-        certificate.signature,
-        certificate.tbs_certificate_der,
+        issuer.public_key,
+        signature,
+        signed,
+        digest=digest,
+        scheme=scheme,
         algorithms=algorithms,
+        pss_salt_length=salt,
     )
 
 

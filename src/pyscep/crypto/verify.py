@@ -43,7 +43,7 @@ def check_pss_parameters(
 
 def verify_signature(
     backend: CryptoBackend,
-    public_key_der: bytes,
+    public_key: PublicKey | bytes,
     signature: bytes,
     data: bytes,
     *,
@@ -54,11 +54,17 @@ def verify_signature(
 ) -> None:
     """Raise unless ``signature`` over ``data`` verifies under ``algorithms``.
 
+    ``public_key`` is the key as its holder read it (`Certificate.public_key`,
+    `CertificationRequest.public_key`: read once, however many checks use it), or
+    DER SubjectPublicKeyInfo, read here (ParseError when it is not one).
+
     UnsupportedAlgorithmError (badAlg) for a key, digest, scheme or parameter
     the policy refuses; VerificationError for a signature that does not
-    verify; ParseError for an unreadable key.
+    verify; ParseError for DER that is no key.
     """
-    key = algorithms.check_public_key(PublicKey.load(public_key_der))
+    if isinstance(public_key, bytes):
+        public_key = PublicKey.load(public_key)
+    key = algorithms.check_public_key(public_key)
     algorithms.check_digest(digest)
     if scheme not in _FAMILY_SCHEMES.get(key.family, ()):
         raise UnsupportedAlgorithmError(f"{scheme.value} does not fit a {key.algorithm} key")
@@ -71,7 +77,7 @@ def verify_signature(
             raise UnsupportedAlgorithmError("the RSASSA-PSS salt length does not fit the key")
         pss_salt_length = salt
     try:
-        backend.verify_signature(public_key_der, signature, data, digest, scheme, pss_salt_length)
+        backend.verify_signature(public_key.der, signature, data, digest, scheme, pss_salt_length)
     except DEPENDENCY_ERRORS:
         # A backend must raise pyscep errors; one that does not is not
         # allowed to turn a hostile signature into a crash.

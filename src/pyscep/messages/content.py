@@ -85,6 +85,7 @@ class _RequestFields(NamedTuple):
     """What `CertificationRequest` reads from its der (its fields, but der)."""
 
     subject_der: bytes
+    public_key: PublicKey
     public_key_der: bytes
     public_key_description: str
     signature_algorithm: str
@@ -110,6 +111,8 @@ class CertificationRequest:
 
     der: bytes
     subject_der: bytes = field(init=False)
+    #: The requested key, read (what the policy checks and the self-signature verifies).
+    public_key: PublicKey = field(init=False, repr=False, compare=False)
     public_key_der: bytes = field(init=False)
     #: ``RSA-2048``, ``EC-256``...
     public_key_description: str = field(init=False)
@@ -183,7 +186,7 @@ class CertificationRequest:
             signature = self.der[bits.content_start + 1 : bits.content_end]
         try:
             verify_signed_object(
-                backend, self.public_key_der, algorithm, signature, signed, algorithms=algorithms
+                backend, self.public_key, algorithm, signature, signed, algorithms=algorithms
             )
         except VerificationError:
             raise VerificationError("the CSR's self-signature does not verify") from None
@@ -293,6 +296,7 @@ def _assemble(
     sids = _requested_sids(extensions, findings)
     return _RequestFields(
         subject_der=subject_der,
+        public_key=key,
         public_key_der=key.der,
         public_key_description=(
             key.parameter_set.title

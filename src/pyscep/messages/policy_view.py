@@ -42,11 +42,11 @@ def policy_request_view(
             raise LocalProtocolError("the message names no signer certificate that is known")
         signer, verified = claimed, False
     subject_der = csr.subject_der if csr is not None else signer.subject_der
-    key_der = csr.public_key_der if csr is not None else signer.public_key_der
+    key = csr.public_key if csr is not None else signer.public_key
     return RequestView(
         message_type=message.message_type,
         subject=DistinguishedName.from_der(subject_der),
-        public_key=PublicKeyView.from_der(key_der),
+        public_key=PublicKeyView.of(key),
         signer=signer,
         signature_verified=verified,
         challenge=challenge if challenge is not None else ChallengeVerdict.absent(),

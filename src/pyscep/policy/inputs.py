@@ -43,8 +43,10 @@ class PublicKeyView:
     bits: int = field(init=False)
 
     def __post_init__(self) -> None:
+        self._describe(PublicKey.load(self.der))
+
+    def _describe(self, key: PublicKey) -> None:
         # An id-RSASSA-PSS key is an RSA key.
-        key = PublicKey.load(self.der)
         name = key.parameter_set.title if key.parameter_set is not None else key.family.upper()
         object.__setattr__(self, "algorithm", name)
         object.__setattr__(self, "bits", key.bits)
@@ -53,6 +55,15 @@ class PublicKeyView:
     def from_der(cls, der: bytes) -> PublicKeyView:
         """From DER SubjectPublicKeyInfo; ParseError when it is not one."""
         return cls(der)
+
+    @classmethod
+    def of(cls, key: PublicKey) -> PublicKeyView:
+        """From a key already read (`Certificate.public_key`,
+        `CertificationRequest.public_key`), without reading its DER again."""
+        view = cls.__new__(cls)
+        object.__setattr__(view, "der", key.der)
+        view._describe(key)
+        return view
 
 
 class ChallengeOutcome(str, enum.Enum):

@@ -171,7 +171,7 @@ class ScepResponder:
             return self._replies.failure(
                 reply_to, FailInfo.BAD_REQUEST, f"{kind.rfc_name} not handled"
             )
-        if self._post_quantum_refused(message.signer_certificate.public_key_der):
+        if self._post_quantum_refused(message.signer_certificate.public_key):
             # Opt-in on both sides: before anything is decrypted.
             return self._replies.failure(
                 reply_to, FailInfo.BAD_ALG, "a post-quantum signer", _POST_QUANTUM_ONLY
@@ -241,7 +241,7 @@ class ScepResponder:
         now: datetime,
     ) -> ServerEvent:
         signer = message.signer_certificate
-        if self._post_quantum_refused(request.public_key_der):
+        if self._post_quantum_refused(request.public_key):
             return self._replies.failure(
                 reply_to, FailInfo.BAD_ALG, "a post-quantum key requested", _POST_QUANTUM_ONLY
             )
@@ -351,11 +351,9 @@ class ScepResponder:
             reply_to = replace(reply_to, password=password.encode())
         return self._known(known, message, reply_to, "poll", now)
 
-    def _post_quantum_refused(self, public_key_der: bytes) -> bool:
+    def _post_quantum_refused(self, public_key: PublicKey) -> bool:
         """An ML-DSA or ML-KEM key, and no post-quantum profile: refused (opt-in)."""
-        if self.config.profile.post_quantum:
-            return False
-        return PublicKey.load(public_key_der).parameter_set is not None
+        return not self.config.profile.post_quantum and public_key.parameter_set is not None
 
     def _to_named_reply_key(
         self, message: PKIMessage, reply_to: ReplyTo, now: datetime

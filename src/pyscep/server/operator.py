@@ -295,7 +295,7 @@ def _already(revocation: Revocation) -> str:
 def describe_pending(transaction: Transaction, default_days: int) -> list[str]:
     """What an operator needs to decide on a PENDING transaction, a line each."""
     request = CertificationRequest.load(transaction.csr)
-    key = PublicKeyView.from_der(request.public_key_der)
+    key = PublicKeyView.of(request.public_key)
     terms = IssuanceTerms.from_context(transaction.context, default_days)
     since = transaction.updated.isoformat() if transaction.updated else "?"
     state = "pending" if transaction.state is TransactionState.PENDING else "being issued"

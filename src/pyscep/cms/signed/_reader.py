@@ -6,6 +6,7 @@ for the canonical DER it reads, and raises `NotCanonicalError` for everything el
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple, TypeVar
 
 from pyscep._asn1 import ScepAttributeType
@@ -21,7 +22,7 @@ from pyscep._der_reader import (
     oid_octets,
     utc_time,
 )
-from pyscep.certificate import Certificate
+from pyscep.certificate import Certificate, scan_report_of
 from pyscep.cms.enveloped._reader import read_enveloped_data
 from pyscep.errors import ParseError
 from pyscep.findings import Finding, FindingCode
@@ -112,7 +113,7 @@ class SignedDataHead(NamedTuple):
 
 def read_signed_data(reader: Reader) -> ParsedSignedData:
     """The SignedData of a ContentInfo in canonical DER; NotCanonicalError otherwise."""
-    return _rest(reader, read_signed_head(reader))
+    return _rest(reader, read_signed_head(reader), {})
 
 
 def read_signed_head(reader: Reader) -> SignedDataHead:
@@ -154,15 +155,23 @@ def read_signed_head(reader: Reader) -> SignedDataHead:
     )
 
 
-def read_signed_rest(head: SignedDataHead) -> ParsedSignedData:
+def read_signed_rest(
+    head: SignedDataHead, held: Mapping[bytes, Certificate] | None = None
+) -> ParsedSignedData:
     """The whole SignedData of ``head``: its certificates and eContent read now, against
-    the budget the head left; NotCanonicalError when the asn1crypto path must read it."""
+    the budget the head left; NotCanonicalError when the asn1crypto path must read it.
+
+    An embedded certificate whose DER is a key of ``held`` (certificates the caller
+    holds, by their DER) is that value: counted from its own pre-scan, not read again.
+    """
     reader = Reader(head.data, head.limits)
     reader.budget.elements = head.remaining
-    return _rest(reader, head)
+    return _rest(reader, head, held or {})
 
 
-def _rest(reader: Reader, head: SignedDataHead) -> ParsedSignedData:
+def _rest(
+    reader: Reader, head: SignedDataHead, held: Mapping[bytes, Certificate]
+) -> ParsedSignedData:
     for name_start, name_end, depth in head.names:
         reader.name_values(name_start, name_end, depth)
     content = envelope = None
@@ -175,7 +184,7 @@ def _rest(reader: Reader, head: SignedDataHead) -> ParsedSignedData:
     certificates: list[Certificate] = []
     findings: list[Finding] = []
     if head.certificates is not None:
-        _certificates(reader, *head.certificates, certificates, findings)
+        _certificates(reader, *head.certificates, held, certificates, findings)
     return ParsedSignedData(
         version=head.version,
         digest_algorithms=head.digest_algorithms,
@@ -253,10 +262,12 @@ def _certificates(
     reader: Reader,
     start: int,
     stop: int,
+    held: Mapping[bytes, Certificate],
     certificates: list[Certificate],
     findings: list[Finding],
 ) -> None:
-    """The certificates in the [0] contents ``data[start:stop]``, into the lists."""
+    """The certificates in the [0] contents ``data[start:stop]``, into the lists; one
+    ``held`` has (by its DER) is counted as read, and is that value."""
     data = reader.data
     cursor = start
     index = 0
@@ -264,16 +275,23 @@ def _certificates(
         if index == MAX_CERTIFICATES:
             raise NotCanonicalError
         certificate_end = reader.span(cursor, stop, 0x30)
-        reader.scan(cursor, certificate_end, 5)
-        try:
-            certificates.append(Certificate.from_scanned_der(data[cursor:certificate_end]))
-        except ParseError:
-            findings.append(
-                Finding(
-                    FindingCode.UNPARSABLE_CERTIFICATE,
-                    f"certificates[{index}] cannot be parsed, ignored",
+        der = data[cursor:certificate_end]
+        known = held.get(der) if held else None
+        report = None if known is None else scan_report_of(known)
+        if known is not None and report is not None:
+            reader.count_scanned(report, 5)
+            certificates.append(known)
+        else:
+            reader.scan(cursor, certificate_end, 5)
+            try:
+                certificates.append(Certificate.from_scanned_der(der))
+            except ParseError:
+                findings.append(
+                    Finding(
+                        FindingCode.UNPARSABLE_CERTIFICATE,
+                        f"certificates[{index}] cannot be parsed, ignored",
+                    )
                 )
-            )
         cursor = certificate_end
         index += 1
 

@@ -8,6 +8,7 @@ pre-scan; both give the same `ParsedSignedData`. Nothing is checked here:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from asn1crypto import cms, core
@@ -94,10 +95,13 @@ def _read_signed_deferred(
     return _parse_with_asn1crypto(data, limits)
 
 
-def _complete_signed_data(head: SignedDataHead) -> ParsedSignedData:
-    """The whole SignedData of ``head``, as `parse_signed_data` reads it (or its error)."""
+def _complete_signed_data(
+    head: SignedDataHead, held: Mapping[bytes, Certificate] | None = None
+) -> ParsedSignedData:
+    """The whole SignedData of ``head``, as `parse_signed_data` reads it (or its error);
+    embedded certificates ``held`` has are those values (`read_signed_rest`)."""
     try:
-        whole = read_signed_rest(head)
+        whole = read_signed_rest(head, held)
     except NotCanonicalError:
         # The rest steps aside: the whole input goes to asn1crypto, as it would have.
         record("signed_data", "asn1crypto")

@@ -155,7 +155,7 @@ def verify_signed_data(
         signer_filter(signer_certificate)
     verify_signature(
         backend,
-        signer_certificate.public_key_der,
+        signer_certificate.public_key,
         info.signature,
         signed,
         digest=digest,

@@ -8,6 +8,7 @@ server can still answer with a CertRep FAILURE.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
@@ -127,9 +128,14 @@ def _read(
     )
 
 
-def _whole(signed: SignedDataHead | ParsedSignedData) -> ParsedSignedData:
-    """The whole SignedData: read now from its head, or as it was read."""
-    return _complete_signed_data(signed) if isinstance(signed, SignedDataHead) else signed
+def _whole(
+    signed: SignedDataHead | ParsedSignedData, held: Mapping[bytes, Certificate] | None = None
+) -> ParsedSignedData:
+    """The whole SignedData: read now from its head (embedded certificates ``held`` has
+    are those values), or as it was read."""
+    if isinstance(signed, SignedDataHead):
+        return _complete_signed_data(signed, held)
+    return signed
 
 
 def _read_rest(
@@ -138,9 +144,10 @@ def _read_rest(
     info: ParsedSignerInfo,
     attributes: ScepAttributes,
     attribute_findings: tuple[Finding, ...],
+    held: Mapping[bytes, Certificate],
 ) -> tuple[ParsedSignedData, ParsedEnvelope | None, tuple[Finding, ...]]:
     """What parse deferred: the whole SignedData, its envelope, and every finding."""
-    whole = _whole(signed)
+    whole = _whole(signed, held)
     if whole.signer_infos != (info,):
         # The rest fell back to asn1crypto, which must read the SignerInfo the fast path
         # read: one signer, verified and acted on. Otherwise pyscep's parsers disagree.

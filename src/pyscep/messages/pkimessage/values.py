@@ -15,10 +15,9 @@ build and extend it through `unverified_message`, `verified_message` and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Protocol
 
 from pyscep.algorithms import AlgorithmPolicy, ContentCipher, DigestAlgorithm
@@ -78,6 +77,13 @@ class _Rest:
     findings: tuple[Finding, ...]
 
 
+#: Reads what parse deferred, given the certificates the caller holds (by their DER).
+ReadRest = Callable[
+    [Mapping[bytes, Certificate]],
+    tuple[ParsedSignedData, ParsedEnvelope | None, tuple[Finding, ...]],
+]
+
+
 @dataclass(frozen=True)
 class _Parsed:
     """Everything parse found, in one record the message views read.
@@ -90,26 +96,30 @@ class _Parsed:
     attributes: ScepAttributes
     signer_info: ParsedSignerInfo
     signing_time: datetime | None
-    read_rest: Callable[[], tuple[ParsedSignedData, ParsedEnvelope | None, tuple[Finding, ...]]] = (
-        field(repr=False)
-    )
+    read_rest: ReadRest = field(repr=False)
 
-    @cached_property
-    def _outcome(self) -> _Rest | ScepError:
-        """The rest, or the error reading it raised: read once per message."""
-        try:
-            return _Rest(*self.read_rest())
-        except ScepError as exc:
-            return exc
-
-    @property
-    def rest(self) -> _Rest:
-        """The rest; what reading it raised, every time (a copy: a caller's
-        `pyscep._boundary.field` adds to the path of the error it sees)."""
-        outcome = self._outcome
+    def read(self, held: Sequence[Certificate] = ()) -> _Rest:
+        """The rest, read on first use and kept (threads that race may each read it:
+        equal values); what reading it raised, every time (a copy: a caller's
+        `pyscep._boundary.field` adds to the path of the error it sees). Embedded
+        certificates among ``held`` (by DER) are those values, not read again."""
+        outcome = self.__dict__.get("_outcome")
+        if outcome is None:
+            # Only Certificates: anything else a caller passed is refused by the step.
+            known = {c.der: c for c in held if isinstance(c, Certificate)}
+            try:
+                outcome = _Rest(*self.read_rest(known))
+            except ScepError as exc:
+                outcome = exc
+            self.__dict__["_outcome"] = outcome  # frozen: a cache, as cached_property keeps
         if isinstance(outcome, ScepError):
             raise copy_of(outcome) from outcome.__cause__
         return outcome
+
+    @property
+    def rest(self) -> _Rest:
+        """The rest (`read`)."""
+        return self.read()
 
     @property
     def signed(self) -> ParsedSignedData:
@@ -345,7 +355,7 @@ def unverified_message(
     attributes: ScepAttributes,
     signer_info: ParsedSignerInfo,
     signing_time: datetime | None,
-    read_rest: Callable[[], tuple[ParsedSignedData, ParsedEnvelope | None, tuple[Finding, ...]]],
+    read_rest: ReadRest,
 ) -> UnverifiedPKIMessage:
     """What `parse_pki_message` found, as the value it returns; ``read_rest`` reads the
     rest (the whole SignedData, the envelope, the findings) when first needed."""
@@ -359,9 +369,10 @@ def unverified_message(
     return UnverifiedPKIMessage(parsed)
 
 
-def read_whole(message: UnverifiedPKIMessage) -> None:
-    """Read the rest of ``message`` now: what parse deferred raises here, if anything."""
-    message._parsed.rest  # noqa: B018 - read for its errors
+def read_whole(message: UnverifiedPKIMessage, held: Sequence[Certificate] = ()) -> None:
+    """Read the rest of ``message`` now: what parse deferred raises here, if anything.
+    An embedded certificate among ``held`` (the caller's trust anchors) is not read again."""
+    message._parsed.read(held)
 
 
 def signed_data_of(message: UnverifiedPKIMessage) -> ParsedSignedData:

@@ -83,7 +83,7 @@ def verify_request(
     UnsupportedAlgorithmError (an algorithm unknown or refused by
     ``algorithms``: badAlg). First, what parse deferred is read: its errors come first.
     """
-    read_whole(message)
+    read_whole(message, certificates)
     if not message.message_type.is_request:
         raise protocol_error(message, f"{message.message_type.rfc_name} is not a request")
     if not message.transaction_id:
@@ -125,7 +125,7 @@ def verify_cert_rep(
     `verify_request` does, and LocalProtocolError without ``ca_certificates``. First,
     what parse deferred is read: its errors come first.
     """
-    read_whole(message)
+    read_whole(message, ca_certificates)
     if message.message_type is not MessageType.CERT_REP:
         raise protocol_error(message, f"expected CertRep, got {message.message_type.rfc_name}")
     if not ca_certificates:
