@@ -918,9 +918,11 @@ def test_a_signer_that_signs_no_digest_is_refused_when_configured() -> None:
         responder(signer_digests=frozenset())
 
 
-def test_the_responder_reads_each_certificate_and_key_of_a_request_once() -> None:
-    """From the bytes of a PKCSReq to the event the application decides on (the policy's
-    view of the request included), each certificate and key is read once (issue 25)."""
+def test_the_responder_reads_each_certificate_key_and_request_once() -> None:
+    """From the bytes of a PKCSReq to the CertRep that delivers the certificate, each
+    certificate, key and request is read once (issue 25): the policy's view takes the
+    keys read, the issuer the request the event read, the CertRep the certificate the
+    issuer made."""
     from pyscep._parser_switch import count_paths
 
     server = responder()
@@ -929,8 +931,16 @@ def test_the_responder_reads_each_certificate_and_key_of_a_request_once() -> Non
     target = urlsplit(request.target)
     with count_paths() as counts:
         event = server.receive(request.method, target.path, target.query, request.body, now=NOW)
-    assert isinstance(event, EnrollmentRequested)
+        assert isinstance(event, EnrollmentRequested)
+        received = (counts.fast["certificate"], counts.fast["request"], counts.fast["public_key"])
+        response = server.issue(event, CA, now=NOW)
     # The signer's certificate and its key, the request and its key: one reading each.
-    assert (counts.fast["certificate"], counts.fast["request"]) == (1, 1)
-    assert counts.fast["public_key"] == 2
+    assert received == (1, 1, 2)
+    # Issuing reads the certificate it makes (the issuer checks what it signed) and
+    # nothing else: not the request again, nor the new certificate for the CertRep.
+    assert counts.fast["request"] == 1
+    assert counts.fast["certificate"] == 2
     assert counts.total("asn1crypto") == 0
+    issued = client.receive(response.status, response.content_type, response.body, now=NOW)
+    assert isinstance(issued, CertificateIssued)
+    assert issued.certificate.public_key_der == DEVICE_KEY.public_key_der

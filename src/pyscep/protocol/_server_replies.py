@@ -72,10 +72,23 @@ class CertReps:
         body = build_cert_rep_pending(reply_to, signer=self.signer, options=self.options)
         return Answered(response=_pki(body), reason=reason, pki_status=PKIStatus.PENDING)
 
-    def from_store(self, known: Transaction, reply_to: ReplyTo, why: str) -> Answered:
-        """What the stored transaction ``known`` answers: its certificate, FAILURE or PENDING."""
+    def from_store(
+        self,
+        known: Transaction,
+        reply_to: ReplyTo,
+        why: str,
+        issued: Sequence[Certificate] = (),
+    ) -> Answered:
+        """What the stored transaction ``known`` answers: its certificate, FAILURE or PENDING.
+
+        ``issued`` are certificates just signed and delivered: those the transaction
+        holds are answered as these values, not read again from the store's DER.
+        """
         if known.state is TransactionState.ISSUED:
-            certificates = [Certificate.load(der) for der in known.certificates]
+            fresh = {certificate.der: certificate for certificate in issued}
+            certificates = [
+                fresh[der] if der in fresh else Certificate.load(der) for der in known.certificates
+            ]
             return Answered(
                 response=self.success(reply_to, certificates),
                 reason=f"{why}: already issued",

@@ -397,13 +397,20 @@ class ScepResponder:
             )
         return self._replies.from_store(known, reply_to, why)
 
-    def _answer(self, stored: Transaction | None, event: Enrollment, why: str) -> HTTPResponse:
-        """What the client is told once the store has answered an act."""
+    def _answer(
+        self,
+        stored: Transaction | None,
+        event: Enrollment,
+        why: str,
+        issued: Sequence[Certificate] = (),
+    ) -> HTTPResponse:
+        """What the client is told once the store has answered an act (``issued``: the
+        certificates this call signed and delivered, as `_sign_and_deliver` gives them)."""
         if stored is None or not stored.same_request(reading.opened_by(event)):
             return self._replies.failure(
                 event.reply_to, FailInfo.BAD_REQUEST, "transactionID in use for another request"
             ).response
-        return self._replies.from_store(stored, event.reply_to, why).response
+        return self._replies.from_store(stored, event.reply_to, why, issued).response
 
     # --- out: the application's decisions ------------------------------------------
 
@@ -431,8 +438,8 @@ class ScepResponder:
         if claimed is None:
             stored = self.store.get(event.transaction_id)
             return self._answer(stored, event, "issue")
-        delivered = self._sign_and_deliver(claimed, issuer, chain, now)
-        return self._answer(delivered, event, "issued")
+        delivered, issued = self._sign_and_deliver(claimed, issuer, chain, now, event.request)
+        return self._answer(delivered, event, "issued", issued)
 
     def _claim(self, act: Act, opened: Transaction) -> Transaction | None:
         """Claim the right to sign for ``opened``; the claimed transaction, or None."""
@@ -446,19 +453,27 @@ class ScepResponder:
         issuer: CertificateIssuer,
         chain: Sequence[Certificate],
         now: datetime,
-    ) -> Transaction | None:
-        """Sign under the claim, record ISSUED; the claim is given back if signing fails."""
+        request: CertificationRequest | None = None,
+    ) -> tuple[Transaction | None, tuple[Certificate, ...]]:
+        """Sign under the claim, record ISSUED; the claim is given back if signing fails.
+        The transaction the store holds then, and the certificates delivered.
+
+        ``request`` is the transaction's CSR as the event read it: not read again.
+        """
         release = replace(claimed, updated=now)
         try:
-            certificate = issuer.issue(CertificationRequest.load(claimed.csr), now=now)
+            if request is None or request.der != claimed.csr:
+                request = CertificationRequest.load(claimed.csr)
+            certificate = issuer.issue(request, now=now)
             if certificate.public_key_der != claimed.requester_key:
                 raise LocalProtocolError("the certificate is not for the requested key")
         except BaseException:
             self.store.record(Act.RELEASE, release)
             raise
-        certificates = tuple(c.der for c in (certificate, *chain))
-        outcome = self.store.record(Act.DELIVER, replace(release, certificates=certificates))
-        return outcome.transaction
+        issued = (certificate, *chain)
+        delivered = tuple(c.der for c in issued)
+        outcome = self.store.record(Act.DELIVER, replace(release, certificates=delivered))
+        return outcome.transaction, issued
 
     def pending(
         self,
@@ -530,7 +545,7 @@ class ScepResponder:
             raise LocalProtocolError(
                 f"transaction {transaction_id!r} is {known.state.value}, not pending"
             )
-        delivered = self._sign_and_deliver(claimed, issuer, chain, now)
+        delivered, _ = self._sign_and_deliver(claimed, issuer, chain, now)
         if delivered is None or delivered.state is not TransactionState.ISSUED:
             raise LocalProtocolError(f"transaction {transaction_id!r} changed while it was signed")
         return delivered
