@@ -242,8 +242,9 @@ def _envelope(ca: DemoIdentity, content: bytes = b"secret payload") -> bytes:
 def test_every_decryption_failure_is_the_same_error() -> None:
     # Fixed keys: OpenSSL answers bad PKCS#1 v1.5 padding with a made-up message whose
     # length depends on the key (implicit rejection). With a new key each run, that
-    # message is 16 bytes, a usable AES key instead of the seeded fallback, about one
-    # run in 60,000; with this one it never is.
+    # message is 16 bytes (an AES key, used instead of the seeded fallback) about one
+    # run in 250, and passes the CBC padding check one time in 256; with this key it
+    # is never 16 bytes.
     keys = fixed_keys()
     ca, client = DemoIdentity(keys.ca, keys.ca_key), DemoIdentity(keys.client, keys.client_key)
     decrypter = CountingDecrypter(load_decrypter(ca.key_der, ca.certificate))

@@ -573,3 +573,17 @@ def test_a_mistyped_subject_alt_name_still_refuses_the_request() -> None:
     )
     with pytest.raises(pyscep.ParseError):
         scep.CertificationRequest.load(der)
+
+
+def test_the_issued_certificate_is_the_one_for_the_key_wherever_it_is() -> None:
+    """A CertRep's certificates are a SET, which DER sorts: the chain may come first."""
+    from pyscep.testing import fixed_keys
+
+    keys = fixed_keys()
+    key = keys.client.public_key_der
+    for order in ((keys.ca, keys.client), (keys.client, keys.ca)):
+        assert scep.issued_certificate(scep.CertsOnly(certificates=order), key) is keys.client
+    with pytest.raises(pyscep.RemoteProtocolError, match="no certificate is for the requested"):
+        scep.issued_certificate(scep.CertsOnly(certificates=(keys.ca,)), key)
+    with pytest.raises(pyscep.RemoteProtocolError, match="carries no certificate"):
+        scep.issued_certificate(scep.CertsOnly(certificates=()), key)

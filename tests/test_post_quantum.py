@@ -803,8 +803,8 @@ def test_inspect_reports_composite_and_unimplemented_algorithms_by_name() -> Non
 
 
 #: The CBC envelope's content key and IV, and (`SeededBackend()`) the random key a failed
-#: unwrap is replaced by: fixed and different, so whether that key passes the CBC
-#: padding check is decided once, not one run in ~256 (it does not pass).
+#: unwrap is replaced by: fixed, and that key differs from the content key, so whether
+#: it passes the CBC padding check is decided once, not one run in ~256 (it does not).
 _KEMRI_RNG = SeededBackend(b"the kemri envelope").random_bytes
 
 

@@ -937,10 +937,39 @@ def test_the_responder_reads_each_certificate_key_and_request_once() -> None:
     # The signer's certificate and its key, the request and its key: one reading each.
     assert received == (1, 1, 2)
     # Issuing reads the certificate it makes (the issuer checks what it signed) and
-    # nothing else: not the request again, nor the new certificate for the CertRep.
-    assert counts.fast["request"] == 1
+    # nothing else: not the request or its key again, nor the new certificate.
+    assert (counts.fast["request"], counts.fast["public_key"]) == (1, 2)
     assert counts.fast["certificate"] == 2
     assert counts.total("asn1crypto") == 0
     issued = client.receive(response.status, response.content_type, response.body, now=NOW)
     assert isinstance(issued, CertificateIssued)
     assert issued.certificate.public_key_der == DEVICE_KEY.public_key_der
+    # A retransmission is answered from the store, which delivered that certificate.
+    again = server.receive(request.method, target.path, target.query, request.body, now=NOW)
+    assert isinstance(again, Answered)
+    assert again.pki_status is pyscep.PKIStatus.SUCCESS
+    stored = server.store.get(issued.transaction_id)
+    assert stored is not None
+    assert stored.certificates == (issued.certificate.der,)
+
+
+def test_a_certificate_issued_with_its_chain_is_found_wherever_der_sorts_it() -> None:
+    """The certificates of a CertRep are a SET, which DER sorts: with the CA certificate
+    sent along, the issued one need not come first. The client takes the one for its
+    key, and the rest is the chain."""
+    server = responder()
+    client = ready_client(server)
+    request = client.enroll(csr(), DEVICE_KEY, now=NOW)
+    target = urlsplit(request.target)
+    event = server.receive(request.method, target.path, target.query, request.body, now=NOW)
+    assert isinstance(event, EnrollmentRequested)
+    response = server.issue(event, CA, chain=[CA.certificate], now=NOW)
+    stored = server.store.get(event.transaction_id)
+    assert stored is not None
+    issued_der, chain_der = stored.certificates
+    assert chain_der == CA.certificate.der
+    assert chain_der < issued_der  # the CA's DER sorts first: this case, not the easy one
+    issued = client.receive(response.status, response.content_type, response.body, now=NOW)
+    assert isinstance(issued, CertificateIssued), issued
+    assert issued.certificate.der == issued_der
+    assert issued.chain == (CA.certificate,)

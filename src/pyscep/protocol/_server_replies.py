@@ -77,17 +77,21 @@ class CertReps:
         known: Transaction,
         reply_to: ReplyTo,
         why: str,
-        issued: Sequence[Certificate] = (),
+        issued: Certificate | None = None,
     ) -> Answered:
         """What the stored transaction ``known`` answers: its certificate, FAILURE or PENDING.
 
-        ``issued`` are certificates just signed and delivered: those the transaction
-        holds are answered as these values, not read again from the store's DER.
+        ``issued`` is a certificate just signed, and read when its key was checked: when
+        it is the one the transaction holds, it is answered as is, not read again from
+        the store's DER (the chain is read from the store, as every certificate of an
+        answer to a poll or a retransmission is).
         """
         if known.state is TransactionState.ISSUED:
-            fresh = {certificate.der: certificate for certificate in issued}
             certificates = [
-                fresh[der] if der in fresh else Certificate.load(der) for der in known.certificates
+                issued
+                if index == 0 and issued is not None and der == issued.der
+                else Certificate.load(der)
+                for index, der in enumerate(known.certificates)
             ]
             return Answered(
                 response=self.success(reply_to, certificates),

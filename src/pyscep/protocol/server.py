@@ -402,10 +402,10 @@ class ScepResponder:
         stored: Transaction | None,
         event: Enrollment,
         why: str,
-        issued: Sequence[Certificate] = (),
+        issued: Certificate | None = None,
     ) -> HTTPResponse:
         """What the client is told once the store has answered an act (``issued``: the
-        certificates this call signed and delivered, as `_sign_and_deliver` gives them)."""
+        certificate this call signed and delivered, as `_sign_and_deliver` gives it)."""
         if stored is None or not stored.same_request(reading.opened_by(event)):
             return self._replies.failure(
                 event.reply_to, FailInfo.BAD_REQUEST, "transactionID in use for another request"
@@ -454,9 +454,10 @@ class ScepResponder:
         chain: Sequence[Certificate],
         now: datetime,
         request: CertificationRequest | None = None,
-    ) -> tuple[Transaction | None, tuple[Certificate, ...]]:
+    ) -> tuple[Transaction | None, Certificate]:
         """Sign under the claim, record ISSUED; the claim is given back if signing fails.
-        The transaction the store holds then, and the certificates delivered.
+        The transaction the store holds then, and the certificate signed (read: its key
+        was checked).
 
         ``request`` is the transaction's CSR as the event read it: not read again.
         """
@@ -470,10 +471,9 @@ class ScepResponder:
         except BaseException:
             self.store.record(Act.RELEASE, release)
             raise
-        issued = (certificate, *chain)
-        delivered = tuple(c.der for c in issued)
+        delivered = tuple(c.der for c in (certificate, *chain))
         outcome = self.store.record(Act.DELIVER, replace(release, certificates=delivered))
-        return outcome.transaction, issued
+        return outcome.transaction, certificate
 
     def pending(
         self,

@@ -93,13 +93,13 @@ def content_of(
 def issued_certificate(content: CertsOnly, public_key_der: bytes) -> Certificate:
     """The certificate a CertRep SUCCESS issued for ``public_key_der`` (the CSR's key).
 
-    RFC 8894: the issued certificate comes first, any chain after it. A reply
-    without certificates, or whose first certificate is for another key, is
-    refused (RemoteProtocolError).
+    The one for that key, wherever it is: the certificates are a SET, which DER
+    sorts, so a chain sent with it may come first. A reply without a certificate
+    for the key is refused (RemoteProtocolError).
     """
     if not content.certificates:
         raise RemoteProtocolError("the CertRep carries no certificate")
-    first = content.certificates[0]
-    if first.public_key_der != public_key_der:
-        raise RemoteProtocolError("the first certificate is not for the requested key")
-    return first
+    for certificate in content.certificates:
+        if certificate.public_key_der == public_key_der:
+            return certificate
+    raise RemoteProtocolError("no certificate is for the requested key")
