@@ -32,6 +32,14 @@ class CertsOnly:
     crls: tuple[bytes, ...] = ()
     findings: tuple[Finding, ...] = ()
 
+    def for_key(self, public_key_der: bytes) -> Certificate | None:
+        """The first certificate for the SubjectPublicKeyInfo ``public_key_der``, wherever
+        it is (the certificates are a SET, which DER sorts), or None."""
+        for certificate in self.certificates:
+            if certificate.public_key_der == public_key_der:
+                return certificate
+        return None
+
 
 def build_certs_only(certificates: Sequence[Certificate], crls: Sequence[bytes] = ()) -> bytes:
     """DER ContentInfo(SignedData) with the given certificates and CRLs and no signer."""

@@ -78,13 +78,9 @@ def content_event(
         return CertificatesReceived(certificates=content.certificates)
     if not content.certificates:
         raise RemoteProtocolError("the CertRep carries no certificate")
-    # The certificate for the requested key, wherever it is: the certificates are a SET,
-    # which DER sorts (pyscep's builder among others), so the chain may come first.
-    # None for the key: the first is judged, and refused for it.
-    issued = next(
-        (c for c in content.certificates if c.public_key_der == exchange.requested_key),
-        content.certificates[0],
-    )
+    # The certificate for the requested key, wherever DER sorted it; with none for the
+    # key, the first is judged, and refused for it.
+    issued = content.for_key(exchange.requested_key) or content.certificates[0]
     txid = exchange.built.transaction_id
     reason = refusal(
         issued, exchange, ca, algorithms, now, allow_subject_rewrite=allow_subject_rewrite

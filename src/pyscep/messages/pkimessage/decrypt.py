@@ -99,7 +99,7 @@ def issued_certificate(content: CertsOnly, public_key_der: bytes) -> Certificate
     """
     if not content.certificates:
         raise RemoteProtocolError("the CertRep carries no certificate")
-    for certificate in content.certificates:
-        if certificate.public_key_der == public_key_der:
-            return certificate
-    raise RemoteProtocolError("no certificate is for the requested key")
+    issued = content.for_key(public_key_der)
+    if issued is None:
+        raise RemoteProtocolError("no certificate is for the requested key")
+    return issued
